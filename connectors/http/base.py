@@ -1,0 +1,56 @@
+"""The fetcher interface every stage and feed poller uses.
+
+One method, like an HTTP transport: ``fetch(url, ...) -> FetchResponse``.
+Implementations raise :class:`~pipeline.errors.FetchError` subclasses, never
+library exceptions. A 304 Not Modified is a normal response (``status == 304``,
+empty body), not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Purpose = Literal["feed", "article", "robots"]
+
+
+@dataclass(frozen=True)
+class FetchResponse:
+    url: str
+    """The final URL, after redirects."""
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Response headers with lower-case names."""
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'")
+        return None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class Fetcher(Protocol):
+    def fetch(
+        self,
+        url: str,
+        *,
+        purpose: Purpose = "article",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResponse:
+        """Fetch one URL (http(s), or a local path where the caller allows it)."""
+        ...
+
+    def close(self) -> None: ...

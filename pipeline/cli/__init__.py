@@ -1,0 +1,61 @@
+"""The ``newsflow`` command line.
+
+Each command lives in its own module with a ``register(subparsers)`` function
+that adds its parser and sets ``handler``. Errors the user can act on are
+printed as one line (config problems: one line each, exit status 2); nothing
+reaches the user as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pipeline.errors import ConfigError, NewsflowError
+
+COMMAND_MODULES = [
+    "pipeline.cli.run",
+    "pipeline.cli.extract",
+    "pipeline.cli.export",
+    "pipeline.cli.schema",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsflow",
+        description="Streaming news ingestion: feeds -> fetch -> extract -> dedup -> tag -> store.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config (default: $NEWSFLOW_CONFIG or config/newsflow.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"newsflow: {exc.source}: {problem}", file=sys.stderr)
+        return 2
+    except NewsflowError as exc:
+        print(f"newsflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""Typed configuration, validated once at start and then passed in.
+
+One YAML file (``config/newsflow.yaml`` by default, ``--config`` or
+``NEWSFLOW_CONFIG`` to choose another) is read, overlaid with environment
+variables for secrets and endpoints, and validated into :class:`Config`.
+Environment overrides use ``NEWSFLOW_`` plus the key path joined by ``__``::
+
+    NEWSFLOW_STORAGE__URL=postgresql://user@db/news
+    NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS=broker1:9092,broker2:9092
+
+Problems are reported as :class:`~pipeline.errors.ConfigError` with one line
+per problem naming the key, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
+ENV_PREFIX = "NEWSFLOW_"
+_ENV_SKIP = {"NEWSFLOW_CONFIG"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Section):
+    """One feed to poll; ``url`` is an http(s) URL or a local file path (or glob for WARC)."""
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    kind: Literal["auto", "rss", "atom", "jsonfeed", "sitemap", "warc"] = "auto"
+    interval_seconds: float | None = Field(default=None, gt=0)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http_or_path(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.lower()
+        if scheme in ("http", "https"):
+            if not urlsplit(value).hostname:
+                raise ValueError(f"URL has no host: {value!r}")
+            return value
+        if scheme and len(scheme) > 1:  # one letter is a Windows drive, not a scheme
+            raise ValueError(f"only http(s) URLs or local file paths are allowed, got {value!r}")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return urlsplit(self.url).scheme.lower() not in ("http", "https")
+
+
+class KafkaConfig(_Section):
+    bootstrap_servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:19092"])
+    topic_prefix: str = Field(default="news", pattern=r"^[A-Za-z0-9._-]+$")
+    group_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    retention_hours: float = Field(default=168, gt=0)
+    delivery: Literal["transactional", "at_least_once"] = "transactional"
+    batch_size: int = Field(default=200, ge=1)
+    poll_timeout_ms: int = Field(default=500, ge=10)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [s.strip() for s in value.split(",") if s.strip()]
+        return value
+
+
+class StorageConfig(_Section):
+    url: str = "sqlite:///data/newsflow.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value.startswith("sqlite:///") or value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("must be sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+class FetchConfig(_Section):
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    timeout: float = Field(default=10.0, gt=0, description="Connect and read timeout, seconds.")
+    deadline: float = Field(default=30.0, gt=0, description="Total time allowed per request.")
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_body_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
+    allow_private_networks: bool = False
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts exempt from the private-network guard."
+    )
+    concurrency: int = Field(default=16, ge=1, le=512)
+    per_host_concurrency: int = Field(default=1, ge=1, le=64)
+    min_host_interval: float = Field(default=1.0, ge=0, description="Seconds between requests.")
+    respect_robots: bool = True
+    local_mirrors: dict[str, Path] = Field(
+        default_factory=dict,
+        description="URL prefix -> local directory served instead of the network "
+        "(offline demos and replays).",
+    )
+
+
+class ScheduleConfig(_Section):
+    default_interval_seconds: float = Field(default=900, gt=0)
+    min_interval_seconds: float = Field(default=120, gt=0)
+    max_interval_seconds: float = Field(default=6 * 3600, gt=0)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    unhealthy_after_failures: int = Field(default=5, ge=1)
+
+
+class ExtractConfig(_Section):
+    residue_rules: Path = Path("config/residue_rules.yaml")
+    learned_min_articles: int = Field(default=3, ge=2)
+    learned_min_share: float = Field(default=0.3, gt=0, le=1)
+    learned_window: int = Field(default=200, ge=10, description="Recent articles per source.")
+    max_removed_share: float = Field(default=0.4, gt=0, le=1)
+    workers: int = Field(default=0, ge=0, description="Extraction processes; 0 = one per core.")
+
+
+class DedupConfig(_Section):
+    near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)
+    shingle_size: int = Field(default=5, ge=1, le=10)
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    window_days: float = Field(default=30, gt=0)
+
+
+class TaggingConfig(_Section):
+    taxonomy: Path = Path("config/taxonomy.yaml")
+    min_score: float = Field(default=1.0, ge=0)
+    semantic: bool = False
+
+
+class ServiceConfig(_Section):
+    http_enabled: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8088, ge=0, le=65535)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    reload_on_change: bool = False
+
+
+class Config(_Section):
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    transport: Literal["embedded", "kafka"] = "embedded"
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    tagging: TaggingConfig = Field(default_factory=TaggingConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+
+    @model_validator(mode="after")
+    def _unique_feed_names(self) -> Config:
+        names = [f.name for f in self.feeds]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feed names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+    def feed(self, name: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.name == name), None)
+
+
+def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """Which file to read: ``--config``, else ``NEWSFLOW_CONFIG``, else the default."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("NEWSFLOW_CONFIG"):
+        return Path(environ["NEWSFLOW_CONFIG"])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read, overlay and validate the configuration; raise :class:`ConfigError` on problems.
+
+    Relative paths inside the file (local feeds, rules, mirrors, SQLite) are
+    resolved against the directory the file lives in, so a config works from
+    any working directory.
+    """
+    environ = os.environ if environ is None else environ
+    file = config_path(path, environ)
+    raw = _read_yaml(file)
+    _apply_env_overrides(raw, environ)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc), source=str(file)) from None
+    return _resolve_paths(config, base=_base_dir(file))
+
+
+def parse_config(raw: Mapping[str, Any], *, base: Path = Path(".")) -> Config:
+    """Validate an in-memory mapping (tests, reloads) with the same rules as a file."""
+    try:
+        config = Config.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    return _resolve_paths(config, base=base)
+
+
+def _base_dir(file: Path) -> Path:
+    """Relative paths in ``config/x.yaml`` are relative to the project, not ``config/``."""
+    parent = file.resolve().parent
+    return parent.parent if parent.name == "config" else parent
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"config file not found: {file}"], source=str(file)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read config file {file}: {exc}"], source=str(file)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"invalid YAML{where}: {problem}"], source=str(file)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(["the top level must be a mapping of keys"], source=str(file))
+    return data
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_SKIP or "__" not in name:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = raw
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def _resolve_paths(config: Config, *, base: Path) -> Config:
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    feeds = [
+        f.model_copy(update={"url": str(resolve(Path(f.url)))}) if f.is_local else f
+        for f in config.feeds
+    ]
+    storage = config.storage
+    if storage.url.startswith("sqlite:///"):
+        db = Path(storage.url.removeprefix("sqlite:///"))
+        storage = storage.model_copy(update={"url": f"sqlite:///{resolve(db)}"})
+    return config.model_copy(
+        update={
+            "feeds": feeds,
+            "storage": storage,
+            "fetch": config.fetch.model_copy(
+                update={"local_mirrors": {k: resolve(v) for k, v in config.fetch.local_mirrors.items()}}
+            ),
+            "extract": config.extract.model_copy(
+                update={"residue_rules": resolve(config.extract.residue_rules)}
+            ),
+            "tagging": config.tagging.model_copy(update={"taxonomy": resolve(config.tagging.taxonomy)}),
+        }
+    )

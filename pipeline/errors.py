@@ -1,0 +1,118 @@
+"""The exception tree of newsflow.
+
+Every error the pipeline raises on purpose is a :class:`NewsflowError`. Library
+exceptions (urllib3, lxml, feedparser, kafka-python, sqlite3, psycopg) are
+translated into one of these at the boundary that calls the library, so the
+runtime can decide what to do from the type alone and the user reads one line
+that says what to fix::
+
+    NewsflowError
+    ├── ConfigError          invalid configuration (exit status 2)
+    ├── InputError           a file or argument given on the command line is unusable
+    ├── FetchError           an HTTP or file fetch failed
+    │   ├── FetchRefused     refused before sending: scheme, SSRF guard, robots.txt
+    │   ├── FetchTimeout     connect/read timeout or total deadline exceeded
+    │   ├── BodyTooLarge     the body passed the configured cap
+    │   ├── HttpStatusError  a 4xx/5xx answer (carries the status and Retry-After)
+    │   └── RateLimited      the host asked us to wait (429/503 with Retry-After)
+    ├── FeedError            a feed body could not be parsed into entries
+    ├── ExtractionError      no article text could be extracted from a page
+    ├── MessageError         a message could not be decoded against its schema
+    ├── StorageError         the database refused or failed an operation
+    └── TransportError       the message broker failed or is unreachable
+
+``reason`` is a short stable code used as a metric label and in dead-letter
+headers; ``str(error)`` is the sentence shown to the user.
+"""
+
+from __future__ import annotations
+
+
+class NewsflowError(Exception):
+    """Base of every error newsflow raises on purpose."""
+
+    default_reason = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.default_reason
+
+
+class ConfigError(NewsflowError):
+    """The configuration is invalid; ``problems`` holds one readable line per problem."""
+
+    default_reason = "config"
+
+    def __init__(self, problems: list[str], *, source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("; ".join(problems))
+
+
+class InputError(NewsflowError):
+    default_reason = "input"
+
+
+class FetchError(NewsflowError):
+    """A fetch failed; ``url`` is the URL that was being fetched."""
+
+    default_reason = "fetch"
+
+    def __init__(self, message: str, *, url: str, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.url = url
+
+
+class FetchRefused(FetchError):
+    default_reason = "refused"
+
+
+class FetchTimeout(FetchError):
+    default_reason = "timeout"
+
+
+class BodyTooLarge(FetchError):
+    default_reason = "too_large"
+
+
+class HttpStatusError(FetchError):
+    default_reason = "http_status"
+
+    def __init__(
+        self, message: str, *, url: str, status: int, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, url=url, reason=f"http_{status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimited(HttpStatusError):
+    default_reason = "rate_limited"
+
+
+class FeedError(NewsflowError):
+    default_reason = "feed"
+
+    def __init__(self, message: str, *, feed: str, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.feed = feed
+
+
+class ExtractionError(NewsflowError):
+    default_reason = "extraction"
+
+    def __init__(self, message: str, *, url: str, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.url = url
+
+
+class MessageError(NewsflowError):
+    default_reason = "undecodable"
+
+
+class StorageError(NewsflowError):
+    default_reason = "storage"
+
+
+class TransportError(NewsflowError):
+    default_reason = "transport"

@@ -1,0 +1,212 @@
+"""Message contracts, one model per hop of the pipeline.
+
+Each message is a frozen pydantic model that serialises to JSON. Consumers
+ignore fields they do not know (``extra="ignore"``), so adding a field is never
+a breaking change; removing or retyping one bumps :data:`SCHEMA_VERSION`.
+``newsflow schema`` prints the JSON Schema of every message.
+
+The hops::
+
+    FeedEntry ─fetch─▶ FetchedPage ─extract─▶ ExtractedArticle ─tag─▶ EnrichedArticle
+                                                                     └─dedup─▶ DuplicateEvent
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import MessageError
+
+SCHEMA_VERSION = 1
+
+FeedKind = Literal["rss", "atom", "jsonfeed", "sitemap", "warc"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def article_id(canonical_url: str) -> str:
+    """A stable article id: the same canonical URL always gives the same id."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
+
+
+class Message(BaseModel):
+    """Base of every message; ``topic`` names the logical topic it travels on."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    topic: ClassVar[str]
+    schema_version: int = SCHEMA_VERSION
+
+    def key(self) -> str:
+        """The partitioning key: messages about one article keep their order."""
+        raise NotImplementedError
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode(model: type[M], data: bytes | str) -> M:
+    """Decode one message, translating validation errors into :class:`MessageError`."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise MessageError(
+            f"not a valid {model.__name__} message: {where}: {first['msg']}"
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MessageError(f"not a valid {model.__name__} message: {exc}") from None
+
+
+class FeedEntry(Message):
+    """One item a feed listed: a link to an article plus the feed's own hints."""
+
+    topic: ClassVar[str] = "items"
+
+    feed: str = Field(description="Name of the configured feed that listed the entry.")
+    feed_kind: FeedKind
+    url: str = Field(description="Canonical link of the article (tracking parameters removed).")
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    discovered_at: datetime = Field(default_factory=utcnow)
+    body: str | None = Field(
+        default=None,
+        description="The page itself when the source carries it (WARC records): no fetch needed.",
+    )
+
+    def key(self) -> str:
+        return self.url
+
+
+class FetchedPage(Message):
+    """An article page as fetched, with the entry that led to it."""
+
+    topic: ClassVar[str] = "pages"
+
+    entry: FeedEntry
+    url: str = Field(description="Final URL after redirects.")
+    status: int = 200
+    content_type: str = "text/html"
+    html: str
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+    def key(self) -> str:
+        return self.entry.url
+
+
+class RemovedLine(BaseModel):
+    """A line the residue filter dropped, and why (a stable reason code)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    text: str
+    reason: str
+
+
+class ExtractedArticle(Message):
+    """The main text and metadata of one article, residue removed."""
+
+    topic: ClassVar[str] = "articles"
+
+    id: str
+    url: str
+    canonical_url: str
+    title: str | None = None
+    text: str
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    language: str | None = None
+    source: str = Field(description="The publisher's domain.")
+    site_name: str | None = None
+    top_image: str | None = None
+    description: str | None = None
+    feeds: list[str] = Field(default_factory=list)
+    fetched_at: datetime
+    removed: list[RemovedLine] = Field(default_factory=list)
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Quality notes, e.g. 'date_disagreement', 'future_date', 'residue_guard'.",
+    )
+
+    def key(self) -> str:
+        return self.canonical_url
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    type: str = Field(description="country, organization, person, place, ...")
+
+
+class TopicTag(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    label: str
+    score: float
+    evidence: list[str] = Field(default_factory=list, description="The matched terms.")
+
+
+class EnrichedArticle(ExtractedArticle):
+    """An article with its dedup verdict and tags: what ``news.enriched`` carries."""
+
+    topic: ClassVar[str] = "enriched"
+
+    duplicate_of: str | None = None
+    cluster_id: str | None = None
+    similarity: float | None = None
+    revision: int = 1
+    topics: list[str] = Field(default_factory=list)
+    topic_tags: list[TopicTag] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+
+    def key(self) -> str:
+        return self.cluster_id or self.canonical_url
+
+
+class DuplicateEvent(Message):
+    """One article found to duplicate another; carries the article so it can be stored."""
+
+    topic: ClassVar[str] = "duplicates"
+
+    id: str
+    url: str
+    duplicate_of: str
+    cluster_id: str
+    similarity: float
+    method: Literal["url", "text_hash", "near_duplicate"]
+    feeds: list[str] = Field(default_factory=list)
+    detected_at: datetime = Field(default_factory=utcnow)
+    article: EnrichedArticle
+
+    def key(self) -> str:
+        return self.cluster_id
+
+
+MESSAGE_TYPES: tuple[type[Message], ...] = (
+    FeedEntry,
+    FetchedPage,
+    ExtractedArticle,
+    EnrichedArticle,
+    DuplicateEvent,
+)
+
+MESSAGE_BY_TOPIC: dict[str, type[Message]] = {m.topic: m for m in MESSAGE_TYPES}
+
+
+def json_schemas() -> dict[str, Any]:
+    """The JSON Schema of every message, keyed by logical topic name."""
+    return {m.topic: m.model_json_schema() for m in MESSAGE_TYPES}
