@@ -46,11 +46,13 @@ class DeadLetterRepository:
         else:
             db.script(SCHEMA)
 
-    def add(self, *, stage: str, topic: str, error: BaseException, reason: str, payload: str) -> None:
+    def add(
+        self, *, stage: str, topic: str, error_class: str, reason: str, error: str, payload: str
+    ) -> None:
         self.db.execute(
             "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload, created_at)"
             " VALUES (?,?,?,?,?,?,?)",
-            (stage, topic, type(error).__name__, reason, str(error), payload, utcnow().isoformat()),
+            (stage, topic, error_class, reason, error, payload, utcnow().isoformat()),
         )
 
     def list(self, limit: int = 100) -> list[DeadLetter]:
