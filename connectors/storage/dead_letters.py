@@ -50,7 +50,8 @@ class DeadLetterRepository:
         self, *, stage: str, topic: str, error_class: str, reason: str, error: str, payload: str
     ) -> None:
         self.db.execute(
-            "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload, created_at)"
+            "INSERT INTO dead_letters"
+            " (stage, topic, error_class, reason, error, payload, created_at)"
             " VALUES (?,?,?,?,?,?,?)",
             (stage, topic, error_class, reason, error, payload, utcnow().isoformat()),
         )

@@ -1,0 +1,1 @@
+"""Runtimes: the embedded (one process) runner and the Kafka runner share the stages."""

@@ -1,0 +1,75 @@
+"""Running a chain of stages on one message, with failures as data.
+
+Both runtimes call :func:`process_safely`; a failure comes back as a
+:class:`Failure` value (picklable, so it crosses process pools) that the
+runtime turns into a dead letter. Deciding what a failure means lives here,
+in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.errors import (
+    FetchTimeout,
+    HttpStatusError,
+    NewsflowError,
+    StorageError,
+    TransportError,
+)
+from pipeline.models import Message
+from pipeline.stages.base import Stage, StageFailed, run_chain
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A message a stage could not handle, with what a user needs to act on it."""
+
+    stage: str
+    topic: str
+    error_class: str
+    reason: str
+    error: str
+    payload: str
+    retryable: bool
+
+    @property
+    def is_bug(self) -> bool:
+        """True when the stage raised something other than a NewsflowError."""
+        return self.reason == "unexpected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    produced: list[Message]
+    failure: Failure | None = None
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Worth trying again later: the input was fine, the world was not."""
+    if isinstance(error, HttpStatusError):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, FetchTimeout | StorageError | TransportError)
+
+
+def failure_from(stage: str, message: Message, error: BaseException) -> Failure:
+    reason = error.reason if isinstance(error, NewsflowError) else "unexpected"
+    text = str(error) or type(error).__name__
+    return Failure(
+        stage=stage,
+        topic=message.topic,
+        error_class=type(error).__name__,
+        reason=reason,
+        error=text,
+        payload=message.model_dump_json(),
+        retryable=is_retryable(error),
+    )
+
+
+def process_safely(stages: Sequence[Stage], message: Message) -> Outcome:
+    """Run ``stages`` on ``message``; never raises for a stage's failure."""
+    try:
+        return Outcome(run_chain(stages, message))
+    except StageFailed as failed:
+        return Outcome([], failure_from(failed.stage.name, failed.message, failed.error))

@@ -1,0 +1,60 @@
+"""Fetch stage: a feed entry in, the article page out.
+
+Entries that already carry their page (WARC backfills) pass straight through,
+so a backfill never touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from trafilatura.utils import decode_file
+
+from connectors.http.base import Fetcher, FetchResponse
+from pipeline.errors import FetchError
+from pipeline.models import FeedEntry, FetchedPage, Message
+from pipeline.stages.base import Stage
+
+
+class FetchStage(Stage):
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self, fetcher: Fetcher, *, max_body_bytes: int) -> None:
+        self.fetcher = fetcher
+        self.max_body_bytes = max_body_bytes
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        if message.body is not None:
+            return [FetchedPage(entry=message, url=message.url, html=message.body)]
+        response = self.fetcher.fetch(message.url, purpose="article")
+        if response.status != 200:
+            raise FetchError(
+                f"unexpected HTTP {response.status} for {message.url}",
+                url=message.url,
+                reason=f"http_{response.status}",
+            )
+        return [
+            FetchedPage(
+                entry=message,
+                url=response.url,
+                status=response.status,
+                content_type=response.content_type or "text/html",
+                html=decode_html(response, max_body_bytes=self.max_body_bytes),
+            )
+        ]
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+
+def decode_html(response: FetchResponse, *, max_body_bytes: int) -> str:
+    """Decode with the declared charset when it works, else let trafilatura guess."""
+    if response.charset:
+        try:
+            return response.body.decode(response.charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_file(response.body, max_size=max_body_bytes)

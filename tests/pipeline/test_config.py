@@ -1,0 +1,82 @@
+"""Config: validated once, one readable line per problem, env overrides."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config, parse_config
+from pipeline.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "newsflow.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_embedded_sqlite_pipeline(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "feeds: []\n"), environ={})
+    assert config.transport == "embedded"
+    assert config.kafka.topic_prefix == "news"
+    assert config.storage.url == f"sqlite:///{tmp_path / 'data/newsflow.db'}"
+    assert config.fetch.allow_private_networks is False
+
+
+def test_each_problem_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "feeds:\n  - {name: a, url: 'ftp://example.com/feed'}\n  - {url: 'http://x.example/'}\n"
+        "transport: pigeon\nfetch: {timeout: -1}\nbogus: 1\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    problems = err.value.problems
+    assert len(problems) == 5
+    assert any(p.startswith("feeds.0.url: only http(s) URLs") for p in problems)
+    assert "feeds.1.name: Field required" in problems
+    assert any(p.startswith("transport:") for p in problems)
+    assert any(p.startswith("fetch.timeout:") for p in problems)
+    assert "bogus: unknown key" in problems
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "feeds: [\n  - name: a\n"), environ={})
+    assert err.value.problems[0].startswith("invalid YAML (line")
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"), environ={})
+
+
+def test_environment_overrides_secrets_and_endpoints(tmp_path: Path) -> None:
+    env = {
+        "NEWSFLOW_STORAGE__URL": "postgresql://news@db/news",
+        "NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS": "b1:9092, b2:9092",
+        "NEWSFLOW_KAFKA__SASL_PASSWORD": "s3cret",
+    }
+    config = load_config(write(tmp_path, "transport: kafka\n"), environ=env)
+    assert config.storage.url == "postgresql://news@db/news"
+    assert config.kafka.bootstrap_servers == ["b1:9092", "b2:9092"]
+    assert config.kafka.sasl_password is not None
+    assert "s3cret" not in repr(config.kafka)
+
+
+def test_config_file_chosen_by_env_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "kafka: {topic_prefix: wire}\n")
+    assert load_config(None, environ={"NEWSFLOW_CONFIG": str(path)}).kafka.topic_prefix == "wire"
+
+
+def test_local_feed_paths_resolve_against_the_project(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    path = tmp_path / "config" / "x.yaml"
+    path.write_text("feeds: [{name: local, url: demo/feeds/a.xml}]\n", encoding="utf-8")
+    assert load_config(path, environ={}).feeds[0].url == str(tmp_path / "demo/feeds/a.xml")
+
+
+def test_feed_names_must_be_unique() -> None:
+    with pytest.raises(ConfigError, match="unique"):
+        parse_config({"feeds": [{"name": "a", "url": "http://x.example/"}] * 2})

@@ -1,0 +1,48 @@
+"""Message contracts: JSON round trips, forward compatibility, clear decode errors."""
+
+import json
+
+import pytest
+
+from pipeline.errors import MessageError
+from pipeline.models import (
+    MESSAGE_TYPES,
+    FeedEntry,
+    FetchedPage,
+    article_id,
+    decode,
+    json_schemas,
+)
+
+
+def entry() -> FeedEntry:
+    return FeedEntry(feed="wire", feed_kind="rss", url="https://a.example/story", title="T")
+
+
+def test_round_trip_through_json() -> None:
+    page = FetchedPage(entry=entry(), url="https://a.example/story", html="<p>x</p>")
+    assert decode(FetchedPage, page.to_json()) == page
+
+
+def test_unknown_fields_are_ignored_so_adding_fields_never_breaks_consumers() -> None:
+    data = json.loads(entry().to_json())
+    data["added_in_a_later_version"] = {"x": 1}
+    assert decode(FeedEntry, json.dumps(data)).url == "https://a.example/story"
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe not json", b"{}", b'{"feed": 3}', b"[]"])
+def test_undecodable_messages_raise_message_error(payload: bytes) -> None:
+    with pytest.raises(MessageError, match="not a valid FeedEntry"):
+        decode(FeedEntry, payload)
+
+
+def test_every_topic_has_a_schema_with_its_version() -> None:
+    schemas = json_schemas()
+    assert set(schemas) == {m.topic for m in MESSAGE_TYPES}
+    for schema in schemas.values():
+        assert "schema_version" in schema["properties"]
+
+
+def test_article_ids_are_stable_and_distinct() -> None:
+    assert article_id("https://a.example/1") == article_id("https://a.example/1")
+    assert article_id("https://a.example/1") != article_id("https://a.example/2")
