@@ -293,11 +293,15 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
             "feeds": feeds,
             "storage": storage,
             "fetch": config.fetch.model_copy(
-                update={"local_mirrors": {k: resolve(v) for k, v in config.fetch.local_mirrors.items()}}
+                update={
+                    "local_mirrors": {k: resolve(v) for k, v in config.fetch.local_mirrors.items()}
+                }
             ),
             "extract": config.extract.model_copy(
                 update={"residue_rules": resolve(config.extract.residue_rules)}
             ),
-            "tagging": config.tagging.model_copy(update={"taxonomy": resolve(config.tagging.taxonomy)}),
+            "tagging": config.tagging.model_copy(
+                update={"taxonomy": resolve(config.tagging.taxonomy)}
+            ),
         }
     )
