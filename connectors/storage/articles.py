@@ -1,163 +1,333 @@
-"""The article table: idempotent upserts of enriched articles, duplicates and export.
+"""The article store: idempotent upserts, revisions, duplicates, clusters and export.
 
 Idempotence is what makes replays safe: storing the same article again, or a
 message redelivered after a crash, changes nothing. An article's identity is
 its ``id``; what counts as a change is its content (see :func:`content_hash`),
-not when it was fetched.
+not when or through which feed it was seen.
+
+Revisions: every distinct content of an article is kept in
+``article_revisions``. Content seen before (a replay of any earlier revision)
+changes nothing; unseen content becomes the current revision, numbered
+``max(incoming revision, current + 1)``. Per article, messages arrive in order
+(one key, one partition), so the newest arrival is the newest content.
+
+Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
+``cluster_id`` set, and the feeds that listed it are credited to its canonical
+article, whichever of the two is stored first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Literal
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from connectors.storage.db import Database
+from pydantic_core import PydanticSerializationError
+
+from connectors.storage.article_schema import MIGRATIONS
+from connectors.storage.db import Database, storable_text
+from connectors.storage.migrations import migrate
+from pipeline.errors import StorageError
 from pipeline.models import DuplicateEvent, EnrichedArticle, decode, utcnow
 
 UpsertResult = Literal["inserted", "updated", "unchanged"]
 
-_VOLATILE = {"fetched_at", "feeds", "schema_version"}
+# Fields that do not make a new revision: when/where it was seen, and our own numbering.
+_VOLATILE = {"fetched_at", "feeds", "schema_version", "revision"}
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS articles (
-        id TEXT PRIMARY KEY,
-        canonical_url TEXT NOT NULL,
-        url TEXT NOT NULL,
-        source TEXT NOT NULL,
-        title TEXT,
-        text TEXT NOT NULL,
-        language TEXT,
-        published_at TEXT,
-        duplicate_of TEXT,
-        cluster_id TEXT,
-        revision INTEGER NOT NULL,
-        content_hash TEXT NOT NULL,
-        feeds TEXT NOT NULL,
-        data TEXT NOT NULL,
-        stored_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS articles_cluster ON articles (cluster_id)",
-    "CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles (duplicate_of)",
-    "CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at)",
-]
+_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One stored content of an article."""
+
+    article_id: str
+    revision: int
+    content_hash: str
+    title: str | None
+    text: str
+    stored_at: str
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """A group of articles telling the same story; ``canonical_id`` is the one kept as original."""
+
+    cluster_id: str
+    size: int
+    canonical_id: str | None
+    first_dated_at: str
+
+
+@dataclass(frozen=True)
+class _Current:
+    content_hash: str
+    revision: int
+    feeds: list[str]
 
 
 def content_hash(article: EnrichedArticle) -> str:
     """Hash of what an article says, ignoring when and through which feed it was seen."""
-    payload = article.model_dump_json(exclude=_VOLATILE)
+    try:
+        payload = article.model_dump_json(exclude=_VOLATILE)
+    except PydanticSerializationError as exc:  # e.g. a lone surrogate in the text
+        raise StorageError(
+            f"article {article.id} cannot be stored: not serialisable as JSON: {exc}",
+            reason="unserialisable",
+        ) from None
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class ArticleRepository:
+    """Articles on SQLite or PostgreSQL; the schema is migrated when the repository opens."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(SCHEMA)
+        migrate(db, "articles", MIGRATIONS)
+
+    # -- writes ---------------------------------------------------------------
 
     def upsert(self, article: EnrichedArticle) -> UpsertResult:
-        """Insert or update one article; storing the same content twice is a no-op."""
-        new_hash = content_hash(article)
+        """Insert or update one article; storing content seen before is a no-op."""
+        digest = content_hash(article)
         with self.db.transaction():
-            rows = self.db.execute(
-                "SELECT content_hash, revision, feeds FROM articles WHERE id = ?", (article.id,)
-            )
-            if not rows:
-                self._insert(article, new_hash)
+            current = self._current(article.id)
+            if current is None:
+                self._insert(article, digest)
                 return "inserted"
-            old_hash, old_revision, old_feeds = rows[0]
-            feeds = _merge(json.loads(old_feeds), article.feeds)
-            if old_hash == new_hash or article.revision < old_revision:
-                if feeds != json.loads(old_feeds):
-                    self._set_feeds(article.id, feeds)
-                    return "updated"
-                return "unchanged"
-            self._update(article.model_copy(update={"feeds": feeds}), new_hash)
+            feeds = _merge(current.feeds, article.feeds)
+            if digest == current.content_hash or self._has_revision(article.id, digest):
+                return self._credit(article.id, current.feeds, feeds)
+            revision = max(article.revision, current.revision + 1)
+            self._update(article.model_copy(update={"feeds": feeds, "revision": revision}), digest)
             return "updated"
 
-    def record_duplicate(self, event: DuplicateEvent) -> UpsertResult:
-        """Store the duplicate itself and credit its feeds to the canonical article."""
+    def upsert_many(self, articles: Iterable[EnrichedArticle]) -> list[UpsertResult]:
+        """Upsert a batch in one transaction (one commit instead of one per article)."""
         with self.db.transaction():
-            result = self.upsert(event.article)
-            rows = self.db.execute("SELECT feeds FROM articles WHERE id = ?", (event.duplicate_of,))
-            if rows:
-                feeds = _merge(json.loads(rows[0][0]), event.feeds)
-                if feeds != json.loads(rows[0][0]):
-                    self._set_feeds(event.duplicate_of, feeds)
+            return [self.upsert(article) for article in articles]
+
+    def record_duplicate(self, event: DuplicateEvent) -> UpsertResult:
+        """Store the duplicate itself and credit its feeds to the canonical article.
+
+        The event is the authority on the verdict: its ``duplicate_of``,
+        ``cluster_id`` and ``similarity`` are written onto the stored duplicate.
+        """
+        duplicate = event.article.model_copy(
+            update={
+                "duplicate_of": event.duplicate_of,
+                "cluster_id": event.cluster_id,
+                "similarity": event.similarity,
+                "feeds": _merge(event.article.feeds, event.feeds),
+            }
+        )
+        with self.db.transaction():
+            result = self.upsert(duplicate)
+            canonical = self._current(event.duplicate_of)
+            if canonical is not None:
+                self._credit(
+                    event.duplicate_of, canonical.feeds, _merge(canonical.feeds, duplicate.feeds)
+                )
         return result
+
+    # -- reads ----------------------------------------------------------------
 
     def get(self, article_id: str) -> EnrichedArticle | None:
         rows = self.db.execute("SELECT data, feeds FROM articles WHERE id = ?", (article_id,))
-        return _load(rows[0]) if rows else None
+        return load_article(rows[0]) if rows else None
 
     def iter_all(self) -> Iterator[EnrichedArticle]:
-        """Every stored article, oldest first, read in pages so memory stays flat."""
+        """Every stored article in id order, read in pages so memory stays flat."""
+        for data, feeds in self._iter_rows():
+            yield load_article((data, feeds))
+
+    def iter_json(self) -> Iterator[str]:
+        """Every stored article as one JSON document (no newline), in id order.
+
+        The text is the article as it was serialised when stored, with the
+        merged feeds: the same bytes whichever engine holds it.
+        """
+        for data, feeds in self._iter_rows():
+            yield export_json(data, feeds)
+
+    def count(self, *, duplicates: bool | None = None) -> int:
+        where = {
+            None: "",
+            True: " WHERE duplicate_of IS NOT NULL",
+            False: " WHERE duplicate_of IS NULL",
+        }
+        return int(self.db.execute("SELECT COUNT(*) FROM articles" + where[duplicates])[0][0])
+
+    def revisions(self, article_id: str) -> list[Revision]:
+        """Every content revision stored for an article, oldest first."""
+        rows = self.db.execute(
+            "SELECT article_id, revision, content_hash, title, text, stored_at"
+            " FROM article_revisions WHERE article_id = ? ORDER BY revision",
+            (article_id,),
+        )
+        return [Revision(*row) for row in rows]
+
+    def duplicates(self, article_id: str) -> list[EnrichedArticle]:
+        """The stored articles found to duplicate ``article_id``."""
+        rows = self.db.execute(
+            "SELECT data, feeds FROM articles WHERE duplicate_of = ? ORDER BY id", (article_id,)
+        )
+        return [load_article(r) for r in rows]
+
+    def cluster(self, cluster_id: str) -> list[EnrichedArticle]:
+        """The articles of one cluster, oldest first."""
+        rows = self.db.execute(
+            "SELECT data, feeds FROM articles WHERE cluster_id = ? ORDER BY dated_at, id",
+            (cluster_id,),
+        )
+        return [load_article(r) for r in rows]
+
+    def clusters(self, *, min_size: int = 2, limit: int = 100) -> list[ClusterSummary]:
+        """Clusters with at least ``min_size`` articles, largest first."""
+        rows = self.db.execute(
+            "SELECT cluster_id, COUNT(*), MIN(CASE WHEN duplicate_of IS NULL THEN id END),"
+            " MIN(dated_at) FROM articles WHERE cluster_id IS NOT NULL GROUP BY cluster_id"
+            " HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, cluster_id LIMIT ?",
+            (min_size, limit),
+        )
+        return [ClusterSummary(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    # -- internals ------------------------------------------------------------
+
+    def _iter_rows(self) -> Iterator[tuple[str, str]]:
         last = ""
         while True:
             rows = self.db.execute(
-                "SELECT data, feeds, id FROM articles WHERE id > ? ORDER BY id LIMIT 500", (last,)
+                "SELECT id, data, feeds FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                (last, _PAGE),
             )
-            if not rows:
+            for _, data, feeds in rows:
+                yield data, feeds
+            if len(rows) < _PAGE:
                 return
-            for row in rows:
-                yield _load(row)
-            last = rows[-1][2]
+            last = rows[-1][0]
 
-    def cluster(self, cluster_id: str) -> list[EnrichedArticle]:
+    def _current(self, article_id: str) -> _Current | None:
         rows = self.db.execute(
-            "SELECT data, feeds FROM articles WHERE cluster_id = ? ORDER BY published_at, id",
-            (cluster_id,),
+            "SELECT content_hash, revision, feeds FROM articles WHERE id = ?", (article_id,)
         )
-        return [_load(r) for r in rows]
+        if not rows:
+            return None
+        digest, revision, feeds = rows[0]
+        return _Current(digest, int(revision), json.loads(feeds))
 
-    def count(self, *, duplicates: bool | None = None) -> int:
-        where = {None: "", True: " WHERE duplicate_of IS NOT NULL", False: " WHERE duplicate_of IS NULL"}
-        return int(self.db.execute("SELECT COUNT(*) FROM articles" + where[duplicates])[0][0])
+    def _has_revision(self, article_id: str, digest: str) -> bool:
+        return bool(
+            self.db.execute(
+                "SELECT 1 FROM article_revisions WHERE article_id = ? AND content_hash = ?",
+                (article_id, digest),
+            )
+        )
+
+    def _credit(self, article_id: str, old: list[str], new: list[str]) -> UpsertResult:
+        if new == old:
+            return "unchanged"
+        self.db.execute(
+            "UPDATE articles SET feeds = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(new), utcnow().isoformat(), article_id),
+        )
+        return "updated"
 
     def _insert(self, article: EnrichedArticle, digest: str) -> None:
         now = utcnow().isoformat()
+        feeds = _merge(article.feeds, self._feeds_of_duplicates(article.id))
         self.db.execute(
             "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
-            " published_at, duplicate_of, cluster_id, revision, content_hash, feeds, data,"
-            " stored_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                article.id, article.canonical_url, article.url, article.source, article.title,
-                article.text, article.language, _iso(article.published_at), article.duplicate_of,
-                article.cluster_id, article.revision, digest, json.dumps(sorted(set(article.feeds))),
-                article.model_dump_json(), now, now,
-            ),
-        )
+            " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
+            " content_hash, feeds, data, stored_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article.id, *_columns(article), digest, json.dumps(feeds),
+             article.model_dump_json(), now, now),
+        )  # fmt: skip
+        self._write_revision(article, digest, now)
+        self._write_tags(article)
 
     def _update(self, article: EnrichedArticle, digest: str) -> None:
+        now = utcnow().isoformat()
         self.db.execute(
             "UPDATE articles SET canonical_url = ?, url = ?, source = ?, title = ?, text = ?,"
-            " language = ?, published_at = ?, duplicate_of = ?, cluster_id = ?, revision = ?,"
-            " content_hash = ?, feeds = ?, data = ?, updated_at = ? WHERE id = ?",
-            (
-                article.canonical_url, article.url, article.source, article.title, article.text,
-                article.language, _iso(article.published_at), article.duplicate_of,
-                article.cluster_id, article.revision, digest, json.dumps(article.feeds),
-                article.model_dump_json(), utcnow().isoformat(), article.id,
-            ),
-        )
+            " language = ?, published_at = ?, fetched_at = ?, dated_at = ?, duplicate_of = ?,"
+            " cluster_id = ?, revision = ?, content_hash = ?, feeds = ?, data = ?,"
+            " updated_at = ? WHERE id = ?",
+            (*_columns(article), digest, json.dumps(article.feeds), article.model_dump_json(),
+             now, article.id),
+        )  # fmt: skip
+        self._write_revision(article, digest, now)
+        self._write_tags(article)
 
-    def _set_feeds(self, article_id: str, feeds: list[str]) -> None:
+    def _feeds_of_duplicates(self, article_id: str) -> list[str]:
+        """Feeds of duplicates stored before their canonical article arrived."""
+        rows = self.db.execute("SELECT feeds FROM articles WHERE duplicate_of = ?", (article_id,))
+        return sorted({feed for (feeds,) in rows for feed in json.loads(feeds)})
+
+    def _write_revision(self, article: EnrichedArticle, digest: str, now: str) -> None:
         self.db.execute(
-            "UPDATE articles SET feeds = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(feeds), utcnow().isoformat(), article_id),
+            "INSERT INTO article_revisions (article_id, revision, content_hash, title, text,"
+            " stored_at) VALUES (?,?,?,?,?,?)",
+            (article.id, article.revision, digest, storable_text(article.title),
+             storable_text(article.text), now),
+        )  # fmt: skip
+
+    def _write_tags(self, article: EnrichedArticle) -> None:
+        self.db.execute("DELETE FROM article_topics WHERE article_id = ?", (article.id,))
+        self.db.execute("DELETE FROM article_entities WHERE article_id = ?", (article.id,))
+        topics = {tag_key(t): t for t in article.topics if tag_key(t)}
+        self.db.executemany(
+            "INSERT INTO article_topics (article_id, topic, topic_key) VALUES (?,?,?)",
+            [(article.id, storable_text(label), key) for key, label in sorted(topics.items())],
         )
+        entities = {(tag_key(e.name), e.type): e.name for e in article.entities if tag_key(e.name)}
+        self.db.executemany(
+            "INSERT INTO article_entities (article_id, name, type, name_key) VALUES (?,?,?,?)",
+            [(article.id, storable_text(name), storable_text(kind), key)
+             for (key, kind), name in sorted(entities.items())],
+        )  # fmt: skip
 
 
-def _merge(old: list[str], new: list[str]) -> list[str]:
+def tag_key(label: str) -> str:
+    """The form a topic or entity is looked up by: case and spacing do not matter."""
+    return " ".join((storable_text(label) or "").casefold().split())
+
+
+def export_json(data: str, feeds: str) -> str:
+    """One stored article as a JSON document: its stored JSON with the merged feeds."""
+    document: dict[str, Any] = json.loads(data)
+    document["feeds"] = json.loads(feeds)
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def _columns(article: EnrichedArticle) -> Sequence[Any]:
+    """The indexed columns, from ``canonical_url`` to ``revision``, in table order."""
+    return (
+        article.canonical_url, article.url, article.source, storable_text(article.title),
+        storable_text(article.text), article.language, utc_text(article.published_at),
+        utc_text(article.fetched_at), utc_text(article.published_at or article.fetched_at),
+        article.duplicate_of, article.cluster_id, article.revision,
+    )  # fmt: skip
+
+
+def utc_text(value: datetime | None) -> str | None:
+    """A fixed-width UTC timestamp, so text comparison is time order on both engines."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _merge(old: Iterable[str], new: Iterable[str]) -> list[str]:
     return sorted(set(old) | set(new))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _load(row: tuple[str, ...]) -> EnrichedArticle:
+def load_article(row: Sequence[str]) -> EnrichedArticle:
+    """An article from its stored ``(data, feeds)`` columns."""
     article = decode(EnrichedArticle, row[0])
     return article.model_copy(update={"feeds": json.loads(row[1])})

@@ -4,25 +4,41 @@ Repositories (articles, dedup index, feed state, residue statistics, dead
 letters) write their SQL once with ``?`` placeholders and ``ON CONFLICT``
 upserts, which both engines understand; :class:`Database` adapts placeholders
 and translates driver errors into :class:`~pipeline.errors.StorageError`.
+
+Values are always bound, never formatted into SQL. Statements run with
+parameters must not contain a literal ``?`` (it is the placeholder); a literal
+``%`` is fine on both engines::
+
+    db = Database("sqlite:///data/newsflow.db")     # or postgresql://user@host/db
+    with db.transaction():
+        db.execute("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", ("a", 1))
+    rows = db.execute("SELECT v FROM t WHERE k = ?", ("a",))
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import StorageError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
 
 
 class Database:
-    """A connection plus its dialect; one per thread of work (not shared across threads)."""
+    """A connection plus its dialect; one per thread of work (not shared across threads).
+
+    Outside :meth:`transaction` every statement commits on its own. Inside, the
+    statements commit together or not at all; nested calls join the outer one.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -31,24 +47,34 @@ class Database:
         self._lock = threading.RLock()
         self._depth = 0
 
-    def _sql(self, sql: str) -> str:
-        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+    def __repr__(self) -> str:
+        return f"Database({_redact(self.url)!r})"
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def _sql(self, sql: str, params: Params) -> str:
+        if self.dialect == "sqlite" or not params:
+            return sql
+        return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        """Run one statement; rows are returned for queries. Autocommits outside a transaction."""
+        """Run one statement; rows are returned for queries."""
         with self._lock, self._translate(sql):
             cur = self._conn.cursor()
-            cur.execute(self._sql(sql), tuple(params))
-            rows = list(cur.fetchall()) if cur.description else []
-            if self._depth == 0:
-                self._conn.commit()
-            return rows
+            if params:
+                cur.execute(self._sql(sql, params), tuple(params))
+            else:
+                cur.execute(sql)
+            return list(cur.fetchall()) if cur.description else []
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement once per row of parameters (batched by the driver)."""
+        if not rows:
+            return
         with self._lock, self._translate(sql):
-            self._conn.cursor().executemany(self._sql(sql), [tuple(r) for r in rows])
-            if self._depth == 0:
-                self._conn.commit()
+            self._conn.cursor().executemany(self._sql(sql, rows[0]), [tuple(r) for r in rows])
 
     def script(self, statements: Sequence[str]) -> None:
         """Run schema statements in one transaction."""
@@ -58,56 +84,96 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group statements; nested calls join the outer transaction."""
+        """Group statements so they commit together or not at all.
+
+        A nested call joins the outer transaction through a savepoint: if the
+        inner block raises, only its own statements are undone, and the outer
+        block may catch the error and carry on (on PostgreSQL too, where a failed
+        statement would otherwise poison the whole transaction).
+
+        SQLite begins with ``BEGIN IMMEDIATE``: the write lock is taken up front,
+        so two processes cannot both read a row and then both decide to insert it.
+        """
         with self._lock:
-            if self._depth == 0 and self.dialect == "sqlite":
-                self._raw_begin()
+            depth = self._depth
+            if depth == 0:
+                self._raw("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            else:
+                self._raw(f"SAVEPOINT nf_{depth}")
             self._depth += 1
             try:
                 yield
             except BaseException:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._conn.rollback()
+                self._depth = depth
+                self._undo(depth)
                 raise
-            self._depth -= 1
-            if self._depth == 0:
-                with self._translate("COMMIT"):
-                    self._conn.commit()
-
-    def _raw_begin(self) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes cannot both read
-        # the dedup index and then both decide to insert (no lost update).
-        with self._translate("BEGIN"):
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = depth
+            if depth == 0:
+                try:
+                    self._raw("COMMIT")
+                except StorageError:
+                    self._undo(0)
+                    raise
+            else:
+                self._raw(f"RELEASE SAVEPOINT nf_{depth}")
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _raw(self, sql: str) -> None:
+        with self._translate(sql):
+            self._conn.execute(sql)
+
+    def _undo(self, depth: int) -> None:
+        """Roll back one level, keeping the first error: a failed rollback must not mask it."""
+        sql = "ROLLBACK" if depth == 0 else f"ROLLBACK TO SAVEPOINT nf_{depth}"
+        with suppress(Exception):  # the connection is unusable; the caller's error wins
+            self._conn.execute(sql)
+            if depth:
+                self._conn.execute(f"RELEASE SAVEPOINT nf_{depth}")
 
     @contextmanager
     def _translate(self, sql: str) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StorageError(f"SQLite error: {exc} (in: {sql.split()[0:3]})") from exc
+            raise StorageError(f"SQLite error: {exc} (in: {_head(sql)})") from exc
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg"):
-                raise StorageError(f"PostgreSQL error: {exc}".strip()) from exc
+                message = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                raise StorageError(f"PostgreSQL error: {message} (in: {_head(sql)})") from exc
             raise
+
+
+def storable_text(value: str | None) -> str | None:
+    """Text both engines accept: PostgreSQL refuses NUL, neither stores lone surrogates.
+
+    NUL characters are dropped and lone surrogates become U+FFFD, on both
+    engines alike, so the same input gives the same rows on either.
+    """
+    if value is None:
+        return None
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+
+
+def _head(sql: str) -> str:
+    """The first words of a statement: enough to say which one failed, never its values."""
+    return " ".join(sql.split()[:4])
 
 
 def _connect_sqlite(url: str) -> sqlite3.Connection:
     path = Path(url.removeprefix("sqlite:///"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: the driver never opens transactions; we issue BEGIN ourselves.
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
-    # isolation_level=None: we issue BEGIN ourselves; commit() outside one is a no-op.
     return conn
 
 
@@ -115,11 +181,15 @@ def _connect_postgres(url: str) -> Any:
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - psycopg is a declared dependency
-        raise StorageError("PostgreSQL storage needs psycopg: pip install 'psycopg[binary]'") from exc
+        raise StorageError("PostgreSQL storage needs psycopg: pip install psycopg[binary]") from exc
     try:
-        return psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
+        # autocommit: like SQLite above, transactions are only the ones we BEGIN.
+        return psycopg.connect(
+            url.replace("postgres://", "postgresql://", 1), connect_timeout=10, autocommit=True
+        )
     except psycopg.Error as exc:
-        raise StorageError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}".strip()) from exc
+        reason = str(exc).strip()
+        raise StorageError(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from exc
 
 
 def _redact(url: str) -> str:

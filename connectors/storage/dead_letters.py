@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.storage.db import Database
+from connectors.storage.db import Database, Dialect, storable_text
+from connectors.storage.migrations import Migration, migrate
 from pipeline.models import utcnow
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-        id INTEGER PRIMARY KEY,
+
+def _table(dialect: Dialect) -> list[str]:
+    key = "INTEGER PRIMARY KEY" if dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS dead_letters (
+        id {key},
         stage TEXT NOT NULL,
         topic TEXT NOT NULL,
         error_class TEXT NOT NULL,
@@ -22,8 +26,12 @@ SCHEMA = [
         error TEXT NOT NULL,
         payload TEXT NOT NULL,
         created_at TEXT NOT NULL
-    )""",
-]
+    )"""
+    ]
+
+
+# IF NOT EXISTS in step 1: databases created before migrations existed already have the table.
+MIGRATIONS = (Migration(1, "dead letters table", _table),)
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,7 @@ class DeadLetter:
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
-        if db.dialect == "postgresql":
-            db.script([SCHEMA[0].replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")])
-        else:
-            db.script(SCHEMA)
+        migrate(db, "dead_letters", MIGRATIONS)
 
     def add(
         self, *, stage: str, topic: str, error_class: str, reason: str, error: str, payload: str
@@ -53,8 +58,9 @@ class DeadLetterRepository:
             "INSERT INTO dead_letters"
             " (stage, topic, error_class, reason, error, payload, created_at)"
             " VALUES (?,?,?,?,?,?,?)",
-            (stage, topic, error_class, reason, error, payload, utcnow().isoformat()),
-        )
+            (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
+             utcnow().isoformat()),
+        )  # fmt: skip
 
     def list(self, limit: int = 100) -> list[DeadLetter]:
         rows = self.db.execute(

@@ -1,0 +1,113 @@
+"""Versioned schema migrations, applied in order when a repository opens.
+
+Each repository owns a *component* (``articles``, ``dead_letters``, ...) with
+its own numbered list of :class:`Migration` steps, so repositories written by
+different people never compete for version numbers. ``schema_migrations``
+records which steps ran::
+
+    MIGRATIONS = (
+        Migration(1, "create widgets", lambda dialect: ["CREATE TABLE widgets (...)"]),
+        Migration(2, "index widgets by name", both("CREATE INDEX widgets_name ON widgets (name)")),
+    )
+    migrate(db, "widgets", MIGRATIONS)     # in the repository's __init__
+
+Applying is idempotent and safe when several processes start at once: the
+whole check-and-apply runs in one transaction that first takes a lock
+(``pg_advisory_xact_lock`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and
+both engines roll DDL back with the transaction, so a failed step leaves the
+schema as it was. Steps are never edited once released: change the schema by
+appending a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from connectors.storage.db import Database, Dialect
+from pipeline.errors import StorageError
+from pipeline.models import utcnow
+
+Statements = Callable[[Dialect], Sequence[str]]
+
+# Any 64-bit constant works; this one is "newsflow" in ASCII, readable in pg_locks.
+ADVISORY_LOCK_KEY = 0x6E657773666C6F77
+
+_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    component TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (component, version)
+)"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: its version (1, 2, ...), a name, and its SQL for a dialect."""
+
+    version: int
+    name: str
+    statements: Statements
+
+
+def both(*statements: str) -> Statements:
+    """Statements that are the same on SQLite and PostgreSQL."""
+    return lambda _dialect: statements
+
+
+def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> list[int]:
+    """Apply the steps of ``component`` not applied yet, in order; return their versions."""
+    _check_sequence(component, migrations)
+    with db.transaction():
+        _lock(db)
+        db.execute(_LEDGER)
+        done = applied_versions(db, component)
+        newest = max((m.version for m in migrations), default=0)
+        if done and max(done) > newest:
+            raise StorageError(
+                f"the database's {component} schema is at version {max(done)}, newer than this"
+                f" newsflow knows (version {newest}): upgrade newsflow"
+            )
+        ran = []
+        for step in migrations:
+            if step.version not in done:
+                _apply(db, component, step)
+                ran.append(step.version)
+        return ran
+
+
+def applied_versions(db: Database, component: str) -> set[int]:
+    rows = db.execute(
+        "SELECT version FROM schema_migrations WHERE component = ?", (component,)
+    )
+    return {int(r[0]) for r in rows}
+
+
+def _lock(db: Database) -> None:
+    """Serialise migrations across processes until the transaction ends."""
+    if db.dialect == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", (ADVISORY_LOCK_KEY,))
+    # SQLite: the transaction began with BEGIN IMMEDIATE, which holds the write lock.
+
+
+def _apply(db: Database, component: str, step: Migration) -> None:
+    try:
+        with db.transaction():
+            for statement in step.statements(db.dialect):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_migrations (component, version, name, applied_at)"
+                " VALUES (?, ?, ?, ?)",
+                (component, step.version, step.name, utcnow().isoformat()),
+            )
+    except StorageError as exc:
+        raise StorageError(
+            f"schema migration {component} v{step.version} ({step.name}) failed: {exc}"
+        ) from exc
+
+
+def _check_sequence(component: str, migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StorageError(f"{component} migrations must be numbered 1, 2, 3...: got {versions}")
