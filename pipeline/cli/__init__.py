@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "pipeline.cli.run",
     "pipeline.cli.extract",
     "pipeline.cli.export",
+    "pipeline.cli.search",
     "pipeline.cli.schema",
 ]
 
