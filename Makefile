@@ -1,5 +1,6 @@
 # newsflow — common tasks. `make help` lists them.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -61,5 +62,5 @@ pg-down: ## stop it
 browser: ## install headless Chromium and chromedriver from Debian packages if missing
 	bash deploy/local/chromium.sh
 
-clean: ## remove local state (keeps the .venv and the Kafka jar cache)
+clean: services-down ## stop services, remove local state (keeps .venv and the Kafka jar cache)
 	rm -rf .run data
