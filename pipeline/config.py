@@ -140,10 +140,37 @@ class ExtractConfig(_Section):
 
 
 class DedupConfig(_Section):
-    near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)
+    """Exact and near-duplicate detection; see :mod:`pipeline.dedup` for how they are used."""
+
+    near_duplicate_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="Exact Jaccard of shingle sets that confirms a copy."
+    )
+    containment_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of the shorter text found in the longer that confirms a truncation.",
+    )
+    min_shingles: int = Field(
+        default=20, ge=1, description="Texts with fewer shingles are compared by URL and hash only."
+    )
     shingle_size: int = Field(default=5, ge=1, le=10)
     num_perm: int = Field(default=128, ge=16, le=1024)
+    lsh_bands: int = Field(default=42, ge=1, description="LSH bands (bucket rows per article).")
+    lsh_rows: int = Field(default=3, ge=1, description="MinHash values per LSH band.")
+    max_candidates: int = Field(
+        default=50, ge=1, description="Near-duplicate candidates scored per article, most bands first."
+    )
     window_days: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _bands_fit_signature(self) -> DedupConfig:
+        if self.lsh_bands * self.lsh_rows > self.num_perm:
+            raise ValueError(
+                f"lsh_bands x lsh_rows ({self.lsh_bands * self.lsh_rows}) exceeds num_perm"
+                f" ({self.num_perm})"
+            )
+        return self
 
 
 class TaggingConfig(_Section):
