@@ -115,6 +115,19 @@ class FetchConfig(_Section):
     per_host_concurrency: int = Field(default=1, ge=1, le=64)
     min_host_interval: float = Field(default=1.0, ge=0, description="Seconds between requests.")
     respect_robots: bool = True
+    robots_cache_seconds: float = Field(
+        default=24 * 3600, gt=0, le=24 * 3600, description="How long robots.txt rules are kept."
+    )
+    robots_failure_cache_seconds: float = Field(
+        default=900, gt=0, le=24 * 3600,
+        description="How long an unreachable robots.txt (5xx, timeout) blocks a site.",
+    )
+    retry_after_default: float = Field(
+        default=60, ge=0, description="Seconds a host is left alone after a 429 without Retry-After."
+    )
+    max_retry_after: float = Field(
+        default=24 * 3600, gt=0, description="Longest Retry-After honoured, seconds."
+    )
     local_mirrors: dict[str, Path] = Field(
         default_factory=dict,
         description="URL prefix -> local directory served instead of the network "

@@ -50,7 +50,19 @@ class Fetcher(Protocol):
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResponse:
-        """Fetch one URL (http(s), or a local path where the caller allows it)."""
+        """Fetch one http(s) URL; anything else is refused (local feed files: see below)."""
         ...
 
     def close(self) -> None: ...
+
+
+class LocalFeedSource(Protocol):
+    """Reads a feed file named in the configuration; never reachable from a URL.
+
+    A separate method, so a link found inside a feed (always passed to
+    :meth:`Fetcher.fetch`) can never name a file on this machine.
+    """
+
+    def fetch_local_feed(
+        self, path: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResponse: ...
