@@ -141,6 +141,29 @@ class ScheduleConfig(_Section):
     max_interval_seconds: float = Field(default=6 * 3600, gt=0)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     unhealthy_after_failures: int = Field(default=5, ge=1)
+    adaptive: bool = Field(
+        default=True, description="Poll busy feeds more often and quiet feeds less often."
+    )
+    max_entries_per_poll: int = Field(
+        default=2000, ge=1, description="Entries read from one feed document (newest first)."
+    )
+    seen_window: int = Field(
+        default=10000, ge=1, description="Entry keys remembered per feed to tell new from seen."
+    )
+    max_child_sitemaps: int = Field(
+        default=20, ge=0, description="Child sitemaps followed per sitemap index poll."
+    )
+    max_feed_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Cap on a feed after gzip decompression."
+    )
+
+    @model_validator(mode="after")
+    def _window_holds_a_poll(self) -> ScheduleConfig:
+        if self.seen_window < self.max_entries_per_poll:
+            raise ValueError("seen_window must be at least max_entries_per_poll")
+        if self.min_interval_seconds > self.max_interval_seconds:
+            raise ValueError("min_interval_seconds must not exceed max_interval_seconds")
+        return self
 
 
 class ExtractConfig(_Section):

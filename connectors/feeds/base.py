@@ -1,0 +1,303 @@
+"""The small interface every feed format implements, and what they share.
+
+A format module exposes one function, ``parse(body, *, feed, base_url,
+limits) -> ParsedFeed``, that turns bytes the project fetched itself into
+entries. They all build entries through :class:`EntryBuilder`, so every link is
+resolved, checked to be http(s) and canonicalised the same way, every text
+hint is capped, and every dropped link is counted with a reason.
+
+Hostile input is refused *before* a parser sees it (:func:`guard_xml`): entity
+declarations (billion laughs, external entities) and over-long short fields
+(feedparser runs a quadratic e-mail regex over author fields).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipeline.config import FeedConfig, ScheduleConfig
+from pipeline.errors import FeedError, InputError
+from pipeline.models import FeedEntry, FeedKind
+from pipeline.urls import canonicalize_url
+
+TITLE_CHARS = 1000
+SUMMARY_CHARS = 2000
+AUTHOR_CHARS = 200
+MAX_AUTHORS = 20
+GUID_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class FeedLimits:
+    """Bounds on what one feed document may cost."""
+
+    max_entries: int = 2000
+    max_bytes: int = 50 * 1024 * 1024
+    """Cap on the document after gzip decompression."""
+    max_short_field_chars: int = 1000
+    """Author, e-mail and date fields longer than this make the feed hostile."""
+    max_child_sitemaps: int = 20
+
+    @classmethod
+    def from_config(cls, schedule: ScheduleConfig) -> FeedLimits:
+        return cls(
+            max_entries=schedule.max_entries_per_poll,
+            max_bytes=schedule.max_feed_bytes,
+            max_child_sitemaps=schedule.max_child_sitemaps,
+        )
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """One feed document: its entries (at most ``limits.max_entries``) and its own hints."""
+
+    kind: FeedKind
+    entries: list[FeedEntry]
+    ttl_seconds: float | None = None
+    """How long the publisher asks readers to wait (RSS ``<ttl>``, ``sy:updatePeriod``)."""
+    child_sitemaps: list[str] = field(default_factory=list)
+    """For a sitemap index: the child sitemaps, newest first (not yet fetched)."""
+    title: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``."""
+
+
+class FeedFormat(Protocol):
+    def __call__(
+        self, body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits
+    ) -> ParsedFeed: ...
+
+
+class EntryBuilder:
+    """Collects entries of one document: canonical http(s) links, capped hints, counted drops.
+
+    ``keep_order=True`` keeps the first ``max_entries`` in document order (feeds
+    list newest first); otherwise :meth:`build` keeps the newest by date
+    (sitemaps are in no particular order).
+    """
+
+    def __init__(
+        self, feed: FeedConfig, kind: FeedKind, base_url: str, limits: FeedLimits, *,
+        keep_order: bool = True,
+    ) -> None:
+        self.feed = feed
+        self.kind = kind
+        self.base_url = base_url
+        self.limits = limits
+        self.keep_order = keep_order
+        self.dropped: Counter[str] = Counter()
+        self._pending: list[tuple[datetime | None, dict[str, object]]] = []
+
+    @property
+    def full(self) -> bool:
+        return self.keep_order and len(self._pending) >= self.limits.max_entries
+
+    def add(
+        self,
+        link: str | None,
+        *,
+        guid: str | None = None,
+        title: str | None = None,
+        summary: str | None = None,
+        authors: Iterable[str] = (),
+        published_at: datetime | None = None,
+        body: str | None = None,
+    ) -> None:
+        if self.full:
+            self.dropped["over_cap"] += 1
+            return
+        url = self.resolve(link)
+        if url is None:
+            return
+        fields: dict[str, object] = {
+            "url": url,
+            "guid": _cap(guid, GUID_CHARS),
+            "title": clean_text(title, TITLE_CHARS),
+            "summary": clean_text(summary, SUMMARY_CHARS),
+            "authors": _authors(authors),
+            "published_at": published_at,
+            "body": body,
+        }
+        self._pending.append((published_at, fields))
+
+    def resolve(self, link: str | None) -> str | None:
+        """The canonical form of ``link``, or None (counted) when it is missing or not http(s)."""
+        if not link or not link.strip():
+            self.dropped["no_link"] += 1
+            return None
+        base = self.base_url if self.base_url.lower().startswith(("http://", "https://")) else None
+        try:
+            return canonicalize_url(link, base=base)
+        except InputError as exc:
+            self.dropped[exc.reason] += 1
+            return None
+
+    def build(
+        self, *, ttl_seconds: float | None = None, child_sitemaps: list[str] | None = None,
+        title: str | None = None,
+    ) -> ParsedFeed:
+        pending = self._pending
+        if not self.keep_order and len(pending) > self.limits.max_entries:
+            pending = sorted(pending, key=_newest_first)
+            self.dropped["over_cap"] += len(pending) - self.limits.max_entries
+            pending = pending[: self.limits.max_entries]
+        entries = [
+            FeedEntry(feed=self.feed.name, feed_kind=self.kind, **fields)  # type: ignore[arg-type]
+            for _, fields in pending
+        ]
+        return ParsedFeed(
+            kind=self.kind,
+            entries=entries,
+            ttl_seconds=ttl_seconds,
+            child_sitemaps=child_sitemaps or [],
+            title=clean_text(title, TITLE_CHARS),
+            dropped=dict(self.dropped),
+        )
+
+
+def _newest_first(item: tuple[datetime | None, dict[str, object]]) -> tuple[int, float]:
+    when = item[0]
+    return (0, -when.timestamp()) if when else (1, 0.0)
+
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: object, limit: int) -> str | None:
+    """Plain text of a feed field: tags dropped, entities decoded, spaces collapsed, capped."""
+    if value is None:
+        return None
+    text = str(value)[: limit * 4]
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    return text[:limit] or None
+
+
+def _cap(value: object, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= limit else None
+
+
+def _authors(names: Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for name in names:
+        text = clean_text(name, AUTHOR_CHARS)
+        if text and text not in result:
+            result.append(text)
+        if len(result) >= MAX_AUTHORS:
+            break
+    return result
+
+
+def parse_date(value: object) -> datetime | None:
+    """An ISO 8601 / W3C datetime (``2024-05-01``, ``...T10:00:00Z``) as aware UTC, or None."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------
+# Hostile input guards
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+_MAX_GZIP_MEMBERS = 1000
+
+
+def gunzip_bounded(body: bytes, *, feed: FeedConfig, max_bytes: int) -> bytes:
+    """Decompress a gzip body (``sitemap.xml.gz``), refusing to grow past ``max_bytes``.
+
+    Output is capped per call, so a gzip bomb costs at most ``max_bytes`` of memory.
+    """
+    out = bytearray()
+    raw = body
+    for _ in range(_MAX_GZIP_MEMBERS):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(raw, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise FeedError(
+                f"corrupt gzip data: {exc}", feed=feed.name, reason="bad_gzip"
+            ) from None
+        if len(out) > max_bytes:
+            raise FeedError(
+                f"feed is larger than {max_bytes} bytes after decompression",
+                feed=feed.name, reason="too_large",
+            )
+        if not inflater.eof:
+            raise FeedError("truncated gzip data", feed=feed.name, reason="bad_gzip")
+        raw = inflater.unused_data.lstrip(b"\0")
+        if not raw:
+            return bytes(out)
+    raise FeedError("too many gzip members", feed=feed.name, reason="bad_gzip")
+
+
+_ENTITY_DECL = re.compile(r"<!ENTITY")
+_SHORT_FIELD = re.compile(
+    r"<(?:[A-Za-z_][\w.-]*:)?(?:author|creator|managingEditor|webMaster|contributor|publisher"
+    r"|name|email|pubDate|published|updated|date|lastBuildDate|modified|issued|lastmod"
+    r"|publication_date)\b[^<>]{0,500}>",
+    re.IGNORECASE,
+)
+
+
+def wide_text(body: bytes) -> str | None:
+    """The body decoded when it is UTF-16/32 (BOM, or NULs around the first ``<``), else None."""
+    if not body.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<", b"\x00\x00")):
+        return None
+    for encoding in ("utf-32", "utf-16", "utf-16-le", "utf-16-be"):
+        try:
+            return body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def xml_text_for_guard(body: bytes) -> str:
+    """The document as text for the guards, whatever its encoding (UTF-8, UTF-16, Latin-1...)."""
+    wide = wide_text(body)
+    return wide if wide is not None else body.decode("latin-1")
+
+
+def guard_xml(body: bytes, *, feed: FeedConfig, limits: FeedLimits) -> None:
+    """Refuse XML a parser should never see: entity declarations and over-long short fields."""
+    text = xml_text_for_guard(body)
+    if _ENTITY_DECL.search(text):
+        raise FeedError(
+            "XML entity declarations are not allowed (entity-expansion / external-entity guard)",
+            feed=feed.name, reason="xml_entities",
+        )
+    cap = limits.max_short_field_chars
+    for match in _SHORT_FIELD.finditer(text):
+        length = _text_run_length(text, match.end(), cap)
+        if length > cap:
+            tag = match.group(0)[1:].split()[0].rstrip(">")
+            raise FeedError(
+                f"<{tag}> field longer than {cap} characters (hostile or broken feed)",
+                feed=feed.name, reason="field_too_long",
+            )
+
+
+def _text_run_length(text: str, start: int, cap: int) -> int:
+    """Characters of text from ``start`` to the next tag, looking at most ``cap + 1`` ahead."""
+    window = text[start : start + cap + 64]
+    if window.startswith("<![CDATA["):
+        end = window.find("]]>")
+        return len(window) if end < 0 else end - len("<![CDATA[")
+    end = window.find("<")
+    return len(window) if end < 0 else end

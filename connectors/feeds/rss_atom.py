@@ -1,0 +1,143 @@
+"""RSS 0.9x / 1.0 (RDF) / 2.0 and Atom, parsed by feedparser from bytes we fetched.
+
+feedparser is handed a file object, never a string: given a string (or bytes)
+it would try to open it as a URL or a local file name, so a body reading
+``/etc/passwd`` would be read from disk. HTML sanitising and relative-URI
+rewriting inside content are switched off (the pipeline extracts the article
+itself; the summary is only a hint, reduced to plain text here). The body has
+passed :func:`~connectors.feeds.base.guard_xml` first.
+
+feedparser is lenient: a feed with an unescaped ``&`` still yields its
+entries. A document it cannot read at all is a :class:`FeedError`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml
+from pipeline.config import FeedConfig
+from pipeline.errors import FeedError
+from pipeline.models import FeedKind
+
+_SY_PERIOD_SECONDS = {
+    "hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400,
+    "yearly": 365 * 86400,
+}
+
+
+def parse(
+    body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits,
+    content_type: str | None = None,
+) -> ParsedFeed:
+    """Entries of an RSS or Atom document."""
+    guard_xml(body, feed=feed, limits=limits)
+    result = _feedparser(body, base_url, content_type)
+    version = str(result.get("version") or "")
+    entries = result.get("entries") or []
+    if not version and not entries:
+        raise _unreadable(result, feed)
+    kind: FeedKind = "atom" if version.startswith("atom") else "rss"
+    builder = EntryBuilder(feed, kind, base_url, limits)
+    for entry in entries:
+        builder.add(
+            _link(entry),
+            guid=entry.get("id"),
+            title=entry.get("title"),
+            summary=entry.get("summary"),
+            authors=_authors(entry),
+            published_at=_published(entry),
+        )
+    channel = result.get("feed") or {}
+    parsed = builder.build(ttl_seconds=_ttl(channel), title=channel.get("title"))
+    if not parsed.entries and _broken_xml(result):
+        raise _unreadable(result, feed)  # broken, and nothing could be recovered from it
+    return parsed
+
+
+def _broken_xml(result: Any) -> bool:
+    """A syntax error (not a mere encoding fallback, which feedparser recovers from)."""
+    problem = result.get("bozo_exception")
+    return problem is not None and "Encoding" not in type(problem).__name__
+
+
+def _feedparser(body: bytes, base_url: str, content_type: str | None) -> Any:
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    return feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+
+
+def _unreadable(result: Any, feed: FeedConfig) -> FeedError:
+    problem = result.get("bozo_exception")
+    if problem is None:
+        return FeedError("no RSS or Atom document found", feed=feed.name, reason="unknown_format")
+    name = type(problem).__name__
+    if "Encoding" in name:
+        return FeedError(f"cannot decode feed: {problem}", feed=feed.name, reason="encoding")
+    message = problem.getMessage() if hasattr(problem, "getMessage") else str(problem)
+    line = f" at line {problem.getLineNumber()}" if hasattr(problem, "getLineNumber") else ""
+    return FeedError(f"malformed XML: {message}{line}", feed=feed.name, reason="malformed")
+
+
+def _link(entry: Any) -> str | None:
+    """The article link: FeedBurner's original link, the alternate link, or a permalink GUID."""
+    for key in ("feedburner_origlink", "link"):
+        value = entry.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    for link in entry.get("links") or []:
+        href = link.get("href")
+        if href and link.get("rel", "alternate") == "alternate":
+            return str(href)
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.lower().startswith(("http://", "https://")):
+        return guid
+    return None
+
+
+def _authors(entry: Any) -> list[str]:
+    names = [a.get("name") for a in entry.get("authors") or [] if isinstance(a, dict)]
+    if not any(names) and entry.get("author"):
+        names = [entry.get("author")]
+    return [str(n) for n in names if n]
+
+
+def _published(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if isinstance(value, time.struct_time):
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                return None
+    return None
+
+
+def _ttl(channel: Any) -> float | None:
+    """RSS ``<ttl>`` (minutes) or the syndication module's update period, in seconds."""
+    try:
+        minutes = float(str(channel.get("ttl") or "").strip() or "nan")
+        if 0 < minutes < 1e6:
+            return minutes * 60
+    except ValueError:
+        pass
+    period = _SY_PERIOD_SECONDS.get(str(channel.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    try:
+        frequency = max(1.0, float(str(channel.get("sy_updatefrequency") or "1").strip()))
+    except ValueError:
+        frequency = 1.0
+    return period / frequency

@@ -1,0 +1,115 @@
+"""Sitemaps: Google News sitemaps, plain ``<urlset>`` sitemaps, sitemap indexes, text sitemaps.
+
+Parsed with lxml configured so that the document cannot reach outside itself
+or blow up: no entity resolution, no DTD loading, no network, no huge-tree
+mode (on top of :func:`~connectors.feeds.base.guard_xml`). Elements are matched
+by local name, so sitemaps with missing or odd namespaces still parse.
+
+A sitemap lists pages in no particular order, so when it has more than
+``limits.max_entries`` the newest (by ``news:publication_date`` or
+``lastmod``) are kept. An index yields no entries, only ``child_sitemaps``
+(newest first); the poller fetches a bounded number of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml, parse_date
+from pipeline.config import FeedConfig
+from pipeline.errors import FeedError
+from pipeline.urls import is_http_url
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -> ParsedFeed:
+    """Entries (or child sitemaps) of a sitemap document."""
+    if body.lstrip()[:8].lower().startswith((b"http://", b"https://")):
+        return _parse_text(body, feed=feed, base_url=base_url, limits=limits)
+    guard_xml(body, feed=feed, limits=limits)
+    try:
+        root = etree.fromstring(body, _safe_parser())
+    except etree.XMLSyntaxError as exc:
+        raise FeedError(f"malformed XML: {exc}", feed=feed.name, reason="malformed") from None
+    if root is None:
+        raise FeedError("empty XML document", feed=feed.name, reason="empty")
+    name = etree.QName(root).localname.lower()
+    if name == "sitemapindex":
+        return _parse_index(root, feed=feed, base_url=base_url, limits=limits)
+    if name != "urlset":
+        raise FeedError(f"not a sitemap: root element <{name}>", feed=feed.name,
+                        reason="unknown_format")
+    builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
+    for url in root.iterfind("{*}url"):
+        news = url.find("{*}news")
+        published = _date(news, "publication_date") if news is not None else None
+        builder.add(
+            _text(url, "loc"),
+            title=_text(news, "title") if news is not None else None,
+            published_at=published or _date(url, "lastmod"),
+        )
+    return builder.build()
+
+
+def _parse_index(
+    root: etree._Element, *, feed: FeedConfig, base_url: str, limits: FeedLimits
+) -> ParsedFeed:
+    children: list[tuple[datetime | None, str]] = []
+    builder = EntryBuilder(feed, "sitemap", base_url, limits)
+    for sitemap in root.iterfind("{*}sitemap"):
+        loc = _text(sitemap, "loc")
+        resolved = _child_url(loc, base_url)
+        if resolved is None:
+            builder.dropped["not_http" if loc else "no_link"] += 1
+            continue
+        children.append((_date(sitemap, "lastmod"), resolved))
+    children.sort(key=lambda c: (c[0] is None, -(c[0].timestamp() if c[0] else 0.0)))
+    return builder.build(child_sitemaps=list(dict.fromkeys(url for _, url in children)))
+
+
+def _parse_text(
+    body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits
+) -> ParsedFeed:
+    """A text sitemap: one absolute URL per line (sitemaps.org, "Text file")."""
+    builder = EntryBuilder(feed, "sitemap", base_url, limits)
+    for line in body.decode("utf-8", "replace").splitlines():
+        if is_http_url(line.strip()):
+            builder.add(line.strip())
+        elif line.strip():
+            builder.dropped["not_http"] += 1
+    return builder.build()
+
+
+def _child_url(loc: str | None, base_url: str) -> str | None:
+    """A child sitemap's absolute URL, resolved but not canonicalised (its query matters)."""
+    if not loc:
+        return None
+    url = urljoin(base_url, loc.strip()) if is_http_url(base_url) else loc.strip()
+    return url if is_http_url(url) else None
+
+
+def _text(element: etree._Element | None, name: str) -> str | None:
+    if element is None:
+        return None
+    child = element.find("{*}" + name)
+    if child is None or child.text is None:
+        return None
+    return str(child.text).strip() or None
+
+
+def _date(element: etree._Element | None, name: str) -> datetime | None:
+    return parse_date(_text(element, name))

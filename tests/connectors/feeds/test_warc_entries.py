@@ -1,0 +1,102 @@
+"""WARC backfills: every archived HTML page becomes an entry carrying its body."""
+
+from __future__ import annotations
+
+import gzip
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from connectors.feeds import is_warc_feed, iter_warc_entries
+from pipeline.config import FeedConfig
+from pipeline.errors import FeedError
+
+
+def write_warc(path: Path, pages: list[tuple[str, int, str, bytes]], *, gz: bool) -> None:
+    """Write response records (url, status, content type, body) plus a request record each."""
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=gz)
+        for url, status, content_type, body in pages:
+            headers = StatusAndHeaders(
+                f"{status} OK", [("Content-Type", content_type)], protocol="HTTP/1.1"
+            )
+            writer.write_record(
+                writer.create_warc_record(url, "request", payload=BytesIO(b"GET / HTTP/1.1\r\n\r\n"))
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    url, "response", payload=BytesIO(body), http_headers=headers
+                )
+            )
+
+
+def page(i: int) -> tuple[str, int, str, bytes]:
+    html = f"<html><body><h1>Story {i}</h1><p>Text of story {i}.</p></body></html>"
+    return (f"https://news.example.com/story/{i}?utm_source=cc", 200, "text/html", html.encode())
+
+
+def feed_for(url: str) -> FeedConfig:
+    return FeedConfig(name="backfill", url=url, kind="warc")
+
+
+def test_a_warc_of_100_pages_yields_100_entries_with_bodies(tmp_path: Path) -> None:
+    path = tmp_path / "news.warc.gz"
+    write_warc(path, [page(i) for i in range(100)], gz=True)
+    entries = list(iter_warc_entries(str(path), feed_for(str(path))))
+    assert len(entries) == 100
+    assert {e.url for e in entries} == {f"https://news.example.com/story/{i}" for i in range(100)}
+    first = entries[0]
+    assert first.feed == "backfill" and first.feed_kind == "warc"
+    assert first.body is not None and "Text of story 0." in first.body
+    assert first.guid is not None and first.guid.startswith("<urn:uuid:")
+
+
+def test_non_pages_are_skipped_and_charsets_respected(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.warc"
+    write_warc(
+        path,
+        [
+            ("https://e.com/ok", 200, "text/html; charset=iso-8859-1", "<p>Café</p>".encode("latin-1")),
+            ("https://e.com/meta", 200, "text/html",
+             '<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251")),
+            ("https://e.com/missing", 404, "text/html", b"<p>gone</p>"),
+            ("https://e.com/logo.png", 200, "image/png", b"\x89PNG"),
+            ("ftp://e.com/file", 200, "text/html", b"<p>ftp</p>"),
+        ],
+        gz=False,
+    )
+    entries = list(iter_warc_entries(str(path), feed_for(str(path))))
+    assert [e.url for e in entries] == ["https://e.com/ok", "https://e.com/meta"]
+    assert entries[0].body == "<p>Café</p>"
+    assert entries[1].body is not None and "Привет" in entries[1].body
+
+
+def test_a_glob_reads_every_file_and_a_corrupt_one_stops_only_itself(tmp_path: Path) -> None:
+    write_warc(tmp_path / "a.warc.gz", [page(i) for i in range(3)], gz=True)
+    write_warc(tmp_path / "c.warc.gz", [page(i) for i in range(3, 5)], gz=True)
+    (tmp_path / "b.warc.gz").write_bytes(gzip.compress(b"this is not a WARC record\r\n" * 10))
+    pattern = str(tmp_path / "*.warc.gz")
+    seen: list[str] = []
+    with pytest.raises(FeedError) as caught:
+        for entry in iter_warc_entries(pattern, feed_for(pattern)):
+            seen.append(entry.url)
+    assert len(seen) == 5
+    assert caught.value.reason == "bad_warc"
+    assert "b.warc.gz" in str(caught.value)
+
+
+def test_no_matching_files_is_a_clear_error(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "*.warc.gz")
+    with pytest.raises(FeedError, match="no WARC files match"):
+        list(iter_warc_entries(pattern, feed_for(pattern)))
+
+
+def test_is_warc_feed() -> None:
+    assert is_warc_feed(FeedConfig(name="a", url="/data/x.warc.gz"))
+    assert is_warc_feed(FeedConfig(name="a", url="/data/*.warc", kind="auto"))
+    assert is_warc_feed(FeedConfig(name="a", url="/data/cc-news-*", kind="warc"))
+    assert not is_warc_feed(FeedConfig(name="a", url="https://e.com/x.warc.gz"))
+    assert not is_warc_feed(FeedConfig(name="a", url="/data/feed.xml"))
