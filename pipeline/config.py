@@ -69,16 +69,51 @@ class FeedConfig(_Section):
 
 
 class KafkaConfig(_Section):
+    """The Kafka transport; see :mod:`pipeline.runtime.kafka_runner` for the delivery modes."""
+
     bootstrap_servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:19092"])
     topic_prefix: str = Field(default="news", pattern=r"^[A-Za-z0-9._-]+$")
     group_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9._-]+$")
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     retention_hours: float = Field(default=168, gt=0)
+    dlq_retention_hours: float = Field(
+        default=30 * 24, gt=0, description="Dead letters wait longer than messages for a fix."
+    )
+    compression: Literal["auto", "gzip", "lz4", "zstd", "snappy", "none"] = Field(
+        default="auto",
+        description="Codec of produced batches and of news.pages; auto = zstd, else lz4 if"
+        " their Python codec is installed, else gzip (always available).",
+    )
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest message produced (topic max.message.bytes); bigger ones are"
+        " dead-lettered as too_large.",
+    )
     delivery: Literal["transactional", "at_least_once"] = "transactional"
     batch_size: int = Field(default=200, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=10)
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, description="How soon a dead consumer's partitions move on."
+    )
+    max_poll_interval_ms: int = Field(
+        default=300_000, ge=1000, description="Longest a batch may take before the member is evicted."
+    )
+    transaction_timeout_ms: int = Field(
+        default=30_000,
+        ge=1000,
+        description="A crashed worker's open transaction is aborted after this (or on restart).",
+    )
+    retry_attempts: int = Field(
+        default=3, ge=0, description="Retries of a transient stage failure before dead-lettering."
+    )
+    retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles on each retry."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 
@@ -128,6 +163,9 @@ class FetchConfig(_Section):
     max_retry_after: float = Field(
         default=24 * 3600, gt=0, description="Longest Retry-After honoured, seconds."
     )
+    ca_bundle: Path | None = Field(
+        default=None, description="Extra CA certificates (PEM) trusted besides the system ones."
+    )
     local_mirrors: dict[str, Path] = Field(
         default_factory=dict,
         description="URL prefix -> local directory served instead of the network "
@@ -167,12 +205,36 @@ class ScheduleConfig(_Section):
 
 
 class ExtractConfig(_Section):
+    """Extraction and residue removal; see :mod:`pipeline.extraction` for what each layer does."""
+
     residue_rules: Path = Path("config/residue_rules.yaml")
-    learned_min_articles: int = Field(default=3, ge=2)
-    learned_min_share: float = Field(default=0.3, gt=0, le=1)
+    learned_min_articles: int = Field(
+        default=3, ge=2, description="Distinct articles a line must appear in to be template."
+    )
+    learned_min_share: float = Field(
+        default=0.2, gt=0, le=1, description="...and the share of the source's window it must reach."
+    )
     learned_window: int = Field(default=200, ge=10, description="Recent articles per source.")
+    learned_near_copy_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="An article whose kept sentences are this much already counted is a copy "
+        "or revision and is not counted again (so its sentences never look like template).",
+    )
     max_removed_share: float = Field(default=0.4, gt=0, le=1)
     workers: int = Field(default=0, ge=0, description="Extraction processes; 0 = one per core.")
+    favor_precision: bool = Field(default=False, description="trafilatura's favor_precision.")
+    include_tables: bool = True
+    date_disagreement_days: float = Field(
+        default=1.0, gt=0, description="Feed and page dates further apart are flagged."
+    )
+    future_tolerance_minutes: float = Field(
+        default=60, ge=0, description="Clock skew allowed before a date counts as in the future."
+    )
+    language_sample_chars: int = Field(
+        default=2000, ge=100, description="Text length the language detector reads."
+    )
 
 
 class DedupConfig(_Section):

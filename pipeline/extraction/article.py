@@ -1,0 +1,108 @@
+"""``extract_article``: trafilatura, then the residue filter, then metadata.
+
+result = extract_article(html, url=url, entry=entry, rules=rules,
+                         learned=None, config=ExtractConfig())
+result.text, result.removed, result.flags
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError
+from pipeline.extraction.learned import LearnedBoilerplate
+from pipeline.extraction.lines import Line, split_lines
+from pipeline.extraction.metadata import (
+    DateWitness,
+    choose_date,
+    detect_language,
+    entry_date,
+    html_language,
+    parse_page_date,
+    split_authors,
+)
+from pipeline.extraction.parse import ParsedPage, parse_page
+from pipeline.extraction.residue import MetadataHints, filter_residue
+from pipeline.extraction.rules import ResidueRules
+from pipeline.extraction.urls import choose_canonical, source_of
+from pipeline.models import FeedEntry, RemovedLine, utcnow
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """The article text with residue removed, its metadata, and what was removed and why."""
+
+    text: str
+    title: str | None
+    authors: list[str]
+    published_at: datetime | None
+    language: str | None
+    canonical_url: str
+    top_image: str | None
+    site_name: str | None
+    description: str | None
+    removed: list[RemovedLine] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    date_source: str | None = None
+    raw_text: str = ""  # trafilatura's text before the residue filter
+    lines: list[Line] = field(default_factory=list)  # the kept lines (for learning)
+
+
+def extract_article(
+    html: str,
+    *,
+    url: str,
+    entry: FeedEntry | None,
+    rules: ResidueRules,
+    learned: LearnedBoilerplate | None,
+    config: ExtractConfig,
+    now: datetime | None = None,
+) -> ExtractionResult:
+    """Extract one article; raise :class:`ExtractionError` (reason ``not_html``, ``empty``,
+    ``parse``) when there is no article to be had."""
+    now = now or utcnow()
+    page = parse_page(html, url=url, config=config, now=now)
+    lines = split_lines(page.text)
+    if not lines:
+        raise ExtractionError(f"no article text found in {url}", url=url, reason="empty")
+    title = page.title or (entry.title if entry else None)
+    authors = split_authors(page.author) or (list(entry.authors) if entry else [])
+    filtered = filter_residue(
+        lines,
+        rules=rules,
+        learned=learned,
+        hints=MetadataHints(title=title, authors=authors, site_name=page.site_name),
+        source=source_of(url),
+        max_removed_share=config.max_removed_share,
+    )
+    date = choose_date(
+        _date_witnesses(page, entry),
+        now=now,
+        disagreement=timedelta(days=config.date_disagreement_days),
+        future_tolerance=timedelta(minutes=config.future_tolerance_minutes),
+    )
+    text = filtered.text
+    return ExtractionResult(
+        text=text,
+        title=title,
+        authors=authors,
+        published_at=date.value,
+        language=detect_language(
+            text, sample_chars=config.language_sample_chars, fallback=html_language(html)
+        ),
+        canonical_url=choose_canonical(html, url),
+        top_image=page.image,
+        site_name=page.site_name,
+        description=page.description or (entry.summary if entry else None),
+        removed=filtered.removed,
+        flags=filtered.flags + date.flags,
+        date_source=date.source,
+        raw_text=page.text,
+        lines=filtered.kept,
+    )
+
+
+def _date_witnesses(page: ParsedPage, entry: FeedEntry | None) -> list[DateWitness]:
+    return [w for w in (parse_page_date(page.date), entry_date(entry)) if w is not None]

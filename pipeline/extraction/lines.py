@@ -1,0 +1,74 @@
+"""Text lines as the residue filter sees them: shape, and a key for counting.
+
+trafilatura's text output puts one block (paragraph, heading, list item) per
+line. The filter works on those lines; :func:`line_key` normalises a line so
+that the same template line counts as one across articles even when digits,
+case, punctuation or spacing differ ("Updated 10:42" ~ "Updated 9:05").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+
+_TERMINAL = tuple(".!?…:;")
+_CLOSERS = "\"'\u201d\u2019\u00bb)]"  # straight and typographic closing quotes, brackets
+_DIGITS = re.compile(r"\d+")
+_NON_WORD = re.compile(r"[\W_]+")
+SENTENCE_MIN_WORDS = 6
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of extracted text with the shape facts the rules use."""
+
+    text: str
+    index: int
+
+    @cached_property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    @cached_property
+    def key(self) -> str:
+        return line_key(self.text)
+
+    @cached_property
+    def sentence_like(self) -> bool:
+        return is_sentence_like(self.text)
+
+
+def split_lines(text: str) -> list[Line]:
+    """Non-empty, whitespace-normalised lines of ``text``, numbered in order."""
+    lines = (" ".join(raw.split()) for raw in text.splitlines())
+    return [Line(text=line, index=i) for i, line in enumerate(line for line in lines if line)]
+
+
+def line_key(text: str) -> str:
+    """The normalised form lines are counted and matched by.
+
+    >>> line_key("  Updated 10:42 - SHARE this! ")
+    'updated 0 0 share this'
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _DIGITS.sub("0", folded)
+    return " ".join(_NON_WORD.sub(" ", folded).split())
+
+
+def ends_like_sentence(text: str) -> bool:
+    """True when the line ends with sentence punctuation, closing quotes allowed."""
+    stripped = text.rstrip().rstrip(_CLOSERS)
+    return stripped.endswith(_TERMINAL)
+
+
+def is_sentence_like(text: str) -> bool:
+    """A line that reads as prose: enough words and a sentence ending.
+
+    >>> is_sentence_like("Share your story")
+    False
+    >>> is_sentence_like("The council approved the budget on Monday.")
+    True
+    """
+    return len(text.split()) >= SENTENCE_MIN_WORDS and ends_like_sentence(text)

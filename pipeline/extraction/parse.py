@@ -1,0 +1,100 @@
+"""The trafilatura boundary: one parse gives the main text and the page metadata.
+
+``bare_extraction(with_metadata=True)`` parses the HTML once and returns text
+and metadata together; calling ``extract`` and ``extract_metadata`` separately
+would parse twice. trafilatura answers failure with ``None`` and a log line;
+here it becomes an :class:`~pipeline.errors.ExtractionError` with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from lxml.etree import LxmlError
+from trafilatura import bare_extraction
+from trafilatura.settings import Document
+
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError
+
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"RIFF",
+)
+_MARKUP = re.compile(
+    r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6])\b", re.IGNORECASE
+)
+MARKUP_SCAN_CHARS = 64 * 1024
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+FUTURE_WINDOW = timedelta(days=3 * 365)  # let htmldate report future dates, so they can be flagged
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """What trafilatura found, before residue removal."""
+
+    text: str
+    title: str | None
+    author: str | None
+    date: str | None
+    url: str | None
+    description: str | None
+    site_name: str | None
+    image: str | None
+
+
+def check_html(content: str | bytes, *, url: str) -> None:
+    """Refuse what is plainly not HTML (binary formats, text without markup)."""
+    head = content[:16] if isinstance(content, bytes) else content[:16].encode("utf-8", "replace")
+    if head.startswith(_BINARY_MAGIC) or "\x00" in _sample(content):
+        raise ExtractionError(
+            f"not an HTML page (binary content): {url}", url=url, reason="not_html"
+        )
+    if not _MARKUP.search(_sample(content)):
+        raise ExtractionError(f"not an HTML page (no markup): {url}", url=url, reason="not_html")
+
+
+def _sample(content: str | bytes) -> str:
+    chunk = content[:MARKUP_SCAN_CHARS]
+    return chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+
+
+def parse_page(html: str, *, url: str, config: ExtractConfig, now: datetime) -> ParsedPage:
+    """Run trafilatura once on ``html``; raise ExtractionError when there is no article text."""
+    check_html(html, url=url)
+    try:
+        document = bare_extraction(
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=config.include_tables,
+            favor_precision=config.favor_precision,
+            date_extraction_params={
+                "original_date": True,
+                "extensive_search": True,
+                "max_date": (now + FUTURE_WINDOW).strftime("%Y-%m-%d"),
+                "outputformat": DATE_FORMAT,
+            },
+        )
+    except (LxmlError, ValueError, TypeError, RecursionError) as exc:
+        raise ExtractionError(f"cannot parse page {url}: {exc}", url=url, reason="parse") from None
+    if not isinstance(document, Document) or not document.text or not document.text.strip():
+        raise ExtractionError(f"no article text found in {url}", url=url, reason="empty")
+    return ParsedPage(
+        text=document.text,
+        title=document.title,
+        author=document.author,
+        date=document.date,
+        url=document.url,
+        description=document.description,
+        site_name=document.sitename,
+        image=document.image,
+    )

@@ -1,0 +1,176 @@
+"""Generic residue rules, loaded from data (``config/residue_rules.yaml``).
+
+The file names categories of residue (share prompts, calls to action,
+newsletter sign-ups, programme teasers, photo credits, ...) with regular
+expressions per language, plus per-source ``deny``/``allow`` patterns. This
+module only compiles and answers questions; the decisions that need context
+(edges, neighbours, guard rails) live in :mod:`pipeline.extraction.residue`.
+
+    rules = load_rules(Path("config/residue_rules.yaml"))
+    rules.category(line, position=3)   # -> "share_prompt" or None
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+from pipeline.extraction.lines import Line
+
+TOP_LINES = 2  # "where: top" categories look at this many first lines
+
+
+@dataclass(frozen=True)
+class Category:
+    """One kind of residue: how it is recognised and on which lines."""
+
+    name: str
+    max_words: int
+    patterns: re.Pattern[str] | None
+    fragments: re.Pattern[str] | None
+    top_only: bool = False
+    label: bool = False
+
+    def matches(self, line: Line, position: int) -> bool:
+        if line.words > self.max_words or (self.top_only and position >= TOP_LINES):
+            return False
+        if self.patterns is not None and self.patterns.search(line.text):
+            return True
+        return (
+            self.fragments is not None
+            and not line.sentence_like
+            and self.fragments.search(line.text) is not None
+        )
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What a user added for one publisher: lines to always remove or always keep."""
+
+    deny: re.Pattern[str] | None = None
+    allow: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class ResidueRules:
+    categories: tuple[Category, ...]
+    edge_max_words: int = 10
+    teaser_lines: int = 2
+    sources: Mapping[str, SourceRules] = field(default_factory=dict)
+
+    def category(self, line: Line, position: int) -> Category | None:
+        """The first category that recognises ``line`` at ``position`` (0 = first line)."""
+        return next((c for c in self.categories if c.matches(line, position)), None)
+
+    def for_source(self, source: str) -> SourceRules:
+        return self.sources.get(normalise_domain(source), _NO_SOURCE_RULES)
+
+    def is_short(self, line: Line) -> bool:
+        """Short and not a sentence: the shape of labels, promos and show names."""
+        return line.words <= self.edge_max_words and not line.sentence_like
+
+
+_NO_SOURCE_RULES = SourceRules()
+
+
+def normalise_domain(domain: str) -> str:
+    domain = domain.strip().lower().rstrip(".")
+    return domain.removeprefix("www.")
+
+
+def load_rules(path: Path) -> ResidueRules:
+    """Read and compile the rules file; every problem is a :class:`ConfigError` naming the key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"residue rules file not found: {path}"], source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read residue rules: {exc}"], source=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"invalid YAML: {exc}".splitlines()[0]], source=str(path)) from None
+    return parse_rules(raw, source=str(path))
+
+
+def parse_rules(raw: Any, *, source: str = "residue rules") -> ResidueRules:
+    """Compile an already-parsed rules mapping (tests and per-source extensions use this)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["the top level must be a mapping"], source=source)
+    problems: list[str] = []
+    limits = raw.get("limits") or {}
+    default_max = _int(limits, "max_words", 14, problems)
+    categories = tuple(
+        _category(name, spec, default_max, problems)
+        for name, spec in (raw.get("categories") or {}).items()
+    )
+    sources = {
+        normalise_domain(domain): _source_rules(domain, spec, problems)
+        for domain, spec in (raw.get("sources") or {}).items()
+    }
+    rules = ResidueRules(
+        categories=categories,
+        edge_max_words=_int(limits, "edge_max_words", 10, problems),
+        teaser_lines=_int(limits, "teaser_lines", 2, problems),
+        sources=sources,
+    )
+    if problems:
+        raise ConfigError(problems, source=source)
+    return rules
+
+
+def _category(name: str, spec: Any, default_max: int, problems: list[str]) -> Category:
+    if not isinstance(spec, dict):
+        problems.append(f"categories.{name}: must be a mapping")
+        spec = {}
+    return Category(
+        name=name,
+        max_words=_int(spec, "max_words", default_max, problems, where=f"categories.{name}"),
+        patterns=_compile(spec.get("patterns"), f"categories.{name}.patterns", problems),
+        fragments=_compile(spec.get("fragments"), f"categories.{name}.fragments", problems),
+        top_only=spec.get("where") == "top",
+        label=bool(spec.get("label", False)),
+    )
+
+
+def _source_rules(domain: str, spec: Any, problems: list[str]) -> SourceRules:
+    if not isinstance(spec, dict):
+        problems.append(f"sources.{domain}: must be a mapping with deny/allow lists")
+        return _NO_SOURCE_RULES
+    return SourceRules(
+        deny=_compile(spec.get("deny"), f"sources.{domain}.deny", problems),
+        allow=_compile(spec.get("allow"), f"sources.{domain}.allow", problems),
+    )
+
+
+def _compile(spec: Any, where: str, problems: list[str]) -> re.Pattern[str] | None:
+    """One alternation from a list, or from a mapping of language -> list."""
+    if spec is None:
+        return None
+    groups: Iterable[Any] = spec.values() if isinstance(spec, dict) else [spec]
+    patterns: list[str] = []
+    for group in groups:
+        if not isinstance(group, list) or not all(isinstance(p, str) for p in group):
+            problems.append(f"{where}: must be a list of regular expressions")
+            continue
+        patterns.extend(group)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(f"{where}: invalid regular expression {pattern!r}: {exc}")
+    if not patterns or any(p.startswith(where) for p in problems):
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _int(spec: Any, key: str, default: int, problems: list[str], *, where: str = "limits") -> int:
+    value = spec.get(key, default) if isinstance(spec, dict) else default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        problems.append(f"{where}.{key}: must be a positive integer")
+        return default
+    return value

@@ -1,0 +1,63 @@
+"""Which publisher a URL belongs to, and which canonical link to trust.
+
+A source is the registrable domain (``news.bbc.co.uk`` -> ``bbc.co.uk``), from
+the Public Suffix List that courlan (a trafilatura dependency) ships offline;
+hosts it cannot place (IP addresses, reserved names such as ``.example``)
+fall back to the host name without ``www.``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+from courlan import extract_domain
+
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_HEAD_END = re.compile(r"</head\s*>|<body\b", re.IGNORECASE)
+HEAD_SCAN_LIMIT = 256 * 1024  # a canonical link past this is not in any real <head>
+
+
+def source_of(url: str) -> str:
+    """The publisher's domain: registrable domain, else the host without ``www.``.
+
+    >>> source_of("https://www.example.com/a"), source_of("https://news.bbc.co.uk/b")
+    ('example.com', 'bbc.co.uk')
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    registrable = extract_domain(url) if host else None
+    return registrable or host.removeprefix("www.")
+
+
+def same_site(a: str, b: str) -> bool:
+    return bool(source_of(a)) and source_of(a) == source_of(b)
+
+
+def canonical_link(html: str) -> str | None:
+    """The ``href`` of the first ``<link rel="canonical">`` in the page head, if any."""
+    end = _HEAD_END.search(html, 0, HEAD_SCAN_LIMIT)
+    head = html[: end.start() if end else HEAD_SCAN_LIMIT]
+    for tag in _LINK_TAG.finditer(head):
+        attrs = {
+            m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+            for m in _ATTR.finditer(tag.group(0))
+        }
+        if "canonical" in attrs.get("rel", "").lower().split() and attrs.get("href"):
+            return attrs["href"].strip()
+    return None
+
+
+def choose_canonical(html: str, url: str) -> str:
+    """The page's canonical link when it points to the same site, else the fetched URL.
+
+    A canonical link to another site (a syndication partner, a CMS mistake) would
+    merge this page's identity into someone else's, so it is not trusted.
+    """
+    href = canonical_link(html)
+    if not href:
+        return url
+    candidate = urljoin(url, href).split("#", 1)[0]
+    if urlsplit(candidate).scheme not in ("http", "https") or not same_site(candidate, url):
+        return url
+    return candidate
