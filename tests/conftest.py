@@ -1,0 +1,92 @@
+"""Shared fixtures: database URLs for the storage tests, on SQLite and PostgreSQL.
+
+PostgreSQL comes from ``NEWSFLOW_TEST_POSTGRES_URL`` (``make test`` sets it).
+When it is unset outside CI, ``deploy/local/postgres.sh up`` starts a
+throwaway server once per session (and stops it afterwards if it was not
+running before). In CI (``CI=true``) a missing PostgreSQL fails the test: it
+is never skipped. Every test gets a database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_SCRIPT = REPO / "deploy" / "local" / "postgres.sh"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    """No PostgreSQL: a failure in CI, an explicit skip (shown by -ra) elsewhere."""
+    if _in_ci():
+        pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+def _script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(POSTGRES_SCRIPT), *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server's maintenance database (tests create their own)."""
+    url = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "").strip()
+    started_here = False
+    if not url:
+        if _in_ci():
+            _unavailable("NEWSFLOW_TEST_POSTGRES_URL is not set")
+        if not POSTGRES_SCRIPT.exists():
+            _unavailable(f"NEWSFLOW_TEST_POSTGRES_URL is not set and {POSTGRES_SCRIPT} is missing")
+        started_here = _script("status").returncode != 0
+        result = _script("up")
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            _unavailable(f"postgres.sh up failed: {result.stderr.strip()[-500:]}")
+        url = lines[-1].strip()
+    yield url
+    if started_here:
+        _script("down")
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"nf_test_{uuid.uuid4().hex[:16]}"
+    try:
+        admin = psycopg.connect(postgres_server_url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        _unavailable(f"cannot connect to {postgres_server_url}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(urlsplit(postgres_server_url)._replace(path=f"/{name}"))
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for one test."""
+    return f"sqlite:///{tmp_path / 'newsflow.db'}"
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database on each engine in turn: the test runs once per engine."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))

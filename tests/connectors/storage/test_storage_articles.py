@@ -1,0 +1,154 @@
+"""ArticleRepository on both engines: idempotence, revisions, duplicates, clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from storage_samples import apply, duplicate_event, make_article, pipeline_input
+
+from connectors.storage import Store, open_store
+from connectors.storage import articles as articles_module
+from pipeline.models import DuplicateEvent, EnrichedArticle
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as opened:
+        yield opened
+
+
+def snapshot(store: Store) -> dict[str, Any]:
+    """Every row the article store keeps, including write timestamps."""
+    tables = {
+        "articles": "SELECT id, revision, content_hash, feeds, data, stored_at, updated_at"
+        " FROM articles ORDER BY id",
+        "article_revisions": "SELECT * FROM article_revisions ORDER BY article_id, revision",
+        "article_topics": "SELECT * FROM article_topics ORDER BY article_id, topic_key",
+        "article_entities": "SELECT * FROM article_entities ORDER BY article_id, name_key, type",
+    }
+    return {name: store.db.execute(sql) for name, sql in tables.items()}
+
+
+def test_same_article_twice_is_one_row_and_no_change(store: Store) -> None:
+    article = make_article("a", "Some text.", topics=("sport",))
+    assert store.articles.upsert(article) == "inserted"
+    before = snapshot(store)
+    assert store.articles.upsert(article) == "unchanged"
+    # a redelivery fetched later through the same feed is the same content
+    later = article.model_copy(update={"fetched_at": article.fetched_at.replace(year=2025)})
+    assert store.articles.upsert(later) == "unchanged"
+    assert snapshot(store) == before
+    assert store.articles.count() == 1
+    assert store.articles.get(article.id) == article
+
+
+def test_running_the_same_input_twice_changes_nothing(store: Store) -> None:
+    messages = pipeline_input()
+    first = apply(store.articles, messages)
+    assert "inserted" in first
+    before = snapshot(store)
+    second = apply(store.articles, messages)
+    assert set(second) == {"unchanged"}
+    assert snapshot(store) == before
+
+
+def test_new_content_is_a_new_revision_and_old_ones_are_kept(store: Store) -> None:
+    v1 = make_article("rev", "First version.", title="Title one")
+    v2 = v1.model_copy(update={"text": "Second version.", "title": "Title two"})
+    assert store.articles.upsert(v1) == "inserted"
+    assert store.articles.upsert(v2) == "updated"
+    revisions = store.articles.revisions(v1.id)
+    assert [(r.revision, r.title, r.text) for r in revisions] == [
+        (1, "Title one", "First version."),
+        (2, "Title two", "Second version."),
+    ]
+    current = store.articles.get(v1.id)
+    assert current is not None and current.text == "Second version." and current.revision == 2
+    # replaying an older revision is not news: the current revision stays
+    assert store.articles.upsert(v1) == "unchanged"
+    assert store.articles.get(v1.id) == current
+    assert len(store.articles.revisions(v1.id)) == 2
+
+
+def test_an_upstream_revision_number_is_kept_when_higher(store: Store) -> None:
+    v1 = make_article("numbered", "One.")
+    store.articles.upsert(v1)
+    store.articles.upsert(v1.model_copy(update={"text": "Five.", "revision": 5}))
+    assert [r.revision for r in store.articles.revisions(v1.id)] == [1, 5]
+
+
+def test_new_feeds_are_merged_without_a_new_revision(store: Store) -> None:
+    article = make_article("feeds", "Text.", feeds=("a",))
+    store.articles.upsert(article)
+    assert store.articles.upsert(article.model_copy(update={"feeds": ["b"]})) == "updated"
+    stored = store.articles.get(article.id)
+    assert stored is not None and stored.feeds == ["a", "b"]
+    assert len(store.articles.revisions(article.id)) == 1
+
+
+@pytest.mark.parametrize("canonical_first", [True, False])
+def test_duplicates_are_credited_to_the_canonical_articles_feeds(
+    store: Store, canonical_first: bool
+) -> None:
+    canonical = make_article("orig", "Shared story.", feeds=("wire",))
+    copy = make_article("copy", "Shared story.", feeds=("aggregator",))
+    event = duplicate_event(copy, canonical)
+    steps: list[EnrichedArticle | DuplicateEvent] = (
+        [canonical, event] if canonical_first else [event, canonical]
+    )
+    apply(store.articles, list(steps))
+
+    stored = store.articles.get(canonical.id)
+    assert stored is not None and stored.feeds == ["aggregator", "wire"]
+    duplicate = store.articles.get(copy.id)
+    assert duplicate is not None
+    assert (duplicate.duplicate_of, duplicate.cluster_id) == (canonical.id, event.cluster_id)
+    assert [a.id for a in store.articles.duplicates(canonical.id)] == [copy.id]
+    assert store.articles.count(duplicates=True) == 1
+    assert store.articles.count(duplicates=False) == 1
+
+
+def test_clusters_are_listed_and_readable(store: Store) -> None:
+    apply(store.articles, pipeline_input())
+    canonical_id = make_article("iran-russia", "x").id
+    # the canonical article itself carries no cluster id in the sample: two duplicates do
+    [summary] = store.articles.clusters(min_size=2)
+    assert (summary.cluster_id, summary.size) == (f"cluster-{canonical_id}", 2)
+    assert summary.canonical_id == canonical_id
+    assert store.articles.clusters(min_size=3) == []
+    members = store.articles.cluster(summary.cluster_id)
+    slugs = [m.url.rsplit("/", 1)[1] for m in members]
+    assert slugs == ["iran-russia-copy-a", "iran-russia-copy-b"]
+    assert {m.duplicate_of for m in members} == {canonical_id}
+
+
+def test_iter_all_pages_through_every_article_in_id_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(articles_module, "_PAGE", 3)
+    for n in range(10):
+        store.articles.upsert(make_article(f"page-{n}", f"Text {n}."))
+    ids = [a.id for a in store.articles.iter_all()]
+    assert ids == sorted(ids) and len(ids) == 10
+
+
+def test_hostile_text_is_stored_verbatim(store: Store) -> None:
+    messages = pipeline_input()
+    apply(store.articles, messages)
+    latest = {m.id: m for m in messages if isinstance(m, EnrichedArticle)}
+    hostile = [m for m in latest.values() if "hostile" in m.url or "controls" in m.url]
+    assert len(hostile) == 8
+    for message in hostile:
+        stored = store.articles.get(message.id)
+        assert stored is not None
+        assert (stored.title, stored.text) == (message.title, message.text)
+    tables = {r[0] for r in store.db.execute(_TABLE_NAMES[store.db.dialect])}
+    assert {"articles", "article_revisions", "article_topics", "article_entities"} <= tables
+
+
+_TABLE_NAMES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+}

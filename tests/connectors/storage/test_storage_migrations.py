@@ -1,0 +1,104 @@
+"""Versioned migrations: applied once, in order, atomically, and safely in parallel."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.storage import Database, Migration, migrate, open_store
+from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
+from connectors.storage.migrations import applied_versions, both
+from pipeline.errors import StorageError
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
+    yield database
+    database.close()
+
+
+def ledger(db: Database) -> list[tuple[str, int]]:
+    rows = db.execute("SELECT component, version FROM schema_migrations ORDER BY 1, 2")
+    return [(str(c), int(v)) for c, v in rows]
+
+
+def test_opening_a_store_applies_every_step_once(store_url: str) -> None:
+    with open_store(store_url) as store:
+        expected = [("articles", m.version) for m in ARTICLE_MIGRATIONS] + [("dead_letters", 1)]
+        assert ledger(store.db) == expected
+    with open_store(store_url) as store:
+        assert ledger(store.db) == expected
+        assert migrate(store.db, "articles", ARTICLE_MIGRATIONS) == []
+
+
+def test_a_new_step_is_applied_on_top_of_the_old_ones(db: Database) -> None:
+    first = Migration(1, "widgets", both("CREATE TABLE widgets (name TEXT PRIMARY KEY)"))
+    second = Migration(2, "widget colour", both("ALTER TABLE widgets ADD COLUMN colour TEXT"))
+    assert migrate(db, "widgets", [first]) == [1]
+    db.execute("INSERT INTO widgets (name) VALUES (?)", ("a",))
+    assert migrate(db, "widgets", [first, second]) == [2]
+    assert db.execute("SELECT name, colour FROM widgets") == [("a", None)]
+    assert applied_versions(db, "widgets") == {1, 2}
+
+
+def test_a_failing_step_leaves_the_schema_as_it_was(db: Database) -> None:
+    migrate(db, "nothing yet", [])  # creates the ledger, so it can be read afterwards
+    good = Migration(1, "gadgets", both("CREATE TABLE gadgets (id INTEGER)"))
+    bad = Migration(2, "broken", both("ALTER TABLE no_such_table ADD COLUMN x TEXT"))
+    with pytest.raises(StorageError, match=r"gadgets v2 \(broken\) failed"):
+        migrate(db, "gadgets", [good, bad])
+    assert applied_versions(db, "gadgets") == set()
+    # step 1 was rolled back with it: applying the fixed list starts from scratch
+    fixed = Migration(2, "fixed", both("ALTER TABLE gadgets ADD COLUMN x TEXT"))
+    assert migrate(db, "gadgets", [good, fixed]) == [1, 2]
+
+
+def test_a_database_newer_than_the_code_is_refused(db: Database) -> None:
+    migrate(db, "articles", ARTICLE_MIGRATIONS)
+    db.execute(
+        "INSERT INTO schema_migrations (component, version, name, applied_at)"
+        " VALUES ('articles', 99, 'from the future', 'x')"
+    )
+    with pytest.raises(StorageError, match="version 99, newer than this newsflow"):
+        migrate(db, "articles", ARTICLE_MIGRATIONS)
+
+
+def test_steps_must_be_numbered_from_one_without_gaps(db: Database) -> None:
+    with pytest.raises(StorageError, match="numbered 1, 2, 3"):
+        migrate(db, "gaps", [Migration(2, "two", both("SELECT 1"))])
+
+
+def _open_and_report(url: str, barrier: Any, out: Any) -> None:
+    barrier.wait()
+    try:
+        with open_store(url) as store:
+            store.articles.count()
+        out.put("ok")
+    except Exception as exc:  # reported to the parent, which asserts on it
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_starting_at_once_migrate_exactly_once(store_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_open_and_report, args=(store_url, barrier, results))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert outcomes == ["ok"] * 4
+    db = Database(store_url)
+    try:
+        assert sorted(applied_versions(db, "articles")) == [m.version for m in ARTICLE_MIGRATIONS]
+        assert len(ledger(db)) == len(ARTICLE_MIGRATIONS) + 1
+    finally:
+        db.close()
