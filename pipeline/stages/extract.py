@@ -1,0 +1,185 @@
+"""Extract stage: a fetched page in, the article (residue removed, metadata checked) out.
+
+Before filtering, the stage reads its source's learned boilerplate from the
+store; after, it counts the article's lines into it, so every worker learns
+from every article (see :mod:`pipeline.extraction.learned` for cold start).
+If the store is unavailable the article is still extracted, with the generic
+rules only, and ``newsflow_extract_learned_unavailable_total`` counts it.
+
+Per-source health metrics: pages by outcome (share of empty extractions),
+missing and future dates, date disagreements, guard trips and text length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import ClassVar
+
+from prometheus_client import Counter, Histogram
+
+from connectors.storage.residue_stats import ResidueStatsRepository
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError, StorageError
+from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, source_of
+from pipeline.extraction.lines import split_lines
+from pipeline.extraction.rules import ResidueRules
+from pipeline.models import ExtractedArticle, FetchedPage, Message, article_id
+from pipeline.stages.base import Stage
+
+log = logging.getLogger(__name__)
+
+PAGES = Counter(
+    "newsflow_extract_pages_total",
+    "Pages handled by the extract stage, per source and outcome (ok, empty, not_html, parse).",
+    ["source", "outcome"],
+)
+RESIDUE_REMOVED = Counter(
+    "newsflow_extract_residue_lines_total",
+    "Residue lines removed, by reason (rule:<category>, learned:..., shape:..., metadata:...).",
+    ["reason"],
+)
+DATE_PROBLEMS = Counter(
+    "newsflow_extract_date_problems_total",
+    "Articles with a missing date, a future date or disagreeing dates, per source.",
+    ["source", "problem"],
+)
+GUARD_TRIPS = Counter(
+    "newsflow_extract_residue_guard_total",
+    "Articles whose residue filter was overruled by the guard rails, per source.",
+    ["source"],
+)
+TEXT_CHARS = Histogram(
+    "newsflow_extract_text_chars",
+    "Length of extracted article text per source (watch for drift after a site redesign).",
+    ["source"],
+    buckets=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
+)
+LEARNED_UPDATES = Counter(
+    "newsflow_extract_learned_observations_total",
+    "Articles offered to learned boilerplate: counted, seen (already in window), near_copy.",
+    ["result"],
+)
+LEARNED_UNAVAILABLE = Counter(
+    "newsflow_extract_learned_unavailable_total",
+    "Articles extracted without learned boilerplate because the store failed.",
+)
+
+_NOT_HTML_TYPES = ("image/", "video/", "audio/", "font/", "application/pdf", "application/zip")
+
+
+class ExtractStage(Stage):
+    """A fetched page in, one :class:`ExtractedArticle` out (or an ExtractionError)."""
+
+    name: ClassVar[str] = "extract"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FetchedPage,)
+
+    def __init__(
+        self,
+        rules: ResidueRules,
+        learned_repo: ResidueStatsRepository | None,
+        config: ExtractConfig,
+    ) -> None:
+        self.rules = rules
+        self.learned_repo = learned_repo
+        self.config = config
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FetchedPage)
+        source = source_of(message.url)
+        try:
+            _refuse_non_html_type(message)
+            result = extract_article(
+                message.html,
+                url=message.url,
+                entry=message.entry,
+                rules=self.rules,
+                learned=self._learned(source),
+                config=self.config,
+            )
+        except ExtractionError as exc:
+            PAGES.labels(source, exc.reason).inc()
+            raise
+        article = _article(message, source, result)
+        self._observe(source, article.id, result)
+        _record_health(source, result)
+        return [article]
+
+    def close(self) -> None:
+        """The store connection belongs to the process's resources, not to the stage."""
+
+    def _learned(self, source: str) -> LearnedBoilerplate | None:
+        if self.learned_repo is None:
+            return None
+        try:
+            return self.learned_repo.learned(
+                source,
+                min_articles=self.config.learned_min_articles,
+                min_share=self.config.learned_min_share,
+            )
+        except StorageError as exc:
+            LEARNED_UNAVAILABLE.inc()
+            log.warning("learned boilerplate unavailable for %s: %s", source, exc)
+            return None
+
+    def _observe(self, source: str, key: str, result: ExtractionResult) -> None:
+        if self.learned_repo is None:
+            return
+        lines = {line.key: line.text for line in split_lines(result.raw_text) if line.key}
+        content = [line.key for line in result.lines if line.sentence_like and line.key]
+        try:
+            outcome = self.learned_repo.observe(
+                source,
+                key,
+                lines,
+                window=self.config.learned_window,
+                content_keys=content,
+                near_copy_share=self.config.learned_near_copy_share,
+            )
+        except StorageError as exc:
+            log.warning("could not count lines of %s for %s: %s", key, source, exc)
+            return
+        LEARNED_UPDATES.labels(outcome).inc()
+
+
+def _refuse_non_html_type(page: FetchedPage) -> None:
+    content_type = (page.content_type or "").split(";", 1)[0].strip().lower()
+    if content_type.startswith(_NOT_HTML_TYPES):
+        raise ExtractionError(
+            f"not an HTML page ({content_type}): {page.url}", url=page.url, reason="not_html"
+        )
+
+
+def _article(page: FetchedPage, source: str, result: ExtractionResult) -> ExtractedArticle:
+    return ExtractedArticle(
+        id=article_id(result.canonical_url),
+        url=page.url,
+        canonical_url=result.canonical_url,
+        title=result.title,
+        text=result.text,
+        authors=result.authors,
+        published_at=result.published_at,
+        language=result.language,
+        source=source,
+        site_name=result.site_name,
+        top_image=result.top_image,
+        description=result.description,
+        feeds=[page.entry.feed],
+        fetched_at=page.fetched_at,
+        removed=result.removed,
+        flags=result.flags,
+    )
+
+
+def _record_health(source: str, result: ExtractionResult) -> None:
+    PAGES.labels(source, "ok").inc()
+    TEXT_CHARS.labels(source).observe(len(result.text))
+    for line in result.removed:
+        RESIDUE_REMOVED.labels(line.reason).inc()
+    if "residue_guard" in result.flags:
+        GUARD_TRIPS.labels(source).inc()
+    if result.published_at is None:
+        DATE_PROBLEMS.labels(source, "missing").inc()
+    for flag in ("future_date", "date_disagreement"):
+        if flag in result.flags:
+            DATE_PROBLEMS.labels(source, flag).inc()
