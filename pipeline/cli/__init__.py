@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "pipeline.cli.extract",
     "pipeline.cli.export",
     "pipeline.cli.search",
+    "pipeline.cli.cluster",
     "pipeline.cli.schema",
 ]
 
