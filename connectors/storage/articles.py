@@ -55,7 +55,7 @@ class Revision:
 
 @dataclass(frozen=True)
 class ClusterSummary:
-    """A group of articles telling the same story; ``canonical_id`` is the one kept as original."""
+    """A group of articles telling the same story; ``canonical_id`` is the original they copy."""
 
     cluster_id: str
     size: int
@@ -189,7 +189,7 @@ class ArticleRepository:
     def clusters(self, *, min_size: int = 2, limit: int = 100) -> list[ClusterSummary]:
         """Clusters with at least ``min_size`` articles, largest first."""
         rows = self.db.execute(
-            "SELECT cluster_id, COUNT(*), MIN(CASE WHEN duplicate_of IS NULL THEN id END),"
+            "SELECT cluster_id, COUNT(*), MIN(COALESCE(duplicate_of, id)),"
             " MIN(dated_at) FROM articles WHERE cluster_id IS NOT NULL GROUP BY cluster_id"
             " HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, cluster_id LIMIT ?",
             (min_size, limit),
@@ -249,7 +249,7 @@ class ArticleRepository:
              article.model_dump_json(), now, now),
         )  # fmt: skip
         self._write_revision(article, digest, now)
-        self._write_tags(article)
+        self._write_tags(article, replace=False)
 
     def _update(self, article: EnrichedArticle, digest: str) -> None:
         now = utcnow().isoformat()
@@ -277,9 +277,11 @@ class ArticleRepository:
              storable_text(article.text), now),
         )  # fmt: skip
 
-    def _write_tags(self, article: EnrichedArticle) -> None:
-        self.db.execute("DELETE FROM article_topics WHERE article_id = ?", (article.id,))
-        self.db.execute("DELETE FROM article_entities WHERE article_id = ?", (article.id,))
+    def _write_tags(self, article: EnrichedArticle, *, replace: bool = True) -> None:
+        """Tag rows for the filters; ``replace`` drops the previous revision's rows first."""
+        if replace:
+            self.db.execute("DELETE FROM article_topics WHERE article_id = ?", (article.id,))
+            self.db.execute("DELETE FROM article_entities WHERE article_id = ?", (article.id,))
         topics = {tag_key(t): t for t in article.topics if tag_key(t)}
         self.db.executemany(
             "INSERT INTO article_topics (article_id, topic, topic_key) VALUES (?,?,?)",
