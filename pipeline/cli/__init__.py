@@ -18,6 +18,7 @@ from pipeline.errors import ConfigError, NewsflowError
 COMMAND_MODULES = [
     "pipeline.cli.run",
     "pipeline.cli.extract",
+    "pipeline.cli.residue",
     "pipeline.cli.export",
     "pipeline.cli.search",
     "pipeline.cli.cluster",

@@ -104,7 +104,7 @@ def _metadata_verdict(
 ) -> str | None:
     if line.sentence_like or line.words > rules.edge_max_words + 4:
         return None
-    if hints.title and position < 3 and line.key == line_key(hints.title):
+    if hints.title and line.key == line_key(hints.title):
         return "metadata:title"
     if hints.site_name and line.key == line_key(hints.site_name):
         return "metadata:site_name"

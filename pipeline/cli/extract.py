@@ -1,0 +1,125 @@
+"""``newsflow extract FILE...``: extract article pages on disk, print JSON.
+
+One JSON object per file (a JSON line each when several files are given) with
+the text, the metadata and every removed residue line with its reason::
+
+    newsflow extract page.html --url https://example.com/news/1
+    newsflow extract demo/sites/*/*.html --learned
+
+A missing file or bytes that are not HTML get one line on stderr; the other
+files are still processed, and the exit status is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from trafilatura.utils import decode_file
+
+from connectors.storage.db import Database
+from connectors.storage.residue_stats import ResidueStatsRepository
+from pipeline.cli.common import config_from
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError, InputError
+from pipeline.extraction import ExtractionResult, extract_article, load_rules, source_of
+from pipeline.extraction.learned import LearnedBoilerplate
+from pipeline.extraction.parse import check_html
+from pipeline.extraction.rules import ResidueRules
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "extract",
+        help="extract article text and metadata from HTML files, residue removed",
+        description="Print one JSON object per file: title, text, authors, published_at, "
+        "language, canonical_url, removed lines with their reasons, flags.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="HTML file(s)")
+    parser.add_argument("--url", help="the page's URL (one FILE only; default: its file:// URI)")
+    parser.add_argument(
+        "--learned",
+        action="store_true",
+        help="also apply the boilerplate learned in the configured store (read-only)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.url and len(args.files) > 1:
+        raise InputError("--url names the URL of one page; give exactly one FILE with it")
+    config = config_from(args)
+    rules = load_rules(config.extract.residue_rules)
+    repo = ResidueStatsRepository(Database(config.storage.url)) if args.learned else None
+    failures = 0
+    for name in args.files:
+        try:
+            result, url = _extract_file(Path(name), args.url, rules, repo, config.extract)
+        except (InputError, ExtractionError) as exc:
+            print(f"newsflow: extract: {name}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        record = {"file": name, "url": url, **as_json(result)}
+        indent = 2 if len(args.files) == 1 else None
+        print(json.dumps(record, ensure_ascii=False, indent=indent), flush=True)
+    return 1 if failures else 0
+
+
+def _extract_file(
+    path: Path,
+    url: str | None,
+    rules: ResidueRules,
+    repo: ResidueStatsRepository | None,
+    config: ExtractConfig,
+) -> tuple[ExtractionResult, str]:
+    content = _read(path)
+    page_url = url or path.resolve().as_uri()
+    check_html(content, url=str(path))
+    learned = _learned(repo, source_of(page_url), config)
+    html = decode_file(content)
+    result = extract_article(
+        html, url=page_url, entry=None, rules=rules, learned=learned, config=config
+    )
+    return result, page_url
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not an HTML file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+
+
+def _learned(
+    repo: ResidueStatsRepository | None, source: str, config: ExtractConfig
+) -> LearnedBoilerplate | None:
+    if repo is None or not source:
+        return None
+    return repo.learned(
+        source, min_articles=config.learned_min_articles, min_share=config.learned_min_share
+    )
+
+
+def as_json(result: ExtractionResult) -> dict[str, Any]:
+    """The printable fields of an extraction result."""
+    return {
+        "canonical_url": result.canonical_url,
+        "title": result.title,
+        "authors": result.authors,
+        "published_at": result.published_at.isoformat() if result.published_at else None,
+        "date_source": result.date_source,
+        "language": result.language,
+        "site_name": result.site_name,
+        "top_image": result.top_image,
+        "description": result.description,
+        "text": result.text,
+        "removed": [{"text": r.text, "reason": r.reason} for r in result.removed],
+        "flags": result.flags,
+    }
