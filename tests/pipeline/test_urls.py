@@ -30,7 +30,7 @@ from pipeline.urls import TRACKING_PARAMS, canonicalize_url, is_http_url
         ("https://example.com/caf\u00e9 bar", "https://example.com/caf%C3%A9%20bar"),
         ("https://example.com/a%zz", "https://example.com/a%25zz"),
         ("https://bücher.example/x", "https://xn--bcher-kva.example/x"),
-        ("https://ＥＸＡＭＰＬＥ。com/x", "https://example.com/x"),
+        ("https://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25\u3002com/x", "https://example.com/x"),
         ("http://[2001:DB8::1]:80/x", "http://[2001:db8::1]/x"),
         ("https://example.com/?b=2&a=1&a=0", "https://example.com/?a=0&a=1&b=2"),
         ("https://example.com/?q=a+b&x", "https://example.com/?q=a+b&x"),
@@ -123,11 +123,11 @@ _host = st.builds(
     st.sampled_from(["", "www.", "m.", "amp.", "mobile.", "WWW."]),
 )
 _segment = st.one_of(
-    st.text(min_size=0, max_size=10).filter(lambda s: "/" not in s and "?" not in s and "#" not in s),
+    st.text(min_size=0, max_size=10).filter(lambda s: not set(s) & {"/", "?", "#"}),
     st.sampled_from(["amp", ".", "..", "a.amp", "%41", "%2f", "%zz", "x%"]),
 )
 _param_name = st.one_of(
-    st.sampled_from(sorted(TRACKING_PARAMS) + ["utm_source", "UTM_CAMPAIGN", "id", "q", "page"]),
+    st.sampled_from([*sorted(TRACKING_PARAMS), "utm_source", "UTM_CAMPAIGN", "id", "q", "page"]),
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8),
 )
 _param_value = st.text(max_size=10).filter(lambda s: "&" not in s and "#" not in s)
@@ -167,7 +167,8 @@ def test_tracking_parameters_never_survive(url: str) -> None:
     canonical = _canonical_or_none(url)
     if canonical is None:
         return
-    names = {name.lower() for name, _ in parse_qsl(urlsplit(canonical).query, keep_blank_values=True)}
+    query = parse_qsl(urlsplit(canonical).query, keep_blank_values=True)
+    names = {name.lower() for name, _ in query}
     assert not names & TRACKING_PARAMS
     assert not any(name.startswith("utm_") for name in names)
     assert is_http_url(canonical)

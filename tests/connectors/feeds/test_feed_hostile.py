@@ -38,7 +38,11 @@ XXE_SITEMAP = b"""<?xml version="1.0"?>
 <!DOCTYPE urlset [<!ENTITY xxe SYSTEM "http://127.0.0.1:1/secret">]>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&xxe;</loc></url></urlset>"""
 
-UTF16_ENTITIES = BILLION_LAUGHS.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="utf-16"?>').decode().encode("utf-16")
+UTF16_ENTITIES = (
+    BILLION_LAUGHS.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="utf-16"?>')
+    .decode()
+    .encode("utf-16")
+)
 
 
 def redos_rss(field: str) -> bytes:

@@ -23,9 +23,8 @@ def write_warc(path: Path, pages: list[tuple[str, int, str, bytes]], *, gz: bool
             headers = StatusAndHeaders(
                 f"{status} OK", [("Content-Type", content_type)], protocol="HTTP/1.1"
             )
-            writer.write_record(
-                writer.create_warc_record(url, "request", payload=BytesIO(b"GET / HTTP/1.1\r\n\r\n"))
-            )
+            request = BytesIO(b"GET / HTTP/1.1\r\n\r\n")
+            writer.write_record(writer.create_warc_record(url, "request", payload=request))
             writer.write_record(
                 writer.create_warc_record(
                     url, "response", payload=BytesIO(body), http_headers=headers
@@ -59,7 +58,8 @@ def test_non_pages_are_skipped_and_charsets_respected(tmp_path: Path) -> None:
     write_warc(
         path,
         [
-            ("https://e.com/ok", 200, "text/html; charset=iso-8859-1", "<p>Café</p>".encode("latin-1")),
+            ("https://e.com/ok", 200, "text/html; charset=iso-8859-1",
+             "<p>Café</p>".encode("latin-1")),
             ("https://e.com/meta", 200, "text/html",
              '<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251")),
             ("https://e.com/missing", 404, "text/html", b"<p>gone</p>"),

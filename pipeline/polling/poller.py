@@ -1,0 +1,356 @@
+"""Poll one feed: fetch (conditionally), parse, keep only new entries; commit afterwards.
+
+Polling and committing are two calls on purpose::
+
+    result = poller.poll(feed)          # reads state, fetches, parses: writes nothing
+    hand_off_durably(result.entries)    # stored, or produced to Kafka
+    poller.commit(feed, result)         # entries marked seen, validators saved
+
+A crash (even ``kill -9``) between the two re-delivers the same entries on
+the next poll instead of losing them; the store is idempotent, so the
+re-delivery is harmless. ``commit`` must be called for every result,
+including errors (it counts the failure).
+
+An entry is new when its canonical URL was not seen before for this feed and
+its GUID (when the feed's GUIDs are usable) was not either: the same URL
+under a new GUID is not a new article, nor is a GUID whose URL changed slug.
+GUIDs repeated inside one document, or short numbers (positions), are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from connectors.feeds import FeedLimits, ParsedFeed, is_warc_feed, iter_warc_entries, parse_feed
+from connectors.http.base import Fetcher, FetchResponse
+from connectors.storage.feed_state import FeedState, FeedStateRepository, Validators
+from pipeline.config import Config, FeedConfig
+from pipeline.errors import FeedError, FetchError, HttpStatusError, NewsflowError
+from pipeline.models import FeedEntry
+from pipeline.polling import metrics
+
+log = logging.getLogger(__name__)
+
+PollStatus = Literal["ok", "not_modified", "error"]
+
+_POSITIONAL_GUID = re.compile(r"^\d{1,3}$")
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*(\d+)", re.IGNORECASE)
+MAX_SITEMAP_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll found. Only ``entries`` that are new; pass it back to ``commit``."""
+
+    feed: str
+    status: PollStatus
+    entries: list[FeedEntry] = field(default_factory=list)
+    error: NewsflowError | None = None
+    kind: str | None = None
+    total_entries: int = 0
+    """Entries listed by the documents fetched, new or not."""
+    ttl_seconds: float | None = None
+    """The publisher's wish: ``<ttl>``, syndication period or Cache-Control max-age."""
+    retry_after: float | None = None
+    last_modified: str | None = None
+    child_errors: list[str] = field(default_factory=list)
+    """Child sitemaps that failed; the rest of the index was still read."""
+    polled_at: float = 0.0
+    validators: dict[str, Validators] = field(default_factory=dict, repr=False)
+    seen_keys: list[str] = field(default_factory=list, repr=False)
+    """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == "not_modified"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+
+@dataclass(frozen=True)
+class _Document:
+    url: str
+    response: FetchResponse
+    parsed: ParsedFeed | None
+
+
+class FeedPoller:
+    """Polls feeds through a :class:`Fetcher` and remembers them in a FeedStateRepository.
+
+    ``fetcher`` may also implement ``fetch_local_feed(path, etag=, last_modified=)``
+    (:class:`~connectors.http.base.LocalFeedSource`) for feeds configured as a file.
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        state: FeedStateRepository | None,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.fetcher = fetcher
+        self.state = state
+        self.config = config
+        self.limits = FeedLimits.from_config(config.schedule)
+        self.clock = clock
+
+    # -- polling --------------------------------------------------------------------------
+
+    def poll(self, feed: FeedConfig) -> PollResult:
+        """Fetch and parse ``feed``; return its new entries. Writes nothing.
+
+        Fetch and feed errors become a result with ``status == "error"``;
+        only storage errors (the state could not be read) are raised.
+        """
+        state = self.state.get(feed.name) if self.state else FeedState(feed=feed.name)
+        return self._poll(feed, state, only_new=True)
+
+    def check(self, feed: FeedConfig) -> PollResult:
+        """Try ``feed`` once, unconditionally, listing every entry; reads and writes no state."""
+        if is_warc_feed(feed):
+            return self._check_warc(feed)
+        return self._poll(feed, FeedState(feed=feed.name), only_new=False)
+
+    def _poll(self, feed: FeedConfig, state: FeedState, *, only_new: bool) -> PollResult:
+        now = self.clock()
+        try:
+            if is_warc_feed(feed):
+                raise FeedError(
+                    "a WARC feed is a backfill: read it with iter_warc_entries, it is not polled",
+                    feed=feed.name, reason="warc_not_polled",
+                )
+            documents, child_errors = self._fetch_all(feed, state)
+        except (FetchError, FeedError) as exc:
+            return PollResult(
+                feed=feed.name, status="error", error=exc, polled_at=now,
+                retry_after=exc.retry_after if isinstance(exc, HttpStatusError) else None,
+            )
+        root = documents[0]
+        validators = _validators(documents, state)
+        if root.parsed is None:
+            return PollResult(
+                feed=feed.name, status="not_modified", polled_at=now, validators=validators,
+                last_modified=root.response.headers.get("last-modified"),
+                ttl_seconds=_max_age(root.response),
+            )
+        listed = _unique_by_url(e for d in documents if d.parsed for e in d.parsed.entries)
+        if only_new:
+            entries, keys = self._new_entries(feed, state, listed)
+        else:
+            entries, keys = listed, []
+        return PollResult(
+            feed=feed.name,
+            status="ok",
+            entries=entries,
+            kind=root.parsed.kind,
+            total_entries=len(listed),
+            ttl_seconds=_ttl(root),
+            last_modified=root.response.headers.get("last-modified"),
+            child_errors=child_errors,
+            polled_at=now,
+            validators=validators,
+            seen_keys=keys,
+        )
+
+    def _fetch_all(
+        self, feed: FeedConfig, state: FeedState
+    ) -> tuple[list[_Document], list[str]]:
+        """The feed document, then (for a sitemap index) a bounded number of children."""
+        root = self._document(feed, feed.url, state)
+        documents = [root]
+        errors: list[str] = []
+        queue = [(url, 1) for url in (root.parsed.child_sitemaps if root.parsed else [])]
+        budget = self.limits.max_child_sitemaps
+        seen = {feed.url}
+        while queue and budget > 0:
+            url, depth = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            budget -= 1
+            try:
+                child = self._document(feed, url, state)
+            except (FetchError, FeedError) as exc:
+                metrics.CHILD_FAILURES.labels(feed.name, exc.reason).inc()
+                errors.append(f"{url}: {exc}")
+                continue
+            documents.append(child)
+            if child.parsed and depth < MAX_SITEMAP_DEPTH:
+                queue.extend((u, depth + 1) for u in child.parsed.child_sitemaps)
+        return documents, errors
+
+    def _document(self, feed: FeedConfig, url: str, state: FeedState) -> _Document:
+        known = state.validators.get(url, Validators())
+        response = self._fetch(feed, url, known)
+        if response.not_modified:
+            return _Document(url, response, None)
+        parsed = parse_feed(
+            response.body,
+            feed=feed,
+            base_url=response.url,
+            kind=feed.kind,
+            limits=self.limits,
+            content_type=response.headers.get("content-type"),
+        )
+        return _Document(url, response, parsed)
+
+    def _fetch(self, feed: FeedConfig, url: str, known: Validators) -> FetchResponse:
+        if url == feed.url and feed.is_local:
+            read_local = getattr(self.fetcher, "fetch_local_feed", None)
+            if read_local is None:
+                raise FeedError(
+                    "this fetcher cannot read local feed files", feed=feed.name,
+                    reason="local_unsupported",
+                )
+            response: FetchResponse = read_local(
+                url, etag=known.etag, last_modified=known.last_modified
+            )
+            return response
+        return self.fetcher.fetch(
+            url, purpose="feed", etag=known.etag, last_modified=known.last_modified
+        )
+
+    def _new_entries(
+        self, feed: FeedConfig, state: FeedState, listed: list[FeedEntry]
+    ) -> tuple[list[FeedEntry], list[str]]:
+        usable = _usable_guids(listed)
+        keyed = [(entry, entry_keys(entry, usable)) for entry in listed]
+        all_keys = (k for _, keys in keyed for k in keys)
+        known = self.state.known_keys(feed.name, all_keys) if self.state else {}
+        stale_below = state.seen_seq - self.config.schedule.seen_window // 2
+        new: list[FeedEntry] = []
+        to_mark: list[str] = []
+        for entry, keys in keyed:
+            if not any(k in known for k in keys):
+                new.append(entry)
+            # Mark unknown keys (a new GUID for a known URL too) and refresh old ones
+            # still listed, so they do not fall out of the window while listed.
+            to_mark.extend(k for k in keys if k not in known or known[k] <= stale_below)
+        return new, to_mark
+
+    def _check_warc(self, feed: FeedConfig) -> PollResult:
+        now = self.clock()
+        count = 0
+        try:
+            for _ in iter_warc_entries(feed.url, feed):
+                count += 1
+                if count >= self.limits.max_entries:
+                    break
+        except FeedError as exc:
+            return PollResult(feed=feed.name, status="error", error=exc, kind="warc",
+                              total_entries=count, polled_at=now)
+        return PollResult(feed=feed.name, status="ok", kind="warc", total_entries=count,
+                          polled_at=now)
+
+    # -- committing -----------------------------------------------------------------------
+
+    def commit(self, feed: FeedConfig, result: PollResult) -> FeedState:
+        """Record ``result`` after its entries were handed on durably. Idempotent."""
+        if self.state is None:
+            raise RuntimeError("FeedPoller.commit needs a FeedStateRepository")
+        before = self.state.get(feed.name)
+        metrics.POLLS.labels(feed.name, result.status).inc()
+        if result.error is not None:
+            after = self.state.record_failure(
+                feed.name, url=feed.url, at=result.polled_at, error=str(result.error),
+                reason=result.error.reason,
+                unhealthy_after=self.config.schedule.unhealthy_after_failures,
+            )
+            metrics.FAILURES.labels(feed.name, result.error.reason).inc()
+            self._log_failure(feed, before, after, result.error)
+        else:
+            after = self.state.record_success(
+                feed.name, url=feed.url, at=result.polled_at, validators=result.validators,
+                keys=result.seen_keys, window=self.config.schedule.seen_window,
+            )
+            metrics.ENTRIES.labels(feed.name).inc(len(result.entries))
+            metrics.LAST_SUCCESS.labels(feed.name).set(result.polled_at)
+            if result.not_modified:
+                metrics.NOT_MODIFIED.labels(feed.name).inc()
+            if before.failures:
+                log.info("feed %s recovered after %d failed polls", feed.name, before.failures,
+                         extra={"feed": feed.name, "event": "feed_recovered"})
+        metrics.UNHEALTHY.labels(feed.name).set(int(after.unhealthy))
+        return after
+
+    def _log_failure(
+        self, feed: FeedConfig, before: FeedState, after: FeedState, error: NewsflowError
+    ) -> None:
+        """One warning when a feed starts failing and one when it turns unhealthy; no spam."""
+        context = {"feed": feed.name, "reason": error.reason, "event": "feed_failed"}
+        if after.unhealthy and not before.unhealthy:
+            log.warning(
+                "feed %s marked unhealthy after %d failed polls in a row (retried slowly): %s",
+                feed.name, after.failures, error, extra={**context, "event": "feed_unhealthy"},
+            )
+        elif after.failures == 1:
+            log.warning("feed %s failed: %s", feed.name, error, extra=context)
+        else:
+            log.debug("feed %s failed again (%d in a row): %s", feed.name, after.failures,
+                      error, extra=context)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def entry_keys(entry: FeedEntry, usable_guids: set[str] | None = None) -> list[str]:
+    """The keys an entry is remembered by: its canonical URL, and its GUID when usable."""
+    keys = ["u:" + _digest(entry.url)]
+    if entry.guid and (usable_guids is None or entry.guid in usable_guids):
+        keys.append("g:" + _digest(entry.guid))
+    return keys
+
+
+def _usable_guids(entries: Iterable[FeedEntry]) -> set[str]:
+    """GUIDs that identify one entry: unique in the document and not a bare position."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if entry.guid:
+            counts[entry.guid] = counts.get(entry.guid, 0) + 1
+    return {g for g, n in counts.items() if n == 1 and not _POSITIONAL_GUID.match(g)}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _unique_by_url(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.url not in seen:
+            seen.add(entry.url)
+            unique.append(entry)
+    return unique
+
+
+def _validators(documents: list[_Document], state: FeedState) -> dict[str, Validators]:
+    """New validators for documents fetched fresh; kept ones for those answered 304."""
+    result: dict[str, Validators] = {}
+    for document in documents:
+        if document.parsed is None:
+            result[document.url] = state.validators.get(document.url, Validators())
+        else:
+            headers = document.response.headers
+            result[document.url] = Validators(headers.get("etag"), headers.get("last-modified"))
+    return {url: v for url, v in result.items() if v.etag or v.last_modified}
+
+
+def _max_age(response: FetchResponse) -> float | None:
+    match = _MAX_AGE.search(response.headers.get("cache-control", ""))
+    return float(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
+def _ttl(root: _Document) -> float | None:
+    hints = [h for h in (root.parsed.ttl_seconds if root.parsed else None,
+                         _max_age(root.response)) if h]
+    return max(hints) if hints else None

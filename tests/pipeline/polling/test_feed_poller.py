@@ -1,0 +1,294 @@
+"""FeedPoller against a fake fetcher: new entries only, conditional GET, crash-safe commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from connectors.http.base import FetchResponse, Purpose
+from connectors.storage.db import Database
+from connectors.storage.feed_state import FeedStateRepository
+from pipeline.config import Config, FeedConfig, parse_config
+from pipeline.errors import FetchTimeout, HttpStatusError, RateLimited
+from pipeline.polling import FeedPoller, PollResult
+
+Handler = Callable[[str, str | None, str | None], FetchResponse]
+
+
+@dataclass
+class Call:
+    url: str
+    purpose: str
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass
+class FakeFetcher:
+    """Serves bodies from a dict and honours ETags like a well-behaved server."""
+
+    bodies: dict[str, bytes] = field(default_factory=dict)
+    etags: bool = True
+    errors: dict[str, Exception] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+    def fetch(
+        self, url: str, *, purpose: Purpose = "article", etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResponse:
+        self.calls.append(Call(url, purpose, etag, last_modified))
+        if url in self.errors:
+            raise self.errors[url]
+        body = self.bodies[url]
+        tag = f'"{hash(body) & 0xFFFFFFFF:x}"' if self.etags else None
+        headers = {"content-type": "application/xml", **self.headers}
+        if tag:
+            headers["etag"] = tag
+            if etag == tag:
+                return FetchResponse(url=url, status=304, body=b"", headers=headers)
+        return FetchResponse(url=url, status=200, body=body, headers=headers)
+
+    def fetch_local_feed(
+        self, path: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResponse:
+        self.calls.append(Call(path, "local", etag, last_modified))
+        return FetchResponse(url=path, status=200, body=Path(path).read_bytes(), headers={})
+
+    def close(self) -> None:
+        pass
+
+
+def rss(*items: tuple[str, str | None]) -> bytes:
+    """An RSS 2.0 body with (link, guid) items."""
+    parts = []
+    for link, guid in items:
+        guid_xml = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+        parts.append(f"<item><title>t</title><link>{link}</link>{guid_xml}</item>")
+    return f'<rss version="2.0"><channel>{"".join(parts)}</channel></rss>'.encode()
+
+
+URL = "https://news.example.com/feed.xml"
+FEED = FeedConfig(name="news", url=URL)
+
+
+def make_config(**schedule: object) -> Config:
+    return parse_config({"feeds": [FEED.model_dump()], "schedule": schedule})
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> FeedStateRepository:
+    return FeedStateRepository(Database(f"sqlite:///{tmp_path / 'state.db'}"))
+
+
+def poll_and_commit(poller: FeedPoller, feed: FeedConfig = FEED) -> PollResult:
+    result = poller.poll(feed)
+    poller.commit(feed, result)
+    return result
+
+
+def test_second_poll_of_unchanged_feed_sends_validators_and_yields_nothing(
+    repo: FeedStateRepository,
+) -> None:
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "1a"), ("/b", "2b"))})
+    poller = FeedPoller(fetcher, repo, make_config())
+    first = poll_and_commit(poller)
+    assert first.status == "ok" and first.kind == "rss"
+    assert [e.url for e in first.entries] == [
+        "https://news.example.com/a", "https://news.example.com/b",
+    ]
+    second = poll_and_commit(poller)
+    assert fetcher.calls[0].etag is None
+    assert fetcher.calls[1].etag == repo.get("news").validators[URL].etag is not None
+    assert fetcher.calls[1].purpose == "feed"
+    assert second.status == "not_modified" and second.not_modified
+    assert second.entries == []
+
+
+def test_unchanged_feed_without_validators_yields_nothing_new(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "g-a"))}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    assert len(poll_and_commit(poller).entries) == 1
+    again = poll_and_commit(poller)
+    assert again.status == "ok" and again.entries == [] and again.total_entries == 1
+
+
+def test_unstable_guids_and_tracking_variants_are_not_new(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher(
+        {URL: rss(("https://news.example.com/a", "guid-a-1"),
+                  ("https://news.example.com/s", "g-s"))},
+        etags=False,
+    )
+    poller = FeedPoller(fetcher, repo, make_config())
+    poll_and_commit(poller)
+    fetcher.bodies[URL] = rss(
+        ("https://news.example.com/a", "guid-a-2"),  # same URL, new GUID
+        ("https://news.example.com/a/?utm_source=rss", "guid-a-3"),  # tracking variant
+        ("https://news.example.com/slug-edited", "g-s"),  # same GUID, edited slug
+        ("https://news.example.com/c", "guid-c"),  # really new
+    )
+    result = poll_and_commit(poller)
+    assert [e.url for e in result.entries] == ["https://news.example.com/c"]
+
+
+def test_unusable_guids_do_not_hide_new_articles(repo: FeedStateRepository) -> None:
+    """Positional GUIDs ("1", "2") and GUIDs repeated in one document are ignored."""
+    fetcher = FakeFetcher(
+        {URL: rss(("https://news.example.com/a", "1"), ("https://news.example.com/b", "same"),
+                  ("https://news.example.com/c", "same"))},
+        etags=False,
+    )
+    poller = FeedPoller(fetcher, repo, make_config())
+    assert len(poll_and_commit(poller).entries) == 3
+    fetcher.bodies[URL] = rss(("https://news.example.com/new", "1"),
+                              ("https://news.example.com/newer", "same"))
+    assert [e.url for e in poll_and_commit(poller).entries] == [
+        "https://news.example.com/new", "https://news.example.com/newer",
+    ]
+
+
+def test_entries_are_redelivered_until_committed(repo: FeedStateRepository) -> None:
+    """A crash between poll and commit re-delivers: nothing is marked seen before commit."""
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    poller = FeedPoller(fetcher, repo, make_config())
+    first = poller.poll(FEED)
+    # ... process dies here: no commit ...
+    restarted = FeedPoller(fetcher, FeedStateRepository(repo.db), make_config())
+    again = restarted.poll(FEED)
+    assert fetcher.calls[1].etag is None  # validators were not saved either
+    assert [e.url for e in again.entries] == [e.url for e in first.entries]
+    restarted.commit(FEED, again)
+    restarted.commit(FEED, again)  # committing twice is harmless
+    assert restarted.poll(FEED).entries == []
+
+
+def test_seen_window_is_bounded_and_listed_entries_stay_seen(repo: FeedStateRepository) -> None:
+    config = make_config(seen_window=10, max_entries_per_poll=5)
+    pinned = ("https://news.example.com/pinned", "pinned")
+    fetcher = FakeFetcher({}, etags=False)
+    poller = FeedPoller(fetcher, repo, config)
+    delivered: list[str] = []
+    for round_ in range(12):
+        fresh = [(f"https://news.example.com/{round_}-{i}", f"{round_}-{i}") for i in range(2)]
+        fetcher.bodies[URL] = rss(pinned, *fresh)
+        delivered += [e.url for e in poll_and_commit(poller).entries]
+        assert repo.count_seen("news") <= 10
+    assert delivered.count("https://news.example.com/pinned") == 1
+    assert len(delivered) == 1 + 12 * 2
+
+
+def test_failures_back_off_log_once_and_recover(
+    repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    fetcher.errors[URL] = FetchTimeout("timed out after 30 s", url=URL)
+    poller = FeedPoller(fetcher, repo, make_config(unhealthy_after_failures=3))
+    caplog.set_level(logging.WARNING, logger="pipeline.polling.poller")
+    for _ in range(6):
+        result = poll_and_commit(poller)
+        assert result.status == "error" and result.entries == []
+        assert result.error is not None and result.error.reason == "timeout"
+    state = repo.get("news")
+    assert state.failures == 6 and state.unhealthy
+    assert state.last_error_reason == "timeout" and "timed out" in (state.last_error or "")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2  # first failure, then "marked unhealthy": not one per poll
+    assert "unhealthy" in warnings[1]
+    del fetcher.errors[URL]
+    assert len(poll_and_commit(poller).entries) == 1
+    state = repo.get("news")
+    assert state.failures == 0 and not state.unhealthy and state.last_success_at is not None
+
+
+def test_retry_after_is_carried_in_the_result(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({})
+    fetcher.errors[URL] = RateLimited("429", url=URL, status=429, retry_after=120)
+    result = FeedPoller(fetcher, repo, make_config()).poll(FEED)
+    assert result.status == "error" and result.retry_after == 120
+
+
+def test_bad_feed_body_is_an_error_result_not_an_exception(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: b"<html><body>Sign in</body></html>"})
+    result = FeedPoller(fetcher, repo, make_config()).poll(FEED)
+    assert result.status == "error"
+    assert result.error is not None and result.error.reason == "html_not_feed"
+
+
+SITEMAP_INDEX = "https://news.example.com/sitemap_index.xml"
+
+
+def sitemap(*locs: str) -> bytes:
+    urls = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+
+
+def index(*children: str) -> bytes:
+    items = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
+    namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    return f'<sitemapindex xmlns="{namespace}">{items}</sitemapindex>'.encode()
+
+
+def test_sitemap_index_children_are_followed_bounded_and_conditionally(
+    repo: FeedStateRepository,
+) -> None:
+    feed = FeedConfig(name="maps", url=SITEMAP_INDEX)
+    children = [f"https://news.example.com/sitemap-{i}.xml" for i in range(5)]
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(*children)})
+    for i, child in enumerate(children):
+        fetcher.bodies[child] = sitemap(f"https://news.example.com/story-{i}")
+    fetcher.errors[children[1]] = HttpStatusError("404", url=children[1], status=404)
+    poller = FeedPoller(fetcher, repo, make_config(max_child_sitemaps=3))
+    first = poll_and_commit(poller, feed)
+    assert first.status == "ok" and first.kind == "sitemap"
+    assert sorted(e.url for e in first.entries) == [
+        "https://news.example.com/story-0", "https://news.example.com/story-2",
+    ]
+    assert len(first.child_errors) == 1 and "sitemap-1.xml" in first.child_errors[0]
+    assert [c.url for c in fetcher.calls] == [SITEMAP_INDEX, *children[:3]]
+    fetcher.calls.clear()
+    fetcher.bodies[SITEMAP_INDEX] = index(*children, "https://news.example.com/sitemap-new.xml")
+    fetcher.bodies["https://news.example.com/sitemap-new.xml"] = sitemap(
+        "https://news.example.com/story-new"
+    )
+    second = poll_and_commit(poller, feed)
+    sent = {c.url: c.etag for c in fetcher.calls}
+    assert sent[children[0]] is not None  # the unchanged child was asked "changed since?"
+    assert second.entries == []  # children 0 and 2 unchanged, 1 still failing, budget of 3
+
+
+def test_cache_control_max_age_is_a_ttl_hint(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    fetcher.headers["cache-control"] = "public, max-age=1800"
+    assert FeedPoller(fetcher, repo, make_config()).poll(FEED).ttl_seconds == 1800
+
+
+def test_local_feed_file_is_read_through_the_local_door(
+    repo: FeedStateRepository, tmp_path: Path
+) -> None:
+    path = tmp_path / "local.xml"
+    path.write_bytes(rss(("https://news.example.com/local", "l")))
+    feed = FeedConfig(name="local", url=str(path))
+    fetcher = FakeFetcher({})
+    result = FeedPoller(fetcher, repo, make_config()).poll(feed)
+    assert [e.url for e in result.entries] == ["https://news.example.com/local"]
+    assert fetcher.calls[0].purpose == "local"
+
+
+def test_check_lists_every_entry_and_writes_no_state(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    poller = FeedPoller(fetcher, repo, make_config())
+    poll_and_commit(poller)
+    checked = poller.check(FEED)
+    assert checked.status == "ok" and len(checked.entries) == 1
+    assert fetcher.calls[-1].etag is None
+    assert repo.get("news").seen_seq == 2  # unchanged by the check (url key + guid key)
+
+
+def test_warc_feeds_are_not_polled(repo: FeedStateRepository) -> None:
+    feed = FeedConfig(name="cc", url="/data/cc-news-*.warc.gz")
+    result = FeedPoller(FakeFetcher({}), repo, make_config()).poll(feed)
+    assert result.error is not None and result.error.reason == "warc_not_polled"

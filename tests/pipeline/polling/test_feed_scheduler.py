@@ -1,0 +1,185 @@
+"""Scheduler: adaptive intervals, jitter, backoff, leases, persistence; deterministic clocks."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from pathlib import Path
+
+import pytest
+
+from connectors.storage.db import Database
+from connectors.storage.feed_state import FeedStateRepository
+from pipeline.config import FeedConfig, ScheduleConfig
+from pipeline.errors import FetchTimeout, RateLimited
+from pipeline.models import FeedEntry
+from pipeline.polling import IntervalPolicy, PollResult, Scheduler
+
+T0 = 1_700_000_000.0
+CONFIG = ScheduleConfig(
+    default_interval_seconds=900, min_interval_seconds=120, max_interval_seconds=21600,
+    jitter=0.1, unhealthy_after_failures=4,
+)
+FEED = FeedConfig(name="f", url="https://e.com/feed")
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def entry(i: int) -> FeedEntry:
+    return FeedEntry(feed="f", feed_kind="rss", url=f"https://e.com/{i}")
+
+
+def ok(new: int = 0, ttl: float | None = None) -> PollResult:
+    return PollResult(feed="f", status="ok", entries=[entry(i) for i in range(new)],
+                      ttl_seconds=ttl)
+
+
+def failed(retry_after: float | None = None) -> PollResult:
+    error = (RateLimited("429", url="u", status=429, retry_after=retry_after) if retry_after
+             else FetchTimeout("timeout", url="u"))
+    return PollResult(feed="f", status="error", error=error, retry_after=retry_after)
+
+
+def scheduler(feeds: list[FeedConfig] | None = None, config: ScheduleConfig = CONFIG,
+              seed: int = 1, clock: Clock | None = None, state: FeedStateRepository | None = None
+              ) -> Scheduler:
+    rng = random.Random(seed)
+    return Scheduler(feeds or [FEED], config, state, clock=clock or Clock(), rng=rng)
+
+
+def test_first_polls_are_spread_within_the_jitter_window() -> None:
+    feeds = [FeedConfig(name=f"f{i}", url=f"https://e{i}.com/") for i in range(1000)]
+    s = scheduler(feeds)
+    dues = [s.due_at(f.name) for f in feeds]
+    assert all(d is not None and T0 <= d <= T0 + 90 for d in dues)
+    assert statistics.pstdev([d for d in dues if d]) > 20  # spread, not bunched
+    assert len(s.due(T0 + 90)) == 1000
+
+
+def test_same_seed_same_schedule_different_seed_different() -> None:
+    def run(seed: int) -> list[float]:
+        s = scheduler(seed=seed)
+        out = []
+        for i in range(5):
+            s.due(T0 + 10**6)
+            out.append(s.record(FEED, ok(new=i % 2), now=T0 + i * 1000))
+        return out
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+def test_interval_halves_while_every_poll_has_news_and_grows_when_quiet() -> None:
+    s = scheduler(config=CONFIG.model_copy(update={"jitter": 0.0}))
+    s.record(FEED, ok(new=20), now=T0)  # first poll: everything is new, no signal
+    assert s.interval_of("f") == 900
+    intervals = []
+    for _ in range(4):
+        s.record(FEED, ok(new=3), now=T0)
+        intervals.append(s.interval_of("f"))
+    assert intervals == [450, 225, 225, 225]  # floor: base / 4
+    for _ in range(12):
+        s.record(FEED, ok(new=0), now=T0)
+    assert s.interval_of("f") == 900 * 8  # ceiling: base * 8
+
+
+def test_ttl_is_a_floor_and_min_max_clamp() -> None:
+    policy = IntervalPolicy(CONFIG)
+    assert policy.adapt(FEED, 900, new_entries=5, ttl_seconds=3600) == 3600
+    fast = FeedConfig(name="fast", url="https://e.com/", interval_seconds=10)
+    assert policy.base(fast) == 120  # global minimum
+    assert policy.adapt(fast, 120, new_entries=5, ttl_seconds=None) == 120
+    slow = FeedConfig(name="slow", url="https://e.com/", interval_seconds=10**6)
+    assert policy.base(slow) == 21600
+
+
+def test_per_feed_override_and_no_adaptation_when_disabled() -> None:
+    hourly = FeedConfig(name="h", url="https://e.com/", interval_seconds=3600)
+    fixed = IntervalPolicy(CONFIG.model_copy(update={"adaptive": False}))
+    assert fixed.adapt(hourly, 3600, new_entries=10, ttl_seconds=None) == 3600
+    assert fixed.adapt(hourly, 3600, new_entries=0, ttl_seconds=None) == 3600
+    adaptive = IntervalPolicy(CONFIG)
+    assert adaptive.adapt(hourly, 3600, new_entries=10, ttl_seconds=None) == 1800
+    assert adaptive.bounds(hourly, None) == (900, 21600)
+
+
+def test_jitter_stays_within_bounds_and_varies() -> None:
+    s = scheduler(seed=3)
+    s.record(FEED, ok(), now=T0)
+    delays = [s.record(FEED, ok(new=1), now=T0) - T0 for _ in range(200)]
+    # interval pinned at the floor (225 s) after the first few halvings
+    settled = delays[5:]
+    assert all(225 * 0.9 <= d <= 225 * 1.1 for d in settled)
+    assert len({round(d, 3) for d in settled}) > 150
+
+
+def test_failures_back_off_exponentially_then_slowly_when_unhealthy() -> None:
+    s = scheduler(config=CONFIG.model_copy(update={"jitter": 0.0}))
+    delays = [s.record(FEED, failed(), now=T0) - T0 for _ in range(6)]
+    assert delays == [900, 1800, 3600, 21600, 21600, 21600]
+    assert s.record(FEED, ok(), now=T0) - T0 == 900  # recovered: back to the interval
+
+
+def test_retry_after_is_honoured() -> None:
+    s = scheduler()
+    due = s.record(FEED, failed(retry_after=7200), now=T0)
+    assert due >= T0 + 7200
+
+
+def test_due_returns_each_feed_once_until_recorded_then_after_its_lease() -> None:
+    clock = Clock()
+    s = scheduler(clock=clock)
+    clock.now = T0 + 100
+    assert [f.name for f in s.due()] == ["f"]
+    assert s.due() == []
+    assert s.next_wakeup() == pytest.approx(T0 + 100 + 900)  # the lease
+    assert s.due(T0 + 100 + 900) == [FEED]  # never recorded: comes round again
+    due = s.record(FEED, ok(), now=T0 + 1000)
+    assert s.next_wakeup() == due and s.seconds_until_next(T0 + 1000) == due - (T0 + 1000)
+
+
+def test_schedule_survives_a_restart(tmp_path: Path) -> None:
+    repo = FeedStateRepository(Database(f"sqlite:///{tmp_path / 's.db'}"))
+    repo.record_success("f", url=FEED.url, at=T0, validators={}, window=10)
+    s = scheduler(state=repo)
+    s.record(FEED, ok(), now=T0)
+    due = s.record(FEED, ok(new=2), now=T0)
+    restarted = scheduler(state=repo, seed=99)
+    assert restarted.due_at("f") == due
+    assert restarted.interval_of("f") == 900 * 1.5 * 0.5  # quiet poll, then one with news
+
+
+def test_overdue_feeds_after_downtime_are_spread_not_fired_at_once(tmp_path: Path) -> None:
+    repo = FeedStateRepository(Database(f"sqlite:///{tmp_path / 's.db'}"))
+    feeds = [FeedConfig(name=f"f{i}", url=f"https://e{i}.com/") for i in range(50)]
+    for feed in feeds:
+        repo.set_schedule(feed.name, interval_seconds=900, next_due_at=T0 - 3600)
+    s = scheduler(feeds, state=repo, clock=Clock(T0))
+    assert len(s.due(T0)) < 5
+    assert len(s.due(T0 + 90)) + len(s.due(T0)) >= 45
+
+
+def test_disabled_warc_and_removed_feeds_are_not_scheduled() -> None:
+    feeds = [FEED, FeedConfig(name="off", url="https://e.com/x", enabled=False),
+             FeedConfig(name="cc", url="/data/*.warc.gz")]
+    s = scheduler(feeds)
+    assert len(s) == 1
+    s.set_feeds([FeedConfig(name="g", url="https://g.com/")])
+    assert [f.name for f in s.due(T0 + 10**5)] == ["g"]
+
+
+def test_ten_thousand_feeds() -> None:
+    feeds = [FeedConfig(name=f"f{i}", url=f"https://e{i}.com/") for i in range(10_000)]
+    s = scheduler(feeds)
+    due = s.due(T0 + 90)
+    assert len(due) == 10_000
+    for feed in due:
+        s.record(feed, ok(new=1), now=T0 + 90)
+    assert s.due(T0 + 90 + 700) == []
+    assert len(s.due(T0 + 90 + 1000)) == 10_000
