@@ -50,7 +50,12 @@ class _Inflater:
                 data = self._decoder.unconsumed_tail
 
     def finish(self) -> bytes:
-        return self._decoder.flush() if self._decoder is not None else b""
+        """What the decoder still holds; a stream that stopped mid-member is corrupt."""
+        if self._decoder is None:
+            return b""
+        if not self._decoder.eof:
+            raise zlib.error("the compressed stream ends before its end marker")
+        return self._decoder.flush()
 
 
 def _has_zlib_header(data: bytes) -> bool:
@@ -99,7 +104,7 @@ def read_capped(
             out.write(inflater.finish()[: limit + 1 - out.tell()])
     except zlib.error as exc:
         raise FetchError(
-            f"cannot decode {url!r}: corrupt {coding} body ({exc})",
+            f"cannot decode {url!r}: corrupt or truncated {coding} body ({exc})",
             url=url,
             reason="content_encoding",
         ) from None

@@ -64,6 +64,7 @@ from connectors.http.robots import MAX_ROBOTS_BYTES, RobotsCache
 from connectors.http.target import Target, parse_target
 from pipeline.config import FetchConfig
 from pipeline.errors import (
+    ConfigError,
     FetchError,
     FetchTimeout,
     HttpStatusError,
@@ -142,6 +143,7 @@ class HttpFetcher:
             block=False,
             retries=False,
             cert_reqs=ssl.CERT_REQUIRED,
+            ssl_context=_tls_context(config),
         )
         self._pools.pool_classes_by_scheme = {
             "http": DeadlineHTTPConnectionPool,
@@ -347,6 +349,17 @@ def _wire_chunks(response: BaseHTTPResponse, target: Target, deadline: Deadline)
             return
         BYTES.inc(len(chunk))
         yield chunk
+
+
+def _tls_context(config: FetchConfig) -> ssl.SSLContext:
+    """System CAs plus ``fetch.ca_bundle`` (intranet feeds behind a private CA)."""
+    context = ssl.create_default_context()
+    if config.ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(config.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError([f"fetch.ca_bundle: cannot load {config.ca_bundle}: {exc}"]) from None
+    return context
 
 
 def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -115,8 +115,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("not globally routable (e.g. CGNAT)", not address.is_global),
     )
     return next((name for name, hit in checks if hit), None)
@@ -171,7 +171,7 @@ class AddressGuard:
     def _resolve(self, host: str, port: int, url: str) -> list[IPAddress]:
         try:
             found = [ip_address(a.split("%", 1)[0]) for a in self._resolver(host, port)]
-        except (OSError, UnicodeError, ValueError) as exc:
+        except Exception as exc:  # an injected resolver may raise anything: still one FetchError
             raise FetchError(
                 f"cannot resolve host {host!r} of {url!r}: {exc}", url=url, reason="dns"
             ) from None

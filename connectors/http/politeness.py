@@ -81,10 +81,14 @@ class HostLimiter:
             state.in_flight += 1
         if start > now:
             self._clock.sleep(start - now)
-            with self._cond:
-                if self._remaining_block(state) > 0:
-                    self._release_locked(host, state)
-                    self._raise_if_blocked(state, host, url)
+        with self._cond:
+            # Measure the gap from when this request really starts, not from when it was
+            # planned to: a late wake-up must not shorten the gap to the next request.
+            started = self._clock.monotonic()
+            state.next_start = max(state.next_start, started + self._min_interval)
+            if self._remaining_block(state) > 0:
+                self._release_locked(host, state)
+                self._raise_if_blocked(state, host, url)
 
     def release(self, host: str) -> None:
         """Give back the slot taken by :meth:`acquire`."""

@@ -78,8 +78,8 @@ def _ascii_host(raw_host: str, url: str) -> str:
     """IDNA-encode the host and refuse anything that is not a plausible host name."""
     if ":" in raw_host:  # an IPv6 literal; the guard validates it
         return raw_host.lower()
-    try:
-        host = raw_host.encode("idna").decode("ascii").lower()
+    try:  # "example.com." is "example.com": one name for politeness, Host and TLS
+        host = raw_host.rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise FetchRefused(
             f"invalid URL {url!r}: host {raw_host!r} is not a valid domain name",

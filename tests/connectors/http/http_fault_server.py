@@ -1,0 +1,218 @@
+"""A real HTTP server on 127.0.0.1, in a thread, with fault injection for fetcher tests.
+
+Routes map a path to a handler that writes the response itself, so a test can
+drip bytes, stream 100 MB, send a gzip bomb or redirect forever. Every request
+is recorded (:class:`Hit`) with its start time and the ``Host`` it named, and
+the server tracks how many requests were in flight at once per host.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    host: str
+    headers: dict[str, str]
+    started: float
+
+
+@dataclass
+class _Stats:
+    hits: list[Hit] = field(default_factory=list)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    max_in_flight: dict[str, int] = field(default_factory=dict)
+
+
+class FaultServer:
+    """``with FaultServer({"/feed": ok(b"<rss/>")}) as server: server.url("/feed")``."""
+
+    def __init__(
+        self, routes: dict[str, Handler] | None = None, *, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        self.routes: dict[str, Handler] = dict(routes or {})
+        self.stopping = threading.Event()
+        self.sni_names: list[str | None] = []
+        self._lock = threading.Lock()
+        self._stats = _Stats()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = self._tls_context(*tls).wrap_socket(
+                self._server.socket, server_side=True
+            )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def _tls_context(self, cert: Path, key: Path) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.sni_callback = lambda _sock, name, _ctx: self.sni_names.append(name)
+        return context
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "/", *, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    @property
+    def hits(self) -> list[Hit]:
+        with self._lock:
+            return list(self._stats.hits)
+
+    def hits_for(self, path: str) -> list[Hit]:
+        return [h for h in self.hits if h.path.split("?", 1)[0] == path]
+
+    def max_in_flight(self, host_name: str) -> int:
+        with self._lock:
+            return self._stats.max_in_flight.get(host_name, 0)
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between writes
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: tests read hits, not logs."""
+
+            def do_GET(self) -> None:
+                host = self.headers.get("Host", "").rsplit(":", 1)[0]
+                with server._track(host):
+                    server._record(self, host)
+                    route = server.routes.get(self.path.split("?", 1)[0], not_found)
+                    try:
+                        route(self)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client hung up: that is what several tests want
+
+        return _Handler
+
+    def _record(self, request: BaseHTTPRequestHandler, host: str) -> None:
+        hit = Hit(request.path, host, {k.lower(): v for k, v in request.headers.items()},
+                  time.monotonic())
+        with self._lock:
+            self._stats.hits.append(hit)
+
+    @contextmanager
+    def _track(self, host: str) -> Iterator[None]:
+        with self._lock:
+            now = self._stats.in_flight.get(host, 0) + 1
+            self._stats.in_flight[host] = now
+            self._stats.max_in_flight[host] = max(now, self._stats.max_in_flight.get(host, 0))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stats.in_flight[host] -= 1
+
+
+def respond(
+    status: int = 200,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    delay: float = 0.0,
+) -> Handler:
+    """A complete response with Content-Length, after ``delay`` seconds."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        if delay:
+            time.sleep(delay)
+        request.send_response(status)
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    return handler
+
+
+def ok(body: bytes, content_type: str = "text/html; charset=utf-8", *, delay: float = 0.0) -> Handler:
+    return respond(200, body, {"Content-Type": content_type}, delay=delay)
+
+
+def not_found(request: BaseHTTPRequestHandler) -> None:
+    respond(404, b"not here")(request)
+
+
+def redirect(location: str, status: int = 302) -> Handler:
+    return respond(status, b"", {"Location": location})
+
+
+def stream_zeros(total: int, content_type: str = "text/html") -> Handler:
+    """``total`` bytes of zeros, written in 1 MiB blocks (no memory held server-side)."""
+    block = b"\0" * (1 << 20)
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(total))
+        request.end_headers()
+        left = total
+        while left > 0:
+            request.wfile.write(block[: min(left, len(block))])
+            left -= len(block)
+
+    return handler
+
+
+def gzip_bomb(decoded_size: int) -> bytes:
+    """A gzip stream that inflates to ``decoded_size`` zero bytes (about 1000:1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\0" * (1 << 20)
+    parts = [packer.compress(block) for _ in range(decoded_size // len(block))]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def drip(
+    server: FaultServer, *, every: float, headers_first: bool = True
+) -> Handler:
+    """Send one byte every ``every`` seconds until the server stops.
+
+    With ``headers_first`` the status line and headers go out at once and the
+    body drips; without it even the status line drips.
+    """
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n"
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        if headers_first:
+            request.wfile.write(head)
+            request.wfile.flush()
+            payload = b"x" * 1_000_000
+        else:
+            payload = head
+        for byte in payload:
+            if server.stopping.wait(every):
+                return
+            request.wfile.write(bytes([byte]))
+            request.wfile.flush()
+
+    return handler

@@ -1,0 +1,140 @@
+"""Unit tests of URL parsing and address classification (no sockets)."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+
+from connectors.http.guard import AddressGuard, forbidden_reason, parse_ip_host
+from connectors.http.target import parse_target
+from pipeline.errors import FetchError, FetchRefused
+
+
+@pytest.mark.parametrize(
+    ("spelling", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("017700000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("127.0.1", "127.0.0.1"),
+        ("0", "0.0.0.0"),
+        ("10.0.0.1.", "10.0.0.1"),
+        ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+        ("8.8.8.8", "8.8.8.8"),
+    ],
+)
+def test_odd_ipv4_spellings_parse_like_inet_aton(spelling: str, address: str) -> None:
+    assert parse_ip_host(spelling) == ip_address(address)
+
+
+@pytest.mark.parametrize("host", ["example.com", "news.example", "1a.example", "xn--bcher-kva.example"])
+def test_host_names_are_not_addresses(host: str) -> None:
+    assert parse_ip_host(host) is None
+
+
+@pytest.mark.parametrize("host", ["1.2.3.256", "1.2.3.4.5", "08.1.1.1", "example.123", "4294967296"])
+def test_numeric_looking_hosts_that_are_not_addresses_are_errors(host: str) -> None:
+    with pytest.raises(ValueError):
+        parse_ip_host(host)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("100.64.0.1", "not globally routable"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("::1", "loopback"),
+        ("::", "unspecified"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "private"),
+        ("ff02::1", "multicast"),
+        ("::ffff:127.0.0.1", "loopback, embedded in"),
+        ("::ffff:10.0.0.1", "private, embedded in"),
+        ("::127.0.0.1", "loopback, embedded in"),
+        ("2002:a00:1::", "private, embedded in"),
+        ("64:ff9b::a9fe:a9fe", "link-local, embedded in"),
+        ("::ffff:0:7f00:1", "loopback, embedded in"),
+    ],
+)
+def test_non_public_addresses_are_forbidden(address: str, reason: str) -> None:
+    found = forbidden_reason(ip_address(address))
+    assert found is not None and found.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert forbidden_reason(ip_address(address)) is None
+
+
+def test_guard_exempts_listed_hosts_and_wildcard_domains() -> None:
+    guard = AddressGuard(
+        allowed_hosts=["intranet.example", "*.corp.example"], resolver=lambda h, p: ["10.1.2.3"]
+    )
+    for host in ["intranet.example", "feeds.corp.example", "a.b.corp.example"]:
+        assert guard.addresses(host, 80, url=f"http://{host}/") == [ip_address("10.1.2.3")]
+    for host in ["other.example", "corp.example.evil", "xcorp.example"]:
+        with pytest.raises(FetchRefused):
+            guard.addresses(host, 80, url=f"http://{host}/")
+
+
+def test_guard_refuses_a_name_when_any_of_its_addresses_is_private() -> None:
+    guard = AddressGuard(resolver=lambda h, p: ["93.184.216.34", "10.0.0.7"])
+    with pytest.raises(FetchRefused) as refused:
+        guard.addresses("mixed.example", 443, url="https://mixed.example/")
+    assert "10.0.0.7" in str(refused.value)
+
+
+def test_guard_turns_any_resolver_failure_into_a_dns_error() -> None:
+    def broken(host: str, port: int) -> list[str]:
+        raise RuntimeError("resolver exploded")
+
+    with pytest.raises(FetchError) as failed:
+        AddressGuard(resolver=broken).addresses("a.example", 80, url="http://a.example/")
+    assert failed.value.reason == "dns"
+    assert "resolver exploded" in str(failed.value)
+
+
+def test_guard_rejects_a_resolver_answer_that_is_not_an_address() -> None:
+    with pytest.raises(FetchError) as failed:
+        AddressGuard(resolver=lambda h, p: ["not-an-ip"]).addresses("a.example", 80, url="u")
+    assert failed.value.reason == "dns"
+
+
+def test_target_normalises_host_port_path_and_query() -> None:
+    target = parse_target("HTTPS://Bücher.Example.:8443/a b/ü?q=ä b#frag")
+    assert target.scheme == "https"
+    assert target.host == "xn--bcher-kva.example"
+    assert target.port == 8443
+    assert target.request_target == "/a%20b/%C3%BC?q=%C3%A4%20b"
+    assert target.host_header == "xn--bcher-kva.example:8443"
+    assert target.origin == "https://xn--bcher-kva.example:8443"
+
+
+def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
+    assert parse_target("http://a.example").request_target == "/"
+    assert parse_target("http://a.example/x%2Fy?a=%26").request_target == "/x%2Fy?a=%26"
+    assert parse_target("http://[::1]:8080/").host_header == "[::1]:8080"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://", "http://a.example:99999/", "http://exa mple.com/", "http://a_b..c/", "http:///x"]
+)
+def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
+    with pytest.raises(FetchRefused) as refused:
+        parse_target(url)
+    assert refused.value.reason == "invalid_url"

@@ -1,0 +1,323 @@
+"""Body caps, deadlines, redirects, content types, conditional GET and error translation."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+from http_fault_server import FaultServer, drip, gzip_bomb, ok, redirect, respond, stream_zeros
+from prometheus_client import REGISTRY
+
+from connectors.http.fetcher import HttpFetcher
+from pipeline.config import FetchConfig
+from pipeline.errors import BodyTooLarge, FetchError, FetchRefused, FetchTimeout, HttpStatusError
+
+CAP = 1 << 20  # 1 MiB keeps these tests fast; the memory test uses the real default
+
+
+def fetcher(**settings: object) -> HttpFetcher:
+    base = {
+        "allow_private_networks": True,
+        "min_host_interval": 0,
+        "max_body_bytes": CAP,
+        "respect_robots": False,  # robots.txt has its own tests
+    }
+    return HttpFetcher(FetchConfig.model_validate({**base, **settings}))
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as running:
+        yield running
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+# --- body cap, after decompression ---
+
+
+def test_a_100_mb_body_stops_at_the_cap(server: FaultServer) -> None:
+    server.routes["/huge"] = stream_zeros(100 * 1024 * 1024)
+    started = time.monotonic()
+    with pytest.raises(BodyTooLarge) as too_large:
+        fetcher().fetch(server.url("/huge"))
+    assert time.monotonic() - started < 5
+    assert str(CAP) in str(too_large.value)
+    assert too_large.value.url == server.url("/huge")
+
+
+def test_a_gzip_bomb_stops_at_the_cap(server: FaultServer) -> None:
+    bomb = gzip_bomb(64 * 1024 * 1024)
+    assert len(bomb) < CAP / 4  # small on the wire, 64x the cap inflated
+    server.routes["/bomb"] = respond(200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    with pytest.raises(BodyTooLarge):
+        fetcher().fetch(server.url("/bomb"))
+
+
+def test_a_body_exactly_at_the_cap_is_accepted(server: FaultServer) -> None:
+    body = b"a" * CAP
+    server.routes["/gz"] = respond(
+        200, gzip.compress(body), {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    server.routes["/plain"] = ok(body)
+    assert fetcher().fetch(server.url("/gz")).body == body
+    assert fetcher().fetch(server.url("/plain")).body == body
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+def test_deflate_is_decoded_with_or_without_zlib_header(server: FaultServer, wbits: int) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    wire = packer.compress(b"<p>deflated</p>") + packer.flush()
+    server.routes["/d"] = respond(200, wire, {"Content-Type": "text/html", "Content-Encoding": "deflate"})
+    assert fetcher().fetch(server.url("/d")).body == b"<p>deflated</p>"
+
+
+def test_multi_member_gzip_is_decoded_whole(server: FaultServer) -> None:
+    wire = gzip.compress(b"<p>one</p>") + gzip.compress(b"<p>two</p>")
+    server.routes["/m"] = respond(200, wire, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    assert fetcher().fetch(server.url("/m")).body == b"<p>one</p><p>two</p>"
+
+
+def test_corrupt_or_unknown_encodings_are_clear_errors(server: FaultServer) -> None:
+    server.routes["/bad"] = respond(
+        200, b"\x1f\x8b\x08\x00garbage", {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    server.routes["/cut"] = respond(
+        200, gzip.compress(b"x" * 10000)[:-12], {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    server.routes["/br"] = respond(200, b"xx", {"Content-Type": "text/html", "Content-Encoding": "br"})
+    cases = [("/bad", "corrupt or truncated gzip"), ("/cut", "truncated gzip"),
+             ("/br", "unsupported Content-Encoding")]
+    for path, words in cases:
+        with pytest.raises(FetchError) as failed:
+            fetcher().fetch(server.url(path))
+        assert failed.value.reason == "content_encoding"
+        assert words in str(failed.value)
+
+
+# --- total deadline ---
+
+
+@pytest.mark.parametrize("headers_first", [True, False], ids=["body-drip", "header-drip"])
+def test_a_one_byte_per_5_s_server_is_cut_off_at_the_deadline(
+    server: FaultServer, headers_first: bool
+) -> None:
+    server.routes["/slow"] = drip(server, every=5.0, headers_first=headers_first)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout) as timed_out:
+        fetcher(deadline=1.0, timeout=10.0).fetch(server.url("/slow"))
+    elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 2.0
+    assert timed_out.value.reason == "deadline"
+    assert "1 s deadline" in str(timed_out.value)
+
+
+def test_a_fast_drip_cannot_outlast_the_deadline_either(server: FaultServer) -> None:
+    server.routes["/drip"] = drip(server, every=0.05)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout):
+        fetcher(deadline=0.8, timeout=10.0).fetch(server.url("/drip"))
+    assert time.monotonic() - started < 1.6
+
+
+def test_a_silent_server_hits_the_read_timeout(server: FaultServer) -> None:
+    server.routes["/silent"] = ok(b"late", delay=2.0)
+    with pytest.raises(FetchTimeout) as timed_out:
+        fetcher(timeout=0.3, deadline=10.0).fetch(server.url("/silent"))
+    assert timed_out.value.reason == "read_timeout"
+
+
+def test_the_connection_is_reusable_after_a_deadline_cut(server: FaultServer) -> None:
+    server.routes["/slow"] = drip(server, every=5.0)
+    server.routes["/fast"] = ok(b"fine")
+    quick = fetcher(deadline=0.5)
+    with pytest.raises(FetchTimeout):
+        quick.fetch(server.url("/slow"))
+    assert quick.fetch(server.url("/fast")).body == b"fine"
+
+
+# --- redirects ---
+
+
+def test_a_redirect_loop_fails_after_5_hops(server: FaultServer) -> None:
+    server.routes["/a"] = redirect("/b")
+    server.routes["/b"] = redirect("/a")
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/a"))
+    assert failed.value.reason == "too_many_redirects"
+    assert "after 5 redirects (a redirect loop)" in str(failed.value)
+    assert len(server.hits) == 6  # the first request and 5 redirects followed
+
+
+def test_five_redirects_are_followed_to_the_final_url(server: FaultServer) -> None:
+    for hop in range(5):
+        server.routes[f"/r{hop}"] = redirect(f"/r{hop + 1}", status=(301, 302, 303, 307, 308)[hop])
+    server.routes["/r5"] = ok(b"<p>arrived</p>")
+    response = fetcher().fetch(server.url("/r0"))
+    assert response.body == b"<p>arrived</p>"
+    assert response.url == server.url("/r5")
+
+
+def test_max_redirects_is_configurable(server: FaultServer) -> None:
+    server.routes["/r0"] = redirect("/r1")
+    server.routes["/r1"] = ok(b"x")
+    with pytest.raises(FetchError):
+        fetcher(max_redirects=0).fetch(server.url("/r0"))
+    assert fetcher(max_redirects=1).fetch(server.url("/r0")).body == b"x"
+
+
+def test_a_redirect_without_location_is_an_http_error(server: FaultServer) -> None:
+    server.routes["/r"] = respond(302)
+    with pytest.raises(HttpStatusError) as failed:
+        fetcher().fetch(server.url("/r"))
+    assert failed.value.status == 302
+
+
+# --- content types ---
+
+
+@pytest.mark.parametrize(
+    ("purpose", "content_type"),
+    [
+        ("feed", "application/rss+xml"),
+        ("feed", "application/atom+xml; charset=utf-8"),
+        ("feed", "application/feed+json"),
+        ("feed", "text/xml"),
+        ("feed", "application/x-gzip"),
+        ("feed", ""),
+        ("article", "text/html; charset=iso-8859-1"),
+        ("article", "application/xhtml+xml"),
+        ("article", "text/plain"),
+    ],
+)
+def test_expected_content_types_are_accepted(
+    server: FaultServer, purpose: str, content_type: str
+) -> None:
+    server.routes["/x"] = respond(200, b"<rss/>", {"Content-Type": content_type} if content_type else {})
+    assert fetcher().fetch(server.url("/x"), purpose=purpose).status == 200  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "content_type"),
+    [("feed", "image/png"), ("feed", "application/pdf"), ("article", "application/pdf"),
+     ("article", "video/mp4"), ("article", "application/rss+xml")],
+)
+def test_mismatched_content_types_are_refused(
+    server: FaultServer, purpose: str, content_type: str
+) -> None:
+    server.routes["/x"] = respond(200, b"%PDF", {"Content-Type": content_type})
+    before = metric("newsflow_fetch_refused_total", reason="content_type")
+    with pytest.raises(FetchRefused) as refused:
+        fetcher().fetch(server.url("/x"), purpose=purpose)  # type: ignore[arg-type]
+    assert refused.value.reason == "content_type"
+    assert content_type in str(refused.value)
+    assert metric("newsflow_fetch_refused_total", reason="content_type") == before + 1
+
+
+def test_html_served_as_a_feed_passes_only_when_it_looks_like_a_feed(server: FaultServer) -> None:
+    server.routes["/feed-as-html"] = ok(b'\xef\xbb\xbf  <?xml version="1.0"?><rss/>')
+    server.routes["/page"] = ok(b"<!doctype html><html><body>hi</body></html>")
+    assert fetcher().fetch(server.url("/feed-as-html"), purpose="feed").status == 200
+    with pytest.raises(FetchRefused) as refused:
+        fetcher().fetch(server.url("/page"), purpose="feed")
+    assert refused.value.reason == "content_type"
+
+
+# --- conditional GET and status handling ---
+
+
+def conditional(request: BaseHTTPRequestHandler) -> None:
+    fresh = request.headers.get("If-None-Match") == '"v1"'
+    fresh = fresh or request.headers.get("If-Modified-Since") == "Mon, 01 Jan 2024 00:00:00 GMT"
+    headers = {"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+               "Content-Type": "application/rss+xml"}
+    respond(304 if fresh else 200, b"" if fresh else b"<rss>v1</rss>", headers)(request)
+
+
+def test_conditional_get_sends_validators_and_yields_304(server: FaultServer) -> None:
+    server.routes["/feed"] = conditional
+    client = fetcher()
+    first = client.fetch(server.url("/feed"), purpose="feed")
+    assert (first.status, first.body) == (200, b"<rss>v1</rss>")
+    again = client.fetch(
+        server.url("/feed"), purpose="feed",
+        etag=first.headers["etag"], last_modified=first.headers["last-modified"],
+    )
+    assert (again.status, again.body, again.not_modified) == (304, b"", True)
+    sent = server.hits[-1].headers
+    assert sent["if-none-match"] == '"v1"'
+    assert sent["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+    by_date = client.fetch(server.url("/feed"), purpose="feed", last_modified=first.headers["last-modified"])
+    assert by_date.status == 304
+
+
+def test_validators_with_line_breaks_are_never_sent(server: FaultServer) -> None:
+    server.routes["/feed"] = conditional
+    fetcher().fetch(server.url("/feed"), purpose="feed", etag='"v1"\r\nX-Injected: 1')
+    assert "x-injected" not in server.hits[0].headers
+    assert "if-none-match" not in server.hits[0].headers
+
+
+def test_requests_identify_themselves(server: FaultServer) -> None:
+    server.routes["/p"] = ok(b"x")
+    fetcher(user_agent="newsflow-test/9 (+https://example.org/bot)").fetch(server.url("/p"))
+    sent = server.hits[-1].headers
+    assert sent["user-agent"] == "newsflow-test/9 (+https://example.org/bot)"
+    assert sent["accept-encoding"] == "gzip, deflate"
+    assert sent["accept"].startswith("text/html")
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 410, 500, 502, 503])
+def test_error_statuses_are_http_status_errors(server: FaultServer, status: int) -> None:
+    server.routes["/e"] = respond(status, b"nope")
+    before = metric("newsflow_fetch_requests_total", host="127.0.0.1", status=str(status))
+    with pytest.raises(HttpStatusError) as failed:
+        fetcher().fetch(server.url("/e"))
+    assert failed.value.status == status
+    assert failed.value.reason == f"http_{status}"
+    assert f"HTTP {status}" in str(failed.value)
+    assert metric("newsflow_fetch_requests_total", host="127.0.0.1", status=str(status)) == before + 1
+
+
+def test_bytes_received_are_counted(server: FaultServer) -> None:
+    server.routes["/p"] = ok(b"x" * 5000)
+    before = metric("newsflow_fetch_bytes_total")
+    fetcher().fetch(server.url("/p"))
+    assert metric("newsflow_fetch_bytes_total") == before + 5000
+
+
+def test_a_refused_connection_names_the_url_and_cause() -> None:
+    with FaultServer() as gone:
+        url = gone.url("/x")
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(url)
+    assert failed.value.reason == "connection"
+    assert url in str(failed.value) and "refused" in str(failed.value).lower()
+
+
+def test_a_body_cut_short_is_a_protocol_error(server: FaultServer) -> None:
+    def short(request: BaseHTTPRequestHandler) -> None:
+        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\nabc")
+        request.close_connection = True
+
+    server.routes["/short"] = short
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/short"))
+    assert failed.value.reason == "protocol"
+
+
+def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> None:
+    def garbage(request: BaseHTTPRequestHandler) -> None:
+        request.wfile.write(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
+        request.close_connection = True
+
+    server.routes["/g"] = garbage
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/g"))
+    assert failed.value.reason == "protocol"
