@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from lxml.etree import LxmlError
 from trafilatura import bare_extraction
@@ -66,24 +67,27 @@ def _sample(content: str | bytes) -> str:
     return chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
 
 
+def trafilatura_options(config: ExtractConfig, *, now: datetime) -> dict[str, Any]:
+    """The options newsflow runs trafilatura with (benchmarks use the same for the baseline)."""
+    return {
+        "with_metadata": True,
+        "include_comments": False,
+        "include_tables": config.include_tables,
+        "favor_precision": config.favor_precision,
+        "date_extraction_params": {
+            "original_date": True,
+            "extensive_search": True,
+            "max_date": (now + FUTURE_WINDOW).strftime("%Y-%m-%d"),
+            "outputformat": DATE_FORMAT,
+        },
+    }
+
+
 def parse_page(html: str, *, url: str, config: ExtractConfig, now: datetime) -> ParsedPage:
     """Run trafilatura once on ``html``; raise ExtractionError when there is no article text."""
     check_html(html, url=url)
     try:
-        document = bare_extraction(
-            html,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=config.include_tables,
-            favor_precision=config.favor_precision,
-            date_extraction_params={
-                "original_date": True,
-                "extensive_search": True,
-                "max_date": (now + FUTURE_WINDOW).strftime("%Y-%m-%d"),
-                "outputformat": DATE_FORMAT,
-            },
-        )
+        document = bare_extraction(html, url=url, **trafilatura_options(config, now=now))
     except (LxmlError, ValueError, TypeError, RecursionError) as exc:
         raise ExtractionError(f"cannot parse page {url}: {exc}", url=url, reason="parse") from None
     if not isinstance(document, Document) or not document.text or not document.text.strip():
