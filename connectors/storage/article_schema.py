@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors.storage.db import Dialect
-from connectors.storage.migrations import Migration, both
+from connectors.storage.migrations import Migration
 
 # ISO 639-1 code -> PostgreSQL text-search configuration shipped with PostgreSQL >= 12.
 PG_TEXT_SEARCH_CONFIGS: dict[str, str] = {
@@ -87,23 +87,25 @@ def _revisions_table(dialect: Dialect) -> Sequence[str]:
     ]
 
 
-_TAG_TABLES = both(
-    """CREATE TABLE article_topics (
-        article_id TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        topic_key TEXT NOT NULL,
-        PRIMARY KEY (article_id, topic_key)
-    )""",
-    "CREATE INDEX article_topics_key ON article_topics (topic_key, article_id)",
-    """CREATE TABLE article_entities (
-        article_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        type TEXT NOT NULL,
-        name_key TEXT NOT NULL,
-        PRIMARY KEY (article_id, name_key, type)
-    )""",
-    "CREATE INDEX article_entities_key ON article_entities (name_key, article_id)",
-)
+def _tag_tables(dialect: Dialect) -> Sequence[str]:
+    key = "TEXT" if dialect == "sqlite" else 'TEXT COLLATE "C"'
+    return [
+        f"""CREATE TABLE article_topics (
+            article_id {key} NOT NULL,
+            topic TEXT NOT NULL,
+            topic_key TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic_key)
+        )""",
+        "CREATE INDEX article_topics_key ON article_topics (topic_key, article_id)",
+        f"""CREATE TABLE article_entities (
+            article_id {key} NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            PRIMARY KEY (article_id, name_key, type)
+        )""",
+        "CREATE INDEX article_entities_key ON article_entities (name_key, article_id)",
+    ]
 
 
 def _full_text(dialect: Dialect) -> Sequence[str]:
@@ -154,6 +156,6 @@ def _postgres_fts() -> Sequence[str]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles table", _articles_table),
     Migration(2, "article revisions", _revisions_table),
-    Migration(3, "topic and entity side tables", _TAG_TABLES),
+    Migration(3, "topic and entity side tables", _tag_tables),
     Migration(4, "full-text search", _full_text),
 )

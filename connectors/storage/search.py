@@ -76,12 +76,13 @@ class ArticleSearch:
         except InputError:
             SEARCHES.labels(self.db.dialect, "invalid").inc()
             raise
-        sql, params = self._statement(query, words)
-        rows = self.db.execute(sql, params)
+        statement = self._statement(query, words)
+        rows = self.db.execute(*statement) if statement else []
         SEARCHES.labels(self.db.dialect, "ok" if rows else "empty").inc()
         return [SearchHit(float(row[2] or 0.0), load_article(row[:2])) for row in rows]
 
-    def _statement(self, query: SearchQuery, words: list[str]) -> tuple[str, list[Any]]:
+    def _statement(self, query: SearchQuery, words: list[str]) -> tuple[str, list[Any]] | None:
+        """The SQL and its parameters; None when the query cannot match anything."""
         where, params = _filters(query)
         if not words:
             order = "a.dated_at DESC, a.id"
@@ -94,7 +95,11 @@ class ArticleSearch:
             )
             params = [fts5_match(words), *params]
         else:
-            sql, params = _postgres_statement(where, params, " ".join(words))
+            text = " ".join(words)
+            probe = _postgres_probe(self.db, text)
+            if probe is None:  # only stop words in every language
+                return None
+            sql, params = _postgres_statement(where, params, text, probe)
         return sql + " LIMIT ?", [*params, query.limit]
 
 
@@ -161,19 +166,35 @@ def _since(value: datetime | date) -> str | None:
     return utc_text(value)
 
 
-def _postgres_statement(where: str, params: list[Any], text: str) -> tuple[str, list[Any]]:
+def _postgres_probe(db: Database, text: str) -> str | None:
+    """The query as one tsquery matching its parse in any configuration; None if all empty.
+
+    Parsed by PostgreSQL itself (the text stays a bound parameter); duplicates
+    are dropped so the planner sees a small query and uses the GIN index.
+    """
+    configs = sorted({"simple", *PG_TEXT_SEARCH_CONFIGS.values()})
+    rows = db.execute(
+        "SELECT DISTINCT CAST(plainto_tsquery(CAST(c AS regconfig), ?) AS TEXT)"
+        " FROM unnest(CAST(? AS TEXT[])) AS c",
+        (text, configs),
+    )
+    parsed = sorted(str(r[0]) for r in rows if r[0])
+    return " | ".join(f"( {q} )" for q in parsed) or None
+
+
+def _postgres_statement(
+    where: str, params: list[Any], text: str, probe: str
+) -> tuple[str, list[Any]]:
     """Index-friendly and language-aware.
 
     The GIN index is probed with the query parsed in every configuration
-    (OR-ed, a constant), then each candidate is re-checked with the query
-    parsed in its own language's configuration, which also ranks it.
+    (see :func:`_postgres_probe`), then each candidate is re-checked with the
+    query parsed in its own language's configuration, which also ranks it.
     """
-    configs = sorted({"simple", *PG_TEXT_SEARCH_CONFIGS.values()})
-    probe = " || ".join(f"plainto_tsquery('{c}', ?)" for c in configs)
     own = "plainto_tsquery(newsflow_ts_config(a.language), ?)"
     sql = (
         f"SELECT a.data, a.feeds, ts_rank(a.search_vector, {own}) FROM articles a"
-        f" WHERE a.search_vector @@ ({probe}) AND a.search_vector @@ {own}{where}"
+        f" WHERE a.search_vector @@ CAST(? AS tsquery) AND a.search_vector @@ {own}{where}"
         " ORDER BY 3 DESC, a.id"
     )
-    return sql, [text, *([text] * len(configs)), text, *params]
+    return sql, [text, probe, text, *params]
