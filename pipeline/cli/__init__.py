@@ -17,6 +17,7 @@ from pipeline.errors import ConfigError, NewsflowError
 
 COMMAND_MODULES = [
     "pipeline.cli.run",
+    "pipeline.cli.feeds",
     "pipeline.cli.extract",
     "pipeline.cli.residue",
     "pipeline.cli.export",
