@@ -47,7 +47,9 @@ class NaiveScheduler:
 
 
 def bench_scheduler(n_feeds: int, hours: float) -> None:
-    feeds = [FeedConfig(name=f"feed{i}", url=f"https://site{i}.example/feed") for i in range(n_feeds)]
+    feeds = [
+        FeedConfig(name=f"feed{i}", url=f"https://site{i}.example/feed") for i in range(n_feeds)
+    ]
     config = ScheduleConfig()
     rng = random.Random(1)
     news = PollResult(feed="x", status="ok")
