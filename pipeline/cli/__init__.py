@@ -17,6 +17,9 @@ from pipeline.errors import ConfigError, NewsflowError
 
 COMMAND_MODULES = [
     "pipeline.cli.run",
+    "pipeline.cli.stage",
+    "pipeline.cli.topics",
+    "pipeline.cli.dlq",
     "pipeline.cli.feeds",
     "pipeline.cli.extract",
     "pipeline.cli.residue",

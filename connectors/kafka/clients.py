@@ -1,0 +1,121 @@
+"""kafka-python clients built from :class:`~pipeline.config.KafkaConfig`.
+
+The one place that knows kafka-python's constructor arguments. Every client
+gets the same connection and security settings; consumers never auto-commit
+and read only committed records (so output of aborted transactions is never
+seen, whichever delivery mode wrote it); producers are idempotent (acks=all)
+and compress with :func:`codec`::
+
+    consumer = make_consumer(config.kafka, group="newsflow.extract", topics=["news.pages"])
+    producer = make_producer(config.kafka, transactional_id="newsflow.extract.host.0")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.codec import has_lz4, has_snappy, has_zstd
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+from connectors.kafka.errors import kafka_errors
+from pipeline.config import KafkaConfig
+from pipeline.errors import ConfigError
+
+_CODEC_AVAILABLE = {"zstd": has_zstd, "lz4": has_lz4, "snappy": has_snappy, "gzip": lambda: True}
+
+
+def codec(config: KafkaConfig) -> str | None:
+    """The compression codec to use: the configured one, or the best one installed for ``auto``.
+
+    kafka-python compresses with gzip from the standard library; zstd, lz4 and
+    snappy need their Python package (``zstandard``, ``lz4``, ``python-snappy``).
+    """
+    if config.compression == "none":
+        return None
+    if config.compression == "auto":
+        return next(name for name in ("zstd", "lz4", "gzip") if _CODEC_AVAILABLE[name]())
+    if not _CODEC_AVAILABLE[config.compression]():
+        raise ConfigError(
+            [f"kafka.compression: {config.compression} needs its Python codec package installed"]
+        )
+    return config.compression
+
+
+def connection_options(config: KafkaConfig, client_id: str) -> dict[str, Any]:
+    """Settings every client shares: where the brokers are and how to authenticate."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": list(config.bootstrap_servers),
+        "client_id": client_id,
+        "security_protocol": config.security_protocol,
+        "bootstrap_timeout_ms": 15_000,
+    }
+    if config.ssl_cafile:
+        options["ssl_cafile"] = config.ssl_cafile
+    if config.security_protocol.startswith("SASL"):
+        if not config.sasl_username or config.sasl_password is None:
+            raise ConfigError(["kafka.sasl_username and kafka.sasl_password are required for SASL"])
+        options["sasl_mechanism"] = config.sasl_mechanism
+        options["sasl_plain_username"] = config.sasl_username
+        options["sasl_plain_password"] = config.sasl_password.get_secret_value()
+    return options
+
+
+def make_consumer(
+    config: KafkaConfig,
+    *,
+    client_id: str,
+    group: str | None = None,
+    topics: list[str] | None = None,
+    listener: ConsumerRebalanceListener | None = None,
+) -> KafkaConsumer:
+    """A consumer that commits only when told to and skips aborted transactions.
+
+    With ``group`` and ``topics`` it joins the group and subscribes; without,
+    the caller assigns partitions itself (listing, lag, tests).
+    """
+    options = connection_options(config, client_id) | {
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_poll_records": config.batch_size,
+        "session_timeout_ms": config.session_timeout_ms,
+        "heartbeat_interval_ms": max(300, config.session_timeout_ms // 3),
+        "max_poll_interval_ms": config.max_poll_interval_ms,
+        "max_partition_fetch_bytes": max(1024 * 1024, config.max_message_bytes),
+        "allow_auto_create_topics": False,
+    }
+    with kafka_errors("connect the consumer"):
+        consumer = KafkaConsumer(**options)
+        if topics:
+            consumer.subscribe(topics=topics, listener=listener)
+    return consumer
+
+
+def make_producer(
+    config: KafkaConfig, *, client_id: str, transactional_id: str | None = None
+) -> KafkaProducer:
+    """An idempotent producer (acks=all); transactional when ``transactional_id`` is given."""
+    options = connection_options(config, client_id) | {
+        "enable_idempotence": True,
+        "acks": "all",
+        "compression_type": codec(config),
+        "linger_ms": 5,
+        "batch_size": 256 * 1024,
+        "max_request_size": config.max_message_bytes,
+        "allow_auto_create_topics": False,
+    }
+    if transactional_id:
+        options["transactional_id"] = transactional_id
+        options["transaction_timeout_ms"] = config.transaction_timeout_ms
+    with kafka_errors("connect the producer"):
+        producer = KafkaProducer(**options)
+        if transactional_id:
+            producer.init_transactions()
+    return producer
+
+
+def make_admin(config: KafkaConfig, *, client_id: str = "newsflow-admin") -> KafkaAdminClient:
+    with kafka_errors("connect the admin client"):
+        return KafkaAdminClient(**connection_options(config, client_id))

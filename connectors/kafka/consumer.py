@@ -1,0 +1,209 @@
+"""A consumer-group member that hands out batches and commits exactly what was handled.
+
+:class:`GroupConsumer` wraps kafka-python's consumer for the poll → process →
+commit loop of a worker:
+
+- :meth:`poll` returns a batch of :class:`InRecord` in (topic, partition,
+  offset) order and snapshots each partition's position;
+- :meth:`next_offsets` says what to commit for a handled prefix of the batch:
+  the position snapshot for a partition handled to its end (it may lie past
+  transaction markers), else the offset after the last handled record;
+- :meth:`rewind` seeks partitions back to their first unhandled record, so
+  they are polled again;
+- :meth:`commit_idle` commits positions that moved while no record came
+  (transaction markers, aborted records), so the group's lag reaches 0.
+
+Rebalance callbacks run while the caller is blocked in :meth:`poll`, so they
+never interrupt a batch; ``on_revoked`` lets the owner settle anything still
+open (the runner aborts an open transaction there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+
+from connectors.kafka.clients import make_consumer
+from connectors.kafka.errors import kafka_errors
+from connectors.kafka.records import InRecord, Partition
+from pipeline.config import KafkaConfig
+
+log = logging.getLogger(__name__)
+
+REBALANCES = Counter(
+    "newsflow_kafka_rebalance_partitions_total",
+    "Partitions assigned, revoked or lost by rebalances, per consumer group.",
+    ["group", "event"],
+)
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: GroupConsumer) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.owner._revoked(set(revoked), "revoked")
+
+    def on_partitions_lost(self, lost: Iterable[TopicPartition]) -> None:
+        self.owner._revoked(set(lost), "lost")
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.owner._assigned(set(assigned))
+
+
+class GroupConsumer:
+    """One member of ``group``, subscribed to ``topics``; not thread-safe (one worker thread).
+
+    With ``subscribe=False`` it takes every partition of ``topics`` itself
+    instead of joining the group (a single tool such as ``newsflow dlq
+    replay``), still committing under ``group``.
+    """
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        *,
+        group: str,
+        topics: Sequence[str],
+        client_id: str,
+        on_revoked: Callable[[set[Partition]], None] | None = None,
+        subscribe: bool = True,
+    ) -> None:
+        self.group = group
+        self.on_revoked = on_revoked
+        self._positions: dict[Partition, int] = {}
+        self._committed: dict[Partition, int] = {}
+        self.consumer: KafkaConsumer = make_consumer(
+            config,
+            client_id=client_id,
+            group=group,
+            topics=list(topics) if subscribe else None,
+            listener=_Listener(self),
+        )
+        if not subscribe:
+            self._assign_all(topics)
+
+    def _assign_all(self, topics: Sequence[str]) -> None:
+        with kafka_errors(f"assign the partitions of {', '.join(topics)}"):
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+            ]
+            self.consumer.assign(partitions)
+
+    # -- the batch loop -------------------------------------------------------
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[InRecord]:
+        with kafka_errors(f"poll for group {self.group}"):
+            batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+            self._positions = {
+                (tp.topic, tp.partition): self.consumer.position(tp) for tp in batches
+            }
+        records = [
+            InRecord(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or []))
+            for tp in sorted(batches, key=lambda t: (t.topic, t.partition))
+            for r in batches[tp]
+        ]
+        return records
+
+    def next_offsets(
+        self, handled: Sequence[InRecord], batch: Sequence[InRecord]
+    ) -> dict[Partition, int]:
+        """Offsets to commit once ``handled`` (a prefix of ``batch``) is safely delivered."""
+        last_of_batch = {r.where: r.offset for r in batch}
+        offsets: dict[Partition, int] = {}
+        for record in handled:
+            if record.offset == last_of_batch[record.where]:
+                offsets[record.where] = max(self._positions.get(record.where, 0), record.offset + 1)
+            else:
+                offsets[record.where] = record.offset + 1
+        return offsets
+
+    def rewind(self, unhandled: Sequence[InRecord]) -> None:
+        """Seek back so ``unhandled`` records are polled again."""
+        first: dict[Partition, int] = {}
+        for record in unhandled:
+            first.setdefault(record.where, record.offset)
+        with kafka_errors("seek back"):
+            for (topic, partition), offset in first.items():
+                if TopicPartition(topic, partition) in self.consumer.assignment():
+                    self.consumer.seek(TopicPartition(topic, partition), offset)
+
+    def commit(self, offsets: Mapping[Partition, int]) -> None:
+        """Commit outside a transaction (at-least-once delivery, idle positions)."""
+        if not offsets:
+            return
+        with kafka_errors(f"commit offsets of group {self.group}"):
+            self.consumer.commit(offsets=to_kafka_offsets(offsets))
+        self.committed(offsets)
+
+    def committed(self, offsets: Mapping[Partition, int]) -> None:
+        """Record offsets committed elsewhere (inside a transaction)."""
+        self._committed.update(offsets)
+
+    def commit_idle(self) -> dict[Partition, int]:
+        """Commit positions that advanced without records (past markers or aborted data)."""
+        advanced: dict[Partition, int] = {}
+        with kafka_errors("read positions"):
+            for tp in self.consumer.assignment():
+                where = (tp.topic, tp.partition)
+                position = self.consumer.position(tp, timeout_ms=1000)
+                if position is not None and position > self._committed.get(where, -1):
+                    advanced[where] = position
+        self.commit(advanced)
+        return advanced
+
+    def group_metadata(self) -> object:
+        """The member's generation, for transactional offset commits (fences zombies, KIP-447)."""
+        return self.consumer.group_metadata()
+
+    def assignment(self) -> set[Partition]:
+        return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+
+    def positions(self) -> dict[Partition, int]:
+        """The next offset to read of every assigned partition."""
+        with kafka_errors("read positions"):
+            return {
+                (tp.topic, tp.partition): self.consumer.position(tp)
+                for tp in self.consumer.assignment()
+            }
+
+    def close(self) -> None:
+        """Leave the group at once (partitions move to the others without waiting for a timeout)."""
+        with kafka_errors(f"leave group {self.group}"):
+            self.consumer.close(autocommit=False, timeout_ms=5000)
+
+    # -- rebalance callbacks (run while poll() blocks) ------------------------
+
+    def _revoked(self, partitions: set[TopicPartition], event: str) -> None:
+        REBALANCES.labels(self.group, event).inc(len(partitions))
+        where = {(tp.topic, tp.partition) for tp in partitions}
+        for key in where:
+            self._committed.pop(key, None)
+            self._positions.pop(key, None)
+        if partitions:
+            log.info("%s: partitions %s %s", self.group, event, sorted(where))
+        if self.on_revoked is not None:
+            self.on_revoked(where)
+
+    def _assigned(self, partitions: set[TopicPartition]) -> None:
+        REBALANCES.labels(self.group, "assigned").inc(len(partitions))
+        if partitions:
+            log.info(
+                "%s: partitions assigned %s",
+                self.group,
+                sorted((tp.topic, tp.partition) for tp in partitions),
+            )
+
+
+def to_kafka_offsets(offsets: Mapping[Partition, int]) -> dict[TopicPartition, OffsetAndMetadata]:
+    return {
+        TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+        for (topic, partition), offset in offsets.items()
+    }

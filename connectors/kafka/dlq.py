@@ -1,0 +1,209 @@
+"""The dead-letter topic: list what is waiting, send it back where it came from.
+
+Pending dead letters are those past the committed offset of the replay group
+``<group_prefix>.dlq-replay``. :func:`replay` reads them up to the end of the
+topic as it was when the replay began and, in one delivery with the commit of
+the replay group's offsets (a transaction by default):
+
+- sends each letter matching the filter back to its ``source_topic`` header,
+  with its original key and bytes (and a ``replayed_from`` header);
+- appends every other letter to the end of the DLQ again, headers and all,
+  so a replay filtered by stage or reason never drops the others.
+
+So each pending letter is handled exactly once per replay, and what the
+replay group has committed past is either replayed or still pending further
+on. A letter whose headers are missing or name a topic outside this
+deployment's prefix is kept (appended again) and counted as ``invalid``::
+
+    result = replay(config.kafka, LetterFilter(stage="extract"))
+    result.replayed, result.kept, result.invalid
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+
+from connectors.kafka.clients import make_admin, make_consumer, make_producer
+from connectors.kafka.consumer import GroupConsumer
+from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, TransactionalDelivery
+from connectors.kafka.errors import kafka_errors
+from connectors.kafka.headers import DeadLetterInfo, Headers
+from connectors.kafka.records import InRecord, OutRecord, Partition
+from connectors.kafka.topics import committed_offsets
+from pipeline.config import KafkaConfig
+from pipeline.errors import MessageError
+from pipeline.topology import TOPICS, topic_name
+
+log = logging.getLogger(__name__)
+
+READ_BATCH = 500
+POLL_MS = 500
+MAX_EMPTY_POLLS = 20
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    info: DeadLetterInfo | None
+    """None when the headers are not a dead letter's (``invalid``)."""
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    stage: str | None = None
+    reason: str | None = None
+
+    def matches(self, info: DeadLetterInfo) -> bool:
+        return (self.stage is None or info.stage == self.stage) and (
+            self.reason is None or info.reason == self.reason
+        )
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: int = 0
+    kept: int = 0
+    invalid: int = 0
+
+
+def replay_group(config: KafkaConfig) -> str:
+    return f"{config.group_prefix}.dlq-replay"
+
+
+def dlq_topic(config: KafkaConfig) -> str:
+    return topic_name(config.topic_prefix, "dlq")
+
+
+def to_letter(record: InRecord) -> DeadLetter:
+    try:
+        info: DeadLetterInfo | None = DeadLetterInfo.from_headers(record.headers)
+    except MessageError:
+        info = None
+    return DeadLetter(
+        record.partition, record.offset, record.key, record.value or b"", record.headers, info
+    )
+
+
+def pending_letters(config: KafkaConfig, *, include_replayed: bool = False) -> Iterator[DeadLetter]:
+    """Dead letters past the replay group's offsets (all of them with ``include_replayed``)."""
+    topic = dlq_topic(config)
+    admin = make_admin(config)
+    try:
+        start = {} if include_replayed else committed_offsets(admin, replay_group(config))
+    finally:
+        admin.close()
+    consumer = make_consumer(config, client_id=f"{config.group_prefix}.dlq-list")
+    try:
+        with kafka_errors(f"read {topic}"):
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            ends = consumer.end_offsets(partitions)
+            for tp in partitions:
+                committed = start.get(tp)
+                if committed is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed)
+            yield from _read_until(consumer, ends)
+    finally:
+        consumer.close()
+
+
+def _read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Iterator[DeadLetter]:
+    """Records of the assigned partitions up to ``ends``, as dead letters."""
+    remaining = {tp for tp, end in ends.items() if consumer.position(tp) < end}
+    empty = 0
+    while remaining and empty < MAX_EMPTY_POLLS:
+        batches = consumer.poll(timeout_ms=POLL_MS, max_records=READ_BATCH)
+        empty = 0 if batches else empty + 1
+        for tp in sorted(batches, key=lambda t: t.partition):
+            for r in batches[tp]:
+                if r.offset < ends[tp]:
+                    headers = list(r.headers or [])
+                    yield to_letter(
+                        InRecord(r.topic, r.partition, r.offset, r.key, r.value, headers)
+                    )
+        remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
+
+
+def replay(config: KafkaConfig, letters: LetterFilter) -> ReplayResult:
+    """Send pending letters matching ``letters`` back to their source topics (module docstring)."""
+    group = replay_group(config)
+    consumer = GroupConsumer(
+        config, group=group, topics=[dlq_topic(config)], client_id=group, subscribe=False
+    )
+    delivery = _delivery(config, consumer, group)
+    try:
+        return _replay(config, consumer, delivery, letters)
+    finally:
+        delivery.close(5.0)
+        consumer.close()
+
+
+def _delivery(config: KafkaConfig, consumer: GroupConsumer, group: str) -> Delivery:
+    if config.delivery == "transactional":
+        # One transactional id for every replay: a second replay running at the
+        # same time fences the first instead of sending the same letters twice.
+        return TransactionalDelivery(
+            make_producer(config, client_id=group, transactional_id=group), consumer
+        )
+    return AtLeastOnceDelivery(make_producer(config, client_id=group), consumer)
+
+
+def _replay(
+    config: KafkaConfig, consumer: GroupConsumer, delivery: Delivery, letters: LetterFilter
+) -> ReplayResult:
+    with kafka_errors("read the end of the dead-letter topic"):
+        tps = list(consumer.consumer.assignment())
+        ends: dict[Partition, int] = {
+            (tp.topic, tp.partition): end for tp, end in consumer.consumer.end_offsets(tps).items()
+        }
+    replayed = kept = invalid = 0
+    empty = 0
+    while _behind(consumer, ends) and empty < MAX_EMPTY_POLLS:
+        batch = [r for r in consumer.poll(POLL_MS, READ_BATCH) if r.offset < ends[r.where]]
+        empty = 0 if batch else empty + 1
+        if not batch:
+            continue
+        outputs = []
+        for record in batch:
+            letter = to_letter(record)
+            target = _target(config, letter)
+            if target is not None and letter.info is not None and letters.matches(letter.info):
+                outputs.append(_resend(letter, target, record))
+                replayed += 1
+            else:
+                outputs.append(OutRecord(record.topic, record.key, letter.value, letter.headers))
+                kept += 1
+                invalid += target is None
+        delivery.deliver(outputs, consumer.next_offsets(batch, batch))
+    return ReplayResult(replayed=replayed, kept=kept, invalid=invalid)
+
+
+def _behind(consumer: GroupConsumer, ends: dict[Partition, int]) -> bool:
+    positions = consumer.positions()
+    return any(positions.get(where, 0) < end for where, end in ends.items())
+
+
+def _target(config: KafkaConfig, letter: DeadLetter) -> str | None:
+    """The topic to send a letter back to, if its headers name one of this deployment's."""
+    if letter.info is None:
+        return None
+    source = letter.info.source_topic
+    allowed = {topic_name(config.topic_prefix, t) for t in TOPICS if t != "dlq"}
+    return source if source in allowed else None
+
+
+def _resend(letter: DeadLetter, target: str, record: InRecord) -> OutRecord:
+    provenance = f"{record.topic}[{record.partition}]@{record.offset}".encode()
+    return OutRecord(target, letter.key, letter.value, [("replayed_from", provenance)])

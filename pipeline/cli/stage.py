@@ -1,0 +1,78 @@
+"""``newsflow stage NAME``: run one stage of the pipeline as a Kafka consumer-group member.
+
+``fetch``, ``extract``, ``dedup`` and ``store`` consume their topics in group
+``<group_prefix>.<NAME>``; start the same command on more processes or
+machines to share the work (the group spreads the partitions over them).
+``poll`` runs the feed poller, producing new entries to ``news.items``: run
+exactly one. SIGTERM/SIGINT finish the batch in flight, commit it and exit 0::
+
+    newsflow --config config/newsflow.yaml stage extract
+    newsflow stage poll --once          # poll every feed once and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from pipeline import logs
+from pipeline.cli.common import config_from
+from pipeline.config import Config
+from pipeline.runtime.signals import handle_signals
+from pipeline.runtime.summary import RunSummary
+from pipeline.topology import WORKER_BY_NAME
+
+STAGES = (*WORKER_BY_NAME, "poll")
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "stage",
+        help="run one stage as a Kafka consumer-group member (scale out: start more)",
+        description="Run one stage on Kafka until SIGTERM/SIGINT. Workers: "
+        + ", ".join(f"{w.name} ({'+'.join(w.consumes)})" for w in WORKER_BY_NAME.values())
+        + "; poll: the feed poller.",
+    )
+    parser.add_argument("name", choices=STAGES, metavar="NAME", help=" | ".join(STAGES))
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="poll: every feed once, then exit; workers: exit once idle for --idle-exit seconds",
+    )
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --once, how long a worker waits for new records before exiting (default 5)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    logs.setup(config.service.log_format, config.service.log_level)
+    stop = threading.Event()
+    with handle_signals(stop):
+        if args.name == "poll":
+            run_poller(config, stop, once=args.once)
+        else:
+            from pipeline.runtime.kafka_runner import run_worker
+
+            idle = args.idle_exit if args.once else None
+            run_worker(config, args.name, stop, idle_timeout=idle)
+    return 0
+
+
+def run_poller(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+    from pipeline.runtime.kafka_source import KafkaFeedSource
+    from pipeline.runtime.wiring import Resources
+
+    resources = Resources(config)
+    source = KafkaFeedSource(config, resources)
+    try:
+        return source.run_once() if once else source.run_forever(stop)
+    finally:
+        source.close()
+        resources.close()

@@ -1,0 +1,236 @@
+"""``newsflow run`` on Kafka: the feed poller plus every worker, on one machine.
+
+The poller runs in this process; each worker runs in a process of its own
+(``spawn``ed, like ``newsflow stage NAME``), with one extraction process per
+core (``extract.workers``, 0 = one per core). Processes, not threads,
+because extraction is CPU-bound Python: threads would share one core through
+the GIL, processes use them all; a crashing worker also cannot take the
+others down, and the supervisor restarts it. To spread the stages over
+several machines, run ``newsflow stage NAME`` there instead: it is the same
+code.
+
+``run_kafka(config, stop, once=True)`` polls every feed once, waits until
+every consumer group has caught up (lag 0 on every topic, checked in
+topology order so nothing can still be in flight), then stops the workers
+and returns the summary of the run, counted by the poller and the workers.
+``once=False`` follows the schedule until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.queues
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from typing import Any
+
+from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
+from pipeline.config import Config
+from pipeline.errors import TransportError
+from pipeline.runtime.kafka_runner import group_id, run_worker
+from pipeline.runtime.kafka_source import KafkaFeedSource
+from pipeline.runtime.summary import RunSummary
+from pipeline.runtime.wiring import Resources
+from pipeline.topology import WORKERS, topic_name
+
+log = logging.getLogger(__name__)
+
+DRAIN_CHECK_S = 0.5
+STOP_GRACE_S = 9.0
+MAX_RESTARTS = 5
+"""A worker restarted this often within :data:`RESTART_WINDOW_S` is given up on."""
+RESTART_WINDOW_S = 60.0
+
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+    """Run the poller and every worker on Kafka; see the module docstring."""
+    admin = make_admin(config.kafka)
+    try:
+        ensure_topics(admin, topic_specs(config.kafka))
+    finally:
+        admin.close()
+    resources = Resources(config)
+    workers = WorkerProcesses(config)
+    try:
+        workers.start()
+        source = KafkaFeedSource(config, resources)
+        try:
+            if once:
+                summary = source.run_once()
+                wait_until_drained(config, stop, tick=workers.supervise)
+            else:
+                summary = _run_forever(source, stop, workers)
+        finally:
+            source.close()
+    finally:
+        summary_of_workers = workers.stop()
+        resources.close()
+    summary.merge(summary_of_workers)
+    _count_store(config, summary)
+    return summary
+
+
+def _count_store(config: Config, summary: RunSummary) -> None:
+    """What the store holds after the run, as the embedded runtime reports it."""
+    resources = Resources(config)
+    try:
+        summary.stored_total = resources.articles.count(duplicates=False)
+        summary.duplicates_total = resources.articles.count(duplicates=True)
+    finally:
+        resources.close()
+
+
+def _run_forever(
+    source: KafkaFeedSource, stop: threading.Event, workers: WorkerProcesses
+) -> RunSummary:
+    supervisor = threading.Thread(target=_supervise_until, args=(workers, stop), daemon=True)
+    supervisor.start()
+    try:
+        return source.run_forever(stop)
+    finally:
+        stop.set()
+        supervisor.join()
+
+
+def _supervise_until(workers: WorkerProcesses, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            workers.supervise()
+        except TransportError as exc:
+            log.error("%s", exc)
+            stop.set()
+
+
+def wait_until_drained(
+    config: Config, stop: threading.Event, *, tick: Any = None, settle_checks: int = 2
+) -> bool:
+    """Block until every worker's group has lag 0 on all its topics (or ``stop``).
+
+    Groups are checked in topology order, so once the last one is caught up
+    nothing is still on its way: each worker commits its input only after its
+    output is acknowledged. Returns False if ``stop`` ended the wait.
+    """
+    admin = make_admin(config.kafka)
+    consumer = make_consumer(config.kafka, client_id=f"{config.kafka.group_prefix}.drain")
+    prefix = config.kafka.topic_prefix
+    clean = 0
+    try:
+        while not stop.is_set():
+            if tick is not None:
+                tick()
+            lag = sum(
+                sum(group_lag(admin, consumer, group_id(config, w),
+                              [topic_name(prefix, t) for t in w.consumes]).values())
+                for w in WORKERS
+            )  # fmt: skip
+            clean = clean + 1 if lag == 0 else 0
+            if clean >= settle_checks:
+                return True
+            stop.wait(DRAIN_CHECK_S)
+        return False
+    finally:
+        consumer.close()
+        admin.close()
+
+
+@dataclass
+class _Child:
+    worker: str
+    process: SpawnProcess
+    restarts: list[float] = field(default_factory=list)
+
+
+class WorkerProcesses:
+    """One process per worker (several for extraction), restarted when one dies."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._stop = _SPAWN.Event()
+        self._results: multiprocessing.queues.Queue[RunSummary] = _SPAWN.Queue()
+        self._children: list[_Child] = []
+
+    def counts(self) -> dict[str, int]:
+        extract = self.config.extract.workers or os.cpu_count() or 1
+        return {w.name: extract if w.name == "extract" else 1 for w in WORKERS}
+
+    def start(self) -> None:
+        for worker, count in self.counts().items():
+            for _ in range(count):
+                self._children.append(_Child(worker, self._spawn(worker)))
+
+    def _spawn(self, worker: str) -> SpawnProcess:
+        process = _SPAWN.Process(
+            target=_worker_main,
+            args=(self.config, worker, self._stop, self._results),
+            name=f"newsflow-{worker}",
+        )
+        process.start()
+        return process
+
+    def supervise(self) -> None:
+        """Restart workers that died; give up (TransportError) on one that keeps dying."""
+        now = time.monotonic()
+        for child in self._children:
+            if child.process.is_alive() or self._stop.is_set():
+                continue
+            child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S] + [now]
+            if len(child.restarts) > MAX_RESTARTS:
+                raise TransportError(
+                    f"worker {child.worker} exited {len(child.restarts)} times within"
+                    f" {RESTART_WINDOW_S:.0f} s (last exit code {child.process.exitcode})"
+                )
+            log.warning(
+                "worker %s exited with code %s; restarting it",
+                child.worker,
+                child.process.exitcode,
+                extra={"stage": child.worker, "event": "worker_restart"},
+            )
+            child.process = self._spawn(child.worker)
+
+    def stop(self) -> RunSummary:
+        """Ask every worker to finish its batch and leave; collect their summaries."""
+        self._stop.set()
+        deadline = time.monotonic() + STOP_GRACE_S
+        summary = RunSummary()
+        expected = sum(1 for c in self._children if c.process.exitcode in (None, 0))
+        for _ in range(expected):
+            try:
+                summary.merge(self._results.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        for child in self._children:
+            child.process.join(max(0.1, deadline - time.monotonic()))
+            if child.process.is_alive():
+                log.warning("worker %s did not stop in time; killing it", child.worker)
+                child.process.kill()
+                child.process.join()
+        return summary
+
+
+def _worker_main(
+    config: Config, worker: str, stop: Any, results: multiprocessing.queues.Queue[RunSummary]
+) -> None:
+    """Entry point of a worker process: run until the supervisor's stop event, report."""
+    from pipeline.logs import setup
+    from pipeline.runtime.signals import handle_signals
+
+    setup(config.service.log_format, config.service.log_level)
+    local_stop = threading.Event()
+    threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
+    with handle_signals(local_stop):
+        summary = run_worker(config, worker, local_stop)
+    results.put(summary)
+
+
+def _relay(source: Any, target: threading.Event) -> None:
+    """Set ``target`` when the supervisor's (cross-process) ``source`` event is set."""
+    source.wait()
+    target.set()
