@@ -19,6 +19,7 @@ import glob
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ RECORDS = Counter("newsflow_warc_records_total", "WARC records turned into entri
 SKIPPED = Counter(
     "newsflow_warc_records_skipped_total", "WARC records not turned into entries.", ["reason"]
 )
+
+_UNREADABLE = (ArchiveLoadFailed, OSError, EOFError, ValueError)
 
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""",
                            re.IGNORECASE)
@@ -70,7 +73,7 @@ def iter_warc_entries(
     for path in paths:
         try:
             yield from _file_entries(path, feed, max_body_bytes)
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        except _UNREADABLE as exc:
             log.warning("feed %s: cannot read WARC file %s: %s", feed.name, path, exc)
             failures.append(f"{path.name}: {exc}")
     if failures:
@@ -80,14 +83,58 @@ def iter_warc_entries(
         )
 
 
+@dataclass(frozen=True)
+class WarcBatch:
+    """Up to ``limit`` entries of one WARC file, and where the next batch starts."""
+
+    entries: list[FeedEntry]
+    next_offset: int
+    finished: bool
+
+
+def read_warc_batch(
+    path: Path, feed: FeedConfig, *, start_offset: int = 0, limit: int,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> WarcBatch:
+    """Entries from the record at byte ``start_offset`` on, stopping after ``limit`` entries.
+
+    Offsets are record boundaries (each record of a ``.warc.gz`` is its own gzip
+    member), so a backfill can resume where the previous batch ended. An
+    unreadable file is a :class:`FeedError` (reason ``bad_warc``).
+    """
+    entries: list[FeedEntry] = []
+    try:
+        size = path.stat().st_size
+        if limit <= 0 or start_offset >= size:
+            return WarcBatch([], start_offset, start_offset >= size)
+        with path.open("rb") as stream:
+            stream.seek(start_offset)
+            records = ArchiveIterator(stream)
+            for entry in _record_entries(records, feed, max_body_bytes):
+                entries.append(entry)
+                if len(entries) >= limit:
+                    next_offset = records.get_record_offset() + records.get_record_length()
+                    return WarcBatch(entries, next_offset, next_offset >= size)
+    except _UNREADABLE as exc:
+        raise FeedError(f"cannot read WARC file {path.name}: {exc}", feed=feed.name,
+                        reason="bad_warc") from None
+    return WarcBatch(entries, size, True)
+
+
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:
-    builder = EntryBuilder(feed, "warc", "", FeedLimits())
     with path.open("rb") as stream:
-        for record in ArchiveIterator(stream):
-            entry = _entry(record, feed, builder, max_body_bytes)
-            if entry is not None:
-                RECORDS.labels(feed.name).inc()
-                yield entry
+        yield from _record_entries(ArchiveIterator(stream), feed, max_body_bytes)
+
+
+def _record_entries(
+    records: ArchiveIterator, feed: FeedConfig, max_body_bytes: int
+) -> Iterator[FeedEntry]:
+    builder = EntryBuilder(feed, "warc", "", FeedLimits())
+    for record in records:
+        entry = _entry(record, feed, builder, max_body_bytes)
+        if entry is not None:
+            RECORDS.labels(feed.name).inc()
+            yield entry
 
 
 def _entry(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.storage.db import Database, Dialect, storable_text
-from connectors.storage.migrations import Migration, migrate
+from connectors.storage.migrations import Migration, both, migrate
 from pipeline.models import utcnow
 
 _LOOKUP_CHUNK = 500
@@ -58,7 +58,12 @@ def _tables(_dialect: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS = (Migration(1, "feed state and seen entry keys", _tables),)
+MIGRATIONS = (
+    Migration(1, "feed state and seen entry keys", _tables),
+    Migration(2, "resume cursor of WARC backfills", both(
+        "ALTER TABLE feed_state ADD COLUMN cursor TEXT"
+    )),
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,13 @@ class FeedState:
     next_due_at: float | None = None
     seen_seq: int = 0
     """The newest sequence number given to a seen entry key."""
+    cursor: str | None = None
+    """Where a WARC backfill resumes (JSON: file and byte offset); None for feeds."""
 
 
 _COLUMNS = (
     "feed, url, validators, last_attempt_at, last_success_at, last_error_at, last_error,"
-    " last_error_reason, failures, unhealthy, interval_seconds, next_due_at, seen_seq"
+    " last_error_reason, failures, unhealthy, interval_seconds, next_due_at, seen_seq, cursor"
 )
 
 _UPDATES = ", ".join(
@@ -145,6 +152,7 @@ class FeedStateRepository:
         validators: Mapping[str, Validators],
         keys: Sequence[str] = (),
         window: int,
+        cursor: str | None = None,
     ) -> FeedState:
         """A good poll: store validators, mark ``keys`` seen (newest numbers), trim the window.
 
@@ -169,7 +177,7 @@ class FeedStateRepository:
                 )
             new = replace(
                 state, url=url, validators=dict(validators), last_attempt_at=at,
-                last_success_at=at, failures=0, unhealthy=False, seen_seq=seq,
+                last_success_at=at, failures=0, unhealthy=False, seen_seq=seq, cursor=cursor,
             )
             self._save(new)
         return new
@@ -207,10 +215,10 @@ class FeedStateRepository:
             state.last_attempt_at, state.last_success_at, state.last_error_at,
             storable_text(state.last_error), state.last_error_reason, state.failures,
             int(state.unhealthy), state.interval_seconds, state.next_due_at, state.seen_seq,
-            utcnow().isoformat(),
+            state.cursor, utcnow().isoformat(),
         )
         self.db.execute(
-            f"INSERT INTO feed_state ({_COLUMNS}, updated_at) VALUES ({','.join('?' * 14)})"
+            f"INSERT INTO feed_state ({_COLUMNS}, updated_at) VALUES ({','.join('?' * 15)})"
             f" ON CONFLICT (feed) DO UPDATE SET {_UPDATES}",
             values,
         )
@@ -239,5 +247,5 @@ def _state(row: Sequence[Any]) -> FeedState:
         feed=row[0], url=row[1], validators=_load_validators(row[2]), last_attempt_at=row[3],
         last_success_at=row[4], last_error_at=row[5], last_error=row[6],
         last_error_reason=row[7], failures=int(row[8]), unhealthy=bool(row[9]),
-        interval_seconds=row[10], next_due_at=row[11], seen_seq=int(row[12]),
+        interval_seconds=row[10], next_due_at=row[11], seen_seq=int(row[12]), cursor=row[13],
     )

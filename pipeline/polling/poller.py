@@ -15,19 +15,26 @@ An entry is new when its canonical URL was not seen before for this feed and
 its GUID (when the feed's GUIDs are usable) was not either: the same URL
 under a new GUID is not a new article, nor is a GUID whose URL changed slug.
 GUIDs repeated inside one document, or short numbers (positions), are ignored.
+
+A WARC feed (a backfill) is read in batches of :data:`WARC_BATCH` pages with
+their bodies; ``commit`` saves where the next batch starts, and ``more`` says
+to poll again at once. Finished files are remembered and not read again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from connectors.feeds import FeedLimits, ParsedFeed, is_warc_feed, iter_warc_entries, parse_feed
+from connectors.feeds.warc import read_warc_batch, warc_paths
 from connectors.http.base import Fetcher, FetchResponse
 from connectors.storage.feed_state import FeedState, FeedStateRepository, Validators
 from pipeline.config import Config, FeedConfig
@@ -42,6 +49,8 @@ PollStatus = Literal["ok", "not_modified", "error"]
 _POSITIONAL_GUID = re.compile(r"^\d{1,3}$")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*(\d+)", re.IGNORECASE)
 MAX_SITEMAP_DEPTH = 2
+WARC_BATCH = 256
+"""Entries (with their page bodies) handed over per poll of a WARC backfill."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,10 @@ class PollResult:
     validators: dict[str, Validators] = field(default_factory=dict, repr=False)
     seen_keys: list[str] = field(default_factory=list, repr=False)
     """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
+    cursor: str | None = field(default=None, repr=False)
+    """Where a WARC backfill resumes; saved by ``commit``."""
+    more: bool = False
+    """A WARC backfill has more to deliver: poll again right away."""
 
     @property
     def not_modified(self) -> bool:
@@ -124,10 +137,7 @@ class FeedPoller:
         now = self.clock()
         try:
             if is_warc_feed(feed):
-                raise FeedError(
-                    "a WARC feed is a backfill: read it with iter_warc_entries, it is not polled",
-                    feed=feed.name, reason="warc_not_polled",
-                )
+                return self._poll_warc(feed, state, now)
             documents, child_errors = self._fetch_all(feed, state)
         except (FetchError, FeedError) as exc:
             return PollResult(
@@ -237,6 +247,43 @@ class FeedPoller:
             to_mark.extend(k for k in keys if k not in known or known[k] <= stale_below)
         return new, to_mark
 
+    def _poll_warc(self, feed: FeedConfig, state: FeedState, now: float) -> PollResult:
+        """The next batch of a WARC backfill, from the saved cursor; finished files are seen."""
+        paths = warc_paths(feed.url)
+        if not paths:
+            raise FeedError(f"no WARC files match {feed.url}", feed=feed.name, reason="no_files")
+        keys = {path: _warc_file_key(path) for path in paths}
+        done = self.state.known_keys(feed.name, keys.values()) if self.state else {}
+        resume = _load_cursor(state.cursor)
+        budget = min(self.limits.max_entries, WARC_BATCH)
+        entries: list[FeedEntry] = []
+        finished: list[str] = []
+        errors: list[str] = []
+        cursor = None
+        for path in (p for p in paths if keys[p] not in done):
+            start = resume[1] if resume and resume[0] == str(path) else 0
+            try:
+                batch = read_warc_batch(
+                    path, feed, start_offset=start, limit=budget - len(entries),
+                    max_body_bytes=self.config.fetch.max_body_bytes,
+                )
+            except FeedError as exc:
+                log.warning("feed %s: %s", feed.name, exc, extra={"feed": feed.name,
+                                                                  "reason": exc.reason})
+                errors.append(str(exc))
+                finished.append(keys[path])  # a corrupt file is skipped, not retried forever
+                continue
+            entries.extend(batch.entries)
+            if not batch.finished:
+                cursor = json.dumps({"file": str(path), "offset": batch.next_offset})
+                break
+            finished.append(keys[path])
+        return PollResult(
+            feed=feed.name, status="ok", entries=entries, kind="warc",
+            total_entries=len(entries), child_errors=errors, polled_at=now,
+            seen_keys=finished, cursor=cursor, more=cursor is not None,
+        )
+
     def _check_warc(self, feed: FeedConfig) -> PollResult:
         now = self.clock()
         count = 0
@@ -271,6 +318,7 @@ class FeedPoller:
             after = self.state.record_success(
                 feed.name, url=feed.url, at=result.polled_at, validators=result.validators,
                 keys=result.seen_keys, window=self.config.schedule.seen_window,
+                cursor=result.cursor,
             )
             metrics.ENTRIES.labels(feed.name).inc(len(result.entries))
             metrics.LAST_SUCCESS.labels(feed.name).set(result.polled_at)
@@ -343,6 +391,24 @@ def _validators(documents: list[_Document], state: FeedState) -> dict[str, Valid
             headers = document.response.headers
             result[document.url] = Validators(headers.get("etag"), headers.get("last-modified"))
     return {url: v for url, v in result.items() if v.etag or v.last_modified}
+
+
+def _warc_file_key(path: Path) -> str:
+    """A WARC file is done once read; a file rewritten in place (new size/mtime) is new."""
+    try:
+        stat = path.stat()
+        identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    except OSError:
+        identity = str(path)
+    return "w:" + _digest(identity)
+
+
+def _load_cursor(text: str | None) -> tuple[str, int] | None:
+    try:
+        data = json.loads(text) if text else None
+        return (str(data["file"]), int(data["offset"])) if isinstance(data, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _max_age(response: FetchResponse) -> float | None:

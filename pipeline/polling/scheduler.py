@@ -31,7 +31,6 @@ import random
 import time
 from collections.abc import Callable, Iterable
 
-from connectors.feeds import is_warc_feed
 from connectors.storage.feed_state import FeedState, FeedStateRepository
 from pipeline.config import FeedConfig, ScheduleConfig
 from pipeline.polling.poller import PollResult
@@ -115,7 +114,7 @@ class Scheduler:
 
     def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
         """Follow a new feed list (start or config reload): keep known feeds' times."""
-        wanted = {f.name: f for f in feeds if f.enabled and not is_warc_feed(f)}
+        wanted = {f.name: f for f in feeds if f.enabled}
         states = self.state.all() if self.state and set(wanted) - set(self._feeds) else {}
         for name in set(self._feeds) - set(wanted):
             for table in (self._feeds, self._interval, self._failures, self._due_at):
@@ -159,6 +158,9 @@ class Scheduler:
         if name not in self._feeds:
             return now + self.policy.base(feed)
         interval = self._interval[name]
+        if result.more and result.error is None:
+            self._failures[name] = 0
+            return self._schedule(name, interval, now)  # a backfill in progress: go on
         if result.error is not None:
             self._failures[name] += 1
             delay = self.policy.retry_delay(
@@ -178,6 +180,9 @@ class Scheduler:
         due = now + self.policy.jittered(delay, self.rng)
         if result.retry_after:
             due = max(due, now + result.retry_after)
+        return self._schedule(name, interval, due)
+
+    def _schedule(self, name: str, interval: float, due: float) -> float:
         self._push(name, due)
         if self.state is not None:
             self.state.set_schedule(name, interval_seconds=interval, next_due_at=due)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from connectors.http.base import FetchResponse, Purpose
 from connectors.storage.db import Database
@@ -15,6 +19,7 @@ from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import Config, FeedConfig, parse_config
 from pipeline.errors import FetchTimeout, HttpStatusError, RateLimited
 from pipeline.polling import FeedPoller, PollResult
+from pipeline.polling.poller import WARC_BATCH
 
 Handler = Callable[[str, str | None, str | None], FetchResponse]
 
@@ -288,7 +293,45 @@ def test_check_lists_every_entry_and_writes_no_state(repo: FeedStateRepository) 
     assert repo.get("news").seen_seq == 2  # unchanged by the check (url key + guid key)
 
 
-def test_warc_feeds_are_not_polled(repo: FeedStateRepository) -> None:
-    feed = FeedConfig(name="cc", url="/data/cc-news-*.warc.gz")
-    result = FeedPoller(FakeFetcher({}), repo, make_config()).poll(feed)
-    assert result.error is not None and result.error.reason == "warc_not_polled"
+def write_warc(path: Path, first: int, count: int) -> None:
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for i in range(first, first + count):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")],
+                                       protocol="HTTP/1.1")
+            body = BytesIO(f"<html><body><p>Page {i}</p></body></html>".encode())
+            writer.write_record(writer.create_warc_record(
+                f"https://archive.example.com/p/{i}", "response", payload=body,
+                http_headers=headers,
+            ))
+
+
+def test_warc_backfill_is_delivered_in_batches_exactly_once(
+    repo: FeedStateRepository, tmp_path: Path
+) -> None:
+    write_warc(tmp_path / "a.warc.gz", 0, 300)
+    write_warc(tmp_path / "b.warc.gz", 300, 200)
+    (tmp_path / "c.warc.gz").write_bytes(gzip.compress(b"this is not a WARC record\r\n" * 10))
+    feed = FeedConfig(name="cc", url=str(tmp_path / "*.warc.gz"))
+    poller = FeedPoller(FakeFetcher({}), repo, make_config())
+    first = poller.poll(feed)
+    assert first.kind == "warc" and first.more and len(first.entries) == WARC_BATCH
+    assert first.entries[0].body is not None and "Page 0" in first.entries[0].body
+    # killed before commit: the same batch again
+    assert [e.url for e in poller.poll(feed).entries] == [e.url for e in first.entries]
+    delivered: list[str] = []
+    result = first
+    for _ in range(10):
+        delivered += [e.url for e in result.entries]
+        poller.commit(feed, result)
+        if not result.more:
+            break
+        result = poller.poll(feed)
+    assert sorted(delivered) == sorted(f"https://archive.example.com/p/{i}" for i in range(500))
+    assert len(delivered) == 500
+    assert any("c.warc.gz" in e for e in result.child_errors)
+    assert poller.poll(feed).entries == []  # every file done
+    write_warc(tmp_path / "d.warc.gz", 500, 3)  # a new file dropped into the directory
+    assert [e.url for e in poller.poll(feed).entries] == [
+        f"https://archive.example.com/p/{i}" for i in range(500, 503)
+    ]

@@ -165,9 +165,15 @@ def test_overdue_feeds_after_downtime_are_spread_not_fired_at_once(tmp_path: Pat
     assert len(s.due(T0 + 90)) + len(s.due(T0)) >= 45
 
 
-def test_disabled_warc_and_removed_feeds_are_not_scheduled() -> None:
-    feeds = [FEED, FeedConfig(name="off", url="https://e.com/x", enabled=False),
-             FeedConfig(name="cc", url="/data/*.warc.gz")]
+def test_a_backfill_with_more_to_deliver_is_due_again_at_once() -> None:
+    s = scheduler()
+    more = PollResult(feed="f", status="ok", entries=[entry(1)], more=True)
+    assert s.record(FEED, more, now=T0 + 5) == T0 + 5
+    assert s.due(T0 + 5) == [FEED]
+
+
+def test_disabled_and_removed_feeds_are_not_scheduled() -> None:
+    feeds = [FEED, FeedConfig(name="off", url="https://e.com/x", enabled=False)]
     s = scheduler(feeds)
     assert len(s) == 1
     s.set_feeds([FeedConfig(name="g", url="https://g.com/")])
