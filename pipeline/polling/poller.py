@@ -146,13 +146,14 @@ class FeedPoller:
             )
         root = documents[0]
         validators = _validators(documents, state)
-        if root.parsed is None:
+        changed = [d.parsed for d in documents if d.parsed is not None]
+        if not changed:
             return PollResult(
                 feed=feed.name, status="not_modified", polled_at=now, validators=validators,
                 last_modified=root.response.headers.get("last-modified"),
-                ttl_seconds=_max_age(root.response),
+                ttl_seconds=_max_age(root.response), child_errors=child_errors,
             )
-        listed = _unique_by_url(e for d in documents if d.parsed for e in d.parsed.entries)
+        listed = _unique_by_url(e for parsed in changed for e in parsed.entries)
         if only_new:
             entries, keys = self._new_entries(feed, state, listed)
         else:
@@ -161,7 +162,7 @@ class FeedPoller:
             feed=feed.name,
             status="ok",
             entries=entries,
-            kind=root.parsed.kind,
+            kind=changed[0].kind,
             total_entries=len(listed),
             ttl_seconds=_ttl(root),
             last_modified=root.response.headers.get("last-modified"),
@@ -174,11 +175,19 @@ class FeedPoller:
     def _fetch_all(
         self, feed: FeedConfig, state: FeedState
     ) -> tuple[list[_Document], list[str]]:
-        """The feed document, then (for a sitemap index) a bounded number of children."""
+        """The feed document, then (for a sitemap index) a bounded number of children.
+
+        When the index itself is unchanged (304), the children fetched last time
+        are asked again: a news sitemap changes while its index often does not.
+        """
         root = self._document(feed, feed.url, state)
         documents = [root]
         errors: list[str] = []
-        queue = [(url, 1) for url in (root.parsed.child_sitemaps if root.parsed else [])]
+        if root.parsed is not None:
+            children = root.parsed.child_sitemaps
+        else:
+            children = [url for url in state.validators if url != feed.url]
+        queue = [(url, 1) for url in children]
         budget = self.limits.max_child_sitemaps
         seen = {feed.url}
         while queue and budget > 0:
@@ -382,7 +391,11 @@ def _unique_by_url(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
 
 
 def _validators(documents: list[_Document], state: FeedState) -> dict[str, Validators]:
-    """New validators for documents fetched fresh; kept ones for those answered 304."""
+    """New validators for documents fetched fresh; kept ones for those answered 304.
+
+    Every document fetched is listed, with empty validators if the server sent
+    none: the keys also say which child sitemaps to re-check behind a 304 index.
+    """
     result: dict[str, Validators] = {}
     for document in documents:
         if document.parsed is None:
@@ -390,7 +403,7 @@ def _validators(documents: list[_Document], state: FeedState) -> dict[str, Valid
         else:
             headers = document.response.headers
             result[document.url] = Validators(headers.get("etag"), headers.get("last-modified"))
-    return {url: v for url, v in result.items() if v.etag or v.last_modified}
+    return result
 
 
 def _warc_file_key(path: Path) -> str:

@@ -265,6 +265,22 @@ def test_sitemap_index_children_are_followed_bounded_and_conditionally(
     assert second.entries == []  # children 0 and 2 unchanged, 1 still failing, budget of 3
 
 
+def test_children_are_rechecked_when_the_index_is_unchanged(repo: FeedStateRepository) -> None:
+    feed = FeedConfig(name="maps", url=SITEMAP_INDEX)
+    news = "https://news.example.com/sitemap-news.xml"
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(news), news: sitemap("https://news.example.com/1")})
+    poller = FeedPoller(fetcher, repo, make_config())
+    assert len(poll_and_commit(poller, feed).entries) == 1
+    unchanged = poll_and_commit(poller, feed)
+    assert unchanged.status == "not_modified" and unchanged.entries == []
+    fetcher.bodies[news] = sitemap("https://news.example.com/2", "https://news.example.com/1")
+    fetcher.calls.clear()
+    changed = poll_and_commit(poller, feed)
+    assert fetcher.calls[0].etag is not None  # the index answered 304
+    assert changed.status == "ok" and changed.kind == "sitemap"
+    assert [e.url for e in changed.entries] == ["https://news.example.com/2"]
+
+
 def test_cache_control_max_age_is_a_ttl_hint(repo: FeedStateRepository) -> None:
     fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
     fetcher.headers["cache-control"] = "public, max-age=1800"
