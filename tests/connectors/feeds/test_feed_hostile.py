@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -160,3 +162,43 @@ def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path) -> None:  # 
     )
     with pytest.raises(FeedError):
         parse_feed(str(secret).encode(), feed=FEED, base_url=BASE, kind="rss")
+
+
+def test_external_dtd_and_xinclude_are_never_fetched() -> None:
+    """A DOCTYPE pointing at a DTD (no entity declarations) parses without any request."""
+    hits: list[str] = []
+
+    class Canary(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY boom "x">')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Canary)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    dtd = f"http://127.0.0.1:{server.server_address[1]}/evil.dtd"
+    try:
+        rss_body = (
+            f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{dtd}"><rss version="2.0"><channel>'
+            f"<item><link>https://example.com/a</link></item></channel></rss>"
+        ).encode()
+        map_body = (
+            f'<?xml version="1.0"?><!DOCTYPE urlset SYSTEM "{dtd}">'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            f' xmlns:xi="http://www.w3.org/2001/XInclude"><url><loc>https://example.com/b</loc>'
+            f'</url><xi:include href="{dtd}"/></urlset>'
+        ).encode()
+        rss = parse_feed(rss_body, feed=FEED, base_url=BASE)
+        sitemap = parse_feed(map_body, feed=FEED, base_url=BASE)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert [e.url for e in rss.entries] == ["https://example.com/a"]
+    assert [e.url for e in sitemap.entries] == ["https://example.com/b"]
+    assert hits == []
