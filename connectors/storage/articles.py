@@ -283,13 +283,13 @@ class ArticleRepository:
             self.db.execute("DELETE FROM article_topics WHERE article_id = ?", (article.id,))
             self.db.execute("DELETE FROM article_entities WHERE article_id = ?", (article.id,))
         topics = {tag_key(t): t for t in article.topics if tag_key(t)}
-        self.db.executemany(
-            "INSERT INTO article_topics (article_id, topic, topic_key) VALUES (?,?,?)",
+        self.db.insert_rows(
+            "INSERT INTO article_topics (article_id, topic, topic_key)",
             [(article.id, storable_text(label), key) for key, label in sorted(topics.items())],
         )
         entities = {(tag_key(e.name), e.type): e.name for e in article.entities if tag_key(e.name)}
-        self.db.executemany(
-            "INSERT INTO article_entities (article_id, name, type, name_key) VALUES (?,?,?,?)",
+        self.db.insert_rows(
+            "INSERT INTO article_entities (article_id, name, type, name_key)",
             [(article.id, storable_text(name), storable_text(kind), key)
              for (key, kind), name in sorted(entities.items())],
         )  # fmt: skip

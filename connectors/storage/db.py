@@ -76,6 +76,18 @@ class Database:
         with self._lock, self._translate(sql):
             self._conn.cursor().executemany(self._sql(sql, rows[0]), [tuple(r) for r in rows])
 
+    def insert_rows(self, insert: str, rows: Sequence[Params], *, chunk: int = 500) -> None:
+        """``insert`` (``INSERT INTO t (a, b)``) with one ``VALUES`` row per item.
+
+        One statement per ``chunk`` rows: a single round trip where
+        :meth:`executemany` on PostgreSQL costs a pipeline sync per call.
+        """
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            row = "(" + ",".join("?" * len(part[0])) + ")"
+            values = [value for item in part for value in item]
+            self.execute(f"{insert} VALUES {','.join([row] * len(part))}", values)
+
     def script(self, statements: Sequence[str]) -> None:
         """Run schema statements in one transaction."""
         with self.transaction():

@@ -83,3 +83,10 @@ def test_an_unopenable_sqlite_path_is_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StorageError, match="cannot open SQLite database"):
         Database(f"sqlite:///{blocker}/sub/newsflow.db")
+
+
+def test_insert_rows_writes_every_row_across_chunks(db: Database) -> None:
+    items = [(f"k{n:02d}", f"'{n}'; --") for n in range(7)]
+    db.insert_rows("INSERT INTO kv (k, v)", items, chunk=3)
+    db.insert_rows("INSERT INTO kv (k, v)", [])
+    assert rows(db) == items
