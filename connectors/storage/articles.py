@@ -93,23 +93,13 @@ class ArticleRepository:
 
     def upsert(self, article: EnrichedArticle) -> UpsertResult:
         """Insert or update one article; storing content seen before is a no-op."""
-        digest = content_hash(article)
         with self.db.transaction():
-            current = self._current(article.id)
-            if current is None:
-                self._insert(article, digest)
-                return "inserted"
-            feeds = _merge(current.feeds, article.feeds)
-            if digest == current.content_hash or self._has_revision(article.id, digest):
-                return self._credit(article.id, current.feeds, feeds)
-            revision = max(article.revision, current.revision + 1)
-            self._update(article.model_copy(update={"feeds": feeds, "revision": revision}), digest)
-            return "updated"
+            return self._upsert(article)
 
     def upsert_many(self, articles: Iterable[EnrichedArticle]) -> list[UpsertResult]:
-        """Upsert a batch in one transaction (one commit instead of one per article)."""
+        """Upsert a batch in one transaction: one commit, and all or none of it is stored."""
         with self.db.transaction():
-            return [self.upsert(article) for article in articles]
+            return [self._upsert(article) for article in articles]
 
     def record_duplicate(self, event: DuplicateEvent) -> UpsertResult:
         """Store the duplicate itself and credit its feeds to the canonical article.
@@ -126,7 +116,7 @@ class ArticleRepository:
             }
         )
         with self.db.transaction():
-            result = self.upsert(duplicate)
+            result = self._upsert(duplicate)
             canonical = self._current(event.duplicate_of)
             if canonical is not None:
                 self._credit(
@@ -197,6 +187,20 @@ class ArticleRepository:
         return [ClusterSummary(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
     # -- internals ------------------------------------------------------------
+
+    def _upsert(self, article: EnrichedArticle) -> UpsertResult:
+        """The upsert itself; the caller holds the transaction."""
+        digest = content_hash(article)
+        current = self._current(article.id)
+        if current is None:
+            self._insert(article, digest)
+            return "inserted"
+        feeds = _merge(current.feeds, article.feeds)
+        if digest == current.content_hash or self._has_revision(article.id, digest):
+            return self._credit(article.id, current.feeds, feeds)
+        revision = max(article.revision, current.revision + 1)
+        self._update(article.model_copy(update={"feeds": feeds, "revision": revision}), digest)
+        return "updated"
 
     def _iter_rows(self) -> Iterator[tuple[str, str]]:
         last = ""

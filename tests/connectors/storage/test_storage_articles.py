@@ -10,6 +10,7 @@ from storage_samples import apply, duplicate_event, make_article, pipeline_input
 
 from connectors.storage import Store, open_store
 from connectors.storage import articles as articles_module
+from pipeline.errors import StorageError
 from pipeline.models import DuplicateEvent, EnrichedArticle
 
 
@@ -52,6 +53,16 @@ def test_running_the_same_input_twice_changes_nothing(store: Store) -> None:
     second = apply(store.articles, messages)
     assert set(second) == {"unchanged"}
     assert snapshot(store) == before
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(store: Store) -> None:
+    good = [make_article(f"batch-{n}", f"Text {n}.") for n in range(3)]
+    assert store.articles.upsert_many(good) == ["inserted"] * 3
+    unserialisable = make_article("bad", "lone surrogate \ud800 here")
+    with pytest.raises(StorageError, match="not serialisable"):
+        store.articles.upsert_many([make_article("batch-new", "New."), unserialisable])
+    assert store.articles.count() == 3
+    assert store.articles.upsert_many(good) == ["unchanged"] * 3
 
 
 def test_new_content_is_a_new_revision_and_old_ones_are_kept(store: Store) -> None:
