@@ -233,7 +233,7 @@ class ExtractConfig(_Section):
         default=60, ge=0, description="Clock skew allowed before a date counts as in the future."
     )
     language_sample_chars: int = Field(
-        default=2000, ge=100, description="Text length the language detector reads."
+        default=600, ge=100, description="Text length the language detector reads."
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pipeline.extraction.learned import LearnedBoilerplate
 from pipeline.extraction.lines import Line, line_key
@@ -37,6 +38,19 @@ class MetadataHints:
     title: str | None = None
     authors: Sequence[str] = ()
     site_name: str | None = None
+
+    @cached_property
+    def title_key(self) -> str | None:
+        return line_key(self.title) if self.title else None
+
+    @cached_property
+    def site_key(self) -> str | None:
+        return line_key(self.site_name) if self.site_name else None
+
+    @cached_property
+    def author_names(self) -> tuple[str, ...]:
+        """Casefolded author names long enough to be a name, not an initial."""
+        return tuple(a.casefold() for a in self.authors if len(a) > 3)
 
 
 @dataclass(frozen=True)
@@ -104,13 +118,14 @@ def _metadata_verdict(
 ) -> str | None:
     if line.sentence_like or line.words > rules.edge_max_words + 4:
         return None
-    if hints.title and line.key == line_key(hints.title):
+    if hints.title_key and line.key == hints.title_key:
         return "metadata:title"
-    if hints.site_name and line.key == line_key(hints.site_name):
+    if hints.site_key and line.key == hints.site_key:
         return "metadata:site_name"
-    folded = line.text.casefold()
-    if any(len(a) > 3 and a.casefold() in folded for a in hints.authors):
-        return "metadata:byline"
+    if hints.author_names:
+        folded = line.text.casefold()
+        if any(name in folded for name in hints.author_names):
+            return "metadata:byline"
     return None
 
 

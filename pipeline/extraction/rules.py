@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,13 @@ class ResidueRules:
 
     def category(self, line: Line, position: int) -> Category | None:
         """The first category that recognises ``line`` at ``position`` (0 = first line)."""
+        if line.words > self.longest:
+            return None  # most article paragraphs: longer than any rule looks at
         return next((c for c in self.categories if c.matches(line, position)), None)
+
+    @cached_property
+    def longest(self) -> int:
+        return max((c.max_words for c in self.categories), default=0)
 
     def for_source(self, source: str) -> SourceRules:
         return self.sources.get(normalise_domain(source), _NO_SOURCE_RULES)
