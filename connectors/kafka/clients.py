@@ -20,7 +20,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from connectors.kafka.errors import kafka_errors
 from pipeline.config import KafkaConfig
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, TransportError
 
 _CODEC_AVAILABLE = {"zstd": has_zstd, "lz4": has_lz4, "snappy": has_snappy, "gzip": lambda: True}
 
@@ -89,8 +89,25 @@ def make_consumer(
     with kafka_errors("connect the consumer"):
         consumer = KafkaConsumer(**options)
         if topics:
+            _require_topics(consumer, topics)
             consumer.subscribe(topics=topics, listener=listener)
     return consumer
+
+
+def _require_topics(consumer: KafkaConsumer, topics: list[str]) -> None:
+    """Load the topics' metadata before joining, or fail if one does not exist.
+
+    A group leader that assigns partitions before its metadata knows the
+    topics assigns none, and may not notice until the next metadata refresh
+    (minutes); asking for the partitions first avoids that.
+    """
+    missing = [t for t in topics if not consumer.partitions_for_topic(t)]
+    if missing:
+        consumer.close()
+        raise TransportError(
+            f"Kafka: topics do not exist: {', '.join(missing)} (newsflow topics create)",
+            reason="kafka_missing_topic",
+        )
 
 
 def make_producer(

@@ -13,16 +13,23 @@ are not committed, so the batch's input is consumed again.
 - :class:`AtLeastOnceDelivery`: send, ``flush``, check every ack, then commit
   the offsets. A crash between the acks and the commit re-produces the
   batch: downstream sees duplicates, which the idempotent store absorbs.
+
+After a failed delivery the producer is thrown away and a new one is made
+for the next batch: kafka-python 3.0 leaves an idempotent producer in a
+fatal state after some errors (a record refused as too large, for one), and
+a transactional one may report a later transaction committed although one of
+its records failed. Both modes also check every record's ack before they
+commit, rather than trusting ``commit_transaction`` alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-import kafka.errors as kerrors
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
 from connectors.kafka.consumer import GroupConsumer, to_kafka_offsets
 from connectors.kafka.errors import kafka_errors, translate
@@ -32,9 +39,13 @@ from pipeline.errors import TransportError
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 60.0
+DISCARD_TIMEOUT_S = 2.0
 
 
 class Delivery(Protocol):
+    def connect(self) -> None:
+        """Make the producer now, so a broken configuration fails at start, not mid-batch."""
+
     def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
         """Produce ``records`` and commit ``offsets``, both or (as far as readers see) neither."""
 
@@ -44,73 +55,111 @@ class Delivery(Protocol):
     def close(self, timeout_s: float) -> None: ...
 
 
-class AtLeastOnceDelivery:
-    def __init__(self, producer: KafkaProducer, consumer: GroupConsumer) -> None:
-        self.producer = producer
+class _ProducerOwner:
+    """Holds the producer, making it on first use and again after a failure."""
+
+    def __init__(self, make_producer: Callable[[], KafkaProducer], consumer: GroupConsumer) -> None:
+        self._make_producer = make_producer
+        self._producer: KafkaProducer | None = None
         self.consumer = consumer
 
-    def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = self._make_producer()
+        return self._producer
+
+    def connect(self) -> None:
+        if self._producer is None:
+            self._producer = self._make_producer()
+
+    def _send_all(self, records: Sequence[OutRecord]) -> None:
+        """Send and flush ``records``; raise unless every one was acknowledged."""
         with kafka_errors("produce the batch"):
             futures = [_send(self.producer, r) for r in records]
             self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        failed = [f.exception for f in futures if not f.succeeded()]
+        failed = [f for f in futures if not f.succeeded()]
         if failed:
             raise translate(
-                failed[0] or kerrors.KafkaTimeoutError("not acknowledged"),
+                failed[0].exception or TimeoutError("not acknowledged"),
                 f"produce the batch ({len(failed)} of {len(futures)} records failed)",
             )
+
+    def _discard(self) -> None:
+        """Drop the producer after a failure; the next batch gets a fresh one."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=DISCARD_TIMEOUT_S)
+        except Exception as exc:  # closing a broken producer may fail too; it is gone either way
+            log.debug("closing a failed producer: %s", exc)
+
+    def close(self, timeout_s: float) -> None:
+        if self._producer is not None:
+            with kafka_errors("close the producer"):
+                self._producer.close(timeout=timeout_s)
+            self._producer = None
+
+
+class AtLeastOnceDelivery(_ProducerOwner):
+    def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
+        try:
+            self._send_all(records)
+        except TransportError:
+            self._discard()
+            raise
         self.consumer.commit(offsets)
 
     def abort(self) -> None:
         """Nothing is ever left open: each batch is flushed before it is committed."""
 
-    def close(self, timeout_s: float) -> None:
-        with kafka_errors("close the producer"):
-            self.producer.close(timeout=timeout_s)
 
-
-class TransactionalDelivery:
-    def __init__(self, producer: KafkaProducer, consumer: GroupConsumer) -> None:
-        self.producer = producer
-        self.consumer = consumer
+class TransactionalDelivery(_ProducerOwner):
+    def __init__(self, make_producer: Callable[[], KafkaProducer], consumer: GroupConsumer) -> None:
+        super().__init__(make_producer, consumer)
         self._open = False
 
     def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
         if not records and not offsets:
             return
         try:
-            with kafka_errors("produce the batch in a transaction"):
+            with kafka_errors("begin a transaction"):
                 self.producer.begin_transaction()
-                self._open = True
-                for record in records:
-                    _send(self.producer, record)
+            self._open = True
+            self._send_all(records)
+            with kafka_errors("commit the transaction"):
                 if offsets:
                     self.producer.send_offsets_to_transaction(
                         to_kafka_offsets(offsets), self.consumer.group_metadata()
                     )
                 self.producer.commit_transaction()
-                self._open = False
+            self._open = False
         except TransportError:
             self.abort()
             raise
         self.consumer.committed(offsets)
 
     def abort(self) -> None:
-        """Abort the open transaction, if any: its records are never seen by readers."""
+        """Abort the open transaction, if any (its records are never read), and start afresh.
+
+        If the abort itself fails, the next producer's ``init_transactions``
+        (same transactional id) aborts it, or the broker does on timeout.
+        """
         if not self._open:
             return
         self._open = False
         try:
             with kafka_errors("abort the transaction"):
                 self.producer.abort_transaction()
-        except TransportError as exc:  # fenced or broken: the broker aborts it on timeout
+        except TransportError as exc:
             log.warning("%s", exc)
+        self._discard()
 
     def close(self, timeout_s: float) -> None:
         self.abort()
-        with kafka_errors("close the producer"):
-            self.producer.close(timeout=timeout_s)
+        super().close(timeout_s)
 
 
-def _send(producer: KafkaProducer, record: OutRecord):  # type: ignore[no-untyped-def]
+def _send(producer: KafkaProducer, record: OutRecord) -> FutureRecordMetadata:
     return producer.send(record.topic, value=record.value, key=record.key, headers=record.headers)

@@ -155,9 +155,9 @@ def _delivery(config: KafkaConfig, consumer: GroupConsumer, group: str) -> Deliv
         # One transactional id for every replay: a second replay running at the
         # same time fences the first instead of sending the same letters twice.
         return TransactionalDelivery(
-            make_producer(config, client_id=group, transactional_id=group), consumer
+            lambda: make_producer(config, client_id=group, transactional_id=group), consumer
         )
-    return AtLeastOnceDelivery(make_producer(config, client_id=group), consumer)
+    return AtLeastOnceDelivery(lambda: make_producer(config, client_id=group), consumer)
 
 
 def _replay(

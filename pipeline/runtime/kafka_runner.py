@@ -58,6 +58,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafka import KafkaProducer
 from prometheus_client import Counter, Histogram
 
 from connectors.kafka.clients import make_admin, make_producer
@@ -162,11 +163,14 @@ class KafkaWorkerRunner:
             on_revoked=self._on_revoked,
         )
         transactional = self.kafka.delivery == "transactional"
-        producer = make_producer(
-            self.kafka, client_id=instance, transactional_id=instance if transactional else None
-        )
+
+        def producer() -> KafkaProducer:
+            tid = instance if transactional else None
+            return make_producer(self.kafka, client_id=instance, transactional_id=tid)
+
         delivery_class = TransactionalDelivery if transactional else AtLeastOnceDelivery
         self._delivery = delivery_class(producer, self._consumer)
+        self._delivery.connect()
         if self.worker.name == "fetch" and self.config.fetch.concurrency > 1:
             self._pool = ThreadPoolExecutor(
                 self.config.fetch.concurrency, thread_name_prefix="fetch"
@@ -272,8 +276,6 @@ class KafkaWorkerRunner:
             if outcome is None:  # abandoned while waiting to retry: stop was set
                 return
             yield self._checked(record, item if isinstance(item, Message) else None, outcome)
-            if stop.is_set():
-                return
             if time.monotonic() > deadline:
                 log.warning(
                     "%s: batch ran past its deadline; delivering what is done", self.worker.name
@@ -300,9 +302,15 @@ class KafkaWorkerRunner:
     def _outcomes(
         self, decoded: Sequence[Message | Failure], stop: threading.Event
     ) -> Iterator[Outcome | None]:
-        """Outcomes in input order; on the fetch worker, computed by a thread pool."""
+        """Outcomes in input order, ending early once ``stop`` is set.
+
+        On the fetch worker a thread pool computes them; after ``stop`` the
+        outcomes already complete (in order) are still used.
+        """
         if self._pool is None:
             for item in decoded:
+                if stop.is_set():
+                    return
                 yield self._outcome(item, stop)
             return
         futures: list[Future[Outcome | None]] = [
@@ -310,6 +318,8 @@ class KafkaWorkerRunner:
         ]
         try:
             for future in futures:
+                if stop.is_set() and not future.done():
+                    return
                 yield future.result()
         finally:
             for future in futures:

@@ -1,0 +1,158 @@
+"""The Kafka connector's pure parts: headers, filters, error reasons, codecs, topic specs, slots.
+
+None of these needs a broker; the tests that do are in tests/pipeline/runtime/test_kafka_*.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import kafka.errors as kerrors
+import pytest
+
+from connectors.kafka import clients
+from connectors.kafka.clients import codec
+from connectors.kafka.dlq import LetterFilter
+from connectors.kafka.errors import is_fatal, kafka_errors, reason_for
+from connectors.kafka.headers import DEAD_LETTER_HEADERS, DeadLetterInfo
+from connectors.kafka.instance import InstanceSlot
+from connectors.kafka.topics import topic_specs
+from pipeline.config import KafkaConfig
+from pipeline.errors import ConfigError, MessageError, TransportError
+
+INFO = DeadLetterInfo(
+    source_topic="news.pages",
+    source_partition=3,
+    source_offset=1207,
+    worker="extract",
+    stage="extract",
+    error_class="ExtractionError",
+    error_message="no article text in https://example.org/a",
+    reason="no_text",
+    retryable=False,
+    failed_at="2026-11-18T09:12:44.120Z",
+)
+
+
+def test_dead_letter_headers_round_trip_as_utf8_text() -> None:
+    headers = INFO.to_headers()
+    assert [name for name, _ in headers] == list(DEAD_LETTER_HEADERS)
+    assert dict(headers)["source_offset"] == b"1207"
+    assert dict(headers)["retryable"] == b"false"
+    assert DeadLetterInfo.from_headers(headers) == INFO
+
+
+def test_a_long_error_message_is_cut_in_the_header() -> None:
+    long = DeadLetterInfo(**{**INFO.__dict__, "error_message": "x" * 10_000})
+    assert len(dict(long.to_headers())["error_message"]) == 2000
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(n, v) for n, v in INFO.to_headers() if n != "stage"],
+        [(n, b"three" if n == "source_offset" else v) for n, v in INFO.to_headers()],
+    ],
+    ids=["none", "missing-stage", "non-numeric-offset"],
+)
+def test_headers_that_are_not_a_dead_letters_are_a_message_error(
+    headers: list[tuple[str, bytes]],
+) -> None:
+    with pytest.raises(MessageError, match="not a dead letter"):
+        DeadLetterInfo.from_headers(headers)
+
+
+def test_letter_filter_matches_stage_and_reason() -> None:
+    assert LetterFilter().matches(INFO)
+    assert LetterFilter(stage="extract", reason="no_text").matches(INFO)
+    assert not LetterFilter(stage="fetch").matches(INFO)
+    assert not LetterFilter(reason="undecodable").matches(INFO)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "fatal"),
+    [
+        (kerrors.ProducerFencedError(), "kafka_fenced", True),
+        (kerrors.CommitFailedError(), "kafka_rebalanced", False),
+        (kerrors.MessageSizeTooLargeError(), "kafka_too_large", False),
+        (kerrors.TopicAuthorizationFailedError(), "kafka_auth", True),
+        (
+            kerrors.KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"),
+            "kafka_unavailable",
+            False,
+        ),
+        (kerrors.KafkaTimeoutError("Timeout after 60000 ms"), "kafka_timeout", False),
+        (kerrors.KafkaConnectionError(), "kafka_unavailable", False),
+        (kerrors.UnknownError(), "kafka", False),
+    ],
+)
+def test_client_errors_become_one_transport_error_with_a_reason(
+    error: Exception, reason: str, fatal: bool
+) -> None:
+    assert reason_for(error) == reason
+    with pytest.raises(TransportError) as raised, kafka_errors("commit offsets"):
+        raise error
+    assert raised.value.reason == reason
+    assert str(raised.value).startswith("Kafka: cannot commit offsets: ")
+    assert is_fatal(raised.value) is fatal
+
+
+def test_codec_auto_takes_the_best_installed_and_gzip_always_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    available = {"zstd": lambda: False, "lz4": lambda: False, "snappy": lambda: False}
+    monkeypatch.setattr(clients, "_CODEC_AVAILABLE", {**available, "gzip": lambda: True})
+    assert codec(KafkaConfig(compression="auto")) == "gzip"
+    assert codec(KafkaConfig(compression="none")) is None
+    with pytest.raises(ConfigError, match="zstd needs its Python codec"):
+        codec(KafkaConfig(compression="zstd"))
+    monkeypatch.setattr(
+        clients, "_CODEC_AVAILABLE", {**available, "lz4": lambda: True, "gzip": lambda: True}
+    )
+    assert codec(KafkaConfig(compression="auto")) == "lz4"
+
+
+def test_topic_specs_follow_the_config() -> None:
+    config = KafkaConfig(
+        topic_prefix="wire", partitions=12, replication_factor=3, retention_hours=24,
+        dlq_retention_hours=48, compression="gzip",
+    )  # fmt: skip
+    specs = {s.name: s for s in topic_specs(config)}
+    assert list(specs) == [
+        "wire.items", "wire.pages", "wire.articles", "wire.enriched", "wire.duplicates", "wire.dlq",
+    ]  # fmt: skip
+    assert {s.partitions for s in specs.values()} == {12}
+    assert specs["wire.pages"].configs["compression.type"] == "gzip"
+    assert specs["wire.enriched"].configs["compression.type"] == "producer"
+    assert specs["wire.items"].configs["retention.ms"] == str(24 * 3600 * 1000)
+    assert specs["wire.dlq"].configs["retention.ms"] == str(48 * 3600 * 1000)
+    assert specs["wire.items"].configs["min.insync.replicas"] == "2"
+
+
+def test_instance_slots_are_unique_while_held_and_reused_after(tmp_path: Path) -> None:
+    first = InstanceSlot.claim("g.extract", lock_dir=tmp_path, host="box")
+    second = InstanceSlot.claim("g.extract", lock_dir=tmp_path, host="box")
+    other_group = InstanceSlot.claim("g.store", lock_dir=tmp_path, host="box")
+    assert (first.instance_id, second.instance_id) == ("g.extract.box.0", "g.extract.box.1")
+    assert other_group.instance_id == "g.store.box.0"
+    first.release()
+    with InstanceSlot.claim("g.extract", lock_dir=tmp_path, host="box") as again:
+        assert again.index == 0
+
+
+def test_a_killed_process_gives_its_slot_back(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from connectors.kafka.instance import InstanceSlot;"
+         f"slot = InstanceSlot.claim('g.dedup', lock_dir=__import__('pathlib').Path({str(tmp_path)!r}));"
+         "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[3],
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+    assert InstanceSlot.claim("g.dedup", lock_dir=tmp_path).index == 1
+    holder.kill()
+    holder.wait()
+    assert InstanceSlot.claim("g.dedup", lock_dir=tmp_path).index == 0

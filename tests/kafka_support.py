@@ -1,0 +1,319 @@
+"""Helpers for the tests that run against the real local Kafka broker.
+
+The broker address comes from ``NEWSFLOW_TEST_KAFKA_BOOTSTRAP`` (``make test``
+sets it); outside CI, ``deploy/local/kafka.sh up`` starts the broker when it is
+unset. In CI (``CI=true``) a missing broker fails the test, never skips it.
+
+Every test gets a :class:`KafkaEnv`: its own topic prefix, group prefix and
+SQLite store, a config file for ``newsflow stage`` subprocesses, and helpers
+to produce, read, measure lag and run stages, in threads or real processes.
+Its topics are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+
+from connectors.kafka.clients import make_admin, make_consumer, make_producer
+from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
+from connectors.storage.store import open_store
+from corpus import generate_site_pages
+from pipeline.config import Config, parse_config
+from pipeline.models import FeedEntry, Message
+from pipeline.runtime.kafka_runner import group_id, run_worker
+from pipeline.runtime.summary import RunSummary
+from pipeline.topology import WORKER_BY_NAME, WORKERS, topic_name
+
+REPO = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka.sh"
+NEWSFLOW = Path(sys.executable).with_name("newsflow")
+
+FAST_KAFKA = {
+    "partitions": 4,
+    "batch_size": 50,
+    "poll_timeout_ms": 200,
+    "session_timeout_ms": 3000,
+    "transaction_timeout_ms": 5000,
+    "retry_backoff_seconds": 0.05,
+}
+"""Settings that keep rebalances and crash recovery to seconds in tests."""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def broker_address() -> str:
+    """The test broker's bootstrap address; fail (CI) or skip (elsewhere) when there is none."""
+    address = os.environ.get("NEWSFLOW_TEST_KAFKA_BOOTSTRAP", "").strip()
+    if address:
+        return address
+    if in_ci():
+        pytest.fail(
+            "Kafka is required in CI: NEWSFLOW_TEST_KAFKA_BOOTSTRAP is not set", pytrace=False
+        )
+    result = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), "up"], capture_output=True, text=True, timeout=300
+    )
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        pytest.skip(f"Kafka unavailable: kafka.sh up failed: {result.stderr.strip()[-500:]}")
+    return lines[-1].strip()
+
+
+@dataclass
+class KafkaEnv:
+    """One test's slice of the broker: unique topics and groups, its own store."""
+
+    bootstrap: str
+    workdir: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    processes: list[StageProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.raw: dict[str, Any] = {
+            "transport": "kafka",
+            "kafka": {
+                "bootstrap_servers": [self.bootstrap],
+                "topic_prefix": f"t{self.run_id}",
+                "group_prefix": f"g{self.run_id}",
+                **FAST_KAFKA,
+            },
+            "storage": {"url": f"sqlite:///{self.workdir / 'store.db'}"},
+            "extract": {"workers": 1},
+            "service": {"http_enabled": False, "log_format": "json", "log_level": "INFO"},
+        }
+
+    # -- configuration --------------------------------------------------------
+
+    def configure(self, **sections: Mapping[str, Any]) -> None:
+        """Merge settings into the config (``kafka={"delivery": "at_least_once"}``)."""
+        for section, values in sections.items():
+            current = self.raw.get(section)
+            if isinstance(current, dict) and isinstance(values, Mapping):
+                current.update(values)
+            else:
+                self.raw[section] = values
+
+    @property
+    def config(self) -> Config:
+        return parse_config(self.raw, base=REPO)
+
+    def config_file(self) -> Path:
+        path = self.workdir / "newsflow.yaml"
+        path.write_text(yaml.safe_dump(self.raw), encoding="utf-8")
+        return path
+
+    def topic(self, logical: str) -> str:
+        return topic_name(self.config.kafka.topic_prefix, logical)
+
+    def group(self, worker: str) -> str:
+        return group_id(self.config, WORKER_BY_NAME[worker])
+
+    def create_topics(self) -> None:
+        admin = make_admin(self.config.kafka)
+        try:
+            ensure_topics(admin, topic_specs(self.config.kafka))
+        finally:
+            admin.close()
+
+    # -- producing and reading ------------------------------------------------
+
+    def produce(self, logical: str, messages: Iterable[Message]) -> int:
+        return self.produce_raw(logical, ((m.key().encode(), m.to_json()) for m in messages))
+
+    def produce_raw(self, logical: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+        producer = make_producer(self.config.kafka, client_id=f"test-{self.run_id}")
+        try:
+            futures = [
+                producer.send(self.topic(logical), key=key, value=value) for key, value in records
+            ]
+            producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=10)
+            return len(futures)
+        finally:
+            producer.close()
+
+    def read(self, logical: str, *, timeout: float = 10.0) -> list[Any]:
+        """Every committed record of a topic, from the beginning to its current end."""
+        consumer = make_consumer(self.config.kafka, client_id=f"test-read-{self.run_id}")
+        try:
+            return list(_read_to_end(consumer, self.topic(logical), timeout))
+        finally:
+            consumer.close()
+
+    def lag(self, workers: Iterable[str] | None = None) -> int:
+        """Records not yet committed by the groups of ``workers`` (all by default)."""
+        names = list(workers) if workers is not None else [w.name for w in WORKERS]
+        admin = make_admin(self.config.kafka)
+        consumer = make_consumer(self.config.kafka, client_id=f"test-lag-{self.run_id}")
+        try:
+            return sum(
+                sum(group_lag(admin, consumer, self.group(name),
+                              [self.topic(t) for t in WORKER_BY_NAME[name].consumes]).values())
+                for name in names
+            )  # fmt: skip
+        finally:
+            consumer.close()
+            admin.close()
+
+    # -- the store ------------------------------------------------------------
+
+    def stored_ids(self) -> list[str]:
+        """Ids of every stored article (duplicates included), one per row."""
+        with open_store(self.config.storage.url) as store:
+            return [row[0] for row in store.db.execute("SELECT id FROM articles ORDER BY id")]
+
+    def stored_count(self) -> int:
+        if not (self.workdir / "store.db").exists():
+            return 0
+        with open_store(self.config.storage.url) as store:
+            return store.articles.count()
+
+    # -- running stages -------------------------------------------------------
+
+    def start_stage(self, name: str) -> StageProcess:
+        """``newsflow stage NAME`` as a real process (killable with SIGKILL)."""
+        index = sum(1 for p in self.processes if p.name == name)
+        process = StageProcess.start(name, self.config_file(), self.workdir / f"{name}-{index}.log")
+        self.processes.append(process)
+        return process
+
+    def run_threads(self, workers: Iterable[str] | None = None) -> ThreadedPipeline:
+        """The workers in threads of this process (cheap to start; for small loads)."""
+        names = list(workers) if workers is not None else [w.name for w in WORKERS]
+        return ThreadedPipeline(self.config, names, lock_dir=self.workdir / "slots")
+
+    def cleanup(self) -> None:
+        for process in self.processes:
+            process.kill()
+        admin = make_admin(self.config.kafka)
+        try:
+            prefix = f"{self.config.kafka.topic_prefix}."
+            mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+            if mine:
+                admin.delete_topics(mine)
+        finally:
+            admin.close()
+
+
+def _read_to_end(consumer: KafkaConsumer, topic: str, timeout: float) -> Iterator[Any]:
+    partitions = [
+        TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    deadline = time.monotonic() + timeout
+    while any(consumer.position(tp) < ends[tp] for tp in partitions):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"could not read {topic} to its end within {timeout} s")
+        for records in consumer.poll(timeout_ms=200).values():
+            yield from records
+
+
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.25
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class StageProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, config: Path, log: Path) -> StageProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [str(NEWSFLOW), "--config", str(config), "stage", name],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+                start_new_session=True,  # a Ctrl-C of pytest does not reach it
+            )
+        return cls(name, process, log)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all, as in a crash."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; return the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+class ThreadedPipeline:
+    """Workers as threads: each runs :func:`run_worker` until :meth:`stop`."""
+
+    def __init__(self, config: Config, workers: list[str], *, lock_dir: Path) -> None:
+        self.stop_event = threading.Event()
+        self.summaries: list[RunSummary] = []
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._run, args=(config, name, lock_dir), name=f"worker-{name}")
+            for name in workers
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, config: Config, name: str, lock_dir: Path) -> None:
+        try:
+            self.summaries.append(run_worker(config, name, self.stop_event, lock_dir=lock_dir))
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+
+    def stop(self) -> RunSummary:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=20)
+        assert not self.errors, self.errors
+        total = RunSummary()
+        for summary in self.summaries:
+            total.merge(summary)
+        return total
+
+
+def corpus_entries(distinct: int, repeats: int, *, seed: int = 11) -> list[FeedEntry]:
+    """``distinct`` article pages as WARC-style entries (no fetch), then ``repeats`` of them
+    listed again by a second feed: ``distinct + repeats`` entries, ``distinct`` articles."""
+    sites = 8
+    pages = generate_site_pages(n_sites=sites, pages_per_site=-(-distinct // sites), seed=seed)
+    pages = pages[:distinct]
+    first = [
+        FeedEntry(feed="feed-a", feed_kind="warc", url=p.url, title=p.title, body=p.html)
+        for p in pages
+    ]
+    again = [e.model_copy(update={"feed": "feed-b"}) for e in first[:repeats]]
+    return first + again

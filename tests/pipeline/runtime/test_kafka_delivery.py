@@ -1,0 +1,221 @@
+"""The worker runner against the real broker: delivery modes, retries, dead-letter writes, stop.
+
+Each test runs one worker in this process on its own topics, with the real
+fetch stage (entries carry their page, so nothing is fetched) or small test
+stages, and checks what the topics and the group's committed offsets hold.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import ClassVar
+
+import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka_support import KafkaEnv
+
+from connectors.kafka.clients import make_admin
+from connectors.kafka.headers import DeadLetterInfo
+from pipeline.errors import ExtractionError, FetchTimeout, TransportError
+from pipeline.models import FeedEntry, FetchedPage, Message
+from pipeline.runtime.kafka_runner import KafkaWorkerRunner
+from pipeline.runtime.wiring import Resources
+from pipeline.stages.base import Stage
+from pipeline.topology import WORKER_BY_NAME
+
+pytestmark = pytest.mark.kafka
+
+MODES = ["transactional", "at_least_once"]
+
+
+def entries(count: int, *, start: int = 0) -> list[FeedEntry]:
+    return [
+        FeedEntry(
+            feed="f",
+            feed_kind="warc",
+            url=f"https://news.example/{i}",
+            body=f"<html><body><p>story {i}</p></body></html>",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def runner(env: KafkaEnv, stages: list[Stage] | None = None) -> KafkaWorkerRunner:
+    config = env.config
+    worker = KafkaWorkerRunner(
+        config,
+        WORKER_BY_NAME["fetch"],
+        Resources(config),
+        stages=stages,
+        lock_dir=env.workdir / "slots",
+    )
+    worker.start()
+    return worker
+
+
+def drain(worker: KafkaWorkerRunner, expected: int) -> int:
+    """Run batches until ``expected`` records were handled (or 40 batches passed)."""
+    stop = threading.Event()
+    handled = 0
+    for _ in range(40):
+        if handled >= expected:
+            break
+        handled += worker.run_batch(stop)
+    return handled
+
+
+class FlakyFetch(Stage):
+    """Times out ``failures`` times per entry, then turns the entry into a page."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: dict[str, int] = {}
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        self.calls[message.url] = self.calls.get(message.url, 0) + 1
+        if self.calls[message.url] <= self.failures:
+            raise FetchTimeout("read timed out", url=message.url)
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_message_is_produced_once_and_the_group_catches_up(
+    kafka_env: KafkaEnv, mode: str
+) -> None:
+    kafka_env.configure(kafka={"delivery": mode})
+    kafka_env.create_topics()
+    sent = entries(300)
+    kafka_env.produce("items", sent)
+    worker = runner(kafka_env)
+    try:
+        assert drain(worker, 300) == 300
+        worker.run_batch(threading.Event())  # an idle poll commits positions past markers
+    finally:
+        worker.close()
+    pages = kafka_env.read("pages")
+    assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in sent)
+    assert {FetchedPage.model_validate_json(r.value).entry.url for r in pages} == {
+        e.url for e in sent
+    }
+    assert kafka_env.lag(["fetch"]) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_dead_letter_write_leaves_the_offset_uncommitted(
+    kafka_env: KafkaEnv, mode: str
+) -> None:
+    kafka_env.configure(kafka={"delivery": mode})
+    kafka_env.create_topics()
+    admin = make_admin(kafka_env.config.kafka)
+    dlq = ConfigResource(ConfigResourceType.TOPIC, kafka_env.topic("dlq"))
+    dlq.configs = {"max.message.bytes": "1024"}  # the dead letter below cannot be written
+    admin.alter_configs([dlq])
+    poison = b"\xff" + os.urandom(5000)  # random: still too large after compression
+    kafka_env.produce_raw("items", [(b"k", poison)])
+    worker = runner(kafka_env)
+    try:
+        with pytest.raises(TransportError):
+            drain(worker, 1)
+        assert kafka_env.lag(["fetch"]) == 1
+        dlq.configs = {"max.message.bytes": str(8 * 1024 * 1024)}
+        admin.alter_configs([dlq])
+        assert drain(worker, 1) == 1
+    finally:
+        worker.close()
+        admin.close()
+    [letter] = kafka_env.read("dlq")
+    assert letter.value == poison
+    assert DeadLetterInfo.from_headers(letter.headers).reason == "undecodable"
+    assert kafka_env.lag(["fetch"]) == 0
+
+
+def test_transient_failures_are_retried_before_anything_is_dead_lettered(
+    kafka_env: KafkaEnv,
+) -> None:
+    kafka_env.configure(kafka={"retry_attempts": 2})
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(5))
+    recovers = FlakyFetch(failures=2)
+    worker = runner(kafka_env, [recovers])
+    try:
+        assert drain(worker, 5) == 5
+    finally:
+        worker.close()
+    assert set(recovers.calls.values()) == {3}
+    assert len(kafka_env.read("pages")) == 5
+    assert kafka_env.read("dlq") == []
+
+
+def test_failures_that_outlast_the_retries_are_dead_lettered_as_retryable(
+    kafka_env: KafkaEnv,
+) -> None:
+    kafka_env.configure(kafka={"retry_attempts": 2})
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(2))
+    never = FlakyFetch(failures=99)
+    worker = runner(kafka_env, [never])
+    try:
+        assert drain(worker, 2) == 2
+    finally:
+        worker.close()
+    assert set(never.calls.values()) == {3}
+    letters = [DeadLetterInfo.from_headers(r.headers) for r in kafka_env.read("dlq")]
+    assert [(i.stage, i.error_class, i.reason, i.retryable) for i in letters] == [
+        ("fetch", "FetchTimeout", "timeout", True)
+    ] * 2
+    assert kafka_env.lag(["fetch"]) == 0
+
+
+class StopsAfter(Stage):
+    """Passes entries through as pages and sets ``stop`` after the ``after``-th one."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self, stop: threading.Event, after: int) -> None:
+        self.stop = stop
+        self.after = after
+        self.seen = 0
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        self.seen += 1
+        if self.seen == self.after:
+            self.stop.set()
+        if self.seen > 10_000:
+            raise ExtractionError("unreachable", url=message.url)
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+def test_stop_mid_batch_delivers_and_commits_the_completed_prefix_only(
+    kafka_env: KafkaEnv,
+) -> None:
+    kafka_env.configure(kafka={"partitions": 1, "batch_size": 40}, fetch={"concurrency": 1})
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(40))
+    stop = threading.Event()
+    worker = runner(kafka_env, [StopsAfter(stop, after=15)])
+    handled = 0
+    try:
+        for _ in range(40):
+            handled += worker.run_batch(stop)
+            if stop.is_set():
+                break
+    finally:
+        worker.close()
+    assert handled == 15
+    assert len(kafka_env.read("pages")) == 15
+    assert kafka_env.lag(["fetch"]) == 25
+    rest = runner(kafka_env)
+    try:
+        assert drain(rest, 25) == 25
+    finally:
+        rest.close()
+    pages = kafka_env.read("pages")
+    assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in entries(40))
