@@ -11,7 +11,8 @@ records which steps ran::
     )
     migrate(db, "widgets", MIGRATIONS)     # in the repository's __init__
 
-Applying is idempotent and safe when several processes start at once: the
+Applying is idempotent and safe when several processes start at once: an
+up-to-date store is recognised by reading the ledger alone; otherwise the
 whole check-and-apply runs in one transaction that first takes a lock
 (``pg_advisory_xact_lock`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and
 both engines roll DDL back with the transaction, so a failed step leaves the
@@ -59,6 +60,8 @@ def both(*statements: str) -> Statements:
 def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> list[int]:
     """Apply the steps of ``component`` not applied yet, in order; return their versions."""
     _check_sequence(component, migrations)
+    if _up_to_date(db, component, migrations):
+        return []
     with db.transaction():
         _lock(db)
         db.execute(_LEDGER)
@@ -82,6 +85,22 @@ def applied_versions(db: Database, component: str) -> set[int]:
         "SELECT version FROM schema_migrations WHERE component = ?", (component,)
     )
     return {int(r[0]) for r in rows}
+
+
+def _up_to_date(db: Database, component: str, migrations: Sequence[Migration]) -> bool:
+    """Read-only check first, so an up-to-date store opens without a write lock.
+
+    (A reader with a read-only role can open it; anything else takes the slow path.)
+    """
+    exists = (
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        if db.dialect == "sqlite"
+        else "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL"
+    )
+    if not db.execute(exists):
+        return False
+    done = applied_versions(db, component)
+    return done == {m.version for m in migrations}
 
 
 def _lock(db: Database) -> None:

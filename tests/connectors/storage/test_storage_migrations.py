@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from storage_samples import make_article
 
-from connectors.storage import Database, Migration, migrate, open_store
+from connectors.storage import Database, Migration, SearchQuery, migrate, open_store
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
 from connectors.storage.migrations import applied_versions, both
 from pipeline.errors import StorageError
@@ -102,3 +105,32 @@ def test_processes_starting_at_once_migrate_exactly_once(store_url: str) -> None
         assert len(ledger(db)) == len(ARTICLE_MIGRATIONS) + 1
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_a_read_only_role_can_open_and_search_an_up_to_date_store(postgres_url: str) -> None:
+    import psycopg
+
+    with open_store(postgres_url) as store:
+        store.articles.upsert(make_article("readable", "Readers may search this."))
+    role = f"nf_reader_{uuid.uuid4().hex[:8]}"
+    database = urlsplit(postgres_url).path.lstrip("/")
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+        admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+        try:
+            with open_store(_as_user(role, postgres_url)) as store:
+                hits = store.search.search(SearchQuery("readers"))
+                assert [h.article.title for h in hits] == ["Story readable"]
+                with pytest.raises(StorageError, match="permission denied"):
+                    store.articles.upsert(make_article("refused", "No writes."))
+        finally:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')
+
+
+def _as_user(user: str, url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
