@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -90,3 +91,30 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """A fresh database on each engine in turn: the test runs once per engine."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+# -- Kafka (helpers in tests/kafka_support.py) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The real broker: ``NEWSFLOW_TEST_KAFKA_BOOTSTRAP``, else ``kafka.sh up`` (not in CI).
+
+    A broker started here is left running (``make kafka-down`` stops it):
+    other test sessions may be using it.
+    """
+    from kafka_support import broker_address
+
+    return broker_address()
+
+
+@pytest.fixture
+def kafka_env(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Any]:
+    """A ``KafkaEnv``: unique topic and group prefixes, its own store; topics deleted after."""
+    from kafka_support import KafkaEnv
+
+    env = KafkaEnv(kafka_bootstrap, tmp_path)
+    try:
+        yield env
+    finally:
+        env.cleanup()
