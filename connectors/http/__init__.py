@@ -6,8 +6,7 @@ Start from :func:`build_fetcher`; the pieces are importable on their own.
 
 from connectors.http.base import Fetcher, FetchResponse, LocalFeedSource, Purpose
 from connectors.http.clock import Clock, FakeClock, SystemClock
-from connectors.http.factory import CompositeFetcher, build_fetcher
-from connectors.http.fetcher import HttpFetcher
+from connectors.http.fetcher import CompositeFetcher, HttpFetcher, build_fetcher
 from connectors.http.guard import AddressGuard, Resolver, forbidden_reason, parse_ip_host
 from connectors.http.local import LocalFeedReader, MirrorFetcher
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pipeline.errors import BodyTooLarge, FetchError
 
 ACCEPT_ENCODING = "gzip, deflate"
+_PIECE = 256 * 1024
+"""Most bytes inflated per step: one 64 KiB wire chunk of a bomb can hold megabytes."""
 
 
 class _Inflater:
@@ -33,12 +35,15 @@ class _Inflater:
 
     def inflate(self, data: bytes, room: int) -> Iterable[bytes]:
         """Yield decoded pieces of ``data``; never more than ``room + 1`` bytes in all."""
-        while data:
+        while True:
             if self._decoder is None:
+                if not data:
+                    return
                 self._decoder = self._start(data)
-            piece = self._decoder.decompress(data, room + 1)
+            piece = self._decoder.decompress(data, min(room + 1, _PIECE))
             room -= len(piece)
-            yield piece
+            if piece:
+                yield piece
             if room < 0:
                 return
             if self._decoder.eof:
@@ -46,16 +51,15 @@ class _Inflater:
                 self._decoder = None
                 if data and not data.startswith(b"\x1f\x8b"):
                     return  # trailing garbage after the last gzip member
-            else:
-                data = self._decoder.unconsumed_tail
+                continue
+            if not piece:
+                return  # zlib took all the input and has nothing pending: next chunk
+            data = self._decoder.unconsumed_tail  # may be b"": drains pending output
 
-    def finish(self) -> bytes:
-        """What the decoder still holds; a stream that stopped mid-member is corrupt."""
-        if self._decoder is None:
-            return b""
-        if not self._decoder.eof:
+    def finish(self) -> None:
+        """Check the stream ended cleanly; one that stopped mid-member is corrupt."""
+        if self._decoder is not None:
             raise zlib.error("the compressed stream ends before its end marker")
-        return self._decoder.flush()
 
 
 def _has_zlib_header(data: bytes) -> bool:
@@ -101,7 +105,7 @@ def read_capped(
                 if out.tell() > limit:
                     return _overflow(out, limit, url, truncate)
         if inflater:
-            out.write(inflater.finish()[: limit + 1 - out.tell()])
+            inflater.finish()
     except zlib.error as exc:
         raise FetchError(
             f"cannot decode {url!r}: corrupt or truncated {coding} body ({exc})",
@@ -113,12 +117,25 @@ def read_capped(
     return out.getvalue()
 
 
+def refuse_announced_oversize(headers: Mapping[str, str], limit: int, *, url: str) -> None:
+    """Raise BodyTooLarge before reading when an uncompressed body announces its excess."""
+    length = headers.get("content-length", "").strip()
+    identity = _codings(headers.get("content-encoding", ""), url) is None
+    if identity and length.isdigit() and int(length) > limit:
+        raise _too_large(url, limit, announced=int(length))
+
+
 def _overflow(out: io.BytesIO, limit: int, url: str, truncate: bool) -> bytes:
     if truncate:
         out.truncate(limit)
         return out.getvalue()
-    raise BodyTooLarge(
-        f"body of {url!r} is larger than the cap of {limit} bytes (after decompression); "
+    raise _too_large(url, limit)
+
+
+def _too_large(url: str, limit: int, *, announced: int | None = None) -> BodyTooLarge:
+    size = f"announces {announced} bytes, more" if announced else "is larger"
+    return BodyTooLarge(
+        f"body of {url!r} {size} than the cap of {limit} bytes (after decompression); "
         "raise fetch.max_body_bytes to accept it",
         url=url,
     )

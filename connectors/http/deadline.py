@@ -157,14 +157,8 @@ class DeadlineHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class DeadlineHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _attach_current(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_current(self)
-        super().request(*args, **kwargs)
+class DeadlineHTTPSConnection(DeadlineHTTPConnection, HTTPSConnection):
+    """The same for TLS: the MRO runs the overrides above, then HTTPSConnection's."""
 
 
 class DeadlineHTTPConnectionPool(HTTPConnectionPool):

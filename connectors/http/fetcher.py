@@ -1,4 +1,9 @@
-"""The HTTP fetcher for feeds and article pages: safe by default, polite always.
+"""The fetcher for feeds and article pages: safe by default, polite always.
+
+:func:`build_fetcher` composes what the service uses: URLs under a configured
+mirror prefix are served from disk (:class:`~connectors.http.local.MirrorFetcher`),
+configured feed files are read by ``fetch_local_feed`` only, and every other
+URL goes to :class:`HttpFetcher`.
 
 Each hop of a fetch goes through the same steps, so a redirect can never
 skip a check::
@@ -11,7 +16,7 @@ skip a check::
     ->  body read with a decoded-size cap, under the fetch's total deadline
 
 Only :mod:`pipeline.errors` types leave this module; urllib3, socket and ssl
-errors are translated in :func:`_translated` with the URL and the cause.
+errors are translated by :func:`connectors.http.translate.translated`.
 
 >>> from pipeline.errors import FetchRefused
 >>> try:
@@ -23,27 +28,19 @@ scheme
 
 from __future__ import annotations
 
-import http.client
 import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 from urllib.parse import urljoin
 
 from urllib3 import PoolManager, Timeout
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
-from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.response import BaseHTTPResponse
 
 from connectors.http.base import FetchResponse, Purpose
-from connectors.http.body import ACCEPT_ENCODING, read_capped
+from connectors.http.body import ACCEPT_ENCODING, read_capped, refuse_announced_oversize
 from connectors.http.clock import Clock, SystemClock
 from connectors.http.content_types import (
     ACCEPT,
@@ -57,20 +54,15 @@ from connectors.http.deadline import (
     DeadlineHTTPConnectionPool,
     DeadlineHTTPSConnectionPool,
 )
-from connectors.http.guard import AddressGuard, Resolver, system_resolver
+from connectors.http.guard import AddressGuard, Resolver, parse_ip_host, system_resolver
+from connectors.http.local import LocalFeedReader, MirrorFetcher
 from connectors.http.metrics import BYTES, REFUSED, REQUESTS, counting_refusals
 from connectors.http.politeness import HostLimiter, parse_retry_after
 from connectors.http.robots import MAX_ROBOTS_BYTES, RobotsCache
 from connectors.http.target import Target, parse_target
+from connectors.http.translate import deadline_error, translated
 from pipeline.config import FetchConfig
-from pipeline.errors import (
-    ConfigError,
-    FetchError,
-    FetchTimeout,
-    HttpStatusError,
-    NewsflowError,
-    RateLimited,
-)
+from pipeline.errors import ConfigError, FetchError, HttpStatusError, RateLimited
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -210,8 +202,8 @@ class HttpFetcher:
             raise
         try:
             if request.deadline.expired:
-                raise _deadline_error(target, request.deadline)
-            with request.deadline.watching(), _translated(target, request.deadline):
+                raise deadline_error(target, request.deadline)
+            with request.deadline.watching(), translated(target, request.deadline):
                 response = self._open(target, addresses, request)
                 REQUESTS.labels(target.host, str(response.status)).inc()
                 return self._handle(target, response, request)
@@ -301,6 +293,8 @@ class HttpFetcher:
     ) -> bytes:
         media = headers.get("content-type", "")
         verdict = judge_content_type(request.purpose, media, url=target.url)
+        if not request.truncate:
+            refuse_announced_oversize(headers, request.body_limit, url=target.url)
         body = read_capped(
             _wire_chunks(response, target, request.deadline),
             content_encoding=headers.get("content-encoding", ""),
@@ -344,7 +338,7 @@ def _wire_chunks(response: BaseHTTPResponse, target: Target, deadline: Deadline)
     while True:
         chunk = response.read1(_CHUNK, decode_content=False)
         if deadline.expired:
-            raise _deadline_error(target, deadline)
+            raise deadline_error(target, deadline)
         if not chunk:
             return
         BYTES.inc(len(chunk))
@@ -373,7 +367,11 @@ def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
 
 
 def _is_ip(host: str) -> bool:
-    return ":" in host or host.replace(".", "").isdigit()
+    """An address literal gets no SNI (the guard has already validated the spelling)."""
+    try:
+        return parse_ip_host(host) is not None
+    except ValueError:
+        return False
 
 
 def _too_many_redirects(chain: list[str], limit: int) -> FetchError:
@@ -385,68 +383,64 @@ def _too_many_redirects(chain: list[str], limit: int) -> FetchError:
     )
 
 
-def _deadline_error(target: Target, deadline: Deadline) -> FetchTimeout:
-    return FetchTimeout(
-        f"{target.url!r} did not complete within the {deadline.seconds:g} s deadline "
-        "(fetch.deadline)",
-        url=target.url,
-        reason="deadline",
+class CompositeFetcher:
+    """URLs under a mirror prefix come from disk, all others from the network.
+
+    Implements both :class:`~connectors.http.base.Fetcher` and
+    :class:`~connectors.http.base.LocalFeedSource`.
+    """
+
+    def __init__(
+        self,
+        network: HttpFetcher,
+        *,
+        mirrors: MirrorFetcher | None = None,
+        local_feeds: LocalFeedReader | None = None,
+    ) -> None:
+        self.network = network
+        self._mirrors = mirrors
+        self._local_feeds = local_feeds or LocalFeedReader((), max_body_bytes=1024)
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        purpose: Purpose = "article",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResponse:
+        if self._mirrors is not None and self._mirrors.serves(url):
+            return self._mirrors.fetch(url, purpose=purpose, etag=etag, last_modified=last_modified)
+        return self.network.fetch(url, purpose=purpose, etag=etag, last_modified=last_modified)
+
+    def fetch_local_feed(
+        self, path: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResponse:
+        return self._local_feeds.fetch_local_feed(path, etag=etag, last_modified=last_modified)
+
+    def close(self) -> None:
+        self.network.close()
+
+
+def build_fetcher(
+    config: FetchConfig,
+    *,
+    local_feeds: Iterable[str | Path] = (),
+    clock: Clock | None = None,
+    resolver: Resolver = system_resolver,
+) -> CompositeFetcher:
+    """Compose the fetcher for ``config``; ``local_feeds`` are the configured feed paths.
+
+    Pass ``[f.url for f in config.feeds if f.is_local]`` as ``local_feeds``:
+    they are the only files :meth:`CompositeFetcher.fetch_local_feed` reads.
+    """
+    mirrors = (
+        MirrorFetcher(config.local_mirrors, max_body_bytes=config.max_body_bytes)
+        if config.local_mirrors
+        else None
     )
-
-
-@contextmanager
-def _translated(target: Target, deadline: Deadline) -> Iterator[None]:
-    """Turn urllib3/socket/ssl/http.client errors into FetchError with URL and cause."""
-    try:
-        yield
-    except NewsflowError:
-        raise
-    except (Urllib3Error, OSError, http.client.HTTPException) as exc:
-        error = _translate(exc, target, deadline)
-        REQUESTS.labels(target.host, error.reason).inc()
-        raise error from None
-
-
-def _translate(exc: BaseException, target: Target, deadline: Deadline) -> FetchError:
-    url = target.url
-    where = f"{target.host_header}"
-    if deadline.expired:
-        return _deadline_error(target, deadline)
-    if isinstance(exc, NewConnectionError):
-        return FetchError(
-            f"cannot connect to {where} for {url!r}: {_cause(exc)}", url=url, reason="connection"
-        )
-    if isinstance(exc, ConnectTimeoutError):
-        return FetchTimeout(
-            f"connecting to {where} for {url!r} timed out", url=url, reason="connect_timeout"
-        )
-    if isinstance(exc, ReadTimeoutError | TimeoutError):
-        return FetchTimeout(
-            f"{where} stopped sending for {url!r} (read timeout)", url=url, reason="read_timeout"
-        )
-    if isinstance(exc, SSLError | ssl.SSLError):
-        return FetchError(
-            f"TLS failed with {where} for {url!r}: {_cause(exc)}", url=url, reason="tls"
-        )
-    if isinstance(exc, ProtocolError | http.client.HTTPException):
-        return FetchError(
-            f"{where} broke the HTTP exchange for {url!r}: {_cause(exc)}",
-            url=url,
-            reason="protocol",
-        )
-    return FetchError(f"network error fetching {url!r}: {_cause(exc)}", url=url, reason="network")
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost readable cause (urllib3 wraps socket errors several levels deep)."""
-    inner: BaseException = exc
-    for _ in range(10):
-        nested = inner.args[1] if len(inner.args) > 1 else None
-        if isinstance(nested, BaseException):
-            inner = nested
-            continue
-        if inner.__cause__ is not None and inner.__cause__ is not inner:
-            inner = inner.__cause__
-            continue
-        break
-    return str(inner) or type(inner).__name__
+    return CompositeFetcher(
+        HttpFetcher(config, clock=clock, resolver=resolver),
+        mirrors=mirrors,
+        local_feeds=LocalFeedReader(local_feeds, max_body_bytes=config.max_body_bytes),
+    )

@@ -49,6 +49,11 @@ def parse_ip_host(host: str) -> IPAddress | None:
     octal with a leading 0, or hex with 0x) as well as IPv6. Raises
     :class:`ValueError` for a numeric-looking host that is not a valid address
     (``1.2.3.999``), since no resolver should be asked about it.
+
+    >>> parse_ip_host("0x7f.1"), parse_ip_host("2130706433")
+    (IPv4Address('127.0.0.1'), IPv4Address('127.0.0.1'))
+    >>> parse_ip_host("news.example") is None
+    True
     """
     if ":" in host:
         return ip_address(host)

@@ -8,6 +8,7 @@ the server tracks how many requests were in flight at once per host.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -19,6 +20,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hanging up mid-response is what several tests provoke: no tracebacks."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,7 @@ class FaultServer:
         self.sni_names: list[str | None] = []
         self._lock = threading.Lock()
         self._stats = _Stats()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         if tls is not None:
             self._server.socket = self._tls_context(*tls).wrap_socket(
                 self._server.socket, server_side=True
@@ -106,16 +113,16 @@ class FaultServer:
                 with server._track(host):
                     server._record(self, host)
                     route = server.routes.get(self.path.split("?", 1)[0], not_found)
-                    try:
+                    # A client hanging up is what several tests provoke on purpose.
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         route(self)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass  # the client hung up: that is what several tests want
 
         return _Handler
 
     def _record(self, request: BaseHTTPRequestHandler, host: str) -> None:
-        hit = Hit(request.path, host, {k.lower(): v for k, v in request.headers.items()},
-                  time.monotonic())
+        hit = Hit(
+            request.path, host, {k.lower(): v for k, v in request.headers.items()}, time.monotonic()
+        )
         with self._lock:
             self._stats.hits.append(hit)
 
@@ -154,7 +161,9 @@ def respond(
     return handler
 
 
-def ok(body: bytes, content_type: str = "text/html; charset=utf-8", *, delay: float = 0.0) -> Handler:
+def ok(
+    body: bytes, content_type: str = "text/html; charset=utf-8", *, delay: float = 0.0
+) -> Handler:
     return respond(200, body, {"Content-Type": content_type}, delay=delay)
 
 
@@ -166,14 +175,19 @@ def redirect(location: str, status: int = 302) -> Handler:
     return respond(status, b"", {"Location": location})
 
 
-def stream_zeros(total: int, content_type: str = "text/html") -> Handler:
-    """``total`` bytes of zeros, written in 1 MiB blocks (no memory held server-side)."""
+def stream_zeros(total: int, *, announce: bool = True) -> Handler:
+    """``total`` bytes of zeros in 1 MiB blocks; without ``announce``, no Content-Length
+    (the body ends when the connection closes, so only the cap can stop it)."""
     block = b"\0" * (1 << 20)
 
     def handler(request: BaseHTTPRequestHandler) -> None:
         request.send_response(200)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(total))
+        request.send_header("Content-Type", "text/html")
+        if announce:
+            request.send_header("Content-Length", str(total))
+        else:
+            request.send_header("Connection", "close")
+            request.close_connection = True
         request.end_headers()
         left = total
         while left > 0:
@@ -183,18 +197,21 @@ def stream_zeros(total: int, content_type: str = "text/html") -> Handler:
     return handler
 
 
-def gzip_bomb(decoded_size: int) -> bytes:
-    """A gzip stream that inflates to ``decoded_size`` zero bytes (about 1000:1)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = b"\0" * (1 << 20)
-    parts = [packer.compress(block) for _ in range(decoded_size // len(block))]
+def gzip_bomb(decoded_size: int, fill: bytes = b"\0") -> bytes:
+    """One gzip stream that inflates to ``decoded_size`` bytes of ``fill`` (about 1000:1).
+
+    Built 1 MiB at a time, so making it never holds the inflated size in memory.
+    """
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31, 9, zlib.Z_RLE)  # RLE: fast on runs
+    block = fill * (1 << 20)
+    whole, rest = divmod(decoded_size, len(block))
+    parts = [packer.compress(block) for _ in range(whole)]
+    parts.append(packer.compress(block[:rest]))
     parts.append(packer.flush())
     return b"".join(parts)
 
 
-def drip(
-    server: FaultServer, *, every: float, headers_first: bool = True
-) -> Handler:
+def drip(server: FaultServer, *, every: float, headers_first: bool = True) -> Handler:
     """Send one byte every ``every`` seconds until the server stops.
 
     With ``headers_first`` the status line and headers go out at once and the

@@ -32,12 +32,16 @@ def test_odd_ipv4_spellings_parse_like_inet_aton(spelling: str, address: str) ->
     assert parse_ip_host(spelling) == ip_address(address)
 
 
-@pytest.mark.parametrize("host", ["example.com", "news.example", "1a.example", "xn--bcher-kva.example"])
+@pytest.mark.parametrize(
+    "host", ["example.com", "news.example", "1a.example", "xn--bcher-kva.example"]
+)
 def test_host_names_are_not_addresses(host: str) -> None:
     assert parse_ip_host(host) is None
 
 
-@pytest.mark.parametrize("host", ["1.2.3.256", "1.2.3.4.5", "08.1.1.1", "example.123", "4294967296"])
+@pytest.mark.parametrize(
+    "host", ["1.2.3.256", "1.2.3.4.5", "08.1.1.1", "example.123", "4294967296"]
+)
 def test_numeric_looking_hosts_that_are_not_addresses_are_errors(host: str) -> None:
     with pytest.raises(ValueError):
         parse_ip_host(host)
@@ -75,7 +79,8 @@ def test_non_public_addresses_are_forbidden(address: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+    "address",
+    ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
 )
 def test_public_addresses_are_allowed(address: str) -> None:
     assert forbidden_reason(ip_address(address)) is None
@@ -132,7 +137,8 @@ def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://", "http://a.example:99999/", "http://exa mple.com/", "http://a_b..c/", "http:///x"]
+    "url",
+    ["http://", "http://a.example:99999/", "http://exa mple.com/", "http://a_b..c/", "http:///x"],
 )
 def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:

@@ -42,20 +42,26 @@ def metric(name: str, **labels: str) -> float:
 # --- body cap, after decompression ---
 
 
-def test_a_100_mb_body_stops_at_the_cap(server: FaultServer) -> None:
-    server.routes["/huge"] = stream_zeros(100 * 1024 * 1024)
+@pytest.mark.parametrize("announce", [True, False], ids=["content-length", "until-close"])
+def test_a_100_mb_body_stops_at_the_cap(server: FaultServer, announce: bool) -> None:
+    server.routes["/huge"] = stream_zeros(100 * 1024 * 1024, announce=announce)
     started = time.monotonic()
+    before = metric("newsflow_fetch_bytes_total")
     with pytest.raises(BodyTooLarge) as too_large:
         fetcher().fetch(server.url("/huge"))
     assert time.monotonic() - started < 5
     assert str(CAP) in str(too_large.value)
     assert too_large.value.url == server.url("/huge")
+    received = metric("newsflow_fetch_bytes_total") - before
+    assert received == 0 if announce else CAP <= received < CAP + 128 * 1024
 
 
 def test_a_gzip_bomb_stops_at_the_cap(server: FaultServer) -> None:
     bomb = gzip_bomb(64 * 1024 * 1024)
     assert len(bomb) < CAP / 4  # small on the wire, 64x the cap inflated
-    server.routes["/bomb"] = respond(200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    server.routes["/bomb"] = respond(
+        200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
     with pytest.raises(BodyTooLarge):
         fetcher().fetch(server.url("/bomb"))
 
@@ -74,13 +80,17 @@ def test_a_body_exactly_at_the_cap_is_accepted(server: FaultServer) -> None:
 def test_deflate_is_decoded_with_or_without_zlib_header(server: FaultServer, wbits: int) -> None:
     packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
     wire = packer.compress(b"<p>deflated</p>") + packer.flush()
-    server.routes["/d"] = respond(200, wire, {"Content-Type": "text/html", "Content-Encoding": "deflate"})
+    server.routes["/d"] = respond(
+        200, wire, {"Content-Type": "text/html", "Content-Encoding": "deflate"}
+    )
     assert fetcher().fetch(server.url("/d")).body == b"<p>deflated</p>"
 
 
 def test_multi_member_gzip_is_decoded_whole(server: FaultServer) -> None:
     wire = gzip.compress(b"<p>one</p>") + gzip.compress(b"<p>two</p>")
-    server.routes["/m"] = respond(200, wire, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    server.routes["/m"] = respond(
+        200, wire, {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
     assert fetcher().fetch(server.url("/m")).body == b"<p>one</p><p>two</p>"
 
 
@@ -89,11 +99,18 @@ def test_corrupt_or_unknown_encodings_are_clear_errors(server: FaultServer) -> N
         200, b"\x1f\x8b\x08\x00garbage", {"Content-Type": "text/html", "Content-Encoding": "gzip"}
     )
     server.routes["/cut"] = respond(
-        200, gzip.compress(b"x" * 10000)[:-12], {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+        200,
+        gzip.compress(b"x" * 10000)[:-12],
+        {"Content-Type": "text/html", "Content-Encoding": "gzip"},
     )
-    server.routes["/br"] = respond(200, b"xx", {"Content-Type": "text/html", "Content-Encoding": "br"})
-    cases = [("/bad", "corrupt or truncated gzip"), ("/cut", "truncated gzip"),
-             ("/br", "unsupported Content-Encoding")]
+    server.routes["/br"] = respond(
+        200, b"xx", {"Content-Type": "text/html", "Content-Encoding": "br"}
+    )
+    cases = [
+        ("/bad", "corrupt or truncated gzip"),
+        ("/cut", "truncated gzip"),
+        ("/br", "unsupported Content-Encoding"),
+    ]
     for path, words in cases:
         with pytest.raises(FetchError) as failed:
             fetcher().fetch(server.url(path))
@@ -199,14 +216,21 @@ def test_a_redirect_without_location_is_an_http_error(server: FaultServer) -> No
 def test_expected_content_types_are_accepted(
     server: FaultServer, purpose: str, content_type: str
 ) -> None:
-    server.routes["/x"] = respond(200, b"<rss/>", {"Content-Type": content_type} if content_type else {})
+    server.routes["/x"] = respond(
+        200, b"<rss/>", {"Content-Type": content_type} if content_type else {}
+    )
     assert fetcher().fetch(server.url("/x"), purpose=purpose).status == 200  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("purpose", "content_type"),
-    [("feed", "image/png"), ("feed", "application/pdf"), ("article", "application/pdf"),
-     ("article", "video/mp4"), ("article", "application/rss+xml")],
+    [
+        ("feed", "image/png"),
+        ("feed", "application/pdf"),
+        ("article", "application/pdf"),
+        ("article", "video/mp4"),
+        ("article", "application/rss+xml"),
+    ],
 )
 def test_mismatched_content_types_are_refused(
     server: FaultServer, purpose: str, content_type: str
@@ -235,8 +259,11 @@ def test_html_served_as_a_feed_passes_only_when_it_looks_like_a_feed(server: Fau
 def conditional(request: BaseHTTPRequestHandler) -> None:
     fresh = request.headers.get("If-None-Match") == '"v1"'
     fresh = fresh or request.headers.get("If-Modified-Since") == "Mon, 01 Jan 2024 00:00:00 GMT"
-    headers = {"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
-               "Content-Type": "application/rss+xml"}
+    headers = {
+        "ETag": '"v1"',
+        "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+        "Content-Type": "application/rss+xml",
+    }
     respond(304 if fresh else 200, b"" if fresh else b"<rss>v1</rss>", headers)(request)
 
 
@@ -246,14 +273,18 @@ def test_conditional_get_sends_validators_and_yields_304(server: FaultServer) ->
     first = client.fetch(server.url("/feed"), purpose="feed")
     assert (first.status, first.body) == (200, b"<rss>v1</rss>")
     again = client.fetch(
-        server.url("/feed"), purpose="feed",
-        etag=first.headers["etag"], last_modified=first.headers["last-modified"],
+        server.url("/feed"),
+        purpose="feed",
+        etag=first.headers["etag"],
+        last_modified=first.headers["last-modified"],
     )
     assert (again.status, again.body, again.not_modified) == (304, b"", True)
     sent = server.hits[-1].headers
     assert sent["if-none-match"] == '"v1"'
     assert sent["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
-    by_date = client.fetch(server.url("/feed"), purpose="feed", last_modified=first.headers["last-modified"])
+    by_date = client.fetch(
+        server.url("/feed"), purpose="feed", last_modified=first.headers["last-modified"]
+    )
     assert by_date.status == 304
 
 
@@ -282,7 +313,9 @@ def test_error_statuses_are_http_status_errors(server: FaultServer, status: int)
     assert failed.value.status == status
     assert failed.value.reason == f"http_{status}"
     assert f"HTTP {status}" in str(failed.value)
-    assert metric("newsflow_fetch_requests_total", host="127.0.0.1", status=str(status)) == before + 1
+    assert (
+        metric("newsflow_fetch_requests_total", host="127.0.0.1", status=str(status)) == before + 1
+    )
 
 
 def test_bytes_received_are_counted(server: FaultServer) -> None:
@@ -303,7 +336,9 @@ def test_a_refused_connection_names_the_url_and_cause() -> None:
 
 def test_a_body_cut_short_is_a_protocol_error(server: FaultServer) -> None:
     def short(request: BaseHTTPRequestHandler) -> None:
-        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\nabc")
+        request.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\nabc"
+        )
         request.close_connection = True
 
     server.routes["/short"] = short

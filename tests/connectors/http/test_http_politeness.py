@@ -7,6 +7,7 @@ request started.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -57,7 +58,9 @@ def switchable(first: Handler, then: Handler) -> tuple[Handler, threading.Event]
 
 def test_429_retry_after_120_means_no_request_to_that_host_for_120_s(server: FaultServer) -> None:
     clock = FakeClock()
-    handler, recovered = switchable(respond(429, b"slow down", {"Retry-After": "120"}), ok(FEED, "application/rss+xml"))
+    handler, recovered = switchable(
+        respond(429, b"slow down", {"Retry-After": "120"}), ok(FEED, "application/rss+xml")
+    )
     server.routes["/feed"] = handler
     client = fetcher(clock)
     url = server.url("/feed", host="a.test")
@@ -88,7 +91,9 @@ def test_429_retry_after_120_means_no_request_to_that_host_for_120_s(server: Fau
 def test_retry_after_as_an_http_date_is_honoured(server: FaultServer) -> None:
     clock = FakeClock()
     when = formatdate(clock.time() + 120, usegmt=True)
-    handler, recovered = switchable(respond(503, b"", {"Retry-After": when}), ok(FEED, "application/rss+xml"))
+    handler, recovered = switchable(
+        respond(503, b"", {"Retry-After": when}), ok(FEED, "application/rss+xml")
+    )
     server.routes["/feed"] = handler
     client = fetcher(clock)
     with pytest.raises(RateLimited) as limited:
@@ -135,7 +140,9 @@ def test_an_absurd_retry_after_is_capped(server: FaultServer) -> None:
 def test_requests_inside_the_window_are_counted_as_refused(server: FaultServer) -> None:
     server.routes["/feed"] = respond(429, b"", {"Retry-After": "60"})
     client = fetcher(FakeClock())
-    before = REGISTRY.get_sample_value("newsflow_fetch_refused_total", {"reason": "rate_limited"}) or 0
+    before = (
+        REGISTRY.get_sample_value("newsflow_fetch_refused_total", {"reason": "rate_limited"}) or 0
+    )
     for _ in range(3):
         with pytest.raises(RateLimited):
             client.fetch(server.url("/feed"), purpose="feed")
@@ -260,7 +267,7 @@ def test_per_host_gap_holds_under_a_burst_of_100_links_on_a_fake_clock(server: F
     client = fetcher(clock, min_host_interval=1.0)
     statuses = burst(client, [server.url(f"/item?n={n}") for n in range(100)])
     assert statuses == [200] * 100
-    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
     assert len(starts) == 100
     assert min(gaps) >= 1.0
     assert server.max_in_flight("127.0.0.1") == 1
@@ -272,10 +279,12 @@ def test_per_host_gap_holds_under_a_burst_of_100_links_in_real_time(server: Faul
     client = fetcher(min_host_interval=gap)
     assert burst(client, [server.url(f"/item?n={n}") for n in range(100)]) == [200] * 100
     starts = sorted(h.started for h in server.hits)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert starts[-1] - starts[0] >= 99 * gap
-    assert min(gaps) >= gap * 0.5  # server-side jitter only; the client spaces them >= gap
-    assert sum(gaps) / len(gaps) >= gap
+    gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+    # The client spaces starts by >= gap; the server's clock adds thread-scheduling jitter
+    # to single gaps, so judge the span and the bulk of the gaps (no limiter: gaps ~1 ms).
+    assert starts[-1] - starts[0] >= 99 * gap - 0.02
+    assert gaps[len(gaps) // 2] >= 0.95 * gap
+    assert gaps[len(gaps) // 10] >= 0.9 * gap
     assert server.max_in_flight("127.0.0.1") == 1
 
 

@@ -41,7 +41,9 @@ def fake_dns(host: str, port: int) -> list[str]:
 
 @pytest.fixture
 def canary() -> Iterator[FaultServer]:
-    with FaultServer({"/": ok(CANARY, "application/rss+xml"), "/robots.txt": respond(404)}) as server:
+    with FaultServer(
+        {"/": ok(CANARY, "application/rss+xml"), "/robots.txt": respond(404)}
+    ) as server:
         yield server
 
 
@@ -139,8 +141,16 @@ def test_public_url_redirecting_to_loopback_is_refused_at_the_hop(
 
 
 @pytest.mark.parametrize(
-    "url", ["file:///etc/passwd", "ftp://example.com/feed.xml", "data:text/html,hi",
-            "gopher://example.com/", "javascript:alert(1)", "/etc/passwd", "//example.com/x"]
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/feed.xml",
+        "data:text/html,hi",
+        "gopher://example.com/",
+        "javascript:alert(1)",
+        "/etc/passwd",
+        "//example.com/x",
+    ],
 )
 def test_non_http_schemes_are_refused(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:
@@ -150,9 +160,8 @@ def test_non_http_schemes_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://example.com/x"])
 def test_redirect_to_other_schemes_is_refused(location: str) -> None:
-    with FaultServer({"/go": redirect(location)}) as server:
-        with pytest.raises(FetchRefused) as refused:
-            fetcher(allow_private_networks=True).fetch(server.url("/go"), purpose="feed")
+    with FaultServer({"/go": redirect(location)}) as server, pytest.raises(FetchRefused) as refused:
+        fetcher(allow_private_networks=True).fetch(server.url("/go"), purpose="feed")
     assert refused.value.reason == "scheme"
 
 
