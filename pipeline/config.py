@@ -235,6 +235,9 @@ class ExtractConfig(_Section):
     language_sample_chars: int = Field(
         default=600, ge=100, description="Text length the language detector reads."
     )
+    min_text_chars: int = Field(
+        default=50, ge=1, description="Shorter article text is an 'empty' extraction."
+    )
 
 
 class DedupConfig(_Section):

@@ -84,6 +84,10 @@ def extract_article(
         future_tolerance=timedelta(minutes=config.future_tolerance_minutes),
     )
     text = filtered.text
+    if len(text) < config.min_text_chars:
+        raise ExtractionError(
+            f"no article text found in {url} ({len(text)} characters)", url=url, reason="empty"
+        )
     return ExtractionResult(
         text=text,
         title=title,

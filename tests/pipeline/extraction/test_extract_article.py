@@ -1,0 +1,127 @@
+"""extract_article on real pages: the seed pages of the demo, bad input, metadata."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError
+from pipeline.extraction import ExtractionResult, extract_article, load_rules
+from pipeline.extraction.rules import ResidueRules
+from pipeline.models import FeedEntry
+
+REPO = Path(__file__).resolve().parents[3]
+MANIFEST = json.loads((REPO / "demo" / "manifest.json").read_text(encoding="utf-8"))
+SEED_PAGES = [p for p in MANIFEST["pages"] if p.get("source_seed")]
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def rules() -> ResidueRules:
+    return load_rules(REPO / "config" / "residue_rules.yaml")
+
+
+def extract(
+    html: str,
+    rules: ResidueRules,
+    url: str = "https://example.com/news/1",
+    entry: FeedEntry | None = None,
+) -> ExtractionResult:
+    return extract_article(
+        html, url=url, entry=entry, rules=rules, learned=None, config=ExtractConfig(), now=NOW
+    )
+
+
+@pytest.mark.parametrize("page", SEED_PAGES, ids=[p["id"] for p in SEED_PAGES])
+def test_seed_pages_keep_every_paragraph_and_lose_every_residue_line(
+    page: dict[str, object], rules: ResidueRules
+) -> None:
+    html = (REPO / "demo" / str(page["file"])).read_text(encoding="utf-8")
+    result = extract(html, rules, url=str(page["url"]))
+    kept = result.text.splitlines()
+    for paragraph in page["article_paragraphs"]:  # type: ignore[attr-defined]
+        assert paragraph in result.text
+    for residue in page["residue_lines"]:  # type: ignore[attr-defined]
+        assert residue not in kept
+    assert result.language == "en"
+    assert result.canonical_url == page["url"]
+
+
+def test_all_five_seed_residue_lines_are_reported_with_reasons(rules: ResidueRules) -> None:
+    page = next(p for p in SEED_PAGES if p["id"] == "presstv-strategic-partnership")
+    html = (REPO / "demo" / page["file"]).read_text(encoding="utf-8")
+    removed = {r.text: r.reason for r in extract(html, rules, url=page["url"]).removed}
+    assert set(MANIFEST["seed_residue_lines"]) <= set(removed)
+    assert all(
+        removed[line].split(":")[0] in {"rule", "shape"} for line in MANIFEST["seed_residue_lines"]
+    )
+
+
+ARTICLE = """<!DOCTYPE html><html lang="en"><head><title>Budget approved | The Courier</title>
+<link rel="canonical" href="https://www.example.com/news/budget">
+<meta property="og:site_name" content="The Courier">
+<meta property="og:image" content="https://www.example.com/img/1.jpg">
+<meta property="article:published_time" content="{date}">
+<meta name="author" content="Maria Okafor"></head>
+<body><nav><a href="/">Home</a></nav><main><article><h1>Budget approved</h1>
+<div class="body"><p>By Maria Okafor</p>
+<p>The regional council approved the budget on Monday after a debate that lasted all night.</p>
+<p>Opposition members said the plan would cut services in the northern districts by a fifth.</p>
+<p>The council will meet again next month to discuss the transport plan and the new bus lanes.</p>
+<p>Subscribe to our newsletter</p></div></article></main>
+<footer>All rights reserved</footer></body></html>"""
+
+
+def test_metadata_of_an_ordinary_article(rules: ResidueRules) -> None:
+    entry = FeedEntry(
+        feed="courier",
+        feed_kind="rss",
+        url="https://www.example.com/news/budget",
+        published_at=datetime(2024, 3, 4, 9, 0, tzinfo=UTC),
+    )
+    html = ARTICLE.format(date="2024-03-04T10:00:00+01:00")
+    result = extract(html, rules, url="https://www.example.com/news/budget?utm=x", entry=entry)
+    assert result.title == "Budget approved"
+    assert result.authors == ["Maria Okafor"]
+    assert result.published_at == datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    assert result.canonical_url == "https://www.example.com/news/budget"
+    assert result.site_name == "The Courier"
+    assert result.top_image == "https://www.example.com/img/1.jpg"
+    assert result.language == "en"
+    assert result.flags == []
+    assert [(r.text, r.reason) for r in result.removed] == [
+        ("Budget approved", "metadata:title"),
+        ("By Maria Okafor", "metadata:byline"),
+        ("Subscribe to our newsletter", "rule:newsletter"),
+    ]
+    assert result.text.startswith("The regional council approved")
+
+
+def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:
+    html = ARTICLE.format(date="2027-06-01T10:00:00+00:00")
+    result = extract(html, rules)
+    assert "future_date" in result.flags
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+        "just some plain text, no markup at all, many words here",
+        "\x89PNG\r\n\x1a\n\x00\x00",
+    ],
+)
+def test_non_html_is_refused_with_a_reason(content: str, rules: ResidueRules) -> None:
+    with pytest.raises(ExtractionError) as caught:
+        extract(content, rules)
+    assert caught.value.reason == "not_html"
+
+
+def test_a_page_without_article_text_is_empty(rules: ResidueRules) -> None:
+    with pytest.raises(ExtractionError) as caught:
+        extract("<html><head><title>x</title></head><body><nav>Home</nav></body></html>", rules)
+    assert caught.value.reason == "empty"

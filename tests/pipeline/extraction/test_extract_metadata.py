@@ -1,0 +1,130 @@
+"""Metadata: one date from several witnesses, language, canonical URL and source domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.extraction.metadata import (
+    DateWitness,
+    choose_date,
+    detect_language,
+    entry_date,
+    html_language,
+    parse_page_date,
+)
+from pipeline.extraction.urls import canonical_link, choose_canonical, source_of
+from pipeline.models import FeedEntry
+
+NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def choose(*witnesses: DateWitness) -> tuple[datetime | None, str | None, list[str]]:
+    choice = choose_date(
+        list(witnesses),
+        now=NOW,
+        disagreement=timedelta(days=1),
+        future_tolerance=timedelta(hours=1),
+    )
+    return choice.value, choice.source, choice.flags
+
+
+def feed(value: datetime, kind: str = "rss") -> DateWitness:
+    entry = FeedEntry(feed="f", feed_kind=kind, url="https://e.com/a", published_at=value)  # type: ignore[arg-type]
+    witness = entry_date(entry)
+    assert witness is not None
+    return witness
+
+
+def test_page_date_parsing_knows_its_precision() -> None:
+    day = parse_page_date("2024-03-05T00:00:00")
+    stamp = parse_page_date("2024-03-05T10:20:00+0100")
+    assert day is not None and not day.precise
+    assert (
+        stamp is not None
+        and stamp.precise
+        and stamp.value == datetime(2024, 3, 5, 9, 20, tzinfo=UTC)
+    )
+    assert parse_page_date("not a date") is None
+
+
+def test_agreeing_dates_prefer_the_more_precise_one() -> None:
+    page_day = parse_page_date("2024-03-05")
+    assert page_day is not None
+    entry = feed(datetime(2024, 3, 5, 22, 30, tzinfo=UTC))
+    assert choose(page_day, entry) == (entry.value, "feed", [])
+
+
+def test_disagreeing_dates_are_flagged_and_the_page_wins() -> None:
+    page = parse_page_date("2024-03-01T08:00:00+0000")
+    assert page is not None
+    entry = feed(datetime(2024, 3, 8, 8, 0, tzinfo=UTC), kind="sitemap")
+    assert choose(page, entry) == (page.value, "page", ["date_disagreement"])
+
+
+def test_future_dates_are_flagged_and_only_used_as_a_last_resort() -> None:
+    future = feed(NOW + timedelta(days=30))
+    page = parse_page_date("2024-03-09T10:00:00+0000")
+    assert page is not None
+    assert choose(page, future) == (page.value, "page", ["future_date"])
+    assert choose(future) == (future.value, "feed", ["future_date"])
+    assert choose(feed(NOW + timedelta(minutes=20)))[2] == []  # clock skew is tolerated
+
+
+def test_no_witness_no_date() -> None:
+    assert choose() == (None, None, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("The council approved the new budget on Monday after a long debate about schools.", "en"),
+        ("Die Bundesregierung hat am Montag neue Maßnahmen für den Wohnungsbau beschlossen.", "de"),
+        ("Le gouvernement a annoncé lundi de nouvelles mesures pour le logement social.", "fr"),
+        ("El Gobierno anunció el lunes nuevas medidas para la vivienda en toda España.", "es"),
+    ],
+)
+def test_language_is_detected_offline(text: str, code: str) -> None:
+    assert detect_language(text, sample_chars=600, fallback=None) == code
+
+
+def test_short_text_falls_back_to_the_declared_language() -> None:
+    html = '<!DOCTYPE html><html lang="de-AT"><head></head><body></body></html>'
+    assert html_language(html) == "de"
+    assert detect_language("Kurz.", sample_chars=600, fallback=html_language(html)) == "de"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (
+            '<link rel="canonical" href="https://www.example.com/a/1">',
+            "https://www.example.com/a/1",
+        ),
+        ("<link href='/a/1?x=1#top' rel='canonical'>", "https://example.com/a/1?x=1"),
+        (
+            '<link rel="canonical" href="https://partner-wire.example/story/9">',
+            "https://example.com/page",
+        ),
+        ('<link rel="canonical" href="javascript:alert(1)">', "https://example.com/page"),
+        ('<link rel="stylesheet" href="/s.css">', "https://example.com/page"),
+    ],
+)
+def test_canonical_link_only_when_it_stays_on_the_same_site(head: str, expected: str) -> None:
+    html = f"<html><head>{head}</head><body><p>x</p></body></html>"
+    assert choose_canonical(html, "https://example.com/page") == expected
+
+
+def test_canonical_link_in_the_body_is_ignored() -> None:
+    html = (
+        '<html><head></head><body><link rel="canonical" href="https://example.com/x"></body></html>'
+    )
+    assert canonical_link(html) is None
+
+
+def test_source_is_the_registrable_domain() -> None:
+    assert source_of("https://www.example.com/a") == "example.com"
+    assert source_of("https://news.bbc.co.uk/a") == "bbc.co.uk"
+    assert source_of("https://www.harbourherald.example/x") == "harbourherald.example"
+    assert source_of("http://127.0.0.1:8000/x") == "127.0.0.1"

@@ -1,0 +1,112 @@
+"""The generic rules file: loading, validation, categories in four languages, per-source lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.extraction.lines import Line
+from pipeline.extraction.rules import ResidueRules, load_rules, parse_rules
+
+RULES_FILE = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
+
+
+@pytest.fixture(scope="module")
+def rules() -> ResidueRules:
+    return load_rules(RULES_FILE)
+
+
+def category(rules: ResidueRules, text: str, position: int = 5) -> str | None:
+    found = rules.category(Line(text=text, index=position), position)
+    return found.name if found else None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Share your story", "call_to_action"),
+        ("Send your Videos and Photos to us• National", "call_to_action"),
+        ("News Summary Repeat (3') - DC", "programme_teaser"),
+        ("Science Weekly", "programme_teaser"),
+        ("Follow Press TV on Telegram", "share_prompt"),
+        ("Folgen Sie uns auf Instagram", "share_prompt"),
+        ("Jetzt Newsletter abonnieren", "newsletter"),
+        ("Schicken Sie uns Ihre Fotos und Videos", "call_to_action"),
+        ("À lire aussi : La réforme des retraites divise", "read_more"),
+        ("Abonnez-vous à notre newsletter", "newsletter"),
+        ("Suscríbete a nuestro boletín", "newsletter"),
+        ("Leer más: Calor récord en Sevilla", "read_more"),
+        ("Foto: Anna Becker/dpa", "photo_credit"),
+        ("(Reporting by Pieter de Vries in Brussels; Editing by Tom Whitfield)", "byline"),
+        ("Market data delayed by at least 15 minutes.", "notice"),
+        ("Advertisement", "advertisement"),
+    ],
+)
+def test_residue_in_four_languages_is_recognised(
+    rules: ResidueRules, text: str, expected: str
+) -> None:
+    assert category(rules, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shares in Northwind Freight rose 4 percent after the results were published.",
+        "Supporters who follow the club on the road face a long journey to Leeds.",
+        "Viele Abgeordnete teilen die Sorge, dass der Zeitplan zu knapp ist.",
+        "Les utilisateurs pourront partager des fichiers sans câble.",
+        "Los usuarios podrán compartir archivos entre dispositivos sin cables.",
+        "The newsletter went out to 3,000 members of the union on Monday morning.",
+        "What happens next for Maria Okafor",
+        "Valuable Relationship",
+    ],
+)
+def test_article_sentences_and_subheadings_are_left_alone(rules: ResidueRules, text: str) -> None:
+    assert category(rules, text) is None
+
+
+def test_kickers_only_count_at_the_top(rules: ResidueRules) -> None:
+    assert category(rules, "Analysis", position=0) == "kicker"
+    assert category(rules, "Analysis", position=7) is None
+
+
+def test_per_source_deny_and_allow_lists() -> None:
+    rules = parse_rules(
+        {
+            "categories": {},
+            "sources": {"www.Example.com": {"deny": ["^Titre Aval$"], "allow": ["^Keep$"]}},
+        }
+    )
+    own = rules.for_source("example.com")
+    assert own.deny is not None and own.deny.search("Titre Aval")
+    assert own.allow is not None and own.allow.search("Keep")
+    assert rules.for_source("other.org").deny is None
+
+
+def test_invalid_rules_name_the_key_and_the_problem() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_rules(
+            {
+                "limits": {"max_words": 0},
+                "categories": {"broken": {"patterns": {"en": ["(unclosed"]}}},
+                "sources": {"example.com": ["not", "a", "mapping"]},
+            }
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "limits.max_words: must be a positive integer" in problems
+    assert "categories.broken.patterns: invalid regular expression '(unclosed'" in problems
+    assert "sources.example.com: must be a mapping" in problems
+
+
+def test_a_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="residue rules file not found"):
+        load_rules(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("categories: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_rules(bad)

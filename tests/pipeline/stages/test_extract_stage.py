@@ -1,0 +1,93 @@
+"""The extract stage: pages in, articles out, learning per source as it goes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from connectors.storage.db import Database
+from connectors.storage.residue_stats import ResidueStatsRepository
+from corpus import Page, generate_site_pages
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractionError
+from pipeline.extraction import load_rules
+from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
+from pipeline.stages.base import run_chain
+from pipeline.stages.extract import ExtractStage
+
+RULES = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
+
+
+@pytest.fixture
+def stage(sqlite_url: str) -> Iterator[ExtractStage]:
+    db = Database(sqlite_url)
+    yield ExtractStage(load_rules(RULES), ResidueStatsRepository(db), ExtractConfig())
+    db.close()
+
+
+def fetched(page: Page, *, content_type: str = "text/html") -> FetchedPage:
+    entry = FeedEntry(
+        feed="site-feed", feed_kind="rss", url=page.url, published_at=page.published_at
+    )
+    return FetchedPage(entry=entry, url=page.url, html=page.html, content_type=content_type)
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_page_becomes_an_article_with_its_metadata(stage: ExtractStage) -> None:
+    page = generate_site_pages(1, 1, seed=3)[0]
+    [article] = run_chain([stage], fetched(page))
+    assert isinstance(article, ExtractedArticle)
+    assert article.id == article_id(article.canonical_url)
+    assert article.source == page.site
+    assert article.feeds == ["site-feed"]
+    assert article.language == page.language
+    assert article.published_at == page.published_at
+    assert all(sentence in " ".join(article.text.split()) for sentence in page.sentences)
+
+
+def test_lines_a_source_repeats_are_learned_across_its_pages(stage: ExtractStage) -> None:
+    pages = generate_site_pages(2, 8, seed=5)
+    reasons: list[str] = []
+    for page in pages:
+        [article] = stage.process(fetched(page))
+        assert isinstance(article, ExtractedArticle)
+        reasons.extend(r.reason for r in article.removed)
+        assert not any(line in article.text.splitlines() for line in page.residue[-1:])
+    assert "learned:template" in reasons
+    assert stage.learned_repo is not None
+    assert {s for s, _ in stage.learned_repo.sources()} == {p.site for p in pages}
+
+
+def test_metrics_count_removed_lines_and_outcomes(stage: ExtractStage) -> None:
+    page = generate_site_pages(1, 1, seed=9)[0]
+    before = metric("newsflow_extract_pages_total", source=page.site, outcome="ok")
+    [article] = stage.process(fetched(page))
+    assert isinstance(article, ExtractedArticle)
+    assert metric("newsflow_extract_pages_total", source=page.site, outcome="ok") == before + 1
+    reason = article.removed[0].reason
+    assert metric("newsflow_extract_residue_lines_total", reason=reason) >= 1
+
+
+def test_non_html_content_is_refused_and_counted(stage: ExtractStage) -> None:
+    page = generate_site_pages(1, 1, seed=4)[0]
+    before = metric("newsflow_extract_pages_total", source=page.site, outcome="not_html")
+    with pytest.raises(ExtractionError) as caught:
+        stage.process(fetched(page, content_type="application/pdf"))
+    assert caught.value.reason == "not_html"
+    assert (
+        metric("newsflow_extract_pages_total", source=page.site, outcome="not_html") == before + 1
+    )
+
+
+def test_without_a_store_the_generic_rules_still_apply() -> None:
+    page = generate_site_pages(1, 1, seed=3)[0]
+    stage = ExtractStage(load_rules(RULES), None, ExtractConfig())
+    [article] = stage.process(fetched(page))
+    assert isinstance(article, ExtractedArticle)
+    assert article.removed
