@@ -346,8 +346,15 @@ def _wire_chunks(response: BaseHTTPResponse, target: Target, deadline: Deadline)
 
 
 def _tls_context(config: FetchConfig) -> ssl.SSLContext:
-    """System CAs plus ``fetch.ca_bundle`` (intranet feeds behind a private CA)."""
+    """System CAs plus ``fetch.ca_bundle`` (intranet feeds behind a private CA).
+
+    The connection goes to an IP address, so urllib3 checks the certificate
+    against the host name it is given (``assert_hostname``) after the handshake;
+    ``check_hostname`` is off here once, rather than flipped by urllib3 on a
+    context shared by all threads.
+    """
     context = ssl.create_default_context()
+    context.check_hostname = False  # verified by urllib3 against the URL's host name
     if config.ca_bundle is not None:
         try:
             context.load_verify_locations(cafile=str(config.ca_bundle))

@@ -236,4 +236,8 @@ def test_https_sends_sni_and_verifies_the_certificate_for_the_host_name(
             secure.fetch(f"https://other.example:{server.port}/", purpose="feed")
         assert failed.value.reason == "tls"
         assert "other.example" in str(failed.value)
+
+        with pytest.raises(FetchError) as by_address:  # the address is not the name certified
+            secure.fetch(f"https://127.0.0.1:{server.port}/", purpose="feed")
+        assert by_address.value.reason == "tls"
         assert len(server.hits) == 1
