@@ -126,89 +126,98 @@ def _authors(parts: Parts) -> str:
     return " and ".join(parts.article.authors)
 
 
-def classic(parts: Parts, rng: random.Random) -> str:
-    extra = f'<link rel="canonical" href="{parts.url}">{_json_ld(parts)}'
+def _document(parts: Parts, extra_head: str, body: str, *, body_class: str = "") -> str:
+    """The page around a layout's body: doctype, language, head with metadata."""
+    cls = f' class="{body_class}"' if body_class else ""
     return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body>'
-        f'<div id="header"><a class="logo" href="/">{escape(parts.site_name)}</a>'
-        f"{_nav(parts, 'menu')}</div>"
-        f'<div id="content"><h1 class="headline">{escape(parts.article.title)}</h1>'
-        f'<div class="article-body">{body_html(parts)}</div></div>'
-        f"{_aside(parts)}{_footer(parts)}</body></html>"
+        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra_head)}'
+        f"<body{cls}>{body}</body></html>"
     )
 
 
-def semantic(parts: Parts, rng: random.Random) -> str:
+def classic(parts: Parts) -> str:
+    extra = f'<link rel="canonical" href="{parts.url}">{_json_ld(parts)}'
+    body = (
+        f'<div id="header"><a class="logo" href="/">{escape(parts.site_name)}</a>'
+        f"{_nav(parts, 'menu')}</div>"
+        f'<div id="content"><h1 class="headline">{escape(parts.article.title)}</h1>'
+        f'<div class="article-body">{body_html(parts)}</div></div>{_aside(parts)}{_footer(parts)}'
+    )
+    return _document(parts, extra, body)
+
+
+def semantic(parts: Parts) -> str:
     stamp = parts.published_at.isoformat()
     extra = (
         f'<link rel="canonical" href="{parts.url}">'
         f'<meta property="article:published_time" content="{stamp}">'
         f'<meta name="author" content="{escape(_authors(parts))}">'
     )
-    return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body>'
+    body = (
         f"<header>{_nav(parts, 'site-nav')}</header><main><article>"
         f"<header><h1>{escape(parts.article.title)}</h1>"
         f'<p class="meta"><time datetime="{stamp}">{parts.published_at:%d %B %Y}</time></p>'
-        "</header>"
-        f'<div class="article__content">{body_html(parts)}</div>'
-        f"</article>{_aside(parts)}</main>{_footer(parts)}</body></html>"
+        f'</header><div class="article__content">{body_html(parts)}</div>'
+        f"</article>{_aside(parts)}</main>{_footer(parts)}"
     )
+    return _document(parts, extra, body)
 
 
-def blog(parts: Parts, rng: random.Random) -> str:
+def blog(parts: Parts) -> str:
     extra = f'<link rel="canonical" href="{parts.path}">'
-    return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body class="single">'
+    body = (
         f'{_nav(parts, "top-bar")}<div class="wrap"><div class="post">'
         f'<h2 class="post-title">{escape(parts.article.title)}</h2>'
         f'<div class="post-meta"><span class="author vcard">{escape(_authors(parts))}</span> '
         f'<time class="entry-date" datetime="{parts.published_at.isoformat()}">'
         f"{parts.published_at:%Y-%m-%d}</time></div>"
         f'<div class="entry-content">{body_html(parts)}</div></div>{_aside(parts)}</div>'
-        f"{_footer(parts)}</body></html>"
+        f"{_footer(parts)}"
     )
+    return _document(parts, extra, body, body_class="single")
 
 
-def magazine(parts: Parts, rng: random.Random) -> str:
+def magazine(parts: Parts) -> str:
+    """Syndicated copy: its canonical link points to the partner that wrote the story."""
     partner = f"https://partner-wire.example/story/{zlib.crc32(parts.url.encode()) % 100000}"
     extra = f'<link rel="canonical" href="{partner}">{_json_ld(parts)}'
-    return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body>'
+    body = (
         f'{_nav(parts, "masthead")}<section class="story">'
         f'<h1 class="story__title">{escape(parts.article.title)}</h1>'
         f'<figure class="story__lead"><img src="{parts.image}" alt=""></figure>'
         f'<div class="story__body">{body_html(parts)}</div></section>'
-        f"{_aside(parts)}{_footer(parts)}</body></html>"
+        f"{_aside(parts)}{_footer(parts)}"
     )
+    return _document(parts, extra, body)
 
 
-def portal(parts: Parts, rng: random.Random) -> str:
+def portal(parts: Parts) -> str:
+    """No date anywhere in the page: only the feed knows when it was published."""
     extra = f'<meta property="og:url" content="{parts.url}">'
-    return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body>'
+    body = (
         f'<div class="container">{_nav(parts, "navbar")}<div class="row"><div class="col-main">'
         f'<h1 itemprop="headline">{escape(parts.article.title)}</h1>'
         f'<div itemprop="articleBody">{body_html(parts)}</div></div>'
-        f'<div class="col-side">{_aside(parts)}</div></div></div>{_footer(parts)}</body></html>'
+        f'<div class="col-side">{_aside(parts)}</div></div></div>{_footer(parts)}'
     )
+    return _document(parts, extra, body)
 
 
-def broadcast(parts: Parts, rng: random.Random) -> str:
+def broadcast(parts: Parts) -> str:
     extra = (
         f'<link rel="canonical" href="{parts.url}">'
         f'<meta name="date" content="{parts.published_at:%Y-%m-%d}">'
     )
-    return (
-        f'<!DOCTYPE html><html lang="{parts.language}">{_head(parts, extra)}<body>'
+    body = (
         f'{_nav(parts, "channel-nav")}<main id="main-content"><div class="tv-story">'
         f'<h1 class="tv-story__title">{escape(parts.article.title)}</h1>'
         f'<div class="rich-text">{body_html(parts)}</div></div></main>'
-        f"{_aside(parts)}{_footer(parts)}</body></html>"
+        f"{_aside(parts)}{_footer(parts)}"
     )
+    return _document(parts, extra, body)
 
 
-LAYOUTS: dict[str, Callable[[Parts, random.Random], str]] = {
+LAYOUTS: dict[str, Callable[[Parts], str]] = {
     "classic": classic,
     "semantic": semantic,
     "blog": blog,

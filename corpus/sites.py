@@ -192,7 +192,7 @@ def render_page(
         most_read=[headline(rng, language=site.language, topic=t) for t in rng.sample(TOPICS, 4)],
         image=f"https://{host}/media/{index:04d}.jpg",
     )
-    html = LAYOUTS[site.layout](parts, rng)
+    html = LAYOUTS[site.layout](parts)
     if size_kb is not None:
         html = pad_to_size(html, rng, target=rng.randint(*size_kb) * 1024, parts=parts)
     residue = [line for line, _ in top] + [line for line, _ in middle] + bottom
