@@ -165,8 +165,11 @@ def variant_recall(items: Sequence[Labelled], clusters: Sequence[str]) -> dict[s
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=SEED, help="labelled set and arrival seed")
+    parser.add_argument("--bands", type=int, help="LSH bands (default: DedupConfig)")
+    parser.add_argument("--rows", type=int, help="rows per band (default: DedupConfig)")
     args = parser.parse_args(argv)
-    config = DedupConfig()
+    layout = {"lsh_bands": args.bands, "lsh_rows": args.rows}
+    config = DedupConfig(**{k: v for k, v in layout.items() if v is not None})
     items = generate(args.seed)
     true = pairs_of([item.story for item in items])
     print(f"labelled set: {len(items)} articles, {len({i.story for i in items})} stories,"

@@ -63,19 +63,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--indexed", type=int, default=100_000)
     parser.add_argument("--timed", type=int, default=2_000)
     parser.add_argument("--db", help="SQLite file to use (default: a temporary one)")
+    parser.add_argument("--bands", type=int, help="LSH bands (default: DedupConfig)")
+    parser.add_argument("--rows", type=int, help="rows per band (default: DedupConfig)")
+    parser.add_argument("--pragma", action="append", default=[],
+                        help="extra SQLite PRAGMA for the connection, e.g. cache_size=-65536")
     args = parser.parse_args(argv)
-    config = DedupConfig()
+    layout = {"lsh_bands": args.bands, "lsh_rows": args.rows}
+    config = DedupConfig(**{k: v for k, v in layout.items() if v is not None})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.db) if args.db else Path(tmp) / "dedup.db"
         db = Database(f"sqlite:///{path}")
+        for pragma in args.pragma:
+            db.execute(f"PRAGMA {pragma}")
         stage = DedupStage(DedupIndex(db, config), config)
         stream = articles(SEED)
+        existing = stage.index.count()
+        for _ in range(existing):  # a reused --db already holds the stream's first articles
+            next(stream)
         began = time.perf_counter()
-        for n in range(args.indexed - stage.index.count()):
+        for n in range(args.indexed - existing):
             stage.process(next(stream))
             if n and n % 10_000 == 0:
                 print(f"  filled {n:,} in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-        fill_ms = (time.perf_counter() - began) * 1000 / max(args.indexed, 1)
+        fill_ms = (time.perf_counter() - began) * 1000 / max(args.indexed - existing, 1)
         timings = []
         for _ in range(args.timed):
             article = next(stream)

@@ -217,7 +217,7 @@ class DedupIndex:
         else:
             revision = self._max_revision(fingerprint.article_id) + 1
             self._store_revision(fingerprint, unpack(old_shingles), revision)
-        repointed = self._repointed_by(fingerprint.article_id) if duplicate_of is None else ()
+        repointed = () if duplicate_of else self._repointed_by(fingerprint.article_id, cluster_id)
         return Verdict(
             article_id=fingerprint.article_id,
             kind="duplicate" if duplicate_of else _canonical_kind(cluster_id, fingerprint),
@@ -254,11 +254,11 @@ class DedupIndex:
         )
         self._insert_revision(fingerprint, revision)
 
-    def _repointed_by(self, article_id: str) -> tuple[Repointed, ...]:
+    def _repointed_by(self, article_id: str, cluster_id: str) -> tuple[Repointed, ...]:
         rows = self.db.execute(
-            "SELECT article_id, method, similarity FROM dedup_docs"
-            " WHERE repointed_by = ? AND duplicate_of = ? ORDER BY article_id",
-            (article_id, article_id),
+            "SELECT article_id, method, similarity FROM dedup_docs WHERE cluster_id = ?"
+            " AND repointed_by = ? AND duplicate_of = ? ORDER BY article_id",
+            (cluster_id, article_id, article_id),
         )
         return tuple(Repointed(r[0], r[1], float(r[2])) for r in rows)
 
@@ -328,7 +328,7 @@ class DedupIndex:
             "UPDATE dedup_docs SET duplicate_of = ?, repointed_by = ? WHERE cluster_id = ?",
             (new, new, cluster_id),
         )
-        return self._repointed_by(new)
+        return self._repointed_by(new, cluster_id)
 
     def _insert(
         self, fingerprint: Fingerprint, verdict: Verdict, match: Match | None, now: datetime
