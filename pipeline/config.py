@@ -275,9 +275,23 @@ class DedupConfig(_Section):
 
 
 class TaggingConfig(_Section):
+    """Topic and entity tagging; see config/taxonomy.yaml for the rule format."""
+
     taxonomy: Path = Path("config/taxonomy.yaml")
-    min_score: float = Field(default=1.0, ge=0)
+    extra_taxonomies: list[Path] = Field(
+        default_factory=list,
+        description="User taxonomy files, applied in order over the base (same format).",
+    )
+    entities: Path = Path("config/entities.yaml")
+    min_score: float = Field(default=2.0, ge=0, description="Score a topic needs by default.")
+    relative_min_score: float = Field(
+        default=0.15, ge=0, le=1, description="Share of the best IPTC category's score needed."
+    )
+    title_weight: float = Field(default=2.0, ge=0, description="A title match counts this often.")
+    max_chars: int = Field(default=100_000, ge=1000, description="Text read per article.")
+    people: bool = Field(default=True, description="Find people and organisations by heuristic.")
     semantic: bool = False
+    semantic_threshold: float = Field(default=0.35, gt=0, le=1)
 
 
 class ServiceConfig(_Section):
@@ -429,7 +443,11 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
                 update={"residue_rules": resolve(config.extract.residue_rules)}
             ),
             "tagging": config.tagging.model_copy(
-                update={"taxonomy": resolve(config.tagging.taxonomy)}
+                update={
+                    "taxonomy": resolve(config.tagging.taxonomy),
+                    "extra_taxonomies": [resolve(p) for p in config.tagging.extra_taxonomies],
+                    "entities": resolve(config.tagging.entities),
+                }
             ),
         }
     )

@@ -1,0 +1,302 @@
+"""People and organisations named in a text, by a light heuristic tuned for precision.
+
+No model: runs of capitalised words are read with grammatical cues.
+
+* A **person** is 2-4 capitalised name words that a cue vouches for: a title
+  before them ("President Vladimir Putin", "la ministra Ana López"), a verb of
+  speech next to them ("Kazem Jalali urged", "said Ansari"), or their surname
+  standing alone elsewhere with such a cue ("Jalali added"). Surnames alone
+  are reported under the full name, so "Jalali" and "Kazem Jalali" are one
+  person. A known country, demonym or organisation word, a function word, an
+  acronym or an organisation head word is never part of a person's name.
+* An **organisation** is a run holding a head word (Ministry, Bank, Party,
+  Council, Inc; Ministerium, Partei; Banque, Conseil; Banco, Partido), cut
+  after the head and an optional "of X" tail ("Bank of England",
+  "Bundesagentur für Arbeit").
+
+A wrong person is worse than a missing one, so anything uncertain is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pipeline.models import Entity
+from pipeline.tagging._cues import (
+    ABBREVIATED_TITLES,
+    CONNECTORS,
+    NAME_PARTICLES,
+    ORG_HEADS,
+    ORG_SUFFIXES,
+    SPEECH_AFTER,
+    SPEECH_AUXILIARIES,
+    SPEECH_BEFORE,
+    SPEECH_PARTICIPLES,
+    STOPWORDS,
+    TITLE_MODIFIERS,
+    TITLE_SUFFIXES,
+    TITLES,
+)
+from pipeline.tagging.lexicon import ORGANIZATION, PERSON
+
+_UPPER = "".join(c for c in map(chr, range(0x3000)) if c.isupper())
+_PARTICLE_PREFIX = r"(?:al|el|ul|ad|as|ash|ben|bin|abu|ibn)-"
+_CAP_WORD = rf"(?:{_PARTICLE_PREFIX})?[{_UPPER}][\w'\u2019-]*"
+_INNER = "|".join(sorted(CONNECTORS | NAME_PARTICLES, key=len, reverse=True))
+_RUN = re.compile(rf"(?<![\w'\u2019-]){_CAP_WORD}(?:(?: (?:{_INNER}))* {_CAP_WORD})*")
+_POSSESSIVE_ENDINGS = ("'s", "\u2019s", "'", "\u2019")
+_NEXT = re.compile(r" (\w+)(?: (\w+))?")
+_LOOKBACK = 40
+_MIN_NAME_WORDS, _MAX_NAME_WORDS = 2, 4
+_MAX_ORG_WORDS = 8
+
+
+@dataclass(slots=True)
+class _Word:
+    text: str
+    folded: str
+    start: int
+    end: int
+    capitalised: bool
+
+
+@dataclass
+class _Candidate:
+    words: list[_Word]
+    cued: bool
+
+    @property
+    def name(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def surname(self) -> str:
+        return self.words[-1].folded
+
+
+class _Reader:
+    """Cues around a position of one text (the original and its folded copy)."""
+
+    def __init__(self, text: str, folded: str) -> None:
+        self.text = text
+        self.folded = folded
+
+    def previous(self, start: int) -> tuple[str, str, bool]:
+        """The two words before ``start`` (folded), and whether the last ends in '.'.
+
+        Only words separated by single spaces count: '"...," said Ansari' gives
+        "said"; "Iran. Ansari" gives nothing.
+        """
+        begin = max(0, start - _LOOKBACK)
+        window = self.folded[begin:start]
+        if not window.endswith(" "):
+            return "", "", False
+        parts = window[:-1].rsplit(" ", 2)
+        if begin > 0 and len(parts) < 3:
+            parts = parts[1:]  # the first piece may be a word cut by the window
+        if not parts:
+            return "", "", False
+        last = parts[-1]
+        dotted = last.endswith(".")
+        first = parts[-2] if len(parts) > 1 else ""
+        return first, last[:-1] if dotted else last, dotted
+
+    def following(self, end: int) -> tuple[str, str]:
+        match = _NEXT.match(self.folded, end)
+        if match is None:
+            return "", ""
+        return match.group(1), match.group(2) or ""
+
+    def titled(self, start: int) -> bool:
+        """A title right before: "foreign minister Ana López", "Mr. Jalali"."""
+        _, word, dotted = self.previous(start)
+        return word in ABBREVIATED_TITLES if dotted else _is_title(word)
+
+    def speech_before(self, start: int) -> bool:
+        first, word, dotted = self.previous(start)
+        if dotted:
+            return False
+        return word in SPEECH_BEFORE or (word == "to" and first == "according")
+
+    def speech_after(self, end: int) -> bool:
+        word, then = self.following(end)
+        return word in SPEECH_AFTER or (word in SPEECH_AUXILIARIES and then in SPEECH_PARTICIPLES)
+
+
+def find_people_and_organizations(
+    text: str, folded: str, is_known: Callable[[str], bool]
+) -> list[Entity]:
+    """People and organisations in ``text``, in order of first mention.
+
+    ``folded`` is :func:`~pipeline.tagging._text.fold` of ``text``;
+    ``is_known(folded_word)`` says whether a word belongs to the entity lexicon
+    (a country, demonym, capital, organisation), which keeps "Syrian" out of
+    "Syrian President Bashar al-Assad".
+    """
+    reader = _Reader(text, folded)
+    found: list[tuple[int, Entity]] = []
+    candidates: list[_Candidate] = []
+    cued_surnames: set[str] = set()
+    for run in _runs(text, folded):
+        if len(run) == 1 and _cannot_be_surname(run[0].folded, is_known):
+            continue  # most runs: "Russia", "The", "President"
+        organization = _organization(run, text)
+        if organization:
+            found.append(organization)
+        for candidate in _name_candidates(run, reader, is_known):
+            if len(candidate.words) > 1:
+                candidates.append(candidate)
+            elif candidate.cued:
+                cued_surnames.add(candidate.surname)
+    found.extend(_resolve_people(candidates, cued_surnames))
+    found.sort(key=lambda pair: pair[0])
+    entities: list[Entity] = []
+    seen: set[str] = set()
+    for _, entity in found:
+        if entity.name not in seen:
+            seen.add(entity.name)
+            entities.append(entity)
+    return entities
+
+
+def _runs(text: str, folded: str) -> Iterator[list[_Word]]:
+    """Capitalised words joined by single spaces; a possessive ("Iran's") ends a run."""
+    for match in _RUN.finditer(text):
+        run: list[_Word] = []
+        position = match.start()
+        for piece in match.group().split(" "):
+            start, position = position, position + len(piece) + 1
+            bare = _without_possessive(piece).rstrip("-")
+            if not bare:
+                continue
+            end = start + len(bare)
+            word = _Word(bare, folded[start:end], start, end, bare != bare.lower())
+            run.append(word)
+            if bare != piece:
+                yield _trimmed(run)
+                run = []
+        if run:
+            yield _trimmed(run)
+
+
+def _without_possessive(piece: str) -> str:
+    if piece.endswith(_POSSESSIVE_ENDINGS):
+        return piece[: -2 if piece[-1] == "s" else -1]
+    return piece
+
+
+def _trimmed(run: list[_Word]) -> list[_Word]:
+    while run and not run[-1].capitalised:
+        run.pop()
+    return run
+
+
+def _cannot_be_surname(folded: str, is_known: Callable[[str], bool]) -> bool:
+    return folded in STOPWORDS or _is_title(folded) or _is_org_head(folded) or is_known(folded)
+
+
+def _is_title(folded: str) -> bool:
+    return folded in TITLES or (len(folded) > 8 and folded.endswith(TITLE_SUFFIXES))
+
+
+def _is_org_head(folded: str) -> bool:
+    return folded in ORG_HEADS or (len(folded) > 6 and folded.endswith(ORG_SUFFIXES))
+
+
+def _organization(run: list[_Word], text: str) -> tuple[int, Entity] | None:
+    heads = [i for i, w in enumerate(run) if w.capitalised and _is_org_head(w.folded)]
+    if not heads:
+        return None
+    begin = 0
+    while begin < heads[0] and (run[begin].folded in STOPWORDS or _is_title(run[begin].folded)):
+        begin += 1
+    end = heads[-1] + 1
+    if end + 1 < len(run) and run[end].folded in CONNECTORS and run[end + 1].capitalised:
+        end += 1
+        while end < len(run) and run[end].capitalised:
+            end += 1
+    words = run[begin:end]
+    if not (_MIN_NAME_WORDS <= len(words) <= _MAX_ORG_WORDS):
+        return None
+    name = " ".join(text[words[0].start : words[-1].end].split())
+    return words[0].start, Entity(name=name, type=ORGANIZATION)
+
+
+def _name_candidates(
+    run: list[_Word], reader: _Reader, is_known: Callable[[str], bool]
+) -> list[_Candidate]:
+    """Split a run at words that cannot be in a name; cue each piece."""
+    pieces: list[tuple[list[_Word], bool]] = []
+    current: list[_Word] = []
+    titled = reader.titled(run[0].start)
+    for position, word in enumerate(run):
+        separator = _separator(word, is_known, first=position == 0)
+        if separator is None:
+            current.append(word)
+            continue
+        pieces.append((current, titled))
+        current, titled = [], separator == "title"
+    pieces.append((current, titled))
+    candidates = []
+    for words, piece_titled in pieces:
+        while words and not words[-1].capitalised:
+            words = words[:-1]
+        if not words or len(words) > _MAX_NAME_WORDS:
+            continue
+        cued = piece_titled
+        if not cued and words[-1] is run[-1]:
+            cued = reader.speech_after(words[-1].end)
+        if not cued and words[0] is run[0]:
+            cued = reader.speech_before(words[0].start)
+        candidates.append(_Candidate(words, cued))
+    return candidates
+
+
+def _separator(word: _Word, is_known: Callable[[str], bool], *, first: bool) -> str | None:
+    """Why a word cannot be part of a person's name, or None if it can.
+
+    A particle may sit inside a name ("Marine Le Pen"); at the start of a run
+    a function word is just the start of a sentence ("The", "Le").
+    """
+    folded = word.folded
+    if _is_title(folded):
+        return "title"
+    if folded in NAME_PARTICLES and not first:
+        return None
+    if (
+        not word.capitalised
+        or folded in STOPWORDS
+        or folded in TITLE_MODIFIERS
+        or _is_org_head(folded)
+        or (len(word.text) > 1 and word.text.isupper())
+        or is_known(folded)
+    ):
+        return "other"
+    return None
+
+
+def _resolve_people(
+    candidates: list[_Candidate], cued_surnames: set[str]
+) -> list[tuple[int, Entity]]:
+    """Keep vouched-for names; a cued surname vouches for the one full name it ends."""
+    full_names: dict[str, set[str]] = {}
+    for candidate in candidates:
+        full_names.setdefault(candidate.surname, set()).add(candidate.name)
+    people: dict[str, tuple[int, Entity]] = {}
+    for candidate in candidates:
+        distinct = _distinct(full_names[candidate.surname])
+        unique = len(distinct) == 1
+        if not (candidate.cued or (unique and candidate.surname in cued_surnames)):
+            continue
+        name = next(iter(distinct)) if unique else candidate.name
+        start = candidate.words[0].start
+        if name not in people or start < people[name][0]:
+            people[name] = (start, Entity(name=name, type=PERSON))
+    return list(people.values())
+
+
+def _distinct(names: set[str]) -> set[str]:
+    """Names that are not the tail of a longer one ("Vladimir Putin" absorbs "Putin")."""
+    return {n for n in names if not any(o != n and o.endswith(" " + n) for o in names)}
