@@ -18,7 +18,7 @@ Why MinHash-LSH and not SimHash: measured by ``python -m bench.dedup_eval`` on
 the labelled set (401 articles, 625 duplicate pairs), each detector classifying
 every pair on its own:
 
-    MinHash-LSH (42 x 3 bands) + exact overlap   precision 1.000  recall 0.986
+    MinHash-LSH (30 x 3 bands) + exact overlap   precision 1.000  recall 0.986
     SimHash-64, Hamming <= 3                     precision 1.000  recall 0.136
     SimHash-64, Hamming <= 10                    precision 1.000  recall 0.608
     SimHash-64, Hamming <= 14                    precision 0.996  recall 0.869
@@ -29,7 +29,7 @@ or wrapped in other boilerplate, so no Hamming radius keeps both precision and
 recall; its fixed-radius lookup is also costly to index (bit-permuted tables).
 MinHash band buckets find truncated and re-wrapped copies, the exact overlap
 of stored shingles keeps precision, and the recorded score means something
-(Jaccard or containment). The price is storage: 42 bucket rows and the packed
+(Jaccard or containment). The price is storage: 30 bucket rows and the packed
 shingles per article (``python -m bench.dedup_speed`` prints the size).
 
 Modules: :mod:`~pipeline.dedup.text` (tokens, hashes, shingles, overlap),
