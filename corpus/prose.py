@@ -73,14 +73,21 @@ def write_article(
     if count >= 6:
         for index in rng.sample(range(2, count - 1), k=min(2, count - 3)):
             heads[index] = fill(rng, bank, rng.choice(bank.subheadings))
+    title = headline(rng, language=language, topic=topic)
+    standfirst = _fresh(rng, bank, topic, seen)
+    authors = [fill(rng, bank, "{person}") for _ in range(rng.choice((1, 1, 1, 2)))]
+    # reporters do not write subheadings about themselves; the name bank is small enough to try
+    authors = [a for a in authors if not any(a in head for head in heads.values())] or [
+        f"{bank.first_names[0]} {bank.last_names[0]}"
+    ]
     return Article(
         language=language,
         topic=topic,
-        title=headline(rng, language=language, topic=topic),
-        standfirst=_fresh(rng, bank, topic, seen),
+        title=title,
+        standfirst=standfirst,
         paragraphs=body,
         subheadings=heads,
-        authors=[fill(rng, bank, "{person}") for _ in range(rng.choice((1, 1, 1, 2)))],
+        authors=authors,
     )
 
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 _TERMINAL = tuple(".!?…:;")
 _CLOSERS = "\"'\u201d\u2019\u00bb)]"  # straight and typographic closing quotes, brackets
-_DIGITS = re.compile(r"\d+")
+_CLOCK = re.compile(r"\b\d{1,2}[:h.]\d{2}\b")
 _NON_WORD = re.compile(r"[\W_]+")
 SENTENCE_MIN_WORDS = 6
 
@@ -49,18 +49,16 @@ def split_lines(text: str) -> list[Line]:
 def line_key(text: str) -> str:
     """The normalised form lines are counted and matched by.
 
-    Digits count as one symbol in short lines, where they are clock times and
-    counters of a template ("Updated 10:42"), but not in sentences, where they
-    are what distinguishes one formulaic report from the next.
+    Case, punctuation and spacing do not count, nor do clock times ("Updated
+    10:42" is the same template line as "Updated 9:05"); other numbers do,
+    since they are what tells one subheading or formulaic report from the next.
 
     >>> line_key("  Updated 10:42 - SHARE this! ")
     'updated 0 0 share this'
-    >>> line_key("Shares rose 4 percent after the results on Monday.")
-    'shares rose 4 percent after the results on monday'
+    >>> line_key("Reaction in Leeds since 2014")
+    'reaction in leeds since 2014'
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    if not is_sentence_like(text):
-        folded = _DIGITS.sub("0", folded)
+    folded = _CLOCK.sub("0:0", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
