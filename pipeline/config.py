@@ -257,7 +257,7 @@ class DedupConfig(_Section):
     )
     shingle_size: int = Field(default=5, ge=1, le=10)
     num_perm: int = Field(default=128, ge=16, le=1024)
-    lsh_bands: int = Field(default=42, ge=1, description="LSH bands (bucket rows per article).")
+    lsh_bands: int = Field(default=30, ge=1, description="LSH bands (bucket rows per article).")
     lsh_rows: int = Field(default=3, ge=1, description="MinHash values per LSH band.")
     max_candidates: int = Field(
         default=50, ge=1, description="Near-duplicate candidates scored per article, most bands first."
