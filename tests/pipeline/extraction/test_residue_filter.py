@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.extraction import LearnedBoilerplate, line_key, split_lines
 from pipeline.extraction.residue import FilterResult, MetadataHints, filter_residue
@@ -144,3 +146,36 @@ def test_guard_never_empties_an_article(rules: ResidueRules) -> None:
     result = run(rules, ["Share your story", "Science Weekly"], max_removed_share=1.0)
     assert result.flags == ["residue_guard"]
     assert result.text.splitlines() == ["Share your story", "Science Weekly"]
+
+
+LINE_POOL = [*PROSE, *SEED_RESIDUE, "Related", "Valuable Relationship", "Bloc Promo", "By Jane Doe"]
+
+
+@given(
+    lines=st.lists(
+        st.sampled_from(LINE_POOL) | st.text(min_size=1, max_size=60), min_size=1, max_size=25
+    ),
+    share=st.floats(min_value=0.05, max_value=1.0),
+)
+@settings(max_examples=200, deadline=None)
+def test_guard_rails_hold_for_any_text(lines: list[str], share: float) -> None:
+    rules = load_rules(RULES_FILE)
+    given_lines = split_lines("\n".join(lines))
+    if not given_lines:
+        return
+    result = filter_residue(
+        given_lines,
+        rules=rules,
+        learned=None,
+        hints=MetadataHints(authors=["Jane Doe"]),
+        source="example.com",
+        max_removed_share=share,
+    )
+    assert result.kept, "an article is never emptied"
+    kept = [line.text for line in result.kept]
+    removed = [r.text for r in result.removed]
+    assert sorted(kept + removed) == sorted(line.text for line in given_lines)
+    total = sum(len(line.text) for line in given_lines)
+    assert sum(len(text) for text in removed) <= share * total
+    if any(line.sentence_like for line in given_lines):
+        assert any(line.sentence_like for line in result.kept)
