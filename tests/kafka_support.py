@@ -13,6 +13,7 @@ Its topics are deleted afterwards.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from kafka import KafkaConsumer, TopicPartition
 from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from connectors.storage.store import open_store
-from corpus import generate_site_pages
+from corpus import generate_site_pages, generate_sites, render_page, write_article
 from pipeline.config import Config, parse_config
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.kafka_runner import group_id, run_worker
@@ -115,7 +116,8 @@ class KafkaEnv:
 
     def config_file(self) -> Path:
         path = self.workdir / "newsflow.yaml"
-        path.write_text(yaml.safe_dump(self.raw), encoding="utf-8")
+        resolved = self.config.model_dump(mode="json")  # paths made absolute against the repo
+        path.write_text(yaml.safe_dump(resolved), encoding="utf-8")
         return path
 
     def topic(self, logical: str) -> str:
@@ -171,6 +173,22 @@ class KafkaEnv:
         finally:
             consumer.close()
             admin.close()
+
+    def group_members(self, worker: str) -> dict[str, set[tuple[str, int]]]:
+        """Each live member of a worker's group (by client id) and the partitions it holds."""
+        admin = make_admin(self.config.kafka)
+        try:
+            group = admin.describe_groups([self.group(worker)])[self.group(worker)]
+        finally:
+            admin.close()
+        return {
+            member["client_id"]: {
+                (assigned["topic"], partition)
+                for assigned in member["member_assignment"]["assigned_partitions"]
+                for partition in assigned["partitions"]
+            }
+            for member in group["members"]
+        }
 
     # -- the store ------------------------------------------------------------
 
@@ -317,3 +335,16 @@ def corpus_entries(distinct: int, repeats: int, *, seed: int = 11) -> list[FeedE
     ]
     again = [e.model_copy(update={"feed": "feed-b"}) for e in first[:repeats]]
     return first + again
+
+
+def syndicated_copies(count: int, *, seed: int = 5) -> list[FeedEntry]:
+    """One article published on ``count`` sites (same text, other templates): near-duplicates."""
+    sites = generate_sites(count, seed)
+    rng = random.Random(f"syndicated-{seed}")
+    article = write_article(rng, language="en", topic=sites[0].topics[0])
+    pages = [render_page(site, 0, random.Random(f"{seed}-{i}"), article=article)
+             for i, site in enumerate(sites)]  # fmt: skip
+    return [
+        FeedEntry(feed=f"feed-{i}", feed_kind="warc", url=p.url, title=p.title, body=p.html)
+        for i, p in enumerate(pages)
+    ]

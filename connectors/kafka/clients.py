@@ -119,6 +119,7 @@ def make_producer(
         "acks": "all",
         "compression_type": codec(config),
         "linger_ms": 5,
+        "retry_backoff_ms": 20,
         "batch_size": 256 * 1024,
         "max_request_size": config.max_message_bytes,
         "allow_auto_create_topics": False,
