@@ -44,7 +44,11 @@ from pipeline.tagging.lexicon import ORGANIZATION, PERSON
 _UPPER = "".join(c for c in map(chr, range(0x3000)) if c.isupper())
 _PARTICLE_PREFIX = r"(?:al|el|ul|ad|as|ash|ben|bin|abu|ibn)-"
 _CAP_WORD = rf"(?:{_PARTICLE_PREFIX})?[{_UPPER}][\w'\u2019-]*"
-_INNER = "|".join(sorted(CONNECTORS | NAME_PARTICLES, key=len, reverse=True))
+_WRITTEN_WITH_ACCENT = {"fur": "für"}  # the word lists are folded; the run regex reads the text
+_INNER = "|".join(
+    _WRITTEN_WITH_ACCENT.get(w, w)
+    for w in sorted(CONNECTORS | NAME_PARTICLES, key=len, reverse=True)
+)
 _RUN = re.compile(rf"(?<![\w'\u2019-]){_CAP_WORD}(?:(?: (?:{_INNER}))* {_CAP_WORD})*")
 _POSSESSIVE_ENDINGS = ("'s", "\u2019s", "'", "\u2019")
 _NEXT = re.compile(r" (\w+)(?: (\w+))?")

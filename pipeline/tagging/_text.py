@@ -62,6 +62,8 @@ def _build_table() -> dict[int, str]:
     for code in range(_FOLD_UP_TO):
         char = chr(code)
         folded = _fold_char(char)
+        while (again := _fold_char(folded)) != folded:  # Greek oxia -> acute accent -> '
+            folded = again
         if folded != char:
             table[code] = folded
     return table

@@ -101,6 +101,7 @@ class KeywordTagger:
         self._matcher = Matcher(pairs)
         self._languages = taxonomy.languages()
         self._known_words, self._known_prefixes = _lexicon_words(lexicon)
+        self._prefix_lengths = sorted({len(p) for p in self._known_prefixes})
 
     @classmethod
     def from_config(cls, config: TaggingConfig) -> KeywordTagger:
@@ -246,7 +247,9 @@ class KeywordTagger:
         return sorted((e for e in first_seen if e in strong), key=first_seen.__getitem__)
 
     def _is_known_word(self, folded: str) -> bool:
-        return folded in self._known_words or folded.startswith(self._known_prefixes)
+        if folded in self._known_words:
+            return True
+        return any(folded[:n] in self._known_prefixes for n in self._prefix_lengths)
 
     def _requirements_met(self, label: str, entities: list[Entity]) -> bool:
         required = self.taxonomy.topics[label].require_entities
@@ -280,7 +283,7 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-def _lexicon_words(lexicon: Lexicon) -> tuple[frozenset[str], tuple[str, ...]]:
+def _lexicon_words(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str]]:
     """One-word entity names (exact and prefix) for keeping them out of people's names."""
     words: set[str] = set()
     prefixes: set[str] = set()
@@ -289,7 +292,7 @@ def _lexicon_words(lexicon: Lexicon) -> tuple[frozenset[str], tuple[str, ...]]:
         if " " in pattern.key or pattern.case is CaseRule.EXACT:
             continue
         (prefixes if pattern.open_end else words).add(pattern.key)
-    return frozenset(words), tuple(sorted(prefixes))
+    return frozenset(words), frozenset(prefixes)
 
 
 def _merge_entities(known: list[Entity], found: list[Entity]) -> list[Entity]:
