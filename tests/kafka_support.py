@@ -174,13 +174,15 @@ class KafkaEnv:
             consumer.close()
             admin.close()
 
-    def group_members(self, worker: str) -> dict[str, set[tuple[str, int]]]:
-        """Each live member of a worker's group (by client id) and the partitions it holds."""
+    def group_members(self, worker: str) -> dict[str, set[tuple[str, int]]] | None:
+        """Each member of a worker's group (by client id) and its partitions; None mid-rebalance."""
         admin = make_admin(self.config.kafka)
         try:
             group = admin.describe_groups([self.group(worker)])[self.group(worker)]
         finally:
             admin.close()
+        if group["group_state"] not in ("Stable", "Empty", "Dead"):
+            return None
         return {
             member["client_id"]: {
                 (assigned["topic"], partition)

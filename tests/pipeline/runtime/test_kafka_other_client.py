@@ -91,7 +91,7 @@ def test_a_confluent_kafka_consumer_reads_valid_enriched_articles(kafka_env: Kaf
         document = json.loads(message.value())
         assert not list(duplicate_schema.iter_errors(document)), document["url"]
         assert message.key().decode() == document["cluster_id"]
-    urls = {json.loads(m.value())["url"] for m in enriched} | {
-        json.loads(m.value())["url"] for m in duplicates
-    }
+    duplicate_urls = {json.loads(m.value())["url"] for m in duplicates}
+    assert duplicate_urls & {e.url for e in copies}
+    urls = {json.loads(m.value())["url"] for m in enriched} | duplicate_urls
     assert urls == {e.url for e in [*unique, *copies]}

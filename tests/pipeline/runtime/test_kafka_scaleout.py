@@ -27,7 +27,7 @@ def test_the_survivor_takes_over_the_partitions_of_a_killed_process(kafka_env: K
     kafka_env.produce("items", entries)
     pairs = {name: [kafka_env.start_stage(name), kafka_env.start_stage(name)] for name in WORKERS}
     wait_for(
-        lambda: all(len(kafka_env.group_members(name)) == 2 for name in WORKERS),
+        lambda: all(len(kafka_env.group_members(name) or ()) == 2 for name in WORKERS),
         timeout=60,
         what="two members in every group",
     )
@@ -38,7 +38,9 @@ def test_the_survivor_takes_over_the_partitions_of_a_killed_process(kafka_env: K
     wait_for(lambda: kafka_env.stored_count() >= 600, timeout=180, what="600 stored articles")
     wait_for(lambda: kafka_env.lag() == 0, timeout=60, what="consumer lag 0 in every group")
     for name in ("extract", "dedup", "store"):
-        [(member, partitions)] = kafka_env.group_members(name).items()
+        members = kafka_env.group_members(name)
+        assert members is not None, f"{name}: still rebalancing"
+        [(member, partitions)] = members.items()
         topics = WORKER_BY_NAME[name].consumes
         expected = {
             (kafka_env.topic(t), p) for t in topics for p in range(FAST_KAFKA["partitions"])
