@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Streaming news ingestion: feeds -> fetch -> extract -> dedup -> tag -> store.",
     )
     parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of unexpected errors"
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         help="YAML config (default: $NEWSFLOW_CONFIG or config/newsflow.yaml)",
@@ -62,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"newsflow: internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug; run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

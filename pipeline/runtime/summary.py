@@ -18,12 +18,19 @@ class RunSummary:
     duplicates: int = 0
     failures: int = 0
     topics: Counter[str] = field(default_factory=Counter)
+    stored_total: int | None = None
+    duplicates_total: int | None = None
+
+    _seen: set[str] = field(default_factory=set, repr=False)
 
     def count_stored(self, message: Message) -> None:
-        """Count a message on its way into the store."""
+        """Count a message on its way into the store, each article once per run."""
         if isinstance(message, DuplicateEvent):
-            self.duplicates += 1
-        elif isinstance(message, EnrichedArticle):
+            if message.id not in self._seen:
+                self.duplicates += 1
+            self._seen.add(message.id)
+        elif isinstance(message, EnrichedArticle) and message.id not in self._seen:
+            self._seen.add(message.id)
             self.articles += 1
             self.topics.update(t for t in message.topics if "/" not in t)
 
@@ -52,5 +59,14 @@ class RunSummary:
                 f"  duplicates found:  {self.duplicates}",
                 f"  dead letters:      {self.failures}",
                 f"  top topics:        {top}",
+                *self._totals(),
             ]
         )
+
+    def _totals(self) -> list[str]:
+        if self.stored_total is None:
+            return []
+        return [
+            f"  store now holds:   {self.stored_total} articles"
+            f" and {self.duplicates_total} duplicates"
+        ]

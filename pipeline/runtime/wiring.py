@@ -1,22 +1,30 @@
 """Building stages from the configuration: the one place that knows constructors.
 
 A process opens its :class:`Resources` once (store connection, fetcher,
-compiled taxonomy, residue rules) and builds the stages it runs from them, so
-each stage receives its dependencies instead of reading globals.
+compiled rules and taxonomy) and builds the stages it runs from them, so each
+stage receives its dependencies instead of reading globals. Everything is
+opened lazily: a fetch-only Kafka worker never opens the taxonomy, an extract
+process never opens an HTTP pool.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from connectors.http.base import Fetcher
 from connectors.storage.articles import ArticleRepository
-from connectors.storage.db import Database
 from connectors.storage.dead_letters import DeadLetterRepository
+from connectors.storage.feed_state import FeedStateRepository
+from connectors.storage.store import Store, open_store
 from pipeline.config import Config
 from pipeline.stages.base import Stage
 from pipeline.stages.fetch import FetchStage
 from pipeline.stages.store import StoreStage
+
+if TYPE_CHECKING:
+    from connectors.storage.dedup_index import DedupIndex
+    from connectors.storage.residue_stats import ResidueStatsRepository
 
 
 class Resources:
@@ -26,28 +34,45 @@ class Resources:
         self.config = config
 
     @cached_property
-    def db(self) -> Database:
-        return Database(self.config.storage.url)
+    def store(self) -> Store:
+        return open_store(self.config.storage.url)
 
-    @cached_property
+    @property
     def articles(self) -> ArticleRepository:
-        return ArticleRepository(self.db)
+        return self.store.articles
+
+    @property
+    def dead_letters(self) -> DeadLetterRepository:
+        return self.store.dead_letters
 
     @cached_property
-    def dead_letters(self) -> DeadLetterRepository:
-        return DeadLetterRepository(self.db)
+    def feed_state(self) -> FeedStateRepository:
+        return FeedStateRepository(self.store.db)
+
+    @cached_property
+    def residue_stats(self) -> ResidueStatsRepository:
+        from connectors.storage.residue_stats import ResidueStatsRepository
+
+        return ResidueStatsRepository(self.store.db)
+
+    @cached_property
+    def dedup_index(self) -> DedupIndex:
+        from connectors.storage.dedup_index import DedupIndex
+
+        return DedupIndex(self.store.db, self.config.dedup)
 
     @cached_property
     def fetcher(self) -> Fetcher:
         from connectors.http.fetcher import build_fetcher
 
-        return build_fetcher(self.config.fetch)
+        local_feeds = [f.url for f in self.config.feeds if f.is_local]
+        return build_fetcher(self.config.fetch, local_feeds=local_feeds)
 
     def close(self) -> None:
         if "fetcher" in self.__dict__:
             self.fetcher.close()
-        if "db" in self.__dict__:
-            self.db.close()
+        if "store" in self.__dict__:
+            self.store.close()
 
 
 def build_stage(name: str, resources: Resources) -> Stage:
@@ -56,27 +81,20 @@ def build_stage(name: str, resources: Resources) -> Stage:
     if name == "fetch":
         return FetchStage(resources.fetcher, max_body_bytes=config.fetch.max_body_bytes)
     if name == "extract":
-        from connectors.storage.residue_stats import ResidueStatsRepository
-
-        from pipeline.extraction.residue import load_rules
+        from pipeline.extraction.rules import load_rules
         from pipeline.stages.extract import ExtractStage
 
-        return ExtractStage(
-            load_rules(config.extract.residue_rules),
-            ResidueStatsRepository(resources.db),
-            config.extract,
-        )
+        rules = load_rules(config.extract.residue_rules)
+        return ExtractStage(rules, resources.residue_stats, config.extract)
     if name == "tag":
         from pipeline.stages.tag import TagStage
         from pipeline.tagging import build_tagger
 
         return TagStage(build_tagger(config.tagging))
     if name == "dedup":
-        from connectors.storage.dedup_index import DedupIndex
-
         from pipeline.stages.dedup import DedupStage
 
-        return DedupStage(DedupIndex(resources.db, config.dedup), config.dedup)
+        return DedupStage(resources.dedup_index, config.dedup, articles=resources.articles)
     if name == "store":
         return StoreStage(resources.articles)
     raise ValueError(f"unknown stage {name!r}")
