@@ -34,6 +34,7 @@ from pydantic import (
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "NEWSFLOW_"
 _ENV_SKIP = {"NEWSFLOW_CONFIG"}
 
@@ -328,12 +329,19 @@ class Config(_Section):
 
 
 def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
-    """Which file to read: ``--config``, else ``NEWSFLOW_CONFIG``, else the default."""
+    """Which file to read: ``--config``, else ``NEWSFLOW_CONFIG``, else the default.
+
+    The default is ``config/newsflow.yaml`` in the working directory, or the
+    project's own when there is none, so ``newsflow extract page.html`` works
+    from any directory with the shipped rules and taxonomy.
+    """
     if explicit:
         return Path(explicit)
     if environ.get("NEWSFLOW_CONFIG"):
         return Path(environ["NEWSFLOW_CONFIG"])
-    return DEFAULT_CONFIG_PATH
+    if DEFAULT_CONFIG_PATH.exists():
+        return DEFAULT_CONFIG_PATH
+    return PROJECT_ROOT / DEFAULT_CONFIG_PATH
 
 
 def load_config(

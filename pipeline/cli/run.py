@@ -39,6 +39,19 @@ def handle(args: argparse.Namespace) -> int:
             else (run_embedded(config, stop, once=args.once))
         )
     print(summary.render(), file=sys.stdout)
+    return exit_status(summary)
+
+
+def exit_status(summary: RunSummary) -> int:
+    """1 when any feed failed or any message was dead-lettered: a script must notice."""
+    problems = []
+    if summary.feeds_failed:
+        problems.append(f"{summary.feeds_failed} feed(s) failed (see the log above)")
+    if summary.failures:
+        problems.append(f"{summary.failures} dead letter(s) (newsflow dlq list)")
+    if problems:
+        print(f"newsflow: {'; '.join(problems)}", file=sys.stderr)
+        return 1
     return 0
 
 
