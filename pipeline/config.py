@@ -234,7 +234,7 @@ class ExtractConfig(_Section):
         default=60, ge=0, description="Clock skew allowed before a date counts as in the future."
     )
     language_sample_chars: int = Field(
-        default=600, ge=100, description="Text length the language detector reads."
+        default=400, ge=100, description="Text length the language detector reads."
     )
     min_text_chars: int = Field(
         default=50, ge=1, description="Shorter article text is an 'empty' extraction."

@@ -23,7 +23,7 @@ from functools import cached_property
 
 from pipeline.extraction.learned import LearnedBoilerplate
 from pipeline.extraction.lines import Line, line_key
-from pipeline.extraction.rules import ResidueRules, load_rules
+from pipeline.extraction.rules import ResidueRules, SourceRules, load_rules
 from pipeline.models import RemovedLine
 
 __all__ = ["FilterResult", "MetadataHints", "filter_residue", "load_rules"]
@@ -74,10 +74,11 @@ def filter_residue(
     max_removed_share: float,
 ) -> FilterResult:
     """Split ``lines`` into kept lines and removed lines with their reasons."""
+    own = rules.for_source(source)
     verdicts = {
         line.index: reason
         for position, line in enumerate(lines)
-        if (reason := _line_verdict(line, position, rules, learned, hints, source))
+        if (reason := _line_verdict(line, position, rules, own, learned, hints))
     }
     _extend_edge_runs(lines, verdicts, rules)
     _extend_residue_runs(lines, verdicts, rules)
@@ -89,20 +90,19 @@ def _line_verdict(
     line: Line,
     position: int,
     rules: ResidueRules,
+    own: SourceRules,
     learned: LearnedBoilerplate | None,
     hints: MetadataHints,
-    source: str,
 ) -> str | None:
     """The verdict on one line alone: KEEP, a removal reason, or None (content so far)."""
-    own = rules.for_source(source)
-    if own.allow is not None and own.allow.search(line.text):
+    if own.allow is not None and own.allow.hit(line.text):
         return KEEP
     learned_verdict = learned.verdict(line.key) if learned is not None else None
     if learned_verdict == "allow":
         return KEEP
     if learned_verdict == "deny":
         return "learned:deny"
-    if own.deny is not None and own.deny.search(line.text):
+    if own.deny is not None and own.deny.hit(line.text):
         return "rule:source"
     if (reason := _metadata_verdict(line, position, hints, rules)) is not None:
         return reason

@@ -80,8 +80,8 @@ def test_per_source_deny_and_allow_lists() -> None:
         }
     )
     own = rules.for_source("example.com")
-    assert own.deny is not None and own.deny.search("Titre Aval")
-    assert own.allow is not None and own.allow.search("Keep")
+    assert own.deny is not None and own.deny.hit("Titre Aval")
+    assert own.allow is not None and own.allow.hit("Keep")
     assert rules.for_source("other.org").deny is None
 
 
