@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from pipeline.errors import InputError
 from pipeline.models import SCHEMA_VERSION, json_schemas
 
 
@@ -19,8 +20,7 @@ def handle(args: argparse.Namespace) -> int:
     schemas = json_schemas()
     if args.topic:
         if args.topic not in schemas:
-            print(f"newsflow: unknown topic {args.topic!r}; known: {', '.join(schemas)}")
-            return 1
+            raise InputError(f"unknown topic {args.topic!r}; known: {', '.join(schemas)}")
         schemas = {args.topic: schemas[args.topic]}
     print(json.dumps({"schema_version": SCHEMA_VERSION, "topics": schemas}, indent=2))
     return 0

@@ -1,0 +1,96 @@
+"""Bad input to every command: one clear line, a non-zero exit, no traceback, nothing lost.
+
+The CLI runs as a subprocess, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SEED_PAGE = next((ROOT / "demo/sites/presstv.example").rglob("*Syria*.html"))
+
+
+def newsflow(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], *, expect: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("newsflow:")]
+    assert len(lines) == 1, result.stderr
+    assert expect in result.stderr
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "empty.xml").write_bytes(b"")
+    (tmp_path / "junk.bin").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "bad.yaml").write_text("feeds: [\n  - name: a\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--config", "bad.yaml", "run", "--once"], "invalid YAML (line"),
+        (["--config", "bad.yaml", "export"], "invalid YAML (line"),
+        (["--config", "bad.yaml", "search", "x"], "invalid YAML (line"),
+        (["--config", "bad.yaml", "feeds", "check"], "invalid YAML (line"),
+        (["--config", "missing.yaml", "run", "--once"], "config file not found"),
+        (["extract", "missing.html"], "missing.html: no such file"),
+        (["extract", "junk.bin"], "not an HTML page"),
+        (["schema", "--topic", "nope"], "unknown topic"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(workdir: Path, args: list[str], expect: str) -> None:
+    result = newsflow(*args, cwd=workdir)
+    assert_one_clear_line(result, expect=expect)
+    if args[:2] == ["--config", "bad.yaml"]:
+        assert result.returncode == 2
+
+
+def test_extract_goes_on_with_the_other_files(workdir: Path) -> None:
+    result = newsflow("extract", "missing.html", str(SEED_PAGE), cwd=workdir)
+    assert_one_clear_line(result, expect="missing.html: no such file")
+    [line] = result.stdout.splitlines()
+    assert "Strategic Partnership" in json.loads(line)["title"]
+
+
+def test_an_empty_feed_fails_alone_and_loses_nothing_stored(workdir: Path) -> None:
+    db = workdir / "store.db"
+    env = {"NEWSFLOW_STORAGE__URL": f"sqlite:///{db}"}
+    demo = str(ROOT / "config/demo.yaml")
+    assert newsflow("--config", demo, "run", "--once", cwd=workdir, env=env).returncode == 0
+    before = newsflow("--config", demo, "export", cwd=workdir, env=env).stdout
+    assert len(before.splitlines()) == 18
+
+    config = workdir / "with-empty.yaml"
+    demo_text = (ROOT / "config/demo.yaml").read_text(encoding="utf-8")
+    config.write_text(
+        demo_text.replace(
+            "feeds:\n", f"feeds:\n  - {{name: empty, url: {workdir / 'empty.xml'}}}\n", 1
+        ).replace("demo/", f"{ROOT}/demo/"),
+        encoding="utf-8",
+    )
+    result = newsflow("--config", str(config), "run", "--once", cwd=workdir, env=env)
+    assert_one_clear_line(result, expect="1 feed(s) failed")
+    assert "feeds polled:      8 (1 failed" in result.stdout
+    after = newsflow("--config", demo, "export", cwd=workdir, env=env).stdout
+    assert after == before
