@@ -74,26 +74,13 @@ class _ProducerOwner:
             self._producer = self._make_producer()
 
     def _send_all(self, records: Sequence[OutRecord]) -> None:
-        """Send and flush ``records``; raise unless every one was acknowledged."""
-        with kafka_errors("produce the batch"):
-            futures = [_send(self.producer, r) for r in records]
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        failed = [f for f in futures if not f.succeeded()]
-        if failed:
-            raise translate(
-                failed[0].exception or TimeoutError("not acknowledged"),
-                f"produce the batch ({len(failed)} of {len(futures)} records failed)",
-            )
+        produce_all(self.producer, records, what="the batch")
 
     def _discard(self) -> None:
         """Drop the producer after a failure; the next batch gets a fresh one."""
         producer, self._producer = self._producer, None
-        if producer is None:
-            return
-        try:
-            producer.close(timeout=DISCARD_TIMEOUT_S)
-        except Exception as exc:  # closing a broken producer may fail too; it is gone either way
-            log.debug("closing a failed producer: %s", exc)
+        if producer is not None:
+            discard(producer)
 
     def close(self, timeout_s: float) -> None:
         if self._producer is not None:
@@ -159,6 +146,27 @@ class TransactionalDelivery(_ProducerOwner):
     def close(self, timeout_s: float) -> None:
         self.abort()
         super().close(timeout_s)
+
+
+def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: str) -> None:
+    """Send and flush ``records``; raise :class:`TransportError` unless every one was acked."""
+    with kafka_errors(f"produce {what}"):
+        futures = [_send(producer, r) for r in records]
+        producer.flush(timeout=FLUSH_TIMEOUT_S)
+    failed = [f for f in futures if not f.succeeded()]
+    if failed:
+        raise translate(
+            failed[0].exception or TimeoutError("not acknowledged"),
+            f"produce {what} ({len(failed)} of {len(futures)} records failed)",
+        )
+
+
+def discard(producer: KafkaProducer) -> None:
+    """Close a producer that failed; closing may fail too, and it is gone either way."""
+    try:
+        producer.close(timeout=DISCARD_TIMEOUT_S)
+    except Exception as exc:
+        log.debug("closing a failed producer: %s", exc)
 
 
 def _send(producer: KafkaProducer, record: OutRecord) -> FutureRecordMetadata:

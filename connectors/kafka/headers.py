@@ -19,7 +19,7 @@ UTF-8 text so any Kafka client (or ``kcat -J``) can read them::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,7 +105,3 @@ def timestamp(moment: datetime) -> str:
     """UTC with milliseconds and a ``Z``: sorts as text, parses everywhere."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
-
-def without(headers: Sequence[tuple[str, bytes]], names: Iterable[str]) -> Headers:
-    dropped = set(names)
-    return [(n, v) for n, v in headers if n not in dropped]

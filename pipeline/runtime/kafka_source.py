@@ -26,8 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from kafka import KafkaProducer
 
 from connectors.kafka.clients import make_producer
-from connectors.kafka.delivery import FLUSH_TIMEOUT_S
-from connectors.kafka.errors import kafka_errors, translate
+from connectors.kafka.delivery import discard, produce_all
+from connectors.kafka.errors import kafka_errors
+from connectors.kafka.records import OutRecord
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import TransportError
 from pipeline.models import FeedEntry
@@ -51,9 +52,10 @@ class KafkaFeedSource:
         self.topic = topic_name(config.kafka.topic_prefix, "items")
         self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
-        self.producer = producer or make_producer(
-            config.kafka, client_id=f"{config.kafka.group_prefix}.poll"
-        )
+        self.producer: KafkaProducer | None = producer or self._make_producer()
+
+    def _make_producer(self) -> KafkaProducer:
+        return make_producer(self.config.kafka, client_id=f"{self.config.kafka.group_prefix}.poll")
 
     def run_once(self) -> RunSummary:
         """Poll every enabled feed once; raise :class:`TransportError` if entries were not sent."""
@@ -100,20 +102,21 @@ class KafkaFeedSource:
         summary.entries += len(result.entries)
 
     def send(self, entries: Iterable[FeedEntry]) -> None:
-        """Produce ``entries`` keyed by URL; return once all are acknowledged (acks=all)."""
-        with kafka_errors(f"produce to {self.topic}"):
-            futures = [
-                self.producer.send(self.topic, value=e.to_json(), key=e.key().encode("utf-8"))
-                for e in entries
-            ]
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
-        failed = [f for f in futures if not f.succeeded()]
-        if failed:
-            raise translate(
-                failed[0].exception or TimeoutError("not acknowledged"),
-                f"produce {len(failed)} of {len(futures)} entries to {self.topic}",
-            )
+        """Produce ``entries`` keyed by URL; return once all are acknowledged (acks=all).
+
+        After a failure the producer is replaced (see :mod:`connectors.kafka.delivery`).
+        """
+        records = [OutRecord(self.topic, e.key().encode("utf-8"), e.to_json()) for e in entries]
+        if self.producer is None:
+            self.producer = self._make_producer()
+        try:
+            produce_all(self.producer, records, what=f"entries to {self.topic}")
+        except TransportError:
+            discard(self.producer)
+            self.producer = None
+            raise
 
     def close(self) -> None:
-        with kafka_errors("close the poller's producer"):
-            self.producer.close(timeout=5)
+        if self.producer is not None:
+            with kafka_errors("close the poller's producer"):
+                self.producer.close(timeout=5)

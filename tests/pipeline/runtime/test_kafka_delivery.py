@@ -135,40 +135,27 @@ def test_a_failed_dead_letter_write_leaves_the_offset_uncommitted(
     assert kafka_env.lag(["fetch"]) == 0
 
 
-def test_transient_failures_are_retried_before_anything_is_dead_lettered(
-    kafka_env: KafkaEnv,
+@pytest.mark.parametrize(
+    ("failures", "pages", "letters"),
+    [(2, 3, []), (99, 0, [("fetch", "FetchTimeout", "timeout", True)] * 3)],
+    ids=["recovers-on-retry", "outlasts-the-retries"],
+)
+def test_transient_failures_are_retried_before_they_are_dead_lettered_as_retryable(
+    kafka_env: KafkaEnv, failures: int, pages: int, letters: list[tuple[str, str, str, bool]]
 ) -> None:
     kafka_env.configure(kafka={"retry_attempts": 2})
     kafka_env.create_topics()
-    kafka_env.produce("items", entries(5))
-    recovers = FlakyFetch(failures=2)
-    worker = runner(kafka_env, [recovers])
+    kafka_env.produce("items", entries(3))
+    flaky = FlakyFetch(failures)
+    worker = runner(kafka_env, [flaky])
     try:
-        assert drain(worker, 5) == 5
+        assert drain(worker, 3) == 3
     finally:
         worker.close()
-    assert set(recovers.calls.values()) == {3}
-    assert len(kafka_env.read("pages")) == 5
-    assert kafka_env.read("dlq") == []
-
-
-def test_failures_that_outlast_the_retries_are_dead_lettered_as_retryable(
-    kafka_env: KafkaEnv,
-) -> None:
-    kafka_env.configure(kafka={"retry_attempts": 2})
-    kafka_env.create_topics()
-    kafka_env.produce("items", entries(2))
-    never = FlakyFetch(failures=99)
-    worker = runner(kafka_env, [never])
-    try:
-        assert drain(worker, 2) == 2
-    finally:
-        worker.close()
-    assert set(never.calls.values()) == {3}
-    letters = [DeadLetterInfo.from_headers(r.headers) for r in kafka_env.read("dlq")]
-    assert [(i.stage, i.error_class, i.reason, i.retryable) for i in letters] == [
-        ("fetch", "FetchTimeout", "timeout", True)
-    ] * 2
+    assert list(flaky.calls.values()) == [3, 3, 3]  # the first try and two retries
+    assert len(kafka_env.read("pages")) == pages
+    dead = [DeadLetterInfo.from_headers(r.headers) for r in kafka_env.read("dlq")]
+    assert [(i.stage, i.error_class, i.reason, i.retryable) for i in dead] == letters
     assert kafka_env.lag(["fetch"]) == 0
 
 
