@@ -28,6 +28,10 @@ TITLES = frozenset(
     m mme mlle sr sra srta don doña prof professor professorin rep sen
     coach trainer trainerin entraineur entrenador entrenadora captain ceo chairman chairwoman
     aide adviser advisor leader chief premier
+    manager referee striker winger midfielder defender goalkeeper forward
+    scientist researcher economist analyst lawyer attorney author novelist actor actress
+    singer founder editor journalist reporter correspondent
+    schiedsrichter sturmer torwart arbitre attaquant gardien arbitro delantero portero
     """
     )
 )
@@ -125,6 +129,9 @@ ORG_SUFFIXES = (
 
 CONNECTORS = frozenset(_words("of for and the de des du la le del der fur y di da"))
 """Lower-case words allowed inside an organisation's name (Bank of England)."""
+
+COORDINATORS = frozenset(_words("and und et y"))
+"""Words that join two names into a list, not one name."""
 
 NAME_PARTICLES = frozenset(
     _words("de da di del van von der den la le bin ibn al el du dos das ter")

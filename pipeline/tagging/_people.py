@@ -19,14 +19,16 @@ A wrong person is worse than a missing one, so anything uncertain is left out.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline.models import Entity
 from pipeline.tagging._cues import (
     ABBREVIATED_TITLES,
     CONNECTORS,
+    COORDINATORS,
     NAME_PARTICLES,
     ORG_HEADS,
     ORG_SUFFIXES,
@@ -64,6 +66,8 @@ class _Word:
     start: int
     end: int
     capitalised: bool
+    known: bool
+    span_end: int  # end of the lexicon match this word starts in, or -1
 
 
 @dataclass
@@ -129,27 +133,47 @@ class _Reader:
         return word in SPEECH_AFTER or (word in SPEECH_AUXILIARIES and then in SPEECH_PARTICIPLES)
 
 
-def find_people_and_organizations(
-    text: str, folded: str, is_known: Callable[[str], bool]
-) -> list[Entity]:
+class Known:
+    """What the entity lexicon already claims: its one-word names, and the spans it matched.
+
+    Known words never go into a person's name ("Syrian" out of "Syrian
+    President Bashar al-Assad", "International Monetary" out of people), and
+    an organisation that starts inside a matched name is the lexicon's to report.
+    """
+
+    def __init__(
+        self, is_word: Callable[[str], bool], spans: Sequence[tuple[int, int]] = ()
+    ) -> None:
+        self.is_word = is_word
+        self._starts = [start for start, _ in spans]
+        self._ends = [end for _, end in spans]
+
+    def span_end(self, position: int) -> int:
+        """The end of the lexicon match covering ``position``, or -1."""
+        index = bisect.bisect_right(self._starts, position) - 1
+        if index >= 0 and position < self._ends[index]:
+            return self._ends[index]
+        return -1
+
+
+def find_people_and_organizations(text: str, folded: str, known: Known) -> list[Entity]:
     """People and organisations in ``text``, in order of first mention.
 
-    ``folded`` is :func:`~pipeline.tagging._text.fold` of ``text``;
-    ``is_known(folded_word)`` says whether a word belongs to the entity lexicon
-    (a country, demonym, capital, organisation), which keeps "Syrian" out of
-    "Syrian President Bashar al-Assad".
+    ``folded`` is :func:`~pipeline.tagging._text.fold` of ``text``; ``known``
+    holds what the lexicon found in the same text (spans in its offsets).
     """
     reader = _Reader(text, folded)
     found: list[tuple[int, Entity]] = []
     candidates: list[_Candidate] = []
     cued_surnames: set[str] = set()
-    for run in _runs(text, folded):
-        if len(run) == 1 and _cannot_be_surname(run[0].folded, is_known):
+    for run in _runs(text, folded, known):
+        if len(run) == 1 and _cannot_be_surname(run[0]):
             continue  # most runs: "Russia", "The", "President"
-        organization = _organization(run, text)
-        if organization:
-            found.append(organization)
-        for candidate in _name_candidates(run, reader, is_known):
+        for part in _coordinated_parts(run):
+            organization = _organization(part, text)
+            if organization:
+                found.append(organization)
+        for candidate in _name_candidates(run, reader):
             if len(candidate.words) > 1:
                 candidates.append(candidate)
             elif candidate.cued:
@@ -165,7 +189,7 @@ def find_people_and_organizations(
     return entities
 
 
-def _runs(text: str, folded: str) -> Iterator[list[_Word]]:
+def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
     """Capitalised words joined by single spaces; a possessive ("Iran's") ends a run."""
     for match in _RUN.finditer(text):
         run: list[_Word] = []
@@ -176,7 +200,10 @@ def _runs(text: str, folded: str) -> Iterator[list[_Word]]:
             if not bare:
                 continue
             end = start + len(bare)
-            word = _Word(bare, folded[start:end], start, end, bare != bare.lower())
+            word_folded = folded[start:end]
+            span_end = known.span_end(start)
+            lexicon = span_end >= 0 or known.is_word(word_folded)
+            word = _Word(bare, word_folded, start, end, bare != bare.lower(), lexicon, span_end)
             run.append(word)
             if bare != piece:
                 yield _trimmed(run)
@@ -197,8 +224,9 @@ def _trimmed(run: list[_Word]) -> list[_Word]:
     return run
 
 
-def _cannot_be_surname(folded: str, is_known: Callable[[str], bool]) -> bool:
-    return folded in STOPWORDS or _is_title(folded) or _is_org_head(folded) or is_known(folded)
+def _cannot_be_surname(word: _Word) -> bool:
+    folded = word.folded
+    return word.known or folded in STOPWORDS or _is_title(folded) or _is_org_head(folded)
 
 
 def _is_title(folded: str) -> bool:
@@ -209,6 +237,17 @@ def _is_org_head(folded: str) -> bool:
     return folded in ORG_HEADS or (len(folded) > 6 and folded.endswith(ORG_SUFFIXES))
 
 
+def _coordinated_parts(run: list[_Word]) -> list[list[_Word]]:
+    """ "US Federal Reserve and the Bank of England" is two organisations, not one."""
+    parts: list[list[_Word]] = [[]]
+    for word in run:
+        if word.folded in COORDINATORS:
+            parts.append([])
+        else:
+            parts[-1].append(word)
+    return [part for part in parts if part]
+
+
 def _organization(run: list[_Word], text: str) -> tuple[int, Entity] | None:
     heads = [i for i, w in enumerate(run) if w.capitalised and _is_org_head(w.folded)]
     if not heads:
@@ -216,6 +255,8 @@ def _organization(run: list[_Word], text: str) -> tuple[int, Entity] | None:
     begin = 0
     while begin < heads[0] and (run[begin].folded in STOPWORDS or _is_title(run[begin].folded)):
         begin += 1
+    if run[begin].span_end > run[begin].end:
+        return None  # "European Union", "US Federal Reserve": the lexicon reports these
     end = heads[-1] + 1
     if end + 1 < len(run) and run[end].folded in CONNECTORS and run[end + 1].capitalised:
         end += 1
@@ -228,19 +269,22 @@ def _organization(run: list[_Word], text: str) -> tuple[int, Entity] | None:
     return words[0].start, Entity(name=name, type=ORGANIZATION)
 
 
-def _name_candidates(
-    run: list[_Word], reader: _Reader, is_known: Callable[[str], bool]
-) -> list[_Candidate]:
-    """Split a run at words that cannot be in a name; cue each piece."""
+def _name_candidates(run: list[_Word], reader: _Reader) -> list[_Candidate]:
+    """Split a run at words that cannot be in a name; cue each piece.
+
+    A piece right before an organisation's head word is part of that name
+    ("International Monetary Fund", "Goldman Sachs Bank"), never a person.
+    """
     pieces: list[tuple[list[_Word], bool]] = []
     current: list[_Word] = []
     titled = reader.titled(run[0].start)
     for position, word in enumerate(run):
-        separator = _separator(word, is_known, first=position == 0)
+        separator = _separator(word, first=position == 0)
         if separator is None:
             current.append(word)
             continue
-        pieces.append((current, titled))
+        if separator != "organization":
+            pieces.append((current, titled))
         current, titled = [], separator == "title"
     pieces.append((current, titled))
     candidates = []
@@ -258,7 +302,7 @@ def _name_candidates(
     return candidates
 
 
-def _separator(word: _Word, is_known: Callable[[str], bool], *, first: bool) -> str | None:
+def _separator(word: _Word, *, first: bool) -> str | None:
     """Why a word cannot be part of a person's name, or None if it can.
 
     A particle may sit inside a name ("Marine Le Pen"); at the start of a run
@@ -267,15 +311,16 @@ def _separator(word: _Word, is_known: Callable[[str], bool], *, first: bool) -> 
     folded = word.folded
     if _is_title(folded):
         return "title"
+    if _is_org_head(folded):
+        return "organization"
     if folded in NAME_PARTICLES and not first:
         return None
     if (
         not word.capitalised
+        or word.known
         or folded in STOPWORDS
         or folded in TITLE_MODIFIERS
-        or _is_org_head(folded)
         or (len(word.text) > 1 and word.text.isupper())
-        or is_known(folded)
     ):
         return "other"
     return None

@@ -27,7 +27,7 @@ from pipeline.config import TaggingConfig
 from pipeline.errors import ConfigError
 from pipeline.models import Entity, TopicTag
 from pipeline.tagging._matcher import Hit, Matcher
-from pipeline.tagging._people import find_people_and_organizations
+from pipeline.tagging._people import Known, find_people_and_organizations
 from pipeline.tagging._terms import CaseRule
 from pipeline.tagging._text import fold
 from pipeline.tagging.lexicon import EntityName, Lexicon, load_lexicon
@@ -36,6 +36,7 @@ from pipeline.tagging.taxonomy import Taxonomy, Topic, WeightedTerm, load_taxono
 
 TOPIC_LAYER, ENTITY_LAYER = 0, 1
 MAX_EVIDENCE = 12
+KNOWN_WORD_CACHE = 50_000  # capitalised words seen; bounded for a months-long process
 MAX_REPEAT_FACTOR = 2.0
 REPEAT_BONUS = 0.5
 
@@ -102,6 +103,7 @@ class KeywordTagger:
         self._languages = taxonomy.languages()
         self._known_words, self._known_prefixes = _lexicon_words(lexicon)
         self._prefix_lengths = sorted({len(p) for p in self._known_prefixes})
+        self._is_known_word = functools.lru_cache(maxsize=KNOWN_WORD_CACHE)(self._known_word)
 
     @classmethod
     def from_config(cls, config: TaggingConfig) -> KeywordTagger:
@@ -135,7 +137,13 @@ class KeywordTagger:
         )
         entities = self._entities(hits)
         if self.people:
-            people = find_people_and_organizations(text, folded[body_start:], self._is_known_word)
+            spans = [
+                (hit.start - body_start, hit.end - body_start)
+                for hit in hits
+                if self._matcher.layers[hit.pattern] == ENTITY_LAYER and hit.start >= body_start
+            ]
+            known = Known(self._is_known_word, spans)
+            people = find_people_and_organizations(text, folded[body_start:], known)
             entities = _merge_entities(entities, people)
         topics = [t for t in topics if self._requirements_met(t.label, entities)]
         return TagResult(topics=_with_ancestors(topics, self.taxonomy), entities=entities)
@@ -246,10 +254,12 @@ class KeywordTagger:
                 strong.add(name.entity)
         return sorted((e for e in first_seen if e in strong), key=first_seen.__getitem__)
 
-    def _is_known_word(self, folded: str) -> bool:
+    def _known_word(self, folded: str) -> bool:
+        """Is this one word a name in the lexicon (exactly, or by a name's prefix)?"""
         if folded in self._known_words:
             return True
-        return any(folded[:n] in self._known_prefixes for n in self._prefix_lengths)
+        size = len(folded)
+        return any(folded[:n] in self._known_prefixes for n in self._prefix_lengths if n <= size)
 
     def _requirements_met(self, label: str, entities: list[Entity]) -> bool:
         required = self.taxonomy.topics[label].require_entities

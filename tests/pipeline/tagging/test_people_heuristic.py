@@ -31,6 +31,8 @@ def organizations(tagger: KeywordTagger, text: str) -> list[str]:
         ("La ministra Ana Redondo anunció el plan.", "Ana Redondo"),
         ("Marine Le Pen said the vote was lost.", "Marine Le Pen"),
         ("According to Ursula von der Leyen the deal holds.", "Ursula von der Leyen"),
+        ("The goal came from striker Kofi Mensah late on.", "Kofi Mensah"),
+        ("said the lead author, materials scientist Aiko Tanaka.", "Aiko Tanaka"),
     ],
 )
 def test_cued_names_are_people(tagger: KeywordTagger, text: str, person: str) -> None:
@@ -61,6 +63,8 @@ def test_a_surname_shared_by_two_full_names_resolves_to_neither(tagger: KeywordT
         "The Islamic Republic has taken the same approach.",
         "Press TV reported on Monday.",  # acronym: no person
         "In Washington Post reporters said little.",
+        "Prices must rise, according to International Monetary Fund estimates.",  # an org
+        "Analysts at Goldman Sachs Bank said rates will fall.",  # words before an org head
     ],
 )
 def test_uncued_or_unlikely_names_are_not_people(tagger: KeywordTagger, text: str) -> None:
@@ -84,6 +88,11 @@ def test_title_case_headlines_are_not_read_for_people(tagger: KeywordTagger) -> 
 )
 def test_organisations_by_head_word(tagger: KeywordTagger, text: str, organization: str) -> None:
     assert organizations(tagger, text) == [organization]
+
+
+def test_a_list_of_organisations_is_not_one_organisation(tagger: KeywordTagger) -> None:
+    text = "The US Federal Reserve and the Bank of England held rates."
+    assert organizations(tagger, text) == ["Federal Reserve", "Bank of England"]
 
 
 def test_known_organisations_keep_their_lexicon_name(tagger: KeywordTagger) -> None:
