@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tagging_fixtures import ENTITIES, TAXONOMY, project_config
 
 from pipeline.models import TopicTag
@@ -144,3 +146,15 @@ def test_the_tagger_is_built_once_per_process_for_the_same_files() -> None:
     assert KeywordTagger.from_config(project_config()) is KeywordTagger.from_config(
         project_config()
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.text(max_size=40))
+def test_any_text_is_tagged_without_error(text: str, title: str) -> None:
+    result = _shared_tagger().tag(text, title=title, language="en")
+    assert all(t.evidence for t in result.topics)
+    assert len({(e.name, e.type) for e in result.entities}) == len(result.entities)
+
+
+def _shared_tagger() -> KeywordTagger:
+    return KeywordTagger.from_config(project_config())
