@@ -209,7 +209,7 @@ def render_page(
         paragraphs=article.lines,
         sentences=article.sentences,
         residue=residue,
-        chrome=parts.chrome_strings,
+        chrome=[c for c in parts.chrome_strings if c != article.title],  # a headline may recur
     )
 
 

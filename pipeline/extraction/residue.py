@@ -119,7 +119,7 @@ def _metadata_verdict(
     if line.sentence_like or line.words > rules.edge_max_words + 4:
         return None
     if hints.title_key and line.key == hints.title_key:
-        return "metadata:title"
+        return KEEP  # the headline is the article's own, not residue (and bounds edge runs)
     if hints.site_key and line.key == hints.site_key:
         return "metadata:site_name"
     if hints.author_names:

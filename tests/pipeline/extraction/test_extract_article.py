@@ -94,11 +94,10 @@ def test_metadata_of_an_ordinary_article(rules: ResidueRules) -> None:
     assert result.language == "en"
     assert result.flags == []
     assert [(r.text, r.reason) for r in result.removed] == [
-        ("Budget approved", "metadata:title"),
         ("By Maria Okafor", "metadata:byline"),
         ("Subscribe to our newsletter", "rule:newsletter"),
     ]
-    assert result.text.startswith("The regional council approved")
+    assert result.text.startswith("Budget approved\nThe regional council approved")
 
 
 def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:

@@ -95,8 +95,9 @@ def test_teaser_titles_after_a_bare_related_label(rules: ResidueRules) -> None:
 def test_lines_repeating_metadata(rules: ResidueRules) -> None:
     hints = MetadataHints(title="Envoy says NATO expansion is not welcome", authors=["Jane Doe"])
     lines = ["Envoy says NATO expansion is not welcome", "Jane Doe, Moscow correspondent", *PROSE]
-    result = run(rules, lines, hints=hints)
-    assert [r.reason for r in result.removed] == ["metadata:title", "metadata:byline"]
+    result = run(rules, ["Share your story", *lines], hints=hints)
+    assert [r.reason for r in result.removed] == ["rule:call_to_action", "metadata:byline"]
+    assert result.text.splitlines()[0] == hints.title  # the headline stays, as trafilatura gave it
 
 
 def test_learned_template_lines_and_overrides(rules: ResidueRules) -> None:
