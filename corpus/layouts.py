@@ -246,7 +246,8 @@ def pad_to_size(html: str, rng: random.Random, *, target: int, parts: Parts) -> 
         if len(menu_items) < 150:
             menu_items.append(f'<li><a href="{item["href"]}">{escape(str(item["title"]))}</a></li>')
             size += len(menu_items[-1])
-        size += len(json.dumps(item)) + 2
+        # the JSON of one item: its values plus ~62 bytes of keys, numbers and punctuation
+        size += 62 + len(str(item["title"]).encode("utf-8")) + len(str(item["href"]))
     script = f"<script>window.__STATE__ = {json.dumps(state, ensure_ascii=False)};</script>"
     mega_menu = f'<div class="mega-menu" hidden><ul>{"".join(menu_items)}</ul></div>'
     return html.replace("</body>", f"{mega_menu}{script}</body>", 1)
