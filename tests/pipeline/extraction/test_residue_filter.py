@@ -57,7 +57,7 @@ def test_the_seed_residue_goes_and_every_sentence_stays(rules: ResidueRules) -> 
     assert reasons == {
         "News Summary Repeat (3') - DC": "rule:programme_teaser",
         "Titre Aval": "shape:edge_run",
-        "Science Weekly": "rule:programme_teaser",
+        "Science Weekly": "rule:show_name",
         "Share your story": "rule:call_to_action",
         "Send your Videos and Photos to us• National": "rule:call_to_action",
     }
