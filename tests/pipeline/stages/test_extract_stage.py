@@ -91,3 +91,15 @@ def test_without_a_store_the_generic_rules_still_apply() -> None:
     [article] = stage.process(fetched(page))
     assert isinstance(article, ExtractedArticle)
     assert article.removed
+
+
+def test_a_failing_store_degrades_to_the_generic_rules(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    stage = ExtractStage(load_rules(RULES), ResidueStatsRepository(db), ExtractConfig())
+    db.close()  # every query now fails with a StorageError
+    before = metric("newsflow_extract_learned_unavailable_total")
+    page = generate_site_pages(1, 1, seed=3)[0]
+    [article] = stage.process(fetched(page))
+    assert isinstance(article, ExtractedArticle)
+    assert article.removed and not any(r.reason.startswith("learned") for r in article.removed)
+    assert metric("newsflow_extract_learned_unavailable_total") == before + 1
