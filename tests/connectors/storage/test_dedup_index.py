@@ -185,3 +185,28 @@ def test_bucket_keys_of_all_copies_pairwise_overlap() -> None:
     prints = [fp(a) for a in copies()[:4]]
     for a, b in itertools.combinations(prints, 2):
         assert set(a.bucket_keys) & set(b.bucket_keys)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(arrivals=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=12))
+def test_redelivered_messages_change_nothing(
+    tmp_path_factory: pytest.TempPathFactory, arrivals: list[int]
+) -> None:
+    """At-least-once delivery: any mix of repeats leaves the index as the first deliveries did."""
+    items = copies()
+    url = f"sqlite:///{tmp_path_factory.mktemp('redeliver') / 'dedup.db'}"
+    index = DedupIndex(Database(url), CONFIG)
+    seen: set[int] = set()
+    for position in arrivals:
+        counts = row_counts(index)
+        verdict = index.record(fp(items[position]), NOW)
+        if position in seen:
+            assert verdict.replay and row_counts(index) == counts
+        else:
+            assert not verdict.replay
+        seen.add(position)
+    assert index.count() == len(seen)
+    assert index.count("dedup_buckets") == CONFIG.lsh_bands * len(seen)
+    index.db.close()
