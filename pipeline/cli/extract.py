@@ -59,7 +59,8 @@ def handle(args: argparse.Namespace) -> int:
         try:
             result, url = _extract_file(Path(name), args.url, rules, repo, config.extract)
         except (InputError, ExtractionError) as exc:
-            print(f"newsflow: extract: {name}: {exc}", file=sys.stderr)
+            problem = str(exc).removesuffix(f": {name}")  # the file is named once, up front
+            print(f"newsflow: extract: {name}: {problem}", file=sys.stderr)
             failures += 1
             continue
         record = {"file": name, "url": url, **as_json(result)}

@@ -58,7 +58,7 @@ def test_several_files_with_bad_ones(
     errors = captured.err.strip().splitlines()
     assert errors == [
         f"newsflow: extract: {missing}: no such file",
-        f"newsflow: extract: {binary}: not an HTML page (binary content): {binary}",
+        f"newsflow: extract: {binary}: not an HTML page (binary content)",
     ]
     assert "Traceback" not in captured.err
 
