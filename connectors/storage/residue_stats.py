@@ -228,28 +228,33 @@ class ResidueStatsRepository:
         return bool(inserted)
 
     def _evict(self, source: str, window: int) -> None:
-        """Drop the articles that fell out of the window and count their lines down."""
+        """Drop the articles that fell out of the window and count their lines down.
+
+        ``DELETE ... RETURNING`` hands each evicted article to exactly one
+        worker, so two workers evicting at once never count its lines down twice.
+        Workers committing at the same moment may leave a few articles more than
+        the window until the next observation trims it (at most one per worker).
+        """
         oldest_kept = self.db.execute(
-            "SELECT seq FROM residue_articles WHERE source = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+            "SELECT seq, article_key FROM residue_articles WHERE source = ?"
+            " ORDER BY seq DESC, article_key DESC LIMIT 1 OFFSET ?",
             (source, window - 1),
         )
         if not oldest_kept:
             return
-        old = self.db.execute(
-            "SELECT article_key, line_keys FROM residue_articles WHERE source = ? AND seq < ?",
-            (source, oldest_kept[0][0]),
+        seq, key = oldest_kept[0]
+        evicted = self.db.execute(
+            "DELETE FROM residue_articles WHERE source = ?"
+            " AND (seq < ? OR (seq = ? AND article_key < ?)) RETURNING line_keys",
+            (source, seq, seq, key),
         )
-        for article_key, line_keys in old:
+        decrements = [(source, key) for (line_keys,) in evicted for key in json.loads(line_keys)]
+        if decrements:
             self.db.executemany(
                 "UPDATE residue_lines SET articles = articles - 1"
                 " WHERE source = ? AND line_key = ?",
-                [(source, key) for key in json.loads(line_keys)],
+                decrements,
             )
-            self.db.execute(
-                "DELETE FROM residue_articles WHERE source = ? AND article_key = ?",
-                (source, article_key),
-            )
-        if old:
             self.db.execute(
                 "DELETE FROM residue_lines WHERE source = ? AND articles <= 0", (source,)
             )

@@ -95,3 +95,34 @@ def test_state_survives_a_restart_and_is_shared(store_url: str) -> None:
         assert ResidueStatsRepository(second).sources() == [("example.com", 3)]
     finally:
         second.close()
+
+
+def test_workers_counting_at_once_count_each_article_once(store_url: str) -> None:
+    """Two workers, each with its own connection, offered the same and different articles."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(name: str) -> None:
+        db = Database(store_url)
+        try:
+            repo = ResidueStatsRepository(db)
+            for n in range(20):
+                repo.observe("example.com", f"shared{n}", article(n, "Bloc Promo"), window=25)
+                repo.observe("example.com", f"{name}{n}", article(100 + n, "Bloc Promo"), window=25)
+        finally:
+            db.close()
+
+    ResidueStatsRepository(Database(store_url)).db.close()  # schema first, then race
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(worker, ["left", "right"]))
+    db = Database(store_url)
+    try:
+        repo = ResidueStatsRepository(db)
+        in_window = repo.article_count("example.com")
+        assert 25 <= in_window <= 26  # the window, plus at most one per concurrent worker
+        [(count,)] = db.execute(
+            "SELECT articles FROM residue_lines WHERE source = ? AND line_key = ?",
+            ("example.com", "bloc promo"),
+        )
+        assert count == in_window  # each article counted once, each evicted one counted down once
+    finally:
+        db.close()
