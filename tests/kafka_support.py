@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
@@ -130,6 +131,22 @@ class KafkaEnv:
         admin = make_admin(self.config.kafka)
         try:
             ensure_topics(admin, topic_specs(self.config.kafka))
+        finally:
+            admin.close()
+
+    def set_topic_config(self, logical: str, name: str, value: str) -> None:
+        """Change one setting of a topic and wait until the broker applies it."""
+        admin = make_admin(self.config.kafka)
+        topic = self.topic(logical)
+        try:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {name: value})])
+
+            def applied() -> bool:
+                wanted = ConfigResource(ConfigResourceType.TOPIC, topic, [name])
+                described = admin.describe_configs([wanted])["topic"][topic]
+                return bool(described[name]["value"] == value)
+
+            wait_for(applied, timeout=30, what=f"{topic} {name}={value}", every=0.1)
         finally:
             admin.close()
 

@@ -104,4 +104,3 @@ def header_dict(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str,
 def timestamp(moment: datetime) -> str:
     """UTC with milliseconds and a ``Z``: sorts as text, parses everywhere."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-

@@ -20,12 +20,15 @@ changes nothing there. ``kafka.delivery`` picks how the commit is made (see
 - ``transactional`` (default): outputs and offsets in one Kafka transaction
   per batch. Readers of ``news.enriched`` (read_committed) see every article
   exactly once even across crashes and rebalances, and a zombie member cannot
-  commit. Measured on this machine (2 cores, one local broker, 5,000 small
-  messages through one pass-through worker, batch 200, ``python -m
-  bench.kafka_delivery``): transactional 2,900 msg/s against at-least-once
-  3,200 msg/s, about 10 % slower; both are far above what extraction sustains
-  (~100-200 pages/s per core), so exactly-once output costs nothing that
-  matters.
+  commit. Measured on this machine (2 cores, one local broker; ``python -m
+  bench.kafka_delivery``: 5,000 small records through one pass-through
+  worker, batch 200, best of 3, three runs): transactional 5,500-5,800
+  msg/s against at-least-once 7,600-8,900 msg/s, i.e. about 11 ms more per
+  batch (the transaction's round trips). Extraction takes ~12 ms per page,
+  so a batch of 200 pages takes ~2.4 s and the transaction adds under 1 %;
+  end to end (500 corpus articles, all workers) both modes ran at 60-87
+  articles/s, run-to-run noise larger than any difference. Exactly-once
+  output for downstream readers is worth that.
 - ``at_least_once``: produce, flush, check the acks, then commit. A crash
   between the acks and the commit re-produces the batch; downstream readers
   see duplicates (the store absorbs them).
@@ -54,7 +57,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +75,7 @@ from connectors.kafka.topics import ensure_topics, topic_specs
 from pipeline.config import Config
 from pipeline.errors import MessageError, TransportError
 from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
+from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES
 from pipeline.runtime.outcome import Failure, Outcome, process_safely
 from pipeline.runtime.summary import RunSummary
@@ -98,6 +102,7 @@ RETRIES = Counter(
 
 TRANSPORT_BACKOFF_S = (0.5, 1, 2, 5, 10)
 CLOSE_TIMEOUT_S = 5.0
+STOP_CHECK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ class KafkaWorkerRunner:
         self._slot: InstanceSlot | None = None
         self._consumer: GroupConsumer | None = None
         self._delivery: Delivery | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -172,9 +177,7 @@ class KafkaWorkerRunner:
         self._delivery = delivery_class(producer, self._consumer)
         self._delivery.connect()
         if self.worker.name == "fetch" and self.config.fetch.concurrency > 1:
-            self._pool = ThreadPoolExecutor(
-                self.config.fetch.concurrency, thread_name_prefix="fetch"
-            )
+            self._pool = DaemonPool(self.config.fetch.concurrency, name="fetch")
         log.info(
             "%s: joined group %s as %s (%s delivery)",
             self.worker.name,
@@ -213,7 +216,7 @@ class KafkaWorkerRunner:
     def close(self) -> None:
         """Flush and close the producer, leave the group, release the slot and the stages."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
         for closer in (self._close_delivery, self._close_consumer):
             try:
                 closer()
@@ -318,8 +321,10 @@ class KafkaWorkerRunner:
         ]
         try:
             for future in futures:
-                if stop.is_set() and not future.done():
-                    return
+                while not future.done():  # a slow fetch must not hold up a stop
+                    if stop.is_set():
+                        return
+                    wait([future], timeout=STOP_CHECK_S)
                 yield future.result()
         finally:
             for future in futures:

@@ -144,13 +144,14 @@ def test_instance_slots_are_unique_while_held_and_reused_after(tmp_path: Path) -
 
 
 def test_a_killed_process_gives_its_slot_back(tmp_path: Path) -> None:
+    script = (
+        "import time; from pathlib import Path; from connectors.kafka.instance import InstanceSlot;"
+        f"slot = InstanceSlot.claim('g.dedup', lock_dir=Path({str(tmp_path)!r}));"
+        "print('held', flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from connectors.kafka.instance import InstanceSlot;"
-         f"slot = InstanceSlot.claim('g.dedup', lock_dir=__import__('pathlib').Path({str(tmp_path)!r}));"
-         "print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[3],
-    )  # fmt: skip
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=Path(__file__).parents[3]
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
     assert InstanceSlot.claim("g.dedup", lock_dir=tmp_path).index == 1
     holder.kill()

@@ -13,10 +13,8 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 import pytest
-from kafka.admin import ConfigResource, ConfigResourceType
 from kafka_support import KafkaEnv
 
-from connectors.kafka.clients import make_admin
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.errors import ExtractionError, FetchTimeout, TransportError
 from pipeline.models import FeedEntry, FetchedPage, Message
@@ -112,10 +110,7 @@ def test_a_failed_dead_letter_write_leaves_the_offset_uncommitted(
 ) -> None:
     kafka_env.configure(kafka={"delivery": mode})
     kafka_env.create_topics()
-    admin = make_admin(kafka_env.config.kafka)
-    dlq = ConfigResource(ConfigResourceType.TOPIC, kafka_env.topic("dlq"))
-    dlq.configs = {"max.message.bytes": "1024"}  # the dead letter below cannot be written
-    admin.alter_configs([dlq])
+    kafka_env.set_topic_config("dlq", "max.message.bytes", "1024")  # too small for the letter
     poison = b"\xff" + os.urandom(5000)  # random: still too large after compression
     kafka_env.produce_raw("items", [(b"k", poison)])
     worker = runner(kafka_env)
@@ -123,12 +118,10 @@ def test_a_failed_dead_letter_write_leaves_the_offset_uncommitted(
         with pytest.raises(TransportError):
             drain(worker, 1)
         assert kafka_env.lag(["fetch"]) == 1
-        dlq.configs = {"max.message.bytes": str(8 * 1024 * 1024)}
-        admin.alter_configs([dlq])
+        kafka_env.set_topic_config("dlq", "max.message.bytes", str(8 * 1024 * 1024))
         assert drain(worker, 1) == 1
     finally:
         worker.close()
-        admin.close()
     [letter] = kafka_env.read("dlq")
     assert letter.value == poison
     assert DeadLetterInfo.from_headers(letter.headers).reason == "undecodable"

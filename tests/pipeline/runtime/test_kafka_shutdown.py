@@ -5,18 +5,21 @@ the signal it finishes or abandons the batch in flight, commits what was
 completed, flushes its producer, leaves the group (at once: no member left
 behind until a session timeout) and exits 0 within 10 s. What it committed
 is exactly what it produced, and a new process finishes the rest: one
-article per page in all.
+article per page in all. A fetch still waiting on a slow server does not hold
+the exit up: it is abandoned, uncommitted, for the next owner.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from kafka_support import KafkaEnv, corpus_entries, wait_for
 
-from pipeline.models import FetchedPage
+from pipeline.models import FeedEntry, FetchedPage
 
 pytestmark = pytest.mark.kafka
 
@@ -49,3 +52,44 @@ def test_a_signal_commits_the_completed_work_and_exits_0_within_10_s(
     articles = kafka_env.read("articles")
     assert len(articles) == PAGES
     assert {r.key.decode() for r in articles} == {p.entry.url for p in pages}
+
+
+class SlowHandler(BaseHTTPRequestHandler):
+    """Answers after 45 s: a fetch still in flight when the worker is told to stop."""
+
+    def do_GET(self) -> None:
+        time.sleep(45)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_fetch_in_flight_does_not_hold_up_the_exit(kafka_env: KafkaEnv) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        kafka_env.configure(
+            fetch={
+                "allow_private_networks": True,
+                "respect_robots": False,
+                "timeout": 60,
+                "deadline": 60,
+            }
+        )
+        kafka_env.create_topics()
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow-story"
+        kafka_env.produce("items", [FeedEntry(feed="f", feed_kind="rss", url=url)])
+        stage = kafka_env.start_stage("fetch")
+        wait_for(lambda: kafka_env.group_members("fetch"), timeout=30, what="the fetch worker")
+        time.sleep(2)  # the fetch has started and hangs
+
+        signalled = time.monotonic()
+        stage.process.send_signal(signal.SIGTERM)
+        assert stage.process.wait(timeout=10) == 0, stage.output()[-2000:]
+        assert time.monotonic() - signalled < 10
+        assert kafka_env.lag(["fetch"]) == 1  # not fetched, not committed: the next owner will
+    finally:
+        server.shutdown()

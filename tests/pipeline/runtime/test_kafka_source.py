@@ -13,10 +13,8 @@ import string
 from pathlib import Path
 
 import pytest
-from kafka.admin import ConfigResource, ConfigResourceType
 from kafka_support import KafkaEnv
 
-from connectors.kafka.clients import make_admin
 from pipeline.errors import TransportError
 from pipeline.models import FeedEntry
 from pipeline.runtime.kafka_source import KafkaFeedSource
@@ -41,23 +39,13 @@ def rss(path: Path, count: int) -> Path:
     return path
 
 
-def set_max_message_bytes(env: KafkaEnv, value: int) -> None:
-    admin = make_admin(env.config.kafka)
-    try:
-        topic = ConfigResource(ConfigResourceType.TOPIC, env.topic("items"))
-        topic.configs = {"max.message.bytes": str(value)}
-        admin.alter_configs([topic])
-    finally:
-        admin.close()
-
-
 def test_the_feed_state_is_committed_only_after_the_broker_acknowledged_the_entries(
     kafka_env: KafkaEnv,
 ) -> None:
     feed = rss(kafka_env.workdir / "wire.xml", 3)
     kafka_env.configure(feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}])
     kafka_env.create_topics()
-    set_max_message_bytes(kafka_env, 1024)
+    kafka_env.set_topic_config("items", "max.message.bytes", "1024")
     config = kafka_env.config
     resources = Resources(config)
     source = KafkaFeedSource(config, resources)
@@ -66,7 +54,7 @@ def test_the_feed_state_is_committed_only_after_the_broker_acknowledged_the_entr
             source.run_once()
         assert kafka_env.read("items") == []
 
-        set_max_message_bytes(kafka_env, 1024 * 1024)
+        kafka_env.set_topic_config("items", "max.message.bytes", str(1024 * 1024))
         assert source.run_once().entries == 3
         assert source.run_once().entries == 0
     finally:
