@@ -301,7 +301,18 @@ class ServiceConfig(_Section):
     http_port: int = Field(default=8088, ge=0, le=65535)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    reload_on_change: bool = False
+    reload_on_change: bool = Field(
+        default=False, description="Reload the config when its file changes (as on SIGHUP)."
+    )
+    reload_check_seconds: float = Field(
+        default=2.0, gt=0, description="How often the config file's mtime is checked."
+    )
+    liveness_timeout_seconds: float = Field(
+        default=300, gt=0, description="/healthz fails when the main loop stood still this long."
+    )
+    status_recent_articles: int = Field(
+        default=20, ge=1, le=200, description="Articles listed on the status page."
+    )
 
 
 class Config(_Section):

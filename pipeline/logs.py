@@ -5,6 +5,11 @@ Call :func:`setup` once at start. Pass context with ``extra=``; the keys
 fields of the JSON event::
 
     log.warning("feed failed", extra={"feed": name, "reason": err.reason})
+
+Warnings and errors are also kept in a small ring buffer (:data:`RECENT`) that
+the status page shows as "recent errors". A progress line drawn on the same
+terminal (:class:`~pipeline.service.progress.Progress`) registers itself in
+:data:`STATUS_LINE`, so a log line first wipes it and then has it redrawn.
 """
 
 from __future__ import annotations
@@ -12,27 +17,110 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 CONTEXT_KEYS = ("event", "feed", "url", "stage", "article_id", "reason", "topic", "count")
+RECENT_RECORDS = 200
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        event = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key in CONTEXT_KEYS:
-            value = getattr(record, key, None)
-            if value is not None:
-                event[key] = value
+        event = record_fields(record)
         if record.exc_info:
             event["exc"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False, default=str)
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields of one event: time, level, logger, message and its context keys."""
+    event: dict[str, Any] = {
+        "ts": _timestamp(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    for key in CONTEXT_KEYS:
+        value = getattr(record, key, None)
+        if value is not None:
+            event[key] = value
+    return event
+
+
+class RecentRecords(logging.Handler):
+    """The last ``size`` warnings and errors as event dicts, for the status page."""
+
+    def __init__(self, size: int = RECENT_RECORDS, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self._records: deque[dict[str, Any]] = deque(maxlen=size)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._records.append(record_fields(record))
+        except Exception:  # pragma: no cover - a broken record must not break logging
+            self.handleError(record)
+
+    def newest(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` events, newest first."""
+        return list(reversed(list(self._records)))[:limit]
+
+    def clear(self) -> None:
+        self._records.clear()
+
+
+RECENT = RecentRecords()
+"""The process's recent warnings and errors (installed by :func:`setup`)."""
+
+
+class StatusLine:
+    """A one-line display (a progress bar) sharing the terminal with the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._redraw: Callable[[], None] | None = None
+
+    def attach(self, redraw: Callable[[], None]) -> None:
+        with self._lock:
+            self._redraw = redraw
+
+    def detach(self) -> None:
+        with self._lock:
+            self._redraw = None
+
+    @property
+    def active(self) -> bool:
+        return self._redraw is not None
+
+    def redraw(self) -> None:
+        redraw = self._redraw
+        if redraw is not None:
+            redraw()
+
+
+STATUS_LINE = StatusLine()
+
+
+class _TerminalAwareHandler(logging.StreamHandler[TextIO]):
+    """Writes records; on a terminal with a progress line, wipes it first and redraws it after."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not STATUS_LINE.active:
+            super().emit(record)
+            return
+        self.acquire()
+        try:
+            self.stream.write("\r\x1b[K")
+            super().emit(record)
+        finally:
+            self.release()
+        STATUS_LINE.redraw()
 
 
 class TextFormatter(logging.Formatter):
@@ -54,11 +142,16 @@ def setup(
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
-    handler = logging.StreamHandler(stream)
+    handler = _TerminalAwareHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler, RECENT]
     root.setLevel(level)
     for noisy in ("kafka", "trafilatura", "urllib3", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+
+def set_level(level: str) -> None:
+    """Change the level at run time (a config reload)."""
+    logging.getLogger().setLevel(level)

@@ -1,18 +1,30 @@
-"""``newsflow run``: the long-running service, or one pass with ``--once``."""
+"""``newsflow run``: the long-running service, or one pass with ``--once``.
+
+The process serves ``/healthz``, ``/readyz``, ``/metrics`` and the status page
+on ``service.http_port`` (see :mod:`pipeline.service.endpoints`). SIGTERM and
+SIGINT stop it gracefully (exit 0 within seconds; a feed cut short is left
+uncommitted and polled again); SIGHUP, or a change of the file when
+``service.reload_on_change`` is set, reloads the config.
+
+``--once`` exits 1 when a feed failed or a message was dead-lettered, so a
+script notices; a long-running service that was asked to stop exits 0.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from typing import Any
 
 from pipeline import logs
 from pipeline.cli.common import config_from
-from pipeline.config import Config
+from pipeline.config import Config, config_path
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
+from pipeline.service import ConfigReloader, Progress, ServiceEndpoints
 
 
 def register(sub: Any) -> None:
@@ -20,7 +32,8 @@ def register(sub: Any) -> None:
         "run",
         help="run the pipeline as a service (or once with --once)",
         description="Poll the configured feeds and run every stage. Long-running by default: "
-        "SIGTERM/SIGINT stop it gracefully, SIGHUP reloads the config.",
+        "SIGTERM/SIGINT stop it gracefully, SIGHUP reloads the config. Serves /healthz, "
+        "/readyz, /metrics and a status page on service.http_port.",
     )
     parser.add_argument(
         "--once", action="store_true", help="poll every feed once, drain the pipeline and exit"
@@ -32,14 +45,17 @@ def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
-    with handle_signals(stop):
-        summary = (
-            run_kafka(config, stop, once=args.once)
-            if config.transport == "kafka"
-            else (run_embedded(config, stop, once=args.once))
-        )
+    reloader = ConfigReloader(config_path(args.config, os.environ), os.environ, config)
+    with (
+        handle_signals(stop, reload=reloader.request),
+        ServiceEndpoints(config, role="run", reloader=reloader) as endpoints,
+    ):
+        if config.transport == "kafka":
+            summary = run_kafka(config, stop, once=args.once, endpoints=endpoints)
+        else:
+            summary = run_embedded(config, stop, once=args.once, endpoints=endpoints)
     print(summary.render(), file=sys.stdout)
-    return exit_status(summary)
+    return exit_status(summary) if args.once else 0
 
 
 def exit_status(summary: RunSummary) -> int:
@@ -55,22 +71,55 @@ def exit_status(summary: RunSummary) -> int:
     return 0
 
 
-def run_embedded(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+def run_embedded(
+    config: Config,
+    stop: threading.Event,
+    *,
+    once: bool,
+    endpoints: ServiceEndpoints | None = None,
+) -> RunSummary:
     from pipeline.runtime.service import EmbeddedService
 
     resources = Resources(config)
-    service = EmbeddedService(config, resources)
+    progress = Progress.for_terminal() if once or _has_backfill(config) else None
+    control = endpoints.control if endpoints is not None else None
+    service = EmbeddedService(config, resources, control=control, progress=progress)
     try:
-        summary = service.run_once() if once else service.run_forever(stop)
+        summary = service.run_once(stop) if once else service.run_forever(stop)
         summary.stored_total = resources.articles.count(duplicates=False)
         summary.duplicates_total = resources.articles.count(duplicates=True)
         return summary
     finally:
+        if progress is not None:
+            progress.close()
         service.close()
         resources.close()
 
 
-def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+def run_kafka(
+    config: Config,
+    stop: threading.Event,
+    *,
+    once: bool,
+    endpoints: ServiceEndpoints | None = None,
+) -> RunSummary:
     from pipeline.runtime.kafka_runner import run_kafka as run
 
-    return run(config, stop, once=once)
+    control = None
+    if endpoints is not None:
+        from pipeline.runtime.kafka_runner import group_id
+        from pipeline.service.kafka_health import BrokerProbe
+        from pipeline.topology import WORKERS
+
+        probe = BrokerProbe(config, [group_id(config, w) for w in WORKERS])
+        endpoints.add_check("kafka", probe.check)
+        endpoints.on_scrape(probe.refresh_gauges)
+        endpoints.on_close(probe.close)
+        control = endpoints.control
+    return run(config, stop, once=once, control=control)
+
+
+def _has_backfill(config: Config) -> bool:
+    from connectors.feeds import is_warc_feed
+
+    return any(f.enabled and is_warc_feed(f) for f in config.feeds)

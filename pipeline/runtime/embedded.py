@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -22,9 +23,10 @@ from prometheus_client import Counter
 
 from pipeline.config import Config
 from pipeline.models import FeedEntry, Message
-from pipeline.runtime.outcome import Failure, Outcome, process_safely
+from pipeline.runtime.outcome import Failure, Outcome
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
+from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
 from pipeline.topology import WORKERS, Worker
 
@@ -49,49 +51,85 @@ _PROCESS_STAGES: dict[str, list[Stage]] = {}
 
 
 def _init_process_worker(config: Config, worker_name: str) -> None:
+    # Ctrl-C reaches the whole process group; the parent stops the pool itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config)
     worker = next(w for w in WORKERS if w.name == worker_name)
     _PROCESS_STAGES[worker_name] = [build_stage(s, resources) for s in worker.stages]
 
 
 def _process_in_worker(worker_name: str, message: Message) -> Outcome:
-    return process_safely(_PROCESS_STAGES[worker_name], message)
+    return timed_process(worker_name, _PROCESS_STAGES[worker_name], message)
+
+
+Observer = Callable[[str, int, int], None]
+"""Told after each message a worker handled: ``(worker, handled, failed)``."""
 
 
 class EmbeddedPipeline:
-    """Runs batches of feed entries through every worker, in one process."""
+    """Runs batches of feed entries through every worker, in one process.
 
-    def __init__(self, config: Config, resources: Resources) -> None:
+    ``on_handled`` (optional) is called after each message a worker handled,
+    in the main thread: the service beats its heartbeat there and the
+    progress line counts.
+    """
+
+    def __init__(
+        self, config: Config, resources: Resources, *, on_handled: Observer | None = None
+    ) -> None:
         self.config = config
         self.resources = resources
+        self.on_handled = on_handled
         self._stages: dict[str, list[Stage]] = {}
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
 
-    def process(self, entries: Sequence[FeedEntry], summary: RunSummary) -> None:
-        """Push ``entries`` through all workers; failures become dead letters."""
+    def process(
+        self,
+        entries: Sequence[FeedEntry],
+        summary: RunSummary,
+        *,
+        stop: threading.Event | None = None,
+    ) -> bool:
+        """Push ``entries`` through all workers; failures become dead letters.
+
+        Returns False when ``stop`` was set before every entry was through:
+        the caller must then not commit the poll (its entries come again).
+        """
         for start in range(0, len(entries), BATCH_SIZE):
             pending: list[Message] = list(entries[start : start + BATCH_SIZE])
             for worker in WORKERS:
+                if stop is not None and stop.is_set():
+                    return False
                 batch = [m for m in pending if m.topic in worker.consumes]
                 rest = [m for m in pending if m.topic not in worker.consumes]
                 if worker.name == "store":
                     for message in batch:
                         summary.count_stored(message)
-                pending = rest + self._run_worker(worker, batch, summary)
+                pending = rest + self._run_worker(worker, batch, summary, stop)
+        return stop is None or not stop.is_set()
 
     def _run_worker(
-        self, worker: Worker, batch: list[Message], summary: RunSummary
+        self,
+        worker: Worker,
+        batch: list[Message],
+        summary: RunSummary,
+        stop: threading.Event | None = None,
     ) -> list[Message]:
         if not batch:
             return []
         MESSAGES.labels(worker.name, "in").inc(len(batch))
         produced: list[Message] = []
-        for outcome in self._map(worker, batch):
+        for message, outcome in zip(batch, self._map(worker, batch), strict=False):
+            if stop is not None and stop.is_set():
+                break  # the caller leaves the poll uncommitted: these entries come again
             produced.extend(outcome.produced)
             if outcome.failure:
-                self._dead_letter(outcome.failure)
+                MESSAGES.labels(worker.name, "failed").inc()
+                self._dead_letter(outcome.failure, message)
                 summary.failures += 1
+            if self.on_handled is not None:
+                self.on_handled(worker.name, 1, int(outcome.failure is not None))
         MESSAGES.labels(worker.name, "out").inc(len(produced))
         return produced
 
@@ -99,11 +137,11 @@ class EmbeddedPipeline:
         executor = self._executor(worker)
         if executor is None:
             stages = self._local_stages(worker)
-            return [process_safely(stages, m) for m in batch]
+            return (timed_process(worker.name, stages, m) for m in batch)
         if isinstance(executor, ProcessPoolExecutor):
             return executor.map(_process_in_worker, [worker.name] * len(batch), batch, chunksize=4)
         stages = self._local_stages(worker)
-        return executor.map(lambda m: process_safely(stages, m), batch)
+        return executor.map(lambda m: timed_process(worker.name, stages, m), batch)
 
     def _local_stages(self, worker: Worker) -> list[Stage]:
         with self._lock:
@@ -140,13 +178,18 @@ class EmbeddedPipeline:
             initargs=(self.config, worker.name),
         )
 
-    def _dead_letter(self, failure: Failure) -> None:
+    def _dead_letter(self, failure: Failure, message: Message) -> None:
         DEAD_LETTERS.labels(failure.stage, failure.reason).inc()
         log.warning(
             "%s failed: %s",
             failure.stage,
             failure.error,
-            extra={"stage": failure.stage, "reason": failure.reason, "event": "dead_letter"},
+            extra={
+                "stage": failure.stage,
+                "reason": failure.reason,
+                "event": "dead_letter",
+                **message_context(message),
+            },
         )
         self.resources.dead_letters.add(
             stage=failure.stage,
@@ -163,6 +206,15 @@ class EmbeddedPipeline:
         for stages in self._stages.values():
             for stage in stages:
                 stage.close()
+
+
+def message_context(message: Message) -> dict[str, str]:
+    """Log fields naming a message: its URL and, once it has one, the article id."""
+    context = {"url": str(getattr(message, "url", "") or message.key())}
+    article_id = getattr(message, "id", None)
+    if article_id:
+        context["article_id"] = str(article_id)
+    return context
 
 
 def shutdown_quietly(*closers: Any) -> None:

@@ -1,16 +1,25 @@
 """The embedded service: poll feeds when due, run the pipeline, commit, repeat.
 
-``run_once`` polls every enabled feed once and drains the pipeline;
-``run_forever`` follows the scheduler until asked to stop. A feed's poll is
-committed (its new entries marked seen, its validators saved) only after its
-entries went through the pipeline, so a crash in between re-delivers them.
+``run_once`` polls every enabled feed once (a WARC backfill until it is
+read to the end) and drains the pipeline; ``run_forever`` follows the
+scheduler until asked to stop. A feed's poll is committed (its new entries
+marked seen, its validators saved) only after every one of its entries went
+through the pipeline, so a crash in between, or a stop in the middle of a
+feed, re-delivers them on the next poll instead of losing them (the store is
+idempotent).
+
+Each turn of the loop goes through a :class:`~pipeline.service.LoopControl`:
+it beats the heartbeat ``/healthz`` watches and applies a pending config
+reload (:meth:`EmbeddedService.reconfigure`), and the loop never sleeps more
+than a second at a time. Stopping (SIGTERM/SIGINT set ``stop``) takes effect
+at the next message: the rest of the feed in hand is left uncommitted.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.config import Config, FeedConfig
@@ -19,6 +28,9 @@ from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
+from pipeline.service.control import LoopControl
+from pipeline.service.progress import Progress
+from pipeline.service.reload import apply_feed_config
 
 log = logging.getLogger(__name__)
 
@@ -26,44 +38,96 @@ POLL_THREADS = 8
 
 
 class EmbeddedService:
-    def __init__(self, config: Config, resources: Resources) -> None:
+    def __init__(
+        self,
+        config: Config,
+        resources: Resources,
+        *,
+        control: LoopControl | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.config = config
         self.resources = resources
-        self.pipeline = EmbeddedPipeline(config, resources)
+        self.control = control or LoopControl()
+        self.progress = progress
+        self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
         self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
 
-    def run_once(self) -> RunSummary:
-        """Poll every enabled feed once and drain the pipeline."""
+    def run_once(self, stop: threading.Event | None = None) -> RunSummary:
+        """Poll every enabled feed once (backfills to their end) and drain the pipeline."""
+        stop = stop or threading.Event()
         summary = RunSummary()
-        self._poll_and_process([f for f in self.config.feeds if f.enabled], summary)
+        pending = [f for f in self.config.feeds if f.enabled]
+        if self.progress is not None:
+            self.progress.expect("feeds", len(pending))
+        while pending and not stop.is_set():
+            self.control.tick()
+            handled = self._poll_and_process(pending, summary, stop)
+            pending = [feed for feed, result in handled if result.more and result.error is None]
         return summary
 
     def run_forever(self, stop: threading.Event) -> RunSummary:
-        """Poll feeds as they fall due until ``stop`` is set; finish the batch in flight."""
+        """Poll feeds as they fall due until ``stop`` is set; the feed in hand stays uncommitted."""
         summary = RunSummary()
         while not stop.is_set():
+            self.control.tick(self)
             due = self.scheduler.due()
             if due:
-                self._poll_and_process(due, summary)
-            stop.wait(timeout=max(0.05, self.scheduler.seconds_until_next()))
+                self._poll_and_process(due, summary, stop)
+            self.control.wait(stop, self.scheduler.seconds_until_next())
         return summary
 
-    def _poll_and_process(self, feeds: Iterable[FeedConfig], summary: RunSummary) -> None:
-        with ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll") as pool:
-            for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=False):
-                self._handle_poll(feed, result, summary)
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""
+        self.config = config
+        apply_feed_config(self.poller, self.scheduler, self.resources.fetcher, config)
 
-    def _handle_poll(self, feed: FeedConfig, result: PollResult, summary: RunSummary) -> None:
-        summary.feeds_polled += 1
-        if result.error is not None:
-            summary.feeds_failed += 1
-        if result.not_modified:
-            summary.feeds_not_modified += 1
-        summary.entries += len(result.entries)
-        self.pipeline.process(result.entries, summary)
+    def _poll_and_process(
+        self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
+    ) -> list[tuple[FeedConfig, PollResult]]:
+        """Poll ``feeds`` in parallel; hand each result on and commit it, until ``stop``."""
+        handled: list[tuple[FeedConfig, PollResult]] = []
+        pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll")
+        try:
+            for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=True):
+                if stop.is_set() or not self._handle_poll(feed, result, summary, stop):
+                    break
+                handled.append((feed, result))
+        finally:
+            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+        return handled
+
+    def _handle_poll(
+        self, feed: FeedConfig, result: PollResult, summary: RunSummary, stop: threading.Event
+    ) -> bool:
+        """Process and commit one poll; False (nothing committed) when ``stop`` cut it short."""
+        self.control.beat()
+        if not self.pipeline.process(result.entries, summary, stop=stop):
+            log.info(
+                "stopping: %d entries of feed %s left for the next poll",
+                len(result.entries), feed.name,
+                extra={"feed": feed.name, "event": "poll_abandoned", "count": len(result.entries)},
+            )  # fmt: skip
+            return False
         self.poller.commit(feed, result)
         self.scheduler.record(feed, result)
+        summary.feeds_polled += 1
+        summary.feeds_failed += result.error is not None
+        summary.feeds_not_modified += result.not_modified
+        summary.entries += len(result.entries)
+        if self.progress is not None:
+            self.progress.add("feeds", 0 if result.more else 1)
+            self.progress.add("entries", len(result.entries))
+        return True
+
+    def _handled(self, worker: str, handled: int, failed: int) -> None:
+        """After each message a worker handled: the heartbeat moves, the progress line counts."""
+        self.control.beat()
+        if self.progress is not None:
+            self.progress.add(worker, handled)
+            if failed:
+                self.progress.add("dead letters", failed)
 
     def close(self) -> None:
         self.pipeline.close()

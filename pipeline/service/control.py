@@ -1,0 +1,70 @@
+"""What a service loop does each turn besides its work: beat, and apply a pending reload.
+
+The feed loops (embedded service, Kafka feed source) call :meth:`LoopControl.tick`
+every turn and sleep through :meth:`LoopControl.wait`, which never sleeps
+longer than :data:`TICK_SECONDS`: the heartbeat keeps moving while no feed is
+due, and a SIGHUP is acted on within a second::
+
+    control = LoopControl(health, reloader)
+    while not stop.is_set():
+        control.tick(service)                 # beat; service.reconfigure(new) on reload
+        ...poll what is due...
+        control.wait(stop, scheduler.seconds_until_next())
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from pipeline import logs
+from pipeline.config import Config
+from pipeline.service.health import Health
+from pipeline.service.reload import ConfigReloader
+
+TICK_SECONDS = 1.0
+
+
+class Reconfigurable(Protocol):
+    def reconfigure(self, config: Config) -> None:
+        """Follow ``config`` (feeds and schedule); the rest needs a restart."""
+
+
+class LoopControl:
+    def __init__(
+        self,
+        health: Health | None = None,
+        reloader: ConfigReloader | None = None,
+        *,
+        loop: str = "poll",
+    ) -> None:
+        self.health = health
+        self.reloader = reloader
+        self.loop = loop
+
+    def beat(self) -> None:
+        if self.health is not None:
+            self.health.beat(self.loop)
+
+    def tick(self, target: Reconfigurable | None = None) -> None:
+        """Beat; if a reload is pending and valid, hand the new config to ``target``."""
+        self.beat()
+        if self.reloader is None:
+            return
+        new = self.reloader.poll()
+        if new is None:
+            return
+        logs.set_level(new.service.log_level)
+        if self.health is not None:
+            self.health.liveness_timeout = new.service.liveness_timeout_seconds
+        if target is not None:
+            target.reconfigure(new)
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Sleep up to ``seconds`` (at most one tick); True when ``stop`` is set."""
+        return stop.wait(max(0.05, min(seconds, TICK_SECONDS)))
+
+    def finished(self) -> None:
+        """The loop ended on purpose: liveness stops judging it."""
+        if self.health is not None:
+            self.health.forget(self.loop)

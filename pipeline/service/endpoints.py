@@ -1,0 +1,196 @@
+"""The HTTP endpoint of one newsflow process, and the health state its loops feed.
+
+``newsflow run`` and ``newsflow stage NAME`` open one :class:`ServiceEndpoints`
+for the life of the process::
+
+    with ServiceEndpoints(config, role="run", reloader=reloader) as endpoints:
+        service = EmbeddedService(config, resources, control=endpoints.control)
+        service.run_forever(stop)
+
+Routes (port ``service.http_port``; 0 picks a free one, logged at start):
+
+===============  ==========================================================
+``/healthz``     liveness: 200 while every loop moved within
+                 ``service.liveness_timeout_seconds``, else 503
+``/readyz``      readiness: 200 when the store answers (and on Kafka the
+                 broker answers and partitions are assigned), else 503
+``/metrics``     Prometheus text of this process and its worker processes
+``/``            the live status page (``/static/status.js`` + ``.css``)
+``/api/status``  the JSON document the page polls
+===============  ==========================================================
+
+With ``service.http_enabled: false`` nothing listens, but the health state
+and the reload control still work (the loops do not care).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from pipeline import logs
+from pipeline.config import Config
+from pipeline.errors import StorageError
+from pipeline.service.control import LoopControl
+from pipeline.service.health import Check, Health, Report
+from pipeline.service.metrics import DEAD_LETTERS_WAITING, child_process_metrics, collect_metrics
+from pipeline.service.metrics import render_metrics as _render_metrics
+from pipeline.service.reload import ConfigReloader
+from pipeline.service.server import HttpServer, Response, Route
+from pipeline.service.status import StatusBuilder, StoreAccess
+from pipeline.service.throughput import Throughput
+
+log = logging.getLogger(__name__)
+
+STATIC_TYPES = {
+    "status.html": "text/html; charset=utf-8",
+    "status.js": "text/javascript; charset=utf-8",
+    "status.css": "text/css; charset=utf-8",
+}
+
+
+class ServiceEndpoints:
+    """Health, reload control, metrics and the status page of one process."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        role: str,
+        reloader: ConfigReloader | None = None,
+        store: bool = True,
+    ) -> None:
+        self.config = config
+        self.role = role
+        self.reloader = reloader
+        self.health = Health(liveness_timeout=config.service.liveness_timeout_seconds)
+        self.control = LoopControl(self.health, reloader)
+        self.store = StoreAccess(config.storage.url) if store else None
+        self.server: HttpServer | None = None
+        self._scrape_hooks: list[Callable[[], None]] = []
+        self._child_dir: Path | None = None
+        self._stack = ExitStack()
+        self._stop_sampling = threading.Event()
+        self.throughput = Throughput(lambda: collect_metrics(self._child_dir))
+        self.status = StatusBuilder(
+            config=self.current_config,
+            role=role,
+            store=self.store,
+            health=self.health,
+            throughput=self.throughput,
+            recent_log=logs.RECENT,
+        )
+
+    # -- wiring ---------------------------------------------------------------
+
+    def current_config(self) -> Config:
+        """The config in effect (after reloads)."""
+        return self.reloader.running if self.reloader is not None else self.config
+
+    def add_check(self, name: str, check: Check) -> None:
+        self.health.add_check(name, check)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` when the endpoints close (clients opened for probes)."""
+        self._stack.callback(closer)
+
+    def on_scrape(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before each ``/metrics`` answer (refresh gauges read from elsewhere)."""
+        self._scrape_hooks.append(hook)
+
+    @property
+    def url(self) -> str | None:
+        return self.server.url if self.server is not None else None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def __enter__(self) -> ServiceEndpoints:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.store is not None:
+            self.add_check("store", self.store.ping)
+            if self.config.transport == "embedded":
+                self.on_scrape(self._count_dead_letters)
+        service = self.config.service
+        if not service.http_enabled:
+            return
+        self._child_dir = self._stack.enter_context(child_process_metrics())
+        sampler = threading.Thread(
+            target=self.throughput.run, args=(self._stop_sampling,), name="throughput",
+            daemon=True,
+        )  # fmt: skip
+        sampler.start()
+        self.server = HttpServer(service.http_host, service.http_port, self._routes())
+        self.server.start()
+        log.info(
+            "serving /healthz /readyz /metrics and the status page on %s/", self.server.url,
+            extra={"event": "http_listening", "url": f"{self.server.url}/"},
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._stop_sampling.set()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if self.store is not None:
+            self.store.close()
+        self._stack.close()
+
+    # -- routes ---------------------------------------------------------------
+
+    def _routes(self) -> dict[str, Route]:
+        page = _static("status.html")
+        return {
+            "/": lambda: page,
+            "/index.html": lambda: page,
+            "/static/status.js": lambda: _static("status.js"),
+            "/static/status.css": lambda: _static("status.css"),
+            "/healthz": lambda: _report(self.health.liveness()),
+            "/readyz": lambda: _report(self.health.readiness()),
+            "/metrics": self._metrics,
+            "/api/status": lambda: Response.json(self.status.status()),
+        }
+
+    def _metrics(self) -> Response:
+        for hook in self._scrape_hooks:
+            try:
+                hook()
+            except Exception as exc:  # a stale gauge is better than no metrics at all
+                log.debug("metrics hook failed: %s", exc, exc_info=True)
+        return Response(200, CONTENT_TYPE_LATEST, _render_metrics(self._child_dir))
+
+    def _count_dead_letters(self) -> None:
+        if self.store is None:
+            return
+        try:
+            with self.store.open() as (_, reads, _state):
+                DEAD_LETTERS_WAITING.set(reads.dead_letter_count())
+        except StorageError as exc:
+            log.debug("DLQ size not refreshed: %s", exc)
+
+
+def _report(report: Report) -> Response:
+    return Response.json({"ok": report.ok, **report.details}, status=200 if report.ok else 503)
+
+
+def _static(name: str) -> Response:
+    body = (resources.files("pipeline.service") / "static" / name).read_bytes()
+    return Response(200, STATIC_TYPES[name], body, {"Cache-Control": "no-cache"})

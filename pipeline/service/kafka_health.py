@@ -1,0 +1,192 @@
+"""Readiness, consumer lag and DLQ size on Kafka.
+
+Two vantage points:
+
+- :class:`MemberTicker`, for one consumer-group member (``newsflow stage
+  NAME``): the worker's loop calls it after every batch; it beats the
+  heartbeat and, every :data:`LAG_SECONDS`, sets the lag of each assigned
+  partition (end offset minus position) and how many partitions the member
+  holds. The member is ready once it holds at least one partition.
+- :class:`BrokerProbe`, asked from the HTTP thread (``newsflow run`` on
+  Kafka, whose workers are child processes, and ``stage poll``): is the
+  broker reachable, does every worker group have its partitions assigned,
+  how far behind is each group (end offset minus committed offset), and how
+  many records wait on the dead-letter topic. Answers are cached for
+  :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.consumer import GroupConsumer
+from connectors.kafka.errors import kafka_errors
+from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
+from pipeline.config import Config
+from pipeline.errors import TransportError
+from pipeline.service.health import Health
+from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
+from pipeline.topology import WORKERS, topic_name
+
+log = logging.getLogger(__name__)
+
+LAG_SECONDS = 5.0
+CACHE_SECONDS = 5.0
+
+
+class MemberTicker:
+    """Called by a worker's loop after each batch: heartbeat, lag and assignment of the member."""
+
+    def __init__(
+        self, group: str, health: Health, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.group = group
+        self.health = health
+        self.clock = clock
+        self.assigned: int | None = None
+        """Partitions held at the last look; None before the first."""
+        self._next_lag = 0.0
+        self._reported: set[tuple[str, int]] = set()
+
+    def __call__(self, consumer: GroupConsumer | None) -> None:
+        self.health.beat("worker")
+        if consumer is None or self.clock() < self._next_lag:
+            return
+        self._next_lag = self.clock() + LAG_SECONDS
+        try:
+            self.update_lag(consumer)
+        except TransportError as exc:
+            log.debug("%s: lag not updated: %s", self.group, exc)
+
+    def update_lag(self, consumer: GroupConsumer) -> None:
+        positions = consumer.positions()
+        ends = end_offsets(consumer.consumer, [TopicPartition(t, p) for t, p in positions])
+        for (topic, partition), position in positions.items():
+            end = ends.get(TopicPartition(topic, partition), position)
+            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(max(0, end - position))
+        for topic, partition in self._reported - set(positions):
+            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(0)  # moved to another member
+        self._reported = set(positions)
+        self.assigned = len(positions)
+        ASSIGNED_PARTITIONS.labels(self.group).set(len(positions))
+
+    def check(self) -> str | None:
+        """Readiness: the member holds partitions (a member beyond the partition count does not)."""
+        if self.assigned is None:
+            return "not yet joined the consumer group"
+        if self.assigned == 0:
+            return f"no partitions of group {self.group} assigned to this member (idle standby)"
+        return None
+
+
+class BrokerProbe:
+    """Broker reachability, group assignment, group lag and DLQ size, from outside the workers."""
+
+    def __init__(
+        self,
+        config: Config,
+        groups: Sequence[str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.groups = list(groups)
+        self.clock = clock
+        self._admin: KafkaAdminClient | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._lock = threading.Lock()
+        self._cached: dict[str, tuple[float, Any]] = {}
+
+    def check(self) -> str | None:
+        """Readiness: the broker answers and every worker group has its partitions assigned."""
+        problem = self._cache("check", self._check)
+        return str(problem) if problem is not None else None
+
+    def refresh_gauges(self) -> None:
+        """Before a scrape: lag per group and partition, and records on the DLQ topic."""
+        self._cache("gauges", self._gauges)
+
+    def _check(self) -> str | None:
+        admin = self._clients()[0]
+        if not self.groups:
+            with kafka_errors("describe the cluster"):
+                admin.describe_cluster()
+            return None
+        with kafka_errors("describe the consumer groups"):
+            described = admin.describe_groups(self.groups)
+        problems = [
+            f"group {group}: no partitions assigned (state {info.get('group_state')})"
+            for group, info in described.items()
+            if not _assigned(info)
+        ]
+        return "; ".join(problems) or None
+
+    def _gauges(self) -> None:
+        admin, consumer = self._clients()
+        prefix = self.config.kafka.topic_prefix
+        group_of = {f"{self.config.kafka.group_prefix}.{w.name}": w for w in WORKERS}
+        for group in self.groups:
+            worker = group_of.get(group)
+            if worker is None:
+                continue
+            partitions = partitions_of(admin, [topic_name(prefix, t) for t in worker.consumes])
+            ends = end_offsets(consumer, partitions)
+            committed = committed_offsets(admin, group)
+            for tp in partitions:
+                lag = max(0, ends[tp] - committed.get(tp, 0))
+                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
+        dlq = partitions_of(admin, [topic_name(prefix, "dlq")])
+        ends = end_offsets(consumer, dlq)
+        with kafka_errors("read beginning offsets"):
+            starts = dict(consumer.beginning_offsets(dlq)) if dlq else {}
+        DEAD_LETTERS_WAITING.set(sum(ends[tp] - (starts.get(tp) or 0) for tp in dlq))
+
+    def _cache(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            now = self.clock()
+            hit = self._cached.get(key)
+            if hit is not None and now - hit[0] < CACHE_SECONDS:
+                return hit[1]
+            try:
+                value = compute()
+            except TransportError as exc:
+                self._close_clients()
+                value = str(exc) if key == "check" else None
+            self._cached[key] = (now, value)
+            return value
+
+    def _clients(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
+        if self._admin is None:
+            self._admin = make_admin(self.config.kafka, client_id="newsflow-health")
+        if self._consumer is None:
+            self._consumer = make_consumer(self.config.kafka, client_id="newsflow-health")
+        return self._admin, self._consumer
+
+    def _close_clients(self) -> None:
+        for client in (self._admin, self._consumer):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # a broken client is being thrown away anyway
+                    log.debug("closing a health client failed", exc_info=True)
+        self._admin = None
+        self._consumer = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_clients()
+
+
+def _assigned(info: dict[str, Any]) -> bool:
+    return any(
+        assigned["partitions"]
+        for member in info.get("members", [])
+        for assigned in (member.get("member_assignment") or {}).get("assigned_partitions", [])
+    )

@@ -1,0 +1,273 @@
+"""Config reload without a restart: on SIGHUP, or when the file changes.
+
+The signal handler only raises a flag (:meth:`ConfigReloader.request`); the
+service's loop calls :meth:`ConfigReloader.poll` each turn, which reads and
+validates the file there, outside any signal handler and between batches::
+
+    reloader = ConfigReloader(path, os.environ, config)
+    ...each turn of the loop:
+    new = reloader.poll()
+    if new is not None:
+        service.reconfigure(new)
+
+What changes live: the feed list (added, removed, changed or disabled
+feeds: the scheduler keeps the timing of feeds it already knew, and removed
+feeds keep their state in the store, so adding one back resumes it), the
+``schedule`` section and ``service.log_level`` and the reload settings.
+Everything else (storage, transport, Kafka, fetch, extraction, dedup,
+tagging, the HTTP endpoint) is wired into objects built at start: a change
+there is logged as "needs a restart" and the running value stays in effect.
+
+An invalid file is rejected as a whole with one log line per problem, and
+the running config keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from connectors.feeds.base import FeedLimits
+from connectors.http.base import Fetcher, FetchResponse, Purpose
+from connectors.http.local import LocalFeedReader
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError
+from pipeline.polling.poller import FeedPoller
+from pipeline.polling.scheduler import IntervalPolicy, Scheduler
+from pipeline.service.metrics import CONFIG_RELOADS
+
+log = logging.getLogger(__name__)
+
+LIVE_SECTIONS = frozenset({"feeds", "schedule"})
+LIVE_SERVICE_KEYS = frozenset(
+    {
+        "log_level",
+        "reload_on_change",
+        "reload_check_seconds",
+        "liveness_timeout_seconds",
+        "status_recent_articles",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """How a new config differs from the running one."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    live: list[str] = field(default_factory=list)
+    """Dotted keys besides feeds that take effect at once."""
+    restart: list[str] = field(default_factory=list)
+    """Dotted keys that only a restart applies."""
+
+    @property
+    def applies(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.live)
+
+    def describe(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("feeds added:", self.added),
+                ("feeds removed:", self.removed),
+                ("feeds changed:", self.changed),
+                ("settings changed:", self.live),
+            )
+            if names
+        ]
+        return "; ".join(parts) or "nothing that applies live"
+
+
+def diff_config(old: Config, new: Config) -> ConfigChange:
+    """Compare two configs: feeds by name, every other setting by dotted key."""
+    old_feeds = {f.name: f for f in old.feeds}
+    new_feeds = {f.name: f for f in new.feeds}
+    live: list[str] = []
+    restart: list[str] = []
+    for key in changed_keys(old, new):
+        section, _, name = key.partition(".")
+        if section == "feeds":
+            continue
+        is_live = section in LIVE_SECTIONS or (section == "service" and name in LIVE_SERVICE_KEYS)
+        (live if is_live else restart).append(key)
+    return ConfigChange(
+        added=sorted(set(new_feeds) - set(old_feeds)),
+        removed=sorted(set(old_feeds) - set(new_feeds)),
+        changed=sorted(n for n in set(old_feeds) & set(new_feeds) if old_feeds[n] != new_feeds[n]),
+        live=live,
+        restart=restart,
+    )
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    """``section.key`` (or ``section`` for plain values) of every setting that differs."""
+    keys: list[str] = []
+    for section in Config.model_fields:
+        before, after = getattr(old, section), getattr(new, section)
+        if before == after:
+            continue
+        if isinstance(before, BaseModel) and isinstance(after, BaseModel):
+            keys.extend(
+                f"{section}.{name}"
+                for name in type(before).model_fields
+                if getattr(before, name) != getattr(after, name)
+            )
+        else:
+            keys.append(section)
+    return keys
+
+
+def effective_config(running: Config, new: Config, restart_keys: list[str]) -> Config:
+    """``new``, with the running values kept for settings that need a restart."""
+    updates: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key in restart_keys:
+        section, _, name = key.partition(".")
+        if name:
+            nested.setdefault(section, {})[name] = getattr(getattr(running, section), name)
+        else:
+            updates[section] = getattr(running, section)
+    for section, fields in nested.items():
+        updates[section] = getattr(new, section).model_copy(update=fields)
+    return new.model_copy(update=updates)
+
+
+class ConfigReloader:
+    """Reads the config file again when asked (SIGHUP) or when it changed (if watching)."""
+
+    def __init__(
+        self,
+        path: Path,
+        environ: Mapping[str, str],
+        running: Config,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.environ = environ
+        self.running = running
+        self.clock = clock
+        self._requested = threading.Event()
+        self._mtime = _mtime(path)
+        self._next_check = clock()
+
+    def request(self) -> None:
+        """Ask for a reload at the next turn of the loop (safe in a signal handler)."""
+        self._requested.set()
+
+    def poll(self) -> Config | None:
+        """Reload if requested or the watched file changed; the new config if it applies."""
+        if self._requested.is_set():
+            self._requested.clear()
+            return self.reload("SIGHUP")
+        if not self.running.service.reload_on_change or self.clock() < self._next_check:
+            return None
+        self._next_check = self.clock() + self.running.service.reload_check_seconds
+        mtime = _mtime(self.path)
+        if mtime == self._mtime:
+            return None
+        return self.reload("file change")
+
+    def reload(self, why: str) -> Config | None:
+        """Load and validate the file; apply what can change live, log the rest."""
+        self._mtime = _mtime(self.path)
+        try:
+            new = load_config(self.path, self.environ)
+        except ConfigError as exc:
+            CONFIG_RELOADS.labels("rejected").inc()
+            for problem in exc.problems:
+                log.error(
+                    "config reload rejected (%s): %s: %s", why, exc.source or self.path, problem,
+                    extra={"event": "config_rejected"},
+                )  # fmt: skip
+            log.warning(
+                "config reload rejected: the running config stays in effect",
+                extra={"event": "config_rejected", "count": len(exc.problems)},
+            )
+            return None
+        change = diff_config(self.running, new)
+        for key in change.restart:
+            log.warning(
+                "config reload: %s changed: needs a restart (the running value stays in effect)",
+                key, extra={"event": "config_needs_restart"},
+            )  # fmt: skip
+        if not change.applies:
+            CONFIG_RELOADS.labels("unchanged").inc()
+            log.info("config reloaded (%s): nothing that applies live changed", why,
+                     extra={"event": "config_reload"})  # fmt: skip
+            return None
+        self.running = effective_config(self.running, new, change.restart)
+        CONFIG_RELOADS.labels("applied").inc()
+        log.info("config reloaded (%s): %s", why, change.describe(),
+                 extra={"event": "config_reload", "count": len(self.running.feeds)})  # fmt: skip
+        return self.running
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+# -- applying a new feed list to a poller and its scheduler ---------------------------------
+
+
+class LocalFeedsFetcher:
+    """A fetcher whose local feed files are those of the current config.
+
+    The fetcher built at start only reads the files configured then (a guard
+    against reading arbitrary paths); after a reload the poller gets this
+    wrapper, which reads the new list and sends everything else to the
+    original fetcher.
+    """
+
+    def __init__(self, network: Fetcher, config: Config) -> None:
+        self.network = network
+        self.local = LocalFeedReader(
+            [f.url for f in config.feeds if f.is_local], max_body_bytes=config.fetch.max_body_bytes
+        )
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        purpose: Purpose = "article",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResponse:
+        return self.network.fetch(url, purpose=purpose, etag=etag, last_modified=last_modified)
+
+    def fetch_local_feed(
+        self, path: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResponse:
+        return self.local.fetch_local_feed(path, etag=etag, last_modified=last_modified)
+
+    def close(self) -> None:
+        """The original fetcher belongs to the process's resources, which close it."""
+
+
+def apply_feed_config(
+    poller: FeedPoller, scheduler: Scheduler, fetcher: Fetcher, config: Config
+) -> None:
+    """Point ``poller`` and ``scheduler`` at the feeds and schedule of ``config``.
+
+    Feeds the scheduler knew keep their next poll time; new ones are spread
+    over the first interval like at start.
+    """
+    poller.config = config
+    poller.limits = FeedLimits.from_config(config.schedule)
+    poller.fetcher = LocalFeedsFetcher(fetcher, config)
+    scheduler.config = config.schedule
+    scheduler.policy = IntervalPolicy(config.schedule)
+    scheduler.set_feeds(config.feeds)

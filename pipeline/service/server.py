@@ -1,0 +1,143 @@
+"""The process's HTTP endpoint: a small threaded server from the standard library.
+
+It serves a fixed table of GET routes (path -> handler returning a
+:class:`Response`) from a daemon thread, so it never keeps the process alive
+and never blocks the pipeline. Every response carries headers that keep a
+browser from interpreting data as code (``nosniff``, a strict
+Content-Security-Policy: the status page loads its script and style from
+this server only, and nothing inline)::
+
+    server = HttpServer("127.0.0.1", 0, {"/healthz": lambda: Response.text("ok")})
+    server.start()
+    server.url            # http://127.0.0.1:PORT  (port 0 = a free one)
+    server.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+        " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> Response:
+        body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        return cls(status, "application/json; charset=utf-8", body, {"Cache-Control": "no-store"})
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> Response:
+        return cls(status, "text/plain; charset=utf-8", text.encode("utf-8"))
+
+
+Route = Callable[[], Response]
+
+
+class HttpServer:
+    """A ThreadingHTTPServer on ``host:port`` serving ``routes`` from a daemon thread."""
+
+    def __init__(self, host: str, port: int, routes: Mapping[str, Route]) -> None:
+        self.host = host
+        self.port = port
+        self.routes = dict(routes)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Bind and serve; a port in use is a :class:`ConfigError` naming the setting."""
+        try:
+            server = ThreadingHTTPServer((self.host, self.port), _handler_for(self.routes))
+        except OSError as exc:
+            raise ConfigError(
+                [f"service.http_host/http_port: cannot listen on {self.host}:{self.port}: "
+                 f"{exc.strerror or exc}"]
+            ) from None
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            name="http-endpoint", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "newsflow"
+        sys_version = ""
+
+        def do_GET(self) -> None:
+            self._answer(send_body=True)
+
+        def do_HEAD(self) -> None:
+            self._answer(send_body=False)
+
+        def _answer(self, *, send_body: bool) -> None:
+            route = routes.get(urlsplit(self.path).path)
+            if route is None:
+                response = Response.text("not found\n", HTTPStatus.NOT_FOUND)
+            else:
+                response = _call(route, self.path)
+            self.send_response(response.status)
+            headers = {**SECURITY_HEADERS, **response.headers}
+            headers["Content-Type"] = response.content_type
+            headers["Content-Length"] = str(len(response.body))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if send_body:
+                self.wfile.write(response.body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("http: " + format, *args)
+
+    return Handler
+
+
+def _call(route: Route, path: str) -> Response:
+    try:
+        return route()
+    except Exception as exc:  # one bad request must not take the endpoint down
+        log.warning("http %s failed: %s", path, exc, extra={"event": "http_error"}, exc_info=True)
+        return Response.text(f"internal error: {type(exc).__name__}\n", 500)

@@ -1,0 +1,233 @@
+"""What the status page shows, as one JSON document (``/api/status``).
+
+Feeds with their health and last poll (configured feeds joined with the feed
+state), throughput over the last hour, the newest articles with their tags
+and duplicate clusters, and recent errors (dead letters and this process's
+warnings). The store is read through its own connection (:class:`StoreAccess`,
+opened lazily by the HTTP threads: a :class:`~connectors.storage.db.Database`
+belongs to one thread of work), and a document is reused for
+:data:`CACHE_SECONDS`, so a dozen open pages cost one set of queries.
+
+Values are plain data; the page inserts them as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+from typing import Any
+
+from connectors.storage.feed_state import FeedState, FeedStateRepository
+from connectors.storage.status import StatusReads, StoredArticle
+from connectors.storage.store import Store, open_store
+from pipeline.config import Config, FeedConfig
+from pipeline.errors import StorageError
+from pipeline.logs import RecentRecords
+from pipeline.service.health import Health
+from pipeline.service.throughput import Throughput
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 2.0
+MAX_FEEDS = 500
+RECENT_ERRORS = 20
+_FEED_ORDER = {"unhealthy": 0, "failing": 1, "never polled": 2, "ok": 3, "disabled": 4}
+
+
+class StoreAccess:
+    """A store connection for the HTTP side: opened on first use, reopened after a failure."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Store | None = None
+        self._feed_state: FeedStateRepository | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def open(self) -> Iterator[tuple[Store, StatusReads, FeedStateRepository]]:
+        """The store, its status reads and feed state; a StorageError drops the connection."""
+        with self._lock:
+            try:
+                if self._store is None:
+                    self._store = open_store(self.url)
+                    self._feed_state = FeedStateRepository(self._store.db)
+                assert self._feed_state is not None
+                yield self._store, StatusReads(self._store.db), self._feed_state
+            except StorageError:
+                self._drop()
+                raise
+
+    def ping(self) -> str | None:
+        """Readiness check: ``None`` when a query answers."""
+        with self.open() as (_, reads, _state):
+            reads.ping()
+        return None
+
+    def _drop(self) -> None:
+        if self._store is not None:
+            with suppress(StorageError):
+                self._store.close()
+        self._store = None
+        self._feed_state = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+class StatusBuilder:
+    """Builds (and briefly caches) the status document."""
+
+    def __init__(
+        self,
+        *,
+        config: Callable[[], Config],
+        role: str,
+        store: StoreAccess | None,
+        health: Health,
+        throughput: Throughput,
+        recent_log: RecentRecords,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.role = role
+        self.store = store
+        self.health = health
+        self.throughput = throughput
+        self.recent_log = recent_log
+        self.clock = clock
+        self.started_at = clock()
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.clock()
+            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
+                self._cached = (now, self._build(now))
+            return self._cached[1]
+
+    def _build(self, now: float) -> dict[str, Any]:
+        config = self.config()
+        document: dict[str, Any] = {
+            "generated_at": now,
+            "service": self._service(config, now),
+            "throughput": self.throughput.per_minute(),
+            "log": self.recent_log.newest(RECENT_ERRORS),
+        }
+        document.update(self._from_store(config))
+        return document
+
+    def _service(self, config: Config, now: float) -> dict[str, Any]:
+        live = self.health.liveness()
+        return {
+            "role": self.role,
+            "transport": config.transport,
+            "started_at": self.started_at,
+            "uptime_seconds": round(now - self.started_at),
+            "live": live.ok,
+            "loops": live.details.get("loops", {}),
+        }
+
+    def _from_store(self, config: Config) -> dict[str, Any]:
+        if self.store is None:
+            return {"store_error": "this process has no store", **_empty_store(config)}
+        try:
+            with self.store.open() as (store, reads, feed_state):
+                recent = reads.recent_articles(config.service.status_recent_articles)
+                return {
+                    "feeds": feed_rows(config.feeds, feed_state.all()),
+                    "articles": {
+                        "total": store.articles.count(duplicates=False),
+                        "duplicates": store.articles.count(duplicates=True),
+                        "recent": [article_row(a) for a in recent],
+                    },
+                    "clusters": _clusters(reads, recent),
+                    "dead_letters": {
+                        "total": reads.dead_letter_count(),
+                        "recent": [asdict(d) for d in reads.recent_dead_letters(RECENT_ERRORS)],
+                    },
+                }
+        except StorageError as exc:
+            log.warning("status page: %s", exc, extra={"event": "status_store_error"})
+            return {"store_error": str(exc), **_empty_store(config)}
+
+
+def _empty_store(config: Config) -> dict[str, Any]:
+    return {
+        "feeds": feed_rows(config.feeds, {}),
+        "articles": {"total": None, "duplicates": None, "recent": []},
+        "clusters": [],
+        "dead_letters": {"total": None, "recent": []},
+    }
+
+
+def feed_status(feed: FeedConfig, state: FeedState | None) -> str:
+    if not feed.enabled:
+        return "disabled"
+    if state is None or state.last_attempt_at is None:
+        return "never polled"
+    if state.unhealthy:
+        return "unhealthy"
+    return "failing" if state.failures else "ok"
+
+
+def feed_rows(feeds: list[FeedConfig], states: dict[str, FeedState]) -> dict[str, Any]:
+    """Configured feeds with their state, troubled ones first, at most :data:`MAX_FEEDS`."""
+    rows: list[dict[str, Any]] = []
+    for feed in feeds:
+        state = states.get(feed.name)
+        rows.append(
+            {
+                "name": feed.name,
+                "url": feed.url,
+                "kind": feed.kind,
+                "status": feed_status(feed, state),
+                "last_attempt_at": state.last_attempt_at if state else None,
+                "last_success_at": state.last_success_at if state else None,
+                "last_error": state.last_error if state else None,
+                "failures": state.failures if state else 0,
+                "next_due_at": state.next_due_at if state else None,
+                "interval_seconds": state.interval_seconds if state else None,
+            }
+        )
+    rows.sort(key=lambda r: (_FEED_ORDER[r["status"]], r["name"]))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"total": len(rows), "by_status": counts, "items": rows[:MAX_FEEDS]}
+
+
+def article_row(stored: StoredArticle) -> dict[str, Any]:
+    article = stored.article
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "source": article.source,
+        "language": article.language,
+        "feeds": article.feeds,
+        "topics": article.topics,
+        "entities": [{"name": e.name, "type": e.type} for e in article.entities],
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "stored_at": stored.stored_at,
+        "duplicate_of": article.duplicate_of,
+        "cluster_id": article.cluster_id,
+    }
+
+
+def _clusters(reads: StatusReads, recent: list[StoredArticle]) -> list[dict[str, Any]]:
+    """The clusters of the recent articles that hold more than one article."""
+    ids = [a.article.cluster_id for a in recent if a.article.cluster_id]
+    members: dict[str, list[dict[str, Any]]] = {}
+    for member in reads.cluster_members(ids):
+        members.setdefault(member.cluster_id, []).append(asdict(member))
+    return [
+        {"cluster_id": cid, "size": len(rows), "members": rows}
+        for cid, rows in members.items()
+        if len(rows) > 1
+    ]
