@@ -13,15 +13,19 @@ exactly one. SIGTERM/SIGINT finish the batch in flight, commit it and exit 0::
 from __future__ import annotations
 
 import argparse
+import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import logs
 from pipeline.cli.common import config_from
-from pipeline.config import Config
+from pipeline.config import Config, config_path
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
 from pipeline.topology import WORKER_BY_NAME
+
+if TYPE_CHECKING:
+    from pipeline.service.control import LoopControl
 
 STAGES = (*WORKER_BY_NAME, "poll")
 
@@ -51,26 +55,35 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pipeline.service import ConfigReloader
+    from pipeline.service.kafka_health import stage_endpoints
+
     config = config_from(args)
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
-    with handle_signals(stop):
-        if args.name == "poll":
-            run_poller(config, stop, once=args.once)
+    poller = args.name == "poll"
+    path = config_path(args.config, os.environ)
+    reloader = ConfigReloader(path, os.environ, config) if poller else None
+    endpoints, ticker = stage_endpoints(config, args.name, reloader)
+    with handle_signals(stop, reload=reloader.request if reloader else None), endpoints:
+        if poller:
+            run_poller(config, stop, once=args.once, control=endpoints.control)
         else:
             from pipeline.runtime.kafka_runner import run_worker
 
             idle = args.idle_exit if args.once else None
-            run_worker(config, args.name, stop, idle_timeout=idle)
+            run_worker(config, args.name, stop, idle_timeout=idle, on_tick=ticker)
     return 0
 
 
-def run_poller(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+def run_poller(
+    config: Config, stop: threading.Event, *, once: bool, control: LoopControl | None = None
+) -> RunSummary:
     from pipeline.runtime.kafka_source import KafkaFeedSource
     from pipeline.runtime.wiring import Resources
 
     resources = Resources(config)
-    source = KafkaFeedSource(config, resources)
+    source = KafkaFeedSource(config, resources, control=control)
     try:
         return source.run_once() if once else source.run_forever(stop)
     finally:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +76,11 @@ from pipeline.config import Config
 from pipeline.errors import MessageError, TransportError
 from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
 from pipeline.runtime.daemon_pool import DaemonPool
-from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES
-from pipeline.runtime.outcome import Failure, Outcome, process_safely
+from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES, message_context
+from pipeline.runtime.outcome import Failure, Outcome
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
+from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
 from pipeline.topology import WORKER_BY_NAME, Worker, topic_name
 
@@ -146,6 +147,8 @@ class KafkaWorkerRunner:
         self._consumer: GroupConsumer | None = None
         self._delivery: Delivery | None = None
         self._pool: DaemonPool | None = None
+        self.on_tick: Callable[[GroupConsumer | None], None] | None = None
+        """Called after every batch (or idle poll): heartbeat, lag, assignment."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -195,6 +198,8 @@ class KafkaWorkerRunner:
         failures = 0
         idle_since = time.monotonic()
         while not stop.is_set():
+            if self.on_tick is not None:
+                self.on_tick(self._consumer)
             try:
                 handled = self.run_batch(stop)
                 failures = 0
@@ -336,7 +341,7 @@ class KafkaWorkerRunner:
             return Outcome([], item)
         delay = self.kafka.retry_backoff_seconds
         for attempt in range(self.kafka.retry_attempts + 1):
-            outcome = process_safely(self._stages or [], item)
+            outcome = timed_process(self.worker.name, self._stages or [], item)
             failure = outcome.failure
             if failure is None or not failure.retryable or attempt == self.kafka.retry_attempts:
                 return outcome
@@ -395,6 +400,7 @@ class KafkaWorkerRunner:
         for h in handled:
             if h.failure is not None:
                 DEAD_LETTERS.labels(h.failure.stage, h.failure.reason).inc()
+                MESSAGES.labels(self.worker.name, "failed").inc()
                 self.summary.failures += 1
                 log.warning(
                     "%s failed on %s[%d]@%d: %s",
@@ -407,6 +413,7 @@ class KafkaWorkerRunner:
                         "stage": h.failure.stage,
                         "reason": h.failure.reason,
                         "event": "dead_letter",
+                        **(message_context(h.message) if h.message is not None else {}),
                     },
                 )
                 continue
@@ -433,11 +440,17 @@ def run_worker(
     *,
     idle_timeout: float | None = None,
     lock_dir: Path | None = None,
+    on_tick: Callable[[GroupConsumer | None], None] | None = None,
 ) -> RunSummary:
-    """Run worker ``worker_name`` in this process until ``stop`` (what ``newsflow stage`` does)."""
+    """Run worker ``worker_name`` in this process until ``stop`` (what ``newsflow stage`` does).
+
+    ``on_tick`` is called every turn of the loop (``newsflow stage``'s
+    heartbeat, lag and assignment; see :mod:`pipeline.service.kafka_health`).
+    """
     worker = WORKER_BY_NAME[worker_name]
     resources = Resources(config)
     runner = KafkaWorkerRunner(config, worker, resources, lock_dir=lock_dir)
+    runner.on_tick = on_tick
     try:
         runner.start()
         return runner.run(stop, idle_timeout=idle_timeout)

@@ -31,8 +31,10 @@ from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
 from pipeline.errors import TransportError
+from pipeline.service.endpoints import ServiceEndpoints
 from pipeline.service.health import Health
 from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
+from pipeline.service.reload import ConfigReloader
 from pipeline.topology import WORKERS, topic_name
 
 log = logging.getLogger(__name__)
@@ -190,3 +192,27 @@ def _assigned(info: dict[str, Any]) -> bool:
         for member in info.get("members", [])
         for assigned in (member.get("member_assignment") or {}).get("assigned_partitions", [])
     )
+
+
+def stage_endpoints(
+    config: Config, name: str, reloader: ConfigReloader | None = None
+) -> tuple[ServiceEndpoints, MemberTicker | None]:
+    """The endpoints of ``newsflow stage NAME``, and the ticker its worker loop calls.
+
+    ``poll`` (the feed source) is ready when the store and the broker
+    answer, and reports the DLQ size; a worker is ready when the broker
+    answers and it holds partitions, and reports the lag of its partitions.
+    The fetch worker does not use the store, so its readiness ignores it.
+    """
+    endpoints = ServiceEndpoints(
+        config, role=f"stage {name}", reloader=reloader, store=name != "fetch"
+    )
+    probe = BrokerProbe(config, [])
+    endpoints.add_check("kafka", probe.check)
+    endpoints.on_close(probe.close)
+    if name == "poll":
+        endpoints.on_scrape(probe.refresh_gauges)
+        return endpoints, None
+    ticker = MemberTicker(f"{config.kafka.group_prefix}.{name}", endpoints.health)
+    endpoints.add_check("partitions", ticker.check)
+    return endpoints, ticker
