@@ -30,8 +30,11 @@ updated duplicate records). The cluster id never changes: it is the id of the
 article that founded the cluster, so ids already emitted stay valid.
 
 **Replays.** A known id with a content key seen before gets the verdict stored
-for it, and writes nothing. A known id with new content is a revision: same
-cluster and canonical status, revision + 1, shingles and buckets replaced.
+for it (its current cluster and canonical, and the revision that content had),
+and writes nothing. A known id with new content is a revision: same cluster
+and canonical status, revision + 1, shingles and buckets replaced so later
+copies match what it says now. A revision does not re-order its cluster, even
+if its publication time changed.
 
 **Window.** :meth:`DedupIndex.prune` removes articles indexed before
 ``now - window_days``; clusters left without members go with them.
@@ -476,9 +479,16 @@ class DedupIndex:
             )
 
     def _rebuild_buckets(self) -> None:
+        """Recompute every bucket row from the stored shingles, a page of articles at a time."""
         self.db.execute("DELETE FROM dedup_buckets")
-        for doc, shingle_data in self.db.execute("SELECT doc, shingles FROM dedup_docs"):
-            self._insert_buckets(doc, self.sketcher.bucket_keys(unpack(shingle_data)))
+        last = -1
+        while rows := self.db.execute(
+            "SELECT doc, shingles FROM dedup_docs WHERE doc > ? ORDER BY doc LIMIT ?",
+            (last, _PRUNE_BATCH),
+        ):
+            for doc, shingle_data in rows:
+                self._insert_buckets(doc, self.sketcher.bucket_keys(unpack(shingle_data)))
+            last = rows[-1][0]
 
 
 def _canonical_kind(cluster_id: str, fingerprint: Fingerprint) -> VerdictKind:
