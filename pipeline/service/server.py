@@ -76,8 +76,10 @@ class HttpServer:
             server = ThreadingHTTPServer((self.host, self.port), _handler_for(self.routes))
         except OSError as exc:
             raise ConfigError(
-                [f"service.http_host/http_port: cannot listen on {self.host}:{self.port}: "
-                 f"{exc.strerror or exc}"]
+                [
+                    f"service.http_host/http_port: cannot listen on {self.host}:{self.port}: "
+                    f"{exc.strerror or exc}"
+                ]
             ) from None
         server.daemon_threads = True
         self._server = server

@@ -66,11 +66,17 @@ class Throughput:
         with self._lock:
             self._samples.append(point)
 
-    def per_minute(self) -> dict[str, object]:
-        """Counts per minute for the last hour, oldest first; the last bucket is this minute."""
+    def per_minute(self, *, live: bool = True) -> dict[str, object]:
+        """Counts per minute for the last hour, oldest first; the last bucket is this minute.
+
+        ``live``: the counters are read once more now, so the last bucket is
+        current rather than up to one sampling interval old.
+        """
         now = self.clock()
         with self._lock:
             samples = list(self._samples)
+        if live:
+            samples.append((now, totals(self.collect())))
         names = list(samples[-1][1]) if samples else list(totals([]))
         series = {name: [0.0] * MINUTES for name in names}
         for (_, before), (at, after) in itertools.pairwise(samples):

@@ -1,0 +1,145 @@
+"""The live status page in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``).
+
+``newsflow run`` serves the demo publishers plus one feed whose article title
+is markup. The rendered page must show every feed with its health, the
+recent articles with their tags and the duplicate clusters, render the
+hostile title as text (no element injected, no script run), and keep
+updating itself. Outside CI a machine without Chromium skips these tests
+(``bash deploy/local/chromium.sh`` installs it); in CI (``CI=true``) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_support import (
+    DEMO_FEEDS,
+    HOSTILE_TITLE,
+    MANIFEST,
+    FeedSite,
+    ServiceProcess,
+    wait_until,
+    write_config,
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def _require_chromium() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} missing (bash deploy/local/chromium.sh installs them)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"headless Chromium is required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="newsflow-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    root = tmp_path_factory.mktemp("browser")
+    site = FeedSite(root / "site")
+    feed_url, _ = site.add_hostile_feed()
+    settings = write_config(root / "newsflow.yaml", site, root / "news.db")
+    write_config(
+        root / "newsflow.yaml", site, root / "news.db",
+        feeds=[*settings["feeds"], {"name": "late-wire", "url": feed_url}],
+    )  # fmt: skip
+    running = ServiceProcess(root / "newsflow.yaml")
+    try:
+        total = len(MANIFEST["pages"]) + 1
+        wait_until(lambda: _stored(running) == total, 90, "every article")
+        yield running
+    finally:
+        running.kill()
+        site.close()
+
+
+def _stored(service: ServiceProcess) -> int:
+    articles = service.json("/api/status")["articles"]
+    return int(articles["total"] or 0) + int(articles["duplicates"] or 0)
+
+
+def _load(browser: Any, url: str) -> float:
+    """Open ``url``; seconds until the page rendered its first status document."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    started = time.monotonic()
+    browser.get(url)
+    WebDriverWait(browser, 20).until(
+        lambda d: d.find_element("tag name", "body").get_attribute("data-loaded") == "true"
+    )
+    return time.monotonic() - started
+
+
+def test_the_page_shows_every_feed_and_the_recent_articles(
+    browser: Any, service: ServiceProcess
+) -> None:
+    seconds = _load(browser, service.url + "/")
+    print(f"\nstatus page rendered in {seconds * 1000:.0f} ms")
+    assert seconds < 5
+    rows = browser.find_elements("css selector", "#feeds tbody tr")
+    names = {row.get_attribute("data-feed") for row in rows}
+    assert names == {*DEMO_FEEDS, "late-wire"}
+    for row in rows:
+        assert "ok" in row.find_elements("tag name", "td")[1].text
+    articles = browser.find_elements("css selector", "#articles li.article")
+    assert len(articles) == len(MANIFEST["pages"]) + 1  # fewer than the 20 listed at most
+    titles = {a.find_element("tag name", "a").text for a in articles}
+    expected = {page["title"] for page in MANIFEST["pages"]}
+    assert expected <= titles
+    chips = browser.find_elements("css selector", "#articles .chip")
+    assert any(c.text == "politics" for c in chips)
+    assert any(c.text.startswith("Iran (") for c in chips)
+    clusters = browser.find_elements("css selector", "#clusters .cluster")
+    assert all(len(c.find_elements("tag name", "li")) == 2 for c in clusters)
+    assert browser.find_element("id", "state").text == "ready"
+    assert browser.find_elements("css selector", "#chart svg polyline")
+
+
+def test_a_hostile_title_is_shown_as_text_and_runs_nothing(
+    browser: Any, service: ServiceProcess
+) -> None:
+    _load(browser, service.url + "/")
+    links = browser.find_elements("css selector", "#articles li.article > a")
+    assert any(link.text == HOSTILE_TITLE for link in links), [a.text for a in links][:5]
+    assert browser.find_elements("css selector", "#articles img, #articles b") == []
+    assert browser.execute_script("return window.__pwned === undefined") is True
+    for link in links:
+        assert link.get_attribute("href").startswith("http://127.0.0.1:")
+
+
+def test_the_page_keeps_itself_current(browser: Any, service: ServiceProcess) -> None:
+    _load(browser, service.url + "/")
+    first = browser.find_element("id", "updated").text
+    wait_until(lambda: browser.find_element("id", "updated").text != first, 15, "a refresh")
