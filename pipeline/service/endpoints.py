@@ -138,7 +138,7 @@ class ServiceEndpoints:
             daemon=True,
         )  # fmt: skip
         sampler.start()
-        self.server = HttpServer(service.http_host, service.http_port, self._routes())
+        self.server = HttpServer(service.http_host, service.http_port, self.routes())
         self.server.start()
         log.info(
             "serving /healthz /readyz /metrics and the status page on %s/", self.server.url,
@@ -156,7 +156,8 @@ class ServiceEndpoints:
 
     # -- routes ---------------------------------------------------------------
 
-    def _routes(self) -> dict[str, Route]:
+    def routes(self) -> dict[str, Route]:
+        """Path -> handler of every route this endpoint serves."""
         page = _static("status.html")
         return {
             "/": lambda: page,

@@ -259,3 +259,36 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+DASHBOARD = REPO / "deploy" / "grafana" / "newsflow-dashboard.json"
+_METRIC_NAME = re.compile(r"newsflow_[a-z_]+")
+
+
+def dashboard_metrics() -> dict[str, set[str]]:
+    """Metric names the Grafana dashboard's PromQL uses, per dashboard row."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    names: dict[str, set[str]] = {}
+    row = ""
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            row = panel["title"]
+            continue
+        for target in panel.get("targets", []):
+            names.setdefault(row, set()).update(_METRIC_NAME.findall(target["expr"]))
+    return names
+
+
+def exposed_names(exposition: str) -> set[str]:
+    """Every series name a scrape of ``exposition`` can yield, samples or not yet."""
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("_count", "_sum", "_created"),
+        "gauge": ("",),
+    }
+    names: set[str] = set()
+    for family in text_string_to_metric_families(exposition):
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+        names.update(s.name for s in family.samples)
+    return names

@@ -17,6 +17,8 @@ from service_support import (
     MANIFEST,
     FeedSite,
     ServiceProcess,
+    dashboard_metrics,
+    exposed_names,
     sample,
     wait_until,
     write_config,
@@ -122,3 +124,13 @@ def test_a_scrape_changes_nothing(service: ServiceProcess) -> None:
     first = sample(service.metrics(), "newsflow_store_writes_total", result="inserted")
     second = sample(service.metrics(), "newsflow_store_writes_total", result="inserted")
     assert first == second == len(MANIFEST["pages"])
+
+
+def test_every_metric_of_the_dashboard_is_exposed(service: ServiceProcess) -> None:
+    """The dashboard's PromQL names metrics the process serves (its Kafka row: the Kafka test)."""
+    _, body = service.get("/metrics")
+    exposed = exposed_names(body.decode("utf-8"))
+    for row, names in dashboard_metrics().items():
+        if row == "Kafka":
+            continue
+        assert names <= exposed, (row, sorted(names - exposed))
