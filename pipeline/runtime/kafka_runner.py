@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafka import KafkaProducer
 from prometheus_client import Counter, Histogram
@@ -83,6 +84,9 @@ from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
 from pipeline.topology import WORKER_BY_NAME, Worker, topic_name
+
+if TYPE_CHECKING:
+    from pipeline.service.control import LoopControl
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +463,9 @@ def run_worker(
         resources.close()
 
 
-def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
+def run_kafka(
+    config: Config, stop: threading.Event, *, once: bool, control: LoopControl | None = None
+) -> RunSummary:
     """The poller plus every worker on Kafka (``newsflow run`` with ``transport: kafka``).
 
     See :mod:`pipeline.runtime.kafka_service`; imported here late because
@@ -467,4 +473,4 @@ def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummar
     """
     from pipeline.runtime.kafka_service import run_kafka as run
 
-    return run(config, stop, once=once)
+    return run(config, stop, once=once, control=control)

@@ -25,9 +25,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
@@ -38,6 +39,9 @@ from pipeline.runtime.kafka_source import KafkaFeedSource
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
+
+if TYPE_CHECKING:
+    from pipeline.service.control import LoopControl
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,18 @@ RESTART_WINDOW_S = 60.0
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummary:
-    """Run the poller and every worker on Kafka; see the module docstring."""
+def run_kafka(
+    config: Config,
+    stop: threading.Event,
+    *,
+    once: bool,
+    control: LoopControl | None = None,
+) -> RunSummary:
+    """Run the poller and every worker on Kafka; see the module docstring.
+
+    ``control`` (from ``newsflow run``) gets the poller's heartbeats and hands
+    it reloaded configs (feeds and schedule).
+    """
     admin = make_admin(config.kafka)
     try:
         ensure_topics(admin, topic_specs(config.kafka))
@@ -61,11 +75,11 @@ def run_kafka(config: Config, stop: threading.Event, *, once: bool) -> RunSummar
     workers = WorkerProcesses(config)
     try:
         workers.start()
-        source = KafkaFeedSource(config, resources)
+        source = KafkaFeedSource(config, resources, control=control)
         try:
             if once:
-                summary = source.run_once()
-                wait_until_drained(config, stop, tick=workers.supervise)
+                summary = source.run_once(stop)
+                wait_until_drained(config, stop, tick=_ticker(workers, control))
             else:
                 summary = _run_forever(source, stop, workers)
         finally:
@@ -86,6 +100,17 @@ def _count_store(config: Config, summary: RunSummary) -> None:
         summary.duplicates_total = resources.articles.count(duplicates=True)
     finally:
         resources.close()
+
+
+def _ticker(workers: WorkerProcesses, control: LoopControl | None) -> Callable[[], None]:
+    """While waiting for the workers to catch up: restart dead ones, keep the heartbeat."""
+
+    def tick() -> None:
+        workers.supervise()
+        if control is not None:
+            control.beat()
+
+    return tick
 
 
 def _run_forever(
@@ -110,7 +135,11 @@ def _supervise_until(workers: WorkerProcesses, stop: threading.Event) -> None:
 
 
 def wait_until_drained(
-    config: Config, stop: threading.Event, *, tick: Any = None, settle_checks: int = 2
+    config: Config,
+    stop: threading.Event,
+    *,
+    tick: Callable[[], None] | None = None,
+    settle_checks: int = 2,
 ) -> bool:
     """Block until every worker's group has lag 0 on all its topics (or ``stop``).
 

@@ -12,7 +12,7 @@ state would produce each new entry twice (harmless downstream, but wasted
 work)::
 
     source = KafkaFeedSource(config, resources)
-    summary = source.run_once()          # every enabled feed, once
+    summary = source.run_once()          # every enabled feed once, backfills to their end
     source.run_forever(stop)             # follow the schedule until stop is set
 """
 
@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from kafka import KafkaProducer
 
@@ -38,6 +39,9 @@ from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import topic_name
 
+if TYPE_CHECKING:
+    from pipeline.service.control import LoopControl
+
 log = logging.getLogger(__name__)
 
 POLL_THREADS = 8
@@ -46,9 +50,16 @@ PUBLISH_BACKOFF_S = 5.0
 
 class KafkaFeedSource:
     def __init__(
-        self, config: Config, resources: Resources, *, producer: KafkaProducer | None = None
+        self,
+        config: Config,
+        resources: Resources,
+        *,
+        producer: KafkaProducer | None = None,
+        control: LoopControl | None = None,
     ) -> None:
         self.config = config
+        self.resources = resources
+        self.control = control
         self.topic = topic_name(config.kafka.topic_prefix, "items")
         self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
@@ -57,10 +68,21 @@ class KafkaFeedSource:
     def _make_producer(self) -> KafkaProducer:
         return make_producer(self.config.kafka, client_id=f"{self.config.kafka.group_prefix}.poll")
 
-    def run_once(self) -> RunSummary:
-        """Poll every enabled feed once; raise :class:`TransportError` if entries were not sent."""
+    def run_once(self, stop: threading.Event | None = None) -> RunSummary:
+        """Poll every enabled feed once (a backfill to its end).
+
+        Raises :class:`TransportError` when a feed's entries were not
+        acknowledged (its poll is not committed).
+        """
+        stop = stop or threading.Event()
         summary = RunSummary()
-        failed = self.poll_feeds([f for f in self.config.feeds if f.enabled], summary)
+        pending = [f for f in self.config.feeds if f.enabled]
+        failed: list[str] = []
+        while pending and not stop.is_set():
+            self._tick()
+            published = self.poll_feeds(pending, summary, stop)
+            failed += [feed.name for feed in pending if feed.name not in published]
+            pending = [feed for feed, result in published.values() if result.more and result.ok]
         if failed:
             raise TransportError(
                 f"entries of {len(failed)} feeds were not acknowledged by Kafka"
@@ -72,27 +94,49 @@ class KafkaFeedSource:
         """Poll feeds as they fall due until ``stop`` is set."""
         summary = RunSummary()
         while not stop.is_set():
+            self._tick(self)
             due = self.scheduler.due()
-            if due and self.poll_feeds(due, summary):
-                stop.wait(PUBLISH_BACKOFF_S)  # the broker is away; the feeds stay due
+            if due and len(self.poll_feeds(due, summary, stop)) < len(due) and not stop.is_set():
+                self._wait(stop, PUBLISH_BACKOFF_S)  # the broker is away; the feeds stay due
                 continue
-            stop.wait(timeout=max(0.05, self.scheduler.seconds_until_next()))
+            self._wait(stop, self.scheduler.seconds_until_next())
         return summary
 
-    def poll_feeds(self, feeds: Sequence[FeedConfig], summary: RunSummary) -> list[str]:
-        """Poll ``feeds`` in parallel and publish each; return the names whose entries failed."""
-        failed = []
-        with ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll") as pool:
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""
+        from pipeline.service.reload import apply_feed_config
+
+        self.config = config
+        apply_feed_config(self.poller, self.scheduler, self.resources.fetcher, config)
+
+    def poll_feeds(
+        self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
+    ) -> dict[str, tuple[FeedConfig, PollResult]]:
+        """Poll ``feeds`` in parallel and publish each; return those published, by name.
+
+        A feed whose entries were not acknowledged, or that ``stop`` cut
+        short, is left uncommitted: its next poll finds the same entries.
+        """
+        published: dict[str, tuple[FeedConfig, PollResult]] = {}
+        pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll")
+        try:
             for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=True):
+                if stop.is_set():
+                    break
                 try:
                     self.publish(feed, result, summary)
                 except TransportError as exc:
                     log.warning("%s", exc, extra={"feed": feed.name, "reason": exc.reason})
-                    failed.append(feed.name)
-        return failed
+                    continue
+                published[feed.name] = (feed, result)
+        finally:
+            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+        return published
 
     def publish(self, feed: FeedConfig, result: PollResult, summary: RunSummary) -> None:
         """Produce the poll's entries, wait for the acks, then commit the poll."""
+        if self.control is not None:
+            self.control.beat()
         self.send(result.entries)
         self.poller.commit(feed, result)
         self.scheduler.record(feed, result)
@@ -100,6 +144,17 @@ class KafkaFeedSource:
         summary.feeds_failed += result.error is not None
         summary.feeds_not_modified += result.not_modified
         summary.entries += len(result.entries)
+
+    def _tick(self, target: KafkaFeedSource | None = None) -> None:
+        """Heartbeat, and a pending config reload applied (``newsflow run``'s loop control)."""
+        if self.control is not None:
+            self.control.tick(target)
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        if self.control is not None:
+            self.control.wait(stop, seconds)
+        else:
+            stop.wait(max(0.05, seconds))
 
     def send(self, entries: Iterable[FeedEntry]) -> None:
         """Produce ``entries`` keyed by URL; return once all are acknowledged (acks=all).

@@ -4,7 +4,8 @@
 fresh store: once embedded, once with ``transport: kafka`` (the poller in this
 process, every worker in a process of its own, on the real broker). The two
 exports must be the same article for article, apart from ``fetched_at`` (the
-moment each run read the page), and the run summaries must count the same.
+moment each run read the page), and the run summaries must count the same feeds, entries,
+duplicates, dead letters and stored rows.
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def run_and_export(config: Path) -> tuple[str, dict[str, Any]]:
     return summary, {row["id"]: {k: v for k, v in row.items() if k not in VOLATILE} for row in rows}
 
 
+ORDER_DEPENDENT = ("articles stored", "top topics")
+"""Summary lines that depend on arrival order: an article that arrives before an earlier
+published copy of itself is handed to the store twice (as canonical, then re-pointed), and
+topics tied in count are listed in the order first seen. What the store holds does not."""
+
+
 def counts(summary: str) -> list[str]:
-    """The summary's count lines (the order of topics tied in count may differ)."""
-    return [line for line in summary.splitlines() if "top topics" not in line]
+    return [line for line in summary.splitlines() if not line.strip().startswith(ORDER_DEPENDENT)]
 
 
 def test_the_demo_through_kafka_stores_what_the_embedded_run_stores(
