@@ -19,6 +19,7 @@ the inserts, and the commit.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -109,18 +110,24 @@ def time_articles(
 ) -> list[float]:
     """Milliseconds the stage takes for each of ``count`` further articles, sorted."""
     timings = []
+    cpu = 0.0
     for _ in range(count):
         article = next(stream)
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         stage.process(article)
         timings.append((time.perf_counter() - began) * 1000)
+        cpu += time.process_time() - began_cpu
+    CPU_MS.append(cpu * 1000 / max(count, 1))
     return sorted(timings)
 
 
-def describe(timings: list[float]) -> str:
+CPU_MS: list[float] = []  # CPU time per article of each timed run, in order
+
+
+def describe(timings: list[float], cpu_ms: float) -> str:
     return (
         f"mean {statistics.fmean(timings):.3f} ms, median {timings[len(timings) // 2]:.3f} ms,"
-        f" p95 {timings[int(len(timings) * 0.95)]:.3f} ms"
+        f" p95 {timings[int(len(timings) * 0.95)]:.3f} ms (CPU {cpu_ms:.3f} ms)"
     )
 
 
@@ -170,14 +177,16 @@ def main(argv: list[str] | None = None) -> int:
           f" (the two real seed articles: {seeds:.4f})")
     print(f"indexed articles: {size.articles:,}  clusters: {size.clusters:,}"
           f"  bucket rows: {size.buckets:,}")
-    print(f"dedup cost per article at {args.indexed:,} indexed: {describe(timings)}"
+    print(f"dedup cost per article at {args.indexed:,} indexed: {describe(timings, CPU_MS[0])}"
           f"   (target < {TARGET_MS} ms; mean while filling {fill_ms:.3f} ms)")
     if deferred:
-        print(f"  same, SQLite WAL checkpoints deferred: {describe(deferred)}")
+        print(f"  same, SQLite WAL checkpoints deferred: {describe(deferred, CPU_MS[1])}")
     index_mb = (size.disk_bytes or 0) / 2**20
     print(f"index size on disk: {index_mb:.1f} MiB in dedup tables"
           f" ({(size.disk_bytes or 0) / max(size.articles, 1):.0f} bytes/article),"
           f" database files {file_bytes / 2**20:.1f} MiB")
+    print(f"machine load average (1, 5, 15 min) at the end: {os.getloadavg()}"
+          f" on {os.cpu_count()} cores; wall times grow with it, CPU times much less")
     return 0 if mean < TARGET_MS else 1
 
 
