@@ -1,0 +1,209 @@
+"""Config reload: what changed, what applies live, what is rejected, and applying feeds."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectors.http.fetcher import build_fetcher
+from connectors.storage.db import Database
+from connectors.storage.feed_state import FeedStateRepository
+from pipeline.config import Config, FetchConfig, load_config, parse_config
+from pipeline.errors import FetchRefused
+from pipeline.polling import FeedPoller, Scheduler
+from pipeline.service.reload import (
+    ConfigReloader,
+    LocalFeedsFetcher,
+    apply_feed_config,
+    diff_config,
+    effective_config,
+)
+
+BASE: dict[str, Any] = {
+    "feeds": [
+        {"name": "a", "url": "https://a.example/feed"},
+        {"name": "b", "url": "https://b.example/feed", "interval_seconds": 600},
+    ],
+    "storage": {"url": "sqlite:///one.db"},
+    "service": {"http_enabled": False},
+}
+
+
+def config(**changes: Any) -> Config:
+    raw = {**BASE, **changes}
+    return parse_config(raw, base=Path("/srv"))
+
+
+def test_feeds_are_compared_by_name() -> None:
+    new = config(feeds=[
+        {"name": "b", "url": "https://b.example/feed", "interval_seconds": 300},
+        {"name": "c", "url": "https://c.example/feed"},
+    ])  # fmt: skip
+    change = diff_config(config(), new)
+    assert (change.added, change.removed, change.changed) == (["c"], ["a"], ["b"])
+    assert change.applies and change.restart == []
+    assert change.describe() == "feeds added: c; feeds removed: a; feeds changed: b"
+
+
+def test_disabling_a_feed_is_a_change_of_that_feed() -> None:
+    feeds = [{**BASE["feeds"][0], "enabled": False}, BASE["feeds"][1]]
+    assert diff_config(config(), config(feeds=feeds)).changed == ["a"]
+
+
+def test_schedule_and_log_level_apply_live_storage_and_transport_need_a_restart() -> None:
+    new = config(
+        schedule={"default_interval_seconds": 60},
+        service={"http_enabled": False, "log_level": "DEBUG", "http_port": 9999},
+        storage={"url": "sqlite:///two.db"},
+        transport="kafka",
+    )
+    change = diff_config(config(), new)
+    assert change.live == ["schedule.default_interval_seconds", "service.log_level"]
+    assert change.restart == ["transport", "storage.url", "service.http_port"]
+
+
+def test_the_running_config_keeps_what_needs_a_restart() -> None:
+    running = config()
+    new = config(
+        feeds=[{"name": "c", "url": "https://c.example/feed"}],
+        storage={"url": "sqlite:///two.db"},
+        service={"http_enabled": False, "log_level": "DEBUG", "http_port": 9999},
+    )
+    change = diff_config(running, new)
+    effective = effective_config(running, new, change.restart)
+    assert [f.name for f in effective.feeds] == ["c"]
+    assert effective.service.log_level == "DEBUG"
+    assert effective.storage == running.storage
+    assert effective.service.http_port == running.service.http_port
+    assert diff_config(running, effective).restart == []
+
+
+def write(path: Path, raw: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "newsflow.yaml"
+    write(path, BASE)
+    return path
+
+
+def test_a_reload_is_only_read_when_asked(config_file: Path) -> None:
+    reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}))
+    write(config_file, {**BASE, "feeds": BASE["feeds"][:1]})
+    assert reloader.poll() is None, "not watching the file, and no SIGHUP yet"
+    reloader.request()
+    new = reloader.poll()
+    assert new is not None and [f.name for f in new.feeds] == ["a"]
+    assert reloader.running is new
+    assert reloader.poll() is None, "one request, one reload"
+
+
+def test_an_unchanged_file_applies_nothing(config_file: Path) -> None:
+    reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}))
+    reloader.request()
+    assert reloader.poll() is None
+
+
+def test_an_invalid_file_is_rejected_one_line_per_problem(
+    config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = load_config(config_file, environ={})
+    reloader = ConfigReloader(config_file, {}, running)
+    write(config_file, {
+        **BASE,
+        "feeds": [{"name": "x", "url": "gopher://old.example/"}],
+        "schedule": {"jitter": 3},
+    })  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="pipeline.service.reload"):
+        reloader.request()
+        assert reloader.poll() is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2
+    assert any("feeds.0.url: only http(s) URLs" in e for e in errors)
+    assert any("schedule.jitter:" in e for e in errors)
+    assert reloader.running is running
+
+
+def test_a_watched_file_is_reloaded_when_its_mtime_changes(config_file: Path) -> None:
+    clock = [0.0]
+    watched = config(service={"http_enabled": False, "reload_on_change": True,
+                              "reload_check_seconds": 5})  # fmt: skip
+    write(config_file, watched.model_dump(mode="json"))
+    reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}),
+                              clock=lambda: clock[0])  # fmt: skip
+    raw = watched.model_dump(mode="json")
+    raw["feeds"] = raw["feeds"][1:]
+    write(config_file, raw)
+    stat = config_file.stat()
+    os.utime(config_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert reloader.poll() is not None, "checked at once on the first turn"
+    raw["feeds"] = []
+    write(config_file, raw)
+    os.utime(config_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    clock[0] = 4.0
+    assert reloader.poll() is None, "not before reload_check_seconds"
+    clock[0] = 5.0
+    new = reloader.poll()
+    assert new is not None and new.feeds == []
+
+
+# -- applying feeds to a poller and scheduler ---------------------------------------------
+
+
+def test_applying_a_new_feed_list_keeps_known_feeds_times_and_adds_the_new_ones(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    state = FeedStateRepository(db)
+    old = config(schedule={"jitter": 0})
+    now = [1000.0]
+    scheduler = Scheduler(old.feeds, old.schedule, state, clock=lambda: now[0],
+                          rng=random.Random(1))  # fmt: skip
+    scheduler.record(old.feeds[1], _ok("b"))
+    b_due = scheduler.due_at("b")
+    fetcher = build_fetcher(FetchConfig())
+    poller = FeedPoller(fetcher, state, old)
+
+    new = config(
+        feeds=[BASE["feeds"][1], {"name": "c", "url": "https://c.example/feed"}],
+        schedule={"jitter": 0, "max_entries_per_poll": 50},
+    )
+    apply_feed_config(poller, scheduler, fetcher, new)
+    assert scheduler.due_at("a") is None
+    assert scheduler.due_at("b") == b_due
+    assert scheduler.due_at("c") == now[0], "a new feed is due at once (jitter 0)"
+    assert poller.config is new and poller.limits.max_entries == 50
+    assert [f.name for f in scheduler.due()] == ["c"]
+    fetcher.close()
+    db.close()
+
+
+def _ok(feed: str) -> Any:
+    from pipeline.polling import PollResult
+
+    return PollResult(feed=feed, status="ok")
+
+
+def test_the_reloaded_fetcher_reads_the_new_local_feeds_and_refuses_others(
+    tmp_path: Path,
+) -> None:
+    old_file, new_file = tmp_path / "old.xml", tmp_path / "new.xml"
+    for file in (old_file, new_file):
+        file.write_text("<rss version='2.0'><channel><title>t</title></channel></rss>")
+    start = config(feeds=[{"name": "old", "url": str(old_file)}])
+    network = build_fetcher(start.fetch, local_feeds=[str(old_file)])
+    reloaded = LocalFeedsFetcher(network, config(feeds=[{"name": "new", "url": str(new_file)}]))
+    assert reloaded.fetch_local_feed(str(new_file)).body.startswith(b"<rss")
+    with pytest.raises(FetchRefused):
+        reloaded.fetch_local_feed(str(old_file))
+    reloaded.close()
+    assert network.fetch_local_feed(str(old_file)).status == 200, "the original is left open"
+    network.close()

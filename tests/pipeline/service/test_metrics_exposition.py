@@ -1,0 +1,101 @@
+"""/metrics of a process with worker processes: one family per name, the children included."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from pipeline.models import FeedEntry, Message
+from pipeline.runtime.embedded import MESSAGES
+from pipeline.service.metrics import (
+    MULTIPROC_ENV,
+    child_process_metrics,
+    merge_families,
+    render_metrics,
+    timed_process,
+)
+from pipeline.stages.base import Stage
+
+
+def _child_counts(worker: str, count: int) -> None:
+    """In a spawned process (multiprocess mode, as extraction processes run)."""
+    from pipeline.runtime.embedded import MESSAGES as child_messages
+    from pipeline.service.metrics import STAGE_SECONDS as child_seconds
+
+    child_messages.labels(worker, "in").inc(count)
+    child_seconds.labels(worker).observe(0.2)
+
+
+def _families(body: bytes) -> dict[str, Metric]:
+    families = list(text_string_to_metric_families(body.decode("utf-8")))
+    names = [f.name for f in families]
+    assert len(names) == len(set(names)), "a family appears twice: Prometheus rejects that"
+    return {f.name: f for f in families}
+
+
+def _value(family: Metric, sample: str, **labels: str) -> float:
+    return sum(s.value for s in family.samples
+               if s.name == sample and labels.items() <= s.labels.items())  # fmt: skip
+
+
+def test_counters_of_spawned_workers_are_merged_into_this_process_families() -> None:
+    MESSAGES.labels("expo-test", "in").inc(2)
+    with child_process_metrics() as directory:
+        assert directory is not None and os.environ[MULTIPROC_ENV] == str(directory)
+        child = multiprocessing.get_context("spawn").Process(
+            target=_child_counts, args=("expo-test", 5)
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        families = _families(render_metrics(directory))
+    assert MULTIPROC_ENV not in os.environ and not directory.exists()
+    messages = families["newsflow_stage_messages"]
+    assert _value(messages, "newsflow_stage_messages_total", worker="expo-test") == 7
+    seconds = families["newsflow_stage_seconds"]
+    assert _value(seconds, "newsflow_stage_seconds_count", worker="expo-test") == 1
+    assert _value(seconds, "newsflow_stage_seconds_bucket", worker="expo-test", le="0.25") == 1
+
+
+def test_merging_sums_equal_samples_and_keeps_the_earliest_created_time() -> None:
+    mine = Metric("newsflow_x", "help", "counter")
+    mine.samples = [Sample("newsflow_x_total", {"a": "1"}, 2.0),
+                    Sample("newsflow_x_created", {"a": "1"}, 100.0)]  # fmt: skip
+    theirs = Metric("newsflow_x", "help", "counter")
+    theirs.samples = [Sample("newsflow_x_total", {"a": "1"}, 3.0),
+                      Sample("newsflow_x_total", {"a": "2"}, 1.0),
+                      Sample("newsflow_x_created", {"a": "1"}, 50.0)]  # fmt: skip
+    (merged,) = merge_families([mine], [theirs])
+    values = {(s.name, s.labels["a"]): s.value for s in merged.samples}
+    assert values == {("newsflow_x_total", "1"): 5.0, ("newsflow_x_total", "2"): 1.0,
+                      ("newsflow_x_created", "1"): 50.0}  # fmt: skip
+
+
+class _Fails(Stage):
+    name = "fails"
+    accepts = (FeedEntry,)
+
+    def process(self, message: Message) -> Iterable[Message]:
+        raise ValueError("no")
+
+
+def test_timed_process_observes_failures_too() -> None:
+    count = {"worker": "timed-test"}
+    before = REGISTRY.get_sample_value("newsflow_stage_seconds_count", count) or 0
+    entry = FeedEntry(feed="f", feed_kind="rss", url="https://e.example/1")
+    outcome = timed_process("timed-test", [_Fails()], entry)
+    assert outcome.failure is not None and outcome.failure.reason == "unexpected"
+    assert REGISTRY.get_sample_value("newsflow_stage_seconds_count", count) == before + 1
+
+
+def test_a_counter_defined_here_shows_in_the_exposition_without_children() -> None:
+    counter = Counter("newsflow_exposition_probe", "probe", ["k"])
+    counter.labels("v").inc()
+    families = _families(render_metrics(None))
+    assert _value(families["newsflow_exposition_probe"], "newsflow_exposition_probe_total") == 1

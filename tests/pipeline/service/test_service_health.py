@@ -1,0 +1,126 @@
+"""Liveness, readiness and the HTTP server that reports them (no service process needed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.service.health import Health
+from pipeline.service.server import HttpServer, Response
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_loop_that_stops_beating_makes_the_process_not_live() -> None:
+    clock = Clock()
+    health = Health(liveness_timeout=60, clock=clock)
+    assert health.liveness().ok, "alive while starting, before any beat"
+    health.beat("poll")
+    clock.now += 59
+    assert health.liveness().ok
+    clock.now += 2
+    report = health.liveness()
+    assert not report.ok
+    assert report.details["problem"] == "loop poll has not moved for 61 s"
+    health.beat("poll")
+    assert health.liveness().ok
+
+
+def test_a_loop_that_ended_on_purpose_is_not_judged() -> None:
+    clock = Clock()
+    health = Health(liveness_timeout=10, clock=clock)
+    health.beat("poll")
+    health.forget("poll")
+    clock.now += 100
+    assert health.liveness().ok
+
+
+def test_readiness_names_each_failing_check_and_survives_one_that_raises() -> None:
+    health = Health(liveness_timeout=60)
+    health.add_check("store", lambda: None)
+    assert health.readiness().ok
+    health.add_check("kafka", lambda: "broker unreachable")
+
+    def broken() -> str | None:
+        raise RuntimeError("boom")
+
+    health.add_check("partitions", broken)
+    report = health.readiness()
+    assert not report.ok
+    assert report.details == {
+        "store": "ok",
+        "kafka": "broker unreachable",
+        "partitions": "RuntimeError: boom",
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[HttpServer]:
+    def fails() -> Response:
+        raise ValueError("bad state")
+
+    routes = {
+        "/hello": lambda: Response.text("hi"),
+        "/data": lambda: Response.json({"ok": False, "title": "<b>x</b>"}, status=503),
+        "/fails": fails,
+    }
+    running = HttpServer("127.0.0.1", 0, routes)
+    running.start()
+    yield running
+    running.close()
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_the_server_answers_routes_with_safe_headers(server: HttpServer) -> None:
+    assert server.port != 0, "port 0 binds a free port and reports it"
+    status, headers, body = _get(server.url + "/hello?x=1")
+    assert (status, body) == (200, b"hi")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    status, headers, body = _get(server.url + "/data")
+    assert status == 503 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(body)["title"] == "<b>x</b>"
+    assert _get(server.url + "/missing")[0] == 404
+
+
+def test_a_failing_route_is_a_500_and_the_server_keeps_serving(server: HttpServer) -> None:
+    status, _, body = _get(server.url + "/fails")
+    assert status == 500 and body == b"internal error: ValueError\n"
+    assert _get(server.url + "/hello")[0] == 200
+
+
+def test_other_methods_are_refused(server: HttpServer) -> None:
+    request = urllib.request.Request(server.url + "/hello", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 501
+
+
+def test_a_port_in_use_is_one_config_error_naming_the_setting() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as error:
+            HttpServer("127.0.0.1", port, {}).start()
+    (problem,) = error.value.problems
+    assert problem.startswith(f"service.http_host/http_port: cannot listen on 127.0.0.1:{port}")

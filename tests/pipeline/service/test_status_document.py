@@ -1,0 +1,129 @@
+"""The status document and the store reads behind it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from connectors.storage.feed_state import FeedState, FeedStateRepository
+from connectors.storage.status import StatusReads
+from connectors.storage.store import open_store
+from pipeline import logs
+from pipeline.config import FeedConfig, parse_config
+from pipeline.models import DuplicateEvent, EnrichedArticle, Entity, article_id
+from pipeline.service.health import Health
+from pipeline.service.status import StatusBuilder, StoreAccess, feed_rows, feed_status
+from pipeline.service.throughput import Throughput
+
+HOSTILE = "<script>alert(1)</script> & 'quotes' \"double\""
+
+
+def article(slug: str, title: str, *, topics: tuple[str, ...] = ()) -> EnrichedArticle:
+    url = f"https://news.example/{slug}"
+    return EnrichedArticle(
+        id=article_id(url), url=url, canonical_url=url, title=title,
+        text=f"Text of {slug}. " * 20, language="en", source="news.example", feeds=["wire"],
+        fetched_at=datetime(2026, 11, 20, tzinfo=UTC), topics=list(topics),
+        entities=[Entity(name="Iran", type="country")], cluster_id=f"c-{slug}",
+    )  # fmt: skip
+
+
+def store_three(url: str) -> tuple[EnrichedArticle, EnrichedArticle, EnrichedArticle]:
+    first, second = article("one", "First", topics=("politics",)), article("two", HOSTILE)
+    copy = article("copy", "Copy of first")
+    with open_store(url) as store:
+        store.articles.upsert(first)
+        store.articles.upsert(second)
+        store.articles.record_duplicate(DuplicateEvent(
+            id=copy.id, url=copy.url, duplicate_of=first.id, cluster_id="c-one",
+            similarity=0.9, method="near_duplicate", feeds=["other"],
+            detected_at=datetime(2026, 11, 20, tzinfo=UTC), article=copy,
+        ))  # fmt: skip
+        for stage in ("fetch", "extract"):
+            store.dead_letters.add(
+                stage=stage, topic="items", error_class="FetchError",
+                reason=f"{stage}_reason", error="it failed", payload="{}",
+            )  # fmt: skip
+    return first, second, copy
+
+
+def test_recent_articles_newest_first_with_clusters_and_dead_letters(store_url: str) -> None:
+    first, second, copy = store_three(store_url)
+    with open_store(store_url) as store:
+        reads = StatusReads(store.db)
+        reads.ping()
+        recent = reads.recent_articles(2)
+        assert [r.article.id for r in recent] == [copy.id, second.id]
+        assert recent[1].article.title == HOSTILE, "stored and read back as is"
+        members = reads.cluster_members(["c-one", "c-two"])
+        assert sorted((m.cluster_id, m.id) for m in members) == sorted(
+            [("c-one", first.id), ("c-one", copy.id), ("c-two", second.id)]
+        )
+        letters = reads.recent_dead_letters(5)
+        assert [d.stage for d in letters] == ["extract", "fetch"]
+        assert all(d.payload == "" for d in letters)
+        assert reads.dead_letter_count() == 2
+
+
+def test_the_status_document_of_a_store(store_url: str) -> None:
+    store_three(store_url)
+    config = parse_config({
+        "feeds": [{"name": "wire", "url": "https://wire.example/rss"},
+                  {"name": "quiet", "url": "https://quiet.example/rss", "enabled": False}],
+        "storage": {"url": store_url}, "service": {"status_recent_articles": 10},
+    })  # fmt: skip
+    with open_store(store_url) as store:
+        FeedStateRepository(store.db).record_failure(
+            "wire", url="https://wire.example/rss", at=time.time(), error="HTTP 500",
+            reason="http_5xx", unhealthy_after=5,
+        )  # fmt: skip
+    access = StoreAccess(store_url)
+    builder = StatusBuilder(
+        config=lambda: config, role="run", store=access, health=Health(liveness_timeout=60),
+        throughput=Throughput(lambda: []), recent_log=logs.RecentRecords(),
+    )  # fmt: skip
+    try:
+        status = builder.status()
+        assert builder.status() is status, "cached for a moment"
+    finally:
+        access.close()
+    assert [(f["name"], f["status"]) for f in status["feeds"]["items"]] == [
+        ("wire", "failing"), ("quiet", "disabled")
+    ]
+    assert status["feeds"]["items"][0]["last_error"] == "HTTP 500"
+    assert status["articles"]["total"] == 2 and status["articles"]["duplicates"] == 1
+    recent = status["articles"]["recent"]
+    assert [a["title"] for a in recent] == ["Copy of first", HOSTILE, "First"]
+    assert recent[2]["topics"] == ["politics"]
+    assert recent[2]["entities"] == [{"name": "Iran", "type": "country"}]
+    (cluster,) = status["clusters"]
+    assert cluster["cluster_id"] == "c-one" and cluster["size"] == 2
+    assert status["dead_letters"]["total"] == 2
+
+
+def test_an_unreachable_store_is_reported_not_raised() -> None:
+    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
+    access = StoreAccess("postgresql://nobody@127.0.0.1:1/none")
+    builder = StatusBuilder(
+        config=lambda: config, role="run", store=access, health=Health(liveness_timeout=60),
+        throughput=Throughput(lambda: []), recent_log=logs.RecentRecords(),
+    )  # fmt: skip
+    status = builder.status()
+    assert "PostgreSQL" in status["store_error"] or "connect" in status["store_error"]
+    assert status["feeds"]["items"][0]["status"] == "never polled"
+    assert status["articles"]["recent"] == []
+
+
+def test_troubled_feeds_come_first() -> None:
+    feeds = [FeedConfig(name=n, url=f"https://{n}.example/") for n in ("a", "b", "c", "d")]
+    states = {
+        "a": FeedState(feed="a", last_attempt_at=1.0, last_success_at=1.0),
+        "b": FeedState(feed="b", last_attempt_at=1.0, failures=6, unhealthy=True),
+        "c": FeedState(feed="c", last_attempt_at=1.0, failures=1),
+    }
+    rows = feed_rows(feeds, states)
+    assert [(r["name"], r["status"]) for r in rows["items"]] == [
+        ("b", "unhealthy"), ("c", "failing"), ("d", "never polled"), ("a", "ok")
+    ]
+    assert rows["by_status"] == {"unhealthy": 1, "failing": 1, "never polled": 1, "ok": 1}
+    assert feed_status(feeds[0].model_copy(update={"enabled": False}), states["a"]) == "disabled"
