@@ -114,8 +114,10 @@ def simhash(shingle_set: ShingleSet) -> int:
     if len(shingle_set) == 0:
         return 0
     features = np.array(
-        [int.from_bytes(hashlib.blake2b(int(s).to_bytes(4, "little"), digest_size=8).digest())
-         for s in shingle_set],
+        [
+            int.from_bytes(hashlib.blake2b(int(s).to_bytes(4, "little"), digest_size=8).digest())
+            for s in shingle_set
+        ],
         dtype=np.uint64,
     )
     bits = (features[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
@@ -133,8 +135,9 @@ def minhash_pairs(prints: Sequence[Fingerprint], config: DedupConfig) -> set[Pai
     confirmed = set()
     for i, j in candidates:
         other = prints[j]
-        candidate = Candidate(other.article_id, other.article_id, other.order, "-",
-                              None, other.shingles)
+        candidate = Candidate(
+            other.article_id, other.article_id, other.order, "-", None, other.shingles
+        )
         match = confirm(prints[i], candidate, config)
         if match is not None:
             confirmed.add((i, j))
@@ -172,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = DedupConfig(**{k: v for k, v in layout.items() if v is not None})
     items = generate(args.seed)
     true = pairs_of([item.story for item in items])
-    print(f"labelled set: {len(items)} articles, {len({i.story for i in items})} stories,"
-          f" {len(true)} duplicate pairs; config {config.model_dump()}")
+    print(
+        f"labelled set: {len(items)} articles, {len({i.story for i in items})} stories,"
+        f" {len(true)} duplicate pairs; config {config.model_dump()}"
+    )
 
     shuffled = list(range(len(items)))
     random.Random(args.seed).shuffle(shuffled)
@@ -184,13 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[name] = (score(pairs_of(clusters), true), clusters)
         print(results[name][0].row(f"pipeline, {name}"))
     clusters = results["shuffled arrival"][1]
-    print("recall by kind of copy (shuffled):",
-          ", ".join(f"{k} {v:.3f}" for k, v in variant_recall(items, clusters).items()))
+    print(
+        "recall by kind of copy (shuffled):",
+        ", ".join(f"{k} {v:.3f}" for k, v in variant_recall(items, clusters).items()),
+    )
 
     seeds = [i for i, it in enumerate(items) if it.variant == "seed"]
     seeds_apart = len({clusters[i] for i in seeds}) == len(seeds)
-    print(f"seed articles kept apart: {'yes' if seeds_apart else 'NO'}"
-          f" ({len(seeds)} seeds, clusters {sorted({clusters[i][:8] for i in seeds})})")
+    print(
+        f"seed articles kept apart: {'yes' if seeds_apart else 'NO'}"
+        f" ({len(seeds)} seeds, clusters {sorted({clusters[i][:8] for i in seeds})})"
+    )
 
     print("\ndetector comparison, every pair classified on its own (no clustering):")
     prints = [Fingerprinter(config).of(item.article()) for item in items]
@@ -200,11 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(score(simhash_pairs(hashes, radius), true).row(f"SimHash-64, Hamming <= {radius}"))
 
     ok = seeds_apart and all(
-        s.precision >= PRECISION_TARGET and s.recall >= RECALL_TARGET
-        for s, _ in results.values()
+        s.precision >= PRECISION_TARGET and s.recall >= RECALL_TARGET for s, _ in results.values()
     )
-    print(f"\ntargets: precision >= {PRECISION_TARGET}, recall >= {RECALL_TARGET}, seeds apart:"
-          f" {'met' if ok else 'MISSED'}")
+    print(
+        f"\ntargets: precision >= {PRECISION_TARGET}, recall >= {RECALL_TARGET}, seeds apart:"
+        f" {'met' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 

@@ -33,80 +33,273 @@ DATA_DIR = Path(__file__).parent / "data" / "dedup"
 SEEDS_DIR = DATA_DIR / "seeds"
 SEED = 20240601
 
-FIRST = ["Maria", "James", "Aisha", "Tomasz", "Elena", "David", "Priya", "Kwame", "Sofia", "Liam",
-         "Hannah", "Mateo", "Grace", "Yusuf", "Chloe", "Daniel", "Ingrid", "Omar", "Kenji", "Lucia",
-         "Nadia", "Pavel", "Rosa", "Samir", "Tariq", "Vera", "Walter", "Zainab", "Ahmed", "Bianca"]
-LAST = ["Okafor", "Lindqvist", "Harrington", "Moreau", "Castellano", "Nakamura", "Brennan", "Osei",
-        "Whitfield", "Adeyemi", "Kowalski", "Farrell", "Delgado", "Thornton", "Quinn", "Petrov",
-        "Haddad", "Silva", "Novak", "Rahimi", "Schmidt", "Tanaka", "Mendes", "Ivanova", "Karimi"]
+FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Tomasz",
+    "Elena",
+    "David",
+    "Priya",
+    "Kwame",
+    "Sofia",
+    "Liam",
+    "Hannah",
+    "Mateo",
+    "Grace",
+    "Yusuf",
+    "Chloe",
+    "Daniel",
+    "Ingrid",
+    "Omar",
+    "Kenji",
+    "Lucia",
+    "Nadia",
+    "Pavel",
+    "Rosa",
+    "Samir",
+    "Tariq",
+    "Vera",
+    "Walter",
+    "Zainab",
+    "Ahmed",
+    "Bianca",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Harrington",
+    "Moreau",
+    "Castellano",
+    "Nakamura",
+    "Brennan",
+    "Osei",
+    "Whitfield",
+    "Adeyemi",
+    "Kowalski",
+    "Farrell",
+    "Delgado",
+    "Thornton",
+    "Quinn",
+    "Petrov",
+    "Haddad",
+    "Silva",
+    "Novak",
+    "Rahimi",
+    "Schmidt",
+    "Tanaka",
+    "Mendes",
+    "Ivanova",
+    "Karimi",
+]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 TOPICS: dict[str, dict[str, list[str]]] = {
     "iran-russia": {
-        "org": ["the foreign ministry in Tehran", "the Kremlin", "the Iranian parliament",
-                "the Russian embassy", "the Eurasian Economic Union", "the Caspian summit"],
+        "org": [
+            "the foreign ministry in Tehran",
+            "the Kremlin",
+            "the Iranian parliament",
+            "the Russian embassy",
+            "the Eurasian Economic Union",
+            "the Caspian summit",
+        ],
         "place": ["Tehran", "Moscow", "the Caspian Sea", "Damascus", "Astana", "the Gulf"],
         "role": ["ambassador", "deputy foreign minister", "energy minister", "envoy", "lawmaker"],
-        "thing": ["gas swap deal", "arms agreement", "rail corridor", "nuclear talks",
-                  "sanctions relief", "grain shipment", "drone programme", "trade route"],
+        "thing": [
+            "gas swap deal",
+            "arms agreement",
+            "rail corridor",
+            "nuclear talks",
+            "sanctions relief",
+            "grain shipment",
+            "drone programme",
+            "trade route",
+        ],
     },
     "rates": {
-        "org": ["the central bank", "the monetary policy committee", "the finance ministry",
-                "the statistics office", "the bond market", "the treasury"],
+        "org": [
+            "the central bank",
+            "the monetary policy committee",
+            "the finance ministry",
+            "the statistics office",
+            "the bond market",
+            "the treasury",
+        ],
         "place": ["Frankfurt", "London", "the eurozone", "Washington", "Tokyo", "Ottawa"],
         "role": ["governor", "chief economist", "finance minister", "rate setter", "strategist"],
-        "thing": ["interest rate", "inflation target", "bond purchase scheme", "mortgage costs",
-                  "wage growth", "currency", "lending rules", "budget deficit"],
+        "thing": [
+            "interest rate",
+            "inflation target",
+            "bond purchase scheme",
+            "mortgage costs",
+            "wage growth",
+            "currency",
+            "lending rules",
+            "budget deficit",
+        ],
     },
     "wildfire": {
-        "org": ["the fire service", "the civil protection agency", "the regional government",
-                "the weather bureau", "the forestry commission", "the army"],
-        "place": ["the northern hills", "the coastal towns", "the national park", "the valley",
-                  "the island", "the southern province"],
+        "org": [
+            "the fire service",
+            "the civil protection agency",
+            "the regional government",
+            "the weather bureau",
+            "the forestry commission",
+            "the army",
+        ],
+        "place": [
+            "the northern hills",
+            "the coastal towns",
+            "the national park",
+            "the valley",
+            "the island",
+            "the southern province",
+        ],
         "role": ["fire chief", "mayor", "emergency coordinator", "meteorologist", "governor"],
-        "thing": ["evacuation order", "water bomber", "fire line", "heatwave", "burned area",
-                  "power cut", "smoke plume", "relief fund"],
+        "thing": [
+            "evacuation order",
+            "water bomber",
+            "fire line",
+            "heatwave",
+            "burned area",
+            "power cut",
+            "smoke plume",
+            "relief fund",
+        ],
     },
     "football": {
-        "org": ["the club", "the league", "the football association", "the players union",
-                "the supporters trust", "the board"],
+        "org": [
+            "the club",
+            "the league",
+            "the football association",
+            "the players union",
+            "the supporters trust",
+            "the board",
+        ],
         "place": ["the stadium", "Madrid", "Manchester", "Milan", "the training ground", "Munich"],
         "role": ["manager", "striker", "captain", "sporting director", "goalkeeper", "chairman"],
-        "thing": ["transfer fee", "contract extension", "title race", "relegation battle",
-                  "injury", "derby", "penalty", "loan deal"],
+        "thing": [
+            "transfer fee",
+            "contract extension",
+            "title race",
+            "relegation battle",
+            "injury",
+            "derby",
+            "penalty",
+            "loan deal",
+        ],
     },
     "tech": {
-        "org": ["the chipmaker", "the software group", "the competition regulator",
-                "the data protection authority", "the start-up", "the cloud provider"],
+        "org": [
+            "the chipmaker",
+            "the software group",
+            "the competition regulator",
+            "the data protection authority",
+            "the start-up",
+            "the cloud provider",
+        ],
         "place": ["Silicon Valley", "Dublin", "Seoul", "Bangalore", "Berlin", "Shenzhen"],
         "role": ["chief executive", "engineer", "analyst", "regulator", "founder", "investor"],
-        "thing": ["layoffs", "antitrust case", "data breach", "chip plant", "chatbot",
-                  "subscription price", "privacy fine", "funding round"],
+        "thing": [
+            "layoffs",
+            "antitrust case",
+            "data breach",
+            "chip plant",
+            "chatbot",
+            "subscription price",
+            "privacy fine",
+            "funding round",
+        ],
     },
     "health": {
-        "org": ["the health ministry", "the drug regulator", "the hospital trust",
-                "the vaccine maker", "the research institute", "the nurses union"],
+        "org": [
+            "the health ministry",
+            "the drug regulator",
+            "the hospital trust",
+            "the vaccine maker",
+            "the research institute",
+            "the nurses union",
+        ],
         "place": ["the capital", "rural clinics", "the teaching hospital", "the north", "Geneva"],
-        "role": ["chief medical officer", "researcher", "epidemiologist", "health secretary",
-                 "nurse", "virologist"],
-        "thing": ["vaccine trial", "waiting list", "outbreak", "drug shortage", "strike",
-                  "screening programme", "clinical data", "booster campaign"],
+        "role": [
+            "chief medical officer",
+            "researcher",
+            "epidemiologist",
+            "health secretary",
+            "nurse",
+            "virologist",
+        ],
+        "thing": [
+            "vaccine trial",
+            "waiting list",
+            "outbreak",
+            "drug shortage",
+            "strike",
+            "screening programme",
+            "clinical data",
+            "booster campaign",
+        ],
     },
     "election": {
-        "org": ["the electoral commission", "the ruling party", "the opposition alliance",
-                "the supreme court", "the parliament", "the observers mission"],
-        "place": ["the capital", "the provinces", "the border region", "polling stations",
-                  "the southern districts", "the diaspora"],
+        "org": [
+            "the electoral commission",
+            "the ruling party",
+            "the opposition alliance",
+            "the supreme court",
+            "the parliament",
+            "the observers mission",
+        ],
+        "place": [
+            "the capital",
+            "the provinces",
+            "the border region",
+            "polling stations",
+            "the southern districts",
+            "the diaspora",
+        ],
         "role": ["candidate", "party leader", "campaign manager", "pollster", "senator", "mayor"],
-        "thing": ["runoff", "turnout", "coalition talks", "ballot count", "recount",
-                  "debate", "manifesto", "vote buying claims"],
+        "thing": [
+            "runoff",
+            "turnout",
+            "coalition talks",
+            "ballot count",
+            "recount",
+            "debate",
+            "manifesto",
+            "vote buying claims",
+        ],
     },
 }
 
-VERBS = ["said", "told reporters", "warned", "insisted", "confirmed", "argued", "noted",
-         "announced", "acknowledged", "suggested", "claimed", "stressed"]
+VERBS = [
+    "said",
+    "told reporters",
+    "warned",
+    "insisted",
+    "confirmed",
+    "argued",
+    "noted",
+    "announced",
+    "acknowledged",
+    "suggested",
+    "claimed",
+    "stressed",
+]
 CLAUSES = [
     "the {thing} would be reviewed before the end of {month}",
     "{org} had not been consulted about the {thing}",
@@ -129,7 +322,7 @@ OPENERS = [
     "Speaking in {place}, {person} {verb} that {clause}.",
     "{org} {verb} in a statement that {clause}.",
     "According to {org}, {clause}.",
-    "\"We believe {clause},\" the {role} {person} {verb}.",
+    '"We believe {clause}," the {role} {person} {verb}.',
     "Earlier this week {org} {verb} that {clause}.",
     "In {month}, {person} {verb} that {clause}, a claim {org} disputed.",
     "{person} {verb} that {clause}, adding that {clause2}.",
@@ -153,13 +346,31 @@ BOILERPLATE = [
     "We use cookies to improve your experience on our site.",
 ]
 WIRES = ["Global Wire", "Press Agency", "Newsdesk International", "United Reports"]
-PUBLISHERS = ["dailyherald.example", "morningpost.example", "citytimes.example",
-              "theobserver.example", "newsnow.example", "worldreport.example",
-              "eveningstar.example", "regionalnews.example", "metrodaily.example"]
-SYNONYMS = {"said": "stated", "warned": "cautioned", "officials": "authorities",
-            "residents": "locals", "expected": "anticipated", "cost": "price",
-            "before": "ahead of", "about": "around", "people": "individuals",
-            "review": "inquiry", "claim": "assertion", "talks": "negotiations"}
+PUBLISHERS = [
+    "dailyherald.example",
+    "morningpost.example",
+    "citytimes.example",
+    "theobserver.example",
+    "newsnow.example",
+    "worldreport.example",
+    "eveningstar.example",
+    "regionalnews.example",
+    "metrodaily.example",
+]
+SYNONYMS = {
+    "said": "stated",
+    "warned": "cautioned",
+    "officials": "authorities",
+    "residents": "locals",
+    "expected": "anticipated",
+    "cost": "price",
+    "before": "ahead of",
+    "about": "around",
+    "people": "individuals",
+    "review": "inquiry",
+    "claim": "assertion",
+    "talks": "negotiations",
+}
 
 
 @dataclass(frozen=True)
@@ -236,37 +447,49 @@ class Writer:
         out: list[str] = []
         count = 0
         while count < words:
-            sentences = [self.fill(self.rng.choice(OPENERS), cast, topic)
-                         for _ in range(self.rng.choice((1, 2, 2, 3)))]
+            sentences = [
+                self.fill(self.rng.choice(OPENERS), cast, topic)
+                for _ in range(self.rng.choice((1, 2, 2, 3)))
+            ]
             paragraph = " ".join(sentences)
             out.append(paragraph)
             count += len(paragraph.split())
         return out
 
     def headline(self, topic: str, cast: dict[str, str]) -> str:
-        forms = ["{place} braces for {thing} as {org} weighs options",
-                 "{person} defends {thing} amid criticism",
-                 "What the {thing} means for {place}",
-                 "{org} under pressure over {thing}"]
+        forms = [
+            "{place} braces for {thing} as {org} weighs options",
+            "{person} defends {thing} amid criticism",
+            "What the {thing} means for {place}",
+            "{org} under pressure over {thing}",
+        ]
         return self.fill(self.rng.choice(forms), cast, topic)
 
 
 def boilerplate(rng: random.Random, writer: Writer, headline: str) -> tuple[list[str], list[str]]:
     """A publisher's header and footer lines: what survives extraction on some sites."""
+
     def line() -> str:
         return rng.choice(BOILERPLATE).format(
-            wire=rng.choice(WIRES), year=rng.randint(2019, 2024), headline=headline,
-            person=writer.person(), person2=writer.person(),
+            wire=rng.choice(WIRES),
+            year=rng.randint(2019, 2024),
+            headline=headline,
+            person=writer.person(),
+            person2=writer.person(),
         )
+
     return [line() for _ in range(rng.randint(0, 2))], [line() for _ in range(rng.randint(1, 3))]
 
 
 def url_variant(rng: random.Random, url: str) -> str:
     scheme, rest = url.split("://", 1)
     host, path = rest.split("/", 1)
-    forms = [f"{scheme}://m.{host}/{path}", f"{scheme}://{host}/{path}/amp",
-             f"{scheme}://{host}/{path}?utm_source=rss&utm_medium=feed",
-             f"{scheme}://{host.upper()}:443/{path}/?fbclid=abc{rng.randint(1, 999)}"]
+    forms = [
+        f"{scheme}://m.{host}/{path}",
+        f"{scheme}://{host}/{path}/amp",
+        f"{scheme}://{host}/{path}?utm_source=rss&utm_medium=feed",
+        f"{scheme}://{host.upper()}:443/{path}/?fbclid=abc{rng.randint(1, 999)}",
+    ]
     return rng.choice(forms)
 
 
@@ -319,16 +542,28 @@ def generate(seed: int = SEED, stories: int = 120) -> list[Labelled]:
 
 
 def _story(
-    rng: random.Random, writer: Writer, story: str, topic: str, cast: dict[str, str],
-    body: list[str], published: datetime,
+    rng: random.Random,
+    writer: Writer,
+    story: str,
+    topic: str,
+    cast: dict[str, str],
+    body: list[str],
+    published: datetime,
 ) -> Iterator[Labelled]:
     title = writer.headline(topic, cast)
     home = rng.choice(PUBLISHERS)
     url = f"https://www.{home}/{topic}/{story}-{rng.randint(1000, 9999)}"
     yield Labelled(story, "original", url, url, title, "\n\n".join(body), published, home, [home])
     copies = rng.choice((0, 0, 1, 2, 3, 4, 5))
-    kinds = ["url_variant", "syndicated", "headline", "truncated", "edited", "syndicated_truncated",
-             "syndicated_edited"]
+    kinds = [
+        "url_variant",
+        "syndicated",
+        "headline",
+        "truncated",
+        "edited",
+        "syndicated_truncated",
+        "syndicated_edited",
+    ]
     for n in range(copies):
         kind = rng.choice(kinds)
         publisher = rng.choice([p for p in PUBLISHERS if p != home])
@@ -347,12 +582,22 @@ def _story(
         if kind != "url_variant":
             text_body = head + text_body + foot
         copy_url = (
-            url_variant(rng, url) if kind == "url_variant"
+            url_variant(rng, url)
+            if kind == "url_variant"
             else f"https://{publisher}/news/{story}-{n}-{rng.randint(100, 999)}"
         )
         delay = timedelta(minutes=rng.randint(-90, 600))  # some copies are dated earlier
-        yield Labelled(story, kind, copy_url, copy_url, new_title, "\n\n".join(text_body),
-                       published + delay, publisher, [publisher])
+        yield Labelled(
+            story,
+            kind,
+            copy_url,
+            copy_url,
+            new_title,
+            "\n\n".join(text_body),
+            published + delay,
+            publisher,
+            [publisher],
+        )
 
 
 def _market_reports(rng: random.Random, start: datetime) -> Iterator[Labelled]:
@@ -371,8 +616,17 @@ def _market_reports(rng: random.Random, start: datetime) -> Iterator[Labelled]:
         )
         url = f"https://markets.example/report/day-{day}"
         published = start + timedelta(days=day)
-        yield Labelled(f"market{day}", "original", url, url, f"Markets on day {day}", text,
-                       published, "markets.example", ["markets.example"])
+        yield Labelled(
+            f"market{day}",
+            "original",
+            url,
+            url,
+            f"Markets on day {day}",
+            text,
+            published,
+            "markets.example",
+            ["markets.example"],
+        )
 
 
 def _seed_stories(rng: random.Random, writer: Writer, start: datetime) -> Iterator[Labelled]:
@@ -385,12 +639,27 @@ def _seed_stories(rng: random.Random, writer: Writer, start: datetime) -> Iterat
         yield Labelled(story, "seed", url, url, title, "\n\n".join(body), start, "seednews.example")
         head, foot = boilerplate(rng, writer, "Iran and Russia deepen ties")
         copy = "https://syndicate.example/" + path.stem
-        yield Labelled(story, "syndicated", copy, copy, title, "\n\n".join(head + body + foot),
-                       start + timedelta(hours=2), "syndicate.example")
+        yield Labelled(
+            story,
+            "syndicated",
+            copy,
+            copy,
+            title,
+            "\n\n".join(head + body + foot),
+            start + timedelta(hours=2),
+            "syndicate.example",
+        )
         short = "https://digest.example/" + path.stem
-        yield Labelled(story, "truncated", short, short, title,
-                       "\n\n".join(truncate(rng, body)), start + timedelta(hours=3),
-                       "digest.example")
+        yield Labelled(
+            story,
+            "truncated",
+            short,
+            short,
+            title,
+            "\n\n".join(truncate(rng, body)),
+            start + timedelta(hours=3),
+            "digest.example",
+        )
 
 
 def main() -> None:

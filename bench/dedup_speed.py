@@ -40,9 +40,47 @@ from pipeline.stages.dedup import DedupStage
 TARGET_MS = 2.0
 
 
-SYLLABLES = ["ka", "ro", "mel", "tu", "sa", "ni", "vor", "den", "li", "pa", "gri", "shu", "an",
-             "te", "bo", "qui", "ral", "mo", "zen", "fi", "dra", "ul", "nes", "ko", "vi", "ter",
-             "ha", "lun", "gas", "pe", "ri", "sto", "ya", "mer", "cho", "ben", "il", "dor", "ax"]
+SYLLABLES = [
+    "ka",
+    "ro",
+    "mel",
+    "tu",
+    "sa",
+    "ni",
+    "vor",
+    "den",
+    "li",
+    "pa",
+    "gri",
+    "shu",
+    "an",
+    "te",
+    "bo",
+    "qui",
+    "ral",
+    "mo",
+    "zen",
+    "fi",
+    "dra",
+    "ul",
+    "nes",
+    "ko",
+    "vi",
+    "ter",
+    "ha",
+    "lun",
+    "gas",
+    "pe",
+    "ri",
+    "sto",
+    "ya",
+    "mer",
+    "cho",
+    "ben",
+    "il",
+    "dor",
+    "ax",
+]
 
 
 def pseudo_word(rng: random.Random) -> str:
@@ -87,8 +125,13 @@ def articles(seed: int, rare_word_rate: float = 0.3) -> Iterator[EnrichedArticle
         url = f"https://speed.example/{number}"
         published = start + timedelta(seconds=number)
         yield EnrichedArticle(
-            id=article_id(url), url=url, canonical_url=url, title=f"Story {number}",
-            text="\n\n".join(body), published_at=published, source="speed.example",
+            id=article_id(url),
+            url=url,
+            canonical_url=url,
+            title=f"Story {number}",
+            text="\n\n".join(body),
+            published_at=published,
+            source="speed.example",
             fetched_at=published,
         )
 
@@ -100,14 +143,13 @@ def background_jaccard(rare_word_rate: float, sample: int = 300) -> tuple[float,
     rng = random.Random(SEED)
     pairs = [rng.sample(range(sample), 2) for _ in range(2000)]
     median = statistics.median(overlap(sets[i], sets[j]).jaccard for i, j in pairs)
-    seed_a, seed_b = (shingles(tokens(p.read_text(encoding="utf-8")), 5)
-                      for p in sorted(SEEDS_DIR.glob("*.txt")))
+    seed_a, seed_b = (
+        shingles(tokens(p.read_text(encoding="utf-8")), 5) for p in sorted(SEEDS_DIR.glob("*.txt"))
+    )
     return median, overlap(seed_a, seed_b).jaccard
 
 
-def time_articles(
-    stage: DedupStage, stream: Iterator[EnrichedArticle], count: int
-) -> list[float]:
+def time_articles(stage: DedupStage, stream: Iterator[EnrichedArticle], count: int) -> list[float]:
     """Milliseconds the stage takes for each of ``count`` further articles, sorted."""
     timings = []
     cpu = 0.0
@@ -138,10 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="SQLite file to use (default: a temporary one)")
     parser.add_argument("--bands", type=int, help="LSH bands (default: DedupConfig)")
     parser.add_argument("--rows", type=int, help="rows per band (default: DedupConfig)")
-    parser.add_argument("--rare-word-rate", type=float, default=0.3,
-                        help="rare words inserted per word (0 = the labelled set's stock prose)")
-    parser.add_argument("--pragma", action="append", default=[],
-                        help="extra SQLite PRAGMA for the connection, e.g. cache_size=-65536")
+    parser.add_argument(
+        "--rare-word-rate",
+        type=float,
+        default=0.3,
+        help="rare words inserted per word (0 = the labelled set's stock prose)",
+    )
+    parser.add_argument(
+        "--pragma",
+        action="append",
+        default=[],
+        help="extra SQLite PRAGMA for the connection, e.g. cache_size=-65536",
+    )
     args = parser.parse_args(argv)
     layout = {"lsh_bands": args.bands, "lsh_rows": args.rows}
     config = DedupConfig(**{k: v for k, v in layout.items() if v is not None})
@@ -173,20 +223,30 @@ def main(argv: list[str] | None = None) -> int:
         file_bytes = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     mean = statistics.fmean(timings)
     background, seeds = background_jaccard(args.rare_word_rate)
-    print(f"distinct-story similarity of the stream: median pairwise Jaccard {background:.4f}"
-          f" (the two real seed articles: {seeds:.4f})")
-    print(f"indexed articles: {size.articles:,}  clusters: {size.clusters:,}"
-          f"  bucket rows: {size.buckets:,}")
-    print(f"dedup cost per article at {args.indexed:,} indexed: {describe(timings, CPU_MS[0])}"
-          f"   (target < {TARGET_MS} ms; mean while filling {fill_ms:.3f} ms)")
+    print(
+        f"distinct-story similarity of the stream: median pairwise Jaccard {background:.4f}"
+        f" (the two real seed articles: {seeds:.4f})"
+    )
+    print(
+        f"indexed articles: {size.articles:,}  clusters: {size.clusters:,}"
+        f"  bucket rows: {size.buckets:,}"
+    )
+    print(
+        f"dedup cost per article at {args.indexed:,} indexed: {describe(timings, CPU_MS[0])}"
+        f"   (target < {TARGET_MS} ms; mean while filling {fill_ms:.3f} ms)"
+    )
     if deferred:
         print(f"  same, SQLite WAL checkpoints deferred: {describe(deferred, CPU_MS[1])}")
     index_mb = (size.disk_bytes or 0) / 2**20
-    print(f"index size on disk: {index_mb:.1f} MiB in dedup tables"
-          f" ({(size.disk_bytes or 0) / max(size.articles, 1):.0f} bytes/article),"
-          f" database files {file_bytes / 2**20:.1f} MiB")
-    print(f"machine load average (1, 5, 15 min) at the end: {os.getloadavg()}"
-          f" on {os.cpu_count()} cores; wall times grow with it, CPU times much less")
+    print(
+        f"index size on disk: {index_mb:.1f} MiB in dedup tables"
+        f" ({(size.disk_bytes or 0) / max(size.articles, 1):.0f} bytes/article),"
+        f" database files {file_bytes / 2**20:.1f} MiB"
+    )
+    print(
+        f"machine load average (1, 5, 15 min) at the end: {os.getloadavg()}"
+        f" on {os.cpu_count()} cores; wall times grow with it, CPU times much less"
+    )
     return 0 if mean < TARGET_MS else 1
 
 

@@ -259,8 +259,12 @@ class DedupIndex:
             "UPDATE dedup_docs SET url_key = ?, text_hash = ?, shingles = ?, revision = ?,"
             " content_key = ? WHERE doc = ?",
             (
-                fingerprint.url_keys[0], fingerprint.text_hash, pack(fingerprint.shingles),
-                revision, fingerprint.content_key, doc,
+                fingerprint.url_keys[0],
+                fingerprint.text_hash,
+                pack(fingerprint.shingles),
+                revision,
+                fingerprint.content_key,
+                doc,
             ),
         )
 
@@ -307,19 +311,40 @@ class DedupIndex:
                 " VALUES (?, ?, ?)",
                 (fingerprint.article_id, fingerprint.article_id, fingerprint.order),
             )
-            return Verdict(fingerprint.article_id, "unique", fingerprint.article_id, None,
-                           None, None, revision=1)
+            return Verdict(
+                fingerprint.article_id,
+                "unique",
+                fingerprint.article_id,
+                None,
+                None,
+                None,
+                revision=1,
+            )
         cluster_id = match.candidate.cluster_id
         canonical_id, canonical_order = self.db.execute(
             "SELECT canonical_id, canonical_order FROM dedup_clusters WHERE cluster_id = ?",
             (cluster_id,),
         )[0]
         if not precedes(fingerprint.rank, (canonical_order, canonical_id)):
-            return Verdict(fingerprint.article_id, "duplicate", cluster_id, canonical_id,
-                           match.method, match.similarity, revision=1)
-        return Verdict(fingerprint.article_id, "canonical", cluster_id, None, match.method,
-                       match.similarity, revision=1,
-                       repointed=self._repoint(cluster_id, canonical_id, fingerprint, match))
+            return Verdict(
+                fingerprint.article_id,
+                "duplicate",
+                cluster_id,
+                canonical_id,
+                match.method,
+                match.similarity,
+                revision=1,
+            )
+        return Verdict(
+            fingerprint.article_id,
+            "canonical",
+            cluster_id,
+            None,
+            match.method,
+            match.similarity,
+            revision=1,
+            repointed=self._repoint(cluster_id, canonical_id, fingerprint, match),
+        )
 
     def _repoint(
         self, cluster_id: str, old_canonical: str, fingerprint: Fingerprint, match: Match
@@ -348,10 +373,18 @@ class DedupIndex:
             " duplicate_of, method, similarity, rank_order, revision, shingles, indexed_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING doc",
             (
-                fingerprint.article_id, fingerprint.content_key, fingerprint.url_keys[0],
-                fingerprint.text_hash, verdict.cluster_id, verdict.duplicate_of,
-                match.method if match else None, match.similarity if match else None,
-                fingerprint.order, 1, pack(fingerprint.shingles), iso(now),
+                fingerprint.article_id,
+                fingerprint.content_key,
+                fingerprint.url_keys[0],
+                fingerprint.text_hash,
+                verdict.cluster_id,
+                verdict.duplicate_of,
+                match.method if match else None,
+                match.similarity if match else None,
+                fingerprint.order,
+                1,
+                pack(fingerprint.shingles),
+                iso(now),
             ),
         )
         self._insert_buckets(int(rows[0][0]), fingerprint.bucket_keys)
@@ -502,4 +535,3 @@ def _candidate(row: tuple[Any, ...]) -> Candidate:
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
-

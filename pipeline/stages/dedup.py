@@ -37,9 +37,7 @@ VERDICTS = Counter(
     "Dedup verdicts: unique, canonical, duplicate, revision, replay.",
     ["verdict"],
 )
-DUPLICATES = Counter(
-    "newsflow_dedup_duplicates_total", "Duplicates found, by method.", ["method"]
-)
+DUPLICATES = Counter("newsflow_dedup_duplicates_total", "Duplicates found, by method.", ["method"])
 REPOINTED = Counter(
     "newsflow_dedup_repointed_total",
     "Members re-pointed at an earlier-published canonical; resolved=no when the stored"

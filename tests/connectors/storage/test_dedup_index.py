@@ -25,8 +25,14 @@ CONFIG = DedupConfig(window_days=7)
 
 def article(url: str, text: str = TEXT, hours: float = 0, title: str = "t") -> EnrichedArticle:
     return EnrichedArticle(
-        id=article_id(url), url=url, canonical_url=url, title=title, text=text,
-        published_at=NOW + timedelta(hours=hours), source="example.com", fetched_at=NOW,
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=title,
+        text=text,
+        published_at=NOW + timedelta(hours=hours),
+        source="example.com",
+        fetched_at=NOW,
     )
 
 

@@ -24,8 +24,14 @@ NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 def article(url: str, text: str, hours: int) -> EnrichedArticle:
     return EnrichedArticle(
-        id=article_id(url), url=url, canonical_url=url, title=f"Title {hours}", text=text,
-        published_at=NOW + timedelta(hours=hours), source=url.split("/")[2], fetched_at=NOW,
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=f"Title {hours}",
+        text=text,
+        published_at=NOW + timedelta(hours=hours),
+        source=url.split("/")[2],
+        fetched_at=NOW,
         feeds=[url.split("/")[2]],
     )
 
@@ -44,11 +50,14 @@ def config_file(tmp_path: Path) -> tuple[Path, list[EnrichedArticle]]:
     url = f"sqlite:///{tmp_path / 'news.db'}"
     path = tmp_path / "newsflow.yaml"
     path.write_text(f"storage:\n  url: {url}\n", encoding="utf-8")
-    items = [article("https://one.example/a", TEXT, 2),
-             article("https://two.example/b", "Advertisement\n" + TEXT, 1)]
+    items = [
+        article("https://one.example/a", TEXT, 2),
+        article("https://two.example/b", "Advertisement\n" + TEXT, 1),
+    ]
     with open_store(url) as store:
-        stage = DedupStage(DedupIndex(store.db, DedupConfig()), DedupConfig(),
-                           articles=store.articles)
+        stage = DedupStage(
+            DedupIndex(store.db, DedupConfig()), DedupConfig(), articles=store.articles
+        )
         for item in items:
             for out in stage.process(item):
                 if isinstance(out, DuplicateEvent):

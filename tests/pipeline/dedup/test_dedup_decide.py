@@ -18,15 +18,22 @@ NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 def fingerprint(url: str, text: str, published: datetime | None = NOW) -> Fingerprint:
     article = EnrichedArticle(
-        id=article_id(url), url=url, canonical_url=url, title="t", text=text,
-        published_at=published, source="example.com", fetched_at=NOW,
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title="t",
+        text=text,
+        published_at=published,
+        source="example.com",
+        fetched_at=NOW,
     )
     return Fingerprinter(CONFIG).of(article)
 
 
 def candidate(fp: Fingerprint) -> Candidate:
-    return Candidate(fp.article_id, fp.article_id, fp.order, fp.url_keys[0], fp.text_hash,
-                     fp.shingles)
+    return Candidate(
+        fp.article_id, fp.article_id, fp.order, fp.url_keys[0], fp.text_hash, fp.shingles
+    )
 
 
 def test_url_variants_match_by_url() -> None:
@@ -45,8 +52,10 @@ def test_reformatted_text_matches_by_hash() -> None:
 
 def test_copy_with_boilerplate_matches_by_jaccard() -> None:
     original = fingerprint("https://one.example/a", TEXT)
-    copy = fingerprint("https://two.example/b", "Subscribe to our newsletter.\n" + TEXT
-                       + "\nCopyright 2024 Wire. All rights reserved.")
+    copy = fingerprint(
+        "https://two.example/b",
+        "Subscribe to our newsletter.\n" + TEXT + "\nCopyright 2024 Wire. All rights reserved.",
+    )
     match = confirm(copy, candidate(original), CONFIG)
     assert match is not None and match.method == "near_duplicate"
     assert CONFIG.near_duplicate_threshold <= match.similarity < 1.0
@@ -97,8 +106,9 @@ def test_canonical_order_is_publication_time_then_id() -> None:
     assert order_key(None) == UNDATED
     naive = datetime(2024, 5, 1, 12, 0)
     assert order_key(naive) == order_key(naive.replace(tzinfo=UTC))
-    assert order_key(datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))) == \
-        order_key(naive)
+    assert order_key(datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))) == order_key(
+        naive
+    )
     assert order_key(naive) < UNDATED
     assert precedes((order_key(naive), "b"), (order_key(naive), "c"))
     assert not precedes((UNDATED, "a"), (order_key(naive), "z"))

@@ -21,8 +21,12 @@ from pipeline.stages.dedup import DedupStage
 SEEDS = sorted((Path(__file__).parents[3] / "bench" / "data" / "dedup" / "seeds").glob("*.txt"))
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 CONFIG = DedupConfig()
-BOILERPLATE = ["Subscribe to our newsletter.", "Advertisement", "Copyright 2024 Wire.",
-               "Related coverage: more on this story"]
+BOILERPLATE = [
+    "Subscribe to our newsletter.",
+    "Advertisement",
+    "Copyright 2024 Wire.",
+    "Related coverage: more on this story",
+]
 
 
 def stories() -> list[str]:
@@ -37,17 +41,28 @@ def stories() -> list[str]:
 def copies(story: int, text: str) -> list[EnrichedArticle]:
     """Four copies of one story, published at different times (copy 3 is the earliest)."""
     words = text.split(" ")
-    bodies = [text, BOILERPLATE[0] + "\n" + text, " ".join(words[: int(len(words) * 0.8)]),
-              text + "\n" + BOILERPLATE[story % 4]]
+    bodies = [
+        text,
+        BOILERPLATE[0] + "\n" + text,
+        " ".join(words[: int(len(words) * 0.8)]),
+        text + "\n" + BOILERPLATE[story % 4],
+    ]
     hours = [2, 3, 4, 1]
     out = []
     for n, body in enumerate(bodies):
         url = f"https://site{n}.example/story-{story}"
-        out.append(EnrichedArticle(
-            id=article_id(url), url=url, canonical_url=url, title=f"story {story}", text=body,
-            published_at=NOW + timedelta(hours=hours[n]), source=f"site{n}.example",
-            fetched_at=NOW,
-        ))
+        out.append(
+            EnrichedArticle(
+                id=article_id(url),
+                url=url,
+                canonical_url=url,
+                title=f"story {story}",
+                text=body,
+                published_at=NOW + timedelta(hours=hours[n]),
+                source=f"site{n}.example",
+                fetched_at=NOW,
+            )
+        )
     return out
 
 
@@ -108,5 +123,8 @@ def test_two_processes_agree_again_on_a_replay(sqlite_url: str) -> None:
     run_two_workers(sqlite_url)
     after = DedupIndex(Database(sqlite_url), CONFIG).size()
     assert (after.articles, after.clusters, after.buckets) == (
-        before.articles, before.clusters, before.buckets)
+        before.articles,
+        before.clusters,
+        before.buckets,
+    )
     assert_one_canonical_per_story(sqlite_url, groups)

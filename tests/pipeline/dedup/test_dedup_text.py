@@ -13,8 +13,9 @@ from pipeline.dedup.text import content_key, overlap, pack, shingles, text_hash,
 SEEDS = sorted((Path(__file__).parents[3] / "bench" / "data" / "dedup" / "seeds").glob("*.txt"))
 TEXT = SEEDS[0].read_text(encoding="utf-8")
 
-words_lists = st.lists(st.sampled_from(["iran", "russia", "nato", "said", "the", "envoy", "a"]),
-                       max_size=60)
+words_lists = st.lists(
+    st.sampled_from(["iran", "russia", "nato", "said", "the", "envoy", "a"]), max_size=60
+)
 
 
 def test_tokens_ignore_case_punctuation_and_unicode_forms() -> None:

@@ -24,8 +24,15 @@ CONFIG = DedupConfig()
 def article(url: str, text: str = TEXT, hours: float = 0, title: str = "t") -> EnrichedArticle:
     host = url.split("/")[2]
     return EnrichedArticle(
-        id=article_id(url), url=url, canonical_url=url, title=title, text=text,
-        published_at=NOW + timedelta(hours=hours), source=host, fetched_at=NOW, feeds=[host],
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=title,
+        text=text,
+        published_at=NOW + timedelta(hours=hours),
+        source=host,
+        fetched_at=NOW,
+        feeds=[host],
     )
 
 
@@ -59,8 +66,12 @@ def test_a_unique_article_comes_out_with_its_cluster(stage: DedupStage) -> None:
     original = article("https://one.example/a")
     [out] = stage.process(original)
     assert isinstance(out, EnrichedArticle)
-    assert (out.id, out.cluster_id, out.duplicate_of, out.revision) == (original.id, original.id,
-                                                                        None, 1)
+    assert (out.id, out.cluster_id, out.duplicate_of, out.revision) == (
+        original.id,
+        original.id,
+        None,
+        1,
+    )
 
 
 def test_a_copy_comes_out_as_a_duplicate_event(stage: DedupStage) -> None:
@@ -93,8 +104,11 @@ def test_earlier_published_copy_takes_over_and_members_are_re_pointed(
     assert isinstance(out[0], EnrichedArticle) and out[0].duplicate_of is None
     [repointed] = out[1:]
     assert isinstance(repointed, DuplicateEvent)
-    assert (repointed.id, repointed.duplicate_of, repointed.cluster_id) == (late.id, early.id,
-                                                                           late.id)
+    assert (repointed.id, repointed.duplicate_of, repointed.cluster_id) == (
+        late.id,
+        early.id,
+        late.id,
+    )
     cluster = repo.cluster(late.id)
     assert [a.id for a in cluster if a.duplicate_of is None] == [early.id]
     assert sorted(a.id for a in cluster) == sorted([early.id, late.id])
