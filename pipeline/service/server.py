@@ -85,7 +85,7 @@ class HttpServer:
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name="http-endpoint", daemon=True,
         )  # fmt: skip
         self._thread.start()
