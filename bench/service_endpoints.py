@@ -33,10 +33,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 # The demo site server and the subprocess driver are the service tests' own helpers.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests/pipeline/service"))
 
-from service_support import (  # noqa: E402
+from service_support import (
     MANIFEST,
     NEWSFLOW,
     REPO,
@@ -83,12 +85,10 @@ def measure_running(work: Path) -> None:
         row(path, f"{statistics.median(times):.1f} ms", f"worst {max(times):.1f} ms")
     row("/metrics size", f"{len(service.get('/metrics')[1]) / 1024:.0f} KiB", "")
     page_ms = page_load_ms(service.url + "/")
-    row("status page rendered (headless Chromium)",
-        f"{page_ms:.0f} ms" if page_ms is not None else "no Chromium", "budget 1000 ms")  # fmt: skip
+    shown = f"{page_ms:.0f} ms" if page_ms is not None else "no Chromium"
+    row("status page rendered (headless Chromium)", shown, "budget 1000 ms")
 
     feed_url, page_url = site.add_hostile_feed()
-    import yaml
-
     config.write_text(yaml.safe_dump(
         {**settings, "feeds": [*settings["feeds"], {"name": "late", "url": feed_url}]}
     ), encoding="utf-8")  # fmt: skip
