@@ -14,25 +14,31 @@ class RunSummary:
     feeds_failed: int = 0
     feeds_not_modified: int = 0
     entries: int = 0
-    articles: int = 0
-    duplicates: int = 0
     failures: int = 0
-    topics: Counter[str] = field(default_factory=Counter)
     stored_total: int | None = None
     duplicates_total: int | None = None
-
-    _seen: set[str] = field(default_factory=set, repr=False)
+    verdicts: dict[str, tuple[str, ...] | None] = field(default_factory=dict, repr=False)
+    """Article id -> its top-level topics, or None for a duplicate; the last word wins,
+    so an article later re-pointed to an earlier-published original counts as a duplicate."""
 
     def count_stored(self, message: Message) -> None:
         """Count a message on its way into the store, each article once per run."""
         if isinstance(message, DuplicateEvent):
-            if message.id not in self._seen:
-                self.duplicates += 1
-            self._seen.add(message.id)
-        elif isinstance(message, EnrichedArticle) and message.id not in self._seen:
-            self._seen.add(message.id)
-            self.articles += 1
-            self.topics.update(t for t in message.topics if "/" not in t)
+            self.verdicts[message.id] = None
+        elif isinstance(message, EnrichedArticle):
+            self.verdicts[message.id] = tuple(t for t in message.topics if "/" not in t)
+
+    @property
+    def articles(self) -> int:
+        return sum(1 for v in self.verdicts.values() if v is not None)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for v in self.verdicts.values() if v is None)
+
+    @property
+    def topics(self) -> Counter[str]:
+        return Counter(t for v in self.verdicts.values() if v is not None for t in v)
 
     def merge(self, other: RunSummary) -> None:
         for name in (
@@ -40,12 +46,10 @@ class RunSummary:
             "feeds_failed",
             "feeds_not_modified",
             "entries",
-            "articles",
-            "duplicates",
             "failures",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.topics.update(other.topics)
+        self.verdicts.update(other.verdicts)
 
     def render(self) -> str:
         top = ", ".join(f"{t} ({n})" for t, n in self.topics.most_common(5)) or "none"

@@ -1,0 +1,28 @@
+"""The run summary counts each article once, by its last verdict."""
+
+from pipeline.models import DuplicateEvent, EnrichedArticle, utcnow
+from pipeline.runtime.summary import RunSummary
+
+
+def article(article_id: str, topics: list[str]) -> EnrichedArticle:
+    return EnrichedArticle(
+        id=article_id, url=f"http://a.example/{article_id}", canonical_url=f"http://a.example/{article_id}",
+        text="t", source="a.example", fetched_at=utcnow(), topics=topics, cluster_id=article_id,
+    )  # fmt: skip
+
+
+def test_a_repeat_counts_once_and_a_re_pointed_article_counts_as_a_duplicate() -> None:
+    summary = RunSummary()
+    copy = article("copy", ["economy-business-finance"])
+    summary.count_stored(copy)
+    summary.count_stored(article("original", ["economy-business-finance", "politics/elections"]))
+    summary.count_stored(article("original", ["economy-business-finance", "politics/elections"]))
+    summary.count_stored(
+        DuplicateEvent(
+            id="copy", url=copy.url, duplicate_of="original", cluster_id="original",
+            similarity=0.9, method="near_duplicate", article=copy,
+        )  # fmt: skip
+    )
+    assert (summary.articles, summary.duplicates) == (1, 1)
+    assert summary.topics == {"economy-business-finance": 1}
+    assert "duplicates found:  1" in summary.render()
