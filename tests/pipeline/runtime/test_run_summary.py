@@ -19,9 +19,14 @@ def test_a_repeat_counts_once_and_a_re_pointed_article_counts_as_a_duplicate() -
     summary.count_stored(article("original", ["economy-business-finance", "politics/elections"]))
     summary.count_stored(
         DuplicateEvent(
-            id="copy", url=copy.url, duplicate_of="original", cluster_id="original",
-            similarity=0.9, method="near_duplicate", article=copy,
-        )  # fmt: skip
+            id="copy",
+            url=copy.url,
+            duplicate_of="original",
+            cluster_id="original",
+            similarity=0.9,
+            method="near_duplicate",
+            article=copy,
+        )
     )
     assert (summary.articles, summary.duplicates) == (1, 1)
     assert summary.topics == {"economy-business-finance": 1}
