@@ -99,7 +99,9 @@ class KafkaConfig(_Section):
         default=10_000, ge=1000, description="How soon a dead consumer's partitions move on."
     )
     max_poll_interval_ms: int = Field(
-        default=300_000, ge=1000, description="Longest a batch may take before the member is evicted."
+        default=300_000,
+        ge=1000,
+        description="Longest a batch may take before the member is evicted.",
     )
     transaction_timeout_ms: int = Field(
         default=30_000,
@@ -155,11 +157,15 @@ class FetchConfig(_Section):
         default=24 * 3600, gt=0, le=24 * 3600, description="How long robots.txt rules are kept."
     )
     robots_failure_cache_seconds: float = Field(
-        default=900, gt=0, le=24 * 3600,
+        default=900,
+        gt=0,
+        le=24 * 3600,
         description="How long an unreachable robots.txt (5xx, timeout) blocks a site.",
     )
     retry_after_default: float = Field(
-        default=60, ge=0, description="Seconds a host is left alone after a 429 without Retry-After."
+        default=60,
+        ge=0,
+        description="Seconds a host is left alone after a 429 without Retry-After.",
     )
     max_retry_after: float = Field(
         default=24 * 3600, gt=0, description="Longest Retry-After honoured, seconds."
@@ -213,7 +219,10 @@ class ExtractConfig(_Section):
         default=3, ge=2, description="Distinct articles a line must appear in to be template."
     )
     learned_min_share: float = Field(
-        default=0.2, gt=0, le=1, description="...and the share of the source's window it must reach."
+        default=0.2,
+        gt=0,
+        le=1,
+        description="...and the share of the source's window it must reach.",
     )
     learned_window: int = Field(default=200, ge=10, description="Recent articles per source.")
     learned_near_copy_share: float = Field(
@@ -261,7 +270,9 @@ class DedupConfig(_Section):
     lsh_bands: int = Field(default=30, ge=1, description="LSH bands (bucket rows per article).")
     lsh_rows: int = Field(default=3, ge=1, description="MinHash values per LSH band.")
     max_candidates: int = Field(
-        default=50, ge=1, description="Near-duplicate candidates scored per article, most bands first."
+        default=50,
+        ge=1,
+        description="Near-duplicate candidates scored per article, most bands first.",
     )
     window_days: float = Field(default=30, gt=0)
 
