@@ -35,7 +35,7 @@ from connectors.storage.db import Database
 from pipeline.models import EnrichedArticle, Entity, article_id
 
 BASELINE_COMMIT = "e2e2255"
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parents[1] / "bench" / "data" / "dedup" / "seeds"
 QUERIES = ["Iran Russia", "NATO expansion", "energy prices", "story 42", "Moscow Tehran"]
 
 

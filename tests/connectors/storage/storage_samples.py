@@ -15,7 +15,7 @@ from pathlib import Path
 from connectors.storage.articles import ArticleRepository, UpsertResult
 from pipeline.models import DuplicateEvent, EnrichedArticle, Entity, Message, article_id
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parents[3] / "bench" / "data" / "dedup" / "seeds"
 BASE_TIME = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 INJECTIONS = [
