@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from service_support import NEWSFLOW, REPO, FeedSite, wait_until, write_config
+from service_support import MANIFEST, NEWSFLOW, REPO, FeedSite, wait_until, write_config
+
+
+def _stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
 
 
 def _events(stderr: str) -> list[dict[str, Any]]:
@@ -47,7 +56,7 @@ def test_sigterm_stops_a_once_run_within_10_s_leaving_the_rest_for_next_time(
     tmp_path: Path,
 ) -> None:
     site = FeedSite(tmp_path / "site")
-    site.slow_down_pages(0.5)
+    site.slow_down_pages(1.0)
     config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
     write_config(config, site, db, fetch={"per_host_concurrency": 1, "concurrency": 2},
                  service={"http_enabled": False})  # fmt: skip
@@ -55,8 +64,7 @@ def test_sigterm_stops_a_once_run_within_10_s_leaving_the_rest_for_next_time(
         process = subprocess.Popen([*NEWSFLOW, "--config", str(config), "run", "--once"],
                                    cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
-        wait_until(lambda: db.exists() and db.stat().st_size > 0, 30, "the store")
-        time.sleep(2)
+        wait_until(lambda: _stored(db) >= 1, 60, "the first article")
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
@@ -66,6 +74,7 @@ def test_sigterm_stops_a_once_run_within_10_s_leaving_the_rest_for_next_time(
     assert took < 10, f"stopped after {took:.1f} s"
     assert process.returncode in (0, 1), err[-2000:]
     assert "newsflow run summary" in out
+    assert _stored(db) < len(MANIFEST["pages"]), "the stop came while pages were pending"
     abandoned = [e for e in _events("\n".join(
         line for line in err.splitlines() if line.startswith("{")))
         if e.get("event") == "poll_abandoned"]  # fmt: skip

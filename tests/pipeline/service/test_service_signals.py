@@ -161,7 +161,7 @@ def test_a_stop_mid_run_exits_0_within_10_s_and_loses_nothing(
 ) -> None:
     config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
     write_config(config, site, db, fetch={"per_host_concurrency": 1, "concurrency": 2})
-    site.slow_down_pages(0.4)
+    site.slow_down_pages(0.8)
     service = ServiceProcess(config)
     wait_until(lambda: len(_stored_urls(db)) >= 3, 60, "the first articles")
     code, took, out = service.stop(signum)
