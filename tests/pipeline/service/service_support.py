@@ -164,13 +164,14 @@ def write_config(path: Path, site: FeedSite, db: Path, **overrides: Any) -> dict
 
 
 class ServiceProcess:
-    """``newsflow --config FILE run`` in a subprocess; its JSON log collected as it comes."""
+    """``newsflow --config FILE run`` (or another command) in a subprocess; its JSON log
+    collected as it comes."""
 
-    def __init__(self, config: Path, *args: str) -> None:
+    def __init__(self, config: Path, *args: str, command: tuple[str, ...] = ("run",)) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.process = subprocess.Popen(
-            [*NEWSFLOW, "--config", str(config), "run", *args],
+            [*NEWSFLOW, "--config", str(config), *command, *args],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.events: list[dict[str, Any]] = []

@@ -1,0 +1,79 @@
+"""``newsflow stage NAME`` on the real broker: each stage process serves its own endpoint.
+
+What the Kubernetes probes and the Prometheus scrape of one pod see: a worker
+is ready once it holds partitions, reports the lag of each, beats its
+heartbeat while it works; the poller is ready when store and broker answer.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka_support import corpus_entries
+from service_support import ServiceProcess, sample, wait_until
+
+from pipeline.models import FetchedPage
+
+pytestmark = pytest.mark.kafka
+
+PAGES = 40
+
+
+def _configure(kafka_env: Any) -> Path:
+    kafka_env.configure(
+        kafka={"partitions": 2},
+        service={"http_enabled": True, "http_port": 0, "log_format": "json"},
+    )
+    return Path(kafka_env.config_file())
+
+
+def test_an_extract_member_is_ready_with_partitions_and_reports_their_lag(
+    kafka_env: Any,
+) -> None:
+    config = _configure(kafka_env)
+    kafka_env.create_topics()
+    pages = [FetchedPage(entry=e, url=e.url, html=e.body or "") for e in corpus_entries(PAGES, 0)]
+    kafka_env.produce("pages", pages)
+    member = ServiceProcess(config, "extract", command=("stage",))
+    try:
+        wait_until(lambda: member.get("/readyz")[0] == 200, 60, "the member to hold partitions")
+        ready = json.loads(member.get("/readyz")[1])
+        assert ready == {"ok": True, "store": "ok", "kafka": "ok", "partitions": "ok"}
+        group = kafka_env.group("extract")
+        wait_until(lambda: sample(member.metrics(), "newsflow_stage_messages_total",
+                                  worker="extract", direction="in") == PAGES,
+                   90, "every page extracted")  # fmt: skip
+
+        def lag_series() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            lag = "newsflow_kafka_consumer_lag"
+            return {k: v for k, v in member.metrics().items()
+                    if k[0] == lag and ("group", group) in k[1]}  # fmt: skip
+
+        wait_until(lambda: len(lag_series()) == 2 and sum(lag_series().values()) == 0,
+                   30, "lag 0 on both partitions")  # fmt: skip
+        metrics = member.metrics()
+        assert sample(metrics, "newsflow_kafka_assigned_partitions", group=group) == 2
+        assert sample(metrics, "newsflow_stage_seconds_count", worker="extract") == PAGES
+        health = json.loads(member.get("/healthz")[1])
+        assert health["loops"]["worker"]["seconds_since_beat"] < 5
+    finally:
+        code, took, _ = member.stop(signal.SIGTERM)
+    assert code == 0 and took < 10, member.log()
+
+
+def test_the_poller_is_ready_when_store_and_broker_answer(kafka_env: Any) -> None:
+    config = _configure(kafka_env)
+    kafka_env.create_topics()
+    poller = ServiceProcess(config, "poll", command=("stage",))
+    try:
+        wait_until(lambda: poller.get("/readyz")[0] == 200, 30, "readiness")
+        assert json.loads(poller.get("/readyz")[1]) == {"ok": True, "store": "ok", "kafka": "ok"}
+        assert sample(poller.metrics(), "newsflow_dead_letters_waiting") == 0
+        assert poller.json("/api/status")["service"]["role"] == "stage poll"
+    finally:
+        code, took, _ = poller.stop(signal.SIGTERM)
+    assert code == 0 and took < 10, poller.log()
