@@ -60,7 +60,7 @@ def shingles(words: list[str], size: int) -> ShingleSet:
     if not words:
         return np.empty(0, dtype=np.uint32)
     token_hashes = np.fromiter(
-        (zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words)
+        map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words)
     )
     width = min(size, len(words))
     count = len(words) - width + 1

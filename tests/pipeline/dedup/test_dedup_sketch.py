@@ -41,3 +41,12 @@ def test_a_truncated_copy_shares_buckets_and_another_story_does_not() -> None:
 def test_bands_must_fit_the_signature() -> None:
     with pytest.raises(ValueError, match="150 > 128"):
         Sketcher(num_perm=128, bands=50, rows=3)
+
+
+def test_signature_equals_datasketch_affine32() -> None:
+    from datasketch import MinHash
+
+    shingle_set = shingles(WORDS, 5)
+    reference = MinHash(num_perm=128, seed=1, hashfunc=int, scheme="affine32")
+    reference.update_batch(shingle_set.tolist())
+    assert (sketcher().signature(shingle_set) == reference.hashvalues).all()
