@@ -452,6 +452,12 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else base / p
 
+    def resolve_data(p: Path) -> Path:
+        """Rules and taxonomies: the config's own, else the ones newsflow ships."""
+        mine = resolve(p)
+        shipped = PROJECT_ROOT / p
+        return shipped if not mine.exists() and not p.is_absolute() and shipped.exists() else mine
+
     feeds = [
         f.model_copy(update={"url": str(resolve(Path(f.url)))}) if f.is_local else f
         for f in config.feeds
@@ -470,13 +476,13 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
                 }
             ),
             "extract": config.extract.model_copy(
-                update={"residue_rules": resolve(config.extract.residue_rules)}
+                update={"residue_rules": resolve_data(config.extract.residue_rules)}
             ),
             "tagging": config.tagging.model_copy(
                 update={
-                    "taxonomy": resolve(config.tagging.taxonomy),
+                    "taxonomy": resolve_data(config.tagging.taxonomy),
                     "extra_taxonomies": [resolve(p) for p in config.tagging.extra_taxonomies],
-                    "entities": resolve(config.tagging.entities),
+                    "entities": resolve_data(config.tagging.entities),
                 }
             ),
         }
