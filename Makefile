@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install newsflow with its test tools
 
 run: install ## run the offline demo once on the embedded default and print a summary
 	$(NEWSFLOW) --config config/demo.yaml run --once
-	@echo "Stored articles: $(NEWSFLOW) --config config/demo.yaml export | head"
+	@echo "See what was stored:  $(NEWSFLOW) --config config/demo.yaml export | head -n 3"
 
 lint: install ## ruff
 	$(PY) -m ruff check pipeline connectors tests bench corpus
