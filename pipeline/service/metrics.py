@@ -48,6 +48,7 @@ from pipeline.runtime.outcome import Outcome, process_safely
 from pipeline.stages.base import Stage
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DIR_PREFIX = "newsflow-metrics-"
 
 STAGE_SECONDS = Histogram(
     "newsflow_stage_seconds",
@@ -105,7 +106,8 @@ def child_process_metrics() -> Iterator[Path | None]:
         yield None
         return
     previous = os.environ.get(MULTIPROC_ENV)
-    directory = Path(tempfile.mkdtemp(prefix="newsflow-metrics-"))
+    remove_stale_metric_dirs(Path(tempfile.gettempdir()))
+    directory = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-"))
     os.environ[MULTIPROC_ENV] = str(directory)
     try:
         yield directory
@@ -126,6 +128,27 @@ def collect_metrics(child_dir: Path | None = None) -> list[Metric]:
         children = MultiProcessCollector(None, path=str(child_dir)).collect()
         families = merge_families(families, children)
     return families
+
+
+def remove_stale_metric_dirs(parent: Path) -> list[Path]:
+    """Remove metrics directories left by processes that died without cleaning up (kill -9)."""
+    removed = []
+    for directory in parent.glob(f"{DIR_PREFIX}*-*"):
+        pid = directory.name.removeprefix(DIR_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def render_metrics(child_dir: Path | None = None) -> bytes:

@@ -242,6 +242,15 @@ class ServiceProcess:
             self.process.kill()
             self.process.communicate(timeout=10)
 
+    def close(self) -> None:
+        """Stop it the way an operator would (SIGTERM), killing it only if that fails."""
+        if self.process.poll() is not None:
+            return
+        try:
+            self.stop(signal.SIGTERM, timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
 
 def sample(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
            **labels: str) -> float:  # fmt: skip

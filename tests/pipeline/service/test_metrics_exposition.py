@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.metrics_core import Metric
@@ -14,9 +16,11 @@ from prometheus_client.samples import Sample
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.embedded import MESSAGES
 from pipeline.service.metrics import (
+    DIR_PREFIX,
     MULTIPROC_ENV,
     child_process_metrics,
     merge_families,
+    remove_stale_metric_dirs,
     render_metrics,
     timed_process,
 )
@@ -99,3 +103,15 @@ def test_a_counter_defined_here_shows_in_the_exposition_without_children() -> No
     counter.labels("v").inc()
     families = _families(render_metrics(None))
     assert _value(families["newsflow_exposition_probe"], "newsflow_exposition_probe_total") == 1
+
+
+def test_directories_of_dead_processes_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = tmp_path / f"{DIR_PREFIX}{finished.pid}-abc"
+    live = tmp_path / f"{DIR_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "unrelated-123-x"
+    for directory in (dead, live, other):
+        directory.mkdir()
+    assert remove_stale_metric_dirs(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()

@@ -43,7 +43,7 @@ def service(site: FeedSite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_until(lambda: _stored(running) == len(MANIFEST["pages"]), 90, "every demo article")
         yield running
     finally:
-        running.kill()
+        running.close()
 
 
 def _stored(service: ServiceProcess) -> int:

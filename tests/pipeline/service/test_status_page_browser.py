@@ -81,7 +81,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         wait_until(lambda: _stored(running) == total, 90, "every article")
         yield running
     finally:
-        running.kill()
+        running.close()
         site.close()
 
 
