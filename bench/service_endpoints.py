@@ -58,11 +58,6 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def stored(service: ServiceProcess) -> int:
-    articles = service.json("/api/status")["articles"]
-    return int(articles["total"] or 0) + int(articles["duplicates"] or 0)
-
-
 def row(label: str, value: str, budget: str) -> None:
     print(f"  {label:<44} {value:>14}   {budget}")
 
@@ -74,7 +69,7 @@ def measure_running(work: Path) -> None:
     started = time.monotonic()
     service = ServiceProcess(config)
     listening = time.monotonic() - started
-    wait_until(lambda: stored(service) == len(MANIFEST["pages"]), 120, "the demo")
+    wait_until(lambda: service.stored() == len(MANIFEST["pages"]), 120, "the demo")
     all_stored = time.monotonic() - started
     print("start")
     row("endpoint listening after", f"{listening:.2f} s", "")
@@ -112,7 +107,7 @@ def measure_stop_mid_run(work: Path) -> None:
                                                         "concurrency": 2})  # fmt: skip
     site.slow_down_pages(0.5)
     service = ServiceProcess(config)
-    wait_until(lambda: stored(service) >= 3, 60, "the first articles")
+    wait_until(lambda: service.stored() >= 3, 60, "the first articles")
     code, took, _ = service.stop(signal.SIGTERM)
     row(f"SIGTERM while fetching (exit {code})", f"{took:.2f} s", f"limit {STOP_LIMIT_S:.0f} s")
     site.close()

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -218,6 +219,11 @@ class ServiceProcess:
         assert status == 200, (path, status, body[:500])
         return json.loads(body)
 
+    def stored(self) -> int:
+        """Articles and duplicates in the store, as the status document counts them."""
+        articles = self.json("/api/status")["articles"]
+        return int(articles["total"] or 0) + int(articles["duplicates"] or 0)
+
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of ``/metrics``: (name, sorted labels) -> value."""
         status, body = self.get("/metrics")
@@ -250,6 +256,15 @@ class ServiceProcess:
             self.stop(signal.SIGTERM, timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def query_store(db: Path, sql: str) -> list[Any]:
+    """First column of ``sql`` on a SQLite store; empty while its tables do not exist yet."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return [row[0] for row in conn.execute(sql)]
+    except sqlite3.OperationalError:
+        return []
 
 
 def sample(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,

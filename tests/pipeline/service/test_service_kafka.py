@@ -42,7 +42,7 @@ def test_run_on_kafka_serves_the_workers_metrics_lag_and_readiness(
     service = ServiceProcess(tmp_path / "newsflow.yaml")
     try:
         total = len(MANIFEST["pages"])
-        wait_until(lambda: _stored(service) == total, 120, "every demo article through Kafka")
+        wait_until(lambda: service.stored() == total, 120, "every demo article through Kafka")
         wait_until(lambda: service.get("/readyz")[0] == 200, 30, "readiness")
         ready = json.loads(service.get("/readyz")[1])
         assert ready["kafka"] == "ok" and ready["store"] == "ok"
@@ -70,8 +70,3 @@ def test_run_on_kafka_serves_the_workers_metrics_lag_and_readiness(
         site.close()
     assert code == 0, service.log()
     assert took < 10
-
-
-def _stored(service: ServiceProcess) -> int:
-    articles = service.json("/api/status")["articles"]
-    return int(articles["total"] or 0) + int(articles["duplicates"] or 0)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from service_support import MANIFEST, NEWSFLOW, REPO, FeedSite, wait_until, write_config
+from service_support import (
+    MANIFEST,
+    NEWSFLOW,
+    REPO,
+    FeedSite,
+    query_store,
+    wait_until,
+    write_config,
+)
 
 
 def _stored(db: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
+    return len(query_store(db, "SELECT id FROM articles"))
 
 
 def _events(stderr: str) -> list[dict[str, Any]]:

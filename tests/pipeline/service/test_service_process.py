@@ -40,15 +40,10 @@ def service(site: FeedSite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     write_config(work / "newsflow.yaml", site, work / "news.db")
     running = ServiceProcess(work / "newsflow.yaml")
     try:
-        wait_until(lambda: _stored(running) == len(MANIFEST["pages"]), 90, "every demo article")
+        wait_until(lambda: running.stored() == len(MANIFEST["pages"]), 90, "every demo article")
         yield running
     finally:
         running.close()
-
-
-def _stored(service: ServiceProcess) -> int:
-    articles = service.json("/api/status")["articles"]
-    return int(articles["total"] or 0) + int(articles["duplicates"] or 0)
 
 
 def test_healthz_and_readyz_answer_200_while_the_loop_runs(service: ServiceProcess) -> None:

@@ -11,7 +11,6 @@ the next run stores the rest (nothing lost).
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from service_support import (
     REPO,
     FeedSite,
     ServiceProcess,
+    query_store,
     sample,
     wait_until,
     write_config,
@@ -40,21 +40,12 @@ def site(tmp_path: Path) -> Iterator[FeedSite]:
     served.close()
 
 
-def _query(db: Path, sql: str) -> set[str]:
-    """First column of ``sql``; empty while the service has not created the tables yet."""
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return {row[0] for row in conn.execute(sql)}
-    except sqlite3.OperationalError:
-        return set()
-
-
 def _stored_urls(db: Path) -> set[str]:
-    return _query(db, "SELECT url FROM articles")
+    return set(query_store(db, "SELECT url FROM articles"))
 
 
 def _committed_feeds(db: Path) -> set[str]:
-    return _query(db, "SELECT feed FROM feed_state WHERE last_success_at IS NOT NULL")
+    return set(query_store(db, "SELECT feed FROM feed_state WHERE last_success_at IS NOT NULL"))
 
 
 def _edit(config: Path, change: dict[str, object]) -> None:

@@ -78,16 +78,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     running = ServiceProcess(root / "newsflow.yaml")
     try:
         total = len(MANIFEST["pages"]) + 1
-        wait_until(lambda: _stored(running) == total, 90, "every article")
+        wait_until(lambda: running.stored() == total, 90, "every article")
         yield running
     finally:
         running.close()
         site.close()
-
-
-def _stored(service: ServiceProcess) -> int:
-    articles = service.json("/api/status")["articles"]
-    return int(articles["total"] or 0) + int(articles["duplicates"] or 0)
 
 
 def _load(browser: Any, url: str) -> float:
