@@ -15,7 +15,7 @@ status page), :mod:`~.throughput` (the last hour per minute),
 :mod:`~.reload` (SIGHUP and file-change reloads), :mod:`~.control` (what a
 loop does each turn), :mod:`~.kafka_health` (lag, assignment, DLQ size),
 :mod:`~.progress` (the terminal progress line), :mod:`~.server` (the HTTP
-server). Operators' view: ``docs/operations.md``.
+server). Operators' view: the Operations section of the README.
 """
 
 from pipeline.service.control import LoopControl, Reconfigurable
