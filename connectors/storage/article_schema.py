@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors.storage.db import Dialect
-from connectors.storage.migrations import Migration
+from connectors.storage.migrations import Migration, both
 
 # ISO 639-1 code -> PostgreSQL text-search configuration shipped with PostgreSQL >= 12.
 PG_TEXT_SEARCH_CONFIGS: dict[str, str] = {
@@ -158,4 +158,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "article revisions", _revisions_table),
     Migration(3, "topic and entity side tables", _tag_tables),
     Migration(4, "full-text search", _full_text),
+    Migration(
+        5, "newest articles index", both("CREATE INDEX articles_stored ON articles (stored_at)")
+    ),
 )
