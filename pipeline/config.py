@@ -275,6 +275,9 @@ class DedupConfig(_Section):
         description="Near-duplicate candidates scored per article, most bands first.",
     )
     window_days: float = Field(default=30, gt=0)
+    prune_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often a dedup worker ages out the index."
+    )
 
     @model_validator(mode="after")
     def _bands_fit_signature(self) -> DedupConfig:

@@ -19,7 +19,7 @@ the same content again yields the same verdict and writes nothing. Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
 from prometheus_client import Counter, Gauge
@@ -72,6 +72,7 @@ class DedupStage(Stage):
         self.articles = articles
         self.clock = clock
         self.fingerprinter = Fingerprinter(config)
+        self._next_prune: datetime | None = None
         self.refresh_size()
 
     def process(self, message: Message) -> Iterable[Message]:
@@ -79,7 +80,9 @@ class DedupStage(Stage):
             raise InputError(
                 f"dedup takes enriched articles, got {type(message).__name__}", reason="wrong_type"
             )
-        verdict = self.index.record(self.fingerprinter.of(message), self.clock())
+        now = self.clock()
+        self._prune_when_due(now)
+        verdict = self.index.record(self.fingerprinter.of(message), now)
         _count(verdict)
         article = message.model_copy(
             update={
@@ -112,6 +115,13 @@ class DedupStage(Stage):
             )
             events.append(_event(updated, canonical.id, member.method, member.similarity))
         return events
+
+    def _prune_when_due(self, now: datetime) -> None:
+        """Age the index out as the stream goes, so every transport bounds it alike."""
+        if self._next_prune is not None and now < self._next_prune:
+            return
+        self.prune(now)
+        self._next_prune = now + timedelta(seconds=self.config.prune_interval_seconds)
 
     def prune(self, now: datetime | None = None) -> int:
         """Age out index entries past the window (the runtime calls this periodically)."""

@@ -142,3 +142,12 @@ def test_prune_empties_the_window(stage: DedupStage) -> None:
     stage.process(article("https://two.example/b", OTHER))
     assert stage.prune(NOW + timedelta(days=CONFIG.window_days + 1)) == 2
     assert stage.index.count() == 0
+
+
+def test_the_stage_ages_the_index_out_as_the_stream_goes(db: Database) -> None:
+    clock = [NOW]
+    stage = DedupStage(DedupIndex(db, CONFIG), CONFIG, clock=lambda: clock[0])
+    stage.process(article("https://one.example/a"))
+    clock[0] = NOW + timedelta(days=CONFIG.window_days + 1)
+    stage.process(article("https://two.example/b", OTHER))
+    assert stage.index.count() == 1  # the old article went; the new one stays
