@@ -17,6 +17,7 @@ parameters must not contain a literal ``?`` (it is the placeholder); a literal
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import sqlite3
@@ -48,6 +49,7 @@ class Database:
         self._conn = _connect_sqlite(url) if self.dialect == "sqlite" else _connect_postgres(url)
         self._lock = threading.RLock()
         self._depth = 0
+        self._checkpointer = WalCheckpointer(url) if self.dialect == "sqlite" else None
 
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)!r})"
@@ -132,6 +134,8 @@ class Database:
                 self._raw(f"RELEASE SAVEPOINT nf_{depth}")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             self._conn.close()
 
@@ -184,11 +188,48 @@ def _connect_sqlite(url: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=30000")
         _enable_wal(conn)
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # see WalCheckpointer
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
     return conn
+
+
+class WalCheckpointer:
+    """Checkpoints the SQLite write-ahead log from a thread of its own, off the commit path.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the WAL
+    size limit and fsyncs every page dirtied since the last one: one article
+    in a thousand paid for all the others (p95 of a dedup write 19 ms against
+    a 1.5 ms median). Here commits never checkpoint (``wal_autocheckpoint=0``
+    on the writing connection) and a daemon thread runs a PASSIVE checkpoint,
+    which waits for no one, every ``interval`` seconds. Should the thread die
+    with the process, the next opener checkpoints as usual.
+    """
+
+    def __init__(self, url: str, interval: float = 1.0) -> None:
+        self.path = Path(url.removeprefix("sqlite:///"))
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=1, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
