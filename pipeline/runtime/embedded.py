@@ -1,11 +1,33 @@
-"""The embedded runtime: every worker of the topology in one process.
+"""The embedded runtime: every worker of the topology in one process, overlapped.
 
-Workers run in topology order on a batch of entries. Fetching is I/O-bound
-and runs on a thread pool; extraction is CPU-bound and runs on a process pool
-(each process builds its own stages); tagging, dedup and storage run in the
-main thread, which owns the database writes. Failures become dead letters in
-the store, and a feed's poll is committed only after its entries are stored,
-so a crash re-delivers entries instead of losing them (storage is idempotent).
+Entries stream through the workers; no stage waits for another to finish a
+batch::
+
+    submit ─▶ fetch (thread pool) ─▶ extract + tag (process pool) ─▶ dedup + store (this thread)
+                                                                       └─▶ on_done: commit the poll
+
+Fetching is I/O-bound and runs on a thread pool. Extraction is CPU-bound
+and runs on a process pool (one process per core, each building its own
+stages); tagging runs there too, right after extraction: it is CPU-bound and
+stateless, so it needs nothing from this process and, here, would only add
+to the GIL contention of the thread that owns the database. Dedup and
+storage run in the calling thread, which owns the database writes, while
+the pools keep working on the next pages. Entries reach dedup in the order
+they were submitted, so verdicts do not depend on which fetch was fastest.
+
+A failure becomes a dead letter in the store. ``on_done`` runs (in the
+calling thread) only once every entry of its call is stored or
+dead-lettered, so the service commits a feed's poll after its entries are
+safe: a crash re-delivers them instead of losing them (storage is
+idempotent)::
+
+    pipeline = EmbeddedPipeline(config, resources)
+    pipeline.submit(result.entries, summary, on_done=lambda: poller.commit(feed, result))
+    pipeline.drain(stop)          # False if ``stop`` cut it short: open polls stay uncommitted
+    pipeline.process(entries, summary)   # submit + drain, for one batch
+
+In-flight work is bounded (:data:`MAX_IN_FLIGHT` entries from fetch to
+storage), so ``submit`` blocks, working, while the pipeline is full.
 """
 
 from __future__ import annotations
@@ -13,22 +35,26 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
 
 from pipeline.config import Config
 from pipeline.models import FeedEntry, Message
-from pipeline.runtime.outcome import Failure, Outcome
+from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
-from pipeline.topology import WORKERS, Worker
+from pipeline.topology import WORKER_BY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +69,103 @@ DEAD_LETTERS = Counter(
     ["stage", "reason"],
 )
 
-BATCH_SIZE = 64
+MAX_IN_FLIGHT = 96
+"""Entries between fetch and storage at once; bounds the pages held in memory."""
+QUEUED_PER_PROCESS = 6
+"""Pages queued per extraction process: enough to keep it busy while this thread stores."""
+STORE_BATCH = 8
+"""Entries deduplicated and stored per transaction, between looks at completed work."""
+WAIT_SECONDS = 0.1
+"""Longest wait for a completion before ``stop`` is checked again."""
 
-# Set in each extraction process by _init_process_worker: a process pool can only
-# reach per-process state through a module global.
-_PROCESS_STAGES: dict[str, list[Stage]] = {}
-
-
-def _init_process_worker(config: Config, worker_name: str) -> None:
-    # Ctrl-C reaches the whole process group; the parent stops the pool itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    resources = Resources(config)
-    worker = next(w for w in WORKERS if w.name == worker_name)
-    _PROCESS_STAGES[worker_name] = [build_stage(s, resources) for s in worker.stages]
-
-
-def _process_in_worker(worker_name: str, message: Message) -> Outcome:
-    return timed_process(worker_name, _PROCESS_STAGES[worker_name], message)
-
+OFFLOADED = ("tag",)
+"""Stages of the dedup worker run in the extraction processes, after extraction."""
 
 Observer = Callable[[str, int, int], None]
 """Told after each message a worker handled: ``(worker, handled, failed)``."""
+Context = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One message a worker handled off this thread, and what came of it."""
+
+    worker: str
+    outcome: Outcome
+    context: Context
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Stages run one after the other for one worker (``timed``: observed in the histogram)."""
+
+    worker: str
+    stages: list[Stage]
+    timed: bool = True
+
+
+def run_phases(phases: Sequence[Phase], messages: Sequence[Message]) -> list[Handled]:
+    """Each message through each phase in turn; every message handled is reported."""
+    handled: list[Handled] = []
+    current = list(messages)
+    for phase in phases:
+        following: list[Message] = []
+        for message in current:
+            if phase.timed:
+                outcome = timed_process(phase.worker, phase.stages, message)
+            else:
+                outcome = process_safely(phase.stages, message)
+            handled.append(Handled(phase.worker, outcome, message_context(message)))
+            following.extend(outcome.produced)
+        current = following
+    return handled
+
+
+# Set in each extraction process by _init_process_worker: a process pool can only
+# reach per-process state through a module global.
+_PROCESS_PHASES: list[Phase] = []
+
+
+def _init_process_worker(config: Config) -> None:
+    # Ctrl-C reaches the whole process group; the parent stops the pool itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _PROCESS_PHASES.extend(offloaded_phases(Resources(config)))
+
+
+def _process_in_worker(messages: list[Message]) -> list[Handled]:
+    return run_phases(_PROCESS_PHASES, messages)
+
+
+def offloaded_phases(resources: Resources) -> list[Phase]:
+    """What the extraction processes run: extraction, then the offloaded stages (untimed:
+    the dedup worker's time is observed where its own stages run)."""
+    extract = [build_stage(s, resources) for s in WORKER_BY_NAME["extract"].stages]
+    offloaded = [build_stage(s, resources) for s in OFFLOADED]
+    return [Phase("extract", extract), Phase("dedup", offloaded, timed=False)]
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One ``submit`` call: its entries in order, and what to run once all are through."""
+
+    summary: RunSummary
+    on_done: Callable[[], None] | None
+    remaining: int
+
+
+@dataclass(eq=False)
+class _Item:
+    ticket: _Ticket
+    seq: int
+    """Submission order: dedup and storage take entries in this order."""
+    entry: FeedEntry
 
 
 class EmbeddedPipeline:
-    """Runs batches of feed entries through every worker, in one process.
+    """Streams feed entries through every worker; see the module docstring.
 
     ``on_handled`` (optional) is called after each message a worker handled,
-    in the main thread: the service beats its heartbeat there and the
+    in the calling thread: the service beats its heartbeat there and the
     progress line counts.
     """
 
@@ -81,8 +176,69 @@ class EmbeddedPipeline:
         self.resources = resources
         self.on_handled = on_handled
         self._stages: dict[str, list[Stage]] = {}
-        self._executors: dict[str, Executor] = {}
-        self._lock = threading.Lock()
+        self._fetch_pool: ThreadPoolExecutor | None = None
+        self._extract_pool: Executor | None = None
+        self._processes = config.extract.workers or os.cpu_count() or 1
+        self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        self._fetching: dict[Future[Outcome], _Item] = {}
+        self._extracting: dict[Future[list[Handled]], tuple[_Item, Executor]] = {}
+        self._waiting: deque[_Item] = deque()
+        """Entries not yet fetched."""
+        self._fetched: deque[tuple[_Item, list[Message]]] = deque()
+        """Fetched pages waiting for room in the extraction queue."""
+        self._ready: dict[int, tuple[_Item, list[Message]]] = {}
+        """Outputs of the off-thread workers by entry, waiting for their turn (in order)."""
+        self._seq = 0
+        self._next_seq = 0
+        self._in_flight = 0
+        self._open: set[_Ticket] = set()
+
+    # -- public ---------------------------------------------------------------
+
+    def submit(
+        self,
+        entries: Sequence[FeedEntry],
+        summary: RunSummary,
+        *,
+        on_done: Callable[[], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> bool:
+        """Start ``entries`` through the workers; ``on_done`` once all are stored or dead-lettered.
+
+        Blocks (working) while :data:`MAX_IN_FLIGHT` entries are in flight;
+        returns False if ``stop`` was set meanwhile (see :meth:`drain`).
+        """
+        ticket = _Ticket(summary, on_done, remaining=len(entries))
+        if not entries:
+            self._finish(ticket)
+            return True
+        self._open.add(ticket)
+        for entry in entries:
+            self._waiting.append(_Item(ticket, self._seq, entry))
+            self._seq += 1
+        while self._waiting:
+            if stop is not None and stop.is_set():
+                self._abandon()
+                return False
+            self._start_work()
+            if self._waiting:
+                self._step(block=True)
+        self._step(block=False)
+        return True
+
+    def drain(self, stop: threading.Event | None = None) -> bool:
+        """Work until everything submitted is through; False if ``stop`` cut it short.
+
+        After a stop, what was in flight is dropped: its ``on_done`` never runs,
+        so its polls stay uncommitted and their entries come again.
+        """
+        while self._open:
+            if stop is not None and stop.is_set():
+                self._abandon()
+                return False
+            self._start_work()
+            self._step(block=True)
+        return True
 
     def process(
         self,
@@ -91,94 +247,186 @@ class EmbeddedPipeline:
         *,
         stop: threading.Event | None = None,
     ) -> bool:
-        """Push ``entries`` through all workers; failures become dead letters.
+        """Push ``entries`` through all workers and return when they are through.
 
         Returns False when ``stop`` was set before every entry was through:
         the caller must then not commit the poll (its entries come again).
         """
-        for start in range(0, len(entries), BATCH_SIZE):
-            pending: list[Message] = list(entries[start : start + BATCH_SIZE])
-            for worker in WORKERS:
-                if stop is not None and stop.is_set():
-                    return False
-                batch = [m for m in pending if m.topic in worker.consumes]
-                rest = [m for m in pending if m.topic not in worker.consumes]
-                if worker.name == "store":
-                    for message in batch:
-                        summary.count_stored(message)
-                pending = rest + self._run_worker(worker, batch, summary, stop)
-        return stop is None or not stop.is_set()
+        return self.submit(entries, summary, stop=stop) and self.drain(stop)
 
-    def _run_worker(
-        self,
-        worker: Worker,
-        batch: list[Message],
-        summary: RunSummary,
-        stop: threading.Event | None = None,
-    ) -> list[Message]:
-        if not batch:
-            return []
-        MESSAGES.labels(worker.name, "in").inc(len(batch))
+    def close(self) -> None:
+        for executor in (self._fetch_pool, self._extract_pool):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        for stages in self._stages.values():
+            for stage in stages:
+                stage.close()
+
+    # -- moving work along ----------------------------------------------------
+
+    def _start_work(self) -> None:
+        """Hand fetched pages to extraction, and entries to fetching, while there is room."""
+        while self._fetched and len(self._extracting) < self._extract_capacity():
+            item, pages = self._fetched.popleft()
+            self._start_extraction(item, pages)
+        fetch_limit = self.config.fetch.concurrency
+        while self._waiting and self._in_flight < MAX_IN_FLIGHT and (
+            len(self._fetching) < fetch_limit
+        ):
+            self._start_fetch(self._waiting.popleft())
+
+    def _step(self, *, block: bool) -> None:
+        """Handle completed work (keeping the pools fed), then dedup and store a batch."""
+        self._collect(block=block and not self._has_turn())
+        if self._has_turn():
+            self._dedup_and_store()
+
+    def _collect(self, *, block: bool) -> bool:
+        """Handle every completed fetch and extraction; wait briefly for one if ``block``."""
+        handled = False
+        timeout = WAIT_SECONDS if block else None
+        while True:
+            try:
+                future = self._completed.get(block=block and not handled, timeout=timeout)
+            except queue.Empty:
+                return handled
+            handled = True
+            if future in self._fetching:
+                self._fetched_one(self._fetching.pop(future), future)
+            elif future in self._extracting:
+                self._extracted_one(*self._extracting.pop(future), future)
+            self._start_work()
+
+    def _start_fetch(self, item: _Item) -> None:
+        self._in_flight += 1
+        pool = self._fetch_executor()
+        future = pool.submit(timed_process, "fetch", self._local_stages("fetch"), item.entry)
+        self._fetching[future] = item
+        future.add_done_callback(self._completed.put)
+
+    def _fetched_one(self, item: _Item, future: Future[Outcome]) -> None:
+        outcome = _result(future, "fetch", item.entry)
+        self._account(item.ticket, Handled("fetch", outcome, message_context(item.entry)))
+        if outcome.produced:
+            self._fetched.append((item, outcome.produced))
+        else:
+            self._wait_turn(item, [])
+
+    def _start_extraction(self, item: _Item, pages: list[Message]) -> None:
+        pool = self._extract_executor()
+        if pool is None:
+            self._extracted(item, run_phases(self._local_phases(), pages))
+            return
+        future = pool.submit(_process_in_worker, pages)
+        self._extracting[future] = (item, pool)
+        future.add_done_callback(self._completed.put)
+
+    def _extracted_one(
+        self, item: _Item, pool: Executor, future: Future[list[Handled]]
+    ) -> None:
+        try:
+            handled = future.result()
+        except Exception as exc:  # the pool failed (a process died), not a stage
+            if isinstance(exc, BrokenProcessPool) and pool is self._extract_pool:
+                self._replace_broken_pool()
+            crashed = _crashed("extract", item.entry, exc)
+            handled = [Handled("extract", crashed, message_context(item.entry))]
+        self._extracted(item, handled)
+
+    def _extracted(self, item: _Item, handled: list[Handled]) -> None:
+        """Account for the extraction processes' work; tagged articles wait for dedup."""
         produced: list[Message] = []
-        for message, outcome in zip(batch, self._map(worker, batch), strict=False):
-            if stop is not None and stop.is_set():
-                break  # the caller leaves the poll uncommitted: these entries come again
-            produced.extend(outcome.produced)
-            if outcome.failure:
-                MESSAGES.labels(worker.name, "failed").inc()
-                self._dead_letter(outcome.failure, message)
-                summary.failures += 1
-            if self.on_handled is not None:
-                self.on_handled(worker.name, 1, int(outcome.failure is not None))
-        MESSAGES.labels(worker.name, "out").inc(len(produced))
-        return produced
+        for each in handled:
+            offloaded = each.worker != "extract"
+            self._account(item.ticket, each, ends=not offloaded)
+            if offloaded:
+                produced.extend(each.outcome.produced)
+        self._wait_turn(item, produced)
 
-    def _map(self, worker: Worker, batch: list[Message]) -> Iterable[Outcome]:
-        executor = self._executor(worker)
-        if executor is None:
-            stages = self._local_stages(worker)
-            return (timed_process(worker.name, stages, m) for m in batch)
-        if isinstance(executor, ProcessPoolExecutor):
-            return executor.map(_process_in_worker, [worker.name] * len(batch), batch, chunksize=4)
-        stages = self._local_stages(worker)
-        return executor.map(lambda m: timed_process(worker.name, stages, m), batch)
+    def _wait_turn(self, item: _Item, messages: list[Message]) -> None:
+        self._ready[item.seq] = (item, messages)
 
-    def _local_stages(self, worker: Worker) -> list[Stage]:
-        with self._lock:
-            if worker.name not in self._stages:
-                self._stages[worker.name] = [build_stage(s, self.resources) for s in worker.stages]
-            return self._stages[worker.name]
+    def _has_turn(self) -> bool:
+        return self._next_seq in self._ready
 
-    def _executor(self, worker: Worker) -> Executor | None:
-        factory = self._executor_factories().get(worker.name)
-        if factory is None:
-            return None
-        with self._lock:
-            if worker.name not in self._executors:
-                executor = factory(worker)
-                if executor is None:
-                    return None
-                self._executors[worker.name] = executor
-            return self._executors[worker.name]
+    def _dedup_and_store(self) -> None:
+        """Dedup and store up to :data:`STORE_BATCH` entries whose turn has come.
 
-    def _executor_factories(self) -> dict[str, Callable[[Worker], Executor | None]]:
-        return {"fetch": self._thread_pool, "extract": self._process_pool}
+        One transaction for the batch (each message still in its own savepoint,
+        so one failure is one dead letter): one commit and one wait for the
+        write lock instead of several per article. Only after the commit are
+        the entries counted through, so ``on_done`` never runs before its
+        entries are durable.
+        """
+        batch: list[tuple[_Item, list[Message]]] = []
+        while self._next_seq in self._ready and len(batch) < STORE_BATCH:
+            batch.append(self._ready.pop(self._next_seq))
+            self._next_seq += 1
+        with self.resources.store.db.transaction():
+            for item, messages in batch:
+                self._dedup_and_store_one(item.ticket, messages)
+        for item, _ in batch:
+            self._in_flight -= 1
+            item.ticket.remaining -= 1
+            if item.ticket.remaining == 0:
+                self._open.discard(item.ticket)
+                self._finish(item.ticket)
 
-    def _thread_pool(self, worker: Worker) -> Executor:
-        return ThreadPoolExecutor(self.config.fetch.concurrency, thread_name_prefix=worker.name)
+    def _dedup_and_store_one(self, ticket: _Ticket, articles: list[Message]) -> None:
+        dedup = self._local_stages("dedup")
+        stored: list[Message] = []
+        for article in articles:
+            outcome = timed_process("dedup", dedup, article)
+            self._account(ticket, Handled("dedup", outcome, message_context(article)), begins=False)
+            stored.extend(outcome.produced)
+        store = self._local_stages("store")
+        for message in stored:
+            ticket.summary.count_stored(message)
+            outcome = timed_process("store", store, message)
+            self._account(ticket, Handled("store", outcome, message_context(message)))
 
-    def _process_pool(self, worker: Worker) -> Executor | None:
-        processes = self.config.extract.workers or os.cpu_count() or 1
-        if processes <= 1:
-            return None
-        return ProcessPoolExecutor(
-            processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_process_worker,
-            initargs=(self.config, worker.name),
-        )
+    def _finish(self, ticket: _Ticket) -> None:
+        if ticket.on_done is not None:
+            ticket.on_done()
 
-    def _dead_letter(self, failure: Failure, message: Message) -> None:
+    def _abandon(self) -> None:
+        """Drop everything in flight (after a stop): no callback of an open ticket runs."""
+        futures: list[Future[Any]] = [*self._fetching, *self._extracting]
+        for future in futures:
+            future.cancel()
+        self._fetching.clear()
+        self._extracting.clear()
+        self._waiting.clear()
+        self._fetched.clear()
+        self._ready.clear()
+        self._next_seq = self._seq
+        self._open.clear()
+        self._in_flight = 0
+
+    # -- accounting -----------------------------------------------------------
+
+    def _account(
+        self, ticket: _Ticket, handled: Handled, *, begins: bool = True, ends: bool = True
+    ) -> None:
+        """Metrics, dead letter and observer for one message a worker handled.
+
+        The dedup worker's work on a message is split: tagging ``begins`` it in
+        an extraction process, dedup ``ends`` it here; it is counted once.
+        """
+        worker, outcome = handled.worker, handled.outcome
+        failed = outcome.failure is not None
+        if begins:
+            MESSAGES.labels(worker, "in").inc()
+        if outcome.failure is not None:
+            MESSAGES.labels(worker, "failed").inc()
+            self._dead_letter(outcome.failure, handled.context)
+            ticket.summary.failures += 1
+        if ends:
+            MESSAGES.labels(worker, "out").inc(len(outcome.produced))
+        if (ends or failed) and self.on_handled is not None:
+            self.on_handled(worker, 1, int(failed))
+
+    def _dead_letter(self, failure: Failure, context: Context) -> None:
         DEAD_LETTERS.labels(failure.stage, failure.reason).inc()
         log.warning(
             "%s failed: %s",
@@ -188,7 +436,7 @@ class EmbeddedPipeline:
                 "stage": failure.stage,
                 "reason": failure.reason,
                 "event": "dead_letter",
-                **message_context(message),
+                **context,
             },
         )
         self.resources.dead_letters.add(
@@ -200,12 +448,62 @@ class EmbeddedPipeline:
             payload=failure.payload,
         )
 
-    def close(self) -> None:
-        for executor in self._executors.values():
-            executor.shutdown(wait=True, cancel_futures=True)
-        for stages in self._stages.values():
-            for stage in stages:
-                stage.close()
+    # -- executors and stages -------------------------------------------------
+
+    def _local_stages(self, worker: str) -> list[Stage]:
+        if worker not in self._stages:
+            names = [s for s in WORKER_BY_NAME[worker].stages if s not in OFFLOADED]
+            self._stages[worker] = [build_stage(s, self.resources) for s in names]
+        return self._stages[worker]
+
+    def _local_phases(self) -> list[Phase]:
+        if "offloaded" not in self._stages:
+            self._stages["offloaded"] = [build_stage(s, self.resources) for s in OFFLOADED]
+        return [
+            Phase("extract", self._local_stages("extract")),
+            Phase("dedup", self._stages["offloaded"], timed=False),
+        ]
+
+    def _fetch_executor(self) -> ThreadPoolExecutor:
+        if self._fetch_pool is None:
+            self._fetch_pool = ThreadPoolExecutor(
+                self.config.fetch.concurrency, thread_name_prefix="fetch"
+            )
+        return self._fetch_pool
+
+    def _extract_executor(self) -> Executor | None:
+        """The extraction process pool; None with one worker (extraction runs in this thread)."""
+        if self._processes <= 1:
+            return None
+        if self._extract_pool is None:
+            self._extract_pool = ProcessPoolExecutor(
+                self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_process_worker,
+                initargs=(self.config,),
+            )
+        return self._extract_pool
+
+    def _extract_capacity(self) -> int:
+        return self._processes * QUEUED_PER_PROCESS if self._processes > 1 else 1
+
+    def _replace_broken_pool(self) -> None:
+        """A process died (a crash in native code): start a fresh pool for what comes next."""
+        if self._extract_pool is not None:
+            log.error("an extraction process died; starting a new process pool")
+            self._extract_pool.shutdown(wait=False, cancel_futures=True)
+            self._extract_pool = None
+
+
+def _result(future: Future[Outcome], worker: str, message: Message) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:  # timed_process never raises for a stage; this is the executor
+        return _crashed(worker, message, exc)
+
+
+def _crashed(worker: str, message: Message, error: BaseException) -> Outcome:
+    return Outcome([], failure_from(worker, message, error))
 
 
 def message_context(message: Message) -> dict[str, str]:
@@ -223,3 +521,4 @@ def shutdown_quietly(*closers: Any) -> None:
             closer.close()
         except Exception:  # pragma: no cover - best effort at exit
             log.exception("error while closing %r", closer)
+

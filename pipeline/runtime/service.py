@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.config import Config, FeedConfig
@@ -86,30 +86,53 @@ class EmbeddedService:
     def _poll_and_process(
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
     ) -> list[tuple[FeedConfig, PollResult]]:
-        """Poll ``feeds`` in parallel; hand each result on and commit it, until ``stop``."""
+        """Poll ``feeds`` in parallel and hand each result on; a poll is committed once its
+        entries are through. The pipeline works on several feeds' entries at once (the next
+        feed's pages are fetched and extracted while this one's are stored)."""
         handled: list[tuple[FeedConfig, PollResult]] = []
+        submitted: list[tuple[FeedConfig, PollResult]] = []
         pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll")
         try:
             for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=True):
-                if stop.is_set() or not self._handle_poll(feed, result, summary, stop):
+                if stop.is_set():
                     break
-                handled.append((feed, result))
+                self.control.beat()
+                submitted.append((feed, result))
+                on_done = self._committer(feed, result, summary, handled)
+                if not self.pipeline.submit(result.entries, summary, on_done=on_done, stop=stop):
+                    break
+            self.pipeline.drain(stop)
         finally:
             pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+        committed = {id(result) for _, result in handled}
+        self._log_abandoned([(f, r) for f, r in submitted if id(r) not in committed])
         return handled
 
-    def _handle_poll(
-        self, feed: FeedConfig, result: PollResult, summary: RunSummary, stop: threading.Event
-    ) -> bool:
-        """Process and commit one poll; False (nothing committed) when ``stop`` cut it short."""
-        self.control.beat()
-        if not self.pipeline.process(result.entries, summary, stop=stop):
+    def _committer(
+        self,
+        feed: FeedConfig,
+        result: PollResult,
+        summary: RunSummary,
+        handled: list[tuple[FeedConfig, PollResult]],
+    ) -> Callable[[], None]:
+        def commit() -> None:
+            handled.append(self._commit(feed, result, summary))
+
+        return commit
+
+    def _log_abandoned(self, polls: list[tuple[FeedConfig, PollResult]]) -> None:
+        """Polls a stop left uncommitted: their entries come again on the next poll."""
+        for feed, result in polls:
             log.info(
                 "stopping: %d entries of feed %s left for the next poll",
                 len(result.entries), feed.name,
                 extra={"feed": feed.name, "event": "poll_abandoned", "count": len(result.entries)},
             )  # fmt: skip
-            return False
+
+    def _commit(
+        self, feed: FeedConfig, result: PollResult, summary: RunSummary
+    ) -> tuple[FeedConfig, PollResult]:
+        """Commit one poll whose entries are all stored or dead-lettered."""
         self.poller.commit(feed, result)
         self.scheduler.record(feed, result)
         summary.feeds_polled += 1
@@ -119,7 +142,7 @@ class EmbeddedService:
         if self.progress is not None:
             self.progress.add("feeds", 0 if result.more else 1)
             self.progress.add("entries", len(result.entries))
-        return True
+        return feed, result
 
     def _handled(self, worker: str, handled: int, failed: int) -> None:
         """After each message a worker handled: the heartbeat moves, the progress line counts."""

@@ -1,0 +1,138 @@
+"""The streaming embedded pipeline: order, completion callbacks, failures, stop, pools.
+
+Real stages on real pages: entries carry their page (as a WARC backfill
+delivers them), so nothing touches the network; extraction runs in this
+thread (``extract.workers: 1``) or in a process pool (2 workers).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from corpus import generate_site_pages
+from pipeline.config import Config, parse_config
+from pipeline.models import FeedEntry
+from pipeline.runtime import embedded
+from pipeline.runtime.embedded import EmbeddedPipeline
+from pipeline.runtime.summary import RunSummary
+from pipeline.runtime.wiring import Resources
+
+ROOT = Path(__file__).resolve().parents[3]
+PAGES = generate_site_pages(n_sites=4, pages_per_site=6, seed=5)
+
+
+def make_config(db: Path, workers: int) -> Config:
+    return parse_config(
+        {"storage": {"url": f"sqlite:///{db}"}, "extract": {"workers": workers}}, base=ROOT
+    )
+
+
+def entries(start: int, stop: int) -> list[FeedEntry]:
+    return [
+        FeedEntry(feed=f"feed-{p.site}", feed_kind="warc", url=p.url, body=p.html)
+        for p in PAGES[start:stop]
+    ]
+
+
+def stored_urls_in_order(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT url FROM articles ORDER BY seq")]
+
+
+@pytest.fixture(params=[1, 2], ids=["inline", "process-pool"])
+def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> EmbeddedPipeline:
+    config = make_config(tmp_path / "news.db", request.param)
+    resources = Resources(config)
+    running = EmbeddedPipeline(config, resources)
+    yield running
+    running.close()
+    resources.close()
+
+
+def test_entries_are_stored_in_the_order_they_were_submitted(
+    pipeline: EmbeddedPipeline, tmp_path: Path
+) -> None:
+    summary = RunSummary()
+    first, second = entries(0, 12), entries(12, 24)
+    pipeline.submit(first, summary)
+    pipeline.submit(second, summary)
+    assert pipeline.drain() is True
+    assert stored_urls_in_order(tmp_path / "news.db") == [e.url for e in first + second]
+    assert summary.articles == 24
+    assert summary.failures == 0
+
+
+def test_on_done_runs_once_its_entries_are_stored(
+    pipeline: EmbeddedPipeline, tmp_path: Path
+) -> None:
+    db = tmp_path / "news.db"
+    seen_when_done: dict[str, list[str]] = {}
+    batches = {"a": entries(0, 5), "b": entries(5, 9)}
+
+    def done(name: str) -> None:
+        seen_when_done[name] = stored_urls_in_order(db)
+
+    empty_done: list[bool] = []
+    pipeline.submit([], RunSummary(), on_done=lambda: empty_done.append(True))
+    assert empty_done == [True]  # nothing to wait for: done at once
+    for name, batch in batches.items():
+        pipeline.submit(batch, RunSummary(), on_done=lambda n=name: done(n))
+    pipeline.drain()
+    assert set(seen_when_done) == {"a", "b"}
+    for name in ("a", "b"):
+        assert {e.url for e in batches[name]} <= set(seen_when_done[name])
+
+
+def test_a_failing_entry_is_dead_lettered_and_its_batch_still_completes(
+    pipeline: EmbeddedPipeline, tmp_path: Path
+) -> None:
+    bad = FeedEntry(feed="f", feed_kind="warc", url="https://x.example/a.pdf", body="%PDF-1.4")
+    batch = [*entries(0, 2), bad, *entries(2, 3)]
+    summary = RunSummary()
+    completed: list[bool] = []
+    pipeline.submit(batch, summary, on_done=lambda: completed.append(True))
+    pipeline.drain()
+    assert completed == [True]
+    assert summary.failures == 1
+    assert summary.articles == 3
+    [letter] = pipeline.resources.dead_letters.list()
+    assert (letter.stage, letter.reason) == ("extract", "not_html")
+
+
+def test_more_entries_than_fit_in_flight_all_go_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "MAX_IN_FLIGHT", 3)
+    config = make_config(tmp_path / "news.db", 1)
+    resources = Resources(config)
+    pipeline = EmbeddedPipeline(config, resources)
+    try:
+        summary = RunSummary()
+        pipeline.submit(entries(0, 10), summary)
+        pipeline.drain()
+    finally:
+        pipeline.close()
+        resources.close()
+    assert summary.articles == 10
+
+
+def test_a_stop_leaves_open_batches_without_their_callback(tmp_path: Path) -> None:
+    config = make_config(tmp_path / "news.db", 2)  # extraction in processes: not done at once
+    resources = Resources(config)
+    pipeline = EmbeddedPipeline(config, resources)
+    stop = threading.Event()
+    completed: list[bool] = []
+    try:
+        pipeline.submit(entries(0, 6), RunSummary(), on_done=lambda: completed.append(True))
+        stop.set()
+        assert pipeline.drain(stop) is False
+        assert completed == []
+        assert pipeline.process(entries(6, 8), RunSummary()) is True  # usable afterwards
+    finally:
+        pipeline.close()
+        resources.close()
+    assert {e.url for e in entries(6, 8)} <= set(stored_urls_in_order(tmp_path / "news.db"))
