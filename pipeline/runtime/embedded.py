@@ -130,6 +130,17 @@ def _init_process_worker(config: Config) -> None:
     # Ctrl-C reaches the whole process group; the parent stops the pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_PHASES.extend(offloaded_phases(Resources(config)))
+    from pipeline.extraction.metadata import detect_language
+
+    detect_language(  # loads the model now rather than with the first page
+        "The language model is loaded once, before the first page arrives.",
+        sample_chars=100,
+        fallback=None,
+    )
+
+
+def _started() -> None:
+    """A no-op task: submitted once per process so that every process starts at once."""
 
 
 def _process_in_worker(messages: list[Message]) -> list[Handled]:
@@ -192,6 +203,7 @@ class EmbeddedPipeline:
         self._next_seq = 0
         self._in_flight = 0
         self._open: set[_Ticket] = set()
+        self._start_processes()
 
     # -- public ---------------------------------------------------------------
 
@@ -483,6 +495,15 @@ class EmbeddedPipeline:
                 initargs=(self.config,),
             )
         return self._extract_pool
+
+    def _start_processes(self) -> None:
+        """Start the extraction processes now: they import and load their models (a second
+        or two each) while the first feeds are polled, not when the first page is waiting."""
+        pool = self._extract_executor()
+        if pool is None:
+            return
+        for _ in range(self._processes):
+            pool.submit(_started)  # while none is idle yet, each submit starts one more
 
     def _extract_capacity(self) -> int:
         return self._processes * QUEUED_PER_PROCESS if self._processes > 1 else 1
