@@ -455,11 +455,18 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else base / p
 
-    def resolve_data(p: Path) -> Path:
-        """Rules and taxonomies: the config's own, else the ones newsflow ships."""
+    def resolve_data(section: BaseModel, name: str) -> Path:
+        """Rules and taxonomies left at their default: the config's own, else the shipped ones.
+
+        A path the config names itself is kept as given, so a typo is an error, not a
+        silent switch to the defaults.
+        """
+        p: Path = getattr(section, name)
         mine = resolve(p)
+        if name in section.model_fields_set or mine.exists() or p.is_absolute():
+            return mine
         shipped = PROJECT_ROOT / p
-        return shipped if not mine.exists() and not p.is_absolute() and shipped.exists() else mine
+        return shipped if shipped.exists() else mine
 
     feeds = [
         f.model_copy(update={"url": str(resolve(Path(f.url)))}) if f.is_local else f
@@ -479,13 +486,13 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
                 }
             ),
             "extract": config.extract.model_copy(
-                update={"residue_rules": resolve_data(config.extract.residue_rules)}
+                update={"residue_rules": resolve_data(config.extract, "residue_rules")}
             ),
             "tagging": config.tagging.model_copy(
                 update={
-                    "taxonomy": resolve_data(config.tagging.taxonomy),
+                    "taxonomy": resolve_data(config.tagging, "taxonomy"),
                     "extra_taxonomies": [resolve(p) for p in config.tagging.extra_taxonomies],
-                    "entities": resolve_data(config.tagging.entities),
+                    "entities": resolve_data(config.tagging, "entities"),
                 }
             ),
         }

@@ -80,3 +80,13 @@ def test_local_feed_paths_resolve_against_the_project(tmp_path: Path) -> None:
 def test_feed_names_must_be_unique() -> None:
     with pytest.raises(ConfigError, match="unique"):
         parse_config({"feeds": [{"name": "a", "url": "http://x.example/"}] * 2})
+
+
+def test_rules_left_at_default_fall_back_to_the_shipped_ones_but_named_paths_stay(
+    tmp_path: Path,
+) -> None:
+    from pipeline.config import PROJECT_ROOT
+
+    config = parse_config({"tagging": {"taxonomy": "mine.yaml"}}, base=tmp_path)
+    assert config.extract.residue_rules == PROJECT_ROOT / "config/residue_rules.yaml"
+    assert config.tagging.taxonomy == tmp_path / "mine.yaml"
