@@ -1,6 +1,6 @@
 """``make bench``: newsflow against trafilatura alone and a naive script, in one run.
 
-Builds (once, cached under ``.run/bench-corpus``) a seeded corpus of 2,000
+Builds (once, cached under ``.run/bench-corpus-*``) a seeded corpus of 2,000
 article pages of 30-200 KB from 20 sites with their own templates and
 residue, listed by 100 RSS, Atom and JSON feeds, serves it over HTTP on
 loopback (:mod:`bench.e2e.server`) and measures, one after the other on the
@@ -205,7 +205,8 @@ def run(settings: dict[str, Any], bootstrap: str | None, only: set[str]) -> dict
     results: dict[str, Any] = {"machine": machine(), "quick": settings is QUICK}
     spec: CorpusSpec = settings["corpus"]
     print(f"corpus: {spec.pages} pages, {spec.sites} sites, {spec.feeds} feeds", file=sys.stderr)
-    manifest = build_corpus(REPO / ".run" / "bench-corpus", spec)
+    folder = f"bench-corpus-{spec.seed}-{spec.sites}x{spec.pages_per_site}"
+    manifest = build_corpus(REPO / ".run" / folder, spec)
     results["corpus"] = {"pages": len(manifest.pages), "sites": spec.sites,
                          "feeds": len(manifest.feeds), "seed": spec.seed,
                          "mean_page_kb": round(manifest.mean_page_kb, 1),

@@ -164,6 +164,7 @@ def run_measured(
     command: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
     timeout: float = 3600,
     label: Callable[[int, int], str] = default_label,
 ) -> MeasuredRun:
@@ -171,7 +172,7 @@ def run_measured(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
-        list(command), env=dict(env) if env is not None else None,
+        list(command), env=dict(env) if env is not None else None, cwd=cwd,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     watcher = TreeWatcher(process.pid, label)
