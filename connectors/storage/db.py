@@ -196,6 +196,10 @@ def _connect_sqlite(url: str) -> sqlite3.Connection:
     return conn
 
 
+WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
+"""A write-ahead log larger than this is emptied by a TRUNCATE checkpoint."""
+
+
 class WalCheckpointer:
     """Checkpoints the SQLite write-ahead log from a thread of its own, off the commit path.
 
@@ -206,6 +210,14 @@ class WalCheckpointer:
     on the writing connection) and a daemon thread runs a PASSIVE checkpoint,
     which waits for no one, every ``interval`` seconds. Should the thread die
     with the process, the next opener checkpoints as usual.
+
+    A PASSIVE checkpoint copies frames back but never rewinds the log, and
+    with several processes reading and writing all the time the writers
+    never find it free to rewind either: the WAL grew without end (740 MB
+    after 2,000 soak articles, and every process's RSS with its mapped index).
+    So once it exceeds :data:`WAL_TRUNCATE_BYTES` a TRUNCATE checkpoint
+    follows: it waits (up to this connection's 1 s busy timeout, else it is
+    tried again next time) for readers to move on, then empties the file.
     """
 
     def __init__(self, url: str, interval: float = 1.0) -> None:
@@ -223,9 +235,17 @@ class WalCheckpointer:
         try:
             while not self._stop.wait(self.interval):
                 with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    if self._wal_bytes() > WAL_TRUNCATE_BYTES:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self.path.with_name(self.path.name + "-wal").stat().st_size
+        except OSError:
+            return 0
 
     def stop(self) -> None:
         self._stop.set()
