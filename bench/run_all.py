@@ -7,7 +7,8 @@ loopback (:mod:`bench.e2e.server`) and measures, one after the other on the
 same pages:
 
 1. the limit: trafilatura alone on every core, pages read from disk (run
-   twice, before and after the others, and averaged: the machine is shared);
+   before and after each of the others, which are compared with the mean of
+   their two neighbours: the load of a shared machine drifts);
 2. the naive peer: a sequential feedparser + urllib3 + trafilatura + sqlite3 script;
 3. newsflow embedded: ``newsflow run --once`` with a fresh SQLite store;
 4. newsflow on Kafka: the same with ``transport: kafka`` (each stage its own
@@ -139,7 +140,7 @@ class Bench:
         out["inner"] = inner
         return out
 
-    def newsflow(self, transport: str) -> tuple[dict[str, Any], Path | None]:
+    def newsflow(self, transport: str) -> dict[str, Any]:
         db = self.workdir / f"{transport}.db"
         config = write_config(self.workdir / f"{transport}.yaml", self.manifest, self.server.port,
                               db=db, transport=transport, bootstrap=self.bootstrap)  # fmt: skip
@@ -151,9 +152,11 @@ class Bench:
         other = self.others.stop()
         if result.run.returncode != 0:
             print(result.run.stderr[-3000:], file=sys.stderr)
+        if transport == "kafka":
+            delete_topics(config)
         out = figures(result.run, result.stored + result.duplicates, other)
         out["summary"] = result.summary
-        return out, config
+        return out
 
     def latency(self, rate: float) -> dict[str, Any]:
         db = self.workdir / "latency.db"
@@ -211,6 +214,8 @@ def run(settings: dict[str, Any], bootstrap: str | None, only: set[str]) -> dict
                          "feeds": len(manifest.feeds), "seed": spec.seed,
                          "mean_page_kb": round(manifest.mean_page_kb, 1),
                          "feed_kinds": _kinds(manifest)}  # fmt: skip
+    for index in range(len(manifest.pages)):  # the page cache warm for every measurement
+        manifest.page_file(index).read_bytes()
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp, CorpusServer(
         manifest.root, poll_feeds=settings["poll_feeds"]
     ) as server:
@@ -227,27 +232,32 @@ def run(settings: dict[str, Any], bootstrap: str | None, only: set[str]) -> dict
 
 
 def _end_to_end(bench: Bench, results: dict[str, Any]) -> None:
-    first = bench.limit()
-    results["naive"] = bench.naive()
-    results["embedded"], _ = bench.newsflow("embedded")
-    if bench.bootstrap:
-        kafka, config = bench.newsflow("kafka")
-        if config is not None:
-            delete_topics(config)
-        results["kafka"] = kafka
-        results["kafka_latency"] = bench.latency(max(1.0, kafka["rate"] / 2))
-    else:
+    """Each measurement between two runs of the limit, and compared with their mean: the
+    load of a shared machine drifts, and neighbours see the same load."""
+    limits = [bench.limit()]
+    measurements = {
+        "naive": bench.naive,
+        "embedded": lambda: bench.newsflow("embedded"),
+        "kafka": lambda: bench.newsflow("kafka"),
+    }
+    if not bench.bootstrap:
+        measurements.pop("kafka")
         results["kafka"] = {"skipped": "no broker: set NEWSFLOW_TEST_KAFKA_BOOTSTRAP"}
-    second = bench.limit()
-    results["limit_runs"] = [first, second]
-    results["limit"] = _mean_of(first, second)
+    for name, measure in measurements.items():
+        results[name] = measure()
+        limits.append(bench.limit())
+        results[name]["limit_rate"] = round((limits[-2]["rate"] + limits[-1]["rate"]) / 2, 2)
+    if "kafka" in measurements:
+        results["kafka_latency"] = bench.latency(max(1.0, results["kafka"]["rate"] / 2))
+    results["limit_runs"] = limits
+    results["limit"] = _mean_of(limits)
 
 
-def _mean_of(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """The two limit runs as one: rates averaged (the machine is shared), peaks the larger."""
-    out = dict(first)
+def _mean_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The limit runs as one row: figures averaged, peaks from the first."""
+    out = dict(runs[0])
     for key in ("wall_s", "rate", "cpu_s", "cores_used", "cpu_ms_per_article"):
-        out[key] = round((first[key] + second[key]) / 2, 2)
+        out[key] = round(sum(r[key] for r in runs) / len(runs), 2)
     return out
 
 

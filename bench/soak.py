@@ -107,7 +107,8 @@ def soak(articles: int, every: int, workdir: Path, *, baseline: int) -> dict[str
                 checkpoints.append({
                     "articles": number, "seconds": round(time.perf_counter() - started, 1),
                     "memory_mb": memory, "total_mb": round(sum(memory.values()), 1),
-                    "db_mb": round(_db_size(workdir) / 1e6, 1),
+                    "db_mb": round(_db_size(workdir, "soak.db") / 1e6, 1),
+                    "wal_mb": round(_db_size(workdir, "soak.db-wal") / 1e6, 1),
                 })  # fmt: skip
                 print(json.dumps(checkpoints[-1]), file=sys.stderr, flush=True)
     finally:
@@ -116,8 +117,9 @@ def soak(articles: int, every: int, workdir: Path, *, baseline: int) -> dict[str
     return _report(checkpoints, summary, time.perf_counter() - started, baseline)
 
 
-def _db_size(workdir: Path) -> int:
-    return sum(p.stat().st_size for p in workdir.glob("soak.db*"))
+def _db_size(workdir: Path, name: str) -> int:
+    path = workdir / name
+    return path.stat().st_size if path.exists() else 0
 
 
 def _report(

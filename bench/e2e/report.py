@@ -21,17 +21,19 @@ ROWS = (
 
 
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
-    def rate(name: str) -> float | None:
+    """Each pipeline against the limit measured around it, and embedded against naive."""
+
+    def rate(name: str, key: str = "rate") -> float | None:
         row = results.get(name) or {}
-        value = row.get("rate")
+        value = row.get(key)
         return float(value) if value else None
 
     def divide(a: float | None, b: float | None) -> float | None:
         return round(a / b, 3) if a is not None and b else None
 
     return {
-        "embedded_vs_limit": divide(rate("embedded"), rate("limit")),
-        "kafka_vs_limit": divide(rate("kafka"), rate("limit")),
+        "embedded_vs_limit": divide(rate("embedded"), rate("embedded", "limit_rate")),
+        "kafka_vs_limit": divide(rate("kafka"), rate("kafka", "limit_rate")),
         "embedded_vs_naive": divide(rate("embedded"), rate("naive")),
     }
 
@@ -83,10 +85,17 @@ def _throughput(results: dict[str, Any]) -> str:
             f" | {_other(row.get('other_cpu_s', {}))} |"
         )
     runs = results.get("limit_runs") or []
-    if len(runs) == 2:
+    if runs:
+        rates = ", ".join(str(r["rate"]) for r in runs)
+        around = "; ".join(
+            f"{key} {results[key]['limit_rate']}"
+            for key, _ in ROWS[1:]
+            if "limit_rate" in (results.get(key) or {})
+        )
         lines.append(
-            f"\nThe limit is the mean of two runs, before and after the others: "
-            f"{runs[0]['rate']} and {runs[1]['rate']} articles/s."
+            f"\nThe limit ran before and after each measurement ({rates} articles/s; the row"
+            f" shows their mean). Each ratio below uses the mean of the two runs around its"
+            f" measurement: {around}."
         )
     return "### Throughput, end to end\n\n" + "\n".join(lines)
 
