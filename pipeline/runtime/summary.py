@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
 
+MAX_TRACKED = 20_000
+"""Articles remembered by id per summary (~300 bytes each): bounds a long run's memory."""
+
 
 @dataclass
 class RunSummary:
@@ -18,27 +21,51 @@ class RunSummary:
     stored_total: int | None = None
     duplicates_total: int | None = None
     verdicts: dict[str, tuple[str, ...] | None] = field(default_factory=dict, repr=False)
-    """Article id -> its top-level topics, or None for a duplicate; the last word wins,
-    so an article later re-pointed to an earlier-published original counts as a duplicate."""
+    """Recent article id -> its top-level topics, or None for a duplicate; the last word
+    wins, so an article re-pointed to an earlier-published original counts as a duplicate."""
+    settled: Counter[str] = field(default_factory=Counter, repr=False)
+    """Counts of verdicts folded out of ``verdicts`` (keys: articles, duplicates, topic:*)."""
+    max_tracked: int = field(default=MAX_TRACKED, repr=False)
 
     def count_stored(self, message: Message) -> None:
-        """Count a message on its way into the store, each article once per run."""
+        """Count a message on its way into the store, each article once per run.
+
+        Only the last ``max_tracked`` articles are remembered by id, so a service
+        running for months keeps a bounded summary: an article whose verdict
+        changes after it was folded away is counted again.
+        """
         if isinstance(message, DuplicateEvent):
-            self.verdicts[message.id] = None
+            self._remember(message.id, None)
         elif isinstance(message, EnrichedArticle):
-            self.verdicts[message.id] = tuple(t for t in message.topics if "/" not in t)
+            self._remember(message.id, tuple(t for t in message.topics if "/" not in t))
+
+    def _remember(self, article_id: str, verdict: tuple[str, ...] | None) -> None:
+        self.verdicts.pop(article_id, None)  # re-inserted last: the dict stays in age order
+        self.verdicts[article_id] = verdict
+        while len(self.verdicts) > self.max_tracked:
+            self._settle(self.verdicts.pop(next(iter(self.verdicts))))
+
+    def _settle(self, verdict: tuple[str, ...] | None) -> None:
+        if verdict is None:
+            self.settled["duplicates"] += 1
+            return
+        self.settled["articles"] += 1
+        self.settled.update(f"topic:{t}" for t in verdict)
 
     @property
     def articles(self) -> int:
-        return sum(1 for v in self.verdicts.values() if v is not None)
+        live = sum(1 for v in self.verdicts.values() if v is not None)
+        return live + self.settled["articles"]
 
     @property
     def duplicates(self) -> int:
-        return sum(1 for v in self.verdicts.values() if v is None)
+        return sum(1 for v in self.verdicts.values() if v is None) + self.settled["duplicates"]
 
     @property
     def topics(self) -> Counter[str]:
-        return Counter(t for v in self.verdicts.values() if v is not None for t in v)
+        live = Counter(t for v in self.verdicts.values() if v is not None for t in v)
+        live.update({k[6:]: n for k, n in self.settled.items() if k.startswith("topic:")})
+        return live
 
     def merge(self, other: RunSummary) -> None:
         for name in (
@@ -49,7 +76,9 @@ class RunSummary:
             "failures",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.verdicts.update(other.verdicts)
+        self.settled.update(other.settled)
+        for article_id, verdict in other.verdicts.items():
+            self._remember(article_id, verdict)
 
     def render(self) -> str:
         top = ", ".join(f"{t} ({n})" for t, n in self.topics.most_common(5)) or "none"

@@ -31,3 +31,12 @@ def test_a_repeat_counts_once_and_a_re_pointed_article_counts_as_a_duplicate() -
     assert (summary.articles, summary.duplicates) == (1, 1)
     assert summary.topics == {"economy-business-finance": 1}
     assert "duplicates found:  1" in summary.render()
+
+
+def test_a_long_run_keeps_a_bounded_summary_with_exact_totals() -> None:
+    summary = RunSummary(max_tracked=10)
+    for n in range(1_000):
+        summary.count_stored(article(f"a{n}", ["sport"]))
+    assert len(summary.verdicts) == 10
+    assert (summary.articles, summary.duplicates) == (1_000, 0)
+    assert summary.topics == {"sport": 1_000}
