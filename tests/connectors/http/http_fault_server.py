@@ -13,8 +13,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -110,12 +109,21 @@ class FaultServer:
 
             def do_GET(self) -> None:
                 host = self.headers.get("Host", "").rsplit(":", 1)[0]
-                with server._track(host):
-                    server._record(self, host)
-                    route = server.routes.get(self.path.split("?", 1)[0], not_found)
+                self._answered = server._track(host)
+                server._record(self, host)
+                route = server.routes.get(self.path.split("?", 1)[0], not_found)
+                try:
                     # A client hanging up is what several tests provoke on purpose.
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         route(self)
+                finally:
+                    self._answered()
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # A request is in flight until its answer starts: once the client has the
+                # answer it may send its next request before this thread gets to run again.
+                self._answered()
+                super().send_response(code, message)
 
         return _Handler
 
@@ -126,17 +134,21 @@ class FaultServer:
         with self._lock:
             self._stats.hits.append(hit)
 
-    @contextmanager
-    def _track(self, host: str) -> Iterator[None]:
+    def _track(self, host: str) -> Callable[[], None]:
+        """Count a request to ``host`` in flight; the returned call ends it (once)."""
         with self._lock:
             now = self._stats.in_flight.get(host, 0) + 1
             self._stats.in_flight[host] = now
             self._stats.max_in_flight[host] = max(now, self._stats.max_in_flight.get(host, 0))
-        try:
-            yield
-        finally:
+        ended = threading.Event()
+
+        def end() -> None:
             with self._lock:
-                self._stats.in_flight[host] -= 1
+                if not ended.is_set():
+                    ended.set()
+                    self._stats.in_flight[host] -= 1
+
+        return end
 
 
 def respond(

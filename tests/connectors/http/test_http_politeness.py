@@ -314,7 +314,8 @@ def test_per_host_concurrency_can_be_raised(server: FaultServer) -> None:
 
 
 def test_many_hosts_many_threads_all_succeed(server: FaultServer) -> None:
-    server.routes["/item"] = ok(FEED, "application/rss+xml")
+    # Each answer takes 10 ms: two requests to one host at once would overlap in the server.
+    server.routes["/item"] = ok(FEED, "application/rss+xml", delay=0.01)
     urls = [server.url(f"/item?n={n}", host=f"h{n % 4}.test") for n in range(80)]
     assert burst(fetcher(min_host_interval=0), urls, workers=12) == [200] * 80
     assert all(server.max_in_flight(f"h{i}.test") == 1 for i in range(4))
