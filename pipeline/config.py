@@ -404,6 +404,19 @@ def _base_dir(file: Path) -> Path:
     return parent.parent if parent.name == "config" else parent
 
 
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's parser when PyYAML was built with it.
+
+    The pure-Python parser took ~0.3 s for the taxonomy and entity lists, in
+    every process that starts (each extraction process, each Kafka worker);
+    libyaml reads the same documents with the same safe constructors ~10x faster.
+    """
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
@@ -412,7 +425,7 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read config file {file}: {exc}"], source=str(file)) from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -16,6 +16,7 @@ Kafka broker, the corpus server): CPU used between two readings.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import subprocess
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_S = 0.2
 
 
@@ -116,12 +118,21 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def parent_pid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def default_label(pid: int, root: int) -> str:
     if pid == root:
         return "main"
     line = cmdline(pid)
     if "resource_tracker" in line:
         return "resource_tracker"
+    if "forkserver" in line and parent_pid(pid) == root:
+        return "forkserver"  # the workers it forks carry its command line too
     if "multiprocessing" in line or "spawn_main" in line:
         return "child"
     return line.split(" ")[0].rsplit("/", 1)[-1] or "child"
@@ -168,7 +179,16 @@ def run_measured(
     timeout: float = 3600,
     label: Callable[[int, int], str] = default_label,
 ) -> MeasuredRun:
-    """Run ``command`` to completion, with wall time, CPU and per-process peak memory."""
+    """Run ``command`` to completion, with wall time, CPU and per-process peak memory.
+
+    CPU is what the kernel accounts to this process's children: the command
+    and every descendant reaped within the tree. A descendant the command
+    leaves behind when it exits (the multiprocessing fork server, which
+    outlives its parent by a moment and reaps the workers it forked) would
+    escape that, so this process makes itself the orphans' reaper (Linux
+    ``PR_SET_CHILD_SUBREAPER``) and waits for them too.
+    """
+    become_subreaper()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -184,6 +204,7 @@ def run_measured(
         stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
     processes = watcher.stop()
+    reap_orphans([p.pid for p in processes if p.pid != process.pid])
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return MeasuredRun(
         returncode=process.returncode,
@@ -194,6 +215,37 @@ def run_measured(
         stderr=stderr,
         processes=processes,
     )
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants are re-parented to this process instead of init (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def reap_orphans(pids: Sequence[int], *, timeout: float = 15.0) -> None:
+    """Wait for each of ``pids`` that is, or becomes, an orphan of this process.
+
+    A pid whose process is gone was reaped by its own parent (its CPU counted
+    there); one that stays someone else's child past ``timeout`` is left.
+    """
+    pending = set(pids)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            if not Path(f"/proc/{pid}").exists():
+                pending.discard(pid)
+                continue
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    pending.discard(pid)
+            except ChildProcessError:
+                pass  # not re-parented to us (yet)
+        if pending:
+            time.sleep(0.02)
 
 
 class Sampler:

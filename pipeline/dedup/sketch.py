@@ -1,7 +1,10 @@
 """MinHash signatures and LSH band keys: how near-duplicate candidates are found.
 
 A signature is ``num_perm`` MinHash values of an article's shingle set
-(datasketch's ``affine32`` scheme, fed the shingle hashes directly). It is cut
+(datasketch's ``affine32`` scheme, fed the shingle hashes directly; the
+permutations are drawn here exactly as datasketch 2 draws them, and a test
+checks the values against datasketch, so importing datasketch, which imports
+SciPy, no longer costs every dedup process half a second at start). It is cut
 into ``bands`` bands of ``rows`` values; each band is hashed to one signed
 64-bit *bucket key*, which is what the index stores and looks up. Two articles
 with Jaccard similarity ``s`` share at least one bucket with probability
@@ -24,7 +27,6 @@ import hashlib
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 
 from pipeline.dedup.text import ShingleSet
 
@@ -46,6 +48,19 @@ def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     return values ^ (values >> first)
 
 
+def affine32_permutations(
+    num_perm: int, seed: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """``(a, b)`` of the affine maps ``h -> a * h + b mod 2**32``, as datasketch draws them.
+
+    ``a`` is odd, so each map is a bijection of 32-bit values.
+    """
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
 class Sketcher:
     """Computes signatures and bucket keys with one fixed set of permutations."""
 
@@ -56,9 +71,7 @@ class Sketcher:
         self.bands = bands
         self.rows = rows
         self.seed = seed
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-        self._a = np.asarray(a, dtype=np.uint32)
-        self._b = np.asarray(b, dtype=np.uint32)
+        self._a, self._b = affine32_permutations(num_perm, seed)
 
     def signature(self, shingle_set: ShingleSet) -> Signature:
         """The MinHash signature of a shingle set (all-max values for an empty set).

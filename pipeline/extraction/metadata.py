@@ -122,9 +122,14 @@ def detect_language(text: str, *, sample_chars: int, fallback: str | None) -> st
     return str(code) if confidence >= MIN_LANGUAGE_CONFIDENCE else fallback
 
 
+def load_language_model() -> None:
+    """Load the model now, not with the first page (worker start-up calls it)."""
+    _identifier()
+
+
 @cache
 def _identifier() -> LanguageIdentifier:
-    """The model ships inside py3langid; loaded once per process (~0.7 s)."""
+    """The model ships inside py3langid; loaded once per process (~0.5 s)."""
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 

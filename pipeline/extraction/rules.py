@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.config import safe_load_yaml
 from pipeline.errors import ConfigError
 from pipeline.extraction.lines import Line
 
@@ -112,7 +113,7 @@ def normalise_domain(domain: str) -> str:
 def load_rules(path: Path) -> ResidueRules:
     """Read and compile the rules file; every problem is a :class:`ConfigError` naming the key."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"residue rules file not found: {path}"], source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -33,7 +33,6 @@ storage), so ``submit`` blocks, working, while the pipeline is full.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -48,8 +47,10 @@ from typing import Any
 from prometheus_client import Counter
 
 from pipeline.config import Config
+from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
+from pipeline.runtime.processes import worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
@@ -130,13 +131,7 @@ def _init_process_worker(config: Config) -> None:
     # Ctrl-C reaches the whole process group; the parent stops the pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_PHASES.extend(offloaded_phases(Resources(config)))
-    from pipeline.extraction.metadata import detect_language
-
-    detect_language(  # loads the model now rather than with the first page
-        "The language model is loaded once, before the first page arrives.",
-        sample_chars=100,
-        fallback=None,
-    )
+    load_language_model()  # already loaded where the fork server preloaded it
 
 
 def _started() -> None:
@@ -282,8 +277,10 @@ class EmbeddedPipeline:
             item, pages = self._fetched.popleft()
             self._start_extraction(item, pages)
         fetch_limit = self.config.fetch.concurrency
-        while self._waiting and self._in_flight < MAX_IN_FLIGHT and (
-            len(self._fetching) < fetch_limit
+        while (
+            self._waiting
+            and self._in_flight < MAX_IN_FLIGHT
+            and (len(self._fetching) < fetch_limit)
         ):
             self._start_fetch(self._waiting.popleft())
 
@@ -333,9 +330,7 @@ class EmbeddedPipeline:
         self._extracting[future] = (item, pool)
         future.add_done_callback(self._completed.put)
 
-    def _extracted_one(
-        self, item: _Item, pool: Executor, future: Future[list[Handled]]
-    ) -> None:
+    def _extracted_one(self, item: _Item, pool: Executor, future: Future[list[Handled]]) -> None:
         try:
             handled = future.result()
         except Exception as exc:  # the pool failed (a process died), not a stage
@@ -490,7 +485,7 @@ class EmbeddedPipeline:
         if self._extract_pool is None:
             self._extract_pool = ProcessPoolExecutor(
                 self._processes,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=worker_context(),
                 initializer=_init_process_worker,
                 initargs=(self.config,),
             )
@@ -542,4 +537,3 @@ def shutdown_quietly(*closers: Any) -> None:
             closer.close()
         except Exception:  # pragma: no cover - best effort at exit
             log.exception("error while closing %r", closer)
-

@@ -1,7 +1,8 @@
 """``newsflow run`` on Kafka: the feed poller plus every worker, on one machine.
 
 The poller runs in this process; each worker runs in a process of its own
-(``spawn``ed, like ``newsflow stage NAME``), with one extraction process per
+(forked from the worker fork server, :mod:`pipeline.runtime.processes`; the same
+code as ``newsflow stage NAME``), with one extraction process per
 core (``extract.workers``, 0 = one per core). Processes, not threads,
 because extraction is CPU-bound Python: threads would share one core through
 the GIL, processes use them all; a crashing worker also cannot take the
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.context import SpawnProcess
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from connectors.kafka.clients import make_admin, make_consumer
@@ -36,6 +37,7 @@ from pipeline.config import Config
 from pipeline.errors import TransportError
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
+from pipeline.runtime.processes import worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
@@ -51,7 +53,7 @@ MAX_RESTARTS = 5
 """A worker restarted this often within :data:`RESTART_WINDOW_S` is given up on."""
 RESTART_WINDOW_S = 60.0
 
-_SPAWN = multiprocessing.get_context("spawn")
+_CONTEXT = worker_context()
 
 
 def run_kafka(
@@ -173,7 +175,7 @@ def wait_until_drained(
 @dataclass
 class _Child:
     worker: str
-    process: SpawnProcess
+    process: BaseProcess
     restarts: list[float] = field(default_factory=list)
 
 
@@ -182,8 +184,8 @@ class WorkerProcesses:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._stop = _SPAWN.Event()
-        self._results: multiprocessing.queues.Queue[RunSummary] = _SPAWN.Queue()
+        self._stop = _CONTEXT.Event()
+        self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
 
     def counts(self) -> dict[str, int]:
@@ -193,10 +195,10 @@ class WorkerProcesses:
     def start(self) -> None:
         for worker, count in self.counts().items():
             for _ in range(count):
-                self._children.append(_Child(worker, self._spawn(worker)))
+                self._children.append(_Child(worker, self._start(worker)))
 
-    def _spawn(self, worker: str) -> SpawnProcess:
-        process = _SPAWN.Process(
+    def _start(self, worker: str) -> BaseProcess:
+        process = _CONTEXT.Process(
             target=_worker_main,
             args=(self.config, worker, self._stop, self._results),
             name=f"newsflow-{worker}",
@@ -222,7 +224,7 @@ class WorkerProcesses:
                 child.process.exitcode,
                 extra={"stage": child.worker, "event": "worker_restart"},
             )
-            child.process = self._spawn(child.worker)
+            child.process = self._start(child.worker)
 
     def stop(self) -> RunSummary:
         """Ask every worker to finish its batch and leave; collect their summaries."""

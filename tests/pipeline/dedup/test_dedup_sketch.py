@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline.dedup.sketch import Sketcher
+from pipeline.dedup.sketch import Sketcher, affine32_permutations
 from pipeline.dedup.text import shingles, tokens
 
 SEEDS = sorted((Path(__file__).parents[3] / "bench" / "data" / "dedup" / "seeds").glob("*.txt"))
@@ -41,6 +42,15 @@ def test_a_truncated_copy_shares_buckets_and_another_story_does_not() -> None:
 def test_bands_must_fit_the_signature() -> None:
     with pytest.raises(ValueError, match="150 > 128"):
         Sketcher(num_perm=128, bands=50, rows=3)
+
+
+def test_permutations_equal_datasketch_affine32() -> None:
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=128, seed=7, scheme="affine32").permutations
+    ours_a, ours_b = affine32_permutations(128, 7)
+    assert (ours_a == a).all() and (ours_b == b).all()
+    assert ours_a.dtype == np.uint32 and (ours_a % 2 == 1).all()
 
 
 def test_signature_equals_datasketch_affine32() -> None:
