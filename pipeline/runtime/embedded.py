@@ -138,6 +138,14 @@ def _started() -> None:
     """A no-op task: submitted once per process so that every process starts at once."""
 
 
+def _start_all(pool: Executor, processes: int) -> None:
+    try:
+        for _ in range(processes):
+            pool.submit(_started)  # while none is idle yet, each submit starts one more
+    except RuntimeError:
+        pass  # the pipeline closed first: nothing to start
+
+
 def _process_in_worker(messages: list[Message]) -> list[Handled]:
     return run_phases(_PROCESS_PHASES, messages)
 
@@ -492,13 +500,18 @@ class EmbeddedPipeline:
         return self._extract_pool
 
     def _start_processes(self) -> None:
-        """Start the extraction processes now: they import and load their models (a second
-        or two each) while the first feeds are polled, not when the first page is waiting."""
+        """Start the extraction processes now, while the first feeds are polled, not when
+        the first page is waiting.
+
+        From a thread: starting the first process waits for the fork server to
+        import the workers' code (about a second), which this thread spends polling.
+        """
         pool = self._extract_executor()
         if pool is None:
             return
-        for _ in range(self._processes):
-            pool.submit(_started)  # while none is idle yet, each submit starts one more
+        threading.Thread(
+            target=_start_all, args=(pool, self._processes), name="start-extraction", daemon=True
+        ).start()
 
     def _extract_capacity(self) -> int:
         return self._processes * QUEUED_PER_PROCESS if self._processes > 1 else 1
