@@ -251,7 +251,7 @@ class KafkaWorkerRunner:
         consumer, delivery = self._require()
         records = consumer.poll(self.kafka.poll_timeout_ms, self.kafka.batch_size)
         if not records:
-            consumer.commit_idle()
+            self._commit_idle(consumer)
             BATCHES.labels(self.worker.name, "empty").inc()
             return 0
         started = time.monotonic()
@@ -271,6 +271,22 @@ class KafkaWorkerRunner:
         BATCHES.labels(self.worker.name, "committed").inc()
         BATCH_SECONDS.labels(self.worker.name).observe(time.monotonic() - started)
         return len(handled)
+
+    def _commit_idle(self, consumer: GroupConsumer) -> None:
+        """Commit positions that moved without records; during a rebalance, at a later poll.
+
+        Members joining the group (every start) make the commits of an idle
+        member fail with "rebalance in progress" until its next poll joins the
+        new generation. Nothing is lost by waiting: the positions are
+        committed at the next idle poll or with the next batch. It is not a
+        transport failure, so it costs no backoff and no warning.
+        """
+        try:
+            consumer.commit_idle()
+        except TransportError as exc:
+            if exc.reason != "kafka_rebalanced":
+                raise
+            log.info("%s: idle positions not committed during a rebalance", self.worker.name)
 
     def _require(self) -> tuple[GroupConsumer, Delivery]:
         if self._consumer is None or self._delivery is None:
