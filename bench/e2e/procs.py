@@ -79,14 +79,26 @@ def read_status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def cpu_and_start(pid: int) -> tuple[float, float] | None:
-    """(user + system CPU seconds, start time in seconds since boot) of ``pid``."""
+def stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name (field 3 on: state, ppid, ...); None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
+    return stat.rsplit(")", 1)[1].split()
+
+
+def cpu_and_start(pid: int) -> tuple[float, float] | None:
+    """(user + system CPU seconds, start time in seconds since boot) of ``pid``."""
+    fields = stat_fields(pid)
+    if fields is None:
+        return None
     return (int(fields[11]) + int(fields[12])) / TICKS, int(fields[19]) / TICKS
+
+
+def parent_pid(pid: int) -> int:
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields else 0
 
 
 def descendants(root: int) -> list[int]:
@@ -95,12 +107,10 @@ def descendants(root: int) -> list[int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        pid = int(entry.name)
+        ppid = parent_pid(pid)
+        if ppid:
+            children.setdefault(ppid, []).append(pid)
     out: list[int] = []
     queue = [root]
     while queue:
@@ -116,13 +126,6 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def parent_pid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def default_label(pid: int, root: int) -> str:

@@ -139,6 +139,7 @@ def _started() -> None:
 
 
 def _start_all(pool: Executor, processes: int) -> None:
+    """Submit one no-op per process so that every process starts now."""
     try:
         for _ in range(processes):
             pool.submit(_started)  # while none is idle yet, each submit starts one more
@@ -288,7 +289,7 @@ class EmbeddedPipeline:
         while (
             self._waiting
             and self._in_flight < MAX_IN_FLIGHT
-            and (len(self._fetching) < fetch_limit)
+            and len(self._fetching) < fetch_limit
         ):
             self._start_fetch(self._waiting.popleft())
 

@@ -9,7 +9,7 @@ thread, no database connection, no socket.
 
 from __future__ import annotations
 
-import pipeline.runtime.embedded
+import pipeline.runtime.embedded  # the extraction processes' code
 import pipeline.runtime.kafka_runner  # noqa: F401 - the Kafka workers' code
 from pipeline.extraction.metadata import load_language_model
 

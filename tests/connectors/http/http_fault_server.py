@@ -140,12 +140,13 @@ class FaultServer:
             now = self._stats.in_flight.get(host, 0) + 1
             self._stats.in_flight[host] = now
             self._stats.max_in_flight[host] = max(now, self._stats.max_in_flight.get(host, 0))
-        ended = threading.Event()
+        ended = False
 
         def end() -> None:
+            nonlocal ended
             with self._lock:
-                if not ended.is_set():
-                    ended.set()
+                if not ended:
+                    ended = True
                     self._stats.in_flight[host] -= 1
 
         return end
