@@ -15,17 +15,26 @@ metadata (dates from feed, sitemap and page; language; canonical URL)::
 """
 
 from pipeline.extraction.article import ExtractionResult, extract_article
-from pipeline.extraction.learned import LearnedBoilerplate, template_threshold
+from pipeline.extraction.learned import (
+    DeferredLines,
+    LearnedBoilerplate,
+    LineCounter,
+    LineObservation,
+    template_threshold,
+)
 from pipeline.extraction.lines import Line, is_sentence_like, line_key, split_lines
 from pipeline.extraction.residue import FilterResult, MetadataHints, filter_residue
 from pipeline.extraction.rules import ResidueRules, load_rules, parse_rules
 from pipeline.extraction.urls import choose_canonical, source_of
 
 __all__ = [
+    "DeferredLines",
     "ExtractionResult",
     "FilterResult",
     "LearnedBoilerplate",
     "Line",
+    "LineCounter",
+    "LineObservation",
     "MetadataHints",
     "ResidueRules",
     "choose_canonical",

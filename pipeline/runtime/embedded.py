@@ -14,6 +14,11 @@ to the GIL contention of the thread that owns the database. Dedup and
 storage run in the calling thread, which owns the database writes, while
 the pools keep working on the next pages. Entries reach dedup in the order
 they were submitted, so verdicts do not depend on which fetch was fastest.
+The lines each article adds to its source's learned boilerplate travel back
+from the extraction processes and are counted in the same transaction as the
+article is stored: the processes never wait for the database's write lock,
+and learned state and stored articles are committed together (a page
+re-extracted after a crash meets the learned state it met the first time).
 
 A failure becomes a dead letter in the store. ``on_done`` runs (in the
 calling thread) only once every entry of its call is stored or
@@ -47,6 +52,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from pipeline.config import Config
+from pipeline.extraction.learned import LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
@@ -55,6 +61,7 @@ from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
+from pipeline.stages.extract import StoredLines
 from pipeline.topology import WORKER_BY_NAME
 
 log = logging.getLogger(__name__)
@@ -97,6 +104,16 @@ class Handled:
 
 
 @dataclass(frozen=True)
+class Extracted:
+    """What an extraction process sends back for one entry."""
+
+    handled: list[Handled]
+    lines: list[LineObservation]
+    """Its articles' lines, for this process to count with the articles (see
+    :class:`~pipeline.extraction.learned.DeferredLines`)."""
+
+
+@dataclass(frozen=True)
 class Phase:
     """Stages run one after the other for one worker (``timed``: observed in the histogram)."""
 
@@ -125,12 +142,15 @@ def run_phases(phases: Sequence[Phase], messages: Sequence[Message]) -> list[Han
 # Set in each extraction process by _init_process_worker: a process pool can only
 # reach per-process state through a module global.
 _PROCESS_PHASES: list[Phase] = []
+_PROCESS_RESOURCES: list[Resources] = []
 
 
 def _init_process_worker(config: Config) -> None:
     # Ctrl-C reaches the whole process group; the parent stops the pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _PROCESS_PHASES.extend(offloaded_phases(Resources(config)))
+    resources = Resources(config, defer_learning=True)
+    _PROCESS_RESOURCES.append(resources)
+    _PROCESS_PHASES.extend(offloaded_phases(resources))
     load_language_model()  # already loaded where the fork server preloaded it
 
 
@@ -147,8 +167,10 @@ def _start_all(pool: Executor, processes: int) -> None:
         pass  # the pipeline closed first: nothing to start
 
 
-def _process_in_worker(messages: list[Message]) -> list[Handled]:
-    return run_phases(_PROCESS_PHASES, messages)
+def _process_in_worker(messages: list[Message]) -> Extracted:
+    handled = run_phases(_PROCESS_PHASES, messages)
+    deferred = _PROCESS_RESOURCES[0].deferred_lines
+    return Extracted(handled, deferred.take() if deferred is not None else [])
 
 
 def offloaded_phases(resources: Resources) -> list[Phase]:
@@ -191,17 +213,18 @@ class EmbeddedPipeline:
         self.resources = resources
         self.on_handled = on_handled
         self._stages: dict[str, list[Stage]] = {}
+        self._lines: StoredLines | None = None
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._extract_pool: Executor | None = None
         self._processes = config.extract.workers or os.cpu_count() or 1
         self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self._fetching: dict[Future[Outcome], _Item] = {}
-        self._extracting: dict[Future[list[Handled]], tuple[_Item, Executor]] = {}
+        self._extracting: dict[Future[Extracted], tuple[_Item, Executor]] = {}
         self._waiting: deque[_Item] = deque()
         """Entries not yet fetched."""
         self._fetched: deque[tuple[_Item, list[Message]]] = deque()
         """Fetched pages waiting for room in the extraction queue."""
-        self._ready: dict[int, tuple[_Item, list[Message]]] = {}
+        self._ready: dict[int, _Ready] = {}
         """Outputs of the off-thread workers by entry, waiting for their turn (in order)."""
         self._seq = 0
         self._next_seq = 0
@@ -328,39 +351,36 @@ class EmbeddedPipeline:
         if outcome.produced:
             self._fetched.append((item, outcome.produced))
         else:
-            self._wait_turn(item, [])
+            self._ready[item.seq] = _Ready(item, [], [])  # nothing to store, but its turn counts
 
     def _start_extraction(self, item: _Item, pages: list[Message]) -> None:
         pool = self._extract_executor()
         if pool is None:
-            self._extracted(item, run_phases(self._local_phases(), pages))
+            self._extracted(item, Extracted(run_phases(self._local_phases(), pages), []))
             return
         future = pool.submit(_process_in_worker, pages)
         self._extracting[future] = (item, pool)
         future.add_done_callback(self._completed.put)
 
-    def _extracted_one(self, item: _Item, pool: Executor, future: Future[list[Handled]]) -> None:
+    def _extracted_one(self, item: _Item, pool: Executor, future: Future[Extracted]) -> None:
         try:
-            handled = future.result()
+            extracted = future.result()
         except Exception as exc:  # the pool failed (a process died), not a stage
             if isinstance(exc, BrokenProcessPool) and pool is self._extract_pool:
                 self._replace_broken_pool()
             crashed = _crashed("extract", item.entry, exc)
-            handled = [Handled("extract", crashed, message_context(item.entry))]
-        self._extracted(item, handled)
+            extracted = Extracted([Handled("extract", crashed, message_context(item.entry))], [])
+        self._extracted(item, extracted)
 
-    def _extracted(self, item: _Item, handled: list[Handled]) -> None:
+    def _extracted(self, item: _Item, extracted: Extracted) -> None:
         """Account for the extraction processes' work; tagged articles wait for dedup."""
         produced: list[Message] = []
-        for each in handled:
+        for each in extracted.handled:
             offloaded = each.worker != "extract"
             self._account(item.ticket, each, ends=not offloaded)
             if offloaded:
                 produced.extend(each.outcome.produced)
-        self._wait_turn(item, produced)
-
-    def _wait_turn(self, item: _Item, messages: list[Message]) -> None:
-        self._ready[item.seq] = (item, messages)
+        self._ready[item.seq] = _Ready(item, produced, extracted.lines)
 
     def _has_turn(self) -> bool:
         return self._next_seq in self._ready
@@ -374,14 +394,17 @@ class EmbeddedPipeline:
         the entries counted through, so ``on_done`` never runs before its
         entries are durable.
         """
-        batch: list[tuple[_Item, list[Message]]] = []
+        batch: list[_Ready] = []
         while self._next_seq in self._ready and len(batch) < STORE_BATCH:
             batch.append(self._ready.pop(self._next_seq))
             self._next_seq += 1
         with self.resources.store.db.transaction():
-            for item, messages in batch:
-                self._dedup_and_store_one(item.ticket, messages)
-        for item, _ in batch:
+            for ready in batch:
+                for observation in ready.lines:
+                    self._stored_lines().count(observation)
+                self._dedup_and_store_one(ready.item.ticket, ready.messages)
+        for ready in batch:
+            item = ready.item
             self._in_flight -= 1
             item.ticket.remaining -= 1
             if item.ticket.remaining == 0:
@@ -472,6 +495,11 @@ class EmbeddedPipeline:
             self._stages[worker] = [build_stage(s, self.resources) for s in names]
         return self._stages[worker]
 
+    def _stored_lines(self) -> StoredLines:
+        if self._lines is None:
+            self._lines = StoredLines(self.resources.residue_stats, self.config.extract)
+        return self._lines
+
     def _local_phases(self) -> list[Phase]:
         if "offloaded" not in self._stages:
             self._stages["offloaded"] = [build_stage(s, self.resources) for s in OFFLOADED]
@@ -523,6 +551,15 @@ class EmbeddedPipeline:
             log.error("an extraction process died; starting a new process pool")
             self._extract_pool.shutdown(wait=False, cancel_futures=True)
             self._extract_pool = None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An entry's articles back from extraction, waiting for their turn at dedup and storage."""
+
+    item: _Item
+    messages: list[Message]
+    lines: list[LineObservation]
 
 
 def _result(future: Future[Outcome], worker: str, message: Message) -> Outcome:

@@ -18,6 +18,7 @@ from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.store import Store, open_store
 from pipeline.config import Config
+from pipeline.extraction.learned import DeferredLines
 from pipeline.stages.base import Stage
 from pipeline.stages.fetch import FetchStage
 from pipeline.stages.store import StoreStage
@@ -28,10 +29,16 @@ if TYPE_CHECKING:
 
 
 class Resources:
-    """What a process's stages share; opened lazily, closed once."""
+    """What a process's stages share; opened lazily, closed once.
 
-    def __init__(self, config: Config) -> None:
+    ``defer_learning``: the extract stage's line counts are held in
+    :attr:`deferred_lines` for another process to write (an embedded
+    extraction process hands them to the process that owns the writes).
+    """
+
+    def __init__(self, config: Config, *, defer_learning: bool = False) -> None:
         self.config = config
+        self.deferred_lines = DeferredLines() if defer_learning else None
 
     @cached_property
     def store(self) -> Store:
@@ -85,7 +92,9 @@ def build_stage(name: str, resources: Resources) -> Stage:
         from pipeline.stages.extract import ExtractStage
 
         rules = load_rules(config.extract.residue_rules)
-        return ExtractStage(rules, resources.residue_stats, config.extract)
+        return ExtractStage(
+            rules, resources.residue_stats, config.extract, counter=resources.deferred_lines
+        )
     if name == "tag":
         from pipeline.stages.tag import TagStage
         from pipeline.tagging import build_tagger

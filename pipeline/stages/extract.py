@@ -1,8 +1,10 @@
 """Extract stage: a fetched page in, the article (residue removed, metadata checked) out.
 
 Before filtering, the stage reads its source's learned boilerplate from the
-store; after, it counts the article's lines into it, so every worker learns
-from every article (see :mod:`pipeline.extraction.learned` for cold start).
+store; after, it hands the article's lines to its line counter, which counts
+them into the store (:class:`StoredLines`, at once or in the caller's
+transaction), so every worker learns from every article (see
+:mod:`pipeline.extraction.learned` for cold start and deferred counting).
 If the store is unavailable the article is still extracted, with the generic
 rules only, and ``newsflow_extract_learned_unavailable_total`` counts it.
 
@@ -21,7 +23,14 @@ from prometheus_client import Counter, Histogram
 from connectors.storage.residue_stats import ResidueStatsRepository
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError, StorageError
-from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, source_of
+from pipeline.extraction import (
+    ExtractionResult,
+    LearnedBoilerplate,
+    LineCounter,
+    LineObservation,
+    extract_article,
+    source_of,
+)
 from pipeline.extraction.lines import split_lines
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import ExtractedArticle, FetchedPage, Message, article_id
@@ -79,10 +88,17 @@ class ExtractStage(Stage):
         rules: ResidueRules,
         learned_repo: ResidueStatsRepository | None,
         config: ExtractConfig,
+        *,
+        counter: LineCounter | None = None,
     ) -> None:
+        """``counter`` receives each article's lines; by default they are counted into
+        ``learned_repo`` at once (no learning without a repository)."""
         self.rules = rules
         self.learned_repo = learned_repo
         self.config = config
+        self.counter = counter
+        if counter is None and learned_repo is not None:
+            self.counter = StoredLines(learned_repo, config)
 
     def process(self, message: Message) -> Iterable[Message]:
         assert isinstance(message, FetchedPage)
@@ -123,21 +139,38 @@ class ExtractStage(Stage):
             return None
 
     def _observe(self, source: str, key: str, result: ExtractionResult) -> None:
-        if self.learned_repo is None:
+        if self.counter is None:
             return
         lines = {line.key: line.text for line in split_lines(result.raw_text) if line.key}
         content = [line.key for line in result.lines if line.sentence_like and line.key]
+        self.counter.count(LineObservation(source, key, lines, content))
+
+
+class StoredLines:
+    """Counts observations into the store: one transaction each, or a savepoint of the
+    caller's transaction when it has one open (the embedded runtime's store batch)."""
+
+    def __init__(self, repo: ResidueStatsRepository, config: ExtractConfig) -> None:
+        self.repo = repo
+        self.config = config
+
+    def count(self, observation: LineObservation) -> None:
         try:
-            outcome = self.learned_repo.observe(
-                source,
-                key,
-                lines,
+            outcome = self.repo.observe(
+                observation.source,
+                observation.article_key,
+                observation.lines,
                 window=self.config.learned_window,
-                content_keys=content,
+                content_keys=observation.content_keys,
                 near_copy_share=self.config.learned_near_copy_share,
             )
         except StorageError as exc:
-            log.warning("could not count lines of %s for %s: %s", key, source, exc)
+            log.warning(
+                "could not count lines of %s for %s: %s",
+                observation.article_key,
+                observation.source,
+                exc,
+            )
             return
         LEARNED_UPDATES.labels(outcome).inc()
 

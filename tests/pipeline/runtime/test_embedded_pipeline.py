@@ -136,3 +136,29 @@ def test_a_stop_leaves_open_batches_without_their_callback(tmp_path: Path) -> No
         pipeline.close()
         resources.close()
     assert {e.url for e in entries(6, 8)} <= set(stored_urls_in_order(tmp_path / "news.db"))
+
+
+def line_counts(db: Path) -> list[tuple[str, str, int]]:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT source, line_key, articles FROM residue_lines ORDER BY source, line_key"
+        return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+def test_lines_learned_in_processes_are_counted_as_in_one_thread(tmp_path: Path) -> None:
+    """Extraction processes hand their line counts to this thread, which writes them with
+    the articles: the learned state is the same as when one thread does everything."""
+    counts = []
+    for workers in (1, 2):
+        db = tmp_path / f"news-{workers}.db"
+        config = make_config(db, workers)
+        resources = Resources(config)
+        pipeline = EmbeddedPipeline(config, resources)
+        try:
+            assert pipeline.process(entries(0, 24), RunSummary()) is True
+        finally:
+            pipeline.close()
+            resources.close()
+        counts.append(line_counts(db))
+    inline, pooled = counts
+    assert pooled == inline
+    assert max(articles for _, _, articles in pooled) > 1  # template lines were counted

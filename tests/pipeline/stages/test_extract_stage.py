@@ -13,10 +13,10 @@ from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import Page, generate_site_pages
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError
-from pipeline.extraction import load_rules
+from pipeline.extraction import DeferredLines, load_rules
 from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
 from pipeline.stages.base import run_chain
-from pipeline.stages.extract import ExtractStage
+from pipeline.stages.extract import ExtractStage, StoredLines
 
 RULES = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
 
@@ -62,6 +62,41 @@ def test_lines_a_source_repeats_are_learned_across_its_pages(stage: ExtractStage
     assert "learned:template" in reasons
     assert stage.learned_repo is not None
     assert {s for s, _ in stage.learned_repo.sources()} == {p.site for p in pages}
+
+
+def test_a_deferred_counter_holds_the_lines_for_the_writer_to_count(sqlite_url: str) -> None:
+    """An embedded extraction process writes nothing; its parent counts what it hands over,
+    and the store ends up as if the stage had counted the lines itself."""
+    pages = generate_site_pages(2, 8, seed=5)
+    direct_db, deferred_db = Database(sqlite_url), Database("sqlite://")
+    direct = ResidueStatsRepository(direct_db)
+    deferred_repo = ResidueStatsRepository(deferred_db)
+    held = DeferredLines()
+    counting = ExtractStage(load_rules(RULES), direct, ExtractConfig())
+    deferring = ExtractStage(load_rules(RULES), deferred_repo, ExtractConfig(), counter=held)
+    writer = StoredLines(deferred_repo, ExtractConfig())
+    for page in pages:
+        counting.process(fetched(page))
+        before = deferred_repo.article_count(page.site)
+        deferring.process(fetched(page))
+        assert deferred_repo.article_count(page.site) == before  # the stage wrote nothing
+        observations = held.take()
+        assert [o.article_key for o in observations] == [article_id(page.url)]
+        for observation in observations:
+            writer.count(observation)
+    assert held.take() == []
+    assert deferred_repo.sources() == direct.sources() == [(p.site, 8) for p in pages[::8]]
+    reports = {
+        site: (
+            deferred_repo.report(site, min_articles=3, min_share=0.2).lines,
+            direct.report(site, min_articles=3, min_share=0.2).lines,
+        )
+        for site in {p.site for p in pages}
+    }
+    assert all(got == want for got, want in reports.values())
+    assert any(got for got, _ in reports.values())  # some lines were repeated and counted
+    direct_db.close()
+    deferred_db.close()
 
 
 def test_metrics_count_removed_lines_and_outcomes(stage: ExtractStage) -> None:
