@@ -181,6 +181,9 @@ def _head(sql: str) -> str:
 
 
 def _connect_sqlite(url: str) -> sqlite3.Connection:
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        # "sqlite://x.db" would otherwise become a file named "sqlite:" (a path, not a URL)
+        raise StorageError(f"not a SQLite URL: {url!r} (expected sqlite:///PATH)")
     path = Path(url.removeprefix("sqlite:///"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

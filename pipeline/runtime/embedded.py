@@ -52,7 +52,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from pipeline.config import Config
-from pipeline.extraction.learned import LineObservation
+from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
@@ -142,14 +142,13 @@ def run_phases(phases: Sequence[Phase], messages: Sequence[Message]) -> list[Han
 # Set in each extraction process by _init_process_worker: a process pool can only
 # reach per-process state through a module global.
 _PROCESS_PHASES: list[Phase] = []
-_PROCESS_RESOURCES: list[Resources] = []
+_PROCESS_LINES = DeferredLines()
 
 
 def _init_process_worker(config: Config) -> None:
     # Ctrl-C reaches the whole process group; the parent stops the pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    resources = Resources(config, defer_learning=True)
-    _PROCESS_RESOURCES.append(resources)
+    resources = Resources(config, deferred_lines=_PROCESS_LINES)
     _PROCESS_PHASES.extend(offloaded_phases(resources))
     load_language_model()  # already loaded where the fork server preloaded it
 
@@ -169,8 +168,7 @@ def _start_all(pool: Executor, processes: int) -> None:
 
 def _process_in_worker(messages: list[Message]) -> Extracted:
     handled = run_phases(_PROCESS_PHASES, messages)
-    deferred = _PROCESS_RESOURCES[0].deferred_lines
-    return Extracted(handled, deferred.take() if deferred is not None else [])
+    return Extracted(handled, _PROCESS_LINES.take())
 
 
 def offloaded_phases(resources: Resources) -> list[Phase]:

@@ -18,7 +18,6 @@ from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.store import Store, open_store
 from pipeline.config import Config
-from pipeline.extraction.learned import DeferredLines
 from pipeline.stages.base import Stage
 from pipeline.stages.fetch import FetchStage
 from pipeline.stages.store import StoreStage
@@ -26,19 +25,20 @@ from pipeline.stages.store import StoreStage
 if TYPE_CHECKING:
     from connectors.storage.dedup_index import DedupIndex
     from connectors.storage.residue_stats import ResidueStatsRepository
+    from pipeline.extraction.learned import DeferredLines
 
 
 class Resources:
     """What a process's stages share; opened lazily, closed once.
 
-    ``defer_learning``: the extract stage's line counts are held in
-    :attr:`deferred_lines` for another process to write (an embedded
-    extraction process hands them to the process that owns the writes).
+    ``deferred_lines``: the extract stage's line counts are held there for
+    another process to write (an embedded extraction process hands them to
+    the process that owns the writes); without it they are written at once.
     """
 
-    def __init__(self, config: Config, *, defer_learning: bool = False) -> None:
+    def __init__(self, config: Config, *, deferred_lines: DeferredLines | None = None) -> None:
         self.config = config
-        self.deferred_lines = DeferredLines() if defer_learning else None
+        self.deferred_lines = deferred_lines
 
     @cached_property
     def store(self) -> Store:

@@ -85,6 +85,16 @@ def test_an_unopenable_sqlite_path_is_one_clear_error(tmp_path: Path) -> None:
         Database(f"sqlite:///{blocker}/sub/newsflow.db")
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite://news.db", "sqlite:///"])
+def test_a_sqlite_url_without_a_path_is_refused_not_a_stray_file(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match="not a SQLite URL"):
+        Database(url)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_insert_rows_writes_every_row_across_chunks(db: Database) -> None:
     items = [(f"k{n:02d}", f"'{n}'; --") for n in range(7)]
     db.insert_rows("INSERT INTO kv (k, v)", items, chunk=3)

@@ -64,11 +64,12 @@ def test_lines_a_source_repeats_are_learned_across_its_pages(stage: ExtractStage
     assert {s for s, _ in stage.learned_repo.sources()} == {p.site for p in pages}
 
 
-def test_a_deferred_counter_holds_the_lines_for_the_writer_to_count(sqlite_url: str) -> None:
+def test_a_deferred_counter_holds_the_lines_for_the_writer_to_count(tmp_path: Path) -> None:
     """An embedded extraction process writes nothing; its parent counts what it hands over,
     and the store ends up as if the stage had counted the lines itself."""
     pages = generate_site_pages(2, 8, seed=5)
-    direct_db, deferred_db = Database(sqlite_url), Database("sqlite://")
+    direct_db = Database(f"sqlite:///{tmp_path / 'direct.db'}")
+    deferred_db = Database(f"sqlite:///{tmp_path / 'deferred.db'}")
     direct = ResidueStatsRepository(direct_db)
     deferred_repo = ResidueStatsRepository(deferred_db)
     held = DeferredLines()
