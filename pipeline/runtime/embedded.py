@@ -399,7 +399,7 @@ class EmbeddedPipeline:
         with self.resources.store.db.transaction():
             for ready in batch:
                 for observation in ready.lines:
-                    self._stored_lines().count(observation)
+                    self._count_lines(observation)
                 self._dedup_and_store_one(ready.item.ticket, ready.messages)
         for ready in batch:
             item = ready.item
@@ -493,10 +493,10 @@ class EmbeddedPipeline:
             self._stages[worker] = [build_stage(s, self.resources) for s in names]
         return self._stages[worker]
 
-    def _stored_lines(self) -> StoredLines:
+    def _count_lines(self, observation: LineObservation) -> None:
         if self._lines is None:
             self._lines = StoredLines(self.resources.residue_stats, self.config.extract)
-        return self._lines
+        self._lines.count(observation)
 
     def _local_phases(self) -> list[Phase]:
         if "offloaded" not in self._stages:

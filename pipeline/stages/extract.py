@@ -66,7 +66,8 @@ TEXT_CHARS = Histogram(
 )
 LEARNED_UPDATES = Counter(
     "newsflow_extract_learned_observations_total",
-    "Articles offered to learned boilerplate: counted, seen (already in window), near_copy.",
+    "Articles offered to learned boilerplate: counted, seen (already in window), near_copy,"
+    " failed.",
     ["result"],
 )
 LEARNED_UNAVAILABLE = Counter(
@@ -148,7 +149,12 @@ class ExtractStage(Stage):
 
 class StoredLines:
     """Counts observations into the store: one transaction each, or a savepoint of the
-    caller's transaction when it has one open (the embedded runtime's store batch)."""
+    caller's transaction when it has one open (the embedded runtime's store batch).
+
+    Counting is best effort: when it fails the article is still stored, the
+    failure is logged and ``newsflow_extract_learned_observations_total``
+    counts it as ``failed`` (the savepoint undoes the partial count).
+    """
 
     def __init__(self, repo: ResidueStatsRepository, config: ExtractConfig) -> None:
         self.repo = repo
@@ -165,10 +171,21 @@ class StoredLines:
                 near_copy_share=self.config.learned_near_copy_share,
             )
         except StorageError as exc:
+            LEARNED_UPDATES.labels("failed").inc()
             log.warning(
                 "could not count lines of %s for %s: %s",
                 observation.article_key,
                 observation.source,
+                exc,
+            )
+            return
+        except Exception as exc:  # a bug in counting must not cost the article
+            LEARNED_UPDATES.labels("failed").inc()
+            log.error(
+                "could not count lines of %s for %s: %s: %s",
+                observation.article_key,
+                observation.source,
+                type(exc).__name__,
                 exc,
             )
             return

@@ -12,7 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
+from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import generate_site_pages
 from pipeline.config import Config, parse_config
 from pipeline.models import FeedEntry
@@ -138,6 +140,10 @@ def test_a_stop_leaves_open_batches_without_their_callback(tmp_path: Path) -> No
     assert {e.url for e in entries(6, 8)} <= set(stored_urls_in_order(tmp_path / "news.db"))
 
 
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def line_counts(db: Path) -> list[tuple[str, str, int]]:
     with sqlite3.connect(db) as conn:
         query = "SELECT source, line_key, articles FROM residue_lines ORDER BY source, line_key"
@@ -162,3 +168,29 @@ def test_lines_learned_in_processes_are_counted_as_in_one_thread(tmp_path: Path)
     inline, pooled = counts
     assert pooled == inline
     assert max(articles for _, _, articles in pooled) > 1  # template lines were counted
+
+
+def test_a_failure_to_count_lines_still_stores_the_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: ResidueStatsRepository, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("counting bug")
+
+    monkeypatch.setattr(ResidueStatsRepository, "observe", broken)
+    failed_before = metric("newsflow_extract_learned_observations_total", result="failed")
+    db = tmp_path / "news.db"
+    config = make_config(db, 2)
+    resources = Resources(config)
+    pipeline = EmbeddedPipeline(config, resources)
+    summary = RunSummary()
+    try:
+        assert pipeline.process(entries(0, 6), summary) is True
+    finally:
+        pipeline.close()
+        resources.close()
+    assert stored_urls_in_order(db) == [e.url for e in entries(0, 6)]
+    assert summary.failures == 0
+    assert line_counts(db) == []
+    assert sum("counting bug" in r.getMessage() for r in caplog.records) == 6
+    failed = metric("newsflow_extract_learned_observations_total", result="failed")
+    assert failed == failed_before + 6
