@@ -97,9 +97,9 @@ class ExtractStage(Stage):
         self.rules = rules
         self.learned_repo = learned_repo
         self.config = config
-        self.counter = counter
         if counter is None and learned_repo is not None:
-            self.counter = StoredLines(learned_repo, config)
+            counter = StoredLines(learned_repo, config)
+        self.counter = counter
 
     def process(self, message: Message) -> Iterable[Message]:
         assert isinstance(message, FetchedPage)
@@ -170,23 +170,15 @@ class StoredLines:
                 content_keys=observation.content_keys,
                 near_copy_share=self.config.learned_near_copy_share,
             )
-        except StorageError as exc:
+        except Exception as exc:  # counting is best effort: a failure must not cost the article
             LEARNED_UPDATES.labels("failed").inc()
-            log.warning(
+            expected = isinstance(exc, StorageError)  # anything else is a bug: say its class
+            log.log(
+                logging.WARNING if expected else logging.ERROR,
                 "could not count lines of %s for %s: %s",
                 observation.article_key,
                 observation.source,
-                exc,
-            )
-            return
-        except Exception as exc:  # a bug in counting must not cost the article
-            LEARNED_UPDATES.labels("failed").inc()
-            log.error(
-                "could not count lines of %s for %s: %s: %s",
-                observation.article_key,
-                observation.source,
-                type(exc).__name__,
-                exc,
+                exc if expected else f"{type(exc).__name__}: {exc}",
             )
             return
         LEARNED_UPDATES.labels(outcome).inc()

@@ -107,6 +107,12 @@ class FaultServer:
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: tests read hits, not logs."""
 
+            def setup(self) -> None:
+                # Nothing in flight until do_GET counts it: a malformed request line is
+                # answered (send_error -> send_response) before do_GET ever runs.
+                self._answered: Callable[[], None] = lambda: None
+                super().setup()
+
             def do_GET(self) -> None:
                 host = self.headers.get("Host", "").rsplit(":", 1)[0]
                 self._answered = server._track(host)
