@@ -54,6 +54,9 @@ FAST_KAFKA = {
 }
 """Settings that keep rebalances and crash recovery to seconds in tests."""
 
+UNSETTLED = ("Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence")
+"""Transaction states whose commit or abort markers are not all written yet."""
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
@@ -190,6 +193,27 @@ class KafkaEnv:
         finally:
             consumer.close()
             admin.close()
+
+    def unsettled_transactions(self) -> list[str]:
+        """Transactional ids of this run whose transaction the broker has not finished.
+
+        A process killed mid-transaction and not restarted leaves its
+        transaction open until the broker aborts it (``transaction_timeout_ms``,
+        then its periodic check). The abort markers land then and move the
+        end offsets, so a lag of 0 measured before that is not final.
+        """
+        admin = make_admin(self.config.kafka)
+        try:
+            listings = admin.list_transactions(state_filters=list(UNSETTLED))
+        finally:
+            admin.close()
+        prefix = f"{self.config.kafka.group_prefix}."
+        return sorted(
+            listing.transactional_id
+            for per_broker in listings.values()
+            for listing in per_broker
+            if listing.transactional_id.startswith(prefix)
+        )
 
     def group_members(self, worker: str) -> dict[str, set[tuple[str, int]]] | None:
         """Each member of a worker's group (by client id) and its partitions; None mid-rebalance."""

@@ -36,6 +36,13 @@ def test_the_survivor_takes_over_the_partitions_of_a_killed_process(kafka_env: K
         pairs[name][0].kill()
 
     wait_for(lambda: kafka_env.stored_count() >= 600, timeout=180, what="600 stored articles")
+    # The killed processes are not restarted, so the broker aborts their open
+    # transactions on its own schedule; lag is final only after that.
+    wait_for(
+        lambda: not kafka_env.unsettled_transactions(),
+        timeout=60,
+        what="the killed processes' transactions aborted by the broker",
+    )
     wait_for(lambda: kafka_env.lag() == 0, timeout=60, what="consumer lag 0 in every group")
     for name in ("extract", "dedup", "store"):
         members = kafka_env.group_members(name)
