@@ -126,18 +126,29 @@ class ResidueStatsRepository:
             self._evict(source, window)
         return "counted"
 
-    def learned(self, source: str, *, min_articles: int, min_share: float) -> LearnedBoilerplate:
-        """The snapshot the filter uses: template lines and overrides of ``source``."""
-        articles = self.article_count(source)
+    def learned(
+        self, source: str, *, min_articles: int, min_share: float, excluding: str | None = None
+    ) -> LearnedBoilerplate:
+        """The snapshot the filter uses: template lines and overrides of ``source``.
+
+        ``excluding`` is the key of the article about to be filtered. If it was
+        counted already (a second feed listing it, a replay after a crash), the
+        snapshot leaves its own lines out: otherwise its own count could make
+        them template, and extracting an unchanged page again would give other
+        text, hence a new revision.
+        """
+        counted = self._line_keys(source, excluding) if excluding is not None else None
+        own = counted or frozenset()
+        articles = self.article_count(source) - (counted is not None)
         threshold = template_threshold(articles, min_articles=min_articles, min_share=min_share)
-        template = self.db.execute(
-            "SELECT line_key FROM residue_lines WHERE source = ? AND articles >= ?",
+        rows = self.db.execute(
+            "SELECT line_key, articles FROM residue_lines WHERE source = ? AND articles >= ?",
             (source, threshold),
         )
         overrides = self.overrides(source)
         return LearnedBoilerplate(
             source=source,
-            template=frozenset(row[0] for row in template),
+            template=frozenset(key for key, count in rows if count - (key in own) >= threshold),
             allow=frozenset(o.key for o in overrides if o.verdict == "allow"),
             deny=frozenset(o.key for o in overrides if o.verdict == "deny"),
             articles=articles,
@@ -214,6 +225,14 @@ class ResidueStatsRepository:
                 (source, article_key),
             )
         )
+
+    def _line_keys(self, source: str, article_key: str) -> frozenset[str] | None:
+        """The line keys counted for an article in the window; None if it is not there."""
+        rows = self.db.execute(
+            "SELECT line_keys FROM residue_articles WHERE source = ? AND article_key = ?",
+            (source, article_key),
+        )
+        return frozenset(json.loads(rows[0][0])) if rows else None
 
     def _insert_article(self, source: str, article_key: str, keys: list[str]) -> bool:
         """Insert the article row; False when a concurrent worker inserted it first."""

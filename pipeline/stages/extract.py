@@ -33,6 +33,7 @@ from pipeline.extraction import (
 )
 from pipeline.extraction.lines import split_lines
 from pipeline.extraction.rules import ResidueRules
+from pipeline.extraction.urls import choose_canonical
 from pipeline.models import ExtractedArticle, FetchedPage, Message, article_id
 from pipeline.stages.base import Stage
 
@@ -106,12 +107,13 @@ class ExtractStage(Stage):
         source = source_of(message.url)
         try:
             _refuse_non_html_type(message)
+            key = article_id(choose_canonical(message.html, message.url))
             result = extract_article(
                 message.html,
                 url=message.url,
                 entry=message.entry,
                 rules=self.rules,
-                learned=self._learned(source),
+                learned=self._learned(source, key),
                 config=self.config,
             )
         except ExtractionError as exc:
@@ -125,7 +127,7 @@ class ExtractStage(Stage):
     def close(self) -> None:
         """The store connection belongs to the process's resources, not to the stage."""
 
-    def _learned(self, source: str) -> LearnedBoilerplate | None:
+    def _learned(self, source: str, key: str) -> LearnedBoilerplate | None:
         if self.learned_repo is None:
             return None
         try:
@@ -133,6 +135,7 @@ class ExtractStage(Stage):
                 source,
                 min_articles=self.config.learned_min_articles,
                 min_share=self.config.learned_min_share,
+                excluding=key,
             )
         except StorageError as exc:
             LEARNED_UNAVAILABLE.inc()

@@ -46,6 +46,24 @@ def test_the_same_article_is_counted_once(repo: ResidueStatsRepository) -> None:
     assert learned_template(repo) == set()
 
 
+def test_an_article_counted_already_does_not_count_towards_its_own_snapshot(
+    repo: ResidueStatsRepository,
+) -> None:
+    for n in range(2):
+        repo.observe("example.com", f"a{n}", article(n, "Titre Aval", "Lire aussi"), window=50)
+    before = repo.learned("example.com", min_articles=3, min_share=0.2, excluding="a2")
+    repo.observe("example.com", "a2", article(2, "Titre Aval"), window=50)
+    again = repo.learned("example.com", min_articles=3, min_share=0.2, excluding="a2")
+    assert again == before and again.template == frozenset() and again.articles == 2
+    assert learned_template(repo) == {"titre aval"}  # for every other article it is template
+    other = repo.learned("example.com", min_articles=3, min_share=0.2, excluding="a0")
+    assert other.template == frozenset()  # a0's own count is left out too: 2 of 2 others
+    repo.observe("example.com", "a3", article(3, "Titre Aval"), window=50)
+    assert repo.learned(
+        "example.com", min_articles=3, min_share=0.2, excluding="a2"
+    ).template == frozenset({"titre aval"})  # a0, a1 and a3 carry it without a2
+
+
 def test_a_near_copy_does_not_make_its_sentences_template(repo: ResidueStatsRepository) -> None:
     body = {f"sentence {i}": f"Sentence {i}." for i in range(5)}
     assert (

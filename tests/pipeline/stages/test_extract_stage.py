@@ -64,6 +64,21 @@ def test_lines_a_source_repeats_are_learned_across_its_pages(stage: ExtractStage
     assert {s for s, _ in stage.learned_repo.sources()} == {p.site for p in pages}
 
 
+def test_extracting_a_page_again_gives_the_same_article(stage: ExtractStage) -> None:
+    """A page listed by two feeds, or replayed after a crash, is extracted again after its
+    own lines were counted; its own count must not turn them into template (that made a
+    second revision of an unchanged page)."""
+    pages = generate_site_pages(2, 8, seed=5)
+    learned_on_first_pass = 0
+    for page in pages:
+        [first] = stage.process(fetched(page))
+        [again] = stage.process(fetched(page))
+        assert isinstance(first, ExtractedArticle) and isinstance(again, ExtractedArticle)
+        assert (again.text, again.removed) == (first.text, first.removed), page.url
+        learned_on_first_pass += sum(r.reason == "learned:template" for r in first.removed)
+    assert learned_on_first_pass > 0  # the site's template was learned meanwhile
+
+
 def test_a_deferred_counter_holds_the_lines_for_the_writer_to_count(tmp_path: Path) -> None:
     """An embedded extraction process writes nothing; its parent counts what it hands over,
     and the store ends up as if the stage had counted the lines itself."""
