@@ -241,7 +241,11 @@ class KafkaEnv:
             return [row[0] for row in store.db.execute("SELECT id FROM articles ORDER BY id")]
 
     def stored_count(self) -> int:
-        if not (self.workdir / "store.db").exists():
+        """Stored articles, duplicates included; 0 before the SQLite store file exists."""
+        if (
+            self.config.storage.url.startswith("sqlite:")
+            and not (self.workdir / "store.db").exists()
+        ):
             return 0
         with open_store(self.config.storage.url) as store:
             return store.articles.count()

@@ -55,6 +55,7 @@ from pipeline.config import DedupConfig
 from pipeline.dedup.decide import (
     Candidate,
     Match,
+    Method,
     Repointed,
     Verdict,
     VerdictKind,
@@ -154,6 +155,16 @@ class IndexedArticle:
     revision: int
     published: str
     indexed_at: str
+
+
+@dataclass(frozen=True)
+class IndexedVerdict:
+    """Where the index puts an article now: its cluster, and its canonical if it is a copy."""
+
+    cluster_id: str
+    duplicate_of: str | None
+    method: Method | None
+    similarity: float | None
 
 
 def lock_key(value: str) -> int:
@@ -433,6 +444,29 @@ class DedupIndex:
                 [(c, c) for c in sorted({row[2] for row in rows})],
             )
             return len(rows)
+
+    def verdict_of(self, article_id: str) -> IndexedVerdict | None:
+        """The index's present verdict on an article; None when not indexed (or aged out).
+
+        The store asks this inside its own transaction, so that an article is
+        stored under the verdict the index holds now, not the one its message
+        carried: a member re-pointed while its message was still on the way
+        to the store (the dedup stage could not re-emit it, not being stored
+        yet) is stored as the duplicate it has become. On PostgreSQL the row
+        is read ``FOR SHARE``: a re-pointing transaction either committed
+        before (and is seen) or waits until the store commits (and then finds
+        the article stored, and re-emits it).
+        """
+        lock = " FOR SHARE" if self.db.dialect == "postgresql" else ""
+        rows = self.db.execute(
+            "SELECT cluster_id, duplicate_of, method, similarity FROM dedup_docs"
+            f" WHERE article_id = ?{lock}",
+            (article_id,),
+        )
+        if not rows:
+            return None
+        cluster_id, duplicate_of, method, similarity = rows[0]
+        return IndexedVerdict(cluster_id, duplicate_of, method, similarity)
 
     def count(self, table: str = "dedup_docs") -> int:
         """Rows in one of the index tables (articles by default)."""

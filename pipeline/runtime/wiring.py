@@ -105,5 +105,5 @@ def build_stage(name: str, resources: Resources) -> Stage:
 
         return DedupStage(resources.dedup_index, config.dedup, articles=resources.articles)
     if name == "store":
-        return StoreStage(resources.articles)
+        return StoreStage(resources.articles, resources.dedup_index)
     raise ValueError(f"unknown stage {name!r}")

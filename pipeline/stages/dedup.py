@@ -93,7 +93,9 @@ class DedupStage(Stage):
             }
         )
         if verdict.duplicate_of is not None:
-            return [_event(article, verdict.duplicate_of, verdict.method, verdict.similarity)]
+            return [
+                duplicate_event(article, verdict.duplicate_of, verdict.method, verdict.similarity)
+            ]
         return [article, *self._repointed(article, verdict.repointed)]
 
     def _repointed(
@@ -113,7 +115,7 @@ class DedupStage(Stage):
                     "similarity": member.similarity,
                 }
             )
-            events.append(_event(updated, canonical.id, member.method, member.similarity))
+            events.append(duplicate_event(updated, canonical.id, member.method, member.similarity))
         return events
 
     def _prune_when_due(self, now: datetime) -> None:
@@ -133,9 +135,10 @@ class DedupStage(Stage):
         INDEX_ARTICLES.set(self.index.count())
 
 
-def _event(
+def duplicate_event(
     article: EnrichedArticle, canonical_id: str, method: Method | None, similarity: float | None
 ) -> DuplicateEvent:
+    """The event saying ``article`` copies ``canonical_id`` (the article carries the verdict)."""
     # detected_at is the fetch time, not the wall clock, so a replay emits the same event
     return DuplicateEvent(
         id=article.id,

@@ -2,37 +2,84 @@
 
 The repository's upsert is idempotent, so a message redelivered after a crash
 or replayed from a topic changes nothing.
+
+A message carries the dedup verdict of its moment, and messages of different
+topics (``enriched``, ``duplicates``) reach the store in no fixed order. So
+when the dedup index is at hand, each article is stored under the verdict the
+index holds now: an article re-pointed at an earlier-published copy before
+its own message was stored becomes the duplicate it is, instead of a second
+canonical of its cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from prometheus_client import Counter
 
 from connectors.storage.articles import ArticleRepository
+from connectors.storage.dedup_index import IndexedVerdict
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
 from pipeline.stages.base import Stage
+from pipeline.stages.dedup import duplicate_event
 
 STORED = Counter(
     "newsflow_store_writes_total",
     "Article writes by result (inserted, updated, unchanged) and kind (article, duplicate).",
     ["result", "kind"],
 )
+CORRECTED = Counter(
+    "newsflow_store_verdicts_corrected_total",
+    "Articles stored under a newer dedup verdict than their message carried, by what they became.",
+    ["became"],
+)
+
+
+class VerdictLookup(Protocol):
+    """Where the store reads an article's present dedup verdict (``DedupIndex`` fits)."""
+
+    def verdict_of(self, article_id: str) -> IndexedVerdict | None: ...
 
 
 class StoreStage(Stage):
     name: ClassVar[str] = "store"
     accepts: ClassVar[tuple[type[Message], ...]] = (EnrichedArticle, DuplicateEvent)
 
-    def __init__(self, articles: ArticleRepository) -> None:
+    def __init__(self, articles: ArticleRepository, verdicts: VerdictLookup | None = None) -> None:
         self.articles = articles
+        self.verdicts = verdicts
 
     def process(self, message: Message) -> Iterable[Message]:
-        if isinstance(message, DuplicateEvent):
-            STORED.labels(self.articles.record_duplicate(message), "duplicate").inc()
-        else:
-            assert isinstance(message, EnrichedArticle)
-            STORED.labels(self.articles.upsert(message), "article").inc()
+        assert isinstance(message, (DuplicateEvent, EnrichedArticle))
+        with self.articles.db.transaction():
+            message = self._with_present_verdict(message)
+            if isinstance(message, DuplicateEvent):
+                STORED.labels(self.articles.record_duplicate(message), "duplicate").inc()
+            else:
+                STORED.labels(self.articles.upsert(message), "article").inc()
         return []
+
+    def _with_present_verdict(
+        self, message: DuplicateEvent | EnrichedArticle
+    ) -> DuplicateEvent | EnrichedArticle:
+        """The message as the index's present verdict has it (itself when they agree)."""
+        present = self.verdicts.verdict_of(message.id) if self.verdicts else None
+        carried = message.duplicate_of if isinstance(message, DuplicateEvent) else None
+        if present is None or present.duplicate_of == carried:
+            return message
+        article = message.article if isinstance(message, DuplicateEvent) else message
+        if present.duplicate_of is None:
+            CORRECTED.labels("canonical").inc()
+            return article.model_copy(
+                update={"cluster_id": present.cluster_id, "duplicate_of": None, "similarity": None}
+            )
+        CORRECTED.labels("duplicate").inc()
+        copy = article.model_copy(
+            update={
+                "cluster_id": present.cluster_id,
+                "duplicate_of": present.duplicate_of,
+                "similarity": present.similarity,
+            }
+        )
+        return duplicate_event(copy, present.duplicate_of, present.method, present.similarity)

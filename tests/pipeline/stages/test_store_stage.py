@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+from test_dedup_stage import NOW, TEXT
+from test_dedup_stage import article as dedup_article
+
+from connectors.storage.dedup_index import DedupIndex
 from connectors.storage.store import open_store
+from pipeline.config import DedupConfig
 from pipeline.models import DuplicateEvent, EnrichedArticle, article_id, utcnow
+from pipeline.stages.dedup import DedupStage
 from pipeline.stages.store import StoreStage
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def article(url: str, feed: str, text: str = "Body text of the story.") -> EnrichedArticle:
@@ -50,3 +61,45 @@ def test_store_is_idempotent_and_credits_duplicate_feeds(tmp_path: Path) -> None
         duplicate = store.articles.get(copy.id)
         assert duplicate is not None
         assert duplicate.duplicate_of == original.id
+
+
+def test_a_member_re_pointed_before_it_was_stored_is_stored_as_a_duplicate(
+    tmp_path: Path,
+) -> None:
+    """The late copy's own message reaches the store after the earlier copy took over
+    (the dedup stage could not re-emit it, not being stored yet): the store follows the
+    index, so the cluster has one canonical, not two."""
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        index = DedupIndex(store.db, DedupConfig())
+        dedup = DedupStage(index, DedupConfig(), articles=store.articles, clock=lambda: NOW)
+        stage = StoreStage(store.articles, index)
+        late = dedup_article("https://one.example/a", hours=5)
+        early = dedup_article("https://two.example/b", "Related: more\n" + TEXT, hours=1)
+        [late_out] = dedup.process(late)
+        [early_out] = dedup.process(early)  # re-points `late`, which is not stored yet
+        before = metric("newsflow_store_verdicts_corrected_total", became="duplicate")
+        for message in (early_out, late_out):
+            assert list(stage.process(message)) == []
+        stored = store.articles.get(late.id)
+        assert stored is not None and stored.duplicate_of == early.id
+        assert stored.cluster_id == late.id  # the cluster keeps its founder's id
+        assert [a.id for a in store.articles.cluster(late.id) if a.duplicate_of is None] == [
+            early.id
+        ]
+        assert metric("newsflow_store_verdicts_corrected_total", became="duplicate") == before + 1
+
+
+def test_without_the_index_or_when_it_agrees_the_message_is_stored_as_it_is(
+    tmp_path: Path,
+) -> None:
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        index = DedupIndex(store.db, DedupConfig())
+        dedup = DedupStage(index, DedupConfig(), articles=store.articles, clock=lambda: NOW)
+        [message] = dedup.process(dedup_article("https://one.example/a"))
+        assert isinstance(message, EnrichedArticle)
+        StoreStage(store.articles, index).process(message)
+        unindexed = article("http://c.example/1", "wire")
+        StoreStage(store.articles, index).process(unindexed)
+        assert store.articles.get(message.id) == message
+        stored = store.articles.get(unindexed.id)
+        assert stored is not None and stored.duplicate_of is None
