@@ -1,4 +1,4 @@
-"""Store stage: enriched articles and duplicate events in, rows out (no messages).
+"""Store stage: enriched articles and duplicate events in, rows out.
 
 The repository's upsert is idempotent, so a message redelivered after a crash
 or replayed from a topic changes nothing.
@@ -8,7 +8,10 @@ topics (``enriched``, ``duplicates``) reach the store in no fixed order. So
 when the dedup index is at hand, each article is stored under the verdict the
 index holds now: an article re-pointed at an earlier-published copy before
 its own message was stored becomes the duplicate it is, instead of a second
-canonical of its cluster.
+canonical of its cluster. The corrected message is the stage's only output:
+readers of ``news.duplicates`` learn of the re-pointing that the dedup stage
+could not announce (the article was not stored yet). It comes back to the
+store, which finds nothing to change.
 """
 
 from __future__ import annotations
@@ -53,12 +56,12 @@ class StoreStage(Stage):
     def process(self, message: Message) -> Iterable[Message]:
         assert isinstance(message, (DuplicateEvent, EnrichedArticle))
         with self.articles.db.transaction():
-            message = self._with_present_verdict(message)
-            if isinstance(message, DuplicateEvent):
-                STORED.labels(self.articles.record_duplicate(message), "duplicate").inc()
+            present = self._with_present_verdict(message)
+            if isinstance(present, DuplicateEvent):
+                STORED.labels(self.articles.record_duplicate(present), "duplicate").inc()
             else:
-                STORED.labels(self.articles.upsert(message), "article").inc()
-        return []
+                STORED.labels(self.articles.upsert(present), "article").inc()
+        return [] if present is message else [present]
 
     def _with_present_verdict(
         self, message: DuplicateEvent | EnrichedArticle

@@ -6,11 +6,13 @@ different members of the dedup group, at about the same moment (the copies
 are produced together). The index serialises the decisions (SQLite's write
 lock; PostgreSQL advisory locks on the keys a decision reads), so every copy
 of a story must end in one cluster under its earliest-published copy, and
-no two stories may share a cluster.
+no two stories may share a cluster. Readers of ``news.duplicates`` must learn
+the same: its last event per article names that article's canonical.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -64,6 +66,12 @@ def test_two_dedup_processes_put_every_copy_of_a_story_in_one_cluster(
         assert all(rows[i][1] == canonical for i in ids if i != canonical)
         clusters[rows[canonical][0]].update(ids)
     assert len(clusters) == STORIES
+    announced = {}  # what a reader of news.duplicates ends up with: the last event per article
+    for record in kafka_env.read("duplicates"):
+        event = json.loads(record.value)
+        announced[event["id"]] = event["duplicate_of"]
+    copies = {i: rows[i][1] for ids in clusters.values() for i in ids if rows[i][1] is not None}
+    assert announced == copies
     for entry in unique:
         cluster, duplicate_of, _ = rows[article_id(entry.url)]
         assert duplicate_of is None and cluster not in clusters

@@ -78,8 +78,15 @@ def test_a_member_re_pointed_before_it_was_stored_is_stored_as_a_duplicate(
         [late_out] = dedup.process(late)
         [early_out] = dedup.process(early)  # re-points `late`, which is not stored yet
         before = metric("newsflow_store_verdicts_corrected_total", became="duplicate")
-        for message in (early_out, late_out):
-            assert list(stage.process(message)) == []
+        assert list(stage.process(early_out)) == []
+        [announced] = stage.process(late_out)
+        assert isinstance(announced, DuplicateEvent)
+        assert (announced.id, announced.duplicate_of, announced.cluster_id) == (
+            late.id,
+            early.id,
+            late.id,
+        )
+        assert list(stage.process(announced)) == []  # read back from the topic: nothing to do
         stored = store.articles.get(late.id)
         assert stored is not None and stored.duplicate_of == early.id
         assert stored.cluster_id == late.id  # the cluster keeps its founder's id
@@ -97,9 +104,9 @@ def test_without_the_index_or_when_it_agrees_the_message_is_stored_as_it_is(
         dedup = DedupStage(index, DedupConfig(), articles=store.articles, clock=lambda: NOW)
         [message] = dedup.process(dedup_article("https://one.example/a"))
         assert isinstance(message, EnrichedArticle)
-        StoreStage(store.articles, index).process(message)
+        assert list(StoreStage(store.articles, index).process(message)) == []
         unindexed = article("http://c.example/1", "wire")
-        StoreStage(store.articles, index).process(unindexed)
+        assert list(StoreStage(store.articles, index).process(unindexed)) == []
         assert store.articles.get(message.id) == message
         stored = store.articles.get(unindexed.id)
         assert stored is not None and stored.duplicate_of is None
