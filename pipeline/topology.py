@@ -9,6 +9,9 @@ topic is each produced message's own ``topic``.
 
     feeds ─poll─▶ items ─fetch─▶ pages ─extract─▶ articles ─dedup─▶ enriched ───┬─store─▶ DB
                                                           (tag → dedup) └─▶ duplicates ┘
+
+The store writes to ``duplicates`` too, rarely: a re-pointing the dedup stage
+could not announce (see :mod:`pipeline.stages.store`).
 """
 
 from __future__ import annotations
