@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from test_dedup_stage import NOW, TEXT
 from test_dedup_stage import article as dedup_article
 
-from connectors.storage.dedup_index import DedupIndex
+from connectors.storage.dedup_index import DedupIndex, IndexedVerdict
 from connectors.storage.store import open_store
 from pipeline.config import DedupConfig
 from pipeline.models import DuplicateEvent, EnrichedArticle, article_id, utcnow
@@ -110,3 +110,36 @@ def test_without_the_index_or_when_it_agrees_the_message_is_stored_as_it_is(
         assert store.articles.get(message.id) == message
         stored = store.articles.get(unindexed.id)
         assert stored is not None and stored.duplicate_of is None
+
+
+class Verdicts:
+    """A dedup index that holds one fixed verdict for every article."""
+
+    def __init__(self, verdict: IndexedVerdict) -> None:
+        self.verdict = verdict
+
+    def verdict_of(self, article_id: str) -> IndexedVerdict | None:
+        return self.verdict
+
+
+def test_a_stale_duplicate_event_of_an_article_the_index_holds_canonical(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        copy = article("http://b.example/1", "other")
+        event = DuplicateEvent(
+            id=copy.id,
+            url=copy.url,
+            duplicate_of="gone",
+            cluster_id="c1",
+            similarity=0.9,
+            method="near_duplicate",
+            feeds=["other"],
+            article=copy.model_copy(update={"duplicate_of": "gone", "cluster_id": "c1"}),
+        )
+        stage = StoreStage(store.articles, Verdicts(IndexedVerdict("c1", None, None, None)))
+        before = metric("newsflow_store_verdicts_corrected_total", became="canonical")
+        [published] = stage.process(event)
+        assert isinstance(published, EnrichedArticle)
+        assert (published.id, published.duplicate_of, published.cluster_id) == (copy.id, None, "c1")
+        stored = store.articles.get(copy.id)
+        assert stored is not None and stored.duplicate_of is None and stored.cluster_id == "c1"
+        assert metric("newsflow_store_verdicts_corrected_total", became="canonical") == before + 1
