@@ -92,8 +92,12 @@ class ArticleRepository:
     # -- writes ---------------------------------------------------------------
 
     def upsert(self, article: EnrichedArticle) -> UpsertResult:
-        """Insert or update one article; storing content seen before is a no-op."""
-        with self.db.transaction():
+        """Insert or update one article; storing content seen before is a no-op.
+
+        Inside a caller's transaction it joins it without a savepoint of its
+        own (the store stage wraps each message in one already).
+        """
+        with self.db.transaction(savepoint=False):
             return self._upsert(article)
 
     def upsert_many(self, articles: Iterable[EnrichedArticle]) -> list[UpsertResult]:
@@ -106,6 +110,7 @@ class ArticleRepository:
 
         The event is the authority on the verdict: its ``duplicate_of``,
         ``cluster_id`` and ``similarity`` are written onto the stored duplicate.
+        Like :meth:`upsert`, it joins a caller's transaction as it is.
         """
         duplicate = event.article.model_copy(
             update={
@@ -115,7 +120,7 @@ class ArticleRepository:
                 "feeds": _merge(event.article.feeds, event.feeds),
             }
         )
-        with self.db.transaction():
+        with self.db.transaction(savepoint=False):
             result = self._upsert(duplicate)
             canonical = self._current(event.duplicate_of)
             if canonical is not None:

@@ -54,6 +54,23 @@ def test_a_failed_inner_block_is_undone_alone(db: Database) -> None:
     assert rows(db) == [("after", "1"), ("outer", "1")]
 
 
+def test_a_block_joined_without_a_savepoint_is_undone_with_its_caller(db: Database) -> None:
+    with db.transaction():
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("outer", "1"))
+        with pytest.raises(StorageError), db.transaction():  # the caller's own savepoint
+            db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("caller", "1"))
+            with db.transaction(savepoint=False):
+                db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("joined", "1"))
+                db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("outer", "duplicate key"))
+        with db.transaction(savepoint=False):
+            db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("joined later", "1"))
+    assert rows(db) == [("joined later", "1"), ("outer", "1")]
+    with pytest.raises(RuntimeError), db.transaction(savepoint=False):  # alone: a transaction
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("lost", "1"))
+        raise RuntimeError("boom")
+    assert rows(db) == [("joined later", "1"), ("outer", "1")]
+
+
 def test_driver_errors_are_storage_errors_without_the_values(db: Database) -> None:
     db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("a", "1"))
     with pytest.raises(StorageError) as caught:
