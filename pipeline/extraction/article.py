@@ -59,9 +59,14 @@ def extract_article(
     learned: LearnedBoilerplate | None,
     config: ExtractConfig,
     now: datetime | None = None,
+    canonical_url: str | None = None,
 ) -> ExtractionResult:
     """Extract one article; raise :class:`ExtractionError` (reason ``not_html``, ``empty``,
-    ``parse``) when there is no article to be had."""
+    ``parse``) when there is no article to be had.
+
+    ``canonical_url``: the page's :func:`choose_canonical`, when the caller needed it
+    before extracting (the extract stage keys learned boilerplate by it); chosen here
+    otherwise."""
     now = now or utcnow()
     page = parse_page(html, url=url, config=config, now=now)
     lines = split_lines(page.text)
@@ -96,7 +101,7 @@ def extract_article(
         language=detect_language(
             text, sample_chars=config.language_sample_chars, fallback=html_language(html)
         ),
-        canonical_url=choose_canonical(html, url),
+        canonical_url=canonical_url or choose_canonical(html, url),
         top_image=page.image,
         site_name=page.site_name,
         description=page.description or (entry.summary if entry else None),

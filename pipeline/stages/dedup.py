@@ -108,14 +108,15 @@ class DedupStage(Stage):
             REPOINTED.labels("yes" if stored else "no").inc()
             if stored is None:
                 continue
-            updated = stored.model_copy(
-                update={
-                    "cluster_id": canonical.cluster_id,
-                    "duplicate_of": canonical.id,
-                    "similarity": member.similarity,
-                }
+            events.append(
+                repointed_event(
+                    stored,
+                    cluster_id=canonical.cluster_id,
+                    canonical_id=canonical.id,
+                    method=member.method,
+                    similarity=member.similarity,
+                )
             )
-            events.append(duplicate_event(updated, canonical.id, member.method, member.similarity))
         return events
 
     def _prune_when_due(self, now: datetime) -> None:
@@ -151,6 +152,21 @@ def duplicate_event(
         detected_at=article.fetched_at,
         article=article,
     )
+
+
+def repointed_event(
+    article: EnrichedArticle,
+    *,
+    cluster_id: str | None,
+    canonical_id: str,
+    method: Method | None,
+    similarity: float | None,
+) -> DuplicateEvent:
+    """``article`` made a copy of ``canonical_id``: the verdict set on it, and its event."""
+    copy = article.model_copy(
+        update={"cluster_id": cluster_id, "duplicate_of": canonical_id, "similarity": similarity}
+    )
+    return duplicate_event(copy, canonical_id, method, similarity)
 
 
 def _count(verdict: Verdict) -> None:

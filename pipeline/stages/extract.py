@@ -107,14 +107,15 @@ class ExtractStage(Stage):
         source = source_of(message.url)
         try:
             _refuse_non_html_type(message)
-            key = article_id(choose_canonical(message.html, message.url))
+            canonical = choose_canonical(message.html, message.url)
             result = extract_article(
                 message.html,
                 url=message.url,
                 entry=message.entry,
                 rules=self.rules,
-                learned=self._learned(source, key),
+                learned=self._learned(source, article_id(canonical)),
                 config=self.config,
+                canonical_url=canonical,
             )
         except ExtractionError as exc:
             PAGES.labels(source, exc.reason).inc()

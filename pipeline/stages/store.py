@@ -25,7 +25,7 @@ from connectors.storage.articles import ArticleRepository
 from connectors.storage.dedup_index import IndexedVerdict
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
 from pipeline.stages.base import Stage
-from pipeline.stages.dedup import duplicate_event
+from pipeline.stages.dedup import repointed_event
 
 STORED = Counter(
     "newsflow_store_writes_total",
@@ -78,11 +78,10 @@ class StoreStage(Stage):
                 update={"cluster_id": present.cluster_id, "duplicate_of": None, "similarity": None}
             )
         CORRECTED.labels("duplicate").inc()
-        copy = article.model_copy(
-            update={
-                "cluster_id": present.cluster_id,
-                "duplicate_of": present.duplicate_of,
-                "similarity": present.similarity,
-            }
+        return repointed_event(
+            article,
+            cluster_id=present.cluster_id,
+            canonical_id=present.duplicate_of,
+            method=present.method,
+            similarity=present.similarity,
         )
-        return duplicate_event(copy, present.duplicate_of, present.method, present.similarity)
