@@ -140,6 +140,11 @@ class ExtractedArticle(Message):
         default_factory=list,
         description="Quality notes, e.g. 'date_disagreement', 'future_date', 'residue_guard'.",
     )
+    page_hash: str | None = Field(
+        default=None,
+        description="Hash of what trafilatura read from the page (title and text) before the"
+        " residue filter: the same page has the same hash, whatever the filter has learned since.",
+    )
 
     def key(self) -> str:
         return self.canonical_url

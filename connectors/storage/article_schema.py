@@ -5,7 +5,9 @@ Tables:
 - ``articles``: one row per article id, its current revision; ``data`` is the
   article's JSON exactly as serialised (TEXT, not JSONB, so both engines give
   back the same bytes), ``feeds`` the JSON list of every feed that listed it.
-- ``article_revisions``: every content revision ever stored (title and text).
+- ``article_revisions``: every content revision ever stored (title and text),
+  with the ``page_hash`` of the page it was extracted from (NULL before
+  migration 6 and for articles that came without one).
 - ``article_topics`` / ``article_entities``: the tags, one row each, keyed by a
   casefolded form so ``--topic`` and ``--entity`` filters use an index.
 - Full-text search, kept current by triggers so no writer can forget it:
@@ -160,5 +162,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "full-text search", _full_text),
     Migration(
         5, "newest articles index", both("CREATE INDEX articles_stored ON articles (stored_at)")
+    ),
+    Migration(
+        6, "page of each revision", both("ALTER TABLE article_revisions ADD COLUMN page_hash TEXT")
     ),
 )

@@ -5,11 +5,17 @@ message redelivered after a crash, changes nothing. An article's identity is
 its ``id``; what counts as a change is its content (see :func:`content_hash`),
 not when or through which feed it was seen.
 
-Revisions: every distinct content of an article is kept in
-``article_revisions``. Content seen before (a replay of any earlier revision)
-changes nothing; unseen content becomes the current revision, numbered
-``max(incoming revision, current + 1)``. Per article, messages arrive in order
-(one key, one partition), so the newest arrival is the newest content.
+Revisions: a revision is what the article says, its title and text; every
+distinct one is kept in ``article_revisions``. Unseen title and text become
+the current revision, numbered ``max(incoming revision, current + 1)``. Per
+article, messages arrive in order (one key, one partition), so the newest
+arrival is the newest content. Anything else that changes (the dedup verdict,
+tags, metadata) updates the article in place, under its current revision.
+
+Content seen before is not a revision: a replay of an earlier revision, or the
+same page extracted again (same ``page_hash``) into a different text because
+the learned boilerplate moved in between. The stored content stands; only the
+message's dedup verdict and feeds are taken.
 
 Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
 ``cluster_id`` set, and the feeds that listed it are credited to its canonical
@@ -51,6 +57,7 @@ class Revision:
     title: str | None
     text: str
     stored_at: str
+    page_hash: str | None  # the page it was extracted from, when known
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,18 @@ class _Current:
     feeds: list[str]
 
 
+@dataclass(frozen=True)
+class _Repeat:
+    """The stored revision an incoming article repeats, and whether it repeats its text."""
+
+    revision: int
+    same_text: bool  # False: the same page (page_hash), extracted into another text
+
+
 def content_hash(article: EnrichedArticle) -> str:
-    """Hash of what an article says, ignoring when and through which feed it was seen."""
+    """Hash of the stored row: what an article says and what newsflow found about it
+    (verdict, tags), ignoring when and through which feed it was seen. Equal hashes
+    mean there is nothing to write but the feeds."""
     try:
         payload = article.model_dump_json(exclude=_VOLATILE)
     except PydanticSerializationError as exc:  # e.g. a lone surrogate in the text
@@ -160,7 +177,7 @@ class ArticleRepository:
     def revisions(self, article_id: str) -> list[Revision]:
         """Every content revision stored for an article, oldest first."""
         rows = self.db.execute(
-            "SELECT article_id, revision, content_hash, title, text, stored_at"
+            "SELECT article_id, revision, content_hash, title, text, stored_at, page_hash"
             " FROM article_revisions WHERE article_id = ? ORDER BY revision",
             (article_id,),
         )
@@ -201,10 +218,35 @@ class ArticleRepository:
             self._insert(article, digest)
             return "inserted"
         feeds = _merge(current.feeds, article.feeds)
-        if digest == current.content_hash or self._has_revision(article.id, digest):
+        if digest == current.content_hash:
             return self._credit(article.id, current.feeds, feeds)
-        revision = max(article.revision, current.revision + 1)
-        self._update(article.model_copy(update={"feeds": feeds, "revision": revision}), digest)
+        repeat = self._repeated_revision(article)
+        if repeat is None:
+            revision = max(article.revision, current.revision + 1)
+            update = {"feeds": feeds, "revision": revision}
+            self._update(article.model_copy(update=update), digest, new_revision=True)
+            return "updated"
+        if repeat.same_text and repeat.revision == current.revision:
+            update = {"feeds": feeds, "revision": current.revision}
+            self._update(article.model_copy(update=update), digest, new_revision=False)
+            return "updated"
+        return self._keep_content(article, current, feeds)
+
+    def _keep_content(
+        self, article: EnrichedArticle, current: _Current, feeds: list[str]
+    ) -> UpsertResult:
+        """Content stored before came again: keep what is stored, take the verdict and feeds."""
+        stored = self.get(article.id)
+        assert stored is not None  # the caller found its row in this transaction
+        verdict = {
+            "duplicate_of": article.duplicate_of,
+            "cluster_id": article.cluster_id,
+            "similarity": article.similarity,
+        }
+        if all(getattr(stored, name) == value for name, value in verdict.items()):
+            return self._credit(article.id, current.feeds, feeds)
+        kept = stored.model_copy(update={**verdict, "feeds": feeds})
+        self._update(kept, content_hash(kept), new_revision=False)
         return "updated"
 
     def _iter_rows(self) -> Iterator[tuple[str, str]]:
@@ -229,13 +271,20 @@ class ArticleRepository:
         digest, revision, feeds = rows[0]
         return _Current(digest, int(revision), json.loads(feeds))
 
-    def _has_revision(self, article_id: str, digest: str) -> bool:
-        return bool(
-            self.db.execute(
-                "SELECT 1 FROM article_revisions WHERE article_id = ? AND content_hash = ?",
-                (article_id, digest),
-            )
+    def _repeated_revision(self, article: EnrichedArticle) -> _Repeat | None:
+        """The newest stored revision with the article's title and text, or from its page."""
+        rows = self.db.execute(
+            "SELECT revision, title, text, page_hash FROM article_revisions"
+            " WHERE article_id = ? ORDER BY revision DESC",
+            (article.id,),
         )
+        said = (storable_text(article.title), storable_text(article.text))
+        for revision, title, text, page_hash in rows:
+            if (title, text) == said:
+                return _Repeat(int(revision), same_text=True)
+            if article.page_hash is not None and page_hash == article.page_hash:
+                return _Repeat(int(revision), same_text=False)
+        return None
 
     def _credit(self, article_id: str, old: list[str], new: list[str]) -> UpsertResult:
         if new == old:
@@ -260,7 +309,7 @@ class ArticleRepository:
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)
 
-    def _update(self, article: EnrichedArticle, digest: str) -> None:
+    def _update(self, article: EnrichedArticle, digest: str, *, new_revision: bool) -> None:
         now = utcnow().isoformat()
         self.db.execute(
             "UPDATE articles SET canonical_url = ?, url = ?, source = ?, title = ?, text = ?,"
@@ -270,7 +319,8 @@ class ArticleRepository:
             (*_columns(article), digest, json.dumps(article.feeds), article.model_dump_json(),
              now, article.id),
         )  # fmt: skip
-        self._write_revision(article, digest, now)
+        if new_revision:
+            self._write_revision(article, digest, now)
         self._write_tags(article)
 
     def _feeds_of_duplicates(self, article_id: str) -> list[str]:
@@ -281,9 +331,9 @@ class ArticleRepository:
     def _write_revision(self, article: EnrichedArticle, digest: str, now: str) -> None:
         self.db.execute(
             "INSERT INTO article_revisions (article_id, revision, content_hash, title, text,"
-            " stored_at) VALUES (?,?,?,?,?,?)",
+            " stored_at, page_hash) VALUES (?,?,?,?,?,?,?)",
             (article.id, article.revision, digest, storable_text(article.title),
-             storable_text(article.text), now),
+             storable_text(article.text), now, article.page_hash),
         )  # fmt: skip
 
     def _write_tags(self, article: EnrichedArticle, *, replace: bool = True) -> None:

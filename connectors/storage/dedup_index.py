@@ -3,12 +3,13 @@
 Tables (all prefixed ``dedup_``)::
 
     dedup_docs       one row per indexed article, in arrival order: current content
-                     key and revision, URL key, text hash, packed shingles (to
+                     key, page key and revision, URL key, text hash, packed shingles (to
                      confirm candidates exactly), cluster, canonical pointer,
                      match method and score, time indexed
     dedup_buckets    (bucket, doc): one row per LSH band of each article
     dedup_clusters   cluster -> its current canonical article and that article's rank
-    dedup_revisions  (article, earlier content key) -> revision: old replays keep theirs
+    dedup_revisions  (article, earlier content or page key) -> revision: old replays
+                     keep theirs
     dedup_meta       the shingle/band layout the stored rows were built with
 
 The schema is created by the ``dedup_index`` migrations when the index opens.
@@ -29,12 +30,13 @@ re-pointed at it (the verdict lists them in ``repointed`` so the stage can emit
 updated duplicate records). The cluster id never changes: it is the id of the
 article that founded the cluster, so ids already emitted stay valid.
 
-**Replays.** A known id with a content key seen before gets the verdict stored
-for it (its current cluster and canonical, and the revision that content had),
-and writes nothing. A known id with new content is a revision: same cluster
-and canonical status, revision + 1, shingles and buckets replaced so later
-copies match what it says now. A revision does not re-order its cluster, even
-if its publication time changed.
+**Replays.** A known id with a content key seen before, or extracted from a page
+seen before (its ``page_key``: the text can differ when the learned boilerplate
+moved in between), gets the verdict stored for it (its current cluster and
+canonical, and the revision that content had), and writes nothing. A known id
+with new content is a revision: same cluster and canonical status, revision + 1,
+shingles and buckets replaced so later copies match what it says now. A revision
+does not re-order its cluster, even if its publication time changed.
 
 **Window.** :meth:`DedupIndex.prune` removes articles indexed before
 ``now - window_days``; clusters left without members go with them.
@@ -50,7 +52,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.storage.db import Database, Dialect
-from connectors.storage.migrations import Migration, migrate
+from connectors.storage.migrations import Migration, both, migrate
 from pipeline.config import DedupConfig
 from pipeline.dedup.decide import (
     Candidate,
@@ -125,7 +127,10 @@ def _create(dialect: Dialect) -> list[str]:
     return list(_CREATE)
 
 
-MIGRATIONS = (Migration(1, "create dedup index", _create),)
+MIGRATIONS = (
+    Migration(1, "create dedup index", _create),
+    Migration(2, "page of each article", both("ALTER TABLE dedup_docs ADD COLUMN page_key TEXT")),
+)
 
 TABLES = ("dedup_docs", "dedup_buckets", "dedup_clusters", "dedup_revisions", "dedup_meta")
 
@@ -165,6 +170,15 @@ class IndexedVerdict:
     duplicate_of: str | None
     method: Method | None
     similarity: float | None
+
+
+def page_ref(page_key: str) -> str:
+    """How an earlier page of an article is remembered beside its earlier contents."""
+    return f"page:{page_key}"
+
+
+def _same_page(incoming: str | None, stored: str | None) -> bool:
+    return incoming is not None and incoming == stored
 
 
 def lock_key(value: str) -> int:
@@ -218,14 +232,15 @@ class DedupIndex:
     def _known(self, article_id: str) -> tuple[Any, ...] | None:
         rows = self.db.execute(
             "SELECT doc, cluster_id, duplicate_of, method, similarity, revision, shingles,"
-            " content_key FROM dedup_docs WHERE article_id = ?",
+            " content_key, page_key FROM dedup_docs WHERE article_id = ?",
             (article_id,),
         )
         return rows[0] if rows else None
 
     def _record_known(self, known: tuple[Any, ...], fingerprint: Fingerprint) -> Verdict:
-        doc, cluster_id, duplicate_of, method, similarity, current, old_shingles, old_key = known
-        same = fingerprint.content_key == old_key
+        doc, cluster_id, duplicate_of, method, similarity, current, old_shingles = known[:7]
+        old_key, old_page = known[7:]
+        same = fingerprint.content_key == old_key or _same_page(fingerprint.page_key, old_page)
         earlier = None if same else self._earlier_revision(fingerprint)
         replay = same or earlier is not None
         if same:
@@ -234,7 +249,9 @@ class DedupIndex:
             revision = earlier
         else:
             revision = int(current) + 1
-            self._insert_revision(fingerprint.article_id, old_key, int(current))
+            for key in (old_key, page_ref(old_page) if old_page else None):
+                if key is not None:
+                    self._insert_revision(fingerprint.article_id, key, int(current))
             self._store_revision(doc, fingerprint, unpack(old_shingles), revision)
         repointed = () if duplicate_of else self._repointed_by(fingerprint.article_id, cluster_id)
         return Verdict(
@@ -250,12 +267,17 @@ class DedupIndex:
         )
 
     def _earlier_revision(self, fingerprint: Fingerprint) -> int | None:
-        """The revision an older content of this article had, if this content is one."""
+        """The revision an older content of this article had, if this content (or the page
+        it was extracted from) is one."""
+        keys = [fingerprint.content_key]
+        if fingerprint.page_key:
+            keys.append(page_ref(fingerprint.page_key))
         rows = self.db.execute(
-            "SELECT revision FROM dedup_revisions WHERE article_id = ? AND content_key = ?",
-            (fingerprint.article_id, fingerprint.content_key),
+            "SELECT MAX(revision) FROM dedup_revisions"
+            f" WHERE article_id = ? AND content_key IN ({_marks(keys)})",
+            (fingerprint.article_id, *keys),
         )
-        return int(rows[0][0]) if rows else None
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _store_revision(
         self, doc: int, fingerprint: Fingerprint, old_shingles: Any, revision: int
@@ -268,13 +290,14 @@ class DedupIndex:
         self._insert_buckets(doc, fingerprint.bucket_keys)
         self.db.execute(
             "UPDATE dedup_docs SET url_key = ?, text_hash = ?, shingles = ?, revision = ?,"
-            " content_key = ? WHERE doc = ?",
+            " content_key = ?, page_key = ? WHERE doc = ?",
             (
                 fingerprint.url_keys[0],
                 fingerprint.text_hash,
                 pack(fingerprint.shingles),
                 revision,
                 fingerprint.content_key,
+                fingerprint.page_key,
                 doc,
             ),
         )
@@ -380,12 +403,13 @@ class DedupIndex:
         self, fingerprint: Fingerprint, verdict: Verdict, match: Match | None, now: datetime
     ) -> None:
         rows = self.db.execute(
-            "INSERT INTO dedup_docs (article_id, content_key, url_key, text_hash, cluster_id,"
-            " duplicate_of, method, similarity, rank_order, revision, shingles, indexed_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING doc",
+            "INSERT INTO dedup_docs (article_id, content_key, page_key, url_key, text_hash,"
+            " cluster_id, duplicate_of, method, similarity, rank_order, revision, shingles,"
+            " indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING doc",
             (
                 fingerprint.article_id,
                 fingerprint.content_key,
+                fingerprint.page_key,
                 fingerprint.url_keys[0],
                 fingerprint.text_hash,
                 verdict.cluster_id,

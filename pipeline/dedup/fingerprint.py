@@ -26,6 +26,7 @@ class Fingerprint:
     url_keys: tuple[str, ...]  # canonical URL first, then the fetched URL when it differs
     text_hash: str | None  # None when the text is too short to be compared safely
     content_key: str  # title + text: what a revision changes
+    page_key: str | None  # the page it was extracted from (ExtractedArticle.page_hash)
     shingles: ShingleSet  # empty when the text is too short
     bucket_keys: tuple[int, ...]
     order: str  # published time (UTC ISO) or UNDATED: the canonical order, ties by id
@@ -65,6 +66,7 @@ class Fingerprinter:
             url_keys=url_keys(article),
             text_hash=text_hash(words) if comparable else None,
             content_key=content_key(article.title, words),
+            page_key=article.page_hash,
             shingles=shingle_set,
             bucket_keys=tuple(self.sketcher.bucket_keys(shingle_set)),
             order=order_key(article.published_at),

@@ -47,6 +47,7 @@ class ExtractionResult:
     flags: list[str] = field(default_factory=list)
     date_source: str | None = None
     raw_text: str = ""  # trafilatura's text before the residue filter
+    page_hash: str | None = None  # ParsedPage.digest: the same page, however it was filtered
     lines: list[Line] = field(default_factory=list)  # the kept lines (for learning)
 
 
@@ -109,6 +110,7 @@ def extract_article(
         flags=filtered.flags + date.flags,
         date_source=date.source,
         raw_text=page.text,
+        page_hash=page.digest(),
         lines=filtered.kept,
     )
 

@@ -8,6 +8,7 @@ here it becomes an :class:`~pipeline.errors.ExtractionError` with a reason.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,15 @@ class ParsedPage:
     description: str | None
     site_name: str | None
     image: str | None
+
+    def digest(self) -> str:
+        """What identifies the page's content before newsflow filters it: its title and text.
+
+        The same page gives the same digest on any later extraction, even when the
+        learned boilerplate (and so the filtered text) has moved in between.
+        """
+        payload = f"{self.title or ''}\n{self.text}".encode("utf-8", "surrogatepass")
+        return hashlib.sha256(payload).hexdigest()[:32]
 
 
 def check_html(content: str | bytes, *, url: str) -> None:

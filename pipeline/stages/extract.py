@@ -214,6 +214,7 @@ def _article(page: FetchedPage, source: str, result: ExtractionResult) -> Extrac
         fetched_at=page.fetched_at,
         removed=result.removed,
         flags=result.flags,
+        page_hash=result.page_hash,
     )
 
 

@@ -100,6 +100,23 @@ def test_later_arriving_earlier_published_copy_becomes_canonical(index: DedupInd
     assert (demoted.kind, demoted.duplicate_of) == ("duplicate", early.article_id)
 
 
+def test_the_same_page_with_another_text_is_a_replay_not_a_revision(index: DedupIndex) -> None:
+    """The page extracted again after the learned boilerplate moved: another text, same
+    page key. It keeps its revision, now and after a real revision replaced it."""
+    url = "https://one.example/a"
+    first = index.record(fp(article(url, "Share this.\n" + TEXT).model_copy(
+        update={"page_hash": "page-1"})), NOW)  # fmt: skip
+    again = index.record(fp(article(url).model_copy(update={"page_hash": "page-1"})), NOW)
+    assert (again.revision, again.replay) == (first.revision, True) == (1, True)
+    revised = index.record(fp(article(url, OTHER).model_copy(update={"page_hash": "p2"})), NOW)
+    assert (revised.revision, revised.replay) == (2, False)
+    old_page = index.record(fp(article(url).model_copy(update={"page_hash": "page-1"})), NOW)
+    assert (old_page.revision, old_page.replay) == (1, True)
+    unknown_page = index.record(fp(article(url, title="New").model_copy(
+        update={"page_hash": "page-3"})), NOW)  # fmt: skip
+    assert (unknown_page.revision, unknown_page.replay) == (3, False)
+
+
 def test_changed_title_or_text_is_a_new_revision_of_the_same_article(index: DedupIndex) -> None:
     first = index.record(fp(article("https://one.example/a")), NOW)
     retitled = index.record(fp(article("https://one.example/a", title="Updated")), NOW)

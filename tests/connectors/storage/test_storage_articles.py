@@ -99,6 +99,50 @@ def test_new_feeds_are_merged_without_a_new_revision(store: Store) -> None:
     assert len(store.articles.revisions(article.id)) == 1
 
 
+def test_a_new_verdict_updates_the_article_under_its_revision(store: Store) -> None:
+    """An article re-pointed at an earlier-published copy says what it said: its verdict
+    changes in place, and no revision is added (it made a revision 2 before)."""
+    article = make_article("later", "Shared story.", hours=2)
+    earlier = make_article("earlier", "Shared story.", hours=1)
+    store.articles.upsert(article.model_copy(update={"cluster_id": f"cluster-{earlier.id}"}))
+    assert store.articles.record_duplicate(duplicate_event(article, earlier)) == "updated"
+    stored = store.articles.get(article.id)
+    assert stored is not None
+    assert (stored.duplicate_of, stored.similarity, stored.revision) == (earlier.id, 0.93, 1)
+    assert [r.revision for r in store.articles.revisions(article.id)] == [1]
+    assert [a.id for a in store.articles.duplicates(earlier.id)] == [article.id]
+
+
+def test_new_tags_update_the_article_under_its_revision(store: Store) -> None:
+    article = make_article("tagged", "Text.", topics=("sport",))
+    store.articles.upsert(article)
+    assert store.articles.upsert(article.model_copy(update={"topics": ["Politics"]})) == "updated"
+    stored = store.articles.get(article.id)
+    assert stored is not None and (stored.topics, stored.revision) == (["Politics"], 1)
+    assert store.db.execute("SELECT topic FROM article_topics") == [("Politics",)]
+    assert [r.revision for r in store.articles.revisions(article.id)] == [1]
+
+
+def test_the_same_page_extracted_into_another_text_keeps_the_stored_text(store: Store) -> None:
+    """A page extracted again after the learned boilerplate moved: same ``page_hash``,
+    shorter text. The stored text stands; the message's feeds and verdict are taken."""
+    first = make_article("page", "Story.\nOur template line.", page_hash="page-1")
+    again = first.model_copy(update={"text": "Story.", "feeds": ["second"]})
+    store.articles.upsert(first)
+    assert store.articles.upsert(again) == "updated"
+    assert store.articles.upsert(again) == "unchanged"
+    repointed = again.model_copy(update={"duplicate_of": "e" * 20, "cluster_id": "c-1"})
+    assert store.articles.upsert(repointed) == "updated"
+    stored = store.articles.get(first.id)
+    assert stored is not None
+    assert (stored.text, stored.feeds, stored.revision) == (first.text, ["second", "wire"], 1)
+    assert (stored.duplicate_of, stored.cluster_id) == ("e" * 20, "c-1")
+    assert [r.revision for r in store.articles.revisions(first.id)] == [1]
+    changed = repointed.model_copy(update={"text": "Story, corrected.", "page_hash": "page-2"})
+    assert store.articles.upsert(changed) == "updated"
+    assert [r.page_hash for r in store.articles.revisions(first.id)] == ["page-1", "page-2"]
+
+
 @pytest.mark.parametrize("canonical_first", [True, False])
 def test_duplicates_are_credited_to_the_canonical_articles_feeds(
     store: Store, canonical_first: bool

@@ -134,3 +134,19 @@ def _as_user(user: str, url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def test_revisions_stored_before_page_hashes_survive_the_upgrade(db: Database) -> None:
+    """Step 6 adds ``page_hash`` to a store that already holds revisions: they keep their
+    content, with no page hash (so only their title and text can match a replay)."""
+    migrate(db, "articles", ARTICLE_MIGRATIONS[:5])
+    article = make_article("old", "Stored before the upgrade.")
+    db.execute(
+        "INSERT INTO article_revisions (article_id, revision, content_hash, title, text,"
+        " stored_at) VALUES (?, 1, 'old-hash', ?, ?, '2024-05-01T08:00:00')",
+        (article.id, article.title, article.text),
+    )
+    with open_store(db.url) as store:
+        assert applied_versions(store.db, "articles") == {m.version for m in ARTICLE_MIGRATIONS}
+        [old] = store.articles.revisions(article.id)
+        assert (old.text, old.page_hash) == (article.text, None)

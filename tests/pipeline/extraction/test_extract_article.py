@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError
-from pipeline.extraction import ExtractionResult, extract_article, load_rules
+from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
+from pipeline.extraction.lines import line_key
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import FeedEntry
 
@@ -124,3 +125,23 @@ def test_a_page_without_article_text_is_empty(rules: ResidueRules) -> None:
     with pytest.raises(ExtractionError) as caught:
         extract("<html><head><title>x</title></head><body><nav>Home</nav></body></html>", rules)
     assert caught.value.reason == "empty"
+
+
+def test_the_page_hash_names_the_page_not_the_filtered_text(rules: ResidueRules) -> None:
+    """A learned template line removed on a later extraction changes the text, not the
+    page hash; a change on the page changes the hash."""
+    html = ARTICLE.format(date="2026-11-20T08:00:00Z")
+    line = (
+        "The council will meet again next month to discuss the transport plan"
+        " and the new bus lanes."
+    )
+    learned = LearnedBoilerplate("example.com", template=frozenset({line_key(line)}), articles=9)
+    cold = extract(html, rules)
+    warm = extract_article(
+        html, url="https://example.com/news/1", entry=None, rules=rules, learned=learned,
+        config=ExtractConfig(max_removed_share=0.9), now=NOW,  # a short page: no guard trip
+    )  # fmt: skip
+    edited = extract(html.replace("by a fifth", "by a quarter"), rules)
+    assert line in cold.text and line not in warm.text
+    assert cold.page_hash == warm.page_hash
+    assert edited.page_hash not in {None, cold.page_hash}

@@ -17,11 +17,13 @@ from prometheus_client import REGISTRY
 from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import generate_site_pages
 from pipeline.config import Config, parse_config
-from pipeline.models import FeedEntry
+from pipeline.extraction import load_rules
+from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
 from pipeline.runtime import embedded
 from pipeline.runtime.embedded import EmbeddedPipeline
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
+from pipeline.stages.extract import ExtractStage
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGES = generate_site_pages(n_sites=4, pages_per_site=6, seed=5)
@@ -194,3 +196,40 @@ def test_a_failure_to_count_lines_still_stores_the_articles(
     assert sum("counting bug" in r.getMessage() for r in caplog.records) == 6
     failed = metric("newsflow_extract_learned_observations_total", result="failed")
     assert failed == failed_before + 6
+
+
+def test_a_page_extracted_again_after_learning_is_stored_once(tmp_path: Path) -> None:
+    """Each site's first page, listed again by a second feed after the site's template
+    was learned, can extract into a shorter text: still the same page, so the store keeps
+    its one revision and credits the second feed (it made a revision 2 before)."""
+    firsts = list({p.site: p for p in reversed(PAGES)}.values())
+    again = [
+        FeedEntry(feed="second-feed", feed_kind="warc", url=p.url, body=p.html) for p in firsts
+    ]
+    config = make_config(tmp_path / "news.db", 1)
+    resources = Resources(config)
+    pipeline = EmbeddedPipeline(config, resources)
+    extract = ExtractStage(
+        load_rules(config.extract.residue_rules), resources.residue_stats, config.extract
+    )
+    try:
+        assert pipeline.process([*entries(0, len(PAGES)), *again], RunSummary()) is True
+        texts_now = [_extract_text(extract, entry) for entry in again]
+        stored = [resources.articles.get(article_id(entry.url)) for entry in again]
+        revisions = [resources.articles.revisions(article_id(entry.url)) for entry in again]
+    finally:
+        pipeline.close()
+        resources.close()
+    first_texts = [page_revisions[0].text for page_revisions in revisions]
+    assert texts_now != first_texts  # the learned template moved in between for some site
+    for page, article, stored_revisions in zip(firsts, stored, revisions, strict=True):
+        assert article is not None
+        assert [r.revision for r in stored_revisions] == [1], page.url
+        assert (article.revision, article.feeds) == (1, [f"feed-{page.site}", "second-feed"])
+
+
+def _extract_text(stage: ExtractStage, entry: FeedEntry) -> str:
+    """What the page extracts into now, with what the pipeline has learned."""
+    [article] = stage.process(FetchedPage(entry=entry, url=entry.url, html=entry.body or ""))
+    assert isinstance(article, ExtractedArticle)
+    return article.text
