@@ -239,7 +239,7 @@ class DedupIndex:
 
     def _record_known(self, known: tuple[Any, ...], fingerprint: Fingerprint) -> Verdict:
         doc, cluster_id, duplicate_of, method, similarity, current, old_shingles = known[:7]
-        old_key, old_page = known[7:]
+        old_key, old_page = known[7:]  # what it said, and the page it was extracted from
         same = fingerprint.content_key == old_key or _same_page(fingerprint.page_key, old_page)
         earlier = None if same else self._earlier_revision(fingerprint)
         replay = same or earlier is not None
@@ -249,9 +249,9 @@ class DedupIndex:
             revision = earlier
         else:
             revision = int(current) + 1
-            for key in (old_key, page_ref(old_page) if old_page else None):
-                if key is not None:
-                    self._insert_revision(fingerprint.article_id, key, int(current))
+            self._insert_revision(fingerprint.article_id, old_key, int(current))
+            if old_page:
+                self._insert_revision(fingerprint.article_id, page_ref(old_page), int(current))
             self._store_revision(doc, fingerprint, unpack(old_shingles), revision)
         repointed = () if duplicate_of else self._repointed_by(fingerprint.article_id, cluster_id)
         return Verdict(
