@@ -263,8 +263,12 @@ class ArticleRepository:
             last = rows[-1][0]
 
     def _current(self, article_id: str) -> _Current | None:
+        """The stored row's state, locked on PostgreSQL until the caller's transaction ends:
+        two writers of one article (a store worker and a zombie of a rebalance) then merge
+        their feeds one after the other instead of the second overwriting the first's."""
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            "SELECT content_hash, revision, feeds FROM articles WHERE id = ?", (article_id,)
+            f"SELECT content_hash, revision, feeds FROM articles WHERE id = ?{lock}", (article_id,)
         )
         if not rows:
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,3 +209,32 @@ _TABLE_NAMES = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
     "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
 }
+
+
+def test_two_writers_of_one_article_both_credit_their_feeds(postgres_url: str) -> None:
+    """A store worker and a zombie of a rebalance writing one article at once (PostgreSQL
+    lets them): the second waits for the first's row and merges into it, so neither
+    feed is lost (the second overwrote the first's feeds before)."""
+    article = make_article("contended", "Text.", feeds=("a",))
+    first, second, observer = (open_store(postgres_url) for _ in range(3))
+    first.articles.upsert(article)
+    with first.db.transaction():
+        first.articles.upsert(article.model_copy(update={"feeds": ["b"]}))
+        writer = threading.Thread(
+            target=second.articles.upsert, args=(article.model_copy(update={"feeds": ["c"]}),)
+        )
+        writer.start()
+        _wait_until_a_lock_is_awaited(observer)
+    writer.join(timeout=10)
+    stored = observer.articles.get(article.id)
+    for store in (first, second, observer):
+        store.close()
+    assert not writer.is_alive()
+    assert stored is not None and stored.feeds == ["a", "b", "c"]
+
+
+def _wait_until_a_lock_is_awaited(store: Store, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not store.db.execute("SELECT 1 FROM pg_locks WHERE NOT granted"):
+        assert time.monotonic() < deadline, "the second writer never waited for the row"
+        time.sleep(0.02)
