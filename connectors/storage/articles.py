@@ -41,8 +41,9 @@ from pipeline.models import DuplicateEvent, EnrichedArticle, decode, utcnow
 
 UpsertResult = Literal["inserted", "updated", "unchanged"]
 
-# Fields that do not make a new revision: when/where it was seen, and our own numbering.
-_VOLATILE = {"fetched_at", "feeds", "schema_version", "revision"}
+# Fields that change nothing stored: when, where and from which variant of the page
+# (another sidebar, the same article text) it was seen, and our own numbering.
+_VOLATILE = {"fetched_at", "feeds", "schema_version", "revision", "page_hash"}
 
 _PAGE = 500
 
@@ -87,8 +88,8 @@ class _Repeat:
 
 def content_hash(article: EnrichedArticle) -> str:
     """Hash of the stored row: what an article says and what newsflow found about it
-    (verdict, tags), ignoring when and through which feed it was seen. Equal hashes
-    mean there is nothing to write but the feeds."""
+    (verdict, tags), ignoring when, through which feed and from which variant of its
+    page it was seen. Equal hashes mean there is nothing to write but the feeds."""
     try:
         payload = article.model_dump_json(exclude=_VOLATILE)
     except PydanticSerializationError as exc:  # e.g. a lone surrogate in the text

@@ -143,6 +143,10 @@ def test_the_same_page_extracted_into_another_text_keeps_the_stored_text(store: 
     changed = repointed.model_copy(update={"text": "Story, corrected.", "page_hash": "page-2"})
     assert store.articles.upsert(changed) == "updated"
     assert [r.page_hash for r in store.articles.revisions(first.id)] == ["page-1", "page-2"]
+    # the page changed around the article (a sidebar) but its text did not: nothing to write
+    before = snapshot(store)
+    assert store.articles.upsert(changed.model_copy(update={"page_hash": "page-3"})) == "unchanged"
+    assert snapshot(store) == before
 
 
 @pytest.mark.parametrize("canonical_first", [True, False])
