@@ -46,7 +46,7 @@ class ExtractionResult:
     removed: list[RemovedLine] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     date_source: str | None = None
-    raw_text: str = ""  # trafilatura's text before the residue filter
+    raw_lines: list[Line] = field(default_factory=list)  # trafilatura's, before the filter
     page_hash: str | None = None  # ParsedPage.digest: the same page, however it was filtered
     lines: list[Line] = field(default_factory=list)  # the kept lines (for learning)
 
@@ -109,7 +109,7 @@ def extract_article(
         removed=filtered.removed,
         flags=filtered.flags + date.flags,
         date_source=date.source,
-        raw_text=page.text,
+        raw_lines=lines,
         page_hash=page.digest(),
         lines=filtered.kept,
     )

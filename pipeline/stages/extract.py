@@ -31,7 +31,6 @@ from pipeline.extraction import (
     extract_article,
     source_of,
 )
-from pipeline.extraction.lines import split_lines
 from pipeline.extraction.rules import ResidueRules
 from pipeline.extraction.urls import choose_canonical
 from pipeline.models import ExtractedArticle, FetchedPage, Message, article_id
@@ -146,7 +145,7 @@ class ExtractStage(Stage):
     def _observe(self, source: str, key: str, result: ExtractionResult) -> None:
         if self.counter is None:
             return
-        lines = {line.key: line.text for line in split_lines(result.raw_text) if line.key}
+        lines = {line.key: line.text for line in result.raw_lines if line.key}
         content = [line.key for line in result.lines if line.sentence_like and line.key]
         self.counter.count(LineObservation(source, key, lines, content))
 
