@@ -159,6 +159,20 @@ class GroupConsumer:
         self.commit(advanced)
         return advanced
 
+    def rebalance_pending(self) -> bool:
+        """True once the group has asked this member to rejoin (a member joined or left).
+
+        The member rejoins at its next poll, and the whole group waits for it
+        meanwhile; a worker in the middle of a long batch asks between records
+        and delivers what it has done first. kafka-python's heartbeat thread
+        sets ``rejoin_needed`` when the coordinator answers "rebalance in
+        progress"; there is no public accessor. (Its ``need_rejoin()`` also
+        answers True while the member's own metadata settles after a join,
+        which is not another member waiting.)
+        """
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        return getattr(coordinator, "rejoin_needed", False) is True
+
     def group_metadata(self) -> object:
         """The member's generation, for transactional offset commits (fences zombies, KIP-447)."""
         return self.consumer.group_metadata()

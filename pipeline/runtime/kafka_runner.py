@@ -256,7 +256,7 @@ class KafkaWorkerRunner:
             return 0
         started = time.monotonic()
         deadline = started + self.kafka.max_poll_interval_ms / 2000
-        handled = list(self._handle(records, stop, deadline))
+        handled = list(self._handle(records, stop, deadline, consumer.rebalance_pending))
         outputs = [out for h in handled for out in h.outputs]
         offsets = consumer.next_offsets([h.record for h in handled], records)
         try:
@@ -294,9 +294,15 @@ class KafkaWorkerRunner:
         return self._consumer, self._delivery
 
     def _handle(
-        self, records: Sequence[InRecord], stop: threading.Event, deadline: float
+        self,
+        records: Sequence[InRecord],
+        stop: threading.Event,
+        deadline: float,
+        rebalancing: Callable[[], bool],
     ) -> Iterator[Handled]:
-        """Handle records in order; end early (a prefix) on ``stop`` or past ``deadline``."""
+        """Handle records in order; end early (a prefix) on ``stop``, past ``deadline``, or
+        when the group is ``rebalancing`` (every member waits until this one rejoins, so
+        a long batch would hold up the whole group; the rest is polled again after)."""
         MESSAGES.labels(self.worker.name, "in").inc(len(records))
         decoded = [self._decode(r) for r in records]
         outcomes = self._outcomes(decoded, stop)
@@ -308,6 +314,9 @@ class KafkaWorkerRunner:
                 log.warning(
                     "%s: batch ran past its deadline; delivering what is done", self.worker.name
                 )
+                return
+            if rebalancing():
+                log.info("%s: the group is rebalancing; delivering what is done", self.worker.name)
                 return
 
     def _decode(self, record: InRecord) -> Message | Failure:

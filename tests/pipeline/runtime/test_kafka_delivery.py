@@ -7,13 +7,15 @@ stages, and checks what the topics and the group's committed offsets hold.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from typing import ClassVar
 
 import pytest
-from kafka_support import KafkaEnv
+from kafka_support import KafkaEnv, wait_for
 
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.errors import ExtractionError, FetchTimeout, TransportError
@@ -199,3 +201,82 @@ def test_stop_mid_batch_delivers_and_commits_the_completed_prefix_only(
         rest.close()
     pages = kafka_env.read("pages")
     assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in entries(40))
+
+
+class SlowFetch(Stage):
+    """Turns entries into pages, ``seconds`` each, and remembers which it handled."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.handled: list[str] = []
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        time.sleep(self.seconds)
+        self.handled.append(message.url)
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+def test_a_member_deep_in_a_batch_lets_a_joining_member_in_at_once(
+    kafka_env: KafkaEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """200 records at 50 ms make a 10 s batch. A second member joining meanwhile gets its
+    partitions within seconds: the busy member delivers what it has done and rejoins,
+    instead of holding the whole group until its batch ends (as it did)."""
+    caplog.set_level(logging.INFO, logger="pipeline.runtime.kafka_runner")
+    kafka_env.configure(kafka={"batch_size": 200}, fetch={"concurrency": 1})
+    kafka_env.create_topics()
+    sent = entries(200)
+    kafka_env.produce("items", sent)
+    stages = [SlowFetch(0.05), SlowFetch(0.05)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    members: list[KafkaWorkerRunner] = []
+    threads: list[threading.Thread] = []
+
+    def join(stage: SlowFetch) -> None:
+        members.append(runner(kafka_env, [stage]))
+        threads.append(threading.Thread(target=_run_until, args=(members[-1], stop, errors)))
+        threads[-1].start()
+
+    try:
+        join(stages[0])
+        wait_for(lambda: len(stages[0].handled) >= 5, timeout=30, what="the first batch")
+        joined = time.monotonic()
+        join(stages[1])
+        wait_for(lambda: _both_assigned(kafka_env), timeout=30, what="both members assigned")
+        waited = time.monotonic() - joined
+        handled = lambda: {url for stage in stages for url in stage.handled}  # noqa: E731
+        wait_for(lambda: len(handled()) == 200, timeout=60, what="every record handled")
+        wait_for(lambda: kafka_env.lag(["fetch"]) == 0, timeout=30, what="offsets committed")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        for member in members:
+            member.close()
+    assert errors == []
+    assert waited < 5.0, f"the joining member waited {waited:.1f} s for its partitions"
+    assert any("the group is rebalancing" in r.getMessage() for r in caplog.records)
+    assert handled() == {e.url for e in sent}
+    assert all(stage.handled for stage in stages)  # both members took a share
+    pages = kafka_env.read("pages")
+    assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in sent)
+
+
+def _run_until(
+    worker: KafkaWorkerRunner, stop: threading.Event, errors: list[BaseException]
+) -> None:
+    try:
+        while not stop.is_set():
+            worker.run_batch(stop)
+    except BaseException as exc:  # the test asserts on it
+        errors.append(exc)
+
+
+def _both_assigned(env: KafkaEnv) -> bool:
+    members = env.group_members("fetch")
+    return members is not None and len(members) == 2 and all(members.values())
