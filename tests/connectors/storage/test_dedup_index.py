@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,8 +58,10 @@ def row_counts(index: DedupIndex) -> dict[str, int]:
 
 
 @pytest.fixture
-def index(store_url: str) -> DedupIndex:
-    return DedupIndex(Database(store_url), CONFIG)
+def index(store_url: str) -> Iterator[DedupIndex]:
+    db = Database(store_url)
+    yield DedupIndex(db, CONFIG)
+    db.close()
 
 
 def test_first_article_founds_a_cluster_and_a_copy_joins_it(index: DedupIndex) -> None:
