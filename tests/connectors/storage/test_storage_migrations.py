@@ -87,8 +87,8 @@ def _open_and_report(url: str, barrier: Any, out: Any) -> None:
 
 def test_processes_starting_at_once_migrate_exactly_once(store_url: str) -> None:
     # spawn, not fork: a child forked while another thread of this process is inside
-    # SQLite (the WAL checkpointer of a database an earlier test left open) can inherit
-    # a held lock and hang; the likely cause of two 120 s hangs in 8 full runs
+    # SQLite (the WAL checkpointer of a database an earlier test left open) inherits
+    # SQLite's memory mutex locked and hangs in sqlite3Malloc (py-spy, 2 of 8 full runs)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)
     results = context.Queue()
