@@ -103,6 +103,13 @@ class KafkaConfig(_Section):
         ge=1000,
         description="Longest a batch may take before the member is evicted.",
     )
+    rejoin_timeout_ms: int = Field(
+        default=60_000,
+        ge=1000,
+        description="A member not back in its group this long after a rebalance began leaves"
+        " and joins afresh (a lost JoinGroup answer would hold it out for"
+        " max_poll_interval_ms + 5 s).",
+    )
     transaction_timeout_ms: int = Field(
         default=30_000,
         ge=1000,

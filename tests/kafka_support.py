@@ -49,6 +49,7 @@ FAST_KAFKA = {
     "batch_size": 50,
     "poll_timeout_ms": 200,
     "session_timeout_ms": 3000,
+    "rejoin_timeout_ms": 15_000,
     "transaction_timeout_ms": 5000,
     "retry_backoff_seconds": 0.05,
 }

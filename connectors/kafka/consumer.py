@@ -16,11 +16,16 @@ commit loop of a worker:
 Rebalance callbacks run while the caller is blocked in :meth:`poll`, so they
 never interrupt a batch; ``on_revoked`` lets the owner settle anything still
 open (the runner aborts an open transaction there).
+
+A member that is not back in its group ``rejoin_timeout_ms`` after a
+rebalance began leaves and joins afresh as a new member (see
+:meth:`GroupConsumer.poll`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
@@ -32,6 +37,7 @@ from connectors.kafka.clients import make_consumer
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.records import InRecord, Partition
 from pipeline.config import KafkaConfig
+from pipeline.errors import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,12 @@ REBALANCES = Counter(
     "newsflow_kafka_rebalance_partitions_total",
     "Partitions assigned, revoked or lost by rebalances, per consumer group.",
     ["group", "event"],
+)
+MEMBER_REPLACEMENTS = Counter(
+    "newsflow_kafka_member_replacements_total",
+    "Members that were not back in their group kafka.rejoin_timeout_ms after a rebalance"
+    " began, and left it to join afresh.",
+    ["group"],
 )
 
 
@@ -76,17 +88,26 @@ class GroupConsumer:
     ) -> None:
         self.group = group
         self.on_revoked = on_revoked
+        self._config = config
+        self._client_id = client_id
+        self._topics = list(topics) if subscribe else None
         self._positions: dict[Partition, int] = {}
         self._committed: dict[Partition, int] = {}
-        self.consumer: KafkaConsumer = make_consumer(
-            config,
-            client_id=client_id,
-            group=group,
-            topics=list(topics) if subscribe else None,
-            listener=_Listener(self),
-        )
+        self._held: set[TopicPartition] = set()
+        self._rejoining_since: float | None = None
+        self._left_group = False
+        self.consumer: KafkaConsumer = self._new_member()
         if not subscribe:
             self._assign_all(topics)
+
+    def _new_member(self) -> KafkaConsumer:
+        return make_consumer(
+            self._config,
+            client_id=self._client_id,
+            group=self.group,
+            topics=self._topics,
+            listener=_Listener(self),
+        )
 
     def _assign_all(self, topics: Sequence[str]) -> None:
         with kafka_errors(f"assign the partitions of {', '.join(topics)}"):
@@ -100,6 +121,17 @@ class GroupConsumer:
     # -- the batch loop -------------------------------------------------------
 
     def poll(self, timeout_ms: int, max_records: int) -> list[InRecord]:
+        """The next batch (possibly empty); joins or rejoins the group as needed.
+
+        A rebalance normally ends within a poll or two. kafka-python waits
+        for a JoinGroup answer up to ``max_poll_interval_ms`` + 5 s, and
+        one that never comes (seen once in CI: the broker had already
+        forgotten the member) would keep this member out of its group, its
+        partitions unread, for that long. Past ``rejoin_timeout_ms`` the
+        member leaves and joins as a new one.
+        """
+        if self._left_group:
+            self._join_as_new_member()
         with kafka_errors(f"poll for group {self.group}"):
             batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
             self._positions = {
@@ -110,7 +142,45 @@ class GroupConsumer:
             for tp in sorted(batches, key=lambda t: (t.topic, t.partition))
             for r in batches[tp]
         ]
+        if self._topics is not None:
+            self._watch_rejoin(in_group=bool(records) or not self.rebalance_pending())
         return records
+
+    def _watch_rejoin(self, *, in_group: bool) -> None:
+        now = time.monotonic()
+        if in_group:
+            self._rejoining_since = None
+        elif self._rejoining_since is None:
+            self._rejoining_since = now
+        elif now - self._rejoining_since >= self._config.rejoin_timeout_ms / 1000:
+            self._join_afresh(now - self._rejoining_since)
+
+    def _join_afresh(self, waited: float) -> None:
+        """Leave the group (partitions still held count as lost) and join as a new member."""
+        MEMBER_REPLACEMENTS.labels(self.group).inc()
+        log.warning(
+            "%s: not back in the group %.0f s after a rebalance began; leaving it and"
+            " joining as a new member",
+            self.group,
+            waited,
+        )
+        if self._held:
+            self._revoked(set(self._held), "lost")
+        self._positions.clear()
+        self._committed.clear()
+        self._rejoining_since = None
+        try:
+            self.close()
+        except TransportError as exc:
+            log.info("%s: the stuck member did not leave cleanly: %s", self.group, exc)
+        self._left_group = True
+        self._join_as_new_member()
+
+    def _join_as_new_member(self) -> None:
+        """Replace the consumer that left; while the broker is away this raises, and the
+        next poll tries again."""
+        self.consumer = self._new_member()
+        self._left_group = False
 
     def next_offsets(
         self, handled: Sequence[InRecord], batch: Sequence[InRecord]
@@ -197,6 +267,7 @@ class GroupConsumer:
 
     def _revoked(self, partitions: set[TopicPartition], event: str) -> None:
         REBALANCES.labels(self.group, event).inc(len(partitions))
+        self._held -= partitions
         where = {(tp.topic, tp.partition) for tp in partitions}
         for key in where:
             self._committed.pop(key, None)
@@ -208,6 +279,7 @@ class GroupConsumer:
 
     def _assigned(self, partitions: set[TopicPartition]) -> None:
         REBALANCES.labels(self.group, "assigned").inc(len(partitions))
+        self._held |= partitions
         if partitions:
             log.info(
                 "%s: partitions assigned %s",

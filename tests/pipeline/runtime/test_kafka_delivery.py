@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import pytest
 from kafka_support import KafkaEnv, wait_for
+from prometheus_client import REGISTRY
 
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.errors import ExtractionError, FetchTimeout, TransportError
@@ -265,6 +266,58 @@ def test_a_member_deep_in_a_batch_lets_a_joining_member_in_at_once(
     assert all(stage.handled for stage in stages)  # both members took a share
     pages = kafka_env.read("pages")
     assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in sent)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_member_whose_rejoin_never_completes_joins_afresh_and_goes_on(
+    kafka_env: KafkaEnv, mode: str
+) -> None:
+    """kafka-python waits for a JoinGroup answer up to max_poll_interval_ms + 5 s (5 min
+    by default); CI once saw a member whose answer never came, its partitions unread all
+    that time. Here the answer is lost on purpose (the member's join coroutine never
+    returns). After rejoin_timeout_ms the member leaves, joins as a new member and
+    handles what came meanwhile, committed under its new generation."""
+    kafka_env.configure(kafka={"delivery": mode, "rejoin_timeout_ms": 3000})
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(20))
+    worker = runner(kafka_env)
+    stop = threading.Event()
+    try:
+        assert drain(worker, 20) == 20
+        replaced = _replacements(kafka_env.group("fetch"))
+        _lose_the_next_join_answer(worker)
+        kafka_env.produce("items", entries(20, start=20))
+        out_until, handled_while_out = time.monotonic() + 2.0, 0
+        while time.monotonic() < out_until:
+            handled_while_out += worker.run_batch(stop)
+        assert drain(worker, 20) == 20
+        worker.run_batch(stop)  # an idle poll commits positions past markers
+    finally:
+        worker.close()
+    assert handled_while_out == 0  # the lost answer really held the member out
+    assert _replacements(kafka_env.group("fetch")) == replaced + 1
+    pages = kafka_env.read("pages")
+    assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in entries(40))
+    assert kafka_env.lag(["fetch"]) == 0
+
+
+def _lose_the_next_join_answer(worker: KafkaWorkerRunner) -> None:
+    """Ask the member to rejoin, and make its JoinGroup round trip never finish."""
+    consumer = worker._consumer
+    assert consumer is not None
+    coordinator = consumer.consumer._coordinator
+
+    async def never_answered() -> bytes:
+        await coordinator._manager._net.sleep(3600)
+        raise AssertionError("unreachable: the test ends long before")
+
+    coordinator._do_join_and_sync_async = never_answered
+    coordinator.request_rejoin()
+
+
+def _replacements(group: str) -> float:
+    value = REGISTRY.get_sample_value("newsflow_kafka_member_replacements_total", {"group": group})
+    return value or 0.0
 
 
 def _run_until(
