@@ -23,6 +23,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -50,6 +51,9 @@ class Database:
         self._lock = threading.RLock()
         self._depth = 0
         self._checkpointer = WalCheckpointer(url) if self.dialect == "sqlite" else None
+        if self._checkpointer is not None:
+            # A database dropped without close() must not leave its thread behind.
+            weakref.finalize(self, self._checkpointer.stop_soon)
 
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)!r})"
@@ -258,8 +262,12 @@ class WalCheckpointer:
             return 0
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stop_soon()
         self._thread.join(timeout=5)
+
+    def stop_soon(self) -> None:
+        """Ask the thread to end after its current checkpoint, without waiting for it."""
+        self._stop.set()
 
 
 def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
