@@ -26,8 +26,9 @@ run: install ## run the offline demo once on the embedded default and print a su
 	$(NEWSFLOW) --config config/demo.yaml run --once
 	@echo "See what was stored:  $(NEWSFLOW) --config config/demo.yaml export | head -n 3"
 
-lint: install ## ruff
+lint: install ## ruff (lint and format)
 	$(PY) -m ruff check pipeline connectors tests bench corpus
+	$(PY) -m ruff format --check pipeline connectors tests bench corpus
 
 typecheck: install ## mypy
 	$(PY) -m mypy pipeline connectors

@@ -79,8 +79,10 @@ def bench_scheduler(n_feeds: int, hours: float) -> None:
     print(f"  {'build':24}{built * 1000:>12.1f}ms{'-':>14}")
     print(f"  {'polls scheduled':24}{polls:>14}{naive_polls:>14}")
     print(f"  {'total time':24}{heap_seconds:>13.2f}s{naive_seconds:>13.2f}s")
-    print(f"  {'per tick':24}{heap_seconds / ticks * 1e6:>12.1f}us"
-          f"{naive_seconds / ticks * 1e6:>12.1f}us")
+    print(
+        f"  {'per tick':24}{heap_seconds / ticks * 1e6:>12.1f}us"
+        f"{naive_seconds / ticks * 1e6:>12.1f}us"
+    )
     print("  (ours adapts: feeds that yield nothing are polled less often, hence fewer polls)")
 
 
@@ -88,10 +90,17 @@ class StaticFetcher:
     def __init__(self, body: bytes) -> None:
         self.body = body
 
-    def fetch(self, url: str, *, purpose: Purpose = "article", etag: str | None = None,
-              last_modified: str | None = None) -> FetchResponse:
-        return FetchResponse(url=url, status=200, body=self.body,
-                             headers={"content-type": "application/rss+xml"})
+    def fetch(
+        self,
+        url: str,
+        *,
+        purpose: Purpose = "article",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResponse:
+        return FetchResponse(
+            url=url, status=200, body=self.body, headers={"content-type": "application/rss+xml"}
+        )
 
     def close(self) -> None:
         pass
@@ -126,8 +135,10 @@ def bench_poll(rounds: int) -> None:
             poller.commit(feed, result)
         full = (time.perf_counter() - started) / rounds
         assert result.entries == []
-    print(f"\npoll of an unchanged 200-item RSS feed without ETag ({len(body) // 1024} KiB),"
-          f" mean of {rounds}")
+    print(
+        f"\npoll of an unchanged 200-item RSS feed without ETag ({len(body) // 1024} KiB),"
+        f" mean of {rounds}"
+    )
     print(f"  {'parse only (baseline)':32}{parse_only * 1000:>10.1f} ms")
     print(f"  {'poll + seen check + commit':32}{full * 1000:>10.1f} ms")
 

@@ -216,9 +216,10 @@ def run(settings: dict[str, Any], bootstrap: str | None, only: set[str]) -> dict
                          "feed_kinds": _kinds(manifest)}  # fmt: skip
     for index in range(len(manifest.pages)):  # the page cache warm for every measurement
         manifest.page_file(index).read_bytes()
-    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp, CorpusServer(
-        manifest.root, poll_feeds=settings["poll_feeds"]
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp,
+        CorpusServer(manifest.root, poll_feeds=settings["poll_feeds"]) as server,
+    ):
         bench = Bench(settings, manifest, server, Path(tmp), bootstrap)
         if "e2e" in only:
             _end_to_end(bench, results)

@@ -134,8 +134,9 @@ def page_load_ms(url: str) -> float | None:
                 started = time.perf_counter()
                 driver.get(url)
                 WebDriverWait(driver, 20).until(
-                    lambda d: d.find_element("tag name", "body").get_attribute("data-loaded")
-                    == "true"
+                    lambda d: (
+                        d.find_element("tag name", "body").get_attribute("data-loaded") == "true"
+                    )
                 )
                 best = min(best, (time.perf_counter() - started) * 1000)
             return best

@@ -158,13 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"soak: {report['articles']} articles in {report['seconds']} s"
-              f" ({report['rate']}/s), {report['stored']} stored, {report['duplicates']}"
-              f" duplicates, {report['dead_letters']} dead letters")
-        print(f"memory after {report['baseline_articles']}: {report['baseline_mb']} MB;"
-              f" after {report['articles']}: {report['final_mb']} MB"
-              f" ({report['growth']:+.1%}; target <= +{TARGET_GROWTH:.0%}:"
-              f" {'PASS' if report['met'] else 'FAIL'})")
+        print(
+            f"soak: {report['articles']} articles in {report['seconds']} s"
+            f" ({report['rate']}/s), {report['stored']} stored, {report['duplicates']}"
+            f" duplicates, {report['dead_letters']} dead letters"
+        )
+        print(
+            f"memory after {report['baseline_articles']}: {report['baseline_mb']} MB;"
+            f" after {report['articles']}: {report['final_mb']} MB"
+            f" ({report['growth']:+.1%}; target <= +{TARGET_GROWTH:.0%}:"
+            f" {'PASS' if report['met'] else 'FAIL'})"
+        )
     return 0 if report["met"] else 1
 
 

@@ -159,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     engines = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
     print(f"{'engine':<11} {'operation':<28} {'newsflow':>12} {'skeleton':>12}")
     for engine in engines:
-        with tempfile.TemporaryDirectory() as tmp, fresh_databases(
-            engine, args.postgres, Path(tmp)
-        ) as (current_url, baseline_url):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            fresh_databases(engine, args.postgres, Path(tmp)) as (current_url, baseline_url),
+        ):
             current = measure_current(current_url, args.articles)
             baseline = measure_baseline(baseline_url, args.articles)
         for operation, figure in current.items():

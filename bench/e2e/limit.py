@@ -63,8 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         articles = sum(pool.map(_extract, paths, urls, chunksize=4))
         seconds = time.perf_counter() - started
-    print(json.dumps({"articles": articles, "pages": len(paths), "seconds": seconds,
-                      "warmup_seconds": warm, "workers": args.workers}))
+    print(
+        json.dumps(
+            {
+                "articles": articles,
+                "pages": len(paths),
+                "seconds": seconds,
+                "warmup_seconds": warm,
+                "workers": args.workers,
+            }
+        )
+    )
     return 0
 
 

@@ -195,8 +195,12 @@ def run_measured(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
-        list(command), env=dict(env) if env is not None else None, cwd=cwd,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        list(command),
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     watcher = TreeWatcher(process.pid, label)
     watcher.start()

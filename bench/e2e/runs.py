@@ -138,7 +138,13 @@ class LatencyRun:
 
 
 def kafka_latency(
-    config_path: Path, db: Path, manifest: Manifest, port: int, *, rate: float, seconds: float,
+    config_path: Path,
+    db: Path,
+    manifest: Manifest,
+    port: int,
+    *,
+    rate: float,
+    seconds: float,
     warmup: int = 20,
 ) -> LatencyRun:
     """Entries at ``rate``/s for ``seconds`` into ``news.items``; latency discovered -> stored."""
@@ -237,8 +243,9 @@ class _EntryProducer:
             delay = started + index / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            entry = FeedEntry(feed="bench-latency", feed_kind="rss", url=url,
-                              discovered_at=utcnow())
+            entry = FeedEntry(
+                feed="bench-latency", feed_kind="rss", url=url, discovered_at=utcnow()
+            )
             self.producer.send(self.topic, value=entry.to_json(), key=url.encode("utf-8"))
             self.producer.flush(timeout=30)
             discovered[url] = entry.discovered_at

@@ -96,8 +96,12 @@ class PollHub:
             if cached and cached[0] == generation:
                 return cached[1]
         body = poll_feed(number, generation, self.base)
-        doc = Document(body, CONTENT_TYPES["rss"], f'"{number}-{generation}"',
-                       formatdate(1_714_000_000 + 60 * generation, usegmt=True))
+        doc = Document(
+            body,
+            CONTENT_TYPES["rss"],
+            f'"{number}-{generation}"',
+            formatdate(1_714_000_000 + 60 * generation, usegmt=True),
+        )
         with self._lock:
             self._cache[number] = (generation, doc)
         return doc
@@ -179,8 +183,12 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.server.stats.count(304, 0)
             return
-        self._send(HTTPStatus.OK, doc.body, doc.content_type,
-                   headers={"ETag": doc.etag, "Last-Modified": doc.last_modified})
+        self._send(
+            HTTPStatus.OK,
+            doc.body,
+            doc.content_type,
+            headers={"ETag": doc.etag, "Last-Modified": doc.last_modified},
+        )
 
     def _send(
         self,
@@ -215,8 +223,9 @@ def start_servers(
         try:
             for index in range(manifest.spec.sites):
                 site = Site(manifest, index, port)
-                servers.append(CorpusHTTPServer((manifest.site_host(index), port), site, None,
-                                                stats))
+                servers.append(
+                    CorpusHTTPServer((manifest.site_host(index), port), site, None, stats)
+                )
         except OSError:
             for server in servers:
                 server.server_close()

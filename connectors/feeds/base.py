@@ -84,7 +84,12 @@ class EntryBuilder:
     """
 
     def __init__(
-        self, feed: FeedConfig, kind: FeedKind, base_url: str, limits: FeedLimits, *,
+        self,
+        feed: FeedConfig,
+        kind: FeedKind,
+        base_url: str,
+        limits: FeedLimits,
+        *,
         keep_order: bool = True,
     ) -> None:
         self.feed = feed
@@ -140,7 +145,10 @@ class EntryBuilder:
             return None
 
     def build(
-        self, *, ttl_seconds: float | None = None, child_sitemaps: list[str] | None = None,
+        self,
+        *,
+        ttl_seconds: float | None = None,
+        child_sitemaps: list[str] | None = None,
         title: str | None = None,
     ) -> ParsedFeed:
         pending = self._pending
@@ -237,7 +245,8 @@ def gunzip_bounded(body: bytes, *, feed: FeedConfig, max_bytes: int) -> bytes:
         if len(out) > max_bytes:
             raise FeedError(
                 f"feed is larger than {max_bytes} bytes after decompression",
-                feed=feed.name, reason="too_large",
+                feed=feed.name,
+                reason="too_large",
             )
         if not inflater.eof:
             raise FeedError("truncated gzip data", feed=feed.name, reason="bad_gzip")
@@ -280,7 +289,8 @@ def guard_xml(body: bytes, *, feed: FeedConfig, limits: FeedLimits) -> None:
     if _ENTITY_DECL.search(text):
         raise FeedError(
             "XML entity declarations are not allowed (entity-expansion / external-entity guard)",
-            feed=feed.name, reason="xml_entities",
+            feed=feed.name,
+            reason="xml_entities",
         )
     cap = limits.max_short_field_chars
     for match in _SHORT_FIELD.finditer(text):
@@ -289,7 +299,8 @@ def guard_xml(body: bytes, *, feed: FeedConfig, limits: FeedLimits) -> None:
             tag = match.group(0)[1:].split()[0].rstrip(">")
             raise FeedError(
                 f"<{tag}> field longer than {cap} characters (hostile or broken feed)",
-                feed=feed.name, reason="field_too_long",
+                feed=feed.name,
+                reason="field_too_long",
             )
 
 

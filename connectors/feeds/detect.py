@@ -53,16 +53,19 @@ def sniff_kind(body: bytes, *, feed_name: str = "feed") -> SniffedKind:
         return "sitemap"  # a plain-text sitemap: one URL per line
     root = first_element(stripped)
     if root is None:
-        raise FeedError("not a feed: no XML or JSON document found", feed=feed_name,
-                        reason="unknown_format")
+        raise FeedError(
+            "not a feed: no XML or JSON document found", feed=feed_name, reason="unknown_format"
+        )
     local = root.rsplit(":", 1)[-1].lower()
     if local in _ROOTS:
         return _ROOTS[local]
     if local in _HTML_ROOTS or stripped[:15].lower().startswith("<!doctype html"):
-        raise FeedError("an HTML page was served instead of a feed", feed=feed_name,
-                        reason="html_not_feed")
-    raise FeedError(f"not a feed: unknown root element <{root}>", feed=feed_name,
-                    reason="unknown_format")
+        raise FeedError(
+            "an HTML page was served instead of a feed", feed=feed_name, reason="html_not_feed"
+        )
+    raise FeedError(
+        f"not a feed: unknown root element <{root}>", feed=feed_name, reason="unknown_format"
+    )
 
 
 def first_element(text: str) -> str | None:

@@ -26,12 +26,12 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     if not isinstance(version, str) or not version.startswith(VERSION_PREFIX):
         raise FeedError(
             f"not a JSON Feed: version must start with {VERSION_PREFIX}, got {version!r:.80}",
-            feed=feed.name, reason="json_version",
+            feed=feed.name,
+            reason="json_version",
         )
     items = document.get("items")
     if not isinstance(items, list):
-        raise FeedError("not a JSON Feed: 'items' is not a list", feed=feed.name,
-                        reason="bad_json")
+        raise FeedError("not a JSON Feed: 'items' is not a list", feed=feed.name, reason="bad_json")
     home = document.get("home_page_url")
     base = home if isinstance(home, str) and is_http_url(home) else base_url
     feed_authors = _authors(document)
@@ -56,15 +56,17 @@ def _load(body: bytes, feed: FeedConfig) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except UnicodeDecodeError as exc:
-        raise FeedError(f"cannot decode JSON Feed: {exc.reason}", feed=feed.name,
-                        reason="encoding") from None
+        raise FeedError(
+            f"cannot decode JSON Feed: {exc.reason}", feed=feed.name, reason="encoding"
+        ) from None
     except RecursionError:
         raise FeedError("JSON nested too deeply", feed=feed.name, reason="too_deep") from None
     except ValueError as exc:
         raise FeedError(f"malformed JSON: {exc}", feed=feed.name, reason="bad_json") from None
     if not isinstance(document, dict):
-        raise FeedError("not a JSON Feed: the top level is not an object", feed=feed.name,
-                        reason="bad_json")
+        raise FeedError(
+            "not a JSON Feed: the top level is not an object", feed=feed.name, reason="bad_json"
+        )
     return document
 
 

@@ -37,7 +37,11 @@ DROPPED = Counter(
 )
 
 _FORCED: dict[str, SniffedKind] = {
-    "rss": "rss", "atom": "atom", "jsonfeed": "jsonfeed", "sitemap": "sitemap", "warc": "warc",
+    "rss": "rss",
+    "atom": "atom",
+    "jsonfeed": "jsonfeed",
+    "sitemap": "sitemap",
+    "warc": "warc",
 }
 
 
@@ -63,12 +67,17 @@ def parse_feed(
 
 
 def _parse(
-    body: bytes, feed: FeedConfig, base_url: str, kind: str, limits: FeedLimits,
+    body: bytes,
+    feed: FeedConfig,
+    base_url: str,
+    kind: str,
+    limits: FeedLimits,
     content_type: str | None,
 ) -> ParsedFeed:
     if len(body) > limits.max_bytes:
-        raise FeedError(f"feed is larger than {limits.max_bytes} bytes", feed=feed.name,
-                        reason="too_large")
+        raise FeedError(
+            f"feed is larger than {limits.max_bytes} bytes", feed=feed.name, reason="too_large"
+        )
     if body.startswith(GZIP_MAGIC):
         body = gunzip_bounded(body, feed=feed, max_bytes=limits.max_bytes)
     sniffed = sniff_kind(body, feed_name=feed.name)
@@ -89,5 +98,6 @@ def _parser_for(
         return sitemap.parse
     raise FeedError(
         "a WARC file is read with iter_warc_entries, not fetched and parsed as a feed",
-        feed=feed.name, reason="warc_not_polled",
+        feed=feed.name,
+        reason="warc_not_polled",
     )

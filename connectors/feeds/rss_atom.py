@@ -27,13 +27,20 @@ from pipeline.errors import FeedError
 from pipeline.models import FeedKind
 
 _SY_PERIOD_SECONDS = {
-    "hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400,
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 7 * 86400,
+    "monthly": 30 * 86400,
     "yearly": 365 * 86400,
 }
 
 
 def parse(
-    body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits,
+    body: bytes,
+    *,
+    feed: FeedConfig,
+    base_url: str,
+    limits: FeedLimits,
     content_type: str | None = None,
 ) -> ParsedFeed:
     """Entries of an RSS or Atom document."""

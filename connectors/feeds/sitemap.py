@@ -51,8 +51,9 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     if name == "sitemapindex":
         return _parse_index(root, feed=feed, base_url=base_url, limits=limits)
     if name != "urlset":
-        raise FeedError(f"not a sitemap: root element <{name}>", feed=feed.name,
-                        reason="unknown_format")
+        raise FeedError(
+            f"not a sitemap: root element <{name}>", feed=feed.name, reason="unknown_format"
+        )
     builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
     for url in root.iterfind("{*}url"):
         news = url.find("{*}news")
@@ -81,9 +82,7 @@ def _parse_index(
     return builder.build(child_sitemaps=list(dict.fromkeys(url for _, url in children)))
 
 
-def _parse_text(
-    body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits
-) -> ParsedFeed:
+def _parse_text(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -> ParsedFeed:
     """A text sitemap: one absolute URL per line (sitemaps.org, "Text file")."""
     builder = EntryBuilder(feed, "sitemap", base_url, limits)
     for line in body.decode("utf-8", "replace").splitlines():

@@ -46,8 +46,9 @@ SKIPPED = Counter(
 
 _UNREADABLE = (ArchiveLoadFailed, OSError, EOFError, ValueError)
 
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""",
-                           re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
+)
 
 
 def is_warc_feed(feed: FeedConfig) -> bool:
@@ -79,7 +80,8 @@ def iter_warc_entries(
     if failures:
         raise FeedError(
             f"{len(failures)} of {len(paths)} WARC files unreadable: {'; '.join(failures)[:500]}",
-            feed=feed.name, reason="bad_warc",
+            feed=feed.name,
+            reason="bad_warc",
         )
 
 
@@ -93,7 +95,11 @@ class WarcBatch:
 
 
 def read_warc_batch(
-    path: Path, feed: FeedConfig, *, start_offset: int = 0, limit: int,
+    path: Path,
+    feed: FeedConfig,
+    *,
+    start_offset: int = 0,
+    limit: int,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> WarcBatch:
     """Entries from the record at byte ``start_offset`` on, stopping after ``limit`` entries.
@@ -116,8 +122,9 @@ def read_warc_batch(
                     next_offset = records.get_record_offset() + records.get_record_length()
                     return WarcBatch(entries, next_offset, next_offset >= size)
     except _UNREADABLE as exc:
-        raise FeedError(f"cannot read WARC file {path.name}: {exc}", feed=feed.name,
-                        reason="bad_warc") from None
+        raise FeedError(
+            f"cannot read WARC file {path.name}: {exc}", feed=feed.name, reason="bad_warc"
+        ) from None
     return WarcBatch(entries, size, True)
 
 

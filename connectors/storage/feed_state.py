@@ -60,9 +60,9 @@ def _tables(_dialect: Dialect) -> list[str]:
 
 MIGRATIONS = (
     Migration(1, "feed state and seen entry keys", _tables),
-    Migration(2, "resume cursor of WARC backfills", both(
-        "ALTER TABLE feed_state ADD COLUMN cursor TEXT"
-    )),
+    Migration(
+        2, "resume cursor of WARC backfills", both("ALTER TABLE feed_state ADD COLUMN cursor TEXT")
+    ),
 )
 
 
@@ -176,8 +176,15 @@ class FeedStateRepository:
                     "DELETE FROM feed_seen WHERE feed = ? AND seq <= ?", (feed, seq - window)
                 )
             new = replace(
-                state, url=url, validators=dict(validators), last_attempt_at=at,
-                last_success_at=at, failures=0, unhealthy=False, seen_seq=seq, cursor=cursor,
+                state,
+                url=url,
+                validators=dict(validators),
+                last_attempt_at=at,
+                last_success_at=at,
+                failures=0,
+                unhealthy=False,
+                seen_seq=seq,
+                cursor=cursor,
             )
             self._save(new)
         return new
@@ -190,8 +197,13 @@ class FeedStateRepository:
             state = self.get(feed)
             failures = state.failures + 1
             new = replace(
-                state, url=url, last_attempt_at=at, last_error_at=at,
-                last_error=error[:_ERROR_CHARS], last_error_reason=reason, failures=failures,
+                state,
+                url=url,
+                last_attempt_at=at,
+                last_error_at=at,
+                last_error=error[:_ERROR_CHARS],
+                last_error_reason=reason,
+                failures=failures,
                 unhealthy=failures >= unhealthy_after,
             )
             self._save(new)
@@ -211,11 +223,21 @@ class FeedStateRepository:
 
     def _save(self, state: FeedState) -> None:
         values = (
-            state.feed, storable_text(state.url) or "", _dump_validators(state.validators),
-            state.last_attempt_at, state.last_success_at, state.last_error_at,
-            storable_text(state.last_error), state.last_error_reason, state.failures,
-            int(state.unhealthy), state.interval_seconds, state.next_due_at, state.seen_seq,
-            state.cursor, utcnow().isoformat(),
+            state.feed,
+            storable_text(state.url) or "",
+            _dump_validators(state.validators),
+            state.last_attempt_at,
+            state.last_success_at,
+            state.last_error_at,
+            storable_text(state.last_error),
+            state.last_error_reason,
+            state.failures,
+            int(state.unhealthy),
+            state.interval_seconds,
+            state.next_due_at,
+            state.seen_seq,
+            state.cursor,
+            utcnow().isoformat(),
         )
         self.db.execute(
             f"INSERT INTO feed_state ({_COLUMNS}, updated_at) VALUES ({','.join('?' * 15)})"
@@ -244,8 +266,18 @@ def _load_validators(text: str) -> dict[str, Validators]:
 
 def _state(row: Sequence[Any]) -> FeedState:
     return FeedState(
-        feed=row[0], url=row[1], validators=_load_validators(row[2]), last_attempt_at=row[3],
-        last_success_at=row[4], last_error_at=row[5], last_error=row[6],
-        last_error_reason=row[7], failures=int(row[8]), unhealthy=bool(row[9]),
-        interval_seconds=row[10], next_due_at=row[11], seen_seq=int(row[12]), cursor=row[13],
+        feed=row[0],
+        url=row[1],
+        validators=_load_validators(row[2]),
+        last_attempt_at=row[3],
+        last_success_at=row[4],
+        last_error_at=row[5],
+        last_error=row[6],
+        last_error_reason=row[7],
+        failures=int(row[8]),
+        unhealthy=bool(row[9]),
+        interval_seconds=row[10],
+        next_due_at=row[11],
+        seen_seq=int(row[12]),
+        cursor=row[13],
     )

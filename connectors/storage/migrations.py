@@ -81,9 +81,7 @@ def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> li
 
 
 def applied_versions(db: Database, component: str) -> set[int]:
-    rows = db.execute(
-        "SELECT version FROM schema_migrations WHERE component = ?", (component,)
-    )
+    rows = db.execute("SELECT version FROM schema_migrations WHERE component = ?", (component,))
     return {int(r[0]) for r in rows}
 
 

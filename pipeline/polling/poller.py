@@ -141,7 +141,10 @@ class FeedPoller:
             documents, child_errors = self._fetch_all(feed, state)
         except (FetchError, FeedError) as exc:
             return PollResult(
-                feed=feed.name, status="error", error=exc, polled_at=now,
+                feed=feed.name,
+                status="error",
+                error=exc,
+                polled_at=now,
                 retry_after=exc.retry_after if isinstance(exc, HttpStatusError) else None,
             )
         root = documents[0]
@@ -149,9 +152,13 @@ class FeedPoller:
         changed = [d.parsed for d in documents if d.parsed is not None]
         if not changed:
             return PollResult(
-                feed=feed.name, status="not_modified", polled_at=now, validators=validators,
+                feed=feed.name,
+                status="not_modified",
+                polled_at=now,
+                validators=validators,
                 last_modified=root.response.headers.get("last-modified"),
-                ttl_seconds=_max_age(root.response), child_errors=child_errors,
+                ttl_seconds=_max_age(root.response),
+                child_errors=child_errors,
             )
         listed = _unique_by_url(e for parsed in changed for e in parsed.entries)
         if only_new:
@@ -172,9 +179,7 @@ class FeedPoller:
             seen_keys=keys,
         )
 
-    def _fetch_all(
-        self, feed: FeedConfig, state: FeedState
-    ) -> tuple[list[_Document], list[str]]:
+    def _fetch_all(self, feed: FeedConfig, state: FeedState) -> tuple[list[_Document], list[str]]:
         """The feed document, then (for a sitemap index) a bounded number of children.
 
         When the index itself is unchanged (304), the children fetched last time
@@ -227,7 +232,8 @@ class FeedPoller:
             read_local = getattr(self.fetcher, "fetch_local_feed", None)
             if read_local is None:
                 raise FeedError(
-                    "this fetcher cannot read local feed files", feed=feed.name,
+                    "this fetcher cannot read local feed files",
+                    feed=feed.name,
                     reason="local_unsupported",
                 )
             response: FetchResponse = read_local(
@@ -273,12 +279,16 @@ class FeedPoller:
             start = resume[1] if resume and resume[0] == str(path) else 0
             try:
                 batch = read_warc_batch(
-                    path, feed, start_offset=start, limit=budget - len(entries),
+                    path,
+                    feed,
+                    start_offset=start,
+                    limit=budget - len(entries),
                     max_body_bytes=self.config.fetch.max_body_bytes,
                 )
             except FeedError as exc:
-                log.warning("feed %s: %s", feed.name, exc, extra={"feed": feed.name,
-                                                                  "reason": exc.reason})
+                log.warning(
+                    "feed %s: %s", feed.name, exc, extra={"feed": feed.name, "reason": exc.reason}
+                )
                 errors.append(str(exc))
                 finished.append(keys[path])  # a corrupt file is skipped, not retried forever
                 continue
@@ -288,9 +298,16 @@ class FeedPoller:
                 break
             finished.append(keys[path])
         return PollResult(
-            feed=feed.name, status="ok", entries=entries, kind="warc",
-            total_entries=len(entries), child_errors=errors, polled_at=now,
-            seen_keys=finished, cursor=cursor, more=cursor is not None,
+            feed=feed.name,
+            status="ok",
+            entries=entries,
+            kind="warc",
+            total_entries=len(entries),
+            child_errors=errors,
+            polled_at=now,
+            seen_keys=finished,
+            cursor=cursor,
+            more=cursor is not None,
         )
 
     def _check_warc(self, feed: FeedConfig) -> PollResult:
@@ -302,10 +319,17 @@ class FeedPoller:
                 if count >= self.limits.max_entries:
                     break
         except FeedError as exc:
-            return PollResult(feed=feed.name, status="error", error=exc, kind="warc",
-                              total_entries=count, polled_at=now)
-        return PollResult(feed=feed.name, status="ok", kind="warc", total_entries=count,
-                          polled_at=now)
+            return PollResult(
+                feed=feed.name,
+                status="error",
+                error=exc,
+                kind="warc",
+                total_entries=count,
+                polled_at=now,
+            )
+        return PollResult(
+            feed=feed.name, status="ok", kind="warc", total_entries=count, polled_at=now
+        )
 
     # -- committing -----------------------------------------------------------------------
 
@@ -317,7 +341,10 @@ class FeedPoller:
         metrics.POLLS.labels(feed.name, result.status).inc()
         if result.error is not None:
             after = self.state.record_failure(
-                feed.name, url=feed.url, at=result.polled_at, error=str(result.error),
+                feed.name,
+                url=feed.url,
+                at=result.polled_at,
+                error=str(result.error),
                 reason=result.error.reason,
                 unhealthy_after=self.config.schedule.unhealthy_after_failures,
             )
@@ -325,8 +352,12 @@ class FeedPoller:
             self._log_failure(feed, before, after, result.error)
         else:
             after = self.state.record_success(
-                feed.name, url=feed.url, at=result.polled_at, validators=result.validators,
-                keys=result.seen_keys, window=self.config.schedule.seen_window,
+                feed.name,
+                url=feed.url,
+                at=result.polled_at,
+                validators=result.validators,
+                keys=result.seen_keys,
+                window=self.config.schedule.seen_window,
                 cursor=result.cursor,
             )
             metrics.ENTRIES.labels(feed.name).inc(len(result.entries))
@@ -334,8 +365,12 @@ class FeedPoller:
             if result.not_modified:
                 metrics.NOT_MODIFIED.labels(feed.name).inc()
             if before.failures:
-                log.info("feed %s recovered after %d failed polls", feed.name, before.failures,
-                         extra={"feed": feed.name, "event": "feed_recovered"})
+                log.info(
+                    "feed %s recovered after %d failed polls",
+                    feed.name,
+                    before.failures,
+                    extra={"feed": feed.name, "event": "feed_recovered"},
+                )
         metrics.UNHEALTHY.labels(feed.name).set(int(after.unhealthy))
         return after
 
@@ -347,13 +382,21 @@ class FeedPoller:
         if after.unhealthy and not before.unhealthy:
             log.warning(
                 "feed %s marked unhealthy after %d failed polls in a row (retried slowly): %s",
-                feed.name, after.failures, error, extra={**context, "event": "feed_unhealthy"},
+                feed.name,
+                after.failures,
+                error,
+                extra={**context, "event": "feed_unhealthy"},
             )
         elif after.failures == 1:
             log.warning("feed %s failed: %s", feed.name, error, extra=context)
         else:
-            log.debug("feed %s failed again (%d in a row): %s", feed.name, after.failures,
-                      error, extra=context)
+            log.debug(
+                "feed %s failed again (%d in a row): %s",
+                feed.name,
+                after.failures,
+                error,
+                extra=context,
+            )
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -430,6 +473,7 @@ def _max_age(response: FetchResponse) -> float | None:
 
 
 def _ttl(root: _Document) -> float | None:
-    hints = [h for h in (root.parsed.ttl_seconds if root.parsed else None,
-                         _max_age(root.response)) if h]
+    hints = [
+        h for h in (root.parsed.ttl_seconds if root.parsed else None, _max_age(root.response)) if h
+    ]
     return max(hints) if hints else None

@@ -71,9 +71,7 @@ class IntervalPolicy:
         proposed = current * (FASTER if new_entries else SLOWER)
         return min(high, max(low, proposed))
 
-    def retry_delay(
-        self, interval: float, *, failures: int, retry_after: float | None
-    ) -> float:
+    def retry_delay(self, interval: float, *, failures: int, retry_after: float | None) -> float:
         """How long to wait after the ``failures``-th failure in a row."""
         if failures >= self.config.unhealthy_after_failures:
             delay = self.config.max_interval_seconds
@@ -172,7 +170,9 @@ class Scheduler:
                 self._fresh.discard(name)  # a first poll lists everything as new: no signal
             else:
                 interval = self.policy.adapt(
-                    feed, interval, new_entries=len(result.entries),
+                    feed,
+                    interval,
+                    new_entries=len(result.entries),
                     ttl_seconds=result.ttl_seconds,
                 )
             self._interval[name] = interval

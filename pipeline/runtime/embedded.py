@@ -308,9 +308,7 @@ class EmbeddedPipeline:
             self._start_extraction(item, pages)
         fetch_limit = self.config.fetch.concurrency
         while (
-            self._waiting
-            and self._in_flight < MAX_IN_FLIGHT
-            and len(self._fetching) < fetch_limit
+            self._waiting and self._in_flight < MAX_IN_FLIGHT and len(self._fetching) < fetch_limit
         ):
             self._start_fetch(self._waiting.popleft())
 

@@ -84,8 +84,11 @@ def reason_of(body: bytes, **kwargs: object) -> FeedError:
         (b'{"version": "1", "items": []}', "json_version", "version"),
         (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', "bad_json", "list"),
         (b"[" * 100_000 + b"]" * 100_000, "too_deep", "nested"),
-        (b'{"version": "https://jsonfeed.org/version/1.1", "title": "\xff\xfe\xfa"}', "encoding",
-         "decode"),
+        (
+            b'{"version": "https://jsonfeed.org/version/1.1", "title": "\xff\xfe\xfa"}',
+            "encoding",
+            "decode",
+        ),
         (b"\x1f\x8b\x08\x00garbage", "bad_gzip", "gzip"),
         (gzip.compress(b"<rss>")[:-8], "bad_gzip", "truncated"),
     ],
@@ -109,7 +112,8 @@ def test_redos_prone_fields_are_refused_before_regex_work(field: str) -> None:
 def test_redos_in_cdata_is_refused_too() -> None:
     body = (
         b'<rss version="2.0"><channel><item><link>https://example.com/a</link><author><![CDATA['
-        + b"a." * 5000 + b"]]></author></item></channel></rss>"
+        + b"a." * 5000
+        + b"]]></author></item></channel></rss>"
     )
     assert reason_of(body).reason == "field_too_long"
 

@@ -58,20 +58,27 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <updated>2024-05-02T09:00:00Z</updated></entry>
 </feed>"""
 
-JSON_FEED = json.dumps({
-    "version": "https://jsonfeed.org/version/1.1",
-    "title": "JSON news",
-    "home_page_url": "https://example.com/",
-    "authors": [{"name": "Desk"}],
-    "items": [
-        {"id": "1", "url": "https://example.com/j/1?utm_campaign=x", "title": "J1",
-         "summary": "S1", "date_published": "2024-05-03T12:00:00Z",
-         "authors": [{"name": "Jay Son"}]},
-        {"id": 2, "external_url": "/j/2", "content_text": "Body two"},
-        {"id": "3", "url": "javascript:alert(1)"},
-        "not an item",
-    ],
-}).encode()
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON news",
+        "home_page_url": "https://example.com/",
+        "authors": [{"name": "Desk"}],
+        "items": [
+            {
+                "id": "1",
+                "url": "https://example.com/j/1?utm_campaign=x",
+                "title": "J1",
+                "summary": "S1",
+                "date_published": "2024-05-03T12:00:00Z",
+                "authors": [{"name": "Jay Son"}],
+            },
+            {"id": 2, "external_url": "/j/2", "content_text": "Body two"},
+            {"id": "3", "url": "javascript:alert(1)"},
+            "not an item",
+        ],
+    }
+).encode()
 
 NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -203,7 +210,9 @@ def test_sitemap_index_lists_http_children_newest_first() -> None:
 def test_gzipped_sitemap() -> None:
     parsed = parse_feed(gzip.compress(PLAIN_SITEMAP), feed=FEED, base_url=BASE)
     assert sorted(urls(parsed)) == [
-        "https://example.com/p/mid", "https://example.com/p/new", "https://example.com/p/old",
+        "https://example.com/p/mid",
+        "https://example.com/p/new",
+        "https://example.com/p/old",
     ]
 
 
@@ -215,9 +224,7 @@ def test_text_sitemap() -> None:
 
 
 def test_feed_entries_over_the_cap_keep_document_order() -> None:
-    items = "".join(
-        f"<item><link>https://example.com/{i}</link></item>" for i in range(10)
-    )
+    items = "".join(f"<item><link>https://example.com/{i}</link></item>" for i in range(10))
     body = f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
     parsed = parse_feed(body, feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=3))
     assert urls(parsed) == [f"https://example.com/{i}" for i in range(3)]
@@ -234,8 +241,13 @@ def test_configured_kind_forces_the_parser() -> None:
 @pytest.mark.parametrize(
     ("body", "kind"),
     [
-        (RSS_091, "rss"), (RSS_10, "rss"), (RSS_20, "rss"), (ATOM, "atom"),
-        (JSON_FEED, "jsonfeed"), (NEWS_SITEMAP, "sitemap"), (SITEMAP_INDEX, "sitemap"),
+        (RSS_091, "rss"),
+        (RSS_10, "rss"),
+        (RSS_20, "rss"),
+        (ATOM, "atom"),
+        (JSON_FEED, "jsonfeed"),
+        (NEWS_SITEMAP, "sitemap"),
+        (SITEMAP_INDEX, "sitemap"),
         (b"\xef\xbb\xbf  <!-- hello --><?xml-stylesheet href='x'?><feed/>", "atom"),
         ('<?xml version="1.0" encoding="utf-16"?><rss/>'.encode("utf-16"), "rss"),
         (b"WARC/1.1\r\n", "warc"),

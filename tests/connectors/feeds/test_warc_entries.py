@@ -58,10 +58,18 @@ def test_non_pages_are_skipped_and_charsets_respected(tmp_path: Path) -> None:
     write_warc(
         path,
         [
-            ("https://e.com/ok", 200, "text/html; charset=iso-8859-1",
-             "<p>Café</p>".encode("latin-1")),
-            ("https://e.com/meta", 200, "text/html",
-             '<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251")),
+            (
+                "https://e.com/ok",
+                200,
+                "text/html; charset=iso-8859-1",
+                "<p>Café</p>".encode("latin-1"),
+            ),
+            (
+                "https://e.com/meta",
+                200,
+                "text/html",
+                '<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251"),
+            ),
             ("https://e.com/missing", 404, "text/html", b"<p>gone</p>"),
             ("https://e.com/logo.png", 200, "image/png", b"\x89PNG"),
             ("ftp://e.com/file", 200, "text/html", b"<p>ftp</p>"),

@@ -22,7 +22,11 @@ def test_success_stores_validators_and_keys_atomically(store_url: str) -> None:
         "https://e.com/child": Validators(etag='W/"x"'),
     }
     state = repo.record_success(
-        "f", url="https://e.com/feed", at=T0, validators=validators, keys=["k1", "k2", "k1"],
+        "f",
+        url="https://e.com/feed",
+        at=T0,
+        validators=validators,
+        keys=["k1", "k2", "k1"],
         window=100,
     )
     assert state.seen_seq == 2 and state.failures == 0
@@ -36,7 +40,11 @@ def test_failures_count_up_turn_unhealthy_and_reset(store_url: str) -> None:
     repo = FeedStateRepository(Database(store_url))
     for i in range(3):
         state = repo.record_failure(
-            "f", url="u", at=T0 + i, error="HTTP 500 \x00 from server", reason="http_500",
+            "f",
+            url="u",
+            at=T0 + i,
+            error="HTTP 500 \x00 from server",
+            reason="http_500",
             unhealthy_after=3,
         )
     assert state.failures == 3 and state.unhealthy
@@ -74,7 +82,8 @@ def test_schedule_and_forget(store_url: str) -> None:
 def test_odd_text_is_stored_safely(store_url: str) -> None:
     repo = FeedStateRepository(Database(store_url))
     url = "/feeds/it's; DROP TABLE feed_state; --.xml"
-    repo.record_failure("x'); --", url=url, at=T0, error="bad \ud800 text", reason="r",
-                        unhealthy_after=1)
+    repo.record_failure(
+        "x'); --", url=url, at=T0, error="bad \ud800 text", reason="r", unhealthy_after=1
+    )
     state = repo.get("x'); --")
     assert state.url == url and state.last_error == "bad \ufffd text"

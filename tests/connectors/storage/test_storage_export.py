@@ -70,9 +70,7 @@ def test_export_is_every_article_once_sorted_by_id(
     assert f"exported {len(expected)} articles" in captured.err
 
 
-def test_export_reads_one_page_at_a_time(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_export_reads_one_page_at_a_time(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(articles_module, "_PAGE", 4)
     with open_store(store_url) as store:
         for n in range(10):

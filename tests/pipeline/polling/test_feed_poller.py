@@ -43,7 +43,11 @@ class FakeFetcher:
     calls: list[Call] = field(default_factory=list)
 
     def fetch(
-        self, url: str, *, purpose: Purpose = "article", etag: str | None = None,
+        self,
+        url: str,
+        *,
+        purpose: Purpose = "article",
+        etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResponse:
         self.calls.append(Call(url, purpose, etag, last_modified))
@@ -104,7 +108,8 @@ def test_second_poll_of_unchanged_feed_sends_validators_and_yields_nothing(
     first = poll_and_commit(poller)
     assert first.status == "ok" and first.kind == "rss"
     assert [e.url for e in first.entries] == [
-        "https://news.example.com/a", "https://news.example.com/b",
+        "https://news.example.com/a",
+        "https://news.example.com/b",
     ]
     second = poll_and_commit(poller)
     assert fetcher.calls[0].etag is None
@@ -124,8 +129,11 @@ def test_unchanged_feed_without_validators_yields_nothing_new(repo: FeedStateRep
 
 def test_unstable_guids_and_tracking_variants_are_not_new(repo: FeedStateRepository) -> None:
     fetcher = FakeFetcher(
-        {URL: rss(("https://news.example.com/a", "guid-a-1"),
-                  ("https://news.example.com/s", "g-s"))},
+        {
+            URL: rss(
+                ("https://news.example.com/a", "guid-a-1"), ("https://news.example.com/s", "g-s")
+            )
+        },
         etags=False,
     )
     poller = FeedPoller(fetcher, repo, make_config())
@@ -143,16 +151,23 @@ def test_unstable_guids_and_tracking_variants_are_not_new(repo: FeedStateReposit
 def test_unusable_guids_do_not_hide_new_articles(repo: FeedStateRepository) -> None:
     """Positional GUIDs ("1", "2") and GUIDs repeated in one document are ignored."""
     fetcher = FakeFetcher(
-        {URL: rss(("https://news.example.com/a", "1"), ("https://news.example.com/b", "same"),
-                  ("https://news.example.com/c", "same"))},
+        {
+            URL: rss(
+                ("https://news.example.com/a", "1"),
+                ("https://news.example.com/b", "same"),
+                ("https://news.example.com/c", "same"),
+            )
+        },
         etags=False,
     )
     poller = FeedPoller(fetcher, repo, make_config())
     assert len(poll_and_commit(poller).entries) == 3
-    fetcher.bodies[URL] = rss(("https://news.example.com/new", "1"),
-                              ("https://news.example.com/newer", "same"))
+    fetcher.bodies[URL] = rss(
+        ("https://news.example.com/new", "1"), ("https://news.example.com/newer", "same")
+    )
     assert [e.url for e in poll_and_commit(poller).entries] == [
-        "https://news.example.com/new", "https://news.example.com/newer",
+        "https://news.example.com/new",
+        "https://news.example.com/newer",
     ]
 
 
@@ -250,7 +265,8 @@ def test_sitemap_index_children_are_followed_bounded_and_conditionally(
     first = poll_and_commit(poller, feed)
     assert first.status == "ok" and first.kind == "sitemap"
     assert sorted(e.url for e in first.entries) == [
-        "https://news.example.com/story-0", "https://news.example.com/story-2",
+        "https://news.example.com/story-0",
+        "https://news.example.com/story-2",
     ]
     assert len(first.child_errors) == 1 and "sitemap-1.xml" in first.child_errors[0]
     assert [c.url for c in fetcher.calls] == [SITEMAP_INDEX, *children[:3]]
@@ -313,13 +329,18 @@ def write_warc(path: Path, first: int, count: int) -> None:
     with path.open("wb") as out:
         writer = WARCWriter(out, gzip=True)
         for i in range(first, first + count):
-            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")],
-                                       protocol="HTTP/1.1")
+            headers = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1"
+            )
             body = BytesIO(f"<html><body><p>Page {i}</p></body></html>".encode())
-            writer.write_record(writer.create_warc_record(
-                f"https://archive.example.com/p/{i}", "response", payload=body,
-                http_headers=headers,
-            ))
+            writer.write_record(
+                writer.create_warc_record(
+                    f"https://archive.example.com/p/{i}",
+                    "response",
+                    payload=body,
+                    http_headers=headers,
+                )
+            )
 
 
 def test_warc_backfill_is_delivered_in_batches_exactly_once(

@@ -82,11 +82,17 @@ def rss(*links: str) -> bytes:
 
 
 def config_for(feeds: list[FeedConfig]) -> Config:
-    return parse_config({
-        "feeds": [f.model_dump() for f in feeds],
-        "fetch": {"allow_private_networks": True, "min_host_interval": 0, "timeout": 5,
-                  "deadline": 10},
-    })
+    return parse_config(
+        {
+            "feeds": [f.model_dump() for f in feeds],
+            "fetch": {
+                "allow_private_networks": True,
+                "min_host_interval": 0,
+                "timeout": 5,
+                "deadline": 10,
+            },
+        }
+    )
 
 
 def test_second_poll_of_an_unchanged_feed_sends_validators_and_yields_nothing(
@@ -121,8 +127,9 @@ def test_changed_feed_yields_only_the_new_entry(site: tuple[Site, str], tmp_path
     feed = FeedConfig(name="s", url=f"{base}/feed.xml")
     config = config_for([feed])
     fetcher = build_fetcher(config.fetch)
-    poller = FeedPoller(fetcher, FeedStateRepository(Database(f"sqlite:///{tmp_path / 'd.db'}")),
-                        config)
+    poller = FeedPoller(
+        fetcher, FeedStateRepository(Database(f"sqlite:///{tmp_path / 'd.db'}")), config
+    )
     try:
         poller.commit(feed, poller.poll(feed))
         server.bodies["/feed.xml"] = rss("/c", "/a", "/b?fbclid=1")

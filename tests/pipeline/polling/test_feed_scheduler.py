@@ -17,8 +17,11 @@ from pipeline.polling import IntervalPolicy, PollResult, Scheduler
 
 T0 = 1_700_000_000.0
 CONFIG = ScheduleConfig(
-    default_interval_seconds=900, min_interval_seconds=120, max_interval_seconds=21600,
-    jitter=0.1, unhealthy_after_failures=4,
+    default_interval_seconds=900,
+    min_interval_seconds=120,
+    max_interval_seconds=21600,
+    jitter=0.1,
+    unhealthy_after_failures=4,
 )
 FEED = FeedConfig(name="f", url="https://e.com/feed")
 
@@ -36,19 +39,27 @@ def entry(i: int) -> FeedEntry:
 
 
 def ok(new: int = 0, ttl: float | None = None) -> PollResult:
-    return PollResult(feed="f", status="ok", entries=[entry(i) for i in range(new)],
-                      ttl_seconds=ttl)
+    return PollResult(
+        feed="f", status="ok", entries=[entry(i) for i in range(new)], ttl_seconds=ttl
+    )
 
 
 def failed(retry_after: float | None = None) -> PollResult:
-    error = (RateLimited("429", url="u", status=429, retry_after=retry_after) if retry_after
-             else FetchTimeout("timeout", url="u"))
+    error = (
+        RateLimited("429", url="u", status=429, retry_after=retry_after)
+        if retry_after
+        else FetchTimeout("timeout", url="u")
+    )
     return PollResult(feed="f", status="error", error=error, retry_after=retry_after)
 
 
-def scheduler(feeds: list[FeedConfig] | None = None, config: ScheduleConfig = CONFIG,
-              seed: int = 1, clock: Clock | None = None, state: FeedStateRepository | None = None
-              ) -> Scheduler:
+def scheduler(
+    feeds: list[FeedConfig] | None = None,
+    config: ScheduleConfig = CONFIG,
+    seed: int = 1,
+    clock: Clock | None = None,
+    state: FeedStateRepository | None = None,
+) -> Scheduler:
     rng = random.Random(seed)
     return Scheduler(feeds or [FEED], config, state, clock=clock or Clock(), rng=rng)
 

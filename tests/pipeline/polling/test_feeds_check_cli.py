@@ -13,12 +13,18 @@ import yaml
 from pipeline.cli import main
 
 PAGES = {
-    "/rss.xml": (200, "application/rss+xml",
-                 b'<rss version="2.0"><channel><item><link>/a</link></item>'
-                 b"<item><link>/b</link></item></channel></rss>"),
+    "/rss.xml": (
+        200,
+        "application/rss+xml",
+        b'<rss version="2.0"><channel><item><link>/a</link></item>'
+        b"<item><link>/b</link></item></channel></rss>",
+    ),
     "/login": (200, "text/html", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
-    "/bomb.xml": (200, "application/xml",
-                  b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>'),
+    "/bomb.xml": (
+        200,
+        "application/xml",
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>',
+    ),
     "/garbled.xml": (200, "application/xml", b"<rss><channel><item><link>"),
 }
 
@@ -92,8 +98,15 @@ def test_feeds_check_prints_every_feed(
     code = main(["--config", str(write_config(tmp_path, base)), "feeds", "check"])
     out = capsys.readouterr().out
     assert code == 1
-    assert out.splitlines()[0].split() == ["NAME", "STATUS", "KIND", "ENTRIES", "LAST",
-                                           "MODIFIED", "ERROR"]
+    assert out.splitlines()[0].split() == [
+        "NAME",
+        "STATUS",
+        "KIND",
+        "ENTRIES",
+        "LAST",
+        "MODIFIED",
+        "ERROR",
+    ]
     rows = table(out)
     assert rows["good"][:4] == ["good", "ok", "rss", "2"]
     assert "Wed, 01 May 2024 10:00:00 GMT" in " ".join(rows["good"])

@@ -189,8 +189,9 @@ def test_every_deployment_has_a_disruption_budget(manifests: list[dict[str, Any]
     budgets = _of_kind(manifests, "PodDisruptionBudget")
     for name, deployment in _of_kind(manifests, "Deployment").items():
         budget = budgets[name]
-        assert budget["spec"]["selector"]["matchLabels"] == (
-            deployment["spec"]["selector"]["matchLabels"]
+        assert (
+            budget["spec"]["selector"]["matchLabels"]
+            == (deployment["spec"]["selector"]["matchLabels"])
         )
         assert "maxUnavailable" in budget["spec"] or "minAvailable" in budget["spec"]
 

@@ -88,7 +88,8 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
     finally:
         access.close()
     assert [(f["name"], f["status"]) for f in status["feeds"]["items"]] == [
-        ("wire", "failing"), ("quiet", "disabled")
+        ("wire", "failing"),
+        ("quiet", "disabled"),
     ]
     assert status["feeds"]["items"][0]["last_error"] == "HTTP 500"
     assert status["articles"]["total"] == 2 and status["articles"]["duplicates"] == 1
@@ -123,7 +124,10 @@ def test_troubled_feeds_come_first() -> None:
     }
     rows = feed_rows(feeds, states)
     assert [(r["name"], r["status"]) for r in rows["items"]] == [
-        ("b", "unhealthy"), ("c", "failing"), ("d", "never polled"), ("a", "ok")
+        ("b", "unhealthy"),
+        ("c", "failing"),
+        ("d", "never polled"),
+        ("a", "ok"),
     ]
     assert rows["by_status"] == {"unhealthy": 1, "failing": 1, "never polled": 1, "ok": 1}
     assert feed_status(feeds[0].model_copy(update={"enabled": False}), states["a"]) == "disabled"
