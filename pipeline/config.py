@@ -387,12 +387,12 @@ def load_config(
     """
     environ = os.environ if environ is None else environ
     file = config_path(path, environ)
-    raw = _read_yaml(file)
+    raw = read_yaml_mapping(file)
     _apply_env_overrides(raw, environ)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc), source=str(file)) from None
+        raise ConfigError(validation_problems(exc), source=str(file)) from None
     return _resolve_paths(config, base=_base_dir(file))
 
 
@@ -401,7 +401,7 @@ def parse_config(raw: Mapping[str, Any], *, base: Path = Path(".")) -> Config:
     try:
         config = Config.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(validation_problems(exc)) from None
     return _resolve_paths(config, base=base)
 
 
@@ -424,13 +424,15 @@ def safe_load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
-def _read_yaml(file: Path) -> dict[str, Any]:
+def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty: ``{}``); any problem is one
+    :class:`ConfigError` naming ``what``, the file and, for bad YAML, the line."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"config file not found: {file}"], source=str(file)) from None
+        raise ConfigError([f"{what} not found: {file}"], source=str(file)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read config file {file}: {exc}"], source=str(file)) from None
+        raise ConfigError([f"cannot read {what} {file}: {exc}"], source=str(file)) from None
     try:
         data = safe_load_yaml(text)
     except yaml.YAMLError as exc:
@@ -460,7 +462,8 @@ def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> Non
         node[path[-1]] = value
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One line per problem: the key's dotted path and what is wrong with it."""
     lines = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "(top level)"

@@ -19,9 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pipeline.config import safe_load_yaml
+from pipeline.config import read_yaml_mapping
 from pipeline.errors import ConfigError
 from pipeline.extraction.lines import Line
 
@@ -112,15 +110,7 @@ def normalise_domain(domain: str) -> str:
 
 def load_rules(path: Path) -> ResidueRules:
     """Read and compile the rules file; every problem is a :class:`ConfigError` naming the key."""
-    try:
-        raw = safe_load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"residue rules file not found: {path}"], source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read residue rules: {exc}"], source=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"invalid YAML: {exc}".splitlines()[0]], source=str(path)) from None
-    return parse_rules(raw, source=str(path))
+    return parse_rules(read_yaml_mapping(path, what="residue rules file"), source=str(path))
 
 
 def parse_rules(raw: Any, *, source: str = "residue rules") -> ResidueRules:

@@ -22,7 +22,7 @@ from typing import Any
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import _describe, _read_yaml
+from pipeline.config import read_yaml_mapping, validation_problems
 from pipeline.errors import ConfigError
 from pipeline.models import Entity
 from pipeline.tagging._terms import CaseRule, TermPattern, parse_term
@@ -76,11 +76,11 @@ class Lexicon:
 
 def load_lexicon(path: Path) -> Lexicon:
     """Build the lexicon from pycountry and the YAML file; raise ConfigError on problems."""
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     try:
         spec = _LexiconSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc), source=str(path)) from None
+        raise ConfigError(validation_problems(exc), source=str(path)) from None
     builder = _Builder(spec, source=str(path))
     return Lexicon(names=tuple(builder.build()))
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from pipeline.config import _describe, _read_yaml
+from pipeline.config import read_yaml_mapping, validation_problems
 from pipeline.errors import ConfigError
 from pipeline.tagging._terms import TermPattern, parse_term
 
@@ -145,11 +145,11 @@ def load_taxonomy(paths: Sequence[Path]) -> Taxonomy:
 
 
 def _read_spec(path: Path) -> _TaxonomySpec:
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     try:
         return _TaxonomySpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc), source=str(path)) from None
+        raise ConfigError(validation_problems(exc), source=str(path)) from None
 
 
 def _merge(taxonomy: Taxonomy, slug: str, spec: _TopicSpec, parent: Topic | None) -> None:
