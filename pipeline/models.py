@@ -165,6 +165,13 @@ class TopicTag(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="The matched terms.")
 
 
+VERDICT_VERSION = (
+    "Grows each time the article's cluster gets a new canonical (an earlier-published copy"
+    " arrived). Messages about one article reach you in no fixed order (two topics, two"
+    " producers): the one with the highest verdict_version holds its present verdict."
+)
+
+
 class EnrichedArticle(ExtractedArticle):
     """An article with its dedup verdict and tags: what ``news.enriched`` carries."""
 
@@ -173,6 +180,7 @@ class EnrichedArticle(ExtractedArticle):
     duplicate_of: str | None = None
     cluster_id: str | None = None
     similarity: float | None = None
+    verdict_version: int = Field(default=1, description=VERDICT_VERSION)
     revision: int = 1
     topics: list[str] = Field(default_factory=list)
     topic_tags: list[TopicTag] = Field(default_factory=list)
@@ -193,6 +201,7 @@ class DuplicateEvent(Message):
     cluster_id: str
     similarity: float
     method: Literal["url", "text_hash", "near_duplicate"]
+    verdict_version: int = Field(default=1, description=VERDICT_VERSION)
     feeds: list[str] = Field(default_factory=list)
     detected_at: datetime = Field(default_factory=utcnow)
     article: EnrichedArticle

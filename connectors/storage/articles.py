@@ -127,7 +127,8 @@ class ArticleRepository:
         """Store the duplicate itself and credit its feeds to the canonical article.
 
         The event is the authority on the verdict: its ``duplicate_of``,
-        ``cluster_id`` and ``similarity`` are written onto the stored duplicate.
+        ``cluster_id``, ``similarity`` and ``verdict_version`` are written onto
+        the stored duplicate.
         Like :meth:`upsert`, it joins a caller's transaction as it is.
         """
         duplicate = event.article.model_copy(
@@ -135,6 +136,7 @@ class ArticleRepository:
                 "duplicate_of": event.duplicate_of,
                 "cluster_id": event.cluster_id,
                 "similarity": event.similarity,
+                "verdict_version": event.verdict_version,
                 "feeds": _merge(event.article.feeds, event.feeds),
             }
         )
@@ -243,6 +245,7 @@ class ArticleRepository:
             "duplicate_of": article.duplicate_of,
             "cluster_id": article.cluster_id,
             "similarity": article.similarity,
+            "verdict_version": article.verdict_version,
         }
         if all(getattr(stored, name) == value for name, value in verdict.items()):
             return self._credit(article.id, current.feeds, feeds)

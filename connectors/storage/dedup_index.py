@@ -130,6 +130,11 @@ def _create(dialect: Dialect) -> list[str]:
 MIGRATIONS = (
     Migration(1, "create dedup index", _create),
     Migration(2, "page of each article", both("ALTER TABLE dedup_docs ADD COLUMN page_key TEXT")),
+    Migration(
+        3,
+        "generation of each cluster's canonical",
+        both("ALTER TABLE dedup_clusters ADD COLUMN generation INTEGER NOT NULL DEFAULT 1"),
+    ),
 )
 
 TABLES = ("dedup_docs", "dedup_buckets", "dedup_clusters", "dedup_revisions", "dedup_meta")
@@ -170,6 +175,7 @@ class IndexedVerdict:
     duplicate_of: str | None
     method: Method | None
     similarity: float | None
+    generation: int = 1
 
 
 def page_ref(page_key: str) -> str:
@@ -231,15 +237,17 @@ class DedupIndex:
 
     def _known(self, article_id: str) -> tuple[Any, ...] | None:
         rows = self.db.execute(
-            "SELECT doc, cluster_id, duplicate_of, method, similarity, revision, shingles,"
-            " content_key, page_key FROM dedup_docs WHERE article_id = ?",
+            "SELECT d.doc, d.cluster_id, d.duplicate_of, d.method, d.similarity, d.revision,"
+            " d.shingles, d.content_key, d.page_key, COALESCE(c.generation, 1)"
+            " FROM dedup_docs d LEFT JOIN dedup_clusters c ON c.cluster_id = d.cluster_id"
+            " WHERE d.article_id = ?",
             (article_id,),
         )
         return rows[0] if rows else None
 
     def _record_known(self, known: tuple[Any, ...], fingerprint: Fingerprint) -> Verdict:
         doc, cluster_id, duplicate_of, method, similarity, current, old_shingles = known[:7]
-        old_key, old_page = known[7:]  # what it said, and the page it was extracted from
+        old_key, old_page, generation = known[7:]  # what it said, its page; the cluster's
         same = fingerprint.content_key == old_key or _same_page(fingerprint.page_key, old_page)
         earlier = None if same else self._earlier_revision(fingerprint)
         replay = same or earlier is not None
@@ -264,6 +272,7 @@ class DedupIndex:
             revision=revision,
             replay=replay,
             repointed=repointed,
+            generation=int(generation),
         )
 
     def _earlier_revision(self, fingerprint: Fingerprint) -> int | None:
@@ -355,8 +364,9 @@ class DedupIndex:
                 revision=1,
             )
         cluster_id = match.candidate.cluster_id
-        canonical_id, canonical_order = self.db.execute(
-            "SELECT canonical_id, canonical_order FROM dedup_clusters WHERE cluster_id = ?",
+        canonical_id, canonical_order, generation = self.db.execute(
+            "SELECT canonical_id, canonical_order, generation FROM dedup_clusters"
+            " WHERE cluster_id = ?",
             (cluster_id,),
         )[0]
         if not precedes(fingerprint.rank, (canonical_order, canonical_id)):
@@ -368,6 +378,7 @@ class DedupIndex:
                 match.method,
                 match.similarity,
                 revision=1,
+                generation=int(generation),
             )
         return Verdict(
             fingerprint.article_id,
@@ -378,6 +389,7 @@ class DedupIndex:
             match.similarity,
             revision=1,
             repointed=self._repoint(cluster_id, canonical_id, fingerprint, match),
+            generation=int(generation) + 1,
         )
 
     def _repoint(
@@ -386,7 +398,8 @@ class DedupIndex:
         """Make ``fingerprint`` the canonical of the cluster; every member now points at it."""
         new = fingerprint.article_id
         self.db.execute(
-            "UPDATE dedup_clusters SET canonical_id = ?, canonical_order = ? WHERE cluster_id = ?",
+            "UPDATE dedup_clusters SET canonical_id = ?, canonical_order = ?,"
+            " generation = generation + 1 WHERE cluster_id = ?",
             (new, fingerprint.order, cluster_id),
         )
         self.db.execute(
@@ -481,16 +494,18 @@ class DedupIndex:
         before (and is seen) or waits until the store commits (and then finds
         the article stored, and re-emits it).
         """
-        lock = " FOR SHARE" if self.db.dialect == "postgresql" else ""
+        lock = " FOR SHARE OF d" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            "SELECT cluster_id, duplicate_of, method, similarity FROM dedup_docs"
-            f" WHERE article_id = ?{lock}",
+            "SELECT d.cluster_id, d.duplicate_of, d.method, d.similarity,"
+            " COALESCE(c.generation, 1) FROM dedup_docs d"
+            " LEFT JOIN dedup_clusters c ON c.cluster_id = d.cluster_id"
+            f" WHERE d.article_id = ?{lock}",
             (article_id,),
         )
         if not rows:
             return None
-        cluster_id, duplicate_of, method, similarity = rows[0]
-        return IndexedVerdict(cluster_id, duplicate_of, method, similarity)
+        cluster_id, duplicate_of, method, similarity, generation = rows[0]
+        return IndexedVerdict(cluster_id, duplicate_of, method, similarity, int(generation))
 
     def count(self, table: str = "dedup_docs") -> int:
         """Rows in one of the index tables (articles by default)."""

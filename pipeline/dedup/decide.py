@@ -62,7 +62,9 @@ class Verdict:
     and is its earliest-published member) or ``duplicate``. ``replay`` is true
     when this exact content was seen before; ``revision`` counts content
     changes of one id. ``repointed`` lists the members whose ``duplicate_of``
-    now points at this article.
+    now points at this article. ``generation`` counts the canonicals the
+    cluster has had: it grows each time an earlier-published copy takes over,
+    so of two verdicts on one article the higher generation is the present one.
     """
 
     article_id: str
@@ -74,6 +76,7 @@ class Verdict:
     revision: int
     replay: bool = False
     repointed: tuple[Repointed, ...] = field(default_factory=tuple)
+    generation: int = 1
 
 
 def confirm(fingerprint: Fingerprint, candidate: Candidate, config: DedupConfig) -> Match | None:

@@ -89,6 +89,7 @@ class DedupStage(Stage):
                 "cluster_id": verdict.cluster_id,
                 "duplicate_of": verdict.duplicate_of,
                 "similarity": verdict.similarity if verdict.duplicate_of else None,
+                "verdict_version": verdict.generation,
                 "revision": verdict.revision,
             }
         )
@@ -115,6 +116,7 @@ class DedupStage(Stage):
                     canonical_id=canonical.id,
                     method=member.method,
                     similarity=member.similarity,
+                    version=canonical.verdict_version,
                 )
             )
         return events
@@ -148,6 +150,7 @@ def duplicate_event(
         cluster_id=article.cluster_id or canonical_id,
         similarity=similarity if similarity is not None else 1.0,
         method=method or "near_duplicate",
+        verdict_version=article.verdict_version,
         feeds=article.feeds,
         detected_at=article.fetched_at,
         article=article,
@@ -161,10 +164,16 @@ def repointed_event(
     canonical_id: str,
     method: Method | None,
     similarity: float | None,
+    version: int,
 ) -> DuplicateEvent:
     """``article`` made a copy of ``canonical_id``: the verdict set on it, and its event."""
     copy = article.model_copy(
-        update={"cluster_id": cluster_id, "duplicate_of": canonical_id, "similarity": similarity}
+        update={
+            "cluster_id": cluster_id,
+            "duplicate_of": canonical_id,
+            "similarity": similarity,
+            "verdict_version": version,
+        }
     )
     return duplicate_event(copy, canonical_id, method, similarity)
 

@@ -11,7 +11,9 @@ its own message was stored becomes the duplicate it is, instead of a second
 canonical of its cluster. The corrected message is the stage's only output:
 readers of ``news.duplicates`` learn of the re-pointing that the dedup stage
 could not announce (the article was not stored yet). It comes back to the
-store, which finds nothing to change.
+store, which finds nothing to change. It carries the index's
+``verdict_version``, not a new one: published after the store's transaction,
+it may reach the topic after a newer verdict, and readers keep the highest.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ class StoreStage(Stage):
         if present.duplicate_of is None:
             CORRECTED.labels("canonical").inc()
             return article.model_copy(
-                update={"cluster_id": present.cluster_id, "duplicate_of": None, "similarity": None}
+                update={
+                    "cluster_id": present.cluster_id,
+                    "duplicate_of": None,
+                    "similarity": None,
+                    "verdict_version": present.generation,
+                }
             )
         CORRECTED.labels("duplicate").inc()
         return repointed_event(
@@ -84,4 +91,5 @@ class StoreStage(Stage):
             canonical_id=present.duplicate_of,
             method=present.method,
             similarity=present.similarity,
+            version=present.generation,
         )

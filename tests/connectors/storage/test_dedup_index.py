@@ -103,6 +103,34 @@ def test_later_arriving_earlier_published_copy_becomes_canonical(index: DedupInd
     assert (demoted.kind, demoted.duplicate_of) == ("duplicate", early.article_id)
 
 
+def test_each_new_canonical_raises_the_verdict_version_of_its_whole_cluster(
+    index: DedupIndex,
+) -> None:
+    """Messages about one article reach readers in no fixed order; the version says which
+    verdict is the present one. It grows only when the cluster's canonical changes."""
+    late = index.record(fp(article("https://one.example/a", hours=5)), NOW)
+    dup = index.record(fp(article("https://two.example/b", TEXT + "\nAdvertisement", 6)), NOW)
+    assert (late.generation, dup.generation) == (1, 1)
+    earlier = index.record(fp(article("https://three.example/c", "Related: x\n" + TEXT, 3)), NOW)
+    assert earlier.kind == "canonical" and earlier.generation == 2
+    earliest = index.record(fp(article("https://four.example/d", TEXT + "\nRead more", 1)), NOW)
+    assert earliest.kind == "canonical" and earliest.generation == 3
+    for member in (late, dup, earlier):
+        present = index.verdict_of(member.article_id)
+        assert present is not None
+        assert (present.duplicate_of, present.generation) == (earliest.article_id, 3)
+    joined = index.record(fp(article("https://five.example/e", TEXT + "\nShare", 9)), NOW)
+    assert (joined.duplicate_of, joined.generation) == (earliest.article_id, 3)
+    replay = index.record(fp(article("https://one.example/a", hours=5)), NOW)
+    assert (replay.replay, replay.duplicate_of, replay.generation) == (
+        True,
+        earliest.article_id,
+        3,
+    )
+    other = index.record(fp(article("https://six.example/f", OTHER)), NOW)
+    assert other.generation == 1  # another cluster counts its own
+
+
 def test_the_same_page_with_another_text_is_a_replay_not_a_revision(index: DedupIndex) -> None:
     """The page extracted again after the learned boilerplate moved: another text, same
     page key. It keeps its revision, now and after a real revision replaced it."""

@@ -13,6 +13,7 @@ from storage_samples import make_article
 
 from connectors.storage import Database, Migration, SearchQuery, migrate, open_store
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
+from connectors.storage.dedup_index import MIGRATIONS as DEDUP_MIGRATIONS
 from connectors.storage.migrations import applied_versions, both
 from pipeline.errors import StorageError
 
@@ -153,3 +154,15 @@ def test_revisions_stored_before_page_hashes_survive_the_upgrade(db: Database) -
         assert applied_versions(store.db, "articles") == {m.version for m in ARTICLE_MIGRATIONS}
         [old] = store.articles.revisions(article.id)
         assert (old.text, old.page_hash) == (article.text, None)
+
+
+def test_clusters_indexed_before_verdict_versions_start_at_version_one(db: Database) -> None:
+    """Dedup index step 3 adds each cluster's generation: clusters already indexed are at
+    their first canonical as far as readers were told, so they start at 1 and count on."""
+    migrate(db, "dedup_index", DEDUP_MIGRATIONS[:2])
+    db.execute(
+        "INSERT INTO dedup_clusters (cluster_id, canonical_id, canonical_order)"
+        " VALUES ('c1', 'a1', '2024-05-01T08:00:00')"
+    )
+    assert migrate(db, "dedup_index", DEDUP_MIGRATIONS) == [3]
+    assert db.execute("SELECT generation FROM dedup_clusters WHERE cluster_id = 'c1'") == [(1,)]

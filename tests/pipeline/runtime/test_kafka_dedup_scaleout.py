@@ -7,7 +7,8 @@ are produced together). The index serialises the decisions (SQLite's write
 lock; PostgreSQL advisory locks on the keys a decision reads), so every copy
 of a story must end in one cluster under its earliest-published copy, and
 no two stories may share a cluster. Readers of ``news.duplicates`` must learn
-the same: its last event per article names that article's canonical.
+the same: per article, the event with the highest ``verdict_version`` names
+that article's canonical.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ def test_two_dedup_processes_put_every_copy_of_a_story_in_one_cluster(
         assert all(rows[i][1] == canonical for i in ids if i != canonical)
         clusters[rows[canonical][0]].update(ids)
     assert len(clusters) == STORIES
-    announced = {}  # what a reader of news.duplicates ends up with: the last event per article
+    announced: dict[str, tuple[int, str]] = {}  # what a reader of news.duplicates keeps
     for record in kafka_env.read("duplicates"):
         event = json.loads(record.value)
-        announced[event["id"]] = event["duplicate_of"]
+        if event["verdict_version"] >= announced.get(event["id"], (0, ""))[0]:
+            announced[event["id"]] = (event["verdict_version"], event["duplicate_of"])
     copies = {i: rows[i][1] for ids in clusters.values() for i in ids if rows[i][1] is not None}
-    assert announced == copies
+    assert {i: canonical for i, (_, canonical) in announced.items()} == copies
     for entry in unique:
         cluster, duplicate_of, _ = rows[article_id(entry.url)]
         assert duplicate_of is None and cluster not in clusters

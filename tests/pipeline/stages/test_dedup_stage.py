@@ -98,10 +98,12 @@ def test_earlier_published_copy_takes_over_and_members_are_re_pointed(
     stage: DedupStage, repo: ArticleRepository
 ) -> None:
     late = article("https://one.example/a", hours=5)
-    store(repo, list(stage.process(late)))
+    [first] = store(repo, list(stage.process(late)))
+    assert isinstance(first, EnrichedArticle) and first.verdict_version == 1
     early = article("https://two.example/b", "Related: more\n" + TEXT, hours=1)
     out = store(repo, list(stage.process(early)))
     assert isinstance(out[0], EnrichedArticle) and out[0].duplicate_of is None
+    assert out[0].verdict_version == 2
     [repointed] = out[1:]
     assert isinstance(repointed, DuplicateEvent)
     assert (repointed.id, repointed.duplicate_of, repointed.cluster_id) == (
@@ -109,6 +111,9 @@ def test_earlier_published_copy_takes_over_and_members_are_re_pointed(
         early.id,
         late.id,
     )
+    assert repointed.verdict_version == repointed.article.verdict_version == 2
+    stored_late = repo.get(late.id)
+    assert stored_late is not None and stored_late.verdict_version == 2
     cluster = repo.cluster(late.id)
     assert [a.id for a in cluster if a.duplicate_of is None] == [early.id]
     assert sorted(a.id for a in cluster) == sorted([early.id, late.id])

@@ -77,6 +77,7 @@ def test_a_member_re_pointed_before_it_was_stored_is_stored_as_a_duplicate(
         early = dedup_article("https://two.example/b", "Related: more\n" + TEXT, hours=1)
         [late_out] = dedup.process(late)
         [early_out] = dedup.process(early)  # re-points `late`, which is not stored yet
+        assert isinstance(late_out, EnrichedArticle) and late_out.verdict_version == 1
         before = metric("newsflow_store_verdicts_corrected_total", became="duplicate")
         assert list(stage.process(early_out)) == []
         [announced] = stage.process(late_out)
@@ -86,6 +87,7 @@ def test_a_member_re_pointed_before_it_was_stored_is_stored_as_a_duplicate(
             early.id,
             late.id,
         )
+        assert announced.verdict_version == 2  # the index's, so readers rank it right
         assert list(stage.process(announced)) == []  # read back from the topic: nothing to do
         stored = store.articles.get(late.id)
         assert stored is not None and stored.duplicate_of == early.id
@@ -135,11 +137,13 @@ def test_a_stale_duplicate_event_of_an_article_the_index_holds_canonical(tmp_pat
             feeds=["other"],
             article=copy.model_copy(update={"duplicate_of": "gone", "cluster_id": "c1"}),
         )
-        stage = StoreStage(store.articles, Verdicts(IndexedVerdict("c1", None, None, None)))
+        present = IndexedVerdict("c1", None, None, None, generation=4)
+        stage = StoreStage(store.articles, Verdicts(present))
         before = metric("newsflow_store_verdicts_corrected_total", became="canonical")
         [published] = stage.process(event)
         assert isinstance(published, EnrichedArticle)
         assert (published.id, published.duplicate_of, published.cluster_id) == (copy.id, None, "c1")
+        assert published.verdict_version == 4
         stored = store.articles.get(copy.id)
         assert stored is not None and stored.duplicate_of is None and stored.cluster_id == "c1"
         assert metric("newsflow_store_verdicts_corrected_total", became="canonical") == before + 1
