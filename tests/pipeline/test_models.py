@@ -24,6 +24,14 @@ def test_round_trip_through_json() -> None:
     assert decode(FetchedPage, page.to_json()) == page
 
 
+def test_messages_are_utf8_json_bytes_as_pydantic_writes_them() -> None:
+    html = '<p>Zürich — «quoted» "text"\n\u2028 \U0001f4f0</p>'
+    page = FetchedPage(entry=entry(), url="https://a.example/story", html=html)
+    data = page.to_json()
+    assert data == page.model_dump_json().encode("utf-8")
+    assert json.loads(data)["html"] == html
+
+
 def test_unknown_fields_are_ignored_so_adding_fields_never_breaks_consumers() -> None:
     data = json.loads(entry().to_json())
     data["added_in_a_later_version"] = {"x": 1}
