@@ -494,18 +494,22 @@ class DedupIndex:
         before (and is seen) or waits until the store commits (and then finds
         the article stored, and re-emits it).
         """
-        lock = " FOR SHARE OF d" if self.db.dialect == "postgresql" else ""
+        lock = " FOR SHARE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            "SELECT d.cluster_id, d.duplicate_of, d.method, d.similarity,"
-            " COALESCE(c.generation, 1) FROM dedup_docs d"
-            " LEFT JOIN dedup_clusters c ON c.cluster_id = d.cluster_id"
-            f" WHERE d.article_id = ?{lock}",
+            "SELECT cluster_id, duplicate_of, method, similarity FROM dedup_docs"
+            f" WHERE article_id = ?{lock}",
             (article_id,),
         )
         if not rows:
             return None
-        cluster_id, duplicate_of, method, similarity, generation = rows[0]
-        return IndexedVerdict(cluster_id, duplicate_of, method, similarity, int(generation))
+        cluster_id, duplicate_of, method, similarity = rows[0]
+        # A statement of its own, after the lock: had it waited for a re-pointing, a join
+        # would pair the re-pointed row with the cluster's generation from before it.
+        generation = self.db.execute(
+            "SELECT generation FROM dedup_clusters WHERE cluster_id = ?", (cluster_id,)
+        )
+        version = int(generation[0][0]) if generation else 1
+        return IndexedVerdict(cluster_id, duplicate_of, method, similarity, version)
 
     def count(self, table: str = "dedup_docs") -> int:
         """Rows in one of the index tables (articles by default)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.storage.db import Database
-from connectors.storage.dedup_index import TABLES, DedupIndex
+from connectors.storage.dedup_index import TABLES, DedupIndex, IndexedVerdict
 from pipeline.config import DedupConfig
 from pipeline.dedup.fingerprint import Fingerprint, Fingerprinter
 from pipeline.errors import ConfigError
@@ -264,3 +266,27 @@ def test_redelivered_messages_change_nothing(
     assert index.count() == len(seen)
     assert index.count("dedup_buckets") == CONFIG.lsh_bands * len(seen)
     index.db.close()
+
+
+def test_a_verdict_read_that_waited_for_a_re_pointing_sees_its_new_version(
+    postgres_url: str,
+) -> None:
+    """The store reads an article's verdict ``FOR SHARE``; when a re-pointing holds the
+    row, the read waits and then sees the row as re-pointed. Its version must be the
+    re-pointing's too (a join read the cluster as it was before: version 1)."""
+    writer_db, reader_db, observer = (Database(postgres_url) for _ in range(3))
+    writer, reader = DedupIndex(writer_db, CONFIG), DedupIndex(reader_db, CONFIG)
+    late = writer.record(fp(article("https://one.example/a", hours=5)), NOW)
+    seen: list[IndexedVerdict | None] = []
+    with writer_db.transaction():
+        early = writer.record(fp(article("https://two.example/b", "Related\n" + TEXT, 1)), NOW)
+        thread = threading.Thread(target=lambda: seen.append(reader.verdict_of(late.article_id)))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not observer.execute("SELECT 1 FROM pg_locks WHERE NOT granted"):
+            assert time.monotonic() < deadline, "the read never waited for the re-pointing"
+            time.sleep(0.02)
+    thread.join(timeout=10)
+    for db in (writer_db, reader_db, observer):
+        db.close()
+    assert [(v.duplicate_of, v.generation) for v in seen if v] == [(early.article_id, 2)]
