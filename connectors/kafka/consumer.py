@@ -143,8 +143,20 @@ class GroupConsumer:
             for r in batches[tp]
         ]
         if self._topics is not None:
-            self._watch_rejoin(in_group=bool(records) or not self.rebalance_pending())
+            self._watch_rejoin(in_group=bool(records) or self._in_active_group())
         return records
+
+    def _in_active_group(self) -> bool:
+        """kafka-python's view: joined and synced (a stable generation), not asked to rejoin.
+
+        Both count: the CI runs that stalled showed either the rejoin flag set
+        for good, or the flag cleared while the member stayed unsynced (every
+        commit then refused as "rebalancing").
+        """
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        if coordinator is None:
+            return True
+        return coordinator.generation_if_stable() is not None and not self.rebalance_pending()
 
     def _watch_rejoin(self, *, in_group: bool) -> None:
         now = time.monotonic()
