@@ -280,7 +280,9 @@ def test_a_member_whose_rejoin_never_completes_joins_afresh_and_goes_on(
     by default); CI once saw a member whose answer never came, its partitions unread all
     that time. Here the answer is lost on purpose (the member's join coroutine never
     returns). After rejoin_timeout_ms the member leaves, joins as a new member and
-    handles what came meanwhile, committed under its new generation."""
+    handles what came meanwhile, committed under its new generation. With
+    ``flag_cleared`` the lost join also clears kafka-python's rejoin flag: the member is
+    unsynced but not asking to rejoin, as the stalled store member of a later run was."""
     kafka_env.configure(kafka={"delivery": mode, "rejoin_timeout_ms": 3000})
     kafka_env.create_topics()
     kafka_env.produce("items", entries(20))
