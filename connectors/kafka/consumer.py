@@ -93,7 +93,6 @@ class GroupConsumer:
         self._topics = list(topics) if subscribe else None
         self._positions: dict[Partition, int] = {}
         self._committed: dict[Partition, int] = {}
-        self._held: set[TopicPartition] = set()
         self._rejoining_since: float | None = None
         self._left_group = False
         self.consumer: KafkaConsumer = self._new_member()
@@ -168,7 +167,11 @@ class GroupConsumer:
             self._join_afresh(now - self._rejoining_since)
 
     def _join_afresh(self, waited: float) -> None:
-        """Leave the group (partitions still held count as lost) and join as a new member."""
+        """Leave the group and join as a new member.
+
+        Closing runs the revoke callback for whatever kafka-python still lists as
+        assigned, so the owner settles open work as on any revocation.
+        """
         MEMBER_REPLACEMENTS.labels(self.group).inc()
         log.warning(
             "%s: not back in the group %.0f s after a rebalance began; leaving it and"
@@ -176,8 +179,6 @@ class GroupConsumer:
             self.group,
             waited,
         )
-        if self._held:
-            self._revoked(set(self._held), "lost")
         self._positions.clear()
         self._committed.clear()
         self._rejoining_since = None
@@ -279,7 +280,6 @@ class GroupConsumer:
 
     def _revoked(self, partitions: set[TopicPartition], event: str) -> None:
         REBALANCES.labels(self.group, event).inc(len(partitions))
-        self._held -= partitions
         where = {(tp.topic, tp.partition) for tp in partitions}
         for key in where:
             self._committed.pop(key, None)
@@ -291,7 +291,6 @@ class GroupConsumer:
 
     def _assigned(self, partitions: set[TopicPartition]) -> None:
         REBALANCES.labels(self.group, "assigned").inc(len(partitions))
-        self._held |= partitions
         if partitions:
             log.info(
                 "%s: partitions assigned %s",
