@@ -172,9 +172,10 @@ class TopicTag(BaseModel):
 
 
 VERDICT_VERSION = (
-    "Grows each time the article's cluster gets a new canonical (an earlier-published copy"
-    " arrived). Messages about one article reach you in no fixed order (two topics, two"
-    " producers): the one with the highest verdict_version holds its present verdict."
+    "Grows with every change to the article's cluster (founded, joined, a new canonical:"
+    " an earlier-published copy arrived), also across the dedup window. Messages about one"
+    " article reach you in no fixed order (two topics, two producers): the one with the"
+    " highest verdict_version holds its present verdict."
 )
 
 

@@ -7,7 +7,8 @@ Tables (all prefixed ``dedup_``)::
                      confirm candidates exactly), cluster, canonical pointer,
                      match method and score, time indexed
     dedup_buckets    (bucket, doc): one row per LSH band of each article
-    dedup_clusters   cluster -> its current canonical article and that article's rank
+    dedup_clusters   cluster -> its current canonical article and that article's rank,
+                     and the version of its verdicts
     dedup_revisions  (article, earlier content or page key) -> revision: old replays
                      keep theirs
     dedup_meta       the shingle/band layout the stored rows were built with
@@ -37,6 +38,14 @@ canonical, and the revision that content had), and writes nothing. A known id
 with new content is a revision: same cluster and canonical status, revision + 1,
 shingles and buckets replaced so later copies match what it says now. A revision
 does not re-order its cluster, even if its publication time changed.
+
+**Verdict versions.** Each change to a cluster (founded, joined, new canonical)
+stamps it with the next value of one index-wide counter (a sequence on
+PostgreSQL, ``dedup_counters`` on SQLite), and a verdict carries its cluster's
+stamp. So of two verdicts on one article the later has the higher version, also
+when the article aged out of the window and came back into another cluster. A
+joining article locks its cluster's row (PostgreSQL), so two changes to one
+cluster take their stamps in the order they commit.
 
 **Window.** :meth:`DedupIndex.prune` removes articles indexed before
 ``now - window_days``; clusters left without members go with them.
@@ -127,6 +136,21 @@ def _create(dialect: Dialect) -> list[str]:
     return list(_CREATE)
 
 
+def _version_counter(dialect: Dialect) -> list[str]:
+    """One counter for every cluster's verdict version, starting past the versions given."""
+    if dialect == "postgresql":
+        return [
+            "CREATE SEQUENCE IF NOT EXISTS dedup_verdict_versions",
+            "SELECT setval('dedup_verdict_versions', COALESCE(MAX(generation), 0) + 1, false)"
+            " FROM dedup_clusters",
+        ]
+    return [
+        "CREATE TABLE IF NOT EXISTS dedup_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO dedup_counters (name, value)"
+        " SELECT 'verdict_version', COALESCE(MAX(generation), 0) FROM dedup_clusters",
+    ]
+
+
 MIGRATIONS = (
     Migration(1, "create dedup index", _create),
     Migration(2, "page of each article", both("ALTER TABLE dedup_docs ADD COLUMN page_key TEXT")),
@@ -135,6 +159,7 @@ MIGRATIONS = (
         "generation of each cluster's canonical",
         both("ALTER TABLE dedup_clusters ADD COLUMN generation INTEGER NOT NULL DEFAULT 1"),
     ),
+    Migration(4, "verdict versions from one counter", _version_counter),
 )
 
 TABLES = ("dedup_docs", "dedup_buckets", "dedup_clusters", "dedup_revisions", "dedup_meta")
@@ -349,58 +374,89 @@ class DedupIndex:
 
     def _decide_new(self, fingerprint: Fingerprint, match: Match | None) -> Verdict:
         if match is None:
-            self.db.execute(
-                "INSERT INTO dedup_clusters (cluster_id, canonical_id, canonical_order)"
-                " VALUES (?, ?, ?)",
-                (fingerprint.article_id, fingerprint.article_id, fingerprint.order),
-            )
-            return Verdict(
-                fingerprint.article_id,
-                "unique",
-                fingerprint.article_id,
-                None,
-                None,
-                None,
-                revision=1,
-            )
+            return self._found_cluster(fingerprint)
         cluster_id = match.candidate.cluster_id
-        canonical_id, canonical_order, generation = self.db.execute(
-            "SELECT canonical_id, canonical_order, generation FROM dedup_clusters"
-            " WHERE cluster_id = ?",
-            (cluster_id,),
-        )[0]
-        if not precedes(fingerprint.rank, (canonical_order, canonical_id)):
-            return Verdict(
-                fingerprint.article_id,
-                "duplicate",
-                cluster_id,
-                canonical_id,
-                match.method,
-                match.similarity,
-                revision=1,
-                generation=int(generation),
+        canonical_id, canonical_order = self._lock_cluster(cluster_id)
+        version = self._next_version()
+        if precedes(fingerprint.rank, (canonical_order, canonical_id)):
+            repointed = self._repoint(cluster_id, canonical_id, fingerprint, match, version)
+            kind: VerdictKind = "canonical"
+            duplicate_of = None
+        else:
+            self.db.execute(
+                "UPDATE dedup_clusters SET generation = ? WHERE cluster_id = ?",
+                (version, cluster_id),
             )
+            repointed, kind, duplicate_of = (), "duplicate", canonical_id
         return Verdict(
             fingerprint.article_id,
-            "canonical",
+            kind,
             cluster_id,
-            None,
+            duplicate_of,
             match.method,
             match.similarity,
             revision=1,
-            repointed=self._repoint(cluster_id, canonical_id, fingerprint, match),
-            generation=int(generation) + 1,
+            repointed=repointed,
+            generation=version,
         )
 
+    def _found_cluster(self, fingerprint: Fingerprint) -> Verdict:
+        version = self._next_version()
+        self.db.execute(
+            "INSERT INTO dedup_clusters (cluster_id, canonical_id, canonical_order, generation)"
+            " VALUES (?, ?, ?, ?)",
+            (fingerprint.article_id, fingerprint.article_id, fingerprint.order, version),
+        )
+        return Verdict(
+            fingerprint.article_id,
+            "unique",
+            fingerprint.article_id,
+            None,
+            None,
+            None,
+            revision=1,
+            generation=version,
+        )
+
+    def _lock_cluster(self, cluster_id: str) -> tuple[str, str]:
+        """The cluster's canonical and its rank, its row locked until the transaction ends.
+
+        (SQLite's transaction holds the database write lock already.) Without the
+        lock, two articles joining one cluster through different members could
+        each compare themselves with the canonical from before the other's change.
+        """
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        canonical_id, canonical_order = self.db.execute(
+            f"SELECT canonical_id, canonical_order FROM dedup_clusters WHERE cluster_id = ?{lock}",
+            (cluster_id,),
+        )[0]
+        return str(canonical_id), str(canonical_order)
+
+    def _next_version(self) -> int:
+        """The next value of the index-wide verdict version counter (never given before)."""
+        if self.db.dialect == "postgresql":
+            rows = self.db.execute("SELECT nextval('dedup_verdict_versions')")
+        else:
+            rows = self.db.execute(
+                "UPDATE dedup_counters SET value = value + 1 WHERE name = 'verdict_version'"
+                " RETURNING value"
+            )
+        return int(rows[0][0])
+
     def _repoint(
-        self, cluster_id: str, old_canonical: str, fingerprint: Fingerprint, match: Match
+        self,
+        cluster_id: str,
+        old_canonical: str,
+        fingerprint: Fingerprint,
+        match: Match,
+        version: int,
     ) -> tuple[Repointed, ...]:
         """Make ``fingerprint`` the canonical of the cluster; every member now points at it."""
         new = fingerprint.article_id
         self.db.execute(
             "UPDATE dedup_clusters SET canonical_id = ?, canonical_order = ?,"
-            " generation = generation + 1 WHERE cluster_id = ?",
-            (new, fingerprint.order, cluster_id),
+            " generation = ? WHERE cluster_id = ?",
+            (new, fingerprint.order, version, cluster_id),
         )
         self.db.execute(
             "UPDATE dedup_docs SET method = ?, similarity = ? WHERE article_id = ?",

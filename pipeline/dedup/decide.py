@@ -62,9 +62,10 @@ class Verdict:
     and is its earliest-published member) or ``duplicate``. ``replay`` is true
     when this exact content was seen before; ``revision`` counts content
     changes of one id. ``repointed`` lists the members whose ``duplicate_of``
-    now points at this article. ``generation`` counts the canonicals the
-    cluster has had: it grows each time an earlier-published copy takes over,
-    so of two verdicts on one article the higher generation is the present one.
+    now points at this article. ``generation`` is the cluster's verdict
+    version: the index takes a new one from one counter at each change to the
+    cluster (founded, joined, new canonical), so of two verdicts on one article
+    the higher generation is the present one.
     """
 
     article_id: str

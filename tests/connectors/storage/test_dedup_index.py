@@ -105,32 +105,53 @@ def test_later_arriving_earlier_published_copy_becomes_canonical(index: DedupInd
     assert (demoted.kind, demoted.duplicate_of) == ("duplicate", early.article_id)
 
 
-def test_each_new_canonical_raises_the_verdict_version_of_its_whole_cluster(
+def test_each_change_to_a_cluster_raises_the_verdict_version_of_its_whole_cluster(
     index: DedupIndex,
 ) -> None:
     """Messages about one article reach readers in no fixed order; the version says which
-    verdict is the present one. It grows only when the cluster's canonical changes."""
+    verdict is the present one. A cluster takes a new one at each change (founded,
+    joined, new canonical); a replay keeps the cluster's present one."""
     late = index.record(fp(article("https://one.example/a", hours=5)), NOW)
     dup = index.record(fp(article("https://two.example/b", TEXT + "\nAdvertisement", 6)), NOW)
-    assert (late.generation, dup.generation) == (1, 1)
+    assert dup.generation > late.generation
     earlier = index.record(fp(article("https://three.example/c", "Related: x\n" + TEXT, 3)), NOW)
-    assert earlier.kind == "canonical" and earlier.generation == 2
+    assert earlier.kind == "canonical" and earlier.generation > dup.generation
     earliest = index.record(fp(article("https://four.example/d", TEXT + "\nRead more", 1)), NOW)
-    assert earliest.kind == "canonical" and earliest.generation == 3
+    assert earliest.kind == "canonical" and earliest.generation > earlier.generation
     for member in (late, dup, earlier):
         present = index.verdict_of(member.article_id)
         assert present is not None
-        assert (present.duplicate_of, present.generation) == (earliest.article_id, 3)
+        assert (present.duplicate_of, present.generation) == (
+            earliest.article_id,
+            earliest.generation,
+        )
     joined = index.record(fp(article("https://five.example/e", TEXT + "\nShare", 9)), NOW)
-    assert (joined.duplicate_of, joined.generation) == (earliest.article_id, 3)
+    assert joined.duplicate_of == earliest.article_id
+    assert joined.generation > earliest.generation
     replay = index.record(fp(article("https://one.example/a", hours=5)), NOW)
     assert (replay.replay, replay.duplicate_of, replay.generation) == (
         True,
         earliest.article_id,
-        3,
+        joined.generation,
     )
     other = index.record(fp(article("https://six.example/f", OTHER)), NOW)
-    assert other.generation == 1  # another cluster counts its own
+    assert other.generation > joined.generation  # one counter for every cluster
+
+
+def test_an_article_back_after_the_window_gets_a_higher_version_than_it_ever_had(
+    index: DedupIndex,
+) -> None:
+    """Readers keep the highest version per article, so an article that aged out of the
+    index and came back (its cluster gone, or another one) must not start lower."""
+    late = index.record(fp(article("https://one.example/a", hours=5)), NOW)
+    early = index.record(fp(article("https://two.example/b", "Related\n" + TEXT, 1)), NOW)
+    late_present = index.verdict_of(late.article_id)
+    assert late_present is not None and late_present.duplicate_of == early.article_id
+    assert index.prune(NOW + timedelta(days=CONFIG.window_days + 1)) == 2
+    assert index.count("dedup_clusters") == 0
+    back = index.record(fp(article("https://one.example/a", hours=5)), NOW)
+    assert (back.kind, back.replay) == ("unique", False)
+    assert back.generation > late_present.generation
 
 
 def test_the_same_page_with_another_text_is_a_replay_not_a_revision(index: DedupIndex) -> None:
@@ -289,4 +310,7 @@ def test_a_verdict_read_that_waited_for_a_re_pointing_sees_its_new_version(
     thread.join(timeout=10)
     for db in (writer_db, reader_db, observer):
         db.close()
-    assert [(v.duplicate_of, v.generation) for v in seen if v] == [(early.article_id, 2)]
+    assert early.generation > late.generation
+    assert [(v.duplicate_of, v.generation) for v in seen if v] == [
+        (early.article_id, early.generation)
+    ]

@@ -14,8 +14,12 @@ from storage_samples import make_article
 from connectors.storage import Database, Migration, SearchQuery, migrate, open_store
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
 from connectors.storage.dedup_index import MIGRATIONS as DEDUP_MIGRATIONS
+from connectors.storage.dedup_index import DedupIndex
 from connectors.storage.migrations import applied_versions, both
+from pipeline.config import DedupConfig
+from pipeline.dedup.fingerprint import Fingerprinter
 from pipeline.errors import StorageError
+from pipeline.models import utcnow
 
 
 @pytest.fixture
@@ -164,5 +168,21 @@ def test_clusters_indexed_before_verdict_versions_start_at_version_one(db: Datab
         "INSERT INTO dedup_clusters (cluster_id, canonical_id, canonical_order)"
         " VALUES ('c1', 'a1', '2024-05-01T08:00:00')"
     )
-    assert migrate(db, "dedup_index", DEDUP_MIGRATIONS) == [3]
+    assert migrate(db, "dedup_index", DEDUP_MIGRATIONS[:3]) == [3]
     assert db.execute("SELECT generation FROM dedup_clusters WHERE cluster_id = 'c1'") == [(1,)]
+
+
+def test_the_verdict_version_counter_starts_past_every_version_already_given(
+    db: Database,
+) -> None:
+    """Dedup index step 4 gives versions from one counter: it must start above what
+    readers were told, or a new verdict could rank below an old one."""
+    migrate(db, "dedup_index", DEDUP_MIGRATIONS[:3])
+    db.execute(
+        "INSERT INTO dedup_clusters (cluster_id, canonical_id, canonical_order, generation)"
+        " VALUES ('c1', 'a1', '2024-05-01T08:00:00', 5), ('c2', 'a2', '2024-05-01T09:00:00', 2)"
+    )
+    assert migrate(db, "dedup_index", DEDUP_MIGRATIONS) == [4]
+    config = DedupConfig()
+    fingerprint = Fingerprinter(config).of(make_article("new", "A story the index never saw."))
+    assert DedupIndex(db, config).record(fingerprint, utcnow()).generation == 6
