@@ -93,6 +93,7 @@ class GroupConsumer:
         self._topics = list(topics) if subscribe else None
         self._positions: dict[Partition, int] = {}
         self._committed: dict[Partition, int] = {}
+        self._held: set[Partition] = set()
         self._rejoining_since: float | None = None
         self._left_group = False
         self.consumer: KafkaConsumer = self._new_member()
@@ -186,6 +187,7 @@ class GroupConsumer:
             self.close()
         except TransportError as exc:
             log.info("%s: the stuck member did not leave cleanly: %s", self.group, exc)
+        self._held.clear()  # the new member holds nothing until it is assigned
         self._left_group = True
         self._join_as_new_member()
 
@@ -279,8 +281,14 @@ class GroupConsumer:
     # -- rebalance callbacks (run while poll() blocks) ------------------------
 
     def _revoked(self, partitions: set[TopicPartition], event: str) -> None:
-        REBALANCES.labels(self.group, event).inc(len(partitions))
+        """Settle partitions that are going; each one assigned counts once when it goes.
+
+        (A member replaced after a stuck rejoin is told of the same partitions twice:
+        at the rebalance, and again when it closes.)
+        """
         where = {(tp.topic, tp.partition) for tp in partitions}
+        REBALANCES.labels(self.group, event).inc(len(where & self._held))
+        self._held -= where
         for key in where:
             self._committed.pop(key, None)
             self._positions.pop(key, None)
@@ -291,6 +299,7 @@ class GroupConsumer:
 
     def _assigned(self, partitions: set[TopicPartition]) -> None:
         REBALANCES.labels(self.group, "assigned").inc(len(partitions))
+        self._held |= {(tp.topic, tp.partition) for tp in partitions}
         if partitions:
             log.info(
                 "%s: partitions assigned %s",

@@ -302,6 +302,10 @@ def test_a_member_whose_rejoin_never_completes_joins_afresh_and_goes_on(
         worker.close()
     assert handled_while_out == 0  # the lost answer really held the member out
     assert _replacements(kafka_env.group("fetch")) == replaced + 1
+    assigned, revoked, lost = (
+        _rebalanced(kafka_env.group("fetch"), event) for event in ("assigned", "revoked", "lost")
+    )
+    assert assigned >= 2 and revoked + lost == assigned  # each partition let go once
     pages = kafka_env.read("pages")
     assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in entries(40))
     assert kafka_env.lag(["fetch"]) == 0
@@ -326,6 +330,13 @@ def _lose_the_next_join_answer(worker: KafkaWorkerRunner, *, flag_cleared: bool)
 
 def _replacements(group: str) -> float:
     value = REGISTRY.get_sample_value("newsflow_kafka_member_replacements_total", {"group": group})
+    return value or 0.0
+
+
+def _rebalanced(group: str, event: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "newsflow_kafka_rebalance_partitions_total", {"group": group, "event": event}
+    )
     return value or 0.0
 
 
