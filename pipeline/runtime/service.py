@@ -50,9 +50,11 @@ class EmbeddedService:
         self.resources = resources
         self.control = control or LoopControl()
         self.progress = progress
-        self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
         self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
+        # Last: the pipeline starts the extraction processes, and a store that cannot be
+        # opened (above) must stop the service before any process exists to outlive it.
+        self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
 
     def run_once(self, stop: threading.Event | None = None) -> RunSummary:
         """Poll every enabled feed once (backfills to their end) and drain the pipeline."""

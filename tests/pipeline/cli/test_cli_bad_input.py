@@ -94,3 +94,29 @@ def test_an_empty_feed_fails_alone_and_loses_nothing_stored(workdir: Path) -> No
     assert "feeds polled:      8 (1 failed" in result.stdout
     after = newsflow("--config", demo, "export", cwd=workdir, env=env).stdout
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("url", "expect"),
+    [
+        ("postgresql://nobody@127.0.0.1:1/none", "cannot connect to PostgreSQL"),
+        ("sqlite:///{workdir}/store.db/not-a-dir/x.db", "cannot open"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_stops_the_run_with_one_clear_line(
+    workdir: Path, url: str, expect: str
+) -> None:
+    """The run stops before any worker process starts: the extraction processes come from
+    a fork server that imports their code for a second, and one still importing when the
+    service exits (its metrics directory gone) used to print a traceback after the error."""
+    (workdir / "store.db").write_bytes(b"")
+    config = workdir / "unreachable.yaml"
+    config.write_text(
+        f"storage: {{url: '{url.format(workdir=workdir)}'}}\n"
+        "extract: {workers: 2}\n"
+        "service: {http_port: 0}\n"
+        "feeds: [{name: a, url: 'http://127.0.0.1:9/feed.xml'}]\n",
+        encoding="utf-8",
+    )
+    result = newsflow("--config", str(config), "run", "--once", cwd=workdir)
+    assert_one_clear_line(result, expect=expect)
