@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every command's code: a second or so
+    except KeyboardInterrupt:
+        return 130
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

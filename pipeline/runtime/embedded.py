@@ -56,7 +56,7 @@ from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
-from pipeline.runtime.processes import worker_context
+from pipeline.runtime.processes import start_fork_server, worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
@@ -164,6 +164,12 @@ def _start_all(pool: Executor, processes: int) -> None:
             pool.submit(_started)  # while none is idle yet, each submit starts one more
     except RuntimeError:
         pass  # the pipeline closed first: nothing to start
+    except (EOFError, OSError) as exc:  # the fork server died (killed) before it forked one
+        log.warning(
+            "extraction processes not started (%s: %s); the first page starts them",
+            type(exc).__name__,
+            exc,
+        )
 
 
 def _process_in_worker(messages: list[Message]) -> Extracted:
@@ -516,9 +522,11 @@ class EmbeddedPipeline:
         if self._processes <= 1:
             return None
         if self._extract_pool is None:
+            context = worker_context()
+            start_fork_server(context)
             self._extract_pool = ProcessPoolExecutor(
                 self._processes,
-                mp_context=worker_context(),
+                mp_context=context,
                 initializer=_init_process_worker,
                 initargs=(self.config,),
             )

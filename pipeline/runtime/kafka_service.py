@@ -37,7 +37,7 @@ from pipeline.config import Config
 from pipeline.errors import TransportError
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
-from pipeline.runtime.processes import worker_context
+from pipeline.runtime.processes import start_fork_server, worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
@@ -193,6 +193,7 @@ class WorkerProcesses:
         return {w.name: extract if w.name == "extract" else 1 for w in WORKERS}
 
     def start(self) -> None:
+        start_fork_server(_CONTEXT)
         for worker, count in self.counts().items():
             for _ in range(count):
                 self._children.append(_Child(worker, self._start(worker)))

@@ -15,6 +15,7 @@ Where the platform has no fork server (Windows, macOS without it), workers
 are spawned as before::
 
     ctx = worker_context()
+    start_fork_server(ctx)                  # from the main thread, before the first worker
     ProcessPoolExecutor(2, mp_context=ctx, initializer=...)
     ctx.Process(target=..., args=...).start()
 """
@@ -22,6 +23,9 @@ are spawned as before::
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, SpawnContext
 
 PRELOAD = ["pipeline.runtime.preload"]
@@ -35,3 +39,26 @@ def worker_context() -> ForkServerContext | SpawnContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def start_fork_server(context: ForkServerContext | SpawnContext) -> None:
+    """Start the fork server now, deaf to Ctrl-C from its first instruction.
+
+    Ctrl-C reaches the whole process group. The fork server ignores SIGINT,
+    but only once it has imported :data:`PRELOAD` (about a second): a Ctrl-C
+    before that killed it with a traceback, and the service waiting for its
+    first worker printed another. An ignored signal stays ignored across
+    ``exec``, so it is ignored here while the server is spawned (about 1
+    ms, in which this process ignores Ctrl-C too). Workers set their
+    own handling. Only the main thread can change a signal's handling; from
+    another thread the server starts as before, with the first worker.
+    """
+    if not isinstance(context, ForkServerContext):
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -10,6 +10,7 @@ the next run stores the rest (nothing lost).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -173,3 +174,48 @@ def test_a_stop_mid_run_exits_0_within_10_s_and_loses_nothing(
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     assert _stored_urls(db) == site.page_urls()
+
+
+def test_ctrl_c_while_the_fork_server_imports_stops_without_a_traceback(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group, the extraction processes' fork server
+    included, which spends about a second importing their code before it forks one.
+    Interrupted there, it used to die with a traceback, and the service's thread waiting
+    for the first process printed a second one."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    write_config(config, site, db, extract={"workers": 2})
+    process = subprocess.Popen(
+        [*NEWSFLOW, "--config", str(config), "run"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not _fork_server_of(process.pid):
+            assert time.monotonic() < deadline, "no fork server started"
+            time.sleep(0.01)
+        # Past the ~1 ms in which the service ignores Ctrl-C while it spawns the server;
+        # well within the server's second of imports.
+        time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in err, err[-3000:]
+    assert process.returncode == 0, err[-3000:]
+    assert "newsflow run summary" in out
+
+
+def _fork_server_of(pid: int) -> bool:
+    """Whether ``pid`` has a multiprocessing fork server among its children."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == pid and b"forkserver" in command:
+            return True
+    return False
