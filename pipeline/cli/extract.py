@@ -57,7 +57,14 @@ def handle(args: argparse.Namespace) -> int:
     failures = 0
     for name in args.files:
         try:
-            result, url = _extract_file(Path(name), args.url, rules, repo, config.extract)
+            result, url = _extract_file(
+                Path(name),
+                args.url,
+                rules,
+                repo,
+                config.extract,
+                max_bytes=config.fetch.max_body_bytes,
+            )
         except (InputError, ExtractionError) as exc:
             problem = str(exc).removesuffix(f": {name}")  # the file is named once, up front
             print(f"newsflow: extract: {name}: {problem}", file=sys.stderr)
@@ -75,8 +82,10 @@ def _extract_file(
     rules: ResidueRules,
     repo: ResidueStatsRepository | None,
     config: ExtractConfig,
+    *,
+    max_bytes: int,
 ) -> tuple[ExtractionResult, str]:
-    content = _read(path)
+    content = _read(path, limit=max_bytes)
     page_url = url or path.resolve().as_uri()
     check_html(content, url=str(path))
     learned = _learned(repo, source_of(page_url), config)
@@ -87,15 +96,21 @@ def _extract_file(
     return result, page_url
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, *, limit: int) -> bytes:
+    """The file's bytes, refused past ``limit`` (the service's cap on a fetched page), so a
+    huge file or a device such as /dev/zero is not read into memory."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            content = handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError("no such file") from None
     except IsADirectoryError:
         raise InputError("is a directory, not an HTML file") from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}") from None
+    if len(content) > limit:
+        raise InputError(f"larger than fetch.max_body_bytes ({limit} bytes); not read")
+    return content
 
 
 def _learned(

@@ -56,6 +56,7 @@ def workdir(tmp_path: Path) -> Path:
         (["--config", "missing.yaml", "run", "--once"], "config file not found"),
         (["extract", "missing.html"], "missing.html: no such file"),
         (["extract", "junk.bin"], "not an HTML page"),
+        (["extract", "/dev/zero"], "larger than fetch.max_body_bytes"),
         (["schema", "--topic", "nope"], "unknown topic"),
     ],
 )
