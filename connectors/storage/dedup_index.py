@@ -12,6 +12,8 @@ Tables (all prefixed ``dedup_``)::
     dedup_revisions  (article, earlier content or page key) -> revision: old replays
                      keep theirs
     dedup_meta       the shingle/band layout the stored rows were built with
+    dedup_counters   (SQLite) the verdict version counter; PostgreSQL has the
+                     sequence dedup_verdict_versions
 
 The schema is created by the ``dedup_index`` migrations when the index opens.
 
