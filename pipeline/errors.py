@@ -114,5 +114,15 @@ class StorageError(NewsflowError):
     default_reason = "storage"
 
 
+class StoreUnavailable(StorageError):
+    """The database cannot be reached (refused, or the connection was lost).
+
+    Not the message's fault: the work in hand waits and is tried again once the
+    store answers, rather than being dead-lettered.
+    """
+
+    default_reason = "store_unavailable"
+
+
 class TransportError(NewsflowError):
     default_reason = "transport"

@@ -29,7 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, StoreUnavailable
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -42,6 +42,12 @@ class Database:
 
     Outside :meth:`transaction` every statement commits on its own. Inside, the
     statements commit together or not at all; nested calls join the outer one.
+
+    A PostgreSQL connection lost (a server restart, a failover, a network cut)
+    raises :class:`StoreUnavailable`; the next statement or transaction begun
+    outside a transaction connects again, so a long-running process recovers
+    when the server is back. (A transaction the loss cut short is gone: its
+    caller tries the whole unit again.)
     """
 
     def __init__(self, url: str) -> None:
@@ -70,6 +76,7 @@ class Database:
     def execute(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """Run one statement; rows are returned for queries."""
         with self._lock, self._translate(sql):
+            self._reconnect_if_lost()
             cur = self._conn.cursor()
             if params:
                 cur.execute(self._sql(sql, params), tuple(params))
@@ -82,6 +89,7 @@ class Database:
         if not rows:
             return
         with self._lock, self._translate(sql):
+            self._reconnect_if_lost()
             self._conn.cursor().executemany(self._sql(sql, rows[0]), [tuple(r) for r in rows])
 
     def insert_rows(self, insert: str, rows: Sequence[Params], *, chunk: int = 500) -> None:
@@ -124,6 +132,7 @@ class Database:
                 return
             depth = self._depth
             if depth == 0:
+                self._reconnect_if_lost()
                 self._raw("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
             else:
                 self._raw(f"SAVEPOINT nf_{depth}")
@@ -150,6 +159,18 @@ class Database:
         with self._lock:
             self._conn.close()
 
+    def _reconnect_if_lost(self) -> None:
+        """Outside a transaction, replace a PostgreSQL connection the server dropped."""
+        if self._depth or not self._connection_lost():
+            return
+        with suppress(Exception):
+            self._conn.close()
+        self._conn = _connect_postgres(self.url)
+
+    def _connection_lost(self) -> bool:
+        """PostgreSQL: the server dropped the connection (psycopg marks it broken)."""
+        return self.dialect == "postgresql" and bool(getattr(self._conn, "broken", False))
+
     def _raw(self, sql: str) -> None:
         with self._translate(sql):
             self._conn.execute(sql)
@@ -168,9 +189,15 @@ class Database:
             yield
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite error: {exc} (in: {_head(sql)})") from exc
+        except StorageError:
+            raise
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg"):
                 message = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                if self._connection_lost():
+                    raise StoreUnavailable(
+                        f"PostgreSQL connection lost: {message} (in: {_head(sql)})"
+                    ) from exc
                 raise StorageError(f"PostgreSQL error: {message} (in: {_head(sql)})") from exc
             raise
 
@@ -299,7 +326,7 @@ def _connect_postgres(url: str) -> Any:
         )
     except psycopg.Error as exc:
         reason = str(exc).strip()
-        raise StorageError(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from exc
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from exc
 
 
 def _redact(url: str) -> str:

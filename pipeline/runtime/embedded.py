@@ -297,6 +297,11 @@ class EmbeddedPipeline:
         """
         return self.submit(entries, summary, stop=stop) and self.drain(stop)
 
+    def abandon(self) -> None:
+        """Drop everything in flight, as after a stop: no ``on_done`` of it runs, so its
+        polls stay uncommitted; the pipeline takes new work afterwards."""
+        self._abandon()
+
     def close(self) -> None:
         for executor in (self._fetch_pool, self._extract_pool):
             if executor is not None:

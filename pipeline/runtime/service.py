@@ -2,7 +2,8 @@
 
 ``run_once`` polls every enabled feed once (a WARC backfill until it is
 read to the end) and drains the pipeline; ``run_forever`` follows the
-scheduler until asked to stop. A feed's poll is committed (its new entries
+scheduler until asked to stop, and waits out a store that went away (see
+:meth:`EmbeddedService.run_forever`). A feed's poll is committed (its new entries
 marked seen, its validators saved) only after every one of its entries went
 through the pipeline, so a crash in between, or a stop in the middle of a
 feed, re-delivers them on the next poll instead of losing them (the store is
@@ -17,24 +18,30 @@ at the next message: the rest of the feed in hand is left uncommitted.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.config import Config, FeedConfig
+from pipeline.errors import StoreUnavailable
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.service.control import LoopControl
+from pipeline.service.metrics import STORE_UNAVAILABLE
 from pipeline.service.progress import Progress
 from pipeline.service.reload import apply_feed_config
 
 log = logging.getLogger(__name__)
 
 POLL_THREADS = 8
+STORE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits between tries to reach a store that went away: the last one repeats."""
 
 
 class EmbeddedService:
@@ -70,15 +77,48 @@ class EmbeddedService:
         return summary
 
     def run_forever(self, stop: threading.Event) -> RunSummary:
-        """Poll feeds as they fall due until ``stop`` is set; the feed in hand stays uncommitted."""
+        """Poll feeds as they fall due until ``stop`` is set; the feed in hand stays uncommitted.
+
+        A store that goes away (a PostgreSQL restart or failover) does not end the
+        service: the work in hand is dropped uncommitted, so its feeds' entries come
+        again at their next poll, and the loop waits until the store answers.
+        """
         summary = RunSummary()
         while not stop.is_set():
-            self.control.tick(self)
-            due = self.scheduler.due()
-            if due:
-                self._poll_and_process(due, summary, stop)
+            try:
+                self.control.tick(self)  # a reload reads feed state from the store too
+                due = self.scheduler.due()
+                if due:
+                    self._poll_and_process(due, summary, stop)
+            except StoreUnavailable as exc:
+                self._wait_for_store(exc, stop)
+                continue
             self.control.wait(stop, self.scheduler.seconds_until_next())
         return summary
+
+    def _wait_for_store(self, error: StoreUnavailable, stop: threading.Event) -> None:
+        """Drop the work in hand and try the store until it answers (or ``stop``)."""
+        self.pipeline.abandon()
+        STORE_UNAVAILABLE.labels("embedded").inc()
+        log.warning(
+            "store unavailable: %s; the polls in hand stay uncommitted (their entries come"
+            " again), trying the store again in %.0f s",
+            error, STORE_RETRY_SECONDS[0],
+            extra={"event": "store_unavailable"},
+        )  # fmt: skip
+        for attempt in itertools.count():
+            delay = STORE_RETRY_SECONDS[min(attempt, len(STORE_RETRY_SECONDS) - 1)]
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                self.control.beat()  # liveness: waiting is not hanging (reloads wait too)
+                if self.control.wait(stop, deadline - time.monotonic()):
+                    return
+            try:
+                self.resources.store.db.execute("SELECT 1")
+            except StoreUnavailable:
+                continue
+            log.info("store is back after %d tries", attempt + 1, extra={"event": "store_back"})
+            return
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""

@@ -82,6 +82,12 @@ CONFIG_RELOADS = Counter(
     "Config reloads (SIGHUP or file change) by result: applied, unchanged, rejected.",
     ["result"],
 )
+STORE_UNAVAILABLE = Counter(
+    "newsflow_store_unavailable_total",
+    "Times a worker held its work back because the store could not be reached (the"
+    " embedded service waits for it; a Kafka worker rewinds its batch), per worker.",
+    ["worker"],
+)
 READY = Gauge("newsflow_service_ready", "1 when the last readiness check passed, else 0.")
 
 

@@ -22,7 +22,7 @@ from prometheus_client import Counter, Histogram
 
 from connectors.storage.residue_stats import ResidueStatsRepository
 from pipeline.config import ExtractConfig
-from pipeline.errors import ExtractionError, StorageError
+from pipeline.errors import ExtractionError, StorageError, StoreUnavailable
 from pipeline.extraction import (
     ExtractionResult,
     LearnedBoilerplate,
@@ -131,16 +131,24 @@ class ExtractStage(Stage):
         if self.learned_repo is None:
             return None
         try:
-            return self.learned_repo.learned(
-                source,
-                min_articles=self.config.learned_min_articles,
-                min_share=self.config.learned_min_share,
-                excluding=key,
-            )
+            try:
+                return self._read_learned(self.learned_repo, source, key)
+            except StoreUnavailable:  # a dropped connection is replaced by the next statement
+                return self._read_learned(self.learned_repo, source, key)
         except StorageError as exc:
             LEARNED_UNAVAILABLE.inc()
             log.warning("learned boilerplate unavailable for %s: %s", source, exc)
             return None
+
+    def _read_learned(
+        self, repo: ResidueStatsRepository, source: str, key: str
+    ) -> LearnedBoilerplate:
+        return repo.learned(
+            source,
+            min_articles=self.config.learned_min_articles,
+            min_share=self.config.learned_min_share,
+            excluding=key,
+        )
 
     def _observe(self, source: str, key: str, result: ExtractionResult) -> None:
         if self.counter is None:

@@ -9,7 +9,7 @@ import pytest
 
 from connectors.storage import Database
 from connectors.storage.db import storable_text
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, StoreUnavailable
 
 
 @pytest.fixture
@@ -93,6 +93,61 @@ def test_an_unreachable_server_is_one_clear_error_without_the_password() -> None
     with pytest.raises(StorageError, match="cannot connect to PostgreSQL") as caught:
         Database("postgresql://user:hunter2@127.0.0.1:1/nowhere")
     assert "hunter2" not in str(caught.value)
+
+
+def _drop_connections_to(url: str) -> None:
+    """What a server restart or a failover does to every session of one database."""
+    admin = Database(url)
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    admin.close()
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_is_store_unavailable_and_the_next_statement_reconnects(
+    postgres_url: str,
+) -> None:
+    """A long-running worker must outlive a PostgreSQL restart: the statement that meets
+    the dropped connection says the store is unavailable (not the message's fault), and
+    the next one connects again."""
+    db = Database(postgres_url)
+    db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    _drop_connections_to(postgres_url)
+    with pytest.raises(StoreUnavailable, match="PostgreSQL connection lost"):
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("a", "1"))
+    db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("a", "1"))
+    assert rows(db) == [("a", "1")]
+    db.close()
+
+
+@pytest.mark.postgres
+def test_a_transaction_cut_by_a_lost_connection_is_undone_and_the_next_one_reconnects(
+    postgres_url: str,
+) -> None:
+    db = Database(postgres_url)
+    db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    with pytest.raises(StoreUnavailable), db.transaction():
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("a", "1"))
+        _drop_connections_to(postgres_url)
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("b", "2"))
+    assert not db.in_transaction
+    with db.transaction():
+        db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("c", "3"))
+    assert rows(db) == [("c", "3")]
+    db.close()
+
+
+@pytest.mark.postgres
+def test_a_server_that_stays_away_is_store_unavailable_at_each_try(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    db.url = "postgresql://nobody@127.0.0.1:1/gone"  # where it reconnects: nothing listens
+    _drop_connections_to(postgres_url)
+    for _ in range(2):
+        with pytest.raises(StoreUnavailable):
+            db.execute("SELECT 1")
+    db.close()
 
 
 def test_an_unopenable_sqlite_path_is_one_clear_error(tmp_path: Path) -> None:
