@@ -43,7 +43,10 @@ Failures. A message that cannot be decoded is a failure of the worker
 :func:`~pipeline.runtime.outcome.process_safely`. Retryable failures are
 tried again ``kafka.retry_attempts`` times with doubling backoff; then every
 failure is dead-lettered to ``news.dlq``: the original bytes, key and headers
-naming where it came from and why (:mod:`connectors.kafka.headers`).
+naming where it came from and why (:mod:`connectors.kafka.headers`). Except
+a store that cannot be reached (``StoreUnavailable``): that is not the
+message's fault, so the batch ends there, the records done are delivered, the
+rest is polled again, and the worker backs off as for a broker outage.
 
 Shutdown. When ``stop`` is set, the batch in flight ends at the next message
 boundary: the completed prefix is delivered and committed, the rest is left
@@ -74,14 +77,14 @@ from connectors.kafka.instance import InstanceSlot
 from connectors.kafka.records import InRecord, OutRecord
 from connectors.kafka.topics import ensure_topics, topic_specs
 from pipeline.config import Config
-from pipeline.errors import MessageError, TransportError
+from pipeline.errors import MessageError, StoreUnavailable, TransportError
 from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
 from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES, message_context
 from pipeline.runtime.outcome import Failure, Outcome
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
-from pipeline.service.metrics import timed_process
+from pipeline.service.metrics import STORE_UNAVAILABLE, timed_process
 from pipeline.stages.base import Stage
 from pipeline.topology import WORKER_BY_NAME, Worker, topic_name
 
@@ -106,6 +109,7 @@ RETRIES = Counter(
 )
 
 TRANSPORT_BACKOFF_S = (0.5, 1, 2, 5, 10)
+STORE_LOST = StoreUnavailable.default_reason
 CLOSE_TIMEOUT_S = 5.0
 STOP_CHECK_S = 0.2
 
@@ -151,6 +155,8 @@ class KafkaWorkerRunner:
         self._consumer: GroupConsumer | None = None
         self._delivery: Delivery | None = None
         self._pool: DaemonPool | None = None
+        self._store_lost: str | None = None
+        """Why the batch in hand ended early: the store could not be reached."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
 
@@ -207,9 +213,11 @@ class KafkaWorkerRunner:
             try:
                 handled = self.run_batch(stop)
                 failures = 0
-            except TransportError as exc:
-                if is_fatal(exc):
+            except (TransportError, StoreUnavailable) as exc:
+                if isinstance(exc, TransportError) and is_fatal(exc):
                     raise
+                if isinstance(exc, StoreUnavailable):
+                    STORE_UNAVAILABLE.labels(self.worker.name).inc()
                 delay = TRANSPORT_BACKOFF_S[min(failures, len(TRANSPORT_BACKOFF_S) - 1)]
                 failures += 1
                 log.warning("%s: %s; retrying in %.1f s", self.worker.name, exc, delay)
@@ -270,6 +278,9 @@ class KafkaWorkerRunner:
         self._count(handled)
         BATCHES.labels(self.worker.name, "committed").inc()
         BATCH_SECONDS.labels(self.worker.name).observe(time.monotonic() - started)
+        if self._store_lost is not None:
+            lost, self._store_lost = self._store_lost, None
+            raise StoreUnavailable(f"{lost}; the rest of the batch is polled again")
         return len(handled)
 
     def _commit_idle(self, consumer: GroupConsumer) -> None:
@@ -308,6 +319,9 @@ class KafkaWorkerRunner:
         outcomes = self._outcomes(decoded, stop)
         for record, item, outcome in zip(records, decoded, outcomes, strict=False):
             if outcome is None:  # abandoned while waiting to retry: stop was set
+                return
+            if outcome.failure is not None and outcome.failure.reason == STORE_LOST:
+                self._store_lost = outcome.failure.error  # not the message's fault: no DLQ
                 return
             yield self._checked(record, item if isinstance(item, Message) else None, outcome)
             if time.monotonic() > deadline:

@@ -31,12 +31,13 @@ from connectors.kafka.delivery import discard, produce_all
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.records import OutRecord
 from pipeline.config import Config, FeedConfig
-from pipeline.errors import TransportError
+from pipeline.errors import StoreUnavailable, TransportError
 from pipeline.models import FeedEntry
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
+from pipeline.service.metrics import STORE_UNAVAILABLE
 from pipeline.topology import topic_name
 
 if TYPE_CHECKING:
@@ -96,11 +97,27 @@ class KafkaFeedSource:
         while not stop.is_set():
             self._tick(self)
             due = self.scheduler.due()
-            if due and len(self.poll_feeds(due, summary, stop)) < len(due) and not stop.is_set():
-                self._wait(stop, PUBLISH_BACKOFF_S)  # the broker is away; the feeds stay due
+            if due and len(self._poll_or_wait(due, summary, stop)) < len(due) and not stop.is_set():
+                self._wait(stop, PUBLISH_BACKOFF_S)  # the broker or the store is away
                 continue
             self._wait(stop, self.scheduler.seconds_until_next())
         return summary
+
+    def _poll_or_wait(
+        self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
+    ) -> dict[str, tuple[FeedConfig, PollResult]]:
+        """:meth:`poll_feeds`; a store that cannot be reached publishes nothing more, and
+        the polls not committed give their entries again at the next poll."""
+        try:
+            return self.poll_feeds(feeds, summary, stop)
+        except StoreUnavailable as exc:
+            STORE_UNAVAILABLE.labels("poll").inc()
+            log.warning(
+                "store unavailable: %s; polls not committed come again",
+                exc,
+                extra={"event": "store_unavailable"},
+            )
+            return {}
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""

@@ -20,7 +20,7 @@ from kafka_support import KafkaEnv, wait_for
 from prometheus_client import REGISTRY
 
 from connectors.kafka.headers import DeadLetterInfo
-from pipeline.errors import ExtractionError, FetchTimeout, TransportError
+from pipeline.errors import ExtractionError, FetchTimeout, StoreUnavailable, TransportError
 from pipeline.models import FeedEntry, FetchedPage, Message
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.wiring import Resources
@@ -84,6 +84,57 @@ class FlakyFetch(Stage):
         if self.calls[message.url] <= self.failures:
             raise FetchTimeout("read timed out", url=message.url)
         return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+class StoreGoesAway(Stage):
+    """Passes entries on as pages, but raises StoreUnavailable while ``down``; goes down
+    itself after ``up_for`` messages."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self, up_for: int) -> None:
+        self.up_for = up_for
+        self.down = False
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        if self.up_for == 0:
+            self.down = True
+        self.up_for -= 1
+        if self.down:
+            raise StoreUnavailable("PostgreSQL connection lost: the server restarted")
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_store_outage_holds_the_batch_back_instead_of_dead_lettering_it(
+    kafka_env: KafkaEnv, mode: str
+) -> None:
+    """Not the messages' fault: what was done before the outage is delivered, the rest is
+    polled again and handled once the store is back. Nothing goes to the DLQ."""
+    kafka_env.configure(
+        kafka={"delivery": mode, "retry_attempts": 1, "retry_backoff_seconds": 0.05}
+    )
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(20))
+    stage = StoreGoesAway(up_for=5)
+    worker = runner(kafka_env, [stage])
+    try:
+        with pytest.raises(StoreUnavailable, match="the rest of the batch is polled again"):
+            drain(worker, 20)
+        assert len(kafka_env.read("pages")) == 5
+        with pytest.raises(StoreUnavailable):
+            worker.run_batch(threading.Event())  # still down: nothing more is handled
+        stage.down = False
+        assert drain(worker, 15) == 15
+        worker.run_batch(threading.Event())  # an idle poll commits positions past markers
+    finally:
+        worker.close()
+    pages = kafka_env.read("pages")
+    assert sorted(r.key.decode() for r in pages) == sorted(e.url for e in entries(20))
+    assert kafka_env.read("dlq", timeout=2) == []
+    assert kafka_env.lag(["fetch"]) == 0
 
 
 @pytest.mark.parametrize("mode", MODES)
