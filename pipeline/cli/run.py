@@ -23,7 +23,7 @@ from pipeline.cli.common import config_from
 from pipeline.config import Config, config_path
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
-from pipeline.runtime.wiring import Resources
+from pipeline.runtime.wiring import Resources, check_stage_files
 from pipeline.service import ConfigReloader, Progress, ServiceEndpoints
 
 
@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
+    check_stage_files(config)
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
     reloader = ConfigReloader(config_path(args.config, os.environ), os.environ, config)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED_PAGE = next((ROOT / "demo/sites/presstv.example").rglob("*Syria*.html"))
@@ -95,6 +96,33 @@ def test_an_empty_feed_fails_alone_and_loses_nothing_stored(workdir: Path) -> No
     assert "feeds polled:      8 (1 failed" in result.stdout
     after = newsflow("--config", demo, "export", cwd=workdir, env=env).stdout
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "expect"),
+    [
+        ("tagging", {"taxonomy": "/nonexistent/taxonomy.yaml"}, "config file not found"),
+        ("tagging", {"entities": "junk.bin"}, "junk.bin"),
+        ("extract", {"residue_rules": "junk.bin"}, "junk.bin"),
+    ],
+)
+def test_a_bad_file_the_stages_read_stops_the_run_at_start(
+    workdir: Path, section: str, change: dict[str, str], expect: str
+) -> None:
+    """With extraction processes, a bad taxonomy used to fail every article (19 dead
+    letters for the demo) instead of stopping the run with one line."""
+    demo = (ROOT / "config/demo.yaml").read_text(encoding="utf-8").replace("demo/", f"{ROOT}/demo/")
+    settings = yaml.safe_load(demo)
+    settings.setdefault(section, {}).update(change)
+    settings["extract"]["workers"] = 2
+    settings["service"] = {**settings.get("service", {}), "http_port": 0}
+    settings["storage"] = {"url": f"sqlite:///{workdir / 'store.db'}"}
+    config = workdir / "bad-files.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    result = newsflow("--config", str(config), "run", "--once", cwd=workdir)
+    assert_one_clear_line(result, expect=expect)
+    assert result.returncode == 2
+    assert not (workdir / "store.db").exists()
 
 
 @pytest.mark.parametrize(
