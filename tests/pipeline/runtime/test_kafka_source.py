@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 import string
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from kafka_support import KafkaEnv
+from prometheus_client import REGISTRY
 
 from pipeline.errors import TransportError
 from pipeline.models import FeedEntry
@@ -21,6 +24,7 @@ from pipeline.runtime.kafka_source import KafkaFeedSource
 from pipeline.runtime.wiring import Resources
 
 pytestmark = pytest.mark.kafka
+psycopg = pytest.importorskip("psycopg")
 
 
 def rss(path: Path, count: int) -> Path:
@@ -64,3 +68,53 @@ def test_the_feed_state_is_committed_only_after_the_broker_acknowledged_the_entr
     urls = [FeedEntry.model_validate_json(r.value).url for r in records]
     assert sorted(urls) == [f"https://wire.example/story-{i}" for i in range(3)]
     assert [r.key.decode() for r in records] == urls  # keyed by the article's URL
+
+
+@pytest.mark.postgres
+def test_a_store_outage_leaves_the_polls_uncommitted_and_the_poller_goes_on(
+    kafka_env: KafkaEnv, postgres_url: str
+) -> None:
+    """The poller's store (feed state) loses its connection: the poll in hand is not
+    committed, the service does not end, and the next poll publishes the entries."""
+    feed = rss(kafka_env.workdir / "wire.xml", 3)
+    kafka_env.configure(
+        feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}],
+        storage={"url": postgres_url},
+        schedule={"jitter": 0, "default_interval_seconds": 1, "min_interval_seconds": 1},
+    )
+    kafka_env.create_topics()
+    config = kafka_env.config
+    resources = Resources(config)
+    source = KafkaFeedSource(config, resources)
+    outages = _store_outages()
+    stop = threading.Event()
+    try:
+        _drop_connections_to(postgres_url)
+        worker = threading.Thread(target=source.run_forever, args=(stop,))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while len(kafka_env.read("items", timeout=1)) < 3:
+            assert time.monotonic() < deadline, "the entries were never published"
+        stop.set()
+        worker.join(timeout=15)
+        assert not worker.is_alive()
+    finally:
+        stop.set()
+        source.close()
+        resources.close()
+    assert _store_outages() == outages + 1
+    urls = [FeedEntry.model_validate_json(r.value).url for r in kafka_env.read("items")]
+    assert sorted(urls) == [f"https://wire.example/story-{i}" for i in range(3)]
+
+
+def _drop_connections_to(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def _store_outages() -> float:
+    value = REGISTRY.get_sample_value("newsflow_store_unavailable_total", {"worker": "poll"})
+    return value or 0.0
