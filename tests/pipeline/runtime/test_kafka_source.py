@@ -3,7 +3,8 @@
 A local RSS file lists three articles. While ``news.items`` refuses them (its
 ``max.message.bytes`` is set below their size), publishing fails and the
 feed's poll is not committed; once the topic accepts them, the next poll
-finds the same three entries again, and the one after that finds none.
+finds the same three entries again, and the one after that finds none. The
+same holds when the store (feed state on PostgreSQL) drops its connection.
 """
 
 from __future__ import annotations
