@@ -196,6 +196,35 @@ class EnrichedArticle(ExtractedArticle):
     def key(self) -> str:
         return self.cluster_id or self.canonical_url
 
+    def with_verdict(
+        self,
+        *,
+        cluster_id: str | None,
+        duplicate_of: str | None,
+        similarity: float | None,
+        version: int,
+        **other: Any,
+    ) -> EnrichedArticle:
+        """A copy carrying this dedup verdict (and the ``other`` fields given).
+
+        The four fields go together: a verdict without its version would rank
+        wrongly against the messages readers already hold.
+        """
+        verdict = {
+            "cluster_id": cluster_id,
+            "duplicate_of": duplicate_of,
+            "similarity": similarity,
+            "verdict_version": version,
+        }
+        return self.model_copy(update={**verdict, **other})
+
+    def verdict(self) -> dict[str, Any]:
+        """The dedup verdict this article carries (the fields :meth:`with_verdict` sets)."""
+        return {name: getattr(self, name) for name in VERDICT_FIELDS}
+
+
+VERDICT_FIELDS = ("cluster_id", "duplicate_of", "similarity", "verdict_version")
+
 
 class DuplicateEvent(Message):
     """One article found to duplicate another; carries the article so it can be stored."""

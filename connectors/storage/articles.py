@@ -131,14 +131,12 @@ class ArticleRepository:
         the stored duplicate.
         Like :meth:`upsert`, it joins a caller's transaction as it is.
         """
-        duplicate = event.article.model_copy(
-            update={
-                "duplicate_of": event.duplicate_of,
-                "cluster_id": event.cluster_id,
-                "similarity": event.similarity,
-                "verdict_version": event.verdict_version,
-                "feeds": _merge(event.article.feeds, event.feeds),
-            }
+        duplicate = event.article.with_verdict(
+            cluster_id=event.cluster_id,
+            duplicate_of=event.duplicate_of,
+            similarity=event.similarity,
+            version=event.verdict_version,
+            feeds=_merge(event.article.feeds, event.feeds),
         )
         with self.db.transaction(savepoint=False):
             result = self._upsert(duplicate)
@@ -241,13 +239,8 @@ class ArticleRepository:
         """Content stored before came again: keep what is stored, take the verdict and feeds."""
         stored = self.get(article.id)
         assert stored is not None  # the caller found its row in this transaction
-        verdict = {
-            "duplicate_of": article.duplicate_of,
-            "cluster_id": article.cluster_id,
-            "similarity": article.similarity,
-            "verdict_version": article.verdict_version,
-        }
-        if all(getattr(stored, name) == value for name, value in verdict.items()):
+        verdict = article.verdict()
+        if stored.verdict() == verdict:
             return self._credit(article.id, current.feeds, feeds)
         kept = stored.model_copy(update={**verdict, "feeds": feeds})
         self._update(kept, content_hash(kept), new_revision=False)

@@ -84,14 +84,12 @@ class DedupStage(Stage):
         self._prune_when_due(now)
         verdict = self.index.record(self.fingerprinter.of(message), now)
         _count(verdict)
-        article = message.model_copy(
-            update={
-                "cluster_id": verdict.cluster_id,
-                "duplicate_of": verdict.duplicate_of,
-                "similarity": verdict.similarity if verdict.duplicate_of else None,
-                "verdict_version": verdict.generation,
-                "revision": verdict.revision,
-            }
+        article = message.with_verdict(
+            cluster_id=verdict.cluster_id,
+            duplicate_of=verdict.duplicate_of,
+            similarity=verdict.similarity if verdict.duplicate_of else None,
+            version=verdict.generation,
+            revision=verdict.revision,
         )
         if verdict.duplicate_of is not None:
             return [
@@ -167,13 +165,8 @@ def repointed_event(
     version: int,
 ) -> DuplicateEvent:
     """``article`` made a copy of ``canonical_id``: the verdict set on it, and its event."""
-    copy = article.model_copy(
-        update={
-            "cluster_id": cluster_id,
-            "duplicate_of": canonical_id,
-            "similarity": similarity,
-            "verdict_version": version,
-        }
+    copy = article.with_verdict(
+        cluster_id=cluster_id, duplicate_of=canonical_id, similarity=similarity, version=version
     )
     return duplicate_event(copy, canonical_id, method, similarity)
 

@@ -76,13 +76,11 @@ class StoreStage(Stage):
         article = message.article if isinstance(message, DuplicateEvent) else message
         if present.duplicate_of is None:
             CORRECTED.labels("canonical").inc()
-            return article.model_copy(
-                update={
-                    "cluster_id": present.cluster_id,
-                    "duplicate_of": None,
-                    "similarity": None,
-                    "verdict_version": present.generation,
-                }
+            return article.with_verdict(
+                cluster_id=present.cluster_id,
+                duplicate_of=None,
+                similarity=None,
+                version=present.generation,
             )
         CORRECTED.labels("duplicate").inc()
         return repointed_event(
