@@ -379,16 +379,12 @@ class DedupIndex:
             return self._found_cluster(fingerprint)
         cluster_id = match.candidate.cluster_id
         canonical_id, canonical_order = self._lock_cluster(cluster_id)
-        version = self._next_version()
+        version = self._stamp(cluster_id)
         if precedes(fingerprint.rank, (canonical_order, canonical_id)):
-            repointed = self._repoint(cluster_id, canonical_id, fingerprint, match, version)
+            repointed = self._repoint(cluster_id, canonical_id, fingerprint, match)
             kind: VerdictKind = "canonical"
             duplicate_of = None
         else:
-            self.db.execute(
-                "UPDATE dedup_clusters SET generation = ? WHERE cluster_id = ?",
-                (version, cluster_id),
-            )
             repointed, kind, duplicate_of = (), "duplicate", canonical_id
         return Verdict(
             fingerprint.article_id,
@@ -434,6 +430,14 @@ class DedupIndex:
         )[0]
         return str(canonical_id), str(canonical_order)
 
+    def _stamp(self, cluster_id: str) -> int:
+        """Give the cluster (its row locked) the next verdict version: it is changing."""
+        version = self._next_version()
+        self.db.execute(
+            "UPDATE dedup_clusters SET generation = ? WHERE cluster_id = ?", (version, cluster_id)
+        )
+        return version
+
     def _next_version(self) -> int:
         """The next value of the index-wide verdict version counter (never given before)."""
         if self.db.dialect == "postgresql":
@@ -446,19 +450,13 @@ class DedupIndex:
         return int(rows[0][0])
 
     def _repoint(
-        self,
-        cluster_id: str,
-        old_canonical: str,
-        fingerprint: Fingerprint,
-        match: Match,
-        version: int,
+        self, cluster_id: str, old_canonical: str, fingerprint: Fingerprint, match: Match
     ) -> tuple[Repointed, ...]:
         """Make ``fingerprint`` the canonical of the cluster; every member now points at it."""
         new = fingerprint.article_id
         self.db.execute(
-            "UPDATE dedup_clusters SET canonical_id = ?, canonical_order = ?,"
-            " generation = ? WHERE cluster_id = ?",
-            (new, fingerprint.order, version, cluster_id),
+            "UPDATE dedup_clusters SET canonical_id = ?, canonical_order = ? WHERE cluster_id = ?",
+            (new, fingerprint.order, cluster_id),
         )
         self.db.execute(
             "UPDATE dedup_docs SET method = ?, similarity = ? WHERE article_id = ?",
