@@ -47,6 +47,15 @@ class Message(BaseModel):
         """The partitioning key: messages about one article keep their order."""
         raise NotImplementedError
 
+    def letter_key(self) -> str:
+        """What makes two failures of this message one dead letter.
+
+        A message that comes again (its poll was not committed before a crash,
+        or it is replayed) differs in its timestamps and maybe its page bytes,
+        not in this; the store keeps one dead letter per stage and letter key.
+        """
+        return self.key()
+
     def to_json(self) -> bytes:
         """UTF-8 JSON, serialised straight to bytes.
 
@@ -96,6 +105,9 @@ class FeedEntry(Message):
     def key(self) -> str:
         return self.url
 
+    def letter_key(self) -> str:
+        return f"{self.feed} {self.url}"
+
 
 class FetchedPage(Message):
     """An article page as fetched, with the entry that led to it."""
@@ -111,6 +123,9 @@ class FetchedPage(Message):
 
     def key(self) -> str:
         return self.entry.url
+
+    def letter_key(self) -> str:
+        return self.entry.letter_key()
 
 
 class RemovedLine(BaseModel):
@@ -154,6 +169,9 @@ class ExtractedArticle(Message):
 
     def key(self) -> str:
         return self.canonical_url
+
+    def letter_key(self) -> str:
+        return " ".join([*sorted(self.feeds), self.canonical_url])
 
 
 class Entity(BaseModel):
@@ -244,6 +262,9 @@ class DuplicateEvent(Message):
 
     def key(self) -> str:
         return self.cluster_id
+
+    def letter_key(self) -> str:
+        return self.article.letter_key()
 
 
 MESSAGE_TYPES: tuple[type[Message], ...] = (

@@ -36,6 +36,7 @@ from connectors.kafka.records import InRecord, OutRecord, Partition
 from connectors.kafka.topics import committed_offsets
 from pipeline.config import KafkaConfig
 from pipeline.errors import MessageError
+from pipeline.runtime.outcome import LetterFilter
 from pipeline.topology import TOPICS, topic_name
 
 log = logging.getLogger(__name__)
@@ -54,17 +55,6 @@ class DeadLetter:
     headers: Headers
     info: DeadLetterInfo | None
     """None when the headers are not a dead letter's (``invalid``)."""
-
-
-@dataclass(frozen=True)
-class LetterFilter:
-    stage: str | None = None
-    reason: str | None = None
-
-    def matches(self, info: DeadLetterInfo) -> bool:
-        return (self.stage is None or info.stage == self.stage) and (
-            self.reason is None or info.reason == self.reason
-        )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 On Kafka they go to the ``news.dlq`` topic; in one process they are kept in the
 store, with the same facts, so that nothing is lost and ``newsflow dlq`` can
-show and replay them.
+show and replay them (:mod:`pipeline.runtime.replay`).
+
+A message that fails again at the same stage (its poll came again after a
+crash, or a replay failed) is one letter, not two: letters are keyed by stage
+and the message's :meth:`~pipeline.models.Message.letter_key`, and a repeat
+updates the letter (newest error and payload, ``attempts`` + 1).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.storage.db import Database, Dialect, storable_text
-from connectors.storage.migrations import Migration, migrate
+from connectors.storage.migrations import Migration, both, migrate
 from pipeline.models import utcnow
 
 
@@ -31,7 +36,25 @@ def _table(dialect: Dialect) -> list[str]:
 
 
 # IF NOT EXISTS in step 1: databases created before migrations existed already have the table.
-MIGRATIONS = (Migration(1, "dead letters table", _table),)
+MIGRATIONS = (
+    Migration(1, "dead letters table", _table),
+    Migration(
+        2,
+        "one letter per failed message",
+        both(
+            "ALTER TABLE dead_letters ADD COLUMN letter_key TEXT",
+            "ALTER TABLE dead_letters ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE dead_letters ADD COLUMN last_failed_at TEXT",
+            # Letters written before this step have no key: they stay as they are.
+            "CREATE UNIQUE INDEX dead_letters_by_key ON dead_letters (stage, letter_key)",
+        ),
+    ),
+)
+
+_COLUMNS = (
+    "id, stage, topic, error_class, reason, error, payload, created_at,"
+    " letter_key, attempts, COALESCE(last_failed_at, created_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,11 @@ class DeadLetter:
     error: str
     payload: str
     created_at: str
+    """When the message first failed."""
+    letter_key: str | None
+    attempts: int
+    """How many times the message failed at this stage."""
+    last_failed_at: str
 
 
 class DeadLetterRepository:
@@ -52,23 +80,41 @@ class DeadLetterRepository:
         migrate(db, "dead_letters", MIGRATIONS)
 
     def add(
-        self, *, stage: str, topic: str, error_class: str, reason: str, error: str, payload: str
+        self,
+        *,
+        stage: str,
+        topic: str,
+        error_class: str,
+        reason: str,
+        error: str,
+        payload: str,
+        letter_key: str | None = None,
     ) -> None:
+        """Keep a failed message; the same ``letter_key`` again updates its letter."""
+        now = utcnow().isoformat()
         self.db.execute(
-            "INSERT INTO dead_letters"
-            " (stage, topic, error_class, reason, error, payload, created_at)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload,"
+            " created_at, letter_key, attempts, last_failed_at) VALUES (?,?,?,?,?,?,?,?,1,?)"
+            " ON CONFLICT (stage, letter_key) DO UPDATE SET topic = excluded.topic,"
+            " error_class = excluded.error_class, reason = excluded.reason,"
+            " error = excluded.error, payload = excluded.payload,"
+            " attempts = dead_letters.attempts + 1, last_failed_at = excluded.last_failed_at",
             (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
-             utcnow().isoformat()),
+             now, letter_key, now),
         )  # fmt: skip
 
     def list(self, limit: int = 100) -> list[DeadLetter]:
-        rows = self.db.execute(
-            "SELECT id, stage, topic, error_class, reason, error, payload, created_at"
-            " FROM dead_letters ORDER BY id LIMIT ?",
-            (limit,),
-        )
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT ?", (limit,))
         return [DeadLetter(*row) for row in rows]
+
+    def ids(self) -> tuple[int, ...]:
+        """Every letter's id, oldest first: a snapshot to walk with :meth:`get`, one
+        payload in memory at a time."""
+        return tuple(int(r[0]) for r in self.db.execute("SELECT id FROM dead_letters ORDER BY id"))
+
+    def get(self, letter_id: int) -> DeadLetter | None:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,))
+        return DeadLetter(*rows[0]) if rows else None
 
     def remove(self, letter_id: int) -> None:
         self.db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))

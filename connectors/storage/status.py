@@ -74,8 +74,9 @@ class StatusReads:
     def recent_dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest dead letters, newest first; payloads left out (empty) to stay small."""
         rows = self.db.execute(
-            "SELECT id, stage, topic, error_class, reason, error, '', created_at"
-            " FROM dead_letters ORDER BY id DESC LIMIT ?",
+            "SELECT id, stage, topic, error_class, reason, error, '', created_at, letter_key,"
+            " attempts, COALESCE(last_failed_at, created_at) FROM dead_letters"
+            " ORDER BY COALESCE(last_failed_at, created_at) DESC, id DESC LIMIT ?",
             (limit,),
         )
         return [DeadLetter(*row) for row in rows]

@@ -11,3 +11,9 @@ from pipeline.config import Config, load_config
 def config_from(args: argparse.Namespace) -> Config:
     """Load and validate the config named by ``--config`` (or the environment)."""
     return load_config(getattr(args, "config", None), os.environ)
+
+
+def printable(text: str) -> str:
+    """One line, without control characters: stored text (a title, a URL from a feed, an
+    error quoting either) cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))

@@ -1,10 +1,11 @@
-"""``newsflow dlq``: list dead letters on Kafka and replay them to their source topics.
+"""``newsflow dlq``: list dead letters and replay them once their cause is fixed.
 
-A dead letter is a message a stage could not handle, kept in ``news.dlq``
-with its original bytes and headers saying where it came from and why.
-``list`` prints the pending ones (not yet replayed); ``replay`` sends them
-back to their source topic once the cause is fixed, optionally only those of
-one stage or reason (the others stay pending)::
+A dead letter is a message a stage could not handle. On Kafka it is kept in
+``news.dlq`` with its original bytes and headers saying where it came from and
+why; ``replay`` sends the pending ones back to their source topic. Embedded it
+is a row of the store; ``replay`` runs its message through the rest of the
+pipeline here and stores it (:mod:`pipeline.runtime.replay`). Either way only
+letters of one stage or reason can be chosen (the others stay pending)::
 
     newsflow dlq list --reason undecodable
     newsflow dlq replay --stage extract
@@ -17,22 +18,32 @@ import json
 import sys
 from typing import Any, TextIO
 
-from connectors.kafka.dlq import DeadLetter, LetterFilter, pending_letters, replay
-from pipeline.cli.common import config_from
+from connectors.kafka.dlq import DeadLetter, pending_letters, replay
+from connectors.storage import DeadLetter as StoredLetter
+from connectors.storage import open_store
+from pipeline.cli.common import config_from, printable
+from pipeline.config import Config
+from pipeline.runtime.outcome import LetterFilter
 
 PREVIEW_CHARS = 120
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("dlq", help="list or replay dead letters (Kafka transport)")
+    parser = sub.add_parser("dlq", help="list or replay dead letters")
     actions = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="print pending dead letters, one per line")
     _add_filters(listing)
-    listing.add_argument("--all", action="store_true", help="include letters already replayed")
-    listing.add_argument("--json", action="store_true", help="JSON Lines with every header")
+    listing.add_argument(
+        "--all", action="store_true", help="Kafka: include letters already replayed"
+    )
+    listing.add_argument(
+        "--json", action="store_true", help="JSON Lines (Kafka: with every header)"
+    )
     listing.set_defaults(handler=handle_list)
     again = actions.add_parser(
-        "replay", help="send pending dead letters back to their source topic"
+        "replay",
+        help="send pending dead letters back to their source topic (embedded: through the"
+        " pipeline to the store; exit 1 if some fail again)",
     )
     _add_filters(again)
     again.set_defaults(handler=handle_replay)
@@ -46,6 +57,8 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 def handle_list(args: argparse.Namespace) -> int:
     config = config_from(args)
     letters = LetterFilter(stage=args.stage, reason=args.reason)
+    if config.transport == "embedded":
+        return list_stored(config, letters, as_json=args.json)
     count = 0
     for letter in pending_letters(config.kafka, include_replayed=args.all):
         if letter.info is not None and not letters.matches(letter.info):
@@ -60,6 +73,8 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_replay(args: argparse.Namespace) -> int:
     config = config_from(args)
+    if config.transport == "embedded":
+        return replay_stored(config, LetterFilter(stage=args.stage, reason=args.reason))
     result = replay(config.kafka, LetterFilter(stage=args.stage, reason=args.reason))
     print(
         f"newsflow: replayed {result.replayed} dead letters; {result.kept} kept"
@@ -85,8 +100,75 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
     if info is None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return
-    error = " ".join(info.error_message.split())[:PREVIEW_CHARS]
+    error = printable(info.error_message)[:PREVIEW_CHARS]
     out.write(
         f"{where}  {info.source_topic}[{info.source_partition}]@{info.source_offset}"
         f"  {info.stage}  {info.reason}  {info.error_class}: {error}\n"
     )
+
+
+def list_stored(config: Config, letters: LetterFilter, *, as_json: bool) -> int:
+    """The embedded transport's letters, from the store, oldest first."""
+    count = 0
+    with open_store(config.storage.url) as store:
+        for letter_id in store.dead_letters.ids():
+            letter = store.dead_letters.get(letter_id)
+            if letter is None or not letters.matches(letter):
+                continue
+            write_stored_letter(sys.stdout, letter, as_json=as_json)
+            count += 1
+    print(f"newsflow: {count} dead letters", file=sys.stderr)
+    return 0
+
+
+def replay_stored(config: Config, letters: LetterFilter) -> int:
+    from pipeline.runtime.replay import replay_letters
+    from pipeline.runtime.wiring import Resources
+
+    resources = Resources(config)
+    try:
+        result = replay_letters(resources, letters)
+    finally:
+        resources.close()
+    print(
+        f"newsflow: replayed {result.through + result.failed_again} dead letters:"
+        f" {result.through} through, {result.failed_again} failed again; {result.kept} kept",
+        file=sys.stderr,
+    )
+    return 1 if result.failed_again else 0
+
+
+def write_stored_letter(out: TextIO, letter: StoredLetter, *, as_json: bool) -> None:
+    url = _url_of(letter.payload)
+    if as_json:
+        document = {
+            "id": letter.id,
+            "stage": letter.stage,
+            "topic": letter.topic,
+            "reason": letter.reason,
+            "error_class": letter.error_class,
+            "error": letter.error,
+            "url": url,
+            "attempts": letter.attempts,
+            "first_failed_at": letter.created_at,
+            "last_failed_at": letter.last_failed_at,
+            "payload_bytes": len(letter.payload.encode("utf-8")),
+        }
+        out.write(json.dumps(document, ensure_ascii=False) + "\n")
+        return
+    error = printable(letter.error)[:PREVIEW_CHARS]
+    where = printable(url or "-")
+    out.write(
+        f"#{letter.id}  {letter.stage}  {letter.reason}  x{letter.attempts}  {where}"
+        f"  {letter.error_class}: {error}\n"
+    )
+
+
+def _url_of(payload: str) -> str | None:
+    """The failed message's URL (every message names one), for the listing."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    url = document.get("url") if isinstance(document, dict) else None
+    return url if isinstance(url, str) else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.storage.search import MAX_LIMIT, SearchHit, SearchQuery, parse_since
 from connectors.storage.store import open_store
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, printable
 
 
 def register(sub: Any) -> None:
@@ -57,8 +57,3 @@ def format_hit(hit: SearchHit, fmt: str) -> str:
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     day = article.published_at.date().isoformat() if article.published_at else "----------"
     return f"{day}  {article.id}  {printable(article.source)}  {printable(article.title or '-')}"
-
-
-def printable(text: str) -> str:
-    """One line, without control characters: a stored title cannot drive the terminal."""
-    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))

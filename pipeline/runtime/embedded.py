@@ -492,6 +492,7 @@ class EmbeddedPipeline:
             reason=failure.reason,
             error=failure.error,
             payload=failure.payload,
+            letter_key=failure.letter_key,
         )
 
     # -- executors and stages -------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.errors import (
     FetchTimeout,
@@ -33,11 +34,37 @@ class Failure:
     error: str
     payload: str
     retryable: bool
+    letter_key: str | None = None
+    """The failed message's :meth:`~pipeline.models.Message.letter_key`; None when there
+    was no message (undecodable bytes)."""
 
     @property
     def is_bug(self) -> bool:
         """True when the stage raised something other than a NewsflowError."""
         return self.reason == "unexpected"
+
+
+class Lettered(Protocol):
+    """What both transports' dead letters say about their failure."""
+
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    """Which dead letters a command acts on: all, or those of one stage and/or reason."""
+
+    stage: str | None = None
+    reason: str | None = None
+
+    def matches(self, letter: Lettered) -> bool:
+        return (self.stage is None or letter.stage == self.stage) and (
+            self.reason is None or letter.reason == self.reason
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,7 @@ def failure_from(stage: str, message: Message, error: BaseException) -> Failure:
         error=text,
         payload=message.model_dump_json(),
         retryable=is_retryable(error),
+        letter_key=message.letter_key(),
     )
 
 

@@ -14,13 +14,13 @@ import pytest
 
 from connectors.kafka import clients
 from connectors.kafka.clients import codec
-from connectors.kafka.dlq import LetterFilter
 from connectors.kafka.errors import is_fatal, kafka_errors, reason_for
 from connectors.kafka.headers import DEAD_LETTER_HEADERS, DeadLetterInfo
 from connectors.kafka.instance import InstanceSlot
 from connectors.kafka.topics import topic_specs
 from pipeline.config import KafkaConfig
 from pipeline.errors import ConfigError, MessageError, TransportError
+from pipeline.runtime.outcome import LetterFilter
 
 INFO = DeadLetterInfo(
     source_topic="news.pages",

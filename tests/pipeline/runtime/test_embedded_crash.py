@@ -6,6 +6,7 @@ as a subprocess, as in production, and is killed while it polls and stores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -33,8 +34,19 @@ PAGE_DELAY = 0.04
 class CorpusServer:
     """Serves ``/feeds/<site>.xml`` (RSS) and ``/<site>/<path>`` article pages, slowly."""
 
-    def __init__(self, pages: list[Page]) -> None:
+    def __init__(
+        self,
+        pages: list[Page],
+        gone_per_site: int = 0,
+        release: threading.Event | None = None,
+    ) -> None:
+        """``gone_per_site``: links each feed lists that answer 404; ``release``: each
+        site's last page is held back until it is set."""
         self.pages = pages
+        self.gone_per_site = gone_per_site
+        self.release = release
+        last = {p.site: p for p in pages}
+        self.held = {self.local_path(p.url) for p in last.values()} if release else set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.by_path = {self.local_path(p.url): p for p in pages}
@@ -44,8 +56,16 @@ class CorpusServer:
         parts = urlsplit(url)
         return f"/{parts.hostname}{parts.path}"
 
+    def gone_links(self, site: str) -> list[str]:
+        """Links the feed lists and the server answers 404 for: each one is a dead letter."""
+        return [f"{self.base}/{site}/gone-{n}" for n in range(self.gone_per_site)]
+
     def feed(self, site: str) -> bytes:
-        items = "".join(
+        gone = "".join(
+            f"<item><title>gone {link}</title><link>{link}</link></item>"
+            for link in self.gone_links(site)
+        )
+        items = gone + "".join(
             f"<item><title>{escape(p.title)}</title><link>{self.base}{self.local_path(p.url)}</link>"
             f"<guid>{escape(p.url)}</guid><pubDate>{format_datetime(p.published_at)}</pubDate></item>"
             for p in self.pages
@@ -65,16 +85,20 @@ class CorpusServer:
                         "application/rss+xml",
                     )
                 elif self.path in outer.by_path:
+                    if self.path in outer.held and outer.release is not None:
+                        outer.release.wait(timeout=120)
                     time.sleep(PAGE_DELAY)
                     body, kind = outer.by_path[self.path].html.encode(), "text/html; charset=utf-8"
                 else:
+                    time.sleep(PAGE_DELAY)
                     self.send_error(404)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                with contextlib.suppress(ConnectionError):  # the client was killed
+                    self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -164,3 +188,55 @@ def test_kill_9_during_a_run_then_restart_stores_every_entry_once(
     assert sorted(r["url"] for r in rows) == sorted(expected)
     assert len({r["id"] for r in rows}) == total
     assert all(r["revision"] == 1 for r in rows)
+
+
+def dead_letters(db: Path, *columns: str) -> list[tuple[object, ...]]:
+    """The store's dead letters: (stage, url of the failed message, ``columns``...)."""
+    if not db.exists():
+        return []
+    query = f"SELECT {', '.join(['stage', 'payload', *columns])} FROM dead_letters"
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            rows = conn.execute(query).fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    return [(stage, json.loads(payload)["url"], *rest) for stage, payload, *rest in rows]
+
+
+@pytest.mark.slow
+def test_kill_9_after_dead_letters_then_restart_keeps_each_dead_letter_once(
+    tmp_path: Path,
+) -> None:
+    """Entries dead-lettered before the kill come again with their uncommitted polls.
+
+    Each feed's last page is held back until the kill, so no poll can commit
+    before it; the pages that are gone fail again on the restart, and the
+    store keeps one dead letter for each, not one per attempt.
+    """
+    pages = generate_site_pages(n_sites=4, pages_per_site=10, seed=11)
+    release = threading.Event()
+    with CorpusServer(pages, gone_per_site=2, release=release) as served:
+        config = write_config(tmp_path, served)
+        db = tmp_path / "store.db"
+        gone = sorted(link for site in {p.site for p in pages} for link in served.gone_links(site))
+
+        first = newsflow(config, "run", "--once")
+        deadline = time.monotonic() + 120
+        while len(dead_letters(db)) < len(gone) and time.monotonic() < deadline:
+            assert first.poll() is None, f"the run ended early: {first.communicate()[1][-2000:]}"
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert len(dead_letters(db)) == len(gone)
+        release.set()
+
+        second = newsflow(config, "run", "--once")
+        _, err = second.communicate(timeout=300)
+
+    assert second.returncode == 1, err[-2000:]  # 1: some entries were dead-lettered
+    letters = dead_letters(db)
+    assert sorted(str(url) for _, url in letters) == gone
+    assert {(stage, attempts) for stage, _, attempts in dead_letters(db, "attempts")} == {
+        ("fetch", 2)
+    }
+    assert stored_rows(db) == len(pages)

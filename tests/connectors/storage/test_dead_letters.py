@@ -1,0 +1,79 @@
+"""The store's dead letters: one letter per failed message and stage, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.storage import Database, DeadLetterRepository
+from connectors.storage.dead_letters import MIGRATIONS
+from connectors.storage.migrations import migrate
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
+    yield database
+    database.close()
+
+
+def add(
+    letters: DeadLetterRepository, *, stage: str = "fetch", key: str | None, error: str
+) -> None:
+    letters.add(
+        stage=stage, topic="items", error_class="HttpStatusError", reason="http_404",
+        error=error, payload=f'{{"url": "{error}"}}', letter_key=key,
+    )  # fmt: skip
+
+
+def all_letters(letters: DeadLetterRepository) -> list[tuple[int, str, str, int]]:
+    found = [letters.get(i) for i in letters.ids()]
+    return [(x.id, x.stage, x.error, x.attempts) for x in found if x is not None]
+
+
+def test_the_same_message_failing_again_updates_its_letter(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key="feed-a http://x/1", error="first")
+    add(letters, key="feed-a http://x/2", error="other")
+    [first] = [x for x in (letters.get(i) for i in letters.ids()) if x and x.error == "first"]
+
+    add(letters, key="feed-a http://x/1", error="second")
+
+    assert all_letters(letters) == [(first.id, "fetch", "second", 2), (2, "fetch", "other", 1)]
+    again = letters.get(first.id)
+    assert again is not None
+    assert again.created_at == first.created_at
+    assert again.last_failed_at >= first.last_failed_at
+    assert again.payload == '{"url": "second"}'
+
+
+def test_a_failure_at_another_stage_is_another_letter(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, stage="fetch", key="k", error="a")
+    add(letters, stage="extract", key="k", error="b")
+    assert [(s, a) for _, s, _, a in all_letters(letters)] == [("fetch", 1), ("extract", 1)]
+
+
+def test_letters_without_a_key_are_never_merged(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key=None, error="a")
+    add(letters, key=None, error="a")
+    assert [a for *_, a in all_letters(letters)] == [1, 1]
+
+
+def test_letters_written_before_keys_existed_are_kept_as_they_were(db: Database) -> None:
+    migrate(db, "dead_letters", MIGRATIONS[:1])
+    db.execute(
+        "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload, created_at)"
+        " VALUES ('fetch', 'items', 'E', 'r', 'old', '{}', '2026-01-01T00:00:00+00:00')"
+    )
+
+    letters = DeadLetterRepository(db)  # applies step 2
+
+    [old] = [letters.get(i) for i in letters.ids()]
+    assert old is not None
+    assert (old.error, old.letter_key, old.attempts) == ("old", None, 1)
+    assert old.last_failed_at == old.created_at
+    add(letters, key="k", error="new")
+    assert len(letters.ids()) == 2
