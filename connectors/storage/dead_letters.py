@@ -13,6 +13,7 @@ updates the letter (newest error and payload, ``attempts`` + 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from connectors.storage.db import Database, Dialect, storable_text
 from connectors.storage.migrations import Migration, both, migrate
@@ -74,6 +75,25 @@ class DeadLetter:
     last_failed_at: str
 
 
+class Failed(Protocol):
+    """A stage's failure as the runtimes describe it (``pipeline.runtime.outcome.Failure``)."""
+
+    @property
+    def stage(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def error_class(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def payload(self) -> str: ...
+    @property
+    def letter_key(self) -> str | None: ...
+
+
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -102,6 +122,18 @@ class DeadLetterRepository:
             (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
              now, letter_key, now),
         )  # fmt: skip
+
+    def keep(self, failure: Failed) -> None:
+        """:meth:`add` for a failure as the runtimes describe it."""
+        self.add(
+            stage=failure.stage,
+            topic=failure.topic,
+            error_class=failure.error_class,
+            reason=failure.reason,
+            error=failure.error,
+            payload=failure.payload,
+            letter_key=failure.letter_key,
+        )
 
     def list(self, limit: int = 100) -> list[DeadLetter]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM dead_letters ORDER BY id LIMIT ?", (limit,))

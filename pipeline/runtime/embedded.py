@@ -485,15 +485,7 @@ class EmbeddedPipeline:
                 **context,
             },
         )
-        self.resources.dead_letters.add(
-            stage=failure.stage,
-            topic=failure.topic,
-            error_class=failure.error_class,
-            reason=failure.reason,
-            error=failure.error,
-            payload=failure.payload,
-            letter_key=failure.letter_key,
-        )
+        self.resources.dead_letters.keep(failure)
 
     # -- executors and stages -------------------------------------------------
 

@@ -98,15 +98,7 @@ class LetterReplay:
             self.resources.dead_letters.remove(letter.id)
         if failure is not None:
             log.warning("%s failed again: %s", failure.stage, failure.error)
-            self.resources.dead_letters.add(
-                stage=failure.stage,
-                topic=failure.topic,
-                error_class=failure.error_class,
-                reason=failure.reason,
-                error=failure.error,
-                payload=failure.payload,
-                letter_key=failure.letter_key,
-            )
+            self.resources.dead_letters.keep(failure)
 
     def _chain(self, letter: DeadLetter, message: Message) -> tuple[list[Stage], list[Stage]]:
         """The stages from the one that failed to the end: (before storage, storing).
