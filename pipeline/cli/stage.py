@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline import logs
 from pipeline.cli.common import config_from
 from pipeline.config import Config, config_path
+from pipeline.errors import ConfigError
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
 from pipeline.topology import WORKER_BY_NAME
@@ -59,10 +60,20 @@ def handle(args: argparse.Namespace) -> int:
     from pipeline.service.kafka_health import stage_endpoints
 
     config = config_from(args)
+    path = config_path(args.config, os.environ)
+    if config.transport != "kafka":
+        # A poller here would mark entries seen in the store and publish them to a broker
+        # no embedded service reads: `newsflow run` would never see them.
+        raise ConfigError(
+            [
+                f"transport: is {config.transport!r}, and `newsflow stage` runs a worker on"
+                " Kafka: set `transport: kafka` in the config, or use `newsflow run`"
+            ],
+            source=str(path),
+        )
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
     poller = args.name == "poll"
-    path = config_path(args.config, os.environ)
     reloader = ConfigReloader(path, os.environ, config) if poller else None
     endpoints, ticker = stage_endpoints(config, args.name, reloader)
     with handle_signals(stop, reload=reloader.request if reloader else None), endpoints:

@@ -44,6 +44,10 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "empty.xml").write_bytes(b"")
     (tmp_path / "junk.bin").write_bytes(bytes(range(256)) * 20)
     (tmp_path / "bad.yaml").write_text("feeds: [\n  - name: a\n", encoding="utf-8")
+    (tmp_path / "embedded.yaml").write_text(
+        "feeds: [{name: a, url: 'http://127.0.0.1:1/feed'}]\nstorage: {url: 'sqlite:///x.db'}\n",
+        encoding="utf-8",
+    )
     return tmp_path
 
 
@@ -59,13 +63,16 @@ def workdir(tmp_path: Path) -> Path:
         (["extract", "junk.bin"], "not an HTML page"),
         (["extract", "/dev/zero"], "larger than fetch.max_body_bytes"),
         (["schema", "--topic", "nope"], "unknown topic"),
+        (["--config", "embedded.yaml", "stage", "poll"], "`newsflow stage` runs a worker on Kafka"),
+        (["--config", "embedded.yaml", "stage", "store"], "transport: is 'embedded'"),
     ],
 )
 def test_bad_input_gives_one_clear_line(workdir: Path, args: list[str], expect: str) -> None:
     result = newsflow(*args, cwd=workdir)
     assert_one_clear_line(result, expect=expect)
-    if args[:2] == ["--config", "bad.yaml"]:
+    if args[:2] == ["--config", "bad.yaml"] or "stage" in args:
         assert result.returncode == 2
+    assert not (workdir / "x.db").exists()  # nothing was opened, let alone marked seen
 
 
 def test_extract_goes_on_with_the_other_files(workdir: Path) -> None:
