@@ -110,10 +110,20 @@ class Scheduler:
         self._order = itertools.count()
         self.set_feeds(feeds)
 
-    def set_feeds(self, feeds: Iterable[FeedConfig]) -> None:
-        """Follow a new feed list (start or config reload): keep known feeds' times."""
+    def set_feeds(
+        self, feeds: Iterable[FeedConfig], schedule: ScheduleConfig | None = None
+    ) -> None:
+        """Follow a new feed list (start or config reload), and ``schedule`` if given: keep
+        known feeds' times.
+
+        New feeds' state is read from the store first: if that fails (the store went
+        away), nothing has changed, and the reload can be tried again as a whole.
+        """
         wanted = {f.name: f for f in feeds if f.enabled}
         states = self.state.all() if self.state and set(wanted) - set(self._feeds) else {}
+        if schedule is not None:
+            self.config = schedule
+            self.policy = IntervalPolicy(schedule)
         for name in set(self._feeds) - set(wanted):
             for table in (self._feeds, self._interval, self._failures, self._due_at):
                 table.pop(name, None)

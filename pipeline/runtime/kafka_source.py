@@ -95,7 +95,12 @@ class KafkaFeedSource:
         """Poll feeds as they fall due until ``stop`` is set."""
         summary = RunSummary()
         while not stop.is_set():
-            self._tick(self)
+            try:
+                self._tick(self)  # a reload reads feed state from the store
+            except StoreUnavailable as exc:
+                self._store_away(exc)
+                self._wait(stop, PUBLISH_BACKOFF_S)
+                continue
             due = self.scheduler.due()
             if due and len(self._poll_or_wait(due, summary, stop)) < len(due) and not stop.is_set():
                 self._wait(stop, PUBLISH_BACKOFF_S)  # the broker or the store is away
@@ -111,20 +116,23 @@ class KafkaFeedSource:
         try:
             return self.poll_feeds(feeds, summary, stop)
         except StoreUnavailable as exc:
-            STORE_UNAVAILABLE.labels("poll").inc()
-            log.warning(
-                "store unavailable: %s; polls not committed come again",
-                exc,
-                extra={"event": "store_unavailable"},
-            )
+            self._store_away(exc)
             return {}
+
+    def _store_away(self, error: StoreUnavailable) -> None:
+        STORE_UNAVAILABLE.labels("poll").inc()
+        log.warning(
+            "store unavailable: %s; polls not committed come again",
+            error,
+            extra={"event": "store_unavailable"},
+        )
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""
         from pipeline.service.reload import apply_feed_config
 
-        self.config = config
         apply_feed_config(self.poller, self.scheduler, self.resources.fetcher, config)
+        self.config = config
 
     def poll_feeds(
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event

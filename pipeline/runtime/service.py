@@ -122,8 +122,8 @@ class EmbeddedService:
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config: its feeds and schedule (the rest needs a restart)."""
-        self.config = config
         apply_feed_config(self.poller, self.scheduler, self.resources.fetcher, config)
+        self.config = config
 
     def _poll_and_process(
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event

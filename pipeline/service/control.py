@@ -19,6 +19,7 @@ from typing import Protocol
 
 from pipeline import logs
 from pipeline.config import Config
+from pipeline.errors import StoreUnavailable
 from pipeline.service.health import Health
 from pipeline.service.reload import ConfigReloader
 
@@ -51,6 +52,7 @@ class LoopControl:
         self.beat()
         if self.reloader is None:
             return
+        previous = self.reloader.running
         new = self.reloader.poll()
         if new is None:
             return
@@ -58,7 +60,11 @@ class LoopControl:
         if self.health is not None:
             self.health.liveness_timeout = new.service.liveness_timeout_seconds
         if target is not None:
-            target.reconfigure(new)
+            try:
+                target.reconfigure(new)
+            except StoreUnavailable as exc:
+                self.reloader.undo(previous, exc)
+                raise
 
     def wait(self, stop: threading.Event, seconds: float) -> bool:
         """Sleep up to ``seconds`` (at most one tick); True when ``stop`` is set."""

@@ -41,7 +41,7 @@ from connectors.http.local import LocalFeedReader
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError
 from pipeline.polling.poller import FeedPoller
-from pipeline.polling.scheduler import IntervalPolicy, Scheduler
+from pipeline.polling.scheduler import Scheduler
 from pipeline.service.metrics import CONFIG_RELOADS
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,17 @@ class ConfigReloader:
             return None
         return self.reload("file change")
 
+    def undo(self, previous: Config, error: Exception) -> None:
+        """The reload just returned could not be applied (the store went away while it
+        was): ``previous`` stays the running config, and the reload is tried again at
+        the next poll."""
+        self.running = previous
+        self._requested.set()
+        log.warning(
+            "config reload not applied (%s); trying again", error,
+            extra={"event": "config_reload_retry"},
+        )  # fmt: skip
+
     def reload(self, why: str) -> Config | None:
         """Load and validate the file; apply what can change live, log the rest."""
         self._mtime = _mtime(self.path)
@@ -263,11 +274,10 @@ def apply_feed_config(
     """Point ``poller`` and ``scheduler`` at the feeds and schedule of ``config``.
 
     Feeds the scheduler knew keep their next poll time; new ones are spread
-    over the first interval like at start.
+    over the first interval like at start. The scheduler goes first: it reads
+    the store, and if that fails nothing has changed yet.
     """
+    scheduler.set_feeds(config.feeds, config.schedule)
     poller.config = config
     poller.limits = FeedLimits.from_config(config.schedule)
     poller.fetcher = LocalFeedsFetcher(fetcher, config)
-    scheduler.config = config.schedule
-    scheduler.policy = IntervalPolicy(config.schedule)
-    scheduler.set_feeds(config.feeds)

@@ -23,6 +23,8 @@ from pipeline.errors import TransportError
 from pipeline.models import FeedEntry
 from pipeline.runtime.kafka_source import KafkaFeedSource
 from pipeline.runtime.wiring import Resources
+from pipeline.service.control import LoopControl
+from pipeline.service.reload import ConfigReloader
 
 pytestmark = pytest.mark.kafka
 psycopg = pytest.importorskip("psycopg")
@@ -106,6 +108,48 @@ def test_a_store_outage_leaves_the_polls_uncommitted_and_the_poller_goes_on(
     assert _store_outages() == outages + 1
     urls = [FeedEntry.model_validate_json(r.value).url for r in kafka_env.read("items")]
     assert sorted(urls) == [f"https://wire.example/story-{i}" for i in range(3)]
+
+
+@pytest.mark.postgres
+def test_a_reload_that_meets_a_store_outage_is_applied_once_the_store_is_back(
+    kafka_env: KafkaEnv, postgres_url: str
+) -> None:
+    """A reload adding a feed reads feed state; with the store's connection dropped it
+    fails. The poller goes on, and the next turn applies the reload: the new feed's
+    entries are published."""
+    kafka_env.configure(
+        feeds=[],
+        storage={"url": postgres_url},
+        schedule={"jitter": 0, "default_interval_seconds": 1, "min_interval_seconds": 1},
+    )
+    kafka_env.create_topics()
+    config = kafka_env.config
+    config_file = kafka_env.config_file()
+    resources = Resources(config)
+    reloader = ConfigReloader(config_file, {}, config)
+    source = KafkaFeedSource(config, resources, control=LoopControl(reloader=reloader))
+    feed = rss(kafka_env.workdir / "wire.xml", 3)
+    kafka_env.configure(feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}])
+    kafka_env.config_file()
+    resources.feed_state.all()  # the store's connection is open, then dropped
+    _drop_connections_to(postgres_url)
+    reloader.request()
+    outages = _store_outages()
+    stop = threading.Event()
+    worker = threading.Thread(target=source.run_forever, args=(stop,))
+    try:
+        worker.start()
+        deadline = time.monotonic() + 30
+        while len(kafka_env.read("items", timeout=1)) < 3:
+            assert worker.is_alive(), "the poller's loop ended"
+            assert time.monotonic() < deadline, "the new feed's entries were never published"
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        source.close()
+        resources.close()
+    assert not worker.is_alive()
+    assert _store_outages() == outages + 1
 
 
 def _drop_connections_to(url: str) -> None:

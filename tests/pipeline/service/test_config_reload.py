@@ -15,8 +15,9 @@ from connectors.http.fetcher import build_fetcher
 from connectors.storage.db import Database
 from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import Config, FetchConfig, load_config, parse_config
-from pipeline.errors import FetchRefused
+from pipeline.errors import FetchRefused, StoreUnavailable
 from pipeline.polling import FeedPoller, Scheduler
+from pipeline.service.control import LoopControl
 from pipeline.service.reload import (
     ConfigReloader,
     LocalFeedsFetcher,
@@ -207,3 +208,55 @@ def test_the_reloaded_fetcher_reads_the_new_local_feeds_and_refuses_others(
     reloaded.close()
     assert network.fetch_local_feed(str(old_file)).status == 200, "the original is left open"
     network.close()
+
+
+class StoreGoesAway(FeedStateRepository):
+    """Feed state whose store is away for the next ``outages`` reads of every feed."""
+
+    outages = 0
+
+    def all(self) -> Any:
+        if self.outages:
+            self.outages -= 1
+            raise StoreUnavailable("PostgreSQL is restarting (injected)")
+        return super().all()
+
+
+def test_a_reload_that_meets_a_store_outage_changes_nothing_and_is_tried_again(
+    tmp_path: Path, config_file: Path
+) -> None:
+    """The new feed's state cannot be read: nothing of the reload is applied, the
+    reloader keeps the old config, and the next turn applies the whole reload."""
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    state = StoreGoesAway(db)
+    running = load_config(config_file, environ={})
+    scheduler = Scheduler(running.feeds, running.schedule, state)
+    fetcher = build_fetcher(FetchConfig())
+    poller = FeedPoller(fetcher, state, running)
+
+    class Target:
+        def reconfigure(self, new: Config) -> None:
+            apply_feed_config(poller, scheduler, fetcher, new)
+
+    reloader = ConfigReloader(config_file, {}, running)
+    control = LoopControl(reloader=reloader)
+    write(config_file, {
+        **BASE,
+        "feeds": [*BASE["feeds"], {"name": "c", "url": "https://c.example/feed"}],
+        "schedule": {"max_entries_per_poll": 50},
+    })  # fmt: skip
+    reloader.request()
+    state.outages = 1
+
+    with pytest.raises(StoreUnavailable):
+        control.tick(Target())
+    assert scheduler.due_at("c") is None
+    assert poller.config is running and scheduler.config == running.schedule
+    assert reloader.running is running
+
+    control.tick(Target())  # the store is back
+    assert scheduler.due_at("c") is not None
+    assert poller.config is reloader.running and poller.limits.max_entries == 50
+    assert scheduler.config.max_entries_per_poll == 50
+    fetcher.close()
+    db.close()
