@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.consumer import GroupConsumer
@@ -33,7 +33,7 @@ from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, Transaction
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.headers import DeadLetterInfo, Headers
 from connectors.kafka.records import InRecord, OutRecord, Partition
-from connectors.kafka.topics import committed_offsets
+from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import KafkaConfig
 from pipeline.errors import MessageError
 from pipeline.runtime.outcome import LetterFilter
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 READ_BATCH = 500
 POLL_MS = 500
 MAX_EMPTY_POLLS = 20
+EXACT_COUNT_SPAN = 1000
+"""Up to this many offsets past the replay group, :func:`pending_count` reads and counts."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ReplayResult:
     replayed: int = 0
     kept: int = 0
     invalid: int = 0
+    dropped: int = 0
 
 
 def replay_group(config: KafkaConfig) -> str:
@@ -109,6 +112,38 @@ def pending_letters(config: KafkaConfig, *, include_replayed: bool = False) -> I
         consumer.close()
 
 
+def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
+    """How many letters are pending (past the replay group's offsets), for the gauge.
+
+    Offsets also number the transactions' commit markers (a letter written in
+    a transaction takes two), so the span of offsets overstates the count and
+    would not fall to 0 once every letter is replayed or dropped. Up to
+    :data:`EXACT_COUNT_SPAN` offsets the letters are read and counted (the
+    consumer is assigned to the DLQ for that); beyond, the span is returned,
+    an upper bound.
+    """
+    partitions = partitions_of(admin, [dlq_topic(config)])
+    if not partitions:
+        return 0
+    ends = end_offsets(consumer, partitions)
+    replayed = committed_offsets(admin, replay_group(config))
+    with kafka_errors("read beginning offsets"):
+        beginnings = consumer.beginning_offsets(partitions)
+    starts = {tp: max(beginnings.get(tp) or 0, replayed.get(tp, 0)) for tp in partitions}
+    span = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
+    if span == 0 or span > EXACT_COUNT_SPAN:
+        return span
+    behind = [tp for tp in partitions if ends[tp] > starts[tp]]
+    with kafka_errors(f"read {dlq_topic(config)}"):
+        consumer.assign(behind)
+        for tp in behind:
+            consumer.seek(tp, starts[tp])
+        try:
+            return sum(1 for _ in _read_until(consumer, {tp: ends[tp] for tp in behind}))
+        finally:
+            consumer.assign([])
+
+
 def _read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Iterator[DeadLetter]:
     """Records of the assigned partitions up to ``ends``, as dead letters."""
     remaining = {tp for tp, end in ends.items() if consumer.position(tp) < end}
@@ -126,15 +161,20 @@ def _read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Ite
         remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
 
 
-def replay(config: KafkaConfig, letters: LetterFilter) -> ReplayResult:
-    """Send pending letters matching ``letters`` back to their source topics (module docstring)."""
+def replay(config: KafkaConfig, letters: LetterFilter, *, drop: bool = False) -> ReplayResult:
+    """Send pending letters matching ``letters`` back to their source topics (module docstring).
+
+    With ``drop`` they are discarded instead: the replay group commits past them and
+    nothing is sent (letters whose cause will never be fixed, such as pages gone for
+    good). The others stay pending, as in a replay.
+    """
     group = replay_group(config)
     consumer = GroupConsumer(
         config, group=group, topics=[dlq_topic(config)], client_id=group, subscribe=False
     )
     delivery = _delivery(config, consumer, group)
     try:
-        return _replay(config, consumer, delivery, letters)
+        return _replay(config, consumer, delivery, letters, drop=drop)
     finally:
         delivery.close(5.0)
         consumer.close()
@@ -151,14 +191,19 @@ def _delivery(config: KafkaConfig, consumer: GroupConsumer, group: str) -> Deliv
 
 
 def _replay(
-    config: KafkaConfig, consumer: GroupConsumer, delivery: Delivery, letters: LetterFilter
+    config: KafkaConfig,
+    consumer: GroupConsumer,
+    delivery: Delivery,
+    letters: LetterFilter,
+    *,
+    drop: bool,
 ) -> ReplayResult:
     with kafka_errors("read the end of the dead-letter topic"):
         tps = list(consumer.consumer.assignment())
         ends: dict[Partition, int] = {
             (tp.topic, tp.partition): end for tp, end in consumer.consumer.end_offsets(tps).items()
         }
-    replayed = kept = invalid = 0
+    replayed = kept = invalid = dropped = 0
     empty = 0
     while _behind(consumer, ends) and empty < MAX_EMPTY_POLLS:
         batch = [r for r in consumer.poll(POLL_MS, READ_BATCH) if r.offset < ends[r.where]]
@@ -169,7 +214,13 @@ def _replay(
         for record in batch:
             letter = to_letter(record)
             target = _target(config, letter)
-            if target is not None and letter.info is not None and letters.matches(letter.info):
+            if letter.info is not None:
+                matches = letters.matches(letter.info)
+            else:  # no headers to filter on: only a drop of everything takes it
+                matches = drop and letters == LetterFilter()
+            if matches and drop:
+                dropped += 1
+            elif matches and target is not None:
                 outputs.append(_resend(letter, target, record))
                 replayed += 1
             else:
@@ -177,7 +228,7 @@ def _replay(
                 kept += 1
                 invalid += target is None
         delivery.deliver(outputs, consumer.next_offsets(batch, batch))
-    return ReplayResult(replayed=replayed, kept=kept, invalid=invalid)
+    return ReplayResult(replayed=replayed, kept=kept, invalid=invalid, dropped=dropped)
 
 
 def _behind(consumer: GroupConsumer, ends: dict[Partition, int]) -> bool:

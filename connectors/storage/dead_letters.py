@@ -151,5 +151,16 @@ class DeadLetterRepository:
     def remove(self, letter_id: int) -> None:
         self.db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))
 
+    def remove_matching(self, *, stage: str | None, reason: str | None) -> int:
+        """Remove every letter of ``stage`` and ``reason`` (None: any); how many went."""
+        chosen = [(column, value) for column, value in (("stage", stage), ("reason", reason))]
+        chosen = [(column, value) for column, value in chosen if value is not None]
+        clause = " AND ".join(f"{column} = ?" for column, _ in chosen) or "1 = 1"
+        removed = self.db.execute(
+            f"DELETE FROM dead_letters WHERE {clause} RETURNING id",
+            tuple(value for _, value in chosen),
+        )
+        return len(removed)
+
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM dead_letters")[0][0])

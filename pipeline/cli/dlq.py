@@ -4,11 +4,13 @@ A dead letter is a message a stage could not handle. On Kafka it is kept in
 ``news.dlq`` with its original bytes and headers saying where it came from and
 why; ``replay`` sends the pending ones back to their source topic. Embedded it
 is a row of the store; ``replay`` runs its message through the rest of the
-pipeline here and stores it (:mod:`pipeline.runtime.replay`). Either way only
-letters of one stage or reason can be chosen (the others stay pending)::
+pipeline here and stores it (:mod:`pipeline.runtime.replay`). ``drop``
+discards letters whose cause will never be fixed. Either way only letters of
+one stage or reason can be chosen (the others stay pending)::
 
     newsflow dlq list --reason undecodable
     newsflow dlq replay --stage extract
+    newsflow dlq drop --reason http_404
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from connectors.storage import DeadLetter as StoredLetter
 from connectors.storage import open_store
 from pipeline.cli.common import config_from, printable
 from pipeline.config import Config
+from pipeline.errors import InputError
 from pipeline.runtime.outcome import LetterFilter
 
 PREVIEW_CHARS = 120
@@ -47,6 +50,13 @@ def register(sub: Any) -> None:
     )
     _add_filters(again)
     again.set_defaults(handler=handle_replay)
+    drop = actions.add_parser(
+        "drop",
+        help="discard pending dead letters whose cause will not be fixed (pages gone for good)",
+    )
+    _add_filters(drop)
+    drop.add_argument("--all", action="store_true", help="every pending letter (no filter)")
+    drop.set_defaults(handler=handle_drop)
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +91,22 @@ def handle_replay(args: argparse.Namespace) -> int:
         + (f" ({result.invalid} without valid headers)" if result.invalid else ""),
         file=sys.stderr,
     )
+    return 0
+
+
+def handle_drop(args: argparse.Namespace) -> int:
+    if not (args.stage or args.reason or args.all):
+        raise InputError("say which letters to drop: --stage, --reason, or --all")
+    config = config_from(args)
+    letters = LetterFilter(stage=args.stage, reason=args.reason)
+    if config.transport == "embedded":
+        with open_store(config.storage.url) as store:
+            dropped = store.dead_letters.remove_matching(stage=args.stage, reason=args.reason)
+            kept = store.dead_letters.count()
+    else:
+        result = replay(config.kafka, letters, drop=True)
+        dropped, kept = result.dropped, result.kept
+    print(f"newsflow: dropped {dropped} dead letters; {kept} kept", file=sys.stderr)
     return 0
 
 

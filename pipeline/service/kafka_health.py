@@ -27,6 +27,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.consumer import GroupConsumer
+from connectors.kafka.dlq import pending_count
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
@@ -144,11 +145,7 @@ class BrokerProbe:
             for tp in partitions:
                 lag = max(0, ends[tp] - committed.get(tp, 0))
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
-        dlq = partitions_of(admin, [topic_name(prefix, "dlq")])
-        ends = end_offsets(consumer, dlq)
-        with kafka_errors("read beginning offsets"):
-            starts = dict(consumer.beginning_offsets(dlq)) if dlq else {}
-        DEAD_LETTERS_WAITING.set(sum(ends[tp] - (starts.get(tp) or 0) for tp in dlq))
+        DEAD_LETTERS_WAITING.set(pending_count(self.config.kafka, admin, consumer))
 
     def _cache(self, key: str, compute: Callable[[], Any]) -> Any:
         with self._lock:

@@ -70,7 +70,8 @@ ASSIGNED_PARTITIONS = Gauge(
 )
 DEAD_LETTERS_WAITING = Gauge(
     "newsflow_dead_letters_waiting",
-    "DLQ size: dead letters waiting for a fix (store rows embedded, news.dlq records on Kafka).",
+    "DLQ size: dead letters waiting for a fix (store rows embedded; news.dlq records past"
+    " the replay group on Kafka).",
 )
 HEARTBEAT = Gauge(
     "newsflow_service_heartbeat_timestamp_seconds",

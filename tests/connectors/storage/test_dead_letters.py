@@ -77,3 +77,16 @@ def test_letters_written_before_keys_existed_are_kept_as_they_were(db: Database)
     assert old.last_failed_at == old.created_at
     add(letters, key="k", error="new")
     assert len(letters.ids()) == 2
+
+
+def test_remove_matching_removes_only_the_chosen_letters(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, stage="fetch", key="a", error="a")
+    add(letters, stage="extract", key="b", error="b")
+    add(letters, stage="fetch", key="c", error="c")
+
+    assert letters.remove_matching(stage="fetch", reason="http_410") == 0
+    assert letters.remove_matching(stage="fetch", reason=None) == 2
+    assert [s for _, s, _, _ in all_letters(letters)] == ["extract"]
+    assert letters.remove_matching(stage=None, reason=None) == 1
+    assert letters.count() == 0

@@ -14,6 +14,7 @@ import pytest
 from connectors.storage.store import open_store
 from corpus import generate_site_pages
 from pipeline.cli import dlq
+from pipeline.errors import InputError
 from pipeline.models import FeedEntry, article_id
 
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=3)[0]
@@ -105,3 +106,24 @@ def test_replay_of_one_reason_keeps_the_others(
     assert run(["--config", str(config_file), "dlq", "replay", "--reason", "timeout"]) == 0
 
     assert "1 through, 0 failed again; 1 kept" in capsys.readouterr().err
+
+
+def test_drop_discards_the_letters_of_a_reason(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--config", str(config_file), "dlq", "drop", "--reason", "http_410"]) == 0
+    assert "dropped 1 dead letters; 1 kept" in capsys.readouterr().err
+
+    assert run(["--config", str(config_file), "dlq", "list"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("#1  fetch  timeout")
+
+
+def test_drop_says_which_letters_and_all_drops_every_one(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(InputError, match="--stage, --reason, or --all"):
+        run(["--config", str(config_file), "dlq", "drop"])
+
+    assert run(["--config", str(config_file), "dlq", "drop", "--all"]) == 0
+    assert "dropped 2 dead letters; 0 kept" in capsys.readouterr().err

@@ -15,6 +15,8 @@ import subprocess
 import pytest
 from kafka_support import NEWSFLOW, KafkaEnv, corpus_entries, wait_for
 
+from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.dlq import pending_count
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.models import FeedEntry
 
@@ -93,6 +95,7 @@ def test_dlq_list_shows_pending_letters_and_replay_sends_them_back(kafka_env: Ka
     pipeline = kafka_env.run_threads(["fetch", "extract"])
     try:
         wait_for(lambda: len(kafka_env.read("dlq")) == 2, timeout=60, what="two dead letters")
+        assert waiting(kafka_env) == 2
         listed = newsflow(kafka_env, "dlq", "list").stdout.splitlines()
         assert len(listed) == 2
         assert any("undecodable" in line and kafka_env.topic("items") in line for line in listed)
@@ -110,6 +113,7 @@ def test_dlq_list_shows_pending_letters_and_replay_sends_them_back(kafka_env: Ka
         pipeline.stop()
     pending = newsflow(kafka_env, "dlq", "list").stdout.splitlines()
     assert len(pending) == 2  # the kept undecodable one and the new extraction failure
+    assert waiting(kafka_env) == 2
     assert sum("undecodable" in line for line in pending) == 1
     assert sum("ExtractionError" in line for line in pending) == 1
     pages = [r for r in kafka_env.read("pages") if r.key == EMPTY_PAGE.url.encode()]
@@ -118,3 +122,26 @@ def test_dlq_list_shows_pending_letters_and_replay_sends_them_back(kafka_env: Ka
     )
     everything = newsflow(kafka_env, "dlq", "list", "--all").stdout.splitlines()
     assert len(everything) == 4
+
+    dropped = newsflow(kafka_env, "dlq", "drop", "--reason", "undecodable")
+    assert "dropped 1 dead letters; 1 kept" in dropped.stderr
+    [left] = newsflow(kafka_env, "dlq", "list").stdout.splitlines()
+    assert "ExtractionError" in left
+    assert (
+        newsflow(kafka_env, "dlq", "drop", "--all")
+        .stderr.strip()
+        .endswith("dropped 1 dead letters; 0 kept")
+    )
+    assert newsflow(kafka_env, "dlq", "list").stdout == ""
+    assert waiting(kafka_env) == 0
+
+
+def waiting(env: KafkaEnv) -> int:
+    """What the ``dead_letters_waiting`` gauge reports."""
+    admin = make_admin(env.config.kafka, client_id="test")
+    consumer = make_consumer(env.config.kafka, client_id="test")
+    try:
+        return pending_count(env.config.kafka, admin, consumer)
+    finally:
+        consumer.close()
+        admin.close()
