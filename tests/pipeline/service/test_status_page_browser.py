@@ -1,11 +1,12 @@
 """The live status page in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``).
 
 ``newsflow run`` serves the demo publishers plus one feed whose article title
-is markup. The rendered page must show every feed with its health, the
-recent articles with their tags and the duplicate clusters, render the
-hostile title as text (no element injected, no script run), and keep
-updating itself. Outside CI a machine without Chromium skips these tests
-(``bash deploy/local/chromium.sh`` installs it); in CI (``CI=true``) they fail.
+is markup and one whose only page is gone. The rendered page must show every
+feed with its health, the recent articles with their tags and the duplicate
+clusters, the dead letter, render the hostile title as text (no element
+injected, no script run), and keep updating itself. Outside CI a machine
+without Chromium skips these tests (``bash deploy/local/chromium.sh``
+installs it); in CI (``CI=true``) they fail.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from service_support import (
 
 pytestmark = pytest.mark.browser
 
+GONE_URL = "{base}/sites/late.example/gone-story.html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -70,15 +72,25 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     root = tmp_path_factory.mktemp("browser")
     site = FeedSite(root / "site")
     feed_url, _ = site.add_hostile_feed()
+    (root / "site" / "feeds" / "gone.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Gone</title>'
+        f"<item><title>Gone</title><link>{GONE_URL.format(base=site.base)}</link></item>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
     settings = write_config(root / "newsflow.yaml", site, root / "news.db")
     write_config(
         root / "newsflow.yaml", site, root / "news.db",
-        feeds=[*settings["feeds"], {"name": "late-wire", "url": feed_url}],
+        feeds=[*settings["feeds"], {"name": "late-wire", "url": feed_url},
+               {"name": "gone-wire", "url": site.feed_url("gone.xml")}],
     )  # fmt: skip
     running = ServiceProcess(root / "newsflow.yaml")
     try:
         total = len(MANIFEST["pages"]) + 1
         wait_until(lambda: running.stored() == total, 90, "every article")
+        wait_until(
+            lambda: running.json("/api/status")["dead_letters"]["total"] == 1, 30, "the letter"
+        )
         yield running
     finally:
         running.close()
@@ -105,7 +117,7 @@ def test_the_page_shows_every_feed_and_the_recent_articles(
     assert seconds < 5
     rows = browser.find_elements("css selector", "#feeds tbody tr")
     names = {row.get_attribute("data-feed") for row in rows}
-    assert names == {*DEMO_FEEDS, "late-wire"}
+    assert names == {*DEMO_FEEDS, "late-wire", "gone-wire"}
     for row in rows:
         assert "ok" in row.find_elements("tag name", "td")[1].text
     articles = browser.find_elements("css selector", "#articles li.article")
@@ -120,6 +132,17 @@ def test_the_page_shows_every_feed_and_the_recent_articles(
     assert all(len(c.find_elements("tag name", "li")) == 2 for c in clusters)
     assert browser.find_element("id", "state").text == "ready"
     assert browser.find_elements("css selector", "#chart svg polyline")
+
+
+def test_the_page_shows_the_dead_letter_with_its_tries(
+    browser: Any, service: ServiceProcess
+) -> None:
+    _load(browser, service.url + "/")
+    assert browser.find_element("id", "dead-letter-count").text == "(1 dead letters waiting)"
+    [row] = browser.find_elements("css selector", "#dead-letters tbody tr")
+    when, stage, reason, tries, error = [td.text for td in row.find_elements("tag name", "td")]
+    assert (stage, reason, tries) == ("fetch", "http_404", "1")
+    assert when.startswith("20") and "gone-story.html" in error
 
 
 def test_a_hostile_title_is_shown_as_text_and_runs_nothing(
