@@ -169,6 +169,17 @@ class FetchConfig(_Section):
         le=24 * 3600,
         description="How long an unreachable robots.txt (5xx, timeout) blocks a site.",
     )
+    retry_attempts: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Embedded runtime: retries of a transient fetch failure (timeout, 429,"
+        " 5xx) before the entry is dead-lettered. On Kafka kafka.retry_attempts applies"
+        " to every stage instead.",
+    )
+    retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="First fetch retry delay; doubles on each retry."
+    )
     retry_after_default: float = Field(
         default=60,
         ge=0,

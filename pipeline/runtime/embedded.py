@@ -44,7 +44,13 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +61,13 @@ from pipeline.config import Config
 from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
-from pipeline.runtime.outcome import Failure, Outcome, failure_from, process_safely
+from pipeline.runtime.outcome import (
+    Failure,
+    Outcome,
+    RetryPolicy,
+    failure_from,
+    process_safely,
+)
 from pipeline.runtime.processes import start_fork_server, worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -234,6 +246,8 @@ class EmbeddedPipeline:
         self._next_seq = 0
         self._in_flight = 0
         self._open: set[_Ticket] = set()
+        self._dropped = threading.Event()
+        """Set when the work in hand is dropped: fetch retries waiting for it give up."""
         self._start_processes()
 
     # -- public ---------------------------------------------------------------
@@ -303,6 +317,7 @@ class EmbeddedPipeline:
         self._abandon()
 
     def close(self) -> None:
+        self._dropped.set()
         for executor in (self._fetch_pool, self._extract_pool):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -348,9 +363,22 @@ class EmbeddedPipeline:
     def _start_fetch(self, item: _Item) -> None:
         self._in_flight += 1
         pool = self._fetch_executor()
-        future = pool.submit(timed_process, "fetch", self._local_stages("fetch"), item.entry)
+        future = pool.submit(self._fetch, self._local_stages("fetch"), item.entry, self._dropped)
         self._fetching[future] = item
         future.add_done_callback(self._completed.put)
+
+    def _fetch(self, stages: list[Stage], entry: FeedEntry, dropped: threading.Event) -> Outcome:
+        """Fetch one entry (in a fetch thread), trying a transient failure again.
+
+        ``dropped`` is set when the work in hand is dropped (a stop, a store
+        outage): a retry waiting then gives up, and nobody reads its result.
+        """
+        fetch = self.config.fetch
+        retry = RetryPolicy(fetch.retry_attempts, fetch.retry_backoff_seconds)
+        outcome = retry.run("fetch", lambda: timed_process("fetch", stages, entry), dropped.wait)
+        if outcome is None:
+            raise CancelledError("dropped while waiting to retry")
+        return outcome
 
     def _fetched_one(self, item: _Item, future: Future[Outcome]) -> None:
         outcome = _result(future, "fetch", item.entry)
@@ -437,6 +465,8 @@ class EmbeddedPipeline:
 
     def _abandon(self) -> None:
         """Drop everything in flight (after a stop): no callback of an open ticket runs."""
+        self._dropped.set()  # fetches waiting to retry give up; new ones get a fresh event
+        self._dropped = threading.Event()
         futures: list[Future[Any]] = [*self._fetching, *self._extracting]
         for future in futures:
             future.cancel()

@@ -81,7 +81,7 @@ from pipeline.errors import MessageError, StoreUnavailable, TransportError
 from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
 from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES, message_context
-from pipeline.runtime.outcome import Failure, Outcome
+from pipeline.runtime.outcome import Failure, Outcome, RetryPolicy
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import STORE_UNAVAILABLE, timed_process
@@ -103,9 +103,6 @@ BATCH_SECONDS = Histogram(
     "Time from poll to commit of one batch, per worker.",
     ["worker"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-RETRIES = Counter(
-    "newsflow_kafka_retries_total", "Transient stage failures tried again, per worker.", ["worker"]
 )
 
 TRANSPORT_BACKOFF_S = (0.5, 1, 2, 5, 10)
@@ -382,18 +379,12 @@ class KafkaWorkerRunner:
         """Run the stages, retrying transient failures; None if ``stop`` came during a wait."""
         if isinstance(item, Failure):
             return Outcome([], item)
-        delay = self.kafka.retry_backoff_seconds
-        for attempt in range(self.kafka.retry_attempts + 1):
-            outcome = timed_process(self.worker.name, self._stages or [], item)
-            failure = outcome.failure
-            if failure is None or not failure.retryable or attempt == self.kafka.retry_attempts:
-                return outcome
-            RETRIES.labels(self.worker.name).inc()
-            log.info("%s: %s; retry %d in %.1f s", failure.stage, failure.error, attempt + 1, delay)
-            if stop.wait(delay):
-                return None
-            delay *= 2
-        raise AssertionError("unreachable: the last attempt returns")
+        retry = RetryPolicy(self.kafka.retry_attempts, self.kafka.retry_backoff_seconds)
+        return retry.run(
+            self.worker.name,
+            lambda: timed_process(self.worker.name, self._stages or [], item),
+            stop.wait,
+        )
 
     def _checked(self, record: InRecord, message: Message | None, outcome: Outcome) -> Handled:
         """The records to produce for one input: its outputs, or its dead letter."""

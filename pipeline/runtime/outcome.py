@@ -2,15 +2,18 @@
 
 Both runtimes call :func:`process_safely`; a failure comes back as a
 :class:`Failure` value (picklable, so it crosses process pools) that the
-runtime turns into a dead letter. Deciding what a failure means lives here,
-in one place.
+runtime turns into a dead letter. Deciding what a failure means, and how a
+transient one is tried again (:class:`RetryPolicy`), lives here, in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from prometheus_client import Counter
 
 from pipeline.errors import (
     FetchTimeout,
@@ -21,6 +24,8 @@ from pipeline.errors import (
 )
 from pipeline.models import Message
 from pipeline.stages.base import Stage, StageFailed, run_chain
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,45 @@ class LetterFilter:
 class Outcome:
     produced: list[Message]
     failure: Failure | None = None
+
+
+RETRIES = Counter(
+    "newsflow_retries_total", "Transient stage failures tried again, per worker.", ["worker"]
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a runner tries a transient failure (:attr:`Failure.retryable`) again: up to
+    ``attempts`` more times, waiting ``backoff_seconds`` and doubling each time."""
+
+    attempts: int
+    backoff_seconds: float
+
+    def run(
+        self,
+        worker: str,
+        attempt: Callable[[], Outcome],
+        wait: Callable[[float], bool],
+    ) -> Outcome | None:
+        """``attempt`` until it succeeds, fails for good, or has no tries left.
+
+        ``wait(seconds)`` sleeps between tries and returns True when the runner
+        is stopping: then None is returned, and the message is neither done
+        nor dead-lettered.
+        """
+        delay = self.backoff_seconds
+        for tried in range(self.attempts + 1):
+            outcome = attempt()
+            failure = outcome.failure
+            if failure is None or not failure.retryable or tried == self.attempts:
+                return outcome
+            RETRIES.labels(worker).inc()
+            log.info("%s: %s; retry %d in %.1f s", failure.stage, failure.error, tried + 1, delay)
+            if wait(delay):
+                return None
+            delay *= 2
+        raise AssertionError("unreachable: the last attempt returns")
 
 
 def is_retryable(error: BaseException) -> bool:
