@@ -97,7 +97,10 @@ def _child_url(loc: str | None, base_url: str) -> str | None:
     """A child sitemap's absolute URL, resolved but not canonicalised (its query matters)."""
     if not loc:
         return None
-    url = urljoin(base_url, loc.strip()) if is_http_url(base_url) else loc.strip()
+    try:
+        url = urljoin(base_url, loc.strip()) if is_http_url(base_url) else loc.strip()
+    except ValueError:  # "http://[::1": urljoin cannot split it
+        return None
     return url if is_http_url(url) else None
 
 

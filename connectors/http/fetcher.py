@@ -62,7 +62,7 @@ from connectors.http.robots import MAX_ROBOTS_BYTES, RobotsCache
 from connectors.http.target import Target, parse_target
 from connectors.http.translate import deadline_error, translated
 from pipeline.config import FetchConfig
-from pipeline.errors import ConfigError, FetchError, HttpStatusError, RateLimited
+from pipeline.errors import ConfigError, FetchError, FetchRefused, HttpStatusError, RateLimited
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -189,7 +189,7 @@ class HttpFetcher:
                 return outcome
             if len(chain) > self._config.max_redirects:
                 raise _too_many_redirects(chain, self._config.max_redirects)
-            chain.append(urljoin(target.url, outcome.location.strip()))
+            chain.append(_redirect_target(target.url, outcome.location))
 
     def _exchange(
         self, target: Target, addresses: list[IPAddress], request: _Request
@@ -379,6 +379,18 @@ def _is_ip(host: str) -> bool:
         return parse_ip_host(host) is not None
     except ValueError:
         return False
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """Where a redirect's ``Location`` points, resolved against ``url``."""
+    try:
+        return urljoin(url, location.strip())
+    except ValueError as exc:  # "http://[::1": not even splittable
+        raise FetchRefused(
+            f"{url!r} redirected to an invalid URL {location[:200]!r}: {exc}",
+            url=url,
+            reason="invalid_redirect",
+        ) from None
 
 
 def _too_many_redirects(chain: list[str], limit: int) -> FetchError:

@@ -29,6 +29,7 @@ from pipeline.extraction import ExtractionResult, extract_article, load_rules, s
 from pipeline.extraction.learned import LearnedBoilerplate
 from pipeline.extraction.parse import check_html
 from pipeline.extraction.rules import ResidueRules
+from pipeline.urls import is_http_url
 
 
 def register(sub: Any) -> None:
@@ -51,6 +52,8 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     if args.url and len(args.files) > 1:
         raise InputError("--url names the URL of one page; give exactly one FILE with it")
+    if args.url and not is_http_url(args.url):
+        raise InputError(f"--url {args.url!r} is not an http(s) URL with a host")
     config = config_from(args)
     rules = load_rules(config.extract.residue_rules)
     repo = ResidueStatsRepository(Database(config.storage.url)) if args.learned else None

@@ -25,7 +25,10 @@ def source_of(url: str) -> str:
     >>> source_of("https://www.example.com/a"), source_of("https://news.bbc.co.uk/b")
     ('example.com', 'bbc.co.uk')
     """
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:  # not a URL with a host at all
+        return ""
     registrable = extract_domain(url) if host else None
     return registrable or host.removeprefix("www.")
 
@@ -57,7 +60,11 @@ def choose_canonical(html: str, url: str) -> str:
     href = canonical_link(html)
     if not href:
         return url
-    candidate = urljoin(url, href).split("#", 1)[0]
-    if urlsplit(candidate).scheme not in ("http", "https") or not same_site(candidate, url):
+    try:
+        candidate = urljoin(url, href).split("#", 1)[0]
+        scheme = urlsplit(candidate).scheme
+    except ValueError:  # a canonical link that is not a URL ("http://[::1")
+        return url
+    if scheme not in ("http", "https") or not same_site(candidate, url):
         return url
     return candidate

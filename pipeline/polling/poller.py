@@ -38,7 +38,7 @@ from connectors.feeds.warc import read_warc_batch, warc_paths
 from connectors.http.base import Fetcher, FetchResponse
 from connectors.storage.feed_state import FeedState, FeedStateRepository, Validators
 from pipeline.config import Config, FeedConfig
-from pipeline.errors import FeedError, FetchError, HttpStatusError, NewsflowError
+from pipeline.errors import FeedError, FetchError, HttpStatusError, NewsflowError, StorageError
 from pipeline.models import FeedEntry
 from pipeline.polling import metrics
 
@@ -147,6 +147,11 @@ class FeedPoller:
                 polled_at=now,
                 retry_after=exc.retry_after if isinstance(exc, HttpStatusError) else None,
             )
+        except StorageError:
+            raise
+        except Exception as exc:  # a bug met on this feed's input: the feed fails, not the run
+            return PollResult(feed=feed.name, status="error", error=_internal(feed, exc),
+                              polled_at=now)  # fmt: skip
         root = documents[0]
         validators = _validators(documents, state)
         changed = [d.parsed for d in documents if d.parsed is not None]
@@ -477,3 +482,15 @@ def _ttl(root: _Document) -> float | None:
         h for h in (root.parsed.ttl_seconds if root.parsed else None, _max_age(root.response)) if h
     ]
     return max(hints) if hints else None
+
+
+def _internal(feed: FeedConfig, error: Exception) -> FeedError:
+    """An unexpected exception while polling ``feed``, as that feed's failure: it is a bug
+    to fix (its traceback is logged at DEBUG), but one feed's input must not stop the others."""
+    log.error(
+        "polling %s failed: internal error %s: %s (this is a bug)", feed.name,
+        type(error).__name__, error, extra={"feed": feed.name, "event": "bug"},
+    )  # fmt: skip
+    log.debug("traceback of the internal error polling %s", feed.name, exc_info=error)
+    return FeedError(f"internal error: {type(error).__name__}: {error}", feed=feed.name,
+                     reason="internal")  # fmt: skip

@@ -47,6 +47,18 @@ UTF16_ENTITIES = (
 )
 
 
+MANY_ATTRIBUTES = (
+    b'<rss version="2.0"><channel><item><link>https://example.com/a</link><title '
+    + b" ".join(b'a%d="x"' % i for i in range(150_000))
+    + b">t</title></item></channel></rss>"
+)
+MANY_NAMESPACES = (
+    b'<rss version="2.0" '
+    + b" ".join(b'xmlns:x%d="urn:%d"' % (i, i) for i in range(100_000))
+    + b"><channel><item><link>https://example.com/a</link></item></channel></rss>"
+)
+
+
 def redos_rss(field: str) -> bytes:
     hostile = "a@" + "a." * 40_000 + "!"
     return (
@@ -90,6 +102,8 @@ def reason_of(body: bytes, **kwargs: object) -> FeedError:
             "decode",
         ),
         (b"\x1f\x8b\x08\x00garbage", "bad_gzip", "gzip"),
+        (MANY_ATTRIBUTES, "tag_too_long", "attributes"),
+        (MANY_NAMESPACES, "tag_too_long", "namespaces"),
         (gzip.compress(b"<rss>")[:-8], "bad_gzip", "truncated"),
     ],
 )

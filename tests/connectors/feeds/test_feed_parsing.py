@@ -107,6 +107,8 @@ SITEMAP_INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
 <sitemap><loc>https://example.com/sitemap-2023.xml</loc><lastmod>2023-12-31</lastmod></sitemap>
 <sitemap><loc>/sitemap-2024.xml.gz?page=1</loc><lastmod>2024-05-05</lastmod></sitemap>
 <sitemap><loc>file:///etc/passwd</loc></sitemap>
+<sitemap><loc>http://[::1</loc></sitemap>
+<sitemap><loc>http://[zz]/x.xml</loc></sitemap>
 </sitemapindex>"""
 
 
@@ -204,7 +206,7 @@ def test_sitemap_index_lists_http_children_newest_first() -> None:
         "https://example.com/sitemap-2024.xml.gz?page=1",
         "https://example.com/sitemap-2023.xml",
     ]
-    assert parsed.dropped == {"not_http": 1}
+    assert parsed.dropped == {"not_http": 3}  # file:, and two hosts urljoin cannot split
 
 
 def test_gzipped_sitemap() -> None:

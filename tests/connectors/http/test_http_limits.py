@@ -189,6 +189,17 @@ def test_max_redirects_is_configurable(server: FaultServer) -> None:
     assert fetcher(max_redirects=1).fetch(server.url("/r0")).body == b"x"
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "http://[zz]/"])
+def test_a_redirect_to_an_unparsable_url_is_refused_with_its_location(
+    server: FaultServer, location: str
+) -> None:
+    server.routes["/r"] = redirect(location)
+    with pytest.raises(FetchRefused) as refused:
+        fetcher().fetch(server.url("/r"))
+    assert refused.value.reason == "invalid_redirect"
+    assert location in str(refused.value)
+
+
 def test_a_redirect_without_location_is_an_http_error(server: FaultServer) -> None:
     server.routes["/r"] = respond(302)
     with pytest.raises(HttpStatusError) as failed:

@@ -108,6 +108,8 @@ def test_short_text_falls_back_to_the_declared_language() -> None:
             "https://example.com/page",
         ),
         ('<link rel="canonical" href="javascript:alert(1)">', "https://example.com/page"),
+        ('<link rel="canonical" href="http://[::1">', "https://example.com/page"),
+        ('<link rel="canonical" href="http://[zz]/a">', "https://example.com/page"),
         ('<link rel="stylesheet" href="/s.css">', "https://example.com/page"),
     ],
 )

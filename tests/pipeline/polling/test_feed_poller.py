@@ -17,7 +17,7 @@ from connectors.http.base import FetchResponse, Purpose
 from connectors.storage.db import Database
 from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import Config, FeedConfig, parse_config
-from pipeline.errors import FetchTimeout, HttpStatusError, RateLimited
+from pipeline.errors import FetchTimeout, HttpStatusError, RateLimited, StoreUnavailable
 from pipeline.polling import FeedPoller, PollResult
 from pipeline.polling.poller import WARC_BATCH
 
@@ -222,6 +222,32 @@ def test_failures_back_off_log_once_and_recover(
     assert len(poll_and_commit(poller).entries) == 1
     state = repo.get("news")
     assert state.failures == 0 and not state.unhealthy and state.last_success_at is not None
+
+
+def test_a_bug_met_on_one_feed_fails_that_feed_only(
+    repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever a feed's input provokes that the code did not foresee (here a ValueError,
+    as urljoin raised for "http://[::1"), it is that feed's failure, logged as a bug."""
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    fetcher.errors[URL] = ValueError("Invalid IPv6 URL")
+    caplog.set_level(logging.ERROR, logger="pipeline.polling.poller")
+
+    result = poll_and_commit(FeedPoller(fetcher, repo, make_config()))
+
+    assert result.status == "error" and result.error is not None
+    assert result.error.reason == "internal"
+    assert "ValueError: Invalid IPv6 URL" in str(result.error)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "this is a bug" in line
+    assert repo.get("news").last_error_reason == "internal"
+
+
+def test_a_storage_error_is_not_mistaken_for_a_feed_failure(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({})
+    fetcher.errors[URL] = StoreUnavailable("the store went away")
+    with pytest.raises(StoreUnavailable):
+        FeedPoller(fetcher, repo, make_config()).poll(FEED)
 
 
 def test_retry_after_is_carried_in_the_result(repo: FeedStateRepository) -> None:
