@@ -44,6 +44,9 @@ from pipeline.polling import metrics
 
 log = logging.getLogger(__name__)
 
+CHILD_TIME_FACTOR = 2
+"""A sitemap index's children are fetched for at most this many ``fetch.deadline``s."""
+
 PollStatus = Literal["ok", "not_modified", "error"]
 
 _POSITIONAL_GUID = re.compile(r"^\d{1,3}$")
@@ -189,7 +192,12 @@ class FeedPoller:
 
         When the index itself is unchanged (304), the children fetched last time
         are asked again: a news sitemap changes while its index often does not.
+        Children are fetched one after another, within a time budget (twice
+        ``fetch.deadline``): an index of stalling children must not hold its
+        poll thread for children x deadline. An index whose every child failed
+        is the feed's failure; some failing is logged.
         """
+        started = time.monotonic()
         root = self._document(feed, feed.url, state)
         documents = [root]
         errors: list[str] = []
@@ -200,10 +208,16 @@ class FeedPoller:
         queue = [(url, 1) for url in children]
         budget = self.limits.max_child_sitemaps
         seen = {feed.url}
+        deadline = started + CHILD_TIME_FACTOR * self.config.fetch.deadline
         while queue and budget > 0:
             url, depth = queue.pop(0)
             if url in seen:
                 continue
+            if time.monotonic() > deadline:
+                metrics.CHILD_FAILURES.labels(feed.name, "time_budget").inc()
+                errors.append(f"{len(queue) + 1} child sitemaps left for the next poll:"
+                              " this poll's time budget is spent")  # fmt: skip
+                break
             seen.add(url)
             budget -= 1
             try:
@@ -215,6 +229,8 @@ class FeedPoller:
             documents.append(child)
             if child.parsed and depth < MAX_SITEMAP_DEPTH:
                 queue.extend((u, depth + 1) for u in child.parsed.child_sitemaps)
+        if errors:
+            _child_failures(feed, children_fetched=len(documents) - 1, errors=errors)
         return documents, errors
 
     def _document(self, feed: FeedConfig, url: str, state: FeedState) -> _Document:
@@ -482,6 +498,20 @@ def _ttl(root: _Document) -> float | None:
         h for h in (root.parsed.ttl_seconds if root.parsed else None, _max_age(root.response)) if h
     ]
     return max(hints) if hints else None
+
+
+def _child_failures(feed: FeedConfig, *, children_fetched: int, errors: list[str]) -> None:
+    """Some child sitemaps failed: a warning; all of them: the feed's failure."""
+    if children_fetched == 0:
+        raise FeedError(
+            f"every child sitemap of the index failed ({len(errors)}); first: {errors[0]}",
+            feed=feed.name,
+            reason="children_failed",
+        )
+    log.warning(
+        "%s: %d child sitemaps failed (%d read); first: %s", feed.name, len(errors),
+        children_fetched, errors[0], extra={"feed": feed.name, "event": "child_sitemaps_failed"},
+    )  # fmt: skip
 
 
 def _internal(feed: FeedConfig, error: Exception) -> FeedError:

@@ -311,6 +311,12 @@ class EmbeddedPipeline:
         """
         return self.submit(entries, summary, stop=stop) and self.drain(stop)
 
+    def step(self) -> None:
+        """Move work along for up to :data:`WAIT_SECONDS`: what a caller waiting for
+        something else (polls) runs meanwhile."""
+        self._start_work()
+        self._step(block=True)
+
     def abandon(self) -> None:
         """Drop everything in flight, as after a stop: no ``on_done`` of it runs, so its
         polls stay uncommitted; the pipeline takes new work afterwards."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from kafka import KafkaProducer
@@ -33,6 +32,7 @@ from connectors.kafka.records import OutRecord
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import StoreUnavailable, TransportError
 from pipeline.models import FeedEntry
+from pipeline.polling.parallel import poll_in_parallel
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.summary import RunSummary
@@ -143,19 +143,13 @@ class KafkaFeedSource:
         short, is left uncommitted: its next poll finds the same entries.
         """
         published: dict[str, tuple[FeedConfig, PollResult]] = {}
-        pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll")
-        try:
-            for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=True):
-                if stop.is_set():
-                    break
-                try:
-                    self.publish(feed, result, summary)
-                except TransportError as exc:
-                    log.warning("%s", exc, extra={"feed": feed.name, "reason": exc.reason})
-                    continue
-                published[feed.name] = (feed, result)
-        finally:
-            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+        for feed, result in poll_in_parallel(self.poller.poll, feeds, stop, threads=POLL_THREADS):
+            try:
+                self.publish(feed, result, summary)
+            except TransportError as exc:
+                log.warning("%s", exc, extra={"feed": feed.name, "reason": exc.reason})
+                continue
+            published[feed.name] = (feed, result)
         return published
 
     def publish(self, feed: FeedConfig, result: PollResult, summary: RunSummary) -> None:

@@ -23,10 +23,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import StoreUnavailable
+from pipeline.polling.parallel import poll_in_parallel
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
@@ -128,24 +128,23 @@ class EmbeddedService:
     def _poll_and_process(
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
     ) -> list[tuple[FeedConfig, PollResult]]:
-        """Poll ``feeds`` in parallel and hand each result on; a poll is committed once its
-        entries are through. The pipeline works on several feeds' entries at once (the next
-        feed's pages are fetched and extracted while this one's are stored)."""
+        """Poll ``feeds`` in parallel and hand each result on as it comes; a poll is committed
+        once its entries are through. The pipeline works on several feeds' entries at once
+        (the next feed's pages are fetched and extracted while this one's are stored), and
+        on what it has while slow polls are still running."""
         handled: list[tuple[FeedConfig, PollResult]] = []
         submitted: list[tuple[FeedConfig, PollResult]] = []
-        pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll")
-        try:
-            for feed, result in zip(feeds, pool.map(self.poller.poll, feeds), strict=True):
-                if stop.is_set():
-                    break
-                self.control.beat()
-                submitted.append((feed, result))
-                on_done = self._committer(feed, result, summary, handled)
-                if not self.pipeline.submit(result.entries, summary, on_done=on_done, stop=stop):
-                    break
-            self.pipeline.drain(stop)
-        finally:
-            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+        polls = poll_in_parallel(
+            self.poller.poll, feeds, stop, threads=POLL_THREADS, while_waiting=self.pipeline.step
+        )
+        for feed, result in polls:
+            self.control.beat()
+            submitted.append((feed, result))
+            on_done = self._committer(feed, result, summary, handled)
+            if not self.pipeline.submit(result.entries, summary, on_done=on_done, stop=stop):
+                polls.close()
+                break
+        self.pipeline.drain(stop)
         committed = {id(result) for _, result in handled}
         self._log_abandoned([(f, r) for f, r in submitted if id(r) not in committed])
         return handled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -305,6 +306,70 @@ def test_sitemap_index_children_are_followed_bounded_and_conditionally(
     sent = {c.url: c.etag for c in fetcher.calls}
     assert sent[children[0]] is not None  # the unchanged child was asked "changed since?"
     assert second.entries == []  # children 0 and 2 unchanged, 1 still failing, budget of 3
+
+
+def test_an_index_whose_every_child_fails_is_the_feeds_failure(
+    repo: FeedStateRepository,
+) -> None:
+    children = [f"https://news.example.com/sitemap-{i}.xml" for i in range(3)]
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(*children)})
+    for child in children:
+        fetcher.errors[child] = HttpStatusError("404", url=child, status=404)
+    feed = FeedConfig(name="news", url=SITEMAP_INDEX)
+
+    result = FeedPoller(fetcher, repo, make_config()).poll(feed)
+
+    assert result.status == "error" and result.error is not None
+    assert result.error.reason == "children_failed"
+    assert "every child sitemap of the index failed (3)" in str(result.error)
+
+
+def test_some_failing_children_are_logged_once(
+    repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    good, bad = "https://news.example.com/sitemap-a.xml", "https://news.example.com/sitemap-b.xml"
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(good, bad), good: sitemap(URL + "/story")})
+    fetcher.errors[bad] = FetchTimeout("timed out", url=bad)
+    caplog.set_level(logging.WARNING, logger="pipeline.polling.poller")
+
+    result = FeedPoller(fetcher, repo, make_config()).poll(
+        FeedConfig(name="news", url=SITEMAP_INDEX)
+    )
+
+    assert result.status == "ok" and len(result.entries) == 1
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "1 child sitemaps failed (1 read)" in line and "sitemap-b.xml" in line
+
+
+def test_children_are_fetched_within_a_time_budget(repo: FeedStateRepository) -> None:
+    """Children that stall take their deadline each; the poll stops asking after twice
+    fetch.deadline and leaves the rest for the next poll."""
+    children = [f"https://news.example.com/sitemap-{i}.xml" for i in range(10)]
+    slow = SlowFetcher({SITEMAP_INDEX: index(*children)}, delay=0.1)
+    for i, child in enumerate(children):
+        slow.bodies[child] = sitemap(f"https://news.example.com/story-{i}")
+    config = parse_config(
+        {"feeds": [FEED.model_dump()], "fetch": {"deadline": 0.15}, "schedule": {}}
+    )
+    started = time.monotonic()
+
+    result = FeedPoller(slow, repo, config).poll(FeedConfig(name="news", url=SITEMAP_INDEX))
+
+    assert time.monotonic() - started < 0.8  # 10 children x 0.1 s without the budget
+    assert result.status == "ok" and 1 <= len(result.entries) <= 4
+    assert "left for the next poll" in result.child_errors[-1]
+
+
+@dataclass
+class SlowFetcher(FakeFetcher):
+    """Each child sitemap takes ``delay`` seconds, as a stalling server up to its deadline."""
+
+    delay: float = 0.0
+
+    def fetch(self, url: str, **kwargs: object) -> FetchResponse:  # type: ignore[override]
+        if url != SITEMAP_INDEX:
+            time.sleep(self.delay)
+        return super().fetch(url, **kwargs)  # type: ignore[arg-type]
 
 
 def test_children_are_rechecked_when_the_index_is_unchanged(repo: FeedStateRepository) -> None:

@@ -1,0 +1,137 @@
+"""Polls run in parallel and are handed on as they complete: a slow feed holds up only itself.
+
+The service test serves a feed that takes 3 s to answer, listed before a feed
+that answers at once, from a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from corpus import generate_site_pages
+from pipeline.config import FeedConfig, parse_config
+from pipeline.polling.parallel import poll_in_parallel
+from pipeline.polling.poller import PollResult
+from pipeline.runtime.service import EmbeddedService
+from pipeline.runtime.wiring import Resources
+
+ROOT = Path(__file__).resolve().parents[3]
+SLOW, FAST = (
+    FeedConfig(name="slow", url="https://slow.example/"),
+    FeedConfig(name="fast", url="https://fast.example/"),
+)
+
+
+def sleepy_poll(seconds: dict[str, float]) -> object:
+    def poll(feed: FeedConfig) -> PollResult:
+        time.sleep(seconds.get(feed.name, 0.0))
+        return PollResult(feed=feed.name, status="ok")
+
+    return poll
+
+
+def test_results_come_in_the_order_the_polls_complete() -> None:
+    polls = poll_in_parallel(
+        sleepy_poll({"slow": 0.5}),  # type: ignore[arg-type]
+        [SLOW, FAST],
+        threading.Event(),
+        threads=2,
+    )
+    assert [feed.name for feed, _ in polls] == ["fast", "slow"]
+
+
+def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
+    stop = threading.Event()
+    waited: list[float] = []
+
+    def while_waiting() -> None:
+        waited.append(time.monotonic())
+        time.sleep(0.05)
+        if len(waited) == 3:
+            stop.set()
+
+    started = time.monotonic()
+    polls = poll_in_parallel(
+        sleepy_poll({"slow": 2.0}),  # type: ignore[arg-type]
+        [SLOW],
+        stop,
+        threads=1,
+        while_waiting=while_waiting,
+    )
+    assert list(polls) == []
+    assert time.monotonic() - started < 1.0
+
+
+PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=4)[0]
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            if self.path == "/slow.xml":
+                time.sleep(3)
+                body = b'<rss version="2.0"><channel><title>s</title></channel></rss>'
+            elif self.path == "/fast.xml":
+                body = (
+                    f'<rss version="2.0"><channel><title>f</title><item><title>x</title>'
+                    f"<link>{base}/page</link></item></channel></rss>"
+                ).encode()
+            else:
+                body = PAGE.html.encode()
+            self.send_response(200)
+            kind = "application/rss+xml" if self.path.endswith(".xml") else "text/html"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_slow_feed_does_not_hold_up_the_articles_of_the_feeds_after_it(
+    server: str, tmp_path: Path
+) -> None:
+    config = parse_config(
+        {
+            "feeds": [
+                {"name": "slow", "url": f"{server}/slow.xml"},
+                {"name": "fast", "url": f"{server}/fast.xml"},
+            ],
+            "storage": {"url": f"sqlite:///{tmp_path / 'news.db'}"},
+            "extract": {"workers": 1},
+            "fetch": {"allow_private_networks": True, "respect_robots": False,
+                      "min_host_interval": 0, "per_host_concurrency": 4},
+        },
+        base=ROOT,
+    )  # fmt: skip
+    resources = Resources(config)
+    service = EmbeddedService(config, resources)
+    stored_at: list[float] = []
+    started = time.monotonic()
+    try:
+        runner = threading.Thread(target=service.run_once)
+        runner.start()
+        while runner.is_alive() and not stored_at:
+            if resources.articles.count():
+                stored_at.append(time.monotonic() - started)
+            time.sleep(0.02)
+        runner.join(timeout=30)
+    finally:
+        service.close()
+        resources.close()
+    assert stored_at and stored_at[0] < 2.5, f"stored after {stored_at} s (slow feed: 3 s)"
