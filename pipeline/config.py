@@ -21,6 +21,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
+
+try:  # libyaml's parser when PyYAML was built with it (see safe_load_yaml)
+    from yaml import CSafeLoader as _FastSafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _FastSafeLoader  # type: ignore[assignment]
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,11 +51,22 @@ class _Section(BaseModel):
 class FeedConfig(_Section):
     """One feed to poll; ``url`` is an http(s) URL or a local file path (or glob for WARC)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
     kind: Literal["auto", "rss", "atom", "jsonfeed", "sitemap", "warc"] = "auto"
     interval_seconds: float | None = Field(default=None, gt=0)
     enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_printable(cls, value: str) -> str:
+        """The name is a metric label, a log field, a database key and a column of tables:
+        a control character (a NUL, which PostgreSQL refuses) or a blank name breaks one."""
+        if not value.strip():
+            raise ValueError("a feed name cannot be blank")
+        if not value.isprintable():
+            raise ValueError(f"a feed name cannot contain control characters: {value!r}")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -422,7 +438,28 @@ def _base_dir(file: Path) -> Path:
     return parent.parent if parent.name == "config" else parent
 
 
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _StrictLoader(_FastSafeLoader):
+    """Refuses a mapping that names a key twice. YAML keeps the last one silently, so a
+    second ``feeds:`` further down a config would drop every feed listed above it. (A
+    key given next to a merge, ``<<: *defaults``, still overrides what it merges.)"""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"the key {key!r} appears twice", key_node.start_mark,
+                )  # fmt: skip
+        return super().construct_mapping(node, deep=deep)
 
 
 def safe_load_yaml(text: str) -> Any:
@@ -432,7 +469,7 @@ def safe_load_yaml(text: str) -> Any:
     every process that starts (each extraction process, each Kafka worker);
     libyaml reads the same documents with the same safe constructors ~10x faster.
     """
-    return yaml.load(text, Loader=_YAML_LOADER)
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any]:

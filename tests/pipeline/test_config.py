@@ -45,6 +45,46 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert err.value.problems[0].startswith("invalid YAML (line")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "feeds:\n  - {name: a, url: 'http://a.example/'}\nstorage: {url: 'sqlite:///x.db'}\n"
+        "feeds: []\n",
+        "fetch:\n  timeout: 5\n  deadline: 20\n  timeout: 50\n",
+    ],
+    ids=["top-level", "nested"],
+)
+def test_a_key_given_twice_is_an_error_naming_its_line(tmp_path: Path, text: str) -> None:
+    """YAML would keep the last silently: the second feeds: would drop the feed above it."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    [problem] = err.value.problems
+    assert problem.startswith("invalid YAML (line") and "appears twice" in problem
+
+
+def test_a_key_next_to_a_merge_still_overrides_it(tmp_path: Path) -> None:
+    text = (
+        "feeds:\n"
+        "  - &base {name: a, url: 'http://a.example/', interval_seconds: 600}\n"
+        "  - <<: *base\n"
+        "    name: b\n"
+    )
+    config = load_config(write(tmp_path, text), environ={})
+    assert [(f.name, f.interval_seconds) for f in config.feeds] == [("a", 600), ("b", 600)]
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("nul\x00name", "control characters"), ("a\nb", "control characters"),
+     ("   ", "blank"), ("x" * 201, "at most 200")],
+)  # fmt: skip
+def test_a_feed_name_must_be_printable_and_short(name: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"feeds": [{"name": name, "url": "http://a.example/"}]})
+    [problem] = err.value.problems
+    assert problem.startswith("feeds.0.name:") and words in problem
+
+
 def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml", environ={})
