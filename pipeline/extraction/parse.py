@@ -34,6 +34,8 @@ _MARKUP = re.compile(
     r"<\s*(html|head|body|div|p|article|main|section|span|h[1-6])\b", re.IGNORECASE
 )
 MARKUP_SCAN_CHARS = 64 * 1024
+MAX_NUL_SHARE = 0.01
+"""Share of NULs in the sample above which content is binary (images, archives: far more)."""
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 FUTURE_WINDOW = timedelta(days=3 * 365)  # let htmldate report future dates, so they can be flagged
 
@@ -62,9 +64,15 @@ class ParsedPage:
 
 
 def check_html(content: str | bytes, *, url: str) -> None:
-    """Refuse what is plainly not HTML (binary formats, text without markup)."""
+    """Refuse what is plainly not HTML (binary formats, text without markup).
+
+    Binary content is told by its magic number or by NULs making up more than
+    :data:`MAX_NUL_SHARE` of the sample; a stray NUL or two in a page (a CMS
+    glitch) does not lose the article (:func:`parse_page` drops them).
+    """
     head = content[:16] if isinstance(content, bytes) else content[:16].encode("utf-8", "replace")
-    if head.startswith(_BINARY_MAGIC) or "\x00" in _sample(content):
+    sample = _sample(content)
+    if head.startswith(_BINARY_MAGIC) or sample.count("\x00") > len(sample) * MAX_NUL_SHARE:
         raise ExtractionError(
             f"not an HTML page (binary content): {url}", url=url, reason="not_html"
         )
@@ -96,6 +104,7 @@ def trafilatura_options(config: ExtractConfig, *, now: datetime) -> dict[str, An
 def parse_page(html: str, *, url: str, config: ExtractConfig, now: datetime) -> ParsedPage:
     """Run trafilatura once on ``html``; raise ExtractionError when there is no article text."""
     check_html(html, url=url)
+    html = html.replace("\x00", "")  # lxml refuses a string with a NUL in it
     try:
         document = bare_extraction(html, url=url, **trafilatura_options(config, now=now))
     except (LxmlError, ValueError, TypeError, RecursionError) as exc:

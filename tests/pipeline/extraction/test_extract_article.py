@@ -113,12 +113,21 @@ def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:
         "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
         "just some plain text, no markup at all, many words here",
         "\x89PNG\r\n\x1a\n\x00\x00",
+        "<html>" + "\x00\x01\x02\x00" * 200 + "</html>",  # binary behind a markup-like start
     ],
 )
 def test_non_html_is_refused_with_a_reason(content: str, rules: ResidueRules) -> None:
     with pytest.raises(ExtractionError) as caught:
         extract(content, rules)
     assert caught.value.reason == "not_html"
+
+
+def test_a_stray_nul_in_a_page_does_not_lose_the_article(rules: ResidueRules) -> None:
+    html = ARTICLE.format(date="2026-11-20T08:00:00Z").replace(
+        "regional council", "regional\x00council", 1
+    )
+    result = extract(html, rules)
+    assert "The regionalcouncil approved" in result.text
 
 
 def test_a_page_without_article_text_is_empty(rules: ResidueRules) -> None:
