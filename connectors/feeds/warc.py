@@ -40,6 +40,11 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 WARC_SUFFIXES = (".warc", ".warc.gz")
 
 RECORDS = Counter("newsflow_warc_records_total", "WARC records turned into entries.", ["feed"])
+UNREADABLE = Counter(
+    "newsflow_warc_files_unreadable_total",
+    "WARC files that could not be read to their end (damaged, or not WARC at all).",
+    ["feed"],
+)
 SKIPPED = Counter(
     "newsflow_warc_records_skipped_total", "WARC records not turned into entries.", ["reason"]
 )
@@ -92,6 +97,8 @@ class WarcBatch:
     entries: list[FeedEntry]
     next_offset: int
     finished: bool
+    error: str | None = None
+    """Why the file could not be read to its end (the entries before that are kept)."""
 
 
 def read_warc_batch(
@@ -105,27 +112,51 @@ def read_warc_batch(
     """Entries from the record at byte ``start_offset`` on, stopping after ``limit`` entries.
 
     Offsets are record boundaries (each record of a ``.warc.gz`` is its own gzip
-    member), so a backfill can resume where the previous batch ended. An
-    unreadable file is a :class:`FeedError` (reason ``bad_warc``).
+    member), so a backfill can resume where the previous batch ended. A file
+    that cannot be read to its end (corrupt, a lying ``Content-Length``, not a
+    WARC at all) ends the batch with ``error`` set and ``finished``: the
+    entries read before the damage are kept, and the file is not read again.
     """
     entries: list[FeedEntry] = []
+    records = _Counted()
     try:
         size = path.stat().st_size
         if limit <= 0 or start_offset >= size:
             return WarcBatch([], start_offset, start_offset >= size)
         with path.open("rb") as stream:
             stream.seek(start_offset)
-            records = ArchiveIterator(stream)
-            for entry in _record_entries(records, feed, max_body_bytes):
+            archive = ArchiveIterator(stream)
+            for entry in _record_entries(records.count(archive), feed, max_body_bytes):
                 entries.append(entry)
                 if len(entries) >= limit:
-                    next_offset = records.get_record_offset() + records.get_record_length()
+                    next_offset = archive.get_record_offset() + archive.get_record_length()
                     return WarcBatch(entries, next_offset, next_offset >= size)
     except _UNREADABLE as exc:
-        raise FeedError(
-            f"cannot read WARC file {path.name}: {exc}", feed=feed.name, reason="bad_warc"
-        ) from None
+        where = f" after {records.seen} records" if records.seen else ""
+        return WarcBatch(entries, start_offset, True, _problem(path, f"{exc}{where}", feed))
+    if records.seen == 0 and start_offset == 0 and size > 0:
+        problem = _problem(path, "no WARC records in it (not a WARC file?)", feed)
+        return WarcBatch([], size, True, problem)
     return WarcBatch(entries, size, True)
+
+
+class _Counted:
+    """Counts the records an archive iterator yields."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def count(self, records: Iterator[Any]) -> Iterator[Any]:
+        for record in records:
+            self.seen += 1
+            yield record
+
+
+def _problem(path: Path, what: str, feed: FeedConfig) -> str:
+    """One printable line (warcio quotes the bytes it choked on: binary, newlines)."""
+    UNREADABLE.labels(feed.name).inc()
+    text = "".join(ch if ch.isprintable() else " " for ch in " ".join(what.split()))
+    return f"cannot read WARC file {path.name}: {text[:300]}"
 
 
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:

@@ -60,10 +60,13 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def exit_status(summary: RunSummary) -> int:
-    """1 when any feed failed or any message was dead-lettered: a script must notice."""
+    """1 when any feed failed or was read in part, or any message was dead-lettered: a script
+    must notice."""
     problems = []
     if summary.feeds_failed:
         problems.append(f"{summary.feeds_failed} feed(s) failed (see the log above)")
+    if summary.feeds_partial:
+        problems.append(f"{summary.feeds_partial} feed(s) read in part (see the log above)")
     if summary.failures:
         problems.append(f"{summary.failures} dead letter(s) (newsflow dlq list)")
     if problems:

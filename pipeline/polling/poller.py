@@ -298,21 +298,17 @@ class FeedPoller:
         cursor = None
         for path in (p for p in paths if keys[p] not in done):
             start = resume[1] if resume and resume[0] == str(path) else 0
-            try:
-                batch = read_warc_batch(
-                    path,
-                    feed,
-                    start_offset=start,
-                    limit=budget - len(entries),
-                    max_body_bytes=self.config.fetch.max_body_bytes,
-                )
-            except FeedError as exc:
-                log.warning(
-                    "feed %s: %s", feed.name, exc, extra={"feed": feed.name, "reason": exc.reason}
-                )
-                errors.append(str(exc))
-                finished.append(keys[path])  # a corrupt file is skipped, not retried forever
-                continue
+            batch = read_warc_batch(
+                path,
+                feed,
+                start_offset=start,
+                limit=budget - len(entries),
+                max_body_bytes=self.config.fetch.max_body_bytes,
+            )
+            if batch.error is not None:  # a damaged file is read up to the damage, not again
+                log.warning("feed %s: %s", feed.name, batch.error,
+                            extra={"feed": feed.name, "reason": "bad_warc"})  # fmt: skip
+                errors.append(batch.error)
             entries.extend(batch.entries)
             if not batch.finished:
                 cursor = json.dumps({"file": str(path), "offset": batch.next_offset})

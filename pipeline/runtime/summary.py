@@ -16,6 +16,8 @@ class RunSummary:
     feeds_polled: int = 0
     feeds_failed: int = 0
     feeds_not_modified: int = 0
+    feeds_partial: int = 0
+    """Feeds read in part: some child sitemaps or WARC files could not be read."""
     entries: int = 0
     failures: int = 0
     stored_total: int | None = None
@@ -26,6 +28,14 @@ class RunSummary:
     settled: Counter[str] = field(default_factory=Counter, repr=False)
     """Counts of verdicts folded out of ``verdicts`` (keys: articles, duplicates, topic:*)."""
     max_tracked: int = field(default=MAX_TRACKED, repr=False)
+
+    def count_poll(self, error: bool, not_modified: bool, partial: bool, entries: int) -> None:
+        """One committed poll."""
+        self.feeds_polled += 1
+        self.feeds_failed += error
+        self.feeds_not_modified += not_modified
+        self.feeds_partial += partial
+        self.entries += entries
 
     def count_stored(self, message: Message) -> None:
         """Count a message on its way into the store, each article once per run.
@@ -72,6 +82,7 @@ class RunSummary:
             "feeds_polled",
             "feeds_failed",
             "feeds_not_modified",
+            "feeds_partial",
             "entries",
             "failures",
         ):
@@ -86,7 +97,8 @@ class RunSummary:
             [
                 "newsflow run summary",
                 f"  feeds polled:      {self.feeds_polled} ({self.feeds_failed} failed, "
-                f"{self.feeds_not_modified} not modified)",
+                f"{self.feeds_not_modified} not modified"
+                + (f", {self.feeds_partial} read in part)" if self.feeds_partial else ")"),
                 f"  new entries:       {self.entries}",
                 f"  articles stored:   {self.articles}",
                 f"  duplicates found:  {self.duplicates}",

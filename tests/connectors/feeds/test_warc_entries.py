@@ -11,6 +11,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from connectors.feeds import is_warc_feed, iter_warc_entries
+from connectors.feeds.warc import read_warc_batch
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError
 
@@ -108,3 +109,56 @@ def test_is_warc_feed() -> None:
     assert is_warc_feed(FeedConfig(name="a", url="/data/cc-news-*", kind="warc"))
     assert not is_warc_feed(FeedConfig(name="a", url="https://e.com/x.warc.gz"))
     assert not is_warc_feed(FeedConfig(name="a", url="/data/feed.xml"))
+
+
+def damaged(tmp_path: Path, name: str, how: str) -> Path:
+    """A WARC of 5 pages damaged after its second page: ``how`` says in what way."""
+    gz = name.endswith(".gz")
+    path = tmp_path / name
+    write_warc(path, [page(i) for i in range(5)], gz=gz)
+    data = path.read_bytes()
+    if how == "negative_length":  # the third response's Content-Length is -5
+        marker = b"WARC-Type: response"
+        third = [i for i in range(len(data)) if data.startswith(marker, i)][2]
+        start = data.index(b"Content-Length: ", third) + len(b"Content-Length: ")
+        end = data.index(b"\r\n", start)
+        data = data[:start] + b"-5" + data[end:]
+    elif how == "corrupt_gzip":  # 40 bytes flipped in the middle of the file
+        middle = len(data) * 2 // 3
+        data = (
+            data[:middle]
+            + bytes(b ^ 0xFF for b in data[middle : middle + 40])
+            + data[middle + 40 :]
+        )
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "how"), [("neg.warc", "negative_length"), ("bits.warc.gz", "corrupt_gzip")]
+)
+def test_a_damaged_file_keeps_the_pages_before_the_damage(
+    tmp_path: Path, name: str, how: str
+) -> None:
+    path = damaged(tmp_path, name, how)
+
+    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
+
+    assert batch.finished and batch.error is not None
+    assert batch.error.startswith(f"cannot read WARC file {name}:")
+    assert batch.error.isprintable()
+    urls = [e.url for e in batch.entries]
+    assert urls[:2] == [f"https://news.example.com/story/{i}" for i in range(2)]
+    assert len(urls) < 5
+
+
+@pytest.mark.parametrize("body", [gzip.compress(b"<rss><channel/></rss>" * 50), b"<rss/>" * 100])
+def test_a_file_that_is_not_a_warc_says_so(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "feed.warc.gz"
+    path.write_bytes(body)
+
+    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
+
+    assert batch.entries == [] and batch.finished
+    assert batch.error is not None
+    assert "not a WARC file" in batch.error or "cannot read WARC file" in batch.error

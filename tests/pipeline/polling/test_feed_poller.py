@@ -463,3 +463,27 @@ def test_warc_backfill_is_delivered_in_batches_exactly_once(
     assert [e.url for e in poller.poll(feed).entries] == [
         f"https://archive.example.com/p/{i}" for i in range(500, 503)
     ]
+
+
+def test_a_damaged_warc_delivers_the_pages_before_the_damage_once(
+    repo: FeedStateRepository, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.warc.gz"
+    write_warc(path, 0, 10)
+    data = path.read_bytes()
+    middle = len(data) // 2
+    path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 40])
+                     + data[middle + 40 :])  # fmt: skip
+    feed = FeedConfig(name="cc", url=str(path))
+    poller = FeedPoller(FakeFetcher({}), repo, make_config())
+
+    result = poller.poll(feed)
+
+    assert result.error is None and result.status == "ok"
+    urls = [e.url for e in result.entries]
+    assert 1 <= len(urls) < 10
+    assert urls == [f"https://archive.example.com/p/{i}" for i in range(len(urls))]
+    [problem] = result.child_errors
+    assert problem.startswith("cannot read WARC file a.warc.gz:")
+    poller.commit(feed, result)
+    assert poller.poll(feed).entries == []  # read up to the damage, and not again

@@ -1,5 +1,8 @@
 """The run summary counts each article once, by its last verdict."""
 
+import pytest
+
+from pipeline.cli.run import exit_status
 from pipeline.models import DuplicateEvent, EnrichedArticle, utcnow
 from pipeline.runtime.summary import RunSummary
 
@@ -40,3 +43,19 @@ def test_a_long_run_keeps_a_bounded_summary_with_exact_totals() -> None:
     assert len(summary.verdicts) == 10
     assert (summary.articles, summary.duplicates) == (1_000, 0)
     assert summary.topics == {"sport": 1_000}
+
+
+def test_a_feed_read_in_part_is_shown_and_fails_a_once_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = RunSummary()
+    summary.count_poll(error=False, not_modified=False, partial=True, entries=3)
+    summary.count_poll(error=False, not_modified=True, partial=False, entries=0)
+
+    assert "feeds polled:      2 (0 failed, 1 not modified, 1 read in part)" in summary.render()
+    assert exit_status(summary) == 1
+    assert "1 feed(s) read in part" in capsys.readouterr().err
+    clean = RunSummary()
+    clean.count_poll(error=False, not_modified=False, partial=False, entries=1)
+    assert "(0 failed, 0 not modified)" in clean.render()
+    assert exit_status(clean) == 0
