@@ -38,12 +38,15 @@ def read_local_file(
     """Read ``path`` as a 200 response (304 when ``last_modified`` still matches).
 
     Raises FileNotFoundError for a missing file so callers can word it their
-    way, BodyTooLarge past ``limit`` bytes, FetchError for other I/O errors.
+    way, BodyTooLarge past ``limit`` bytes, FetchError for what is not a regular
+    file and for other I/O errors.
     """
     try:
         stat = path.stat()
-        if not path.is_file():
-            raise FileNotFoundError(path)
+        if not path.is_file():  # a directory, a device (/dev/zero), a FIFO: exists, not a feed
+            raise FetchError(
+                f"local feed {url!r} is not a regular file", url=url, reason="not_a_file"
+            )
         modified = formatdate(stat.st_mtime, usegmt=True)
         headers = {"content-type": _media_type(path), "last-modified": modified}
         if last_modified and last_modified.strip() == modified:

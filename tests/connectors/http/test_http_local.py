@@ -84,6 +84,16 @@ def test_a_missing_or_oversized_feed_file_is_a_clear_error(feed_file: Path, tmp_
         reader.fetch_local_feed(str(feed_file))
 
 
+@pytest.mark.parametrize("where", ["/dev/zero", "directory"])
+def test_a_feed_path_that_is_not_a_regular_file_says_so(tmp_path: Path, where: str) -> None:
+    path = tmp_path if where == "directory" else Path(where)
+    reader = LocalFeedReader([path], max_body_bytes=1024)
+    with pytest.raises(FetchError) as failed:
+        reader.fetch_local_feed(str(path))
+    assert failed.value.reason == "not_a_file"
+    assert "is not a regular file" in str(failed.value)
+
+
 def test_fetch_never_reads_files_even_for_configured_feed_paths(feed_file: Path) -> None:
     composed = build_fetcher(FetchConfig(), local_feeds=[feed_file])
     for url in [str(feed_file), f"file://{feed_file}"]:
