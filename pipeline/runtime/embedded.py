@@ -49,7 +49,6 @@ from concurrent.futures import (
     Executor,
     Future,
     ProcessPoolExecutor,
-    ThreadPoolExecutor,
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ from pipeline.config import Config
 from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
+from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.outcome import (
     Failure,
     Outcome,
@@ -230,7 +230,7 @@ class EmbeddedPipeline:
         self.on_handled = on_handled
         self._stages: dict[str, list[Stage]] = {}
         self._lines: StoredLines | None = None
-        self._fetch_pool: ThreadPoolExecutor | None = None
+        self._fetch_pool: DaemonPool | None = None
         self._extract_pool: Executor | None = None
         self._processes = config.extract.workers or os.cpu_count() or 1
         self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
@@ -323,10 +323,13 @@ class EmbeddedPipeline:
         self._abandon()
 
     def close(self) -> None:
+        """Stop the pools. Fetches still running (a stop came) are abandoned, not waited
+        for: a stalled server would otherwise hold the exit for up to ``fetch.deadline``."""
         self._dropped.set()
-        for executor in (self._fetch_pool, self._extract_pool):
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        if self._fetch_pool is not None:
+            self._fetch_pool.shutdown()
+        if self._extract_pool is not None:
+            self._extract_pool.shutdown(wait=True, cancel_futures=True)
         for stages in self._stages.values():
             for stage in stages:
                 stage.close()
@@ -544,11 +547,9 @@ class EmbeddedPipeline:
             Phase("dedup", self._stages["offloaded"], timed=False),
         ]
 
-    def _fetch_executor(self) -> ThreadPoolExecutor:
+    def _fetch_executor(self) -> DaemonPool:
         if self._fetch_pool is None:
-            self._fetch_pool = ThreadPoolExecutor(
-                self.config.fetch.concurrency, thread_name_prefix="fetch"
-            )
+            self._fetch_pool = DaemonPool(self.config.fetch.concurrency, name="fetch")
         return self._fetch_pool
 
     def _extract_executor(self) -> Executor | None:

@@ -32,9 +32,9 @@ from connectors.kafka.records import OutRecord
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import StoreUnavailable, TransportError
 from pipeline.models import FeedEntry
-from pipeline.polling.parallel import poll_in_parallel
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
+from pipeline.runtime.polls import poll_in_parallel
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.service.metrics import STORE_UNAVAILABLE

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import StoreUnavailable
-from pipeline.polling.parallel import poll_in_parallel
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
+from pipeline.runtime.polls import poll_in_parallel
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.service.control import LoopControl

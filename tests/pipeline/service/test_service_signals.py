@@ -176,6 +176,26 @@ def test_a_stop_mid_run_exits_0_within_10_s_and_loses_nothing(
     assert _stored_urls(db) == site.page_urls()
 
 
+def test_a_stop_while_fetches_are_stalled_does_not_wait_for_them(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    """Every page takes 25 s to answer (fetch.timeout 20 s): a stop must not sit out the
+    fetches in flight, whose polls stay uncommitted anyway."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    write_config(config, site, db, fetch={"timeout": 20, "deadline": 40})
+    site.slow_down_pages(25)
+    service = ServiceProcess(config)  # returns once it listens
+    try:
+        time.sleep(4)  # feeds polled, the first fetches now waiting on the server
+    finally:
+        code, took, _ = service.stop(signal.SIGTERM, timeout=60)
+        site.slow_down_pages(0)
+    assert code == 0, service.log()
+    assert took < STOP_LIMIT_S, f"exit took {took:.1f} s"
+    assert _stored_urls(db) == set()
+    assert _committed_feeds(db) == set()
+
+
 def test_ctrl_c_while_the_fork_server_imports_stops_without_a_traceback(
     site: FeedSite, tmp_path: Path
 ) -> None:

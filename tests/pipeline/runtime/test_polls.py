@@ -1,4 +1,5 @@
-"""Polls run in parallel and are handed on as they complete: a slow feed holds up only itself.
+"""Polls run in parallel and are handed on in listed order, but a slow feed holds up the
+others for at most a second.
 
 The service test serves a feed that takes 3 s to answer, listed before a feed
 that answers at once, from a real HTTP server on 127.0.0.1.
@@ -16,8 +17,8 @@ import pytest
 
 from corpus import generate_site_pages
 from pipeline.config import FeedConfig, parse_config
-from pipeline.polling.parallel import poll_in_parallel
 from pipeline.polling.poller import PollResult
+from pipeline.runtime.polls import poll_in_parallel
 from pipeline.runtime.service import EmbeddedService
 from pipeline.runtime.wiring import Resources
 
@@ -36,14 +37,28 @@ def sleepy_poll(seconds: dict[str, float]) -> object:
     return poll
 
 
-def test_results_come_in_the_order_the_polls_complete() -> None:
+def test_results_come_in_listed_order_when_the_polls_take_similar_times() -> None:
     polls = poll_in_parallel(
-        sleepy_poll({"slow": 0.5}),  # type: ignore[arg-type]
+        sleepy_poll({"slow": 0.3}),  # type: ignore[arg-type]
         [SLOW, FAST],
         threading.Event(),
         threads=2,
     )
-    assert [feed.name for feed, _ in polls] == ["fast", "slow"]
+    assert [feed.name for feed, _ in polls] == ["slow", "fast"]
+
+
+def test_a_poll_slower_than_the_hold_no_longer_holds_up_the_ones_after_it() -> None:
+    started = time.monotonic()
+    handed: list[tuple[str, float]] = []
+    for feed, _ in poll_in_parallel(
+        sleepy_poll({"slow": 2.5}),  # type: ignore[arg-type]
+        [SLOW, FAST],
+        threading.Event(),
+        threads=2,
+    ):
+        handed.append((feed.name, time.monotonic() - started))
+    assert [name for name, _ in handed] == ["fast", "slow"]
+    assert 0.9 < handed[0][1] < 2.0  # after the hold (1 s), not after the slow poll (2.5 s)
 
 
 def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
