@@ -56,6 +56,24 @@ _META_CHARSET = re.compile(
 )
 
 
+class _Archive(ArchiveIterator):
+    """warcio's iterator, without its raw multi-line WARNING on stderr for a record not
+    followed by a blank line (a wrong ``Content-Length``): :func:`_note_misaligned` logs
+    it as one line instead (warcio still counts them in ``err_count``)."""
+
+    INC_RECORD = ""
+
+
+def _note_misaligned(archive: _Archive, path: Path, feed: FeedConfig) -> None:
+    if archive.err_count:
+        log.warning(
+            "feed %s: %d records of WARC file %s are not where their predecessor's"
+            " Content-Length says; records may have been merged or lost",
+            feed.name, archive.err_count, path.name,
+            extra={"feed": feed.name, "reason": "bad_warc"},
+        )  # fmt: skip
+
+
 def is_warc_feed(feed: FeedConfig) -> bool:
     """True for a feed read with :func:`iter_warc_entries` rather than polled."""
     return feed.kind == "warc" or (feed.is_local and feed.url.lower().endswith(WARC_SUFFIXES))
@@ -125,12 +143,15 @@ def read_warc_batch(
             return WarcBatch([], start_offset, start_offset >= size)
         with path.open("rb") as stream:
             stream.seek(start_offset)
-            archive = ArchiveIterator(stream)
-            for entry in _record_entries(records.count(archive), feed, max_body_bytes):
-                entries.append(entry)
-                if len(entries) >= limit:
-                    next_offset = archive.get_record_offset() + archive.get_record_length()
-                    return WarcBatch(entries, next_offset, next_offset >= size)
+            archive = _Archive(stream)
+            try:
+                for entry in _record_entries(records.count(archive), feed, max_body_bytes):
+                    entries.append(entry)
+                    if len(entries) >= limit:
+                        next_offset = archive.get_record_offset() + archive.get_record_length()
+                        return WarcBatch(entries, next_offset, next_offset >= size)
+            finally:
+                _note_misaligned(archive, path, feed)
     except _UNREADABLE as exc:
         where = f" after {records.seen} records" if records.seen else ""
         return WarcBatch(entries, start_offset, True, _problem(path, f"{exc}{where}", feed))
@@ -161,7 +182,11 @@ def _problem(path: Path, what: str, feed: FeedConfig) -> str:
 
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:
     with path.open("rb") as stream:
-        yield from _record_entries(ArchiveIterator(stream), feed, max_body_bytes)
+        archive = _Archive(stream)
+        try:
+            yield from _record_entries(archive, feed, max_body_bytes)
+        finally:
+            _note_misaligned(archive, path, feed)
 
 
 def _record_entries(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 from io import BytesIO
 from pathlib import Path
 
@@ -162,3 +163,16 @@ def test_a_file_that_is_not_a_warc_says_so(tmp_path: Path, body: bytes) -> None:
     assert batch.entries == [] and batch.finished
     assert batch.error is not None
     assert "not a WARC file" in batch.error or "cannot read WARC file" in batch.error
+
+
+def test_a_wrong_content_length_is_one_log_line_not_warcios_raw_warning(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = damaged(tmp_path, "neg.warc", "negative_length")
+    caplog.set_level(logging.WARNING, logger="connectors.feeds.warc")
+
+    read_warc_batch(path, feed_for(str(path)), limit=100)
+
+    assert "Record not followed by newline" not in capfd.readouterr().err
+    assert any("not where their predecessor's Content-Length says" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
