@@ -133,6 +133,14 @@ class EntryBuilder:
             "body": body,
         }
         self._pending.append((published_at, fields))
+        if not self.keep_order and len(self._pending) >= 2 * self.limits.max_entries:
+            self._keep_newest()  # a huge sitemap: hold the newest so far, not every entry
+
+    def _keep_newest(self) -> None:
+        if len(self._pending) > self.limits.max_entries:
+            self._pending.sort(key=_newest_first)  # stable: equal dates keep document order
+            self.dropped["over_cap"] += len(self._pending) - self.limits.max_entries
+            del self._pending[self.limits.max_entries :]
 
     def resolve(self, link: str | None) -> str | None:
         """The canonical form of ``link``, or None (counted) when it is missing or not http(s)."""
@@ -153,11 +161,9 @@ class EntryBuilder:
         child_sitemaps: list[str] | None = None,
         title: str | None = None,
     ) -> ParsedFeed:
+        if not self.keep_order:
+            self._keep_newest()
         pending = self._pending
-        if not self.keep_order and len(pending) > self.limits.max_entries:
-            pending = sorted(pending, key=_newest_first)
-            self.dropped["over_cap"] += len(pending) - self.limits.max_entries
-            pending = pending[: self.limits.max_entries]
         entries = [
             FeedEntry(feed=self.feed.name, feed_kind=self.kind, **fields)  # type: ignore[arg-type]
             for _, fields in pending

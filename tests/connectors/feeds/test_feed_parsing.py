@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -197,6 +198,25 @@ def test_plain_sitemap_over_the_cap_keeps_the_newest() -> None:
     parsed = parse_feed(PLAIN_SITEMAP, feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=2))
     assert urls(parsed) == ["https://example.com/p/new", "https://example.com/p/mid"]
     assert parsed.dropped == {"over_cap": 1}
+
+
+def test_a_huge_sitemap_is_read_as_a_stream_keeping_the_newest() -> None:
+    """5,000 URLs in shuffled date order, 100 kept: the newest, newest first, with ties in
+    document order, whatever the pruning along the way dropped."""
+    days = list(range(5000))
+    random.Random(3).shuffle(days)
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    items = "".join(
+        f"<url><loc>https://example.com/p/{n}</loc>"
+        f"<lastmod>{(base + timedelta(days=day // 2)).date().isoformat()}</lastmod></url>"
+        for n, day in enumerate(days)
+    )
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</urlset>'
+    parsed = parse_feed(body.encode(), feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=100))
+
+    by_date = sorted(range(5000), key=lambda n: (-(days[n] // 2), n))
+    assert urls(parsed) == [f"https://example.com/p/{n}" for n in by_date[:100]]
+    assert parsed.dropped == {"over_cap": 4900}
 
 
 def test_sitemap_index_lists_http_children_newest_first() -> None:
