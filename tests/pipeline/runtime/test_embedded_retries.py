@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from local_http import local_resources, send_body, serving
 from prometheus_client import REGISTRY
 
 from corpus import generate_site_pages
-from pipeline.config import parse_config
 from pipeline.models import FeedEntry
 from pipeline.runtime.embedded import EmbeddedPipeline
 from pipeline.runtime.summary import RunSummary
@@ -45,12 +45,7 @@ class ScriptedServer:
                 if script:
                     self.send_error(script.pop(0))
                     return
-                body = PAGE.html.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_body(self, PAGE.html.encode(), "text/html; charset=utf-8")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -60,32 +55,16 @@ class ScriptedServer:
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
-    served = ScriptedServer()
-    threading.Thread(target=served.server.serve_forever, daemon=True).start()
-    yield served
-    served.server.shutdown()
-    served.server.server_close()
+    scripted = ScriptedServer()
+    with serving(scripted.server):
+        yield scripted
 
 
 @pytest.fixture
 def resources(tmp_path: Path) -> Iterator[Resources]:
-    config = parse_config(
-        {
-            "storage": {"url": f"sqlite:///{tmp_path / 'news.db'}"},
-            "extract": {"workers": 1},
-            "fetch": {
-                "allow_private_networks": True,
-                "respect_robots": False,
-                "min_host_interval": 0,
-                "retry_attempts": 2,
-                "retry_backoff_seconds": 0.05,
-            },
-        },
-        base=ROOT,
-    )
-    opened = Resources(config)
-    yield opened
-    opened.close()
+    url = f"sqlite:///{tmp_path / 'news.db'}"
+    with local_resources(url, retry_attempts=2, retry_backoff_seconds=0.05) as opened:
+        yield opened
 
 
 def process(resources: Resources, url: str) -> RunSummary:
@@ -144,19 +123,10 @@ def test_a_page_that_is_gone_is_not_tried_again(
 def test_dropping_the_work_in_hand_ends_a_retry_wait_at_once(
     server: ScriptedServer, tmp_path: Path
 ) -> None:
-    config = parse_config(
-        {
-            "storage": {"url": f"sqlite:///{tmp_path / 'news.db'}"},
-            "extract": {"workers": 1},
-            "fetch": {"allow_private_networks": True, "respect_robots": False,
-                      "min_host_interval": 0, "retry_backoff_seconds": 30},
-        },
-        base=ROOT,
-    )  # fmt: skip
     server.scripts["/d"] = [503] * 5
-    resources = Resources(config)
-    pipeline = EmbeddedPipeline(config, resources)
-    try:
+    url = f"sqlite:///{tmp_path / 'news.db'}"
+    with local_resources(url, retry_backoff_seconds=30) as resources:
+        pipeline = EmbeddedPipeline(resources.config, resources)
         stop = threading.Event()
         entry = FeedEntry(feed="f", feed_kind="rss", url=f"{server.base}/d")
         assert pipeline.submit([entry], RunSummary(), stop=stop)
@@ -166,11 +136,11 @@ def test_dropping_the_work_in_hand_ends_a_retry_wait_at_once(
             time.sleep(0.01)
         time.sleep(0.2)  # the fetch thread is now waiting 30 s to retry
         stop.set()
-        started = time.monotonic()
         assert pipeline.drain(stop) is False
-        pipeline.close()  # waits for the fetch thread: it must not sit out its 30 s
-        assert time.monotonic() - started < 5
+        pipeline.close()
+        deadline = time.monotonic() + 3
+        while any(t.name.startswith("fetch-") for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "a fetch thread still sits out its 30 s wait"
+            time.sleep(0.05)
         assert resources.dead_letters.count() == 0  # dropped work comes again: no letter
-    finally:
-        resources.close()
     assert server.hits["/d"] == 1

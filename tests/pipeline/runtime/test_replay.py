@@ -7,16 +7,15 @@ directly for the stages a served page cannot make fail.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from local_http import local_resources, send_body, serving
 
 from connectors.storage.dead_letters import DeadLetter
 from corpus import Page, generate_site_pages
-from pipeline.config import Config, parse_config
 from pipeline.errors import StorageError
 from pipeline.models import EnrichedArticle, FeedEntry, Message, article_id
 from pipeline.runtime import replay as replay_module
@@ -49,11 +48,7 @@ class Pages:
                 if body is None:
                     self.send_error(404)
                     return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_body(self, body, "text/html; charset=utf-8")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -70,29 +65,14 @@ class Pages:
 @pytest.fixture
 def pages() -> Iterator[Pages]:
     served = Pages()
-    threading.Thread(target=served.server.serve_forever, daemon=True).start()
-    yield served
-    served.server.shutdown()
-    served.server.server_close()
+    with serving(served.server):
+        yield served
 
 
 @pytest.fixture
 def resources(store_url: str) -> Iterator[Resources]:
-    config: Config = parse_config(
-        {
-            "storage": {"url": store_url},
-            "extract": {"workers": 1},
-            "fetch": {
-                "allow_private_networks": True,
-                "respect_robots": False,
-                "min_host_interval": 0,
-            },
-        },
-        base=ROOT,
-    )
-    opened = Resources(config)
-    yield opened
-    opened.close()
+    with local_resources(store_url) as opened:
+        yield opened
 
 
 def run(resources: Resources, *entries: FeedEntry) -> None:
