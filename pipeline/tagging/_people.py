@@ -206,10 +206,9 @@ def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
             word = _Word(bare, word_folded, start, end, bare != bare.lower(), lexicon, span_end)
             run.append(word)
             if bare != piece:
-                yield _trimmed(run)
+                yield from _trimmed(run)
                 run = []
-        if run:
-            yield _trimmed(run)
+        yield from _trimmed(run)
 
 
 def _without_possessive(piece: str) -> str:
@@ -218,10 +217,16 @@ def _without_possessive(piece: str) -> str:
     return piece
 
 
-def _trimmed(run: list[_Word]) -> list[_Word]:
+def _trimmed(run: list[_Word]) -> Iterator[list[_Word]]:
+    """The run without its trailing lower-case words, if anything is left.
+
+    A letter the pattern takes for a capital may have no lower case at all
+    (U+2110, SCRIPT CAPITAL I): such a run can end up empty.
+    """
     while run and not run[-1].capitalised:
         run.pop()
-    return run
+    if run:
+        yield run
 
 
 def _cannot_be_surname(word: _Word) -> bool:

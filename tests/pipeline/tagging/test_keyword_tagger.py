@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tagging_fixtures import ENTITIES, TAXONOMY, project_config
 
@@ -150,6 +150,8 @@ def test_the_tagger_is_built_once_per_process_for_the_same_files() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400), st.text(max_size=40))
+@example(text="\u2110", title="")  # a capital with no lower case: an empty run, IndexError
+@example(text="Talks with \u2110 \u13e3 in \u2110's office", title="")
 def test_any_text_is_tagged_without_error(text: str, title: str) -> None:
     result = _shared_tagger().tag(text, title=title, language="en")
     assert all(t.evidence for t in result.topics)
