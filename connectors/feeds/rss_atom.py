@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,7 @@ def parse(
 ) -> ParsedFeed:
     """Entries of an RSS or Atom document."""
     guard_xml(body, feed=feed, limits=limits)
+    body, beyond = _first_items(body, limits.max_entries)
     result = _feedparser(body, base_url, content_type)
     version = str(result.get("version") or "")
     entries = result.get("entries") or []
@@ -61,11 +63,49 @@ def parse(
             authors=_authors(entry),
             published_at=_published(entry),
         )
+    if beyond:
+        builder.dropped["over_cap"] += beyond
     channel = result.get("feed") or {}
     parsed = builder.build(ttl_seconds=_ttl(channel), title=channel.get("title"))
     if not parsed.entries and _broken_xml(result):
         raise _unreadable(result, feed)  # broken, and nothing could be recovered from it
     return parsed
+
+
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def _first_items(body: bytes, limit: int) -> tuple[bytes, int]:
+    """The document cut after its ``limit``-th item, and how many items were cut off.
+
+    Only the first ``limit`` entries are kept anyway (feeds list newest first),
+    and feedparser holds every item it reads: 100,000 items (13 MB) took 14 s.
+    The cut document is closed again for the usual roots (RSS 2.0, Atom, RSS
+    1.0); anything else is read by feedparser's lenient parser.
+    """
+    last: re.Match[bytes] | None = None
+    count = 0
+    for count, match in enumerate(_ITEM_END.finditer(body), start=1):
+        if count == limit:
+            last = match
+    if last is None or count <= limit:
+        return body, 0
+    return body[: last.end()] + _closing_tags(body), count - limit
+
+
+def _closing_tags(body: bytes) -> bytes:
+    head = body[:4096]
+    for opening, closing in _ROOTS:
+        if opening.search(head):
+            return closing
+    return b""
+
+
+_ROOTS = (
+    (re.compile(rb"<rss[\s>]"), b"</channel></rss>"),
+    (re.compile(rb"<feed[\s>]"), b"</feed>"),
+    (re.compile(rb"<rdf:RDF[\s>]"), b"</rdf:RDF>"),
+)
 
 
 def _broken_xml(result: Any) -> bool:

@@ -283,3 +283,49 @@ def test_utf16_feed_parses() -> None:
     body = RSS_20.decode().replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
     parsed = parse_feed(body, feed=FEED, base_url=BASE)
     assert len(parsed.entries) == 3
+
+
+def _long_feed(kind: str, items: int) -> bytes:
+    if kind == "rss":
+        entries = "".join(
+            f"<item><title>Story {i}</title><link>https://example.com/s/{i}</link>"
+            f"<description><![CDATA[<p>Text {i}</p>]]></description></item>"
+            for i in range(items)
+        )
+        return f'<rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
+    if kind == "atom":
+        entries = "".join(
+            f'<entry><title>Story {i}</title><link href="https://example.com/s/{i}"/>'
+            f"<id>urn:s:{i}</id></entry>"
+            for i in range(items)
+        )
+        return (
+            f'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{entries}</feed>'.encode()
+        )
+    entries = "".join(
+        f'<item rdf:about="https://example.com/s/{i}"><title>Story {i}</title>'
+        f"<link>https://example.com/s/{i}</link></item>"
+        for i in range(items)
+    )
+    return (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        ' xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://example.com/">'
+        f"<title>t</title></channel>{entries}</rdf:RDF>"
+    ).encode()
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom", "rdf"])
+def test_a_feed_longer_than_the_cap_is_cut_before_parsing_with_the_same_entries(
+    kind: str,
+) -> None:
+    """Only the first max_entries are kept: the rest is cut off before feedparser reads it
+    (100,000 items took 14 s), and the entries kept are those of the whole document."""
+    body = _long_feed(kind, 2500)
+    whole = parse_feed(body, feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=10_000))
+    capped = parse_feed(body, feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=2000))
+
+    assert [(e.url, e.title) for e in capped.entries] == [
+        (e.url, e.title) for e in whole.entries[:2000]
+    ]
+    assert capped.dropped == {"over_cap": 500}
+    assert capped.title == whole.title == "t"

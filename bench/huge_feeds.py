@@ -1,14 +1,19 @@
-"""Memory and CPU of reading one huge sitemap, beside the whole-tree parse as baseline.
+"""Memory and CPU of reading one huge feed, beside how it was read before as baseline.
 
-A sitemap may hold 50,000 URLs and 50 MB by the protocol, and a hostile one
-more; newsflow keeps only the newest ``max_entries`` of them. The baseline is
-what the sitemap reader did before it streamed: ``etree.fromstring`` of the
-whole document, then every ``<url>`` into the entry builder, which held every
-entry until the end. Each variant
-runs in its own process on the same generated document (400,000 URLs, about
-45 MB), so its peak RSS is its own::
+newsflow keeps only ``max_entries`` (2,000) entries of a feed document, but a
+sitemap may hold 50,000 URLs and 50 MB by the protocol (a hostile one more),
+and an RSS feed as many items as fit in ``fetch.max_body_bytes``:
 
-    python -m bench.sitemap_memory [--urls 400000]
+- sitemap, 400,000 URLs (~44 MB): read as a stream (each ``<url>`` let go,
+  the newest entries kept as it goes) vs the whole tree, with every entry held
+  until the end (before);
+- RSS, 100,000 items (~13 MB): cut after the 2,000th item before feedparser
+  reads it vs feedparser reading every item (before).
+
+Each variant runs in its own process on the same generated document, so its
+peak RSS is its own::
+
+    python -m bench.huge_feeds [--urls 400000] [--items 100000]
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = ("streamed", "whole-tree")
+VARIANTS = ("sitemap-streamed", "sitemap-whole-tree", "rss-cut", "rss-whole")
+LABELS = {
+    "sitemap-streamed": "sitemap streamed (newsflow)",
+    "sitemap-whole-tree": "sitemap whole tree (before)",
+    "rss-cut": "RSS cut at the cap (newsflow)",
+    "rss-whole": "RSS read whole (before)",
+}
 
 
 def write_sitemap(path: Path, urls: int) -> None:
@@ -37,6 +48,17 @@ def write_sitemap(path: Path, urls: int) -> None:
         out.write("</urlset>")
 
 
+def write_rss(path: Path, items: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>')
+        for i in range(items):
+            out.write(
+                f"<item><title>Story {i}</title><link>https://example.com/s/{i}</link>"
+                f"<description>Some text about story {i}.</description></item>"
+            )
+        out.write("</channel></rss>")
+
+
 def measure(variant: str, path: Path) -> None:
     """In a child process: parse ``path`` one way; print CPU s and peak RSS growth (MB)."""
     from connectors.feeds import FeedLimits, parse_feed
@@ -49,7 +71,13 @@ def measure(variant: str, path: Path) -> None:
     limits = FeedLimits(max_entries=2000)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
-    if variant == "streamed":
+    if variant.startswith("rss"):
+        from connectors.feeds import rss_atom
+
+        if variant == "rss-whole":
+            rss_atom._first_items = lambda body, limit: (body, 0)  # type: ignore[assignment]
+        entries = len(parse_feed(body, feed=feed, base_url=feed.url, limits=limits).entries)
+    elif variant == "sitemap-streamed":
         entries = len(parse_feed(body, feed=feed, base_url=feed.url, limits=limits).entries)
     else:
         from lxml import etree
@@ -70,6 +98,7 @@ def measure(variant: str, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--urls", type=int, default=400_000)
+    parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--measure", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -77,19 +106,22 @@ def main() -> None:
         measure(args.measure, args.path)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "sitemap.xml"
-        write_sitemap(path, args.urls)
-        size = path.stat().st_size / 1e6
-        print(f"one sitemap of {args.urls:,} URLs ({size:.1f} MB), newest 2,000 kept")
-        print(f"  {'variant':<28}{'CPU s':>8}{'peak RSS +MB':>14}{'entries':>9}")
+        sitemap, rss = Path(tmp) / "sitemap.xml", Path(tmp) / "feed.xml"
+        write_sitemap(sitemap, args.urls)
+        write_rss(rss, args.items)
+        print(
+            f"one sitemap of {args.urls:,} URLs ({sitemap.stat().st_size / 1e6:.1f} MB), one RSS"
+            f" feed of {args.items:,} items ({rss.stat().st_size / 1e6:.1f} MB); 2,000 kept"
+        )
+        print(f"  {'variant':<32}{'CPU s':>8}{'peak RSS +MB':>14}{'entries':>9}")
         for variant in VARIANTS:
+            path = rss if variant.startswith("rss") else sitemap
             out = subprocess.run(
-                [sys.executable, "-m", "bench.sitemap_memory", "--measure", variant,
+                [sys.executable, "-m", "bench.huge_feeds", "--measure", variant,
                  "--path", str(path)],
                 capture_output=True, text=True, check=True,
             ).stdout.split()  # fmt: skip
-            label = "streamed (newsflow)" if variant == "streamed" else "whole tree (baseline)"
-            print(f"  {label:<28}{out[0]:>8}{out[1]:>14}{out[2]:>9}")
+            print(f"  {LABELS[variant]:<32}{out[0]:>8}{out[1]:>14}{out[2]:>9}")
 
 
 if __name__ == "__main__":
