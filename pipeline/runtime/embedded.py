@@ -52,6 +52,7 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter
@@ -248,6 +249,7 @@ class EmbeddedPipeline:
         self._open: set[_Ticket] = set()
         self._dropped = threading.Event()
         """Set when the work in hand is dropped: fetch retries waiting for it give up."""
+        self._retry = RetryPolicy(config.fetch.retry_attempts, config.fetch.retry_backoff_seconds)
         self._start_processes()
 
     # -- public ---------------------------------------------------------------
@@ -382,9 +384,9 @@ class EmbeddedPipeline:
         ``dropped`` is set when the work in hand is dropped (a stop, a store
         outage): a retry waiting then gives up, and nobody reads its result.
         """
-        fetch = self.config.fetch
-        retry = RetryPolicy(fetch.retry_attempts, fetch.retry_backoff_seconds)
-        outcome = retry.run("fetch", lambda: timed_process("fetch", stages, entry), dropped.wait)
+        outcome = self._retry.run(
+            "fetch", partial(timed_process, "fetch", stages, entry), dropped.wait
+        )
         if outcome is None:
             raise CancelledError("dropped while waiting to retry")
         return outcome

@@ -159,12 +159,7 @@ class KafkaFeedSource:
         self.send(result.entries)
         self.poller.commit(feed, result)
         self.scheduler.record(feed, result)
-        summary.count_poll(
-            error=result.error is not None,
-            not_modified=result.not_modified,
-            partial=bool(result.child_errors),
-            entries=len(result.entries),
-        )
+        summary.count_poll(result)
 
     def _tick(self, target: KafkaFeedSource | None = None) -> None:
         """Heartbeat, and a pending config reload applied (``newsflow run``'s loop control)."""

@@ -176,12 +176,7 @@ class EmbeddedService:
         """Commit one poll whose entries are all stored or dead-lettered."""
         self.poller.commit(feed, result)
         self.scheduler.record(feed, result)
-        summary.count_poll(
-            error=result.error is not None,
-            not_modified=result.not_modified,
-            partial=bool(result.child_errors),
-            entries=len(result.entries),
-        )
+        summary.count_poll(result)
         if self.progress is not None:
             self.progress.add("feeds", 0 if result.more else 1)
             self.progress.add("entries", len(result.entries))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
+
+if TYPE_CHECKING:
+    from pipeline.polling.poller import PollResult
 
 MAX_TRACKED = 20_000
 """Articles remembered by id per summary (~300 bytes each): bounds a long run's memory."""
@@ -29,13 +33,13 @@ class RunSummary:
     """Counts of verdicts folded out of ``verdicts`` (keys: articles, duplicates, topic:*)."""
     max_tracked: int = field(default=MAX_TRACKED, repr=False)
 
-    def count_poll(self, error: bool, not_modified: bool, partial: bool, entries: int) -> None:
+    def count_poll(self, result: PollResult) -> None:
         """One committed poll."""
         self.feeds_polled += 1
-        self.feeds_failed += error
-        self.feeds_not_modified += not_modified
-        self.feeds_partial += partial
-        self.entries += entries
+        self.feeds_failed += result.error is not None
+        self.feeds_not_modified += result.not_modified
+        self.feeds_partial += bool(result.child_errors)
+        self.entries += len(result.entries)
 
     def count_stored(self, message: Message) -> None:
         """Count a message on its way into the store, each article once per run.

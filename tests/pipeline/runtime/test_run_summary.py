@@ -3,7 +3,8 @@
 import pytest
 
 from pipeline.cli.run import exit_status
-from pipeline.models import DuplicateEvent, EnrichedArticle, utcnow
+from pipeline.models import DuplicateEvent, EnrichedArticle, FeedEntry, utcnow
+from pipeline.polling import PollResult
 from pipeline.runtime.summary import RunSummary
 
 
@@ -49,13 +50,14 @@ def test_a_feed_read_in_part_is_shown_and_fails_a_once_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     summary = RunSummary()
-    summary.count_poll(error=False, not_modified=False, partial=True, entries=3)
-    summary.count_poll(error=False, not_modified=True, partial=False, entries=0)
+    entries = [FeedEntry(feed="f", feed_kind="rss", url=f"http://a.example/{i}") for i in range(3)]
+    summary.count_poll(PollResult("f", "ok", entries=entries, child_errors=["x.warc: damaged"]))
+    summary.count_poll(PollResult("g", "not_modified"))
 
     assert "feeds polled:      2 (0 failed, 1 not modified, 1 read in part)" in summary.render()
     assert exit_status(summary) == 1
     assert "1 feed(s) read in part" in capsys.readouterr().err
     clean = RunSummary()
-    clean.count_poll(error=False, not_modified=False, partial=False, entries=1)
+    clean.count_poll(PollResult("f", "ok", entries=entries[:1]))
     assert "(0 failed, 0 not modified)" in clean.render()
     assert exit_status(clean) == 0
