@@ -52,7 +52,7 @@ class Message(BaseModel):
 
         A message that comes again (its poll was not committed before a crash,
         or it is replayed) differs in its timestamps and maybe its page bytes,
-        not in this; the store keeps one dead letter per stage and letter key.
+        not in this; the store keeps one dead letter per letter key.
         """
         return self.key()
 

@@ -4,10 +4,13 @@ On Kafka they go to the ``news.dlq`` topic; in one process they are kept in the
 store, with the same facts, so that nothing is lost and ``newsflow dlq`` can
 show and replay them (:mod:`pipeline.runtime.replay`).
 
-A message that fails again at the same stage (its poll came again after a
-crash, or a replay failed) is one letter, not two: letters are keyed by stage
-and the message's :meth:`~pipeline.models.Message.letter_key`, and a repeat
-updates the letter (newest error and payload, ``attempts`` + 1).
+A message that fails again (its poll came again after a crash, or a replay
+failed) is one letter, not two: letters are keyed by the message's
+:meth:`~pipeline.models.Message.letter_key`, and a repeat updates the letter
+(newest error and payload, ``attempts`` + 1). A repeat at another stage (a
+page fetched at last, now failing extraction) replaces the letter of the
+stage it got past, carrying its attempts: that letter's message is the same
+one, and replaying both would run it twice.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ MIGRATIONS = (
             # Letters written before this step have no key: they stay as they are.
             "CREATE UNIQUE INDEX dead_letters_by_key ON dead_letters (stage, letter_key)",
         ),
+    ),
+    Migration(
+        3,
+        "find a message's letters at other stages",
+        both("CREATE INDEX dead_letters_by_message ON dead_letters (letter_key)"),
     ),
 )
 
@@ -110,18 +118,35 @@ class DeadLetterRepository:
         payload: str,
         letter_key: str | None = None,
     ) -> None:
-        """Keep a failed message; the same ``letter_key`` again updates its letter."""
+        """Keep a failed message; the same ``letter_key`` again updates its letter.
+
+        Letters of the same key at other stages are replaced by this one (see
+        the module docstring), in one transaction.
+        """
         now = utcnow().isoformat()
-        self.db.execute(
-            "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload,"
-            " created_at, letter_key, attempts, last_failed_at) VALUES (?,?,?,?,?,?,?,?,1,?)"
-            " ON CONFLICT (stage, letter_key) DO UPDATE SET topic = excluded.topic,"
-            " error_class = excluded.error_class, reason = excluded.reason,"
-            " error = excluded.error, payload = excluded.payload,"
-            " attempts = dead_letters.attempts + 1, last_failed_at = excluded.last_failed_at",
-            (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
-             now, letter_key, now),
-        )  # fmt: skip
+        with self.db.transaction():
+            earlier = self._supersede(stage, letter_key)
+            self.db.execute(
+                "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload,"
+                " created_at, letter_key, attempts, last_failed_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (stage, letter_key) DO UPDATE SET topic = excluded.topic,"
+                " error_class = excluded.error_class, reason = excluded.reason,"
+                " error = excluded.error, payload = excluded.payload,"
+                " attempts = dead_letters.attempts + excluded.attempts,"
+                " last_failed_at = excluded.last_failed_at",
+                (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
+                 now, letter_key, 1 + earlier, now),
+            )  # fmt: skip
+
+    def _supersede(self, stage: str, letter_key: str | None) -> int:
+        """Remove the message's letters at other stages; the attempts they counted."""
+        if letter_key is None:
+            return 0
+        removed = self.db.execute(
+            "DELETE FROM dead_letters WHERE letter_key = ? AND stage <> ? RETURNING attempts",
+            (letter_key, stage),
+        )
+        return sum(int(row[0]) for row in removed)
 
     def keep(self, failure: Failed) -> None:
         """:meth:`add` for a failure as the runtimes describe it."""
@@ -147,6 +172,18 @@ class DeadLetterRepository:
     def get(self, letter_id: int) -> DeadLetter | None:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,))
         return DeadLetter(*rows[0]) if rows else None
+
+    def claim(self, letter_id: int) -> bool:
+        """Lock a letter for the caller's transaction; False if it is gone.
+
+        Two replays at once then take each letter in turn: the second finds
+        it removed (or updated) by the first, instead of running its message
+        again and maybe adding it back. SQLite's write transaction already
+        excludes the other; PostgreSQL needs the row lock.
+        """
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        rows = self.db.execute(f"SELECT id FROM dead_letters WHERE id = ?{lock}", (letter_id,))
+        return bool(rows)
 
     def remove(self, letter_id: int) -> None:
         self.db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))

@@ -17,3 +17,8 @@ def printable(text: str) -> str:
     """One line, without control characters: stored text (a title, a URL from a feed, an
     error quoting either) cannot drive the terminal."""
     return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 dead letter``, ``2 dead letters``: a count as a user reads it."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from connectors.kafka.dlq import DeadLetter, pending_letters, replay
 from connectors.storage import DeadLetter as StoredLetter
 from connectors.storage import open_store
-from pipeline.cli.common import config_from, printable
+from pipeline.cli.common import config_from, counted, printable
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.runtime.outcome import LetterFilter
@@ -77,7 +77,7 @@ def handle_list(args: argparse.Namespace) -> int:
             continue
         write_letter(sys.stdout, letter, as_json=args.json)
         count += 1
-    print(f"newsflow: {count} dead letters", file=sys.stderr)
+    print(f"newsflow: {counted(count, 'dead letter')}", file=sys.stderr)
     return 0
 
 
@@ -87,7 +87,7 @@ def handle_replay(args: argparse.Namespace) -> int:
         return replay_stored(config, LetterFilter(stage=args.stage, reason=args.reason))
     result = replay(config.kafka, LetterFilter(stage=args.stage, reason=args.reason))
     print(
-        f"newsflow: replayed {result.replayed} dead letters; {result.kept} kept"
+        f"newsflow: replayed {counted(result.replayed, 'dead letter')}; {result.kept} kept"
         + (f" ({result.invalid} without valid headers)" if result.invalid else ""),
         file=sys.stderr,
     )
@@ -106,7 +106,7 @@ def handle_drop(args: argparse.Namespace) -> int:
     else:
         result = replay(config.kafka, letters, drop=True)
         dropped, kept = result.dropped, result.kept
-    print(f"newsflow: dropped {dropped} dead letters; {kept} kept", file=sys.stderr)
+    print(f"newsflow: dropped {counted(dropped, 'dead letter')}; {kept} kept", file=sys.stderr)
     return 0
 
 
@@ -143,7 +143,7 @@ def list_stored(config: Config, letters: LetterFilter, *, as_json: bool) -> int:
                 continue
             write_stored_letter(sys.stdout, letter, as_json=as_json)
             count += 1
-    print(f"newsflow: {count} dead letters", file=sys.stderr)
+    print(f"newsflow: {counted(count, 'dead letter')}", file=sys.stderr)
     return 0
 
 
@@ -157,8 +157,9 @@ def replay_stored(config: Config, letters: LetterFilter) -> int:
     finally:
         resources.close()
     print(
-        f"newsflow: replayed {result.through + result.failed_again} dead letters:"
-        f" {result.through} through, {result.failed_again} failed again; {result.kept} kept",
+        f"newsflow: replayed {counted(result.through + result.failed_again, 'dead letter')}:"
+        f" {result.through} through, {result.failed_again} failed again; {result.kept} kept"
+        + (f"; {result.elsewhere} settled by another replay" if result.elsewhere else ""),
         file=sys.stderr,
     )
     return 1 if result.failed_again else 0

@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 from pipeline import logs
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, counted
 from pipeline.config import Config, config_path
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
@@ -64,11 +64,13 @@ def exit_status(summary: RunSummary) -> int:
     must notice."""
     problems = []
     if summary.feeds_failed:
-        problems.append(f"{summary.feeds_failed} feed(s) failed (see the log above)")
+        problems.append(f"{counted(summary.feeds_failed, 'feed')} failed (see the log above)")
     if summary.feeds_partial:
-        problems.append(f"{summary.feeds_partial} feed(s) read in part (see the log above)")
+        problems.append(
+            f"{counted(summary.feeds_partial, 'feed')} read in part (see the log above)"
+        )
     if summary.failures:
-        problems.append(f"{summary.failures} dead letter(s) (newsflow dlq list)")
+        problems.append(f"{counted(summary.failures, 'dead letter')} (newsflow dlq list)")
     if problems:
         print(f"newsflow: {'; '.join(problems)}", file=sys.stderr)
         return 1

@@ -15,13 +15,16 @@ neither. A message that fails again keeps one letter: the same letter
 updated (``attempts`` + 1, newest error) when it fails at the same stage, or
 a letter of the stage it failed at instead. Fetching and extraction run
 outside the transaction, as in the service: the store's write lock is not
-held across a network fetch.
+held across a network fetch. Two replays at once take each letter in turn
+(:meth:`~connectors.storage.dead_letters.DeadLetterRepository.claim`): the
+second finds it settled by the first and leaves it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from connectors.storage.dead_letters import DeadLetter
 from pipeline.errors import MessageError
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 STORING_STAGES = ("dedup", "store")
 """Stages whose writes commit with the letter's removal."""
 
+Settled = Literal["through", "failed_again", "elsewhere"]
+"""What became of a replayed letter."""
+
 
 @dataclass
 class ReplayResult:
@@ -45,6 +51,16 @@ class ReplayResult:
     """Letters whose message failed again: still (or newly) a letter."""
     kept: int = 0
     """Letters not matching the filter: left as they were."""
+    elsewhere: int = 0
+    """Letters another replay settled while this one ran their message: left to it."""
+
+    def count(self, settled: Settled) -> None:
+        if settled == "through":
+            self.through += 1
+        elif settled == "failed_again":
+            self.failed_again += 1
+        else:
+            self.elsewhere += 1
 
 
 class LetterReplay:
@@ -54,23 +70,26 @@ class LetterReplay:
         self.resources = resources
         self._stages: dict[str, Stage] = {}
 
-    def replay(self, letter: DeadLetter) -> bool:
-        """Run one letter's message on; True if it went through (the letter is gone)."""
+    def replay(self, letter: DeadLetter) -> Settled:
+        """Run one letter's message on, and settle the letter (see the module docstring)."""
         try:
             message = decode(MESSAGE_BY_TOPIC[letter.topic], letter.payload)
         except (KeyError, MessageError) as exc:
             log.warning("dead letter %d cannot be replayed: %s", letter.id, exc)
-            return False
+            return "failed_again"
         before, storing = self._chain(letter, message)
         outcome = process_safely(before, message)
         failure = outcome.failure
         with self.resources.store.db.transaction():
+            if not self.resources.dead_letters.claim(letter.id):
+                log.info("dead letter %d was settled by another replay meanwhile", letter.id)
+                return "elsewhere"
             for produced in outcome.produced if failure is None else []:
                 failure = self._store(storing, produced)
                 if failure is not None:
                     break
             self._settle(letter, failure)
-        return failure is None
+        return "through" if failure is None else "failed_again"
 
     def close(self) -> None:
         for stage in self._stages.values():
@@ -89,12 +108,14 @@ class LetterReplay:
         return None
 
     def _settle(self, letter: DeadLetter, failure: Failure | None) -> None:
-        """Remove the letter, or keep one letter for the new failure."""
-        same_letter = failure is not None and (failure.stage, failure.letter_key) == (
-            letter.stage,
-            letter.letter_key,
-        )
-        if not same_letter or letter.letter_key is None:
+        """Remove the letter, or keep one letter for the new failure.
+
+        A failure of the same message replaces the letter itself, at whatever
+        stage (:meth:`~connectors.storage.dead_letters.DeadLetterRepository.add`);
+        one of another message (an article keyed by its canonical URL) comes
+        instead of it.
+        """
+        if failure is None or letter.letter_key is None or failure.letter_key != letter.letter_key:
             self.resources.dead_letters.remove(letter.id)
         if failure is not None:
             log.warning("%s failed again: %s", failure.stage, failure.error)
@@ -148,10 +169,8 @@ def replay_letters(resources: Resources, letters: LetterFilter) -> ReplayResult:
                 continue
             if not letters.matches(letter):
                 result.kept += 1
-            elif replay.replay(letter):
-                result.through += 1
             else:
-                result.failed_again += 1
+                result.count(replay.replay(letter))
     finally:
         replay.close()
     return result

@@ -1,4 +1,4 @@
-"""The store's dead letters: one letter per failed message and stage, on both engines."""
+"""The store's dead letters: one letter per failed message, on both engines."""
 
 from __future__ import annotations
 
@@ -48,11 +48,32 @@ def test_the_same_message_failing_again_updates_its_letter(db: Database) -> None
     assert again.payload == '{"url": "second"}'
 
 
-def test_a_failure_at_another_stage_is_another_letter(db: Database) -> None:
+def test_a_failure_at_another_stage_replaces_the_letter_of_the_stage_it_got_past(
+    db: Database,
+) -> None:
+    """The page was fetched at last and now fails extraction: one message, one letter."""
     letters = DeadLetterRepository(db)
     add(letters, stage="fetch", key="k", error="a")
+    add(letters, stage="fetch", key="k", error="a")
+    add(letters, stage="fetch", key="other", error="c")
+
     add(letters, stage="extract", key="k", error="b")
-    assert [(s, a) for _, s, _, a in all_letters(letters)] == [("fetch", 1), ("extract", 1)]
+
+    assert sorted((s, e, a) for _, s, e, a in all_letters(letters)) == [
+        ("extract", "b", 3),
+        ("fetch", "c", 1),
+    ]
+
+
+def test_claim_finds_a_letter_until_it_is_removed(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key="k", error="a")
+    [letter_id] = letters.ids()
+    with db.transaction():
+        assert letters.claim(letter_id)
+        letters.remove(letter_id)
+    with db.transaction():
+        assert not letters.claim(letter_id)
 
 
 def test_letters_without_a_key_are_never_merged(db: Database) -> None:

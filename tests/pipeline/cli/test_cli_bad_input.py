@@ -99,7 +99,7 @@ def test_an_empty_feed_fails_alone_and_loses_nothing_stored(workdir: Path) -> No
         encoding="utf-8",
     )
     result = newsflow("--config", str(config), "run", "--once", cwd=workdir, env=env)
-    assert_one_clear_line(result, expect="1 feed(s) failed")
+    assert_one_clear_line(result, expect="1 feed failed")
     assert "feeds polled:      8 (1 failed" in result.stdout
     after = newsflow("--config", demo, "export", cwd=workdir, env=env).stdout
     assert after == before

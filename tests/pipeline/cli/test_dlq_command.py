@@ -112,7 +112,7 @@ def test_drop_discards_the_letters_of_a_reason(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["--config", str(config_file), "dlq", "drop", "--reason", "http_410"]) == 0
-    assert "dropped 1 dead letters; 1 kept" in capsys.readouterr().err
+    assert "dropped 1 dead letter; 1 kept" in capsys.readouterr().err
 
     assert run(["--config", str(config_file), "dlq", "list"]) == 0
     [line] = capsys.readouterr().out.splitlines()

@@ -7,11 +7,13 @@ directly for the stages a served page cannot make fail.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from kafka_support import wait_for
 from local_http import local_resources, send_body, serving
 
 from connectors.storage.dead_letters import DeadLetter
@@ -159,7 +161,7 @@ def test_a_letter_that_fails_at_a_later_stage_becomes_that_stages_letter(
 
     assert result == ReplayResult(through=0, failed_again=1, kept=0)
     [after] = letters(resources)
-    assert (after.stage, after.topic, after.attempts) == ("extract", "pages", 1)
+    assert (after.stage, after.topic, after.attempts) == ("extract", "pages", 2)
     assert stored_ids(resources) == set()
 
 
@@ -178,6 +180,53 @@ def test_only_the_letters_matching_the_filter_are_replayed(
     [kept] = letters(resources)
     assert (kept.stage, kept.attempts) == ("extract", 1)
     assert stored_ids(resources) == {article_id(pages.entry(1).url)}
+
+
+class SlowThenServed:
+    """``/1`` answers its first request with a 404 once ``release`` is set, and every later
+    one at once with the page: a replay that started first finishes last."""
+
+    def __init__(self, page: Page) -> None:
+        self.release = threading.Event()
+        self.requests = 0
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                held.requests += 1
+                if held.requests == 1:
+                    held.release.wait(30)
+                    self.send_error(404)
+                    return
+                send_body(self, page.html.encode(), "text/html; charset=utf-8")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/1"
+
+
+def test_two_replays_at_once_settle_each_letter_once(store_url: str, resources: Resources) -> None:
+    """The first replay's fetch fails after the second replay stored the article: the
+    letter must not come back (before claiming, it did: one letter for a stored article)."""
+    server = SlowThenServed(PAGES[0])
+    entry = FeedEntry(feed="feed-a", feed_kind="rss", url=server.url)
+    add_letter(resources, "fetch", entry)
+    first: list[ReplayResult] = []
+    with serving(server.server), local_resources(store_url) as other:
+        slow = threading.Thread(target=lambda: first.append(replay_letters(other, LetterFilter())))
+        slow.start()
+        wait_for(lambda: server.requests == 1, timeout=20, what="the first replay's fetch")
+
+        second = replay_letters(resources, LetterFilter())
+        server.release.set()
+        slow.join(30)
+
+    assert second == ReplayResult(through=1)
+    assert first == [ReplayResult(elsewhere=1)]
+    assert letters(resources) == []
+    assert stored_ids(resources) == {article_id(server.url)}
 
 
 def test_a_dedup_letter_resumes_at_dedup_and_is_stored(resources: Resources) -> None:

@@ -56,7 +56,7 @@ def test_a_feed_read_in_part_is_shown_and_fails_a_once_run(
 
     assert "feeds polled:      2 (0 failed, 1 not modified, 1 read in part)" in summary.render()
     assert exit_status(summary) == 1
-    assert "1 feed(s) read in part" in capsys.readouterr().err
+    assert "1 feed read in part" in capsys.readouterr().err
     clean = RunSummary()
     clean.count_poll(PollResult("f", "ok", entries=entries[:1]))
     assert "(0 failed, 0 not modified)" in clean.render()

@@ -47,7 +47,7 @@ def test_a_failed_article_is_one_json_event_naming_its_url_stage_and_reason(
     finally:
         site.close()
     assert run.returncode == 1, "--once exits 1 when a message was dead-lettered"
-    assert "1 dead letter(s)" in run.stderr
+    assert "1 dead letter (newsflow dlq list)" in run.stderr
     events = _events("\n".join(line for line in run.stderr.splitlines() if line.startswith("{")))
     (letter,) = [e for e in events if e.get("event") == "dead_letter"]
     assert letter["url"] == missing and letter["stage"] == "fetch"
