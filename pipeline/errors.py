@@ -12,6 +12,7 @@ that says what to fix::
     ├── FetchError           an HTTP or file fetch failed
     │   ├── FetchRefused     refused before sending: scheme, SSRF guard, robots.txt
     │   ├── FetchTimeout     connect/read timeout or total deadline exceeded
+    │   ├── FetchInterrupted the exchange broke off: refused, reset, cut short, empty
     │   ├── BodyTooLarge     the body passed the configured cap
     │   ├── HttpStatusError  a 4xx/5xx answer (carries the status and Retry-After)
     │   └── RateLimited      the host asked us to wait (429/503 with Retry-After)
@@ -69,6 +70,13 @@ class FetchRefused(FetchError):
 
 class FetchTimeout(FetchError):
     default_reason = "timeout"
+
+
+class FetchInterrupted(FetchError):
+    """The exchange broke off (connection refused or reset, a body cut short, an empty
+    200): the server or the network may be back in a moment, unlike a 404 or a TLS error."""
+
+    default_reason = "interrupted"
 
 
 class BodyTooLarge(FetchError):

@@ -62,7 +62,14 @@ from connectors.http.robots import MAX_ROBOTS_BYTES, RobotsCache
 from connectors.http.target import Target, parse_target
 from connectors.http.translate import deadline_error, translated
 from pipeline.config import FetchConfig
-from pipeline.errors import ConfigError, FetchError, FetchRefused, HttpStatusError, RateLimited
+from pipeline.errors import (
+    ConfigError,
+    FetchError,
+    FetchInterrupted,
+    FetchRefused,
+    HttpStatusError,
+    RateLimited,
+)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -304,6 +311,8 @@ class HttpFetcher:
         )
         if verdict is Verdict.SNIFF and not looks_like_feed(body):
             raise refuse_content_type(request.purpose, "text/html", target.url)
+        if not body and request.purpose == "article":
+            raise _empty_page(target.url, response.status)
         return body
 
     def _discard(self, response: BaseHTTPResponse, deadline: Deadline) -> bool:
@@ -391,6 +400,16 @@ def _redirect_target(url: str, location: str) -> str:
             url=url,
             reason="invalid_redirect",
         ) from None
+
+
+def _empty_page(url: str, status: int) -> FetchError:
+    """A page answered with no body: a server mid-deploy or a connection closed after the
+    headers (worth trying again), unless the server said so on purpose (204)."""
+    if status == 204:
+        return FetchError(f"{url!r} answered HTTP 204 No Content", url=url, reason="no_content")
+    return FetchInterrupted(
+        f"{url!r} answered HTTP {status} with an empty body", url=url, reason="empty_body"
+    )
 
 
 def _too_many_redirects(chain: list[str], limit: int) -> FetchError:

@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from connectors.http.deadline import Deadline
 from connectors.http.metrics import REQUESTS
 from connectors.http.target import Target
-from pipeline.errors import FetchError, FetchTimeout, NewsflowError
+from pipeline.errors import FetchError, FetchInterrupted, FetchTimeout, NewsflowError
 
 
 def deadline_error(target: Target, deadline: Deadline) -> FetchTimeout:
@@ -55,7 +55,7 @@ def _translate(exc: BaseException, target: Target, deadline: Deadline) -> FetchE
     if deadline.expired:
         return deadline_error(target, deadline)
     if isinstance(exc, NewConnectionError):
-        return FetchError(
+        return FetchInterrupted(
             f"cannot connect to {where} for {url!r}: {_cause(exc)}", url=url, reason="connection"
         )
     if isinstance(exc, ConnectTimeoutError):
@@ -71,12 +71,14 @@ def _translate(exc: BaseException, target: Target, deadline: Deadline) -> FetchE
             f"TLS failed with {where} for {url!r}: {_cause(exc)}", url=url, reason="tls"
         )
     if isinstance(exc, ProtocolError | http.client.HTTPException):
-        return FetchError(
+        return FetchInterrupted(
             f"{where} broke the HTTP exchange for {url!r}: {_cause(exc)}",
             url=url,
             reason="protocol",
         )
-    return FetchError(f"network error fetching {url!r}: {_cause(exc)}", url=url, reason="network")
+    return FetchInterrupted(
+        f"network error fetching {url!r}: {_cause(exc)}", url=url, reason="network"
+    )
 
 
 def _cause(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from pipeline.errors import (
+    FetchInterrupted,
     FetchTimeout,
     HttpStatusError,
     NewsflowError,
@@ -121,7 +122,7 @@ def is_retryable(error: BaseException) -> bool:
     """Worth trying again later: the input was fine, the world was not."""
     if isinstance(error, HttpStatusError):
         return error.status == 429 or error.status >= 500
-    return isinstance(error, FetchTimeout | StorageError | TransportError)
+    return isinstance(error, FetchTimeout | FetchInterrupted | StorageError | TransportError)
 
 
 def failure_from(stage: str, message: Message, error: BaseException) -> Failure:

@@ -14,7 +14,14 @@ from prometheus_client import REGISTRY
 
 from connectors.http.fetcher import HttpFetcher
 from pipeline.config import FetchConfig
-from pipeline.errors import BodyTooLarge, FetchError, FetchRefused, FetchTimeout, HttpStatusError
+from pipeline.errors import (
+    BodyTooLarge,
+    FetchError,
+    FetchInterrupted,
+    FetchRefused,
+    FetchTimeout,
+    HttpStatusError,
+)
 
 CAP = 1 << 20  # 1 MiB keeps these tests fast; the memory test uses the real default
 
@@ -339,7 +346,7 @@ def test_bytes_received_are_counted(server: FaultServer) -> None:
 def test_a_refused_connection_names_the_url_and_cause() -> None:
     with FaultServer() as gone:
         url = gone.url("/x")
-    with pytest.raises(FetchError) as failed:
+    with pytest.raises(FetchInterrupted) as failed:
         fetcher().fetch(url)
     assert failed.value.reason == "connection"
     assert url in str(failed.value) and "refused" in str(failed.value).lower()
@@ -353,9 +360,34 @@ def test_a_body_cut_short_is_a_protocol_error(server: FaultServer) -> None:
         request.close_connection = True
 
     server.routes["/short"] = short
-    with pytest.raises(FetchError) as failed:
+    with pytest.raises(FetchInterrupted) as failed:
         fetcher().fetch(server.url("/short"))
     assert failed.value.reason == "protocol"
+
+
+def test_a_page_closed_after_its_headers_is_an_interrupted_fetch(server: FaultServer) -> None:
+    def headers_only(request: BaseHTTPRequestHandler) -> None:
+        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
+        request.close_connection = True
+
+    server.routes["/empty"] = headers_only
+    with pytest.raises(FetchInterrupted) as failed:
+        fetcher().fetch(server.url("/empty"))
+    assert failed.value.reason == "empty_body"
+    assert "empty body" in str(failed.value)
+
+
+def test_a_page_answering_204_is_not_tried_again(server: FaultServer) -> None:
+    server.routes["/none"] = respond(204)
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/none"))
+    assert not isinstance(failed.value, FetchInterrupted)
+    assert failed.value.reason == "no_content"
+
+
+def test_an_empty_feed_is_left_to_the_feed_parser(server: FaultServer) -> None:
+    server.routes["/feed"] = ok(b"", "application/rss+xml")
+    assert fetcher().fetch(server.url("/feed"), purpose="feed").body == b""
 
 
 def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from local_http import local_resources, send_body, serving
@@ -26,11 +27,15 @@ ROOT = Path(__file__).resolve().parents[3]
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=9)[0]
 
 
+Answer = int | Literal["empty", "cut"]
+"""A scripted answer: an error status, a 200 closed after its headers, or a body cut short."""
+
+
 class ScriptedServer:
-    """``/<name>`` answers the statuses scripted for it in turn, then the page (200)."""
+    """``/<name>`` answers what is scripted for it in turn, then the page (200)."""
 
     def __init__(self) -> None:
-        self.scripts: dict[str, list[int]] = {}
+        self.scripts: dict[str, list[Answer]] = {}
         self.hits: dict[str, int] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -42,10 +47,16 @@ class ScriptedServer:
             def do_GET(self) -> None:
                 outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
                 script = outer.scripts.get(self.path, [])
-                if script:
-                    self.send_error(script.pop(0))
-                    return
-                send_body(self, PAGE.html.encode(), "text/html; charset=utf-8")
+                answer = script.pop(0) if script else None
+                if isinstance(answer, int):
+                    self.send_error(answer)
+                elif answer is not None:
+                    self.close_connection = True
+                    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                    cut = b"Content-Length: 5000\r\n\r\n<html>" if answer == "cut" else b"\r\n"
+                    self.wfile.write(head + cut)
+                else:
+                    send_body(self, PAGE.html.encode(), "text/html; charset=utf-8")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -94,6 +105,20 @@ def test_a_page_that_answers_503_twice_is_stored_on_the_third_try(
     assert resources.articles.count() == 1
     assert resources.dead_letters.count() == 0
     assert retries() == before + 2
+
+
+@pytest.mark.parametrize("broken", ["empty", "cut"])
+def test_a_page_whose_exchange_broke_off_is_stored_on_the_next_try(
+    server: ScriptedServer, resources: Resources, broken: Literal["empty", "cut"]
+) -> None:
+    """A 200 closed right after its headers, or a body cut short: a server mid-deploy,
+    not a page without an article (the empty one was a ``not_html`` dead letter)."""
+    server.scripts["/e"] = [broken]
+
+    summary = process(resources, f"{server.base}/e")
+
+    assert server.hits["/e"] == 2
+    assert (summary.failures, resources.articles.count()) == (0, 1)
 
 
 def test_a_page_still_failing_after_the_retries_is_one_dead_letter(

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from pipeline.errors import ExtractionError, FetchTimeout, HttpStatusError
+from pipeline.errors import (
+    ExtractionError,
+    FetchError,
+    FetchInterrupted,
+    FetchTimeout,
+    HttpStatusError,
+)
 from pipeline.models import FeedEntry, FetchedPage, Message
 from pipeline.runtime.outcome import is_retryable, process_safely
 from pipeline.stages.base import Stage
@@ -66,4 +72,6 @@ def test_retryable_errors() -> None:
     assert is_retryable(HttpStatusError("busy", url="u", status=503))
     assert is_retryable(HttpStatusError("slow down", url="u", status=429))
     assert not is_retryable(HttpStatusError("gone", url="u", status=404))
+    assert is_retryable(FetchInterrupted("reset", url="u", reason="protocol"))
+    assert not is_retryable(FetchError("bad certificate", url="u", reason="tls"))
     assert not is_retryable(ExtractionError("empty", url="u"))
