@@ -106,7 +106,7 @@ def test_dlq_list_shows_pending_letters_and_replay_sends_them_back(kafka_env: Ka
         assert len(only_fetch) == 1 and "undecodable" in only_fetch[0]
 
         replayed = newsflow(kafka_env, "dlq", "replay", "--stage", "extract")
-        assert "replayed 1 dead letters; 1 kept" in replayed.stderr
+        assert "replayed 1 dead letter; 1 kept" in replayed.stderr
         # the page goes back to news.pages, fails extraction again: a third letter
         wait_for(lambda: len(kafka_env.read("dlq")) == 4, timeout=60, what="the replay's outcome")
     finally:
@@ -124,13 +124,13 @@ def test_dlq_list_shows_pending_letters_and_replay_sends_them_back(kafka_env: Ka
     assert len(everything) == 4
 
     dropped = newsflow(kafka_env, "dlq", "drop", "--reason", "undecodable")
-    assert "dropped 1 dead letters; 1 kept" in dropped.stderr
+    assert "dropped 1 dead letter; 1 kept" in dropped.stderr
     [left] = newsflow(kafka_env, "dlq", "list").stdout.splitlines()
     assert "ExtractionError" in left
     assert (
         newsflow(kafka_env, "dlq", "drop", "--all")
         .stderr.strip()
-        .endswith("dropped 1 dead letters; 0 kept")
+        .endswith("dropped 1 dead letter; 0 kept")
     )
     assert newsflow(kafka_env, "dlq", "list").stdout == ""
     assert waiting(kafka_env) == 0
