@@ -233,7 +233,10 @@ class ScheduleConfig(_Section):
         default=20, ge=0, description="Child sitemaps followed per sitemap index poll."
     )
     max_feed_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1024, description="Cap on a feed after gzip decompression."
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Cap on one feed document (over HTTP, a local file, a .gz sitemap) after"
+        " decompression; a sitemap may hold 50 MB. Pages are capped by fetch.max_body_bytes.",
     )
 
     @model_validator(mode="after")

@@ -88,11 +88,13 @@ def read_capped(
     limit: int,
     url: str,
     truncate: bool = False,
+    setting: str = "fetch.max_body_bytes",
 ) -> bytes:
     """Join and decode wire ``chunks``; raise BodyTooLarge past ``limit`` decoded bytes.
 
     With ``truncate`` the first ``limit`` bytes are returned instead (robots.txt,
-    where RFC 9309 lets a crawler ignore what follows 500 KiB).
+    where RFC 9309 lets a crawler ignore what follows 500 KiB). ``setting`` is
+    the configuration key a user raises to accept a larger body.
     """
     coding = _codings(content_encoding, url)
     inflater = _Inflater(coding) if coding else None
@@ -103,7 +105,7 @@ def read_capped(
             for piece in pieces:
                 out.write(piece[: limit + 1 - out.tell()])
                 if out.tell() > limit:
-                    return _overflow(out, limit, url, truncate)
+                    return _overflow(out, limit, url, truncate, setting)
         if inflater:
             inflater.finish()
     except zlib.error as exc:
@@ -113,29 +115,31 @@ def read_capped(
             reason="content_encoding",
         ) from None
     if out.tell() > limit:
-        return _overflow(out, limit, url, truncate)
+        return _overflow(out, limit, url, truncate, setting)
     return out.getvalue()
 
 
-def refuse_announced_oversize(headers: Mapping[str, str], limit: int, *, url: str) -> None:
+def refuse_announced_oversize(
+    headers: Mapping[str, str], limit: int, *, url: str, setting: str = "fetch.max_body_bytes"
+) -> None:
     """Raise BodyTooLarge before reading when an uncompressed body announces its excess."""
     length = headers.get("content-length", "").strip()
     identity = _codings(headers.get("content-encoding", ""), url) is None
     if identity and length.isdigit() and int(length) > limit:
-        raise _too_large(url, limit, announced=int(length))
+        raise _too_large(url, limit, setting, announced=int(length))
 
 
-def _overflow(out: io.BytesIO, limit: int, url: str, truncate: bool) -> bytes:
+def _overflow(out: io.BytesIO, limit: int, url: str, truncate: bool, setting: str) -> bytes:
     if truncate:
         out.truncate(limit)
         return out.getvalue()
-    raise _too_large(url, limit)
+    raise _too_large(url, limit, setting)
 
 
-def _too_large(url: str, limit: int, *, announced: int | None = None) -> BodyTooLarge:
+def _too_large(url: str, limit: int, setting: str, *, announced: int | None = None) -> BodyTooLarge:
     size = f"announces {announced} bytes, more" if announced else "is larger"
     return BodyTooLarge(
         f"body of {url!r} {size} than the cap of {limit} bytes (after decompression); "
-        "raise fetch.max_body_bytes to accept it",
+        f"raise {setting} to accept it",
         url=url,
     )

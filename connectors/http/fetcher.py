@@ -94,6 +94,7 @@ class _Request:
     validators: Mapping[str, str]
     deadline: Deadline
     body_limit: int
+    limit_setting: str = "fetch.max_body_bytes"
     truncate: bool = False
 
 
@@ -114,10 +115,12 @@ class HttpFetcher:
         self,
         config: FetchConfig,
         *,
+        max_feed_bytes: int | None = None,
         clock: Clock | None = None,
         resolver: Resolver = system_resolver,
     ) -> None:
         self._config = config
+        self._max_feed_bytes = max_feed_bytes
         self._clock = clock or SystemClock()
         self._guard = AddressGuard(
             allow_private_networks=config.allow_private_networks,
@@ -158,11 +161,13 @@ class HttpFetcher:
         last_modified: str | None = None,
     ) -> FetchResponse:
         """Fetch ``url``; a 304 comes back as ``FetchResponse(status=304, body=b'')``."""
+        feed_cap = purpose == "feed" and self._max_feed_bytes is not None
         request = _Request(
             purpose=purpose,
             validators=_validators(etag, last_modified),
             deadline=Deadline(self._config.deadline),
-            body_limit=self._config.max_body_bytes,
+            body_limit=(self._max_feed_bytes if feed_cap else None) or self._config.max_body_bytes,
+            limit_setting="schedule.max_feed_bytes" if feed_cap else "fetch.max_body_bytes",
         )
         with counting_refusals():
             return self._follow(url, request)
@@ -301,13 +306,16 @@ class HttpFetcher:
         media = headers.get("content-type", "")
         verdict = judge_content_type(request.purpose, media, url=target.url)
         if not request.truncate:
-            refuse_announced_oversize(headers, request.body_limit, url=target.url)
+            refuse_announced_oversize(
+                headers, request.body_limit, url=target.url, setting=request.limit_setting
+            )
         body = read_capped(
             _wire_chunks(response, target, request.deadline),
             content_encoding=headers.get("content-encoding", ""),
             limit=request.body_limit,
             url=target.url,
             truncate=request.truncate,
+            setting=request.limit_setting,
         )
         if verdict is Verdict.SNIFF and not looks_like_feed(body):
             raise refuse_content_type(request.purpose, "text/html", target.url)
@@ -464,6 +472,7 @@ def build_fetcher(
     config: FetchConfig,
     *,
     local_feeds: Iterable[str | Path] = (),
+    max_feed_bytes: int | None = None,
     clock: Clock | None = None,
     resolver: Resolver = system_resolver,
 ) -> CompositeFetcher:
@@ -471,6 +480,9 @@ def build_fetcher(
 
     Pass ``[f.url for f in config.feeds if f.is_local]`` as ``local_feeds``:
     they are the only files :meth:`CompositeFetcher.fetch_local_feed` reads.
+    Feeds, over HTTP or local, are capped by ``max_feed_bytes``
+    (``schedule.max_feed_bytes``: a sitemap may hold 50 MB) instead of
+    ``fetch.max_body_bytes``, when given.
     """
     mirrors = (
         MirrorFetcher(config.local_mirrors, max_body_bytes=config.max_body_bytes)
@@ -478,7 +490,11 @@ def build_fetcher(
         else None
     )
     return CompositeFetcher(
-        HttpFetcher(config, clock=clock, resolver=resolver),
+        HttpFetcher(config, max_feed_bytes=max_feed_bytes, clock=clock, resolver=resolver),
         mirrors=mirrors,
-        local_feeds=LocalFeedReader(local_feeds, max_body_bytes=config.max_body_bytes),
+        local_feeds=LocalFeedReader(
+            local_feeds,
+            max_body_bytes=max_feed_bytes or config.max_body_bytes,
+            setting="schedule.max_feed_bytes" if max_feed_bytes else "fetch.max_body_bytes",
+        ),
     )

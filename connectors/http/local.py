@@ -33,7 +33,12 @@ _EXTRA_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
 
 def read_local_file(
-    path: Path, *, url: str, limit: int, last_modified: str | None = None
+    path: Path,
+    *,
+    url: str,
+    limit: int,
+    last_modified: str | None = None,
+    setting: str = "fetch.max_body_bytes",
 ) -> FetchResponse:
     """Read ``path`` as a 200 response (304 when ``last_modified`` still matches).
 
@@ -61,7 +66,7 @@ def read_local_file(
         ) from None
     if len(body) > limit:
         raise BodyTooLarge(
-            f"{path} is larger than the cap of {limit} bytes; raise fetch.max_body_bytes",
+            f"{path} is larger than the cap of {limit} bytes; raise {setting}",
             url=url,
         )
     return FetchResponse(url=url, status=200, body=body, headers=headers)
@@ -77,9 +82,16 @@ def _media_type(path: Path) -> str:
 class LocalFeedReader:
     """Read feed files, but only those whose path is configured as a feed ``url``."""
 
-    def __init__(self, paths: Iterable[str | Path], *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        max_body_bytes: int,
+        setting: str = "schedule.max_feed_bytes",
+    ) -> None:
         self._allowed = {Path(p).expanduser().resolve() for p in paths}
         self._limit = max_body_bytes
+        self._setting = setting
 
     def fetch_local_feed(
         self, path: str | Path, *, etag: str | None = None, last_modified: str | None = None
@@ -98,7 +110,11 @@ class LocalFeedReader:
             )
         try:
             return read_local_file(
-                resolved, url=shown, limit=self._limit, last_modified=last_modified
+                resolved,
+                url=shown,
+                limit=self._limit,
+                last_modified=last_modified,
+                setting=self._setting,
             )
         except FileNotFoundError:
             raise FetchError(

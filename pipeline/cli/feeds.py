@@ -59,7 +59,11 @@ def handle_check(args: argparse.Namespace) -> int:
 
 def check_feeds(config: Config, feeds: Sequence[FeedConfig]) -> list[CheckRow]:
     """One row per feed, in configuration order; a failing feed never stops the others."""
-    fetcher = build_fetcher(config.fetch, local_feeds=[f.url for f in feeds if f.is_local])
+    fetcher = build_fetcher(
+        config.fetch,
+        local_feeds=[f.url for f in feeds if f.is_local],
+        max_feed_bytes=config.schedule.max_feed_bytes,
+    )
     poller = FeedPoller(fetcher, None, config)
     try:
         with ThreadPoolExecutor(max(1, min(CHECK_THREADS, len(feeds)))) as pool:

@@ -73,7 +73,11 @@ class Resources:
         from connectors.http.fetcher import build_fetcher
 
         local_feeds = [f.url for f in self.config.feeds if f.is_local]
-        return build_fetcher(self.config.fetch, local_feeds=local_feeds)
+        return build_fetcher(
+            self.config.fetch,
+            local_feeds=local_feeds,
+            max_feed_bytes=self.config.schedule.max_feed_bytes,
+        )
 
     def close(self) -> None:
         if "fetcher" in self.__dict__:

@@ -246,7 +246,8 @@ class LocalFeedsFetcher:
     def __init__(self, network: Fetcher, config: Config) -> None:
         self.network = network
         self.local = LocalFeedReader(
-            [f.url for f in config.feeds if f.is_local], max_body_bytes=config.fetch.max_body_bytes
+            [f.url for f in config.feeds if f.is_local],
+            max_body_bytes=config.schedule.max_feed_bytes,
         )
 
     def fetch(

@@ -63,6 +63,22 @@ def test_a_100_mb_body_stops_at_the_cap(server: FaultServer, announce: bool) -> 
     assert received == 0 if announce else CAP <= received < CAP + 128 * 1024
 
 
+def test_a_feed_is_capped_by_max_feed_bytes_not_by_the_page_cap(server: FaultServer) -> None:
+    """A sitemap may hold 50 MB: ``schedule.max_feed_bytes``, not ``fetch.max_body_bytes``,
+    bounds a feed (the page cap refused any plain feed above it)."""
+    feed = b"<urlset>" + b" " * (2 * CAP) + b"</urlset>"
+    server.routes["/feed.xml"] = ok(feed, "application/xml")
+    server.routes["/page"] = ok(b"<html>" + b" " * (2 * CAP) + b"</html>")
+    wide = HttpFetcher(fetcher()._config, max_feed_bytes=4 * CAP)
+
+    assert wide.fetch(server.url("/feed.xml"), purpose="feed").body == feed
+    with pytest.raises(BodyTooLarge, match=r"fetch\.max_body_bytes"):
+        wide.fetch(server.url("/page"))
+    narrow = HttpFetcher(fetcher()._config, max_feed_bytes=CAP)
+    with pytest.raises(BodyTooLarge, match=r"schedule\.max_feed_bytes"):
+        narrow.fetch(server.url("/feed.xml"), purpose="feed")
+
+
 def test_a_gzip_bomb_stops_at_the_cap(server: FaultServer) -> None:
     bomb = gzip_bomb(64 * 1024 * 1024)
     assert len(bomb) < CAP / 4  # small on the wire, 64x the cap inflated

@@ -80,8 +80,16 @@ def test_a_missing_or_oversized_feed_file_is_a_clear_error(feed_file: Path, tmp_
     with pytest.raises(FetchError) as failed:
         reader.fetch_local_feed(str(missing))
     assert failed.value.reason == "file_not_found"
-    with pytest.raises(BodyTooLarge):
+    with pytest.raises(BodyTooLarge, match=r"raise schedule\.max_feed_bytes"):
         reader.fetch_local_feed(str(feed_file))
+
+
+def test_a_local_feed_is_capped_by_max_feed_bytes(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    big.write_bytes(b"<rss>" + b" " * 4096 + b"</rss>")
+    page_cap = FetchConfig(max_body_bytes=1024)
+    composed = build_fetcher(page_cap, local_feeds=[big], max_feed_bytes=8192)
+    assert composed.fetch_local_feed(str(big)).status == 200
 
 
 @pytest.mark.parametrize("where", ["/dev/zero", "directory"])
