@@ -21,12 +21,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from prometheus_client import Counter
 from trafilatura.utils import detect_encoding
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.limitreader import LimitReader
 
 from connectors.feeds.base import EntryBuilder, FeedLimits
 from pipeline.config import FeedConfig
@@ -150,6 +151,7 @@ def read_warc_batch(
                     if len(entries) >= limit:
                         next_offset = archive.get_record_offset() + archive.get_record_length()
                         return WarcBatch(entries, next_offset, next_offset >= size)
+                _refuse_unread_tail(archive, stream, size)
             finally:
                 _note_misaligned(archive, path, feed)
     except _UNREADABLE as exc:
@@ -185,6 +187,7 @@ def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator
         archive = _Archive(stream)
         try:
             yield from _record_entries(archive, feed, max_body_bytes)
+            _refuse_unread_tail(archive, stream, path.stat().st_size)
         finally:
             _note_misaligned(archive, path, feed)
 
@@ -204,17 +207,16 @@ def _entry(
     record: Any, feed: FeedConfig, builder: EntryBuilder, max_body_bytes: int
 ) -> FeedEntry | None:
     reason = _skip_reason(record)
-    if reason:
-        SKIPPED.labels(reason).inc()
-        return None
-    url = builder.resolve(record.rec_headers.get_header("WARC-Target-URI"))
-    if url is None:
-        SKIPPED.labels("not_http").inc()
+    url = None if reason else builder.resolve(record.rec_headers.get_header("WARC-Target-URI"))
+    if reason or url is None:
+        _refuse_cut_short(record)
+        SKIPPED.labels(reason or "not_http").inc()
         return None
     raw = _read_capped(record.content_stream(), max_body_bytes)
     if raw is None:
         SKIPPED.labels("too_large").inc()
         return None
+    _refuse_cut_short(record)
     return FeedEntry(
         feed=feed.name,
         feed_kind="warc",
@@ -233,6 +235,46 @@ def _skip_reason(record: Any) -> str | None:
     if content_type.strip().lower() not in HTML_TYPES:
         return "content_type"
     return None
+
+
+class RecordCutShort(EOFError):
+    """The file ends inside a record: a download or copy cut short."""
+
+
+def _refuse_cut_short(record: Any) -> None:
+    """Raise when the file ends before the record's ``Content-Length``.
+
+    warcio hands back what there is without a word, and a cut page would go
+    on as an article (or an ``extract / empty`` dead letter), a cut record
+    be skipped as "not a response". The rest of the record is read here, as
+    warcio would read it to reach the next one.
+    """
+    raw = record.raw_stream
+    declared = record.rec_headers.get_header("Content-Length")
+    if not isinstance(raw, LimitReader):  # no usable Content-Length: where does it end?
+        raise RecordCutShort(f"a record without a valid Content-Length ({declared!r}): cut short?")
+    while raw.limit > 0 and raw.read(64 * 1024):
+        pass
+    if raw.limit > 0:
+        raise RecordCutShort(
+            f"the file ends {raw.limit} bytes before the end of a record"
+            f" (Content-Length {declared}): cut short?"
+        )
+
+
+def _refuse_unread_tail(archive: ArchiveIterator, stream: BinaryIO, size: int) -> None:
+    """Raise when warcio stopped before the end of the file.
+
+    It stops without a word at a record whose headers are cut (a plain WARC)
+    or whose gzip member is cut (``.warc.gz``): only what is left after the
+    last whole record tells. Blank lines there are harmless.
+    """
+    end = archive.offset
+    if end >= size:
+        return
+    stream.seek(end)
+    if stream.read(64 * 1024).strip():
+        raise RecordCutShort(f"{size - end} bytes after the last whole record: a record cut short?")
 
 
 def _read_capped(stream: Any, cap: int) -> bytes | None:

@@ -113,7 +113,8 @@ def test_is_warc_feed() -> None:
 
 
 def damaged(tmp_path: Path, name: str, how: str) -> Path:
-    """A WARC of 5 pages damaged after its second page: ``how`` says in what way."""
+    """A WARC of 5 pages damaged after its second page, or ``cut_<n>`` bytes short of its
+    end: ``how`` says in what way."""
     gz = name.endswith(".gz")
     path = tmp_path / name
     write_warc(path, [page(i) for i in range(5)], gz=gz)
@@ -124,6 +125,8 @@ def damaged(tmp_path: Path, name: str, how: str) -> Path:
         start = data.index(b"Content-Length: ", third) + len(b"Content-Length: ")
         end = data.index(b"\r\n", start)
         data = data[:start] + b"-5" + data[end:]
+    elif how.startswith("cut_"):  # the file ends that many bytes early
+        data = data[: -int(how.removeprefix("cut_"))]
     elif how == "corrupt_gzip":  # 40 bytes flipped in the middle of the file
         middle = len(data) * 2 // 3
         data = (
@@ -151,6 +154,33 @@ def test_a_damaged_file_keeps_the_pages_before_the_damage(
     urls = [e.url for e in batch.entries]
     assert urls[:2] == [f"https://news.example.com/story/{i}" for i in range(2)]
     assert len(urls) < 5
+
+
+@pytest.mark.parametrize(
+    ("name", "cut"),
+    [("a.warc", 40), ("a.warc", 300), ("a.warc.gz", 100), ("a.warc.gz", 300)],
+    ids=["in-the-page", "in-the-headers", "gz-in-the-member", "gz-in-the-headers"],
+)
+def test_a_file_cut_short_keeps_its_whole_records_and_says_so(
+    tmp_path: Path, name: str, cut: int
+) -> None:
+    """The last page went on cut (an article, or an ``extract / empty`` letter), or was
+    dropped without a word when the cut fell in its headers."""
+    path = damaged(tmp_path, name, f"cut_{cut}")
+
+    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
+
+    assert [e.url for e in batch.entries] == [
+        f"https://news.example.com/story/{i}" for i in range(4)
+    ]
+    assert batch.finished and batch.error is not None
+    assert "cut short?" in batch.error
+
+
+def test_a_whole_file_read_in_one_pass_reports_a_cut_too(tmp_path: Path) -> None:
+    path = damaged(tmp_path, "a.warc", "cut_300")
+    with pytest.raises(FeedError, match="cut short"):
+        list(iter_warc_entries(str(path), feed_for(str(path))))
 
 
 @pytest.mark.parametrize("body", [gzip.compress(b"<rss><channel/></rss>" * 50), b"<rss/>" * 100])
