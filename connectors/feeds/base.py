@@ -21,12 +21,12 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipeline.config import FeedConfig, ScheduleConfig
 from pipeline.errors import FeedError, InputError
-from pipeline.models import FeedEntry, FeedKind
+from pipeline.models import FeedEntry, FeedKind, carriable
 from pipeline.urls import canonicalize_url
 
 TITLE_CHARS = 1000
@@ -69,6 +69,8 @@ class ParsedFeed:
     title: str | None = None
     dropped: dict[str, int] = field(default_factory=dict)
     """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``."""
+    dates_ignored: int = 0
+    """Entry dates left out as implausible (:func:`plausible_date`)."""
 
 
 class FeedFormat(Protocol):
@@ -100,6 +102,7 @@ class EntryBuilder:
         self.limits = limits
         self.keep_order = keep_order
         self.dropped: Counter[str] = Counter()
+        self.dates_ignored = 0
         self._pending: list[tuple[datetime | None, dict[str, object]]] = []
 
     @property
@@ -123,6 +126,9 @@ class EntryBuilder:
         url = self.resolve(link)
         if url is None:
             return
+        if published_at is not None and plausible_date(published_at) is None:
+            self.dates_ignored += 1
+            published_at = None
         fields: dict[str, object] = {
             "url": url,
             "guid": _cap(guid, GUID_CHARS),
@@ -175,6 +181,7 @@ class EntryBuilder:
             child_sitemaps=child_sitemaps or [],
             title=clean_text(title, TITLE_CHARS),
             dropped=dict(self.dropped),
+            dates_ignored=self.dates_ignored,
         )
 
 
@@ -194,14 +201,14 @@ def clean_text(value: object, limit: int) -> str | None:
     text = str(value)[: limit * 4]
     if "<" in text:
         text = _TAG.sub(" ", text)
-    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    text = _SPACE.sub(" ", carriable(html.unescape(text))).strip()
     return text[:limit] or None
 
 
 def _cap(value: object, limit: int) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = carriable(str(value)).strip()
     return text if 0 < len(text) <= limit else None
 
 
@@ -222,9 +229,23 @@ def parse_date(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+14:00 has no UTC time
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def plausible_date(when: datetime) -> datetime | None:
+    """``when``, or None for a date no news entry has: before 1990 or over a day ahead.
+
+    Feeds carry epoch seconds read as years, year 1 and year 9999 as "no
+    date"; trusted, such a date would make a copy look older than the
+    original that dedup should keep.
+    """
+    return when if EARLIEST_DATE <= when <= datetime.now(UTC) + FUTURE_SLACK else None
 
 
 # ---------------------------------------------------------------------------

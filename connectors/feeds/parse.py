@@ -36,6 +36,11 @@ DROPPED = Counter(
     ["reason"],
 )
 
+DATES_IGNORED = Counter(
+    "newsflow_feed_dates_ignored_total",
+    "Entry dates left out as implausible (before 1990, or over a day ahead).",
+)
+
 _FORCED: dict[str, SniffedKind] = {
     "rss": "rss",
     "atom": "atom",
@@ -63,6 +68,7 @@ def parse_feed(
     PARSED.labels(parsed.kind).inc()
     for reason, count in parsed.dropped.items():
         DROPPED.labels(reason).inc(count)
+    DATES_IGNORED.inc(parsed.dates_ignored)
     return parsed
 
 

@@ -47,7 +47,7 @@ def parse(
     """Entries of an RSS or Atom document."""
     guard_xml(body, feed=feed, limits=limits)
     body, beyond = _first_items(body, limits.max_entries)
-    result = _feedparser(body, base_url, content_type)
+    result = _feedparser(_possible_char_refs(body), base_url, content_type)
     version = str(result.get("version") or "")
     entries = result.get("entries") or []
     if not version and not entries:
@@ -70,6 +70,27 @@ def parse(
     if not parsed.entries and _broken_xml(result):
         raise _unreadable(result, feed)  # broken, and nothing could be recovered from it
     return parsed
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _possible_char_refs(body: bytes) -> bytes:
+    """Numeric references to code points no text holds (surrogates, past U+10FFFF) as U+FFFD.
+
+    feedparser's lenient parser turns ``&#xD800;`` into a character it cannot
+    encode, and ``&#x110000;`` or ``&#99999999999;`` into ValueError and
+    OverflowError: one bad title failed the whole document.
+    """
+    return _CHAR_REF.sub(_possible_char_ref, body) if b"&#" in body else body
+
+
+def _possible_char_ref(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.groups()
+    digits = hexadecimal or decimal
+    code = int(digits, 16 if hexadecimal else 10) if len(digits) <= 8 else -1
+    possible = 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
+    return match.group(0) if possible else b"&#xFFFD;"
 
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)

@@ -31,12 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic_core import PydanticSerializationError
-
 from connectors.storage.article_schema import MIGRATIONS
 from connectors.storage.db import Database, storable_text
 from connectors.storage.migrations import migrate
-from pipeline.errors import StorageError
 from pipeline.models import DuplicateEvent, EnrichedArticle, decode, utcnow
 
 UpsertResult = Literal["inserted", "updated", "unchanged"]
@@ -90,14 +87,7 @@ def content_hash(article: EnrichedArticle) -> str:
     """Hash of the stored row: what an article says and what newsflow found about it
     (verdict, tags), ignoring when, through which feed and from which variant of its
     page it was seen. Equal hashes mean there is nothing to write but the feeds."""
-    try:
-        payload = article.model_dump_json(exclude=_VOLATILE)
-    except PydanticSerializationError as exc:  # e.g. a lone surrogate in the text
-        raise StorageError(
-            f"article {article.id} cannot be stored: not serialisable as JSON: {exc}",
-            reason="unserialisable",
-        ) from None
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(article.to_json(exclude=_VOLATILE)).hexdigest()
 
 
 class ArticleRepository:
@@ -305,7 +295,7 @@ class ArticleRepository:
             " content_hash, feeds, data, stored_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.id, *_columns(article), digest, json.dumps(feeds),
-             article.model_dump_json(), now, now),
+             article.to_json().decode("utf-8"), now, now),
         )  # fmt: skip
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)
@@ -317,8 +307,8 @@ class ArticleRepository:
             " language = ?, published_at = ?, fetched_at = ?, dated_at = ?, duplicate_of = ?,"
             " cluster_id = ?, revision = ?, content_hash = ?, feeds = ?, data = ?,"
             " updated_at = ? WHERE id = ?",
-            (*_columns(article), digest, json.dumps(article.feeds), article.model_dump_json(),
-             now, article.id),
+            (*_columns(article), digest, json.dumps(article.feeds),
+             article.to_json().decode("utf-8"), now, article.id),
         )  # fmt: skip
         if new_revision:
             self._write_revision(article, digest, now)

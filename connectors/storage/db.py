@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import sqlite3
 import threading
 import time
@@ -30,8 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import StorageError, StoreUnavailable
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from pipeline.models import carriable
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
@@ -210,7 +208,7 @@ def storable_text(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    return carriable(value.replace("\x00", ""))
 
 
 def _head(sql: str) -> str:

@@ -134,7 +134,7 @@ def failure_from(stage: str, message: Message, error: BaseException) -> Failure:
         error_class=type(error).__name__,
         reason=reason,
         error=text,
-        payload=message.model_dump_json(),
+        payload=message.to_json().decode("utf-8"),
         retryable=is_retryable(error),
         letter_key=message.letter_key(),
     )

@@ -54,3 +54,13 @@ def test_every_topic_has_a_schema_with_its_version() -> None:
 def test_article_ids_are_stable_and_distinct() -> None:
     assert article_id("https://a.example/1") == article_id("https://a.example/1")
     assert article_id("https://a.example/1") != article_id("https://a.example/2")
+
+
+def test_a_message_holding_a_lone_surrogate_still_serialises() -> None:
+    """UTF-8 cannot carry one; pydantic refused the whole message (and the run ended)."""
+    entry = FeedEntry(feed="f", feed_kind="rss", url="https://e.com/a", summary="x\ud800y")
+
+    decoded = decode(FeedEntry, entry.to_json())
+
+    assert decoded.summary == "x\ufffdy"
+    assert decoded.url == entry.url

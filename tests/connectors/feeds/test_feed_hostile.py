@@ -220,3 +220,86 @@ def test_external_dtd_and_xinclude_are_never_fetched() -> None:
     assert [e.url for e in rss.entries] == ["https://example.com/a"]
     assert [e.url for e in sitemap.entries] == ["https://example.com/b"]
     assert hits == []
+
+
+# --- one bad item must not cost the feed ---
+
+
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#x110000;", "&#99999999999;", "&#xDFFF;"])
+def test_a_character_reference_to_no_character_costs_one_title_not_the_feed(
+    reference: str,
+) -> None:
+    """feedparser failed the whole document (UnicodeEncodeError, ValueError, OverflowError)."""
+    body = (
+        '<rss version="2.0"><channel>'
+        f"<item><title>Bad {reference} title</title><link>https://example.com/a</link></item>"
+        "<item><title>Good &#233;t&#xE9;</title><link>https://example.com/b</link></item>"
+        "</channel></rss>"
+    ).encode()
+
+    entries = parse_feed(body, feed=FEED, base_url=BASE).entries
+
+    assert [e.title for e in entries] == ["Bad \ufffd title", "Good été"]
+
+
+def test_lone_surrogates_in_a_json_feed_become_replacement_characters() -> None:
+    """``"\\ud800"`` is valid JSON; the entry could not be serialised, and the run ended."""
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "s\\udfff",'
+        b' "url": "https://example.com/a", "title": "t\\ud800", "summary": "Sum \\ud800 x",'
+        b' "authors": [{"name": "Al\\ud800ice"}]}]}'
+    )
+
+    [entry] = parse_feed(body, feed=FEED, base_url=BASE).entries
+
+    assert (entry.title, entry.summary, entry.authors, entry.guid) == (
+        "t\ufffd", "Sum \ufffd x", ["Al\ufffdice"], "s\ufffd"
+    )  # fmt: skip
+    assert b"\xef\xbf\xbd" in entry.to_json()
+
+
+def jsonfeed_dated(date: str) -> bytes:
+    item = f'{{"url": "https://example.com/a", "date_published": "{date}"}}'
+    return f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{item}]}}'.encode()
+
+
+def rss_dated(date: str) -> bytes:
+    return (
+        f'<rss version="2.0"><channel><item><link>https://example.com/a</link>'
+        f"<pubDate>{date}</pubDate></item></channel></rss>"
+    ).encode()
+
+
+def sitemap_dated(date: str) -> bytes:
+    return (
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url>'
+        f"<loc>https://example.com/a</loc><lastmod>{date}</lastmod></url></urlset>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        jsonfeed_dated("0001-01-01T00:00:00+14:00"),  # OverflowError in astimezone
+        sitemap_dated("9999-12-31T23:00:00-01:00"),  # OverflowError in astimezone
+        rss_dated("1700000000"),  # read as year 1699
+        rss_dated("Sat, 01 Jan 0001 00:00:00 +1400"),
+        jsonfeed_dated("9999-01-01T00:00:00Z"),
+        jsonfeed_dated("1970-01-01T00:00:00Z"),
+    ],
+    ids=["overflow-json", "overflow-sitemap", "epoch", "year-1", "year-9999", "epoch-zero"],
+)
+def test_an_impossible_or_implausible_date_is_left_out_not_the_feed(body: bytes) -> None:
+    """A date overflowing UTC failed the whole feed as an internal error; an implausible one
+    was trusted, and decided which copy of a story dedup keeps as the original."""
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert [(e.url, e.published_at) for e in parsed.entries] == [("https://example.com/a", None)]
+
+
+def test_plausible_dates_are_kept() -> None:
+    parsed = parse_feed(rss_dated("Wed, 01 May 2024 10:00:00 GMT"), feed=FEED, base_url=BASE)
+    [entry] = parsed.entries
+    assert entry.published_at is not None and entry.published_at.year == 2024
+    assert parsed.dates_ignored == 0
+    assert parse_feed(rss_dated("1700000000"), feed=FEED, base_url=BASE).dates_ignored == 1

@@ -57,14 +57,32 @@ def test_running_the_same_input_twice_changes_nothing(store: Store) -> None:
     assert snapshot(store) == before
 
 
-def test_a_batch_is_stored_whole_or_not_at_all(store: Store) -> None:
+def test_a_batch_is_stored_whole_or_not_at_all(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = [make_article(f"batch-{n}", f"Text {n}.") for n in range(3)]
     assert store.articles.upsert_many(good) == ["inserted"] * 3
-    unserialisable = make_article("bad", "lone surrogate \ud800 here")
-    with pytest.raises(StorageError, match="not serialisable"):
-        store.articles.upsert_many([make_article("batch-new", "New."), unserialisable])
+    write_tags = store.articles._write_tags
+
+    def failing(article: EnrichedArticle, **kwargs: bool) -> None:
+        if article.text == "Fails.":
+            raise StorageError("disk full (injected)")
+        write_tags(article, **kwargs)
+
+    monkeypatch.setattr(store.articles, "_write_tags", failing)
+    with pytest.raises(StorageError, match="disk full"):
+        store.articles.upsert_many([make_article("batch-new", "New."), make_article("x", "Fails.")])
     assert store.articles.count() == 3
     assert store.articles.upsert_many(good) == ["unchanged"] * 3
+
+
+def test_a_lone_surrogate_is_stored_as_a_replacement_character(store: Store) -> None:
+    """It could not be serialised, and the article was a dead letter."""
+    article = make_article("odd", "lone surrogate \ud800 here")
+    assert store.articles.upsert(article) == "inserted"
+    stored = store.articles.get(article.id)
+    assert stored is not None and stored.text == "lone surrogate \ufffd here"
+    assert store.articles.upsert(article) == "unchanged"
 
 
 def test_new_content_is_a_new_revision_and_old_ones_are_kept(store: Store) -> None:
