@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from pipeline.errors import MessageError
+from pipeline.keys import bounded_key
 
 SCHEMA_VERSION = 1
 
@@ -64,9 +65,10 @@ class Message(BaseModel):
 
         A message that comes again (its poll was not committed before a crash,
         or it is replayed) differs in its timestamps and maybe its page bytes,
-        not in this; the store keeps one dead letter per letter key.
+        not in this; the store keeps one dead letter per letter key. Bounded
+        (:func:`~pipeline.keys.bounded_key`): the store indexes it.
         """
-        return self.key()
+        return bounded_key(self.key())
 
     def to_json(self, *, exclude: set[str] | None = None) -> bytes:
         """UTF-8 JSON, serialised straight to bytes.
@@ -124,7 +126,7 @@ class FeedEntry(Message):
         return self.url
 
     def letter_key(self) -> str:
-        return f"{self.feed} {self.url}"
+        return bounded_key(f"{self.feed} {self.url}")
 
 
 class FetchedPage(Message):
@@ -189,7 +191,7 @@ class ExtractedArticle(Message):
         return self.canonical_url
 
     def letter_key(self) -> str:
-        return " ".join([*sorted(self.feeds), self.canonical_url])
+        return bounded_key(" ".join([*sorted(self.feeds), self.canonical_url]))
 
 
 class Entity(BaseModel):

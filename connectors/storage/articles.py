@@ -34,6 +34,7 @@ from typing import Any, Literal
 from connectors.storage.article_schema import MIGRATIONS
 from connectors.storage.db import Database, storable_text
 from connectors.storage.migrations import migrate
+from pipeline.keys import bounded_key
 from pipeline.models import DuplicateEvent, EnrichedArticle, decode, utcnow
 
 UpsertResult = Literal["inserted", "updated", "unchanged"]
@@ -347,7 +348,7 @@ class ArticleRepository:
 
 def tag_key(label: str) -> str:
     """The form a topic or entity is looked up by: case and spacing do not matter."""
-    return " ".join((storable_text(label) or "").casefold().split())
+    return bounded_key(" ".join((storable_text(label) or "").casefold().split()))
 
 
 def export_json(data: str, feeds: str) -> str:

@@ -14,6 +14,7 @@ from pipeline.config import DedupConfig
 from pipeline.dedup.sketch import Sketcher
 from pipeline.dedup.text import ShingleSet, content_key, shingles, text_hash, tokens
 from pipeline.errors import InputError
+from pipeline.keys import bounded_key
 from pipeline.models import EnrichedArticle
 from pipeline.urls import canonicalize_url
 
@@ -83,8 +84,9 @@ def url_keys(article: EnrichedArticle) -> tuple[str, ...]:
 
 
 def url_key(url: str) -> str:
-    """The canonical URL; a URL that cannot be canonicalised is compared as written."""
+    """The canonical URL (bounded: :func:`~pipeline.keys.bounded_key`); a URL that cannot be
+    canonicalised is compared as written."""
     try:
-        return canonicalize_url(url)
+        return bounded_key(canonicalize_url(url))
     except InputError:
-        return url.strip()
+        return bounded_key(url.strip())

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
+from pipeline.keys import bounded_key
+
 _TERMINAL = tuple(".!?…:;")
 _CLOSERS = "\"'\u201d\u2019\u00bb)]"  # straight and typographic closing quotes, brackets
 _CLOCK = re.compile(r"\b\d{1,2}[:h.]\d{2}\b")
@@ -52,6 +54,8 @@ def line_key(text: str) -> str:
     Case, punctuation and spacing do not count, nor do clock times ("Updated
     10:42" is the same template line as "Updated 9:05"); other numbers do,
     since they are what tells one subheading or formulaic report from the next.
+    A very long line (a paragraph) is keyed by its start and a digest
+    (:func:`~pipeline.keys.bounded_key`).
 
     >>> line_key("  Updated 10:42 - SHARE this! ")
     'updated 0 0 share this'
@@ -59,7 +63,7 @@ def line_key(text: str) -> str:
     'reaction in leeds since 2014'
     """
     folded = _CLOCK.sub("0:0", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(_NON_WORD.sub(" ", folded).split())
+    return bounded_key(" ".join(_NON_WORD.sub(" ", folded).split()))
 
 
 def ends_like_sentence(text: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import threading
 import time
 from collections.abc import Iterator
@@ -260,3 +262,13 @@ def _wait_until_a_lock_is_awaited(store: Store, timeout: float = 10.0) -> None:
     while not store.db.execute("SELECT 1 FROM pg_locks WHERE NOT granted"):
         assert time.monotonic() < deadline, "the second writer never waited for the row"
         time.sleep(0.02)
+
+
+def test_an_entity_with_a_4500_character_name_is_stored(store: Store) -> None:
+    """Its lookup key passed PostgreSQL's index entry limit: the article was a dead letter."""
+    name = "".join(random.Random(4).choices(string.ascii_letters, k=4500))  # not compressible
+    article = make_article("long-entity", "Text.", entities=((name, "organization"),))
+
+    assert store.articles.upsert(article) == "inserted"
+    stored = store.articles.get(article.id)
+    assert stored is not None and stored.entities[0].name == name
