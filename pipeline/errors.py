@@ -16,6 +16,7 @@ that says what to fix::
     │   ├── BodyTooLarge     the body passed the configured cap
     │   ├── HttpStatusError  a 4xx/5xx answer (carries the status and Retry-After)
     │   └── RateLimited      the host asked us to wait (429/503 with Retry-After)
+    │       └── HostBlocked  not requested: the host's wait is not over
     ├── FeedError            a feed body could not be parsed into entries
     ├── ExtractionError      no article text could be extracted from a page
     ├── MessageError         a message could not be decoded against its schema
@@ -96,6 +97,18 @@ class HttpStatusError(FetchError):
 
 class RateLimited(HttpStatusError):
     default_reason = "rate_limited"
+
+
+class HostBlocked(RateLimited):
+    """Not requested at all: the host's Retry-After window, opened by an earlier answer to
+    another URL, is still open. Reason ``host_blocked``, not that answer's ``http_503``:
+    these URLs are fine, and are replayed once the window has passed."""
+
+    def __init__(
+        self, message: str, *, url: str, status: int, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, url=url, status=status, retry_after=retry_after)
+        self.reason = "host_blocked"
 
 
 class FeedError(NewsflowError):

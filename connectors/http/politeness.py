@@ -4,7 +4,7 @@ Every request to a host goes through :meth:`HostLimiter.slot`, which keeps at
 most ``concurrency`` requests in flight per host and at least ``min_interval``
 seconds between their starts. When a host answers 429/503 with
 ``Retry-After``, :meth:`HostLimiter.block` closes it until then: requests in
-that window raise :class:`~pipeline.errors.RateLimited` at once, without
+that window raise :class:`~pipeline.errors.HostBlocked` at once, without
 sleeping, so the caller (scheduler, runtime) decides when to come back.
 
 Start times are reserved under the lock and slept outside it, so a fake clock
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from connectors.http.clock import Clock
-from pipeline.errors import RateLimited
+from pipeline.errors import HostBlocked
 
 _PRUNE_ABOVE = 10_000
 """Forget idle hosts once this many are tracked (the service runs for months)."""
@@ -46,7 +46,7 @@ class HostLimiter:
 
     @contextmanager
     def slot(self, host: str, *, url: str) -> Iterator[None]:
-        """Hold one request slot for ``host``; raise RateLimited if the host is closed."""
+        """Hold one request slot for ``host``; raise HostBlocked if the host is closed."""
         self.acquire(host, url=url)
         try:
             yield
@@ -68,7 +68,7 @@ class HostLimiter:
             return self._remaining_block(state) if state else 0.0
 
     def acquire(self, host: str, *, url: str) -> None:
-        """Wait for a slot and the host's gap; raise RateLimited at once if it is closed."""
+        """Wait for a slot and the host's gap; raise HostBlocked at once if it is closed."""
         with self._cond:
             state = self._hosts.setdefault(host, _HostState())
             self._raise_if_blocked(state, host, url)
@@ -117,7 +117,7 @@ class HostLimiter:
     def _raise_if_blocked(self, state: _HostState, host: str, url: str) -> None:
         remaining = self._remaining_block(state)
         if remaining > 0:
-            raise RateLimited(
+            raise HostBlocked(
                 f"not fetching {url!r}: {host} asked us to wait "
                 f"(HTTP {state.blocked_status} with Retry-After), {remaining:.0f} s left",
                 url=url,

@@ -143,12 +143,15 @@ def test_requests_inside_the_window_are_counted_as_refused(server: FaultServer) 
     before = (
         REGISTRY.get_sample_value("newsflow_fetch_refused_total", {"reason": "rate_limited"}) or 0
     )
+    reasons = []
     for _ in range(3):
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as limited:
             client.fetch(server.url("/feed"), purpose="feed")
+        reasons.append(limited.value.reason)
     after = REGISTRY.get_sample_value("newsflow_fetch_refused_total", {"reason": "rate_limited"})
     assert after == before + 2
     assert len(server.hits) == 1
+    assert reasons == ["http_429", "host_blocked", "host_blocked"]  # two were never requested
 
 
 # --- robots.txt (article fetches only) ---
