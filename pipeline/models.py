@@ -111,6 +111,11 @@ class FeedEntry(Message):
     feed: str = Field(description="Name of the configured feed that listed the entry.")
     feed_kind: FeedKind
     url: str = Field(description="Canonical link of the article (tracking parameters removed).")
+    link: str | None = Field(
+        default=None,
+        description="The link as the feed listed it, when its canonical form differs: what"
+        " is fetched (a server need not answer the canonical spelling).",
+    )
     guid: str | None = None
     title: str | None = None
     summary: str | None = None
@@ -127,6 +132,12 @@ class FeedEntry(Message):
 
     def letter_key(self) -> str:
         return bounded_key(f"{self.feed} {self.url}")
+
+    @property
+    def fetch_url(self) -> str:
+        """What to request: the link as listed (``/reviews/guitar/amp`` may be the only
+        spelling the server knows), else the canonical URL."""
+        return self.link or self.url
 
 
 class FetchedPage(Message):

@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from urllib.parse import urldefrag, urljoin
 
 from pipeline.config import FeedConfig, ScheduleConfig
 from pipeline.errors import FeedError, InputError
 from pipeline.models import FeedEntry, FeedKind, carriable
-from pipeline.urls import canonicalize_url
+from pipeline.urls import canonicalize_url, is_http_url
 
 TITLE_CHARS = 1000
 SUMMARY_CHARS = 2000
@@ -126,11 +127,13 @@ class EntryBuilder:
         url = self.resolve(link)
         if url is None:
             return
+        listed = self._as_listed(link)
         if published_at is not None and plausible_date(published_at) is None:
             self.dates_ignored += 1
             published_at = None
         fields: dict[str, object] = {
             "url": url,
+            "link": listed if listed not in (None, url) else None,
             "guid": _cap(guid, GUID_CHARS),
             "title": clean_text(title, TITLE_CHARS),
             "summary": clean_text(summary, SUMMARY_CHARS),
@@ -159,6 +162,18 @@ class EntryBuilder:
         except InputError as exc:
             self.dropped[exc.reason] += 1
             return None
+
+    def _as_listed(self, link: str | None) -> str | None:
+        """``link`` made absolute, without its fragment: what the publisher's server knows.
+
+        Only called once :meth:`resolve` accepted it; None when, as written, it could not
+        go on a request line (spaces, control characters): the canonical form is then used.
+        """
+        text = (link or "").strip()
+        base = self.base_url if self.base_url.lower().startswith(("http://", "https://")) else None
+        listed = urldefrag(urljoin(base, text) if base else text).url
+        sendable = listed.isprintable() and " " not in listed and is_http_url(listed)
+        return listed if sendable else None
 
     def build(
         self,

@@ -29,11 +29,11 @@ class FetchStage(Stage):
         assert isinstance(message, FeedEntry)
         if message.body is not None:
             return [FetchedPage(entry=message, url=message.url, html=message.body)]
-        response = self.fetcher.fetch(message.url, purpose="article")
+        response = self.fetcher.fetch(message.fetch_url, purpose="article")
         if response.status != 200:
             raise FetchError(
-                f"unexpected HTTP {response.status} for {message.url}",
-                url=message.url,
+                f"unexpected HTTP {response.status} for {message.fetch_url}",
+                url=message.fetch_url,
                 reason=f"http_{response.status}",
             )
         return [

@@ -329,3 +329,22 @@ def test_a_feed_longer_than_the_cap_is_cut_before_parsing_with_the_same_entries(
     ]
     assert capped.dropped == {"over_cap": 500}
     assert capped.title == whole.title == "t"
+
+
+def test_an_entry_keeps_its_link_as_listed_when_the_canonical_form_differs() -> None:
+    body = b"""<rss version="2.0"><channel>
+    <item><link>/reviews/guitar/amp?utm_source=rss#top</link></item>
+    <item><link>https://example.com/plain</link></item>
+    <item><link>https://example.com/a b</link></item>
+    </channel></rss>"""
+
+    entries = parse_feed(body, feed=FEED, base_url=BASE).entries
+
+    assert [(e.url, e.link) for e in entries] == [
+        (
+            "https://example.com/reviews/guitar",
+            "https://example.com/reviews/guitar/amp?utm_source=rss",
+        ),
+        ("https://example.com/plain", None),
+        ("https://example.com/a%20b", None),  # cannot go on a request line as written
+    ]

@@ -83,3 +83,18 @@ def test_a_non_200_answer_is_a_fetch_error() -> None:
     with pytest.raises(FetchError) as err:
         FetchStage(fetcher, max_body_bytes=10_000).process(entry())
     assert err.value.reason == "http_304"
+
+
+def test_the_link_as_listed_is_fetched_not_its_canonical_form() -> None:
+    """``/reviews/guitar/amp`` canonicalises to ``/reviews/guitar``, which the server may not
+    know: that was a 404 dead letter for a page the feed listed correctly."""
+    listed = "https://a.example/reviews/guitar/amp"
+    fetcher = RecordingFetcher({listed: FetchResponse(url=listed, status=200, body=b"<p>x</p>")})
+    message = FeedEntry(
+        feed="f", feed_kind="rss", url="https://a.example/reviews/guitar", link=listed
+    )
+
+    [page] = FetchStage(fetcher, max_body_bytes=10_000).process(message)
+
+    assert fetcher.calls == [listed]
+    assert isinstance(page, FetchedPage) and page.entry.url == "https://a.example/reviews/guitar"
