@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO, cast
 
-from pipeline.errors import ConfigError, NewsflowError
+from pipeline.errors import ConfigError, InputError, NewsflowError
 
 COMMAND_MODULES = [
     "pipeline.cli.run",
@@ -56,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with guarded_stdout():
+            status = int(args.handler(args) or 0)
+            sys.stdout.flush()  # here, not at exit, so a failure is reported like any other
+        return status
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"newsflow: {exc.source}: {problem}", file=sys.stderr)
@@ -77,6 +82,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
+
+
+class _GuardedStdout:
+    """``sys.stdout`` while a command runs: a write the OS refuses (a full disk, a quota)
+    is the user's output that cannot be written, an :class:`InputError`, not a bug."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise  # the reader went away (``| head``): not an error
+        except OSError as exc:
+            raise _cannot_write(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _cannot_write(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _cannot_write(exc: OSError) -> InputError:
+    return InputError(f"cannot write to standard output: {exc.strerror or exc}")
+
+
+@contextmanager
+def guarded_stdout() -> Iterator[None]:
+    real = sys.stdout
+    sys.stdout = cast(TextIO, _GuardedStdout(real))
+    try:
+        yield
+    finally:
+        sys.stdout = real
 
 
 if __name__ == "__main__":  # pragma: no cover

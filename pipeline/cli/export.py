@@ -52,13 +52,38 @@ def write_lines(out: TextIO, lines: Iterable[str]) -> int:
 
 
 def _write_file(path: Path, lines: Iterable[str]) -> int:
-    """Write through a temporary file so a failed export never leaves half a file behind."""
-    partial = path.with_name(path.name + ".partial")
+    """Write FILE the way ``> FILE`` would, without ever leaving half a regular file.
+
+    A symlink is followed, so the link stays and its target gets the export. An
+    existing path that is not a regular file (``/dev/null``, a FIFO a reader waits
+    on) is written in place: renaming a temporary file over it would replace the
+    device or the pipe with a regular file.
+    """
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise InputError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        if target.exists() and not target.is_file():
+            return _write_in_place(target, lines)
+        return _write_through_partial(target, lines)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_in_place(target: Path, lines: Iterable[str]) -> int:
+    with target.open("w", encoding="utf-8", newline="\n") as out:
+        return write_lines(out, lines)
+
+
+def _write_through_partial(target: Path, lines: Iterable[str]) -> int:
+    """A failed export leaves the previous file as it was, not half a new one."""
+    partial = target.with_name(target.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8", newline="\n") as out:
             count = write_lines(out, lines)
-        partial.replace(path)
-    except OSError as exc:
+        partial.replace(target)
+    except OSError:
         partial.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
     return count

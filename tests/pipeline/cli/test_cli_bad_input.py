@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -19,13 +20,15 @@ SEED_PAGE = next((ROOT / "demo/sites/presstv.example").rglob("*Syria*.html"))
 
 
 def newsflow(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str | bytes, cwd: Path, env: dict[str, str] | None = None, stdout: IO[Any] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``stdout`` redirects its output (to a file, say) instead of capturing it."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=120,
     )
