@@ -15,6 +15,7 @@ per problem naming the key, never as a traceback.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -475,11 +476,17 @@ def safe_load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)
 
 
+MAX_YAML_BYTES = 16 * 1024 * 1024
+"""The largest config, rules, taxonomy or entities file read: the shipped ones are
+under 60 KB, and ``--config /dev/zero`` (or a log named by mistake) must not be read
+into memory until the machine runs out."""
+
+
 def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any]:
     """A YAML file whose top level is a mapping (empty: ``{}``); any problem is one
     :class:`ConfigError` naming ``what``, the file and, for bad YAML, the line."""
     try:
-        text = file.read_text(encoding="utf-8")
+        text = _read_small_text_file(file, what=what)
     except FileNotFoundError:
         raise ConfigError([f"{what} not found: {file}"], source=str(file)) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -496,6 +503,26 @@ def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of keys"], source=str(file))
     return data
+
+
+def _read_small_text_file(file: Path, *, what: str) -> str:
+    """The file's text, if it is a regular file of at most :data:`MAX_YAML_BYTES`.
+
+    Opened without blocking, so a FIFO is refused rather than waited on; read up to
+    the cap only, so a file that grows (or lies about its size) is refused too.
+    """
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError([f"{what} is not a regular file: {file}"], source=str(file))
+    with os.fdopen(fd, "rb") as stream:
+        data = stream.read(MAX_YAML_BYTES + 1)
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(
+            [f"{what} {file} is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB"],
+            source=str(file),
+        )
+    return data.decode("utf-8")
 
 
 def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:

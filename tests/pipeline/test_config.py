@@ -1,11 +1,23 @@
 """Config: validated once, one readable line per problem, env overrides."""
 
+import os
+import resource
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipeline.config import load_config, parse_config
+from pipeline.config import MAX_YAML_BYTES, load_config, parse_config, read_yaml_mapping
 from pipeline.errors import ConfigError
+from pipeline.extraction import load_rules
+from pipeline.tagging.lexicon import load_lexicon
+from pipeline.tagging.taxonomy import load_taxonomy
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -130,3 +142,80 @@ def test_rules_left_at_default_fall_back_to_the_shipped_ones_but_named_paths_sta
     config = parse_config({"tagging": {"taxonomy": "mine.yaml"}}, base=tmp_path)
     assert config.extract.residue_rules == PROJECT_ROOT / "config/residue_rules.yaml"
     assert config.tagging.taxonomy == tmp_path / "mine.yaml"
+
+
+def newsflow_limited(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of at most 1 GiB of memory, given 30 s: reading without a
+    bound fails or times out instead of taking the machine's memory."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=limit_memory,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], expect: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("newsflow: ") and expect in line
+
+
+def test_a_fifo_as_config_is_refused_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    result = newsflow_limited("--config", "pipe", "export", cwd=tmp_path)
+    assert_refused(result, "config file is not a regular file: pipe")
+
+
+def test_a_device_as_config_is_refused_not_read_without_end(tmp_path: Path) -> None:
+    """``--config /dev/zero`` read 8.5 GB in 10 s; a node of our own with its numbers."""
+    if os.getuid() != 0:
+        pytest.fail("creating a device node needs root (CI runs as root)")
+    os.mknod(tmp_path / "zero", stat.S_IFCHR | 0o444, os.makedev(1, 5))
+    result = newsflow_limited("--config", "zero", "export", cwd=tmp_path)
+    assert_refused(result, "config file is not a regular file: zero")
+
+
+def test_a_fifo_as_residue_rules_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    write(tmp_path, "extract: {residue_rules: pipe}\n")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>Hello.</p></body></html>", encoding="utf-8")
+    result = newsflow_limited("--config", "newsflow.yaml", "extract", "page.html", cwd=tmp_path)
+    assert_refused(result, "residue rules file is not a regular file")
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        read_yaml_mapping,
+        lambda path: load_config(path, environ={}),
+        load_rules,
+        lambda path: load_taxonomy([path]),
+        load_lexicon,
+    ],
+    ids=["read_yaml_mapping", "config", "residue_rules", "taxonomy", "entities"],
+)
+def test_every_yaml_file_is_refused_over_the_size_cap(
+    tmp_path: Path, read: Callable[[Path], Any]
+) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as out:  # a sparse file: no disk space taken
+        out.truncate(MAX_YAML_BYTES + 1)
+    with pytest.raises(ConfigError, match="is larger than 16 MiB"):
+        read(big)
+
+
+def test_a_file_at_the_size_cap_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "padded.yaml"
+    text = "a: 1\n"
+    path.write_text(text + "#" * (MAX_YAML_BYTES - len(text)), encoding="utf-8")
+    assert read_yaml_mapping(path) == {"a": 1}
