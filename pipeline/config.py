@@ -45,8 +45,16 @@ ENV_PREFIX = "NEWSFLOW_"
 _ENV_SKIP = {"NEWSFLOW_CONFIG"}
 
 
+DAY = 24 * 3600
+INT32_MAX = 2**31 - 1
+"""Kafka's protocol carries its timeouts in milliseconds as 32-bit integers."""
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every section: unknown keys are errors, and no float setting may be inf or nan
+    (``deadline: .inf`` passed ``gt=0`` and then overflowed a timer in a thread)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FeedConfig(_Section):
@@ -55,7 +63,7 @@ class FeedConfig(_Section):
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
     kind: Literal["auto", "rss", "atom", "jsonfeed", "sitemap", "warc"] = "auto"
-    interval_seconds: float | None = Field(default=None, gt=0)
+    interval_seconds: float | None = Field(default=None, gt=0, le=30 * DAY)
     enabled: bool = True
 
     @field_validator("name")
@@ -94,9 +102,12 @@ class KafkaConfig(_Section):
     group_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9._-]+$")
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
-    retention_hours: float = Field(default=168, gt=0)
+    retention_hours: float = Field(default=168, gt=0, le=10 * 365 * 24)
     dlq_retention_hours: float = Field(
-        default=30 * 24, gt=0, description="Dead letters wait longer than messages for a fix."
+        default=30 * 24,
+        gt=0,
+        le=10 * 365 * 24,
+        description="Dead letters wait longer than messages for a fix.",
     )
     compression: Literal["auto", "gzip", "lz4", "zstd", "snappy", "none"] = Field(
         default="auto",
@@ -111,18 +122,23 @@ class KafkaConfig(_Section):
     )
     delivery: Literal["transactional", "at_least_once"] = "transactional"
     batch_size: int = Field(default=200, ge=1)
-    poll_timeout_ms: int = Field(default=500, ge=10)
+    poll_timeout_ms: int = Field(default=500, ge=10, le=INT32_MAX)
     session_timeout_ms: int = Field(
-        default=10_000, ge=1000, description="How soon a dead consumer's partitions move on."
+        default=10_000,
+        ge=1000,
+        le=INT32_MAX,
+        description="How soon a dead consumer's partitions move on.",
     )
     max_poll_interval_ms: int = Field(
         default=300_000,
         ge=1000,
+        le=INT32_MAX,
         description="Longest a batch may take before the member is evicted.",
     )
     rejoin_timeout_ms: int = Field(
         default=60_000,
         ge=1000,
+        le=INT32_MAX,
         description="A member not back in its group this long after a rebalance began leaves"
         " and joins afresh (a lost JoinGroup answer would hold it out for"
         " max_poll_interval_ms + 5 s).",
@@ -130,13 +146,14 @@ class KafkaConfig(_Section):
     transaction_timeout_ms: int = Field(
         default=30_000,
         ge=1000,
+        le=INT32_MAX,
         description="A crashed worker's open transaction is aborted after this (or on restart).",
     )
     retry_attempts: int = Field(
         default=3, ge=0, description="Retries of a transient stage failure before dead-lettering."
     )
     retry_backoff_seconds: float = Field(
-        default=0.5, ge=0, description="First retry delay; doubles on each retry."
+        default=0.5, ge=0, le=3600, description="First retry delay; doubles on each retry."
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     ssl_cafile: str | None = None
@@ -165,8 +182,12 @@ class StorageConfig(_Section):
 
 class FetchConfig(_Section):
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
-    timeout: float = Field(default=10.0, gt=0, description="Connect and read timeout, seconds.")
-    deadline: float = Field(default=30.0, gt=0, description="Total time allowed per request.")
+    timeout: float = Field(
+        default=10.0, gt=0, le=DAY, description="Connect and read timeout, seconds."
+    )
+    deadline: float = Field(
+        default=30.0, gt=0, le=DAY, description="Total time allowed per request."
+    )
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     allow_private_networks: bool = False
@@ -175,7 +196,9 @@ class FetchConfig(_Section):
     )
     concurrency: int = Field(default=16, ge=1, le=512)
     per_host_concurrency: int = Field(default=1, ge=1, le=64)
-    min_host_interval: float = Field(default=1.0, ge=0, description="Seconds between requests.")
+    min_host_interval: float = Field(
+        default=1.0, ge=0, le=DAY, description="Seconds between requests."
+    )
     respect_robots: bool = True
     robots_cache_seconds: float = Field(
         default=24 * 3600, gt=0, le=24 * 3600, description="How long robots.txt rules are kept."
@@ -200,10 +223,11 @@ class FetchConfig(_Section):
     retry_after_default: float = Field(
         default=60,
         ge=0,
+        le=7 * DAY,
         description="Seconds a host is left alone after a 429 without Retry-After.",
     )
     max_retry_after: float = Field(
-        default=24 * 3600, gt=0, description="Longest Retry-After honoured, seconds."
+        default=24 * 3600, gt=0, le=7 * DAY, description="Longest Retry-After honoured, seconds."
     )
     ca_bundle: Path | None = Field(
         default=None, description="Extra CA certificates (PEM) trusted besides the system ones."
@@ -216,9 +240,9 @@ class FetchConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    default_interval_seconds: float = Field(default=900, gt=0)
-    min_interval_seconds: float = Field(default=120, gt=0)
-    max_interval_seconds: float = Field(default=6 * 3600, gt=0)
+    default_interval_seconds: float = Field(default=900, gt=0, le=30 * DAY)
+    min_interval_seconds: float = Field(default=120, gt=0, le=30 * DAY)
+    max_interval_seconds: float = Field(default=6 * 3600, gt=0, le=30 * DAY)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     unhealthy_after_failures: int = Field(default=5, ge=1)
     adaptive: bool = Field(
@@ -275,10 +299,13 @@ class ExtractConfig(_Section):
     favor_precision: bool = Field(default=False, description="trafilatura's favor_precision.")
     include_tables: bool = True
     date_disagreement_days: float = Field(
-        default=1.0, gt=0, description="Feed and page dates further apart are flagged."
+        default=1.0, gt=0, le=3650, description="Feed and page dates further apart are flagged."
     )
     future_tolerance_minutes: float = Field(
-        default=60, ge=0, description="Clock skew allowed before a date counts as in the future."
+        default=60,
+        ge=0,
+        le=365 * 24 * 60,
+        description="Clock skew allowed before a date counts as in the future.",
     )
     language_sample_chars: int = Field(
         default=400, ge=100, description="Text length the language detector reads."
@@ -312,9 +339,9 @@ class DedupConfig(_Section):
         ge=1,
         description="Near-duplicate candidates scored per article, most bands first.",
     )
-    window_days: float = Field(default=30, gt=0)
+    window_days: float = Field(default=30, gt=0, le=3650)
     prune_interval_seconds: float = Field(
-        default=3600, gt=0, description="How often a dedup worker ages out the index."
+        default=3600, gt=0, le=7 * DAY, description="How often a dedup worker ages out the index."
     )
 
     @model_validator(mode="after")
@@ -357,10 +384,13 @@ class ServiceConfig(_Section):
         default=False, description="Reload the config when its file changes (as on SIGHUP)."
     )
     reload_check_seconds: float = Field(
-        default=2.0, gt=0, description="How often the config file's mtime is checked."
+        default=2.0, gt=0, le=DAY, description="How often the config file's mtime is checked."
     )
     liveness_timeout_seconds: float = Field(
-        default=300, gt=0, description="/healthz fails when the main loop stood still this long."
+        default=300,
+        gt=0,
+        le=7 * DAY,
+        description="/healthz fails when the main loop stood still this long.",
     )
     status_recent_articles: int = Field(
         default=20, ge=1, le=200, description="Articles listed on the status page."

@@ -1,17 +1,28 @@
 """Config: validated once, one readable line per problem, env overrides."""
 
 import os
+import re
 import resource
 import stat
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from pipeline.config import MAX_YAML_BYTES, load_config, parse_config, read_yaml_mapping
+from pipeline.config import (
+    MAX_YAML_BYTES,
+    Config,
+    FeedConfig,
+    KafkaConfig,
+    load_config,
+    parse_config,
+    read_yaml_mapping,
+)
 from pipeline.errors import ConfigError
 from pipeline.extraction import load_rules
 from pipeline.tagging.lexicon import load_lexicon
@@ -219,3 +230,88 @@ def test_a_file_at_the_size_cap_is_read(tmp_path: Path) -> None:
     text = "a: 1\n"
     path.write_text(text + "#" * (MAX_YAML_BYTES - len(text)), encoding="utf-8")
     assert read_yaml_mapping(path) == {"a": 1}
+
+
+def _float_settings() -> list[tuple[str, str]]:
+    """(section, key) of every float setting of every section, feeds included."""
+    found = [("feeds", name) for name, f in FeedConfig.model_fields.items() if _is_float(f)]
+    for section, field in Config.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            found += [(section, name) for name, f in model.model_fields.items() if _is_float(f)]
+    return found
+
+
+def _is_float(field: FieldInfo) -> bool:
+    return float in (field.annotation, *get_args(field.annotation))
+
+
+def _section_text(section: str, key: str, value: str) -> str:
+    if section == "feeds":
+        return f"feeds: [{{name: a, url: /tmp/feed.xml, {key}: {value}}}]\n"
+    return f"{section}: {{{key}: {value}}}\n"
+
+
+FLOAT_SETTINGS = _float_settings()
+
+
+def test_the_float_settings_are_found() -> None:
+    assert ("fetch", "deadline") in FLOAT_SETTINGS and (
+        "feeds",
+        "interval_seconds",
+    ) in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) > 30
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+@pytest.mark.parametrize(("section", "key"), FLOAT_SETTINGS)
+def test_no_float_setting_takes_inf_or_nan_from_the_file(
+    tmp_path: Path, section: str, key: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, _section_text(section, key, value)), environ={})
+    assert any(key in p and "finite number" in p for p in caught.value.problems), caught.value
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+@pytest.mark.parametrize(("section", "key"), [s for s in FLOAT_SETTINGS if s[0] != "feeds"])
+def test_no_float_setting_takes_inf_or_nan_from_the_environment(
+    tmp_path: Path, section: str, key: str, value: str
+) -> None:
+    env = {f"NEWSFLOW_{section.upper()}__{key.upper()}": value}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, ""), environ=env)
+    assert any(f"{section}.{key}" in p and "finite number" in p for p in caught.value.problems)
+
+
+DURATION = re.compile(
+    r"(_seconds|_hours|_days|_minutes|_ms|timeout|deadline|_interval|retry_after\w*)$"
+)
+DURATIONS = [(section, key) for section, key in FLOAT_SETTINGS if DURATION.search(key)] + [
+    ("kafka", key) for key in KafkaConfig.model_fields if key.endswith("_ms")
+]
+
+
+@pytest.mark.parametrize(("section", "key"), DURATIONS)
+def test_every_duration_has_an_upper_bound_below_an_overflow(
+    tmp_path: Path, section: str, key: str
+) -> None:
+    """1e10 s is past threading.TIMEOUT_MAX (and 2**31 ms past Kafka's int32): a timer
+    given it raises OverflowError in whatever thread it runs."""
+    value = "2147483648" if key.endswith("_ms") else "1e10"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, _section_text(section, key, value)), environ={})
+    assert any(key in p and "less than or equal" in p for p in caught.value.problems)
+
+
+def test_a_deadline_of_inf_from_the_environment_is_one_clear_line(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--config", "newsflow.yaml", "export"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSFLOW_FETCH__DEADLINE": "inf"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_refused(result, "fetch.deadline: Input should be a finite number")
