@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     args = parser.parse_args(argv)
     try:
+        refuse_undecodable_arguments(parser, args)
         with guarded_stdout():
             status = int(args.handler(args) or 0)
             sys.stdout.flush()  # here, not at exit, so a failure is reported like any other
@@ -82,6 +84,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
+
+
+PATH_METAVARS = {"FILE"}
+"""Arguments that name files: a file name is bytes on POSIX, and one that is not UTF-8
+round-trips through ``os.fsencode``, so it is left to the open() that uses it."""
+
+
+def refuse_undecodable_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Text arguments (a residue line, a cluster id, a --reason) must be UTF-8.
+
+    Python hands bytes that are not UTF-8 over as lone surrogates, which fail much
+    later, wherever the text is first encoded (a database, a JSON file), as an
+    internal error; here they are one line naming the argument.
+    """
+    for action in _chosen_actions(parser, args):
+        if action.metavar in PATH_METAVARS:
+            continue
+        values = getattr(args, action.dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and not _is_utf8(value):
+                name = action.option_strings[0] if action.option_strings else action.metavar
+                raise InputError(
+                    f"argument {name or action.dest} is not UTF-8 text: {os.fsencode(value)!r}"
+                )
+
+
+def _chosen_actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Iterator[Any]:
+    """The arguments of the parser and of the subcommands chosen (argparse has no public
+    way to walk them)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                yield from _chosen_actions(chosen, args)
+        else:
+            yield action
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _GuardedStdout:

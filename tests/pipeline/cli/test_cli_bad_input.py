@@ -159,3 +159,41 @@ def test_a_store_that_cannot_be_opened_stops_the_run_with_one_clear_line(
     )
     result = newsflow("--config", str(config), "run", "--once", cwd=workdir)
     assert_one_clear_line(result, expect=expect)
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (
+            ["residue", "allow", "example.com", b"\xffline"],
+            "argument LINE is not UTF-8 text: b'\\xffline'",
+        ),
+        (["residue", "show", b"\xff"], "argument SOURCE is not UTF-8 text"),
+        (["cluster", b"\xff"], "argument ID is not UTF-8 text"),
+        (["dlq", "drop", "--reason", b"\xff"], "argument --reason is not UTF-8 text"),
+        (["search", b"caf\xe9"], "argument query is not UTF-8 text: b'caf\\xe9'"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_one_clear_line(
+    workdir: Path, args: list[str | bytes], expect: str
+) -> None:
+    """Such bytes reach Python as lone surrogates, which failed as an internal error
+    ('UnicodeEncodeError ... this is a bug') where the text was first encoded."""
+    result = newsflow("--config", "embedded.yaml", *args, cwd=workdir)
+    assert_one_clear_line(result, expect=expect)
+    assert "bug" not in result.stderr
+    assert not (workdir / "x.db").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_still_a_file(workdir: Path) -> None:
+    """File names are bytes: they are not refused, and open() finds the file."""
+    (workdir / os.fsdecode(b"page-\xff.html")).write_bytes(SEED_PAGE.read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "extract", b"page-\xff.html"],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Strategic Partnership" in result.stdout
