@@ -7,6 +7,9 @@ Environment overrides use ``NEWSFLOW_`` plus the key path joined by ``__``::
 
     NEWSFLOW_STORAGE__URL=postgresql://user@db/news
     NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS=broker1:9092,broker2:9092
+    NEWSFLOW_TRANSPORT=kafka              (a top-level setting: no ``__``)
+
+A bad value from a variable is reported under the variable's name.
 
 Problems are reported as :class:`~pipeline.errors.ConfigError` with one line
 per problem naming the key, never as a traceback.
@@ -449,11 +452,15 @@ def load_config(
     environ = os.environ if environ is None else environ
     file = config_path(path, environ)
     raw = read_yaml_mapping(file)
-    _apply_env_overrides(raw, environ)
+    origins, env_problems = _apply_env_overrides(raw, environ)
+    problems, sources = [p for _, p in env_problems], [v for v, _ in env_problems]
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(exc), source=str(file)) from None
+        problems += validation_problems(exc)
+        sources += [_origin(error["loc"], origins) or str(file) for error in exc.errors()]
+    if problems:
+        raise ConfigError(problems, source=str(file), sources=sources)
     return _resolve_paths(config, base=_base_dir(file))
 
 
@@ -555,19 +562,71 @@ def _read_small_text_file(file: Path, *, what: str) -> str:
     return data.decode("utf-8")
 
 
-def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in _ENV_SKIP or "__" not in name:
+EnvOrigins = dict[tuple[str, ...], str]
+"""Which ``NEWSFLOW_*`` variable set each key path, to blame it for a bad value."""
+
+
+def _apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[EnvOrigins, list[tuple[str, str]]]:
+    """Overlay ``NEWSFLOW_SECTION__KEY`` (and ``NEWSFLOW_TRANSPORT``-like top-level
+    settings) on the file's mapping; return who set what, and (variable, problem)
+    pairs for variables that name no setting.
+
+    Other ``NEWSFLOW_*`` names without ``__`` are left alone: scripts and tests use
+    them for their own purposes (``NEWSFLOW_TEST_POSTGRES_URL``, ``NEWSFLOW_RUN_DIR``).
+    """
+    origins: EnvOrigins = {}
+    problems: list[tuple[str, str]] = []
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in _ENV_SKIP:
             continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        node = raw
-        for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[path[-1]] = value
+        path = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
+        if len(path) == 1:
+            if path[0] not in Config.model_fields:
+                continue  # not one of ours
+            problem = _not_settable(path[0])
+            if problem:
+                problems.append((name, problem))
+                continue
+        elif not all(path):
+            problems.append(
+                (name, "not a setting: give NEWSFLOW_SECTION__KEY, e.g. NEWSFLOW_STORAGE__URL")
+            )
+            continue
+        _set_path(raw, path, value)
+        origins[path] = name
+    return origins, problems
+
+
+def _not_settable(key: str) -> str | None:
+    """Why the top-level ``key`` cannot come from one variable (a section, the feed
+    list); None for a scalar setting such as ``transport``."""
+    annotation = Config.model_fields[key].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"{key} is a section: set its keys, e.g. NEWSFLOW_{key.upper()}__KEY"
+    if key == "feeds":
+        return "feeds cannot be set from the environment: list them in the config file"
+    return None
+
+
+def _set_path(raw: dict[str, Any], path: tuple[str, ...], value: str) -> None:
+    node = raw
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _origin(loc: tuple[int | str, ...], origins: EnvOrigins) -> str | None:
+    """The variable that set the key at ``loc`` (or a key above it), if one did."""
+    path = tuple(str(part) for part in loc)
+    return next(
+        (name for set_path, name in origins.items() if path[: len(set_path)] == set_path), None
+    )
 
 
 def validation_problems(exc: ValidationError) -> list[str]:

@@ -41,14 +41,28 @@ class NewsflowError(Exception):
 
 
 class ConfigError(NewsflowError):
-    """The configuration is invalid; ``problems`` holds one readable line per problem."""
+    """The configuration is invalid; ``problems`` holds one readable line per problem.
+
+    ``source`` is where the problems come from (a file); ``sources``, when given, names
+    it per problem, so a bad ``NEWSFLOW_*`` variable is not blamed on the file.
+    """
 
     default_reason = "config"
 
-    def __init__(self, problems: list[str], *, source: str = "config") -> None:
+    def __init__(
+        self, problems: list[str], *, source: str = "config", sources: list[str] | None = None
+    ) -> None:
         self.problems = problems
         self.source = source
+        self.sources = sources if sources is not None else [source] * len(problems)
         super().__init__("; ".join(problems))
+
+    def lines(self) -> list[str]:
+        """``SOURCE: PROBLEM``, one per problem, as the user reads them."""
+        return [
+            f"{where}: {problem}"
+            for where, problem in zip(self.sources, self.problems, strict=True)
+        ]
 
 
 class InputError(NewsflowError):

@@ -65,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # here, not at exit, so a failure is reported like any other
         return status
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"newsflow: {exc.source}: {problem}", file=sys.stderr)
+        for line in exc.lines():
+            print(f"newsflow: {line}", file=sys.stderr)
         return 2
     except NewsflowError as exc:
         print(f"newsflow: error: {exc}", file=sys.stderr)

@@ -196,11 +196,10 @@ class ConfigReloader:
             new = load_config(self.path, self.environ)
         except ConfigError as exc:
             CONFIG_RELOADS.labels("rejected").inc()
-            for problem in exc.problems:
+            for line in exc.lines():
                 log.error(
-                    "config reload rejected (%s): %s: %s", why, exc.source or self.path, problem,
-                    extra={"event": "config_rejected"},
-                )  # fmt: skip
+                    "config reload rejected (%s): %s", why, line, extra={"event": "config_rejected"}
+                )
             log.warning(
                 "config reload rejected: the running config stays in effect",
                 extra={"event": "config_rejected", "count": len(exc.problems)},

@@ -315,3 +315,59 @@ def test_a_deadline_of_inf_from_the_environment_is_one_clear_line(tmp_path: Path
         timeout=60,
     )
     assert_refused(result, "fetch.deadline: Input should be a finite number")
+
+
+def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "fetch: {deadline: -1}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"NEWSFLOW_FETCH__TIMEOUT": "abc"})
+    assert set(caught.value.lines()) == {
+        "NEWSFLOW_FETCH__TIMEOUT: fetch.timeout: Input should be a valid number,"
+        " unable to parse string as a number",
+        f"{path}: fetch.deadline: Input should be greater than 0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expect"),
+    [
+        ("NEWSFLOW___", "NEWSFLOW___: not a setting: give NEWSFLOW_SECTION__KEY"),
+        ("NEWSFLOW_FETCH__", "NEWSFLOW_FETCH__: not a setting"),
+        ("NEWSFLOW_FETCH__TIMEOT", "NEWSFLOW_FETCH__TIMEOT: fetch.timeot: unknown key"),
+        ("NEWSFLOW_STORAGE", "NEWSFLOW_STORAGE: storage is a section: set its keys"),
+        ("NEWSFLOW_FEEDS", "NEWSFLOW_FEEDS: feeds cannot be set from the environment"),
+    ],
+)
+def test_a_variable_that_names_no_setting_is_named(tmp_path: Path, name: str, expect: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, ""), environ={name: "1"})
+    [line] = caught.value.lines()
+    assert line.startswith(expect)
+
+
+def test_a_top_level_setting_comes_from_the_environment(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), environ={"NEWSFLOW_TRANSPORT": "kafka"})
+    assert config.transport == "kafka"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, ""), environ={"NEWSFLOW_TRANSPORT": "kafak"})
+    assert caught.value.lines()[0].startswith("NEWSFLOW_TRANSPORT: transport: Input should be")
+
+
+def test_other_newsflow_variables_are_left_alone(tmp_path: Path) -> None:
+    """Scripts and tests keep their own NEWSFLOW_* names (no ``__``, not a setting)."""
+    env = {"NEWSFLOW_TEST_POSTGRES_URL": "postgresql://x/y", "NEWSFLOW_RUN_DIR": "/tmp"}
+    assert load_config(write(tmp_path, ""), environ=env).transport == "embedded"
+
+
+def test_the_cli_blames_the_variable(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--config", "newsflow.yaml", "export"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSFLOW_FETCH__TIMEOUT": "abc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_refused(result, "newsflow: NEWSFLOW_FETCH__TIMEOUT: fetch.timeout: Input should be")
+    assert "newsflow.yaml" not in result.stderr
