@@ -16,7 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from connectors.storage.store import open_store
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, existing_store_url
 from pipeline.errors import InputError
 from pipeline.models import EnrichedArticle
 
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
-    with open_store(config.storage.url) as store:
+    with open_store(existing_store_url(config)) as store:
         members = store.articles.cluster(args.id)
         if not members:
             article = store.articles.get(args.id)

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from pipeline.config import Config, load_config
+from pipeline.errors import InputError
 
 
 def config_from(args: argparse.Namespace) -> Config:
     """Load and validate the config named by ``--config`` (or the environment)."""
     return load_config(getattr(args, "config", None), os.environ)
+
+
+def existing_store_url(config: Config) -> str:
+    """``storage.url`` for a command that only reads the store.
+
+    Opening a SQLite path creates its directories and an empty database, so a mistyped
+    path used to report "exported 0 articles"; a command that only reads refuses it.
+    """
+    url = config.storage.url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise InputError(f"no database at {path}; `newsflow run` creates it")
+    return url
 
 
 def printable(text: str) -> str:

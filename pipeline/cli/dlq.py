@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from connectors.kafka.dlq import DeadLetter, pending_letters, replay
 from connectors.storage import DeadLetter as StoredLetter
 from connectors.storage import open_store
-from pipeline.cli.common import config_from, counted, printable
+from pipeline.cli.common import config_from, counted, existing_store_url, printable
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.runtime.outcome import LetterFilter
@@ -136,7 +136,7 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
 def list_stored(config: Config, letters: LetterFilter, *, as_json: bool) -> int:
     """The embedded transport's letters, from the store, oldest first."""
     count = 0
-    with open_store(config.storage.url) as store:
+    with open_store(existing_store_url(config)) as store:
         for letter_id in store.dead_letters.ids():
             letter = store.dead_letters.get(letter_id)
             if letter is None or not letters.matches(letter):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.storage.store import open_store
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, existing_store_url
 from pipeline.errors import InputError
 
 
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
-    with open_store(config.storage.url) as store:
+    with open_store(existing_store_url(config)) as store:
         lines = store.articles.iter_json()
         if args.output:
             count = _write_file(Path(args.output), lines)

@@ -22,7 +22,7 @@ from trafilatura.utils import decode_file
 
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, existing_store_url
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError, InputError
 from pipeline.extraction import ExtractionResult, extract_article, load_rules, source_of
@@ -56,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"--url {args.url!r} is not an http(s) URL with a host")
     config = config_from(args)
     rules = load_rules(config.extract.residue_rules)
-    repo = ResidueStatsRepository(Database(config.storage.url)) if args.learned else None
+    repo = ResidueStatsRepository(Database(existing_store_url(config))) if args.learned else None
     failures = 0
     for name in args.files:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository, SourceReport
-from pipeline.cli.common import config_from
+from pipeline.cli.common import config_from, existing_store_url
 from pipeline.errors import InputError
 from pipeline.extraction import line_key, source_of
 from pipeline.extraction.rules import normalise_domain
@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
-    db = Database(config.storage.url)
+    reads_only = args.action in ("sources", "show")
+    db = Database(existing_store_url(config) if reads_only else config.storage.url)
     try:
         repo = ResidueStatsRepository(db)
         source = _source(getattr(args, "source", ""))

@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.storage.search import MAX_LIMIT, SearchHit, SearchQuery, parse_since
 from connectors.storage.store import open_store
-from pipeline.cli.common import config_from, printable
+from pipeline.cli.common import config_from, existing_store_url, printable
 
 
 def register(sub: Any) -> None:
@@ -39,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     config = config_from(args)
-    with open_store(config.storage.url) as store:
+    with open_store(existing_store_url(config)) as store:
         hits = store.search.search(query)
     for hit in hits:
         print(format_hit(hit, args.format))

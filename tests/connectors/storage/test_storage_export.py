@@ -93,6 +93,7 @@ def test_export_reads_one_page_at_a_time(store_url: str, monkeypatch: pytest.Mon
 def test_export_of_an_empty_store_is_empty(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    open_store(store_url).close()  # the database exists (`newsflow run` created it), empty
     assert cli.main(["--config", config_for(store_url, tmp_path), "export"]) == 0
     assert capsys.readouterr().out == ""
 

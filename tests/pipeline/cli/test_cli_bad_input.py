@@ -197,3 +197,33 @@ def test_a_file_name_that_is_not_utf8_is_still_a_file(workdir: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert b"Strategic Partnership" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export"],
+        ["export", "--output", "out.jsonl"],
+        ["search", "budget"],
+        ["cluster", "abc"],
+        ["dlq", "list"],
+        ["residue", "sources"],
+        ["residue", "show", "news.example"],
+        ["extract", "--learned", str(SEED_PAGE)],
+    ],
+)
+def test_a_command_that_reads_the_store_refuses_a_missing_database(
+    workdir: Path, args: list[str]
+) -> None:
+    """A mistyped path created its directories and an empty database, then said
+    'exported 0 articles'."""
+    (workdir / "typo.yaml").write_text(
+        "storage: {url: 'sqlite:///nonexistent/deeper/x.db'}\n", encoding="utf-8"
+    )
+    result = newsflow("--config", "typo.yaml", *args, cwd=workdir)
+    assert_one_clear_line(
+        result,
+        expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` creates it",
+    )
+    assert not (workdir / "nonexistent").exists()
+    assert not (workdir / "out.jsonl").exists()
