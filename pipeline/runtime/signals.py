@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 @contextmanager
 def handle_signals(
@@ -17,9 +19,16 @@ def handle_signals(
 
     A second SIGINT/SIGTERM while stopping is ignored: the in-flight batch is
     finished and committed either way, and the runtime exits within seconds.
+    Once a stop signal came, SIGINT/SIGTERM stay ignored after the run too, not
+    restored: the process is still stopping (summary, closing the store, the
+    interpreter's own exit), and a restored default handler would kill it with
+    143 there. ``SIG_IGN``, unlike a Python handler, also survives interpreter
+    finalisation, which resets Python handlers to the default.
     """
+    stopping = threading.Event()
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
         stop.set()
 
     def on_hup(signum: int, frame: FrameType | None) -> None:
@@ -38,4 +47,5 @@ def handle_signals(
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            stopped = stopping.is_set() and sig in STOP_SIGNALS
+            signal.signal(sig, signal.SIG_IGN if stopped else handler)
