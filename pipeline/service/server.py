@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class HttpServer:
     def start(self) -> None:
         """Bind and serve; a port in use is a :class:`ConfigError` naming the setting."""
         try:
-            server = ThreadingHTTPServer((self.host, self.port), _handler_for(self.routes))
+            server = _Server((self.host, self.port), _handler_for(self.routes))
         except OSError as exc:
             raise ConfigError(
                 [
@@ -102,6 +103,31 @@ class HttpServer:
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+
+class _Server(ThreadingHTTPServer):
+    """Reports a failed request as one log line instead of socketserver's traceback on
+    stderr, which would break the one-JSON-object-per-line log."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Called from the except block around a request, so the error is the current one.
+        A client that went away (a scraper timing out, a browser tab closed) is routine."""
+        error = sys.exc_info()[1]
+        client = _client(client_address)
+        if isinstance(error, ConnectionError):
+            log.debug("http: client %s went away: %s", client, error)
+            return
+        log.warning(
+            "http: request from %s failed: %s: %s", client, type(error).__name__, error,
+            extra={"event": "http_error"},
+        )  # fmt: skip
+
+
+def _client(address: Any) -> str:
+    """``host:port`` of a client address tuple (IPv4 or IPv6)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
 
 
 def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -75,6 +78,8 @@ def server() -> Iterator[HttpServer]:
         "/hello": lambda: Response.text("hi"),
         "/data": lambda: Response.json({"ok": False, "title": "<b>x</b>"}, status=503),
         "/fails": fails,
+        "/big": lambda: Response.text("x" * 500_000),
+        "/bad-header": lambda: Response(200, "text/plain", b"ok", {"X-Name": "\u20ac"}),
     }
     running = HttpServer("127.0.0.1", 0, routes)
     running.start()
@@ -124,3 +129,44 @@ def test_a_port_in_use_is_one_config_error_naming_the_setting() -> None:
             HttpServer("127.0.0.1", port, {}).start()
     (problem,) = error.value.problems
     assert problem.startswith(f"service.http_host/http_port: cannot listen on 127.0.0.1:{port}")
+
+
+def hang_up_early(url_port: int, request: bytes, *, reset: bool) -> None:
+    """Send ``request`` and go away: with a TCP reset (SO_LINGER 0) or a plain close."""
+    client = socket.create_connection(("127.0.0.1", url_port), timeout=5)
+    client.sendall(request)
+    if reset:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+
+def test_a_client_going_away_is_a_debug_line_not_a_traceback(
+    server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """socketserver printed a multi-line traceback on stderr for every client that hung up
+    before its answer was written, breaking the one-JSON-object-per-line log."""
+    caplog.set_level(logging.DEBUG, logger="pipeline.service.server")
+    for _ in range(3):
+        hang_up_early(server.port, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", reset=True)
+        hang_up_early(server.port, b"GET /big HTTP/1.1\r\n", reset=False)
+    time.sleep(0.5)  # the handler threads write (and fail) after the client left
+    assert _get(server.url + "/hello")[0] == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err, err
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert gone and all(r.levelno == logging.DEBUG for r in gone)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_any_other_request_error_is_one_warning_line(
+    server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        _get(server.url + "/bad-header")  # the header cannot be encoded: no answer at all
+    time.sleep(0.2)
+    assert "Traceback" not in capfd.readouterr().err
+    (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert getattr(line, "event", None) == "http_error" and line.exc_info is None
+    assert "UnicodeEncodeError" in line.getMessage()
+    assert "\n" not in line.getMessage()
+    assert _get(server.url + "/hello")[0] == 200

@@ -8,6 +8,9 @@ One service runs for the whole module against the demo publishers served on
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -129,3 +132,26 @@ def test_every_metric_of_the_dashboard_is_exposed(service: ServiceProcess) -> No
         if row == "Kafka":
             continue
         assert names <= exposed, (row, sorted(names - exposed))
+
+
+def test_clients_hanging_up_early_leave_the_log_one_json_object_per_line(
+    service: ServiceProcess,
+) -> None:
+    """A scrape reset before its answer, and a request cut after its first line, used to
+    print socketserver's multi-line traceback among the JSON log lines."""
+    port = int(service.url.rsplit(":", 1)[1])
+    seen = len(service.stderr_lines)
+    for request, reset in (
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"GET /metrics HTTP/1.1\r\n", False),
+    ):
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            client.sendall(request)
+            if reset:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+    time.sleep(1)
+    assert service.get("/healthz")[0] == 200
+    lines = service.stderr_lines[seen:]
+    assert not [line for line in lines if not line.startswith("{")], "".join(lines)[-3000:]
