@@ -237,6 +237,7 @@ class FeedPoller:
         known = state.validators.get(url, Validators())
         response = self._fetch(feed, url, known)
         if response.not_modified:
+            _check_304_answers_validators(feed, url, known)
             return _Document(url, response, None)
         parsed = parse_feed(
             response.body,
@@ -520,3 +521,16 @@ def _internal(feed: FeedConfig, error: Exception) -> FeedError:
     log.debug("traceback of the internal error polling %s", feed.name, exc_info=error)
     return FeedError(f"internal error: {type(error).__name__}: {error}", feed=feed.name,
                      reason="internal")  # fmt: skip
+
+
+def _check_304_answers_validators(feed: FeedConfig, url: str, known: Validators) -> None:
+    """A 304 only means "unchanged since the copy you have"; to a request that named no
+    copy (no ETag, no Last-Modified) it is a broken server or cache, and taking it as
+    "unchanged" would report the feed healthy forever while reading nothing from it."""
+    if known.etag is None and known.last_modified is None:
+        raise FeedError(
+            f"{url} answered 304 Not Modified to a request without validators"
+            " (no If-None-Match/If-Modified-Since sent): nothing to read",
+            feed=feed.name,
+            reason="unexpected_304",
+        )

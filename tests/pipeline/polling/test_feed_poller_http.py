@@ -164,3 +164,34 @@ def test_server_errors_and_retry_after_reach_the_scheduler(
         scheduler.record(feed, results[feed.name], now=1000.0)
     assert scheduler.due_at("busy") is not None and scheduler.due_at("busy") >= 1120
     assert repo.get("broken").failures == 1
+
+
+def test_a_304_to_a_first_poll_without_validators_is_a_feed_failure(
+    site: tuple[Site, str], tmp_path: Path
+) -> None:
+    """A 304 to a request that sent no validators used to count as "not modified" forever:
+    a healthy-looking feed that never yielded an entry."""
+    server, base = site
+    server.statuses["/stale.xml"] = (304, {})
+    feed = FeedConfig(name="stale", url=f"{base}/stale.xml")
+    config = config_for([feed])
+    fetcher = build_fetcher(config.fetch)
+    repo = FeedStateRepository(Database(f"sqlite:///{tmp_path / 'f.db'}"))
+    poller = FeedPoller(fetcher, repo, config)
+    scheduler = Scheduler(config.feeds, config.schedule, repo, clock=lambda: 1000.0)
+    try:
+        result = poller.poll(feed)
+        checked = poller.check(feed)
+    finally:
+        fetcher.close()
+    assert "if-none-match" not in server.requests[0][1]
+    assert "if-modified-since" not in server.requests[0][1]
+    for answer in (result, checked):
+        assert answer.status == "error" and answer.error is not None
+        assert answer.error.reason == "unexpected_304"
+        assert "304 Not Modified to a request without validators" in str(answer.error)
+    poller.commit(feed, result)
+    due = scheduler.record(feed, result, now=1000.0)
+    assert repo.get("stale").failures == 1
+    retry = scheduler.policy.retry_delay(scheduler.policy.base(feed), failures=1, retry_after=None)
+    assert abs(due - 1000.0 - retry) <= retry * config.schedule.jitter + 1
