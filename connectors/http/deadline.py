@@ -24,6 +24,8 @@ from typing import Any
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from connectors.http.interim import FinalResponse
+
 _current = threading.local()
 
 
@@ -146,7 +148,10 @@ def _attach_current(connection: HTTPConnection) -> None:
 
 
 class DeadlineHTTPConnection(HTTPConnection):
-    """An urllib3 connection that tells the current :class:`Deadline` it is in use."""
+    """An urllib3 connection that tells the current :class:`Deadline` it is in use, and
+    reads past interim (1xx) responses to the final one (:mod:`connectors.http.interim`)."""
+
+    response_class = FinalResponse
 
     def connect(self) -> None:
         _attach_current(self)

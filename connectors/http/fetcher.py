@@ -12,6 +12,7 @@ skip a check::
     ->  robots.txt (article fetches)  ->  HostLimiter slot (politeness)
     ->  one request on a pooled connection to the validated IP
         (Host header and TLS SNI/certificate check use the host name)
+    ->  interim 1xx responses skipped (connectors.http.interim)
     ->  status: redirect (next hop) | 304 | 429/503 + Retry-After | error | body
     ->  body read with a decoded-size cap, under the fetch's total deadline
 

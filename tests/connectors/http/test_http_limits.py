@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -415,3 +415,52 @@ def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> Non
     with pytest.raises(FetchError) as failed:
         fetcher().fetch(server.url("/g"))
     assert failed.value.reason == "protocol"
+
+
+# --- interim (1xx) responses ---
+
+
+def interim_then_ok(*interim: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
+    """The raw ``interim`` responses, then a normal 200 page, on one connection."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        body = b"<html><body>final page</body></html>"
+        request.wfile.write(b"".join(interim))
+        request.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n",),
+        (b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 102 Processing\r\n\r\n"),
+    ],
+    ids=["103", "100-102"],
+)
+def test_interim_responses_are_skipped_for_the_final_one(
+    server: FaultServer, interim: tuple[bytes, ...]
+) -> None:
+    """A 103 Early Hints (or 100 then 102) before the page was taken as the final answer
+    and dead-lettered as http_103; like curl, the fetcher now reads on to the 200."""
+    server.routes["/hints"] = interim_then_ok(*interim)
+    client = fetcher()
+    for _ in range(2):  # the connection is reused cleanly afterwards
+        response = client.fetch(server.url("/hints"))
+        assert response.status == 200
+        assert response.body == b"<html><body>final page</body></html>"
+        assert "link" not in response.headers, "the interim response's headers are dropped"
+
+
+def test_a_server_that_never_stops_sending_interim_responses_is_an_http_error(
+    server: FaultServer,
+) -> None:
+    server.routes["/endless"] = interim_then_ok(*[b"HTTP/1.1 102 Processing\r\n\r\n"] * 40)
+    with pytest.raises(HttpStatusError) as failed:
+        fetcher().fetch(server.url("/endless"))
+    assert failed.value.reason == "http_102"
