@@ -108,17 +108,28 @@ class Scheduler:
         self._due_at: dict[str, float] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._order = itertools.count()
-        self.set_feeds(feeds)
+        self._follow(feeds, None, spread=True)
 
     def set_feeds(
         self, feeds: Iterable[FeedConfig], schedule: ScheduleConfig | None = None
     ) -> None:
-        """Follow a new feed list (start or config reload), and ``schedule`` if given: keep
-        known feeds' times.
+        """Follow a new feed list (a config reload), and ``schedule`` if given: keep known
+        feeds' times.
+
+        A feed added here is due at once unless its stored next poll is still ahead (a
+        feed added back while backing off): whoever adds a feed wants to see it polled,
+        not wait up to ``default_interval`` x ``jitter`` (90 s by default), and the spread
+        that keeps a start from firing every feed together is not needed for a few feeds.
 
         New feeds' state is read from the store first: if that fails (the store went
         away), nothing has changed, and the reload can be tried again as a whole.
         """
+        self._follow(feeds, schedule, spread=False)
+
+    def _follow(
+        self, feeds: Iterable[FeedConfig], schedule: ScheduleConfig | None, *, spread: bool
+    ) -> None:
+        """The feed list at start (first polls spread) or after a reload (due at once)."""
         wanted = {f.name: f for f in feeds if f.enabled}
         states = self.state.all() if self.state and set(wanted) - set(self._feeds) else {}
         if schedule is not None:
@@ -131,10 +142,10 @@ class Scheduler:
         now = self.clock()
         for name, feed in wanted.items():
             if name not in self._feeds:
-                self._add(feed, states.get(name, FeedState(feed=name)), now)
+                self._add(feed, states.get(name, FeedState(feed=name)), now, spread=spread)
             self._feeds[name] = feed
 
-    def _add(self, feed: FeedConfig, state: FeedState, now: float) -> None:
+    def _add(self, feed: FeedConfig, state: FeedState, now: float, *, spread: bool) -> None:
         base = self.policy.base(feed)
         self._interval[feed.name] = state.interval_seconds or base
         self._failures[feed.name] = state.failures
@@ -143,7 +154,7 @@ class Scheduler:
         due = state.next_due_at
         if due is None or due < now:
             # Spread first (and overdue) polls so a start does not fire every feed at once.
-            due = now + self.rng.uniform(0, base * self.config.jitter)
+            due = now + (self.rng.uniform(0, base * self.config.jitter) if spread else 0.0)
         self._push(feed.name, due)
 
     def due(self, now: float | None = None) -> list[FeedConfig]:

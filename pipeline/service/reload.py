@@ -273,9 +273,9 @@ def apply_feed_config(
 ) -> None:
     """Point ``poller`` and ``scheduler`` at the feeds and schedule of ``config``.
 
-    Feeds the scheduler knew keep their next poll time; new ones are spread
-    over the first interval like at start. The scheduler goes first: it reads
-    the store, and if that fails nothing has changed yet.
+    Feeds the scheduler knew keep their next poll time; new ones are due at
+    once (:meth:`Scheduler.set_feeds`). The scheduler goes first: it reads the
+    store, and if that fails nothing has changed yet.
     """
     scheduler.set_feeds(config.feeds, config.schedule)
     poller.config = config

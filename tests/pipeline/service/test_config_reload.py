@@ -187,6 +187,33 @@ def test_applying_a_new_feed_list_keeps_known_feeds_times_and_adds_the_new_ones(
     db.close()
 
 
+def test_a_feed_added_by_a_reload_is_due_at_once_with_the_default_schedule(
+    tmp_path: Path,
+) -> None:
+    """README: "SIGHUP to the added feed's article stored: 2.9 s". With the default
+    schedule (900 s, jitter 0.1) an added feed's first poll used to be spread like a
+    start's, up to 90 s away; one added back while backing off keeps its stored time."""
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    state = FeedStateRepository(db)
+    state.set_schedule("back", interval_seconds=900, next_due_at=5000.0)
+    now = [1000.0]
+    running = config()
+    assert running.schedule.jitter > 0 and running.schedule.default_interval_seconds == 900
+    scheduler = Scheduler(running.feeds, running.schedule, state, clock=lambda: now[0])
+    fetcher = build_fetcher(FetchConfig())
+    poller = FeedPoller(fetcher, state, running)
+    now[0] = 1010.0
+    added = [{"name": f"new{i}", "url": f"https://new{i}.example/feed"} for i in range(20)]
+    back = {"name": "back", "url": "https://back.example/feed"}
+    apply_feed_config(poller, scheduler, fetcher, config(feeds=[*BASE["feeds"], *added, back]))
+    assert {scheduler.due_at(f["name"]) for f in added} == {1010.0}
+    assert scheduler.due_at("back") == 5000.0
+    due = {f.name for f in scheduler.due()}
+    assert {f["name"] for f in added} <= due and "back" not in due
+    fetcher.close()
+    db.close()
+
+
 def _ok(feed: str) -> Any:
     from pipeline.polling import PollResult
 
