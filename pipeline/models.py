@@ -146,7 +146,10 @@ class FetchedPage(Message):
     topic: ClassVar[str] = "pages"
 
     entry: FeedEntry
-    url: str = Field(description="Final URL after redirects.")
+    url: str = Field(
+        description="Final URL after redirects; the entry's canonical URL when its link was"
+        " not redirected (tracking parameters in a listed link are not kept)."
+    )
     status: int = 200
     content_type: str = "text/html"
     html: str

@@ -39,7 +39,7 @@ class FetchStage(Stage):
         return [
             FetchedPage(
                 entry=message,
-                url=response.url,
+                url=message.url if response.url == message.fetch_url else response.url,
                 status=response.status,
                 content_type=response.content_type or "text/html",
                 html=decode_html(response, max_body_bytes=self.max_body_bytes),

@@ -98,3 +98,4 @@ def test_the_link_as_listed_is_fetched_not_its_canonical_form() -> None:
 
     assert fetcher.calls == [listed]
     assert isinstance(page, FetchedPage) and page.entry.url == "https://a.example/reviews/guitar"
+    assert page.url == "https://a.example/reviews/guitar"  # not redirected: the canonical URL
