@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
 
 @contextmanager
 def handle_signals(
@@ -19,8 +17,9 @@ def handle_signals(
 
     A second SIGINT/SIGTERM while stopping is ignored: the in-flight batch is
     finished and committed either way, and the runtime exits within seconds.
-    Once a stop signal came, SIGINT/SIGTERM stay ignored after the run too, not
-    restored: the process is still stopping (summary, closing the store, the
+    Once a stop signal came, SIGINT/SIGTERM (and SIGHUP: a reload is moot, and
+    its default handler would end the process with 129) stay ignored after the
+    run too, not restored: the process is still stopping (summary, closing the store, the
     interpreter's own exit), and a restored default handler would kill it with
     143 there. ``SIG_IGN``, unlike a Python handler, also survives interpreter
     finalisation, which resets Python handlers to the default.
@@ -47,5 +46,4 @@ def handle_signals(
         yield
     finally:
         for sig, handler in previous.items():
-            stopped = stopping.is_set() and sig in STOP_SIGNALS
-            signal.signal(sig, signal.SIG_IGN if stopped else handler)
+            signal.signal(sig, signal.SIG_IGN if stopping.is_set() else handler)

@@ -241,7 +241,10 @@ def _fork_server_of(pid: int) -> bool:
     return False
 
 
-def test_a_second_stop_signal_while_stopping_is_ignored(site: FeedSite, tmp_path: Path) -> None:
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGHUP], ids=["term", "hup"])
+def test_a_second_stop_signal_while_stopping_is_ignored(
+    site: FeedSite, tmp_path: Path, second: signal.Signals
+) -> None:
     """README: "A second signal while stopping is ignored". The second SIGTERM comes 0.05 to
     0.18 s after the first, while the service writes its summary and closes down; it used
     to find the default handler back in place and kill the process (exit 143). Repeated,
@@ -254,7 +257,7 @@ def test_a_second_stop_signal_while_stopping_is_ignored(site: FeedSite, tmp_path
             service.process.send_signal(signal.SIGTERM)
             time.sleep(gap)
             if service.process.poll() is None:
-                service.process.send_signal(signal.SIGTERM)
+                service.process.send_signal(second)
             out, _ = service.process.communicate(timeout=30)
             service._reader.join(timeout=5)
         finally:
