@@ -304,16 +304,21 @@ def test_every_duration_has_an_upper_bound_below_an_overflow(
     assert any(key in p and "less than or equal" in p for p in caught.value.problems)
 
 
-def test_a_deadline_of_inf_from_the_environment_is_one_clear_line(tmp_path: Path) -> None:
+def export_with(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    """``newsflow export`` as a process, on an empty config, with ``environ`` added."""
     write(tmp_path, "")
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "--config", "newsflow.yaml", "export"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSFLOW_FETCH__DEADLINE": "inf"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **environ},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_deadline_of_inf_from_the_environment_is_one_clear_line(tmp_path: Path) -> None:
+    result = export_with(tmp_path, NEWSFLOW_FETCH__DEADLINE="inf")
     assert_refused(result, "fetch.deadline: Input should be a finite number")
 
 
@@ -360,14 +365,6 @@ def test_other_newsflow_variables_are_left_alone(tmp_path: Path) -> None:
 
 
 def test_the_cli_blames_the_variable(tmp_path: Path) -> None:
-    write(tmp_path, "")
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--config", "newsflow.yaml", "export"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSFLOW_FETCH__TIMEOUT": "abc"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = export_with(tmp_path, NEWSFLOW_FETCH__TIMEOUT="abc")
     assert_refused(result, "newsflow: NEWSFLOW_FETCH__TIMEOUT: fetch.timeout: Input should be")
     assert "newsflow.yaml" not in result.stderr

@@ -186,6 +186,16 @@ def ok(
     return respond(200, body, {"Content-Type": content_type}, delay=delay)
 
 
+def raw(data: bytes) -> Handler:
+    """``data`` as it is, then the connection closes: broken or unusual HTTP on the wire."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        request.wfile.write(data)
+        request.close_connection = True
+
+    return handler
+
+
 def not_found(request: BaseHTTPRequestHandler) -> None:
     respond(404, b"not here")(request)
 

@@ -9,7 +9,16 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from http_fault_server import FaultServer, drip, gzip_bomb, ok, redirect, respond, stream_zeros
+from http_fault_server import (
+    FaultServer,
+    drip,
+    gzip_bomb,
+    ok,
+    raw,
+    redirect,
+    respond,
+    stream_zeros,
+)
 from prometheus_client import REGISTRY
 
 from connectors.http.fetcher import HttpFetcher
@@ -369,24 +378,16 @@ def test_a_refused_connection_names_the_url_and_cause() -> None:
 
 
 def test_a_body_cut_short_is_a_protocol_error(server: FaultServer) -> None:
-    def short(request: BaseHTTPRequestHandler) -> None:
-        request.wfile.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\nabc"
-        )
-        request.close_connection = True
-
-    server.routes["/short"] = short
+    server.routes["/short"] = raw(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\nabc"
+    )
     with pytest.raises(FetchInterrupted) as failed:
         fetcher().fetch(server.url("/short"))
     assert failed.value.reason == "protocol"
 
 
 def test_a_page_closed_after_its_headers_is_an_interrupted_fetch(server: FaultServer) -> None:
-    def headers_only(request: BaseHTTPRequestHandler) -> None:
-        request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
-        request.close_connection = True
-
-    server.routes["/empty"] = headers_only
+    server.routes["/empty"] = raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
     with pytest.raises(FetchInterrupted) as failed:
         fetcher().fetch(server.url("/empty"))
     assert failed.value.reason == "empty_body"
@@ -407,11 +408,7 @@ def test_an_empty_feed_is_left_to_the_feed_parser(server: FaultServer) -> None:
 
 
 def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> None:
-    def garbage(request: BaseHTTPRequestHandler) -> None:
-        request.wfile.write(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
-        request.close_connection = True
-
-    server.routes["/g"] = garbage
+    server.routes["/g"] = raw(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
     with pytest.raises(FetchError) as failed:
         fetcher().fetch(server.url("/g"))
     assert failed.value.reason == "protocol"

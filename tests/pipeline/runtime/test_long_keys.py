@@ -13,7 +13,7 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from local_http import local_resources, send_body, serving
+from local_http import send_body, serving
 
 from corpus import generate_site_pages
 from pipeline.models import FeedEntry
@@ -53,12 +53,6 @@ def site() -> Iterator[Site]:
     served = Site()
     with serving(served.server):
         yield served
-
-
-@pytest.fixture
-def resources(store_url: str) -> Iterator[Resources]:
-    with local_resources(store_url) as opened:
-        yield opened
 
 
 def run(resources: Resources, site: Site, path: str) -> RunSummary:

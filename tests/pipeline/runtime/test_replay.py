@@ -71,12 +71,6 @@ def pages() -> Iterator[Pages]:
         yield served
 
 
-@pytest.fixture
-def resources(store_url: str) -> Iterator[Resources]:
-    with local_resources(store_url) as opened:
-        yield opened
-
-
 def run(resources: Resources, *entries: FeedEntry) -> None:
     pipeline = EmbeddedPipeline(resources.config, resources)
     try:
