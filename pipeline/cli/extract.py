@@ -29,6 +29,7 @@ from pipeline.extraction import ExtractionResult, extract_article, load_rules, s
 from pipeline.extraction.learned import LearnedBoilerplate
 from pipeline.extraction.parse import check_html
 from pipeline.extraction.rules import ResidueRules
+from pipeline.models import carriable
 from pipeline.urls import is_http_url
 
 
@@ -73,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
             print(f"newsflow: extract: {name}: {problem}", file=sys.stderr)
             failures += 1
             continue
-        record = {"file": name, "url": url, **as_json(result)}
+        record = {"file": carriable(name), "url": url, **as_json(result)}
         indent = 2 if len(args.files) == 1 else None
         print(json.dumps(record, ensure_ascii=False, indent=indent), flush=True)
     return 1 if failures else 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +64,22 @@ def test_several_files_with_bad_ones(
         f"newsflow: extract: {binary}: not an HTML page (binary content)",
     ]
     assert "Traceback" not in captured.err
+
+
+def test_file_name_that_is_not_utf8_gives_valid_json(config: Path, tmp_path: Path) -> None:
+    """A name the file system holds as Latin-1 bytes is shown with U+FFFD; the URL keeps the
+    bytes percent-encoded. Before, the raw byte went to stdout and the JSON was not UTF-8."""
+    page = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.html"))
+    page.write_text(generate_site_pages(1, 1, seed=2)[0].html, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--config", str(config), "extract", str(page)],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.decode("utf-8"))
+    assert record["file"] == f"{tmp_path}/caf\ufffd.html"
+    assert record["url"].endswith("/caf%E9.html")
 
 
 def test_url_with_several_files_is_refused(
