@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import glob
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from prometheus_client import Counter
-from trafilatura.utils import detect_encoding
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.limitreader import LimitReader
 
 from connectors.feeds.base import EntryBuilder, FeedLimits
+from connectors.http.charset import charset_of, decode_page
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError
 from pipeline.models import FeedEntry
@@ -51,10 +50,6 @@ SKIPPED = Counter(
 )
 
 _UNREADABLE = (ArchiveLoadFailed, OSError, EOFError, ValueError)
-
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
-)
 
 
 class _Archive(ArchiveIterator):
@@ -222,7 +217,7 @@ def _entry(
         feed_kind="warc",
         url=url,
         guid=record.rec_headers.get_header("WARC-Record-ID"),
-        body=decode_html(raw, _charset(record.http_headers.get_header("Content-Type"))),
+        body=decode_page(raw, charset_of(record.http_headers.get_header("Content-Type"))),
     )
 
 
@@ -288,31 +283,3 @@ def _read_capped(stream: Any, cap: int) -> bytes | None:
         if size > cap:
             return None
         chunks.append(chunk)
-
-
-def _charset(content_type: str | None) -> str | None:
-    for part in (content_type or "").split(";")[1:]:
-        name, _, value = part.partition("=")
-        if name.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
-
-
-def decode_html(raw: bytes, charset: str | None = None) -> str:
-    """Decode a page: declared charset, UTF-8, ``<meta charset>``, a guess, else lossy UTF-8."""
-    candidates = [charset] if charset else []
-    candidates.append("utf-8")
-    meta = _META_CHARSET.search(raw[:4096])
-    if meta:
-        candidates.append(meta.group(1).decode("ascii"))
-    for encoding in candidates:
-        try:
-            return raw.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    for guess in detect_encoding(raw[:100_000]):
-        try:
-            return raw.decode(guess)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return raw.decode("utf-8", "replace")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from connectors.http.charset import charset_of
+
 Purpose = Literal["feed", "article", "robots"]
 
 
@@ -30,11 +32,7 @@ class FetchResponse:
 
     @property
     def charset(self) -> str | None:
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            name, _, value = part.partition("=")
-            if name.strip().lower() == "charset" and value.strip():
-                return value.strip().strip("\"'")
-        return None
+        return charset_of(self.headers.get("content-type"))
 
     @property
     def not_modified(self) -> bool:

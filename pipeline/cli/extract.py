@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trafilatura.utils import decode_file
-
+from connectors.http.charset import decode_page
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
 from pipeline.cli.common import config_from, existing_store_url
@@ -93,7 +92,7 @@ def _extract_file(
     page_url = url or path.resolve().as_uri()
     check_html(content, url=str(path))
     learned = _learned(repo, source_of(page_url), config)
-    html = decode_file(content)
+    html = decode_page(content, max_bytes=max_bytes)
     result = extract_article(
         html, url=page_url, entry=None, rules=rules, learned=learned, config=config
     )

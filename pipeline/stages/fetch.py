@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from trafilatura.utils import decode_file
-
-from connectors.http.base import Fetcher, FetchResponse
+from connectors.http.base import Fetcher
+from connectors.http.charset import decode_page
 from pipeline.errors import FetchError
 from pipeline.models import FeedEntry, FetchedPage, Message
 from pipeline.stages.base import Stage
@@ -42,19 +41,9 @@ class FetchStage(Stage):
                 url=message.url if response.url == message.fetch_url else response.url,
                 status=response.status,
                 content_type=response.content_type or "text/html",
-                html=decode_html(response, max_body_bytes=self.max_body_bytes),
+                html=decode_page(response.body, response.charset, max_bytes=self.max_body_bytes),
             )
         ]
 
     def close(self) -> None:
         self.fetcher.close()
-
-
-def decode_html(response: FetchResponse, *, max_body_bytes: int) -> str:
-    """Decode with the declared charset when it works, else let trafilatura guess."""
-    if response.charset:
-        try:
-            return response.body.decode(response.charset)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    return decode_file(response.body, max_size=max_body_bytes)

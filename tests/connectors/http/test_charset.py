@@ -1,0 +1,96 @@
+"""``decode_page``: which witness of a page's encoding wins, on short pages where a
+statistical guess goes wrong."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+
+import pytest
+
+from connectors.http.charset import charset_of, decode_page
+
+FRENCH = "Le café est très bon à Paris, déjà vu. Garçon !"
+RUSSIAN = "Правительство объявило новые меры поддержки экономики"
+POLISH = "Zażółć gęślą jaźń, rząd ogłosił nowe przepisy"
+
+
+def page(text: str, *, head: str = "", lang: str | None = None) -> str:
+    html_tag = f'<html lang="{lang}">' if lang else "<html>"
+    return f"{html_tag}<head>{head}<title>t</title></head><body><p>{text}</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "declared", "expected"),
+    [
+        pytest.param(
+            page(FRENCH, lang="fr").encode("latin-1"), "utf-8", FRENCH,
+            id="label lies (utf-8 over Latin-1): the page's language names windows-1252",
+        ),
+        pytest.param(
+            page(RUSSIAN, head='<meta charset="windows-1251">').encode("cp1251"), None, RUSSIAN,
+            id="no header charset: <meta charset> is used",
+        ),
+        pytest.param(
+            page(RUSSIAN, head='<meta http-equiv="Content-Type" content="text/html; '
+                 'charset=windows-1251">').encode("cp1251"), None, RUSSIAN,
+            id="http-equiv meta",
+        ),
+        pytest.param(
+            page(RUSSIAN, lang="ru").encode("cp1251"), None, RUSSIAN,
+            id="no label at all: Russian page in its legacy encoding",
+        ),
+        pytest.param(
+            page(POLISH, lang="pl-PL").encode("cp1250"), None, POLISH,
+            id="Polish page, region subtag",
+        ),
+        pytest.param(
+            page(FRENCH).encode("utf-8"), "iso-8859-1", FRENCH,
+            id="valid UTF-8 wins over a Latin-1 label (Apache's old default)",
+        ),
+        pytest.param(
+            page("\u201cquoted\u201d \u2014 dash").encode("cp1252"), "ISO-8859-1",
+            "\u201cquoted\u201d \u2014 dash",
+            id="an ISO-8859-1 label means windows-1252 (curly quotes, dashes)",
+        ),
+        pytest.param(
+            page(FRENCH).encode("latin-1"), "x-no-such-charset", None,
+            id="an unknown label is passed over",
+        ),
+    ],
+)  # fmt: skip
+def test_witnesses(raw: bytes, declared: str | None, expected: str | None) -> None:
+    text = decode_page(raw, declared)
+    assert (expected or FRENCH[:7]) in text
+    assert "\ufffd" not in text
+
+
+def test_byte_order_mark_wins() -> None:
+    raw = codecs.BOM_UTF16_LE + page(RUSSIAN).encode("utf-16-le")
+    assert RUSSIAN in decode_page(raw, "iso-8859-1")
+
+
+def test_compressed_body_without_content_encoding_is_decompressed() -> None:
+    raw = gzip.compress(page(FRENCH, lang="fr").encode("latin-1"))
+    assert FRENCH in decode_page(raw, None, max_bytes=1_000_000)
+
+
+def test_nothing_fits_gives_lossy_text_not_an_error() -> None:
+    raw = b"<html><body><p>caf\xe9 \x81\x8d</p></body></html>"
+    text = decode_page(raw, "utf-8")
+    assert text.startswith("<html><body><p>caf")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("text/html; charset=UTF-8", "UTF-8"),
+        ('text/html; Charset="windows-1251"', "windows-1251"),
+        ("text/html;charset='iso-8859-1'; q=1", "iso-8859-1"),
+        ("text/html", None),
+        ("text/html; charset=", None),
+        (None, None),
+    ],
+)
+def test_charset_of(header: str | None, expected: str | None) -> None:
+    assert charset_of(header) == expected
