@@ -223,6 +223,22 @@ class FetchConfig(_Section):
     retry_backoff_seconds: float = Field(
         default=0.5, ge=0, le=60, description="First fetch retry delay; doubles on each retry."
     )
+    retry_later_attempts: int = Field(
+        default=5,
+        ge=0,
+        le=50,
+        description="Embedded service: times a page whose fetch still failed transiently"
+        " after its retries (a dead letter: timeout, 429, 5xx, host_blocked) is fetched"
+        " again later by the service itself; 0 leaves every letter to `newsflow dlq"
+        " replay`. Not on Kafka (letters there wait for `dlq replay`).",
+    )
+    retry_later_seconds: float = Field(
+        default=300,
+        gt=0,
+        le=DAY,
+        description="First wait before such a letter is tried again; doubles each time, at"
+        " least the host's Retry-After, at most a day.",
+    )
     retry_after_default: float = Field(
         default=60,
         ge=0,

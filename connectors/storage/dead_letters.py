@@ -11,11 +11,18 @@ failed) is one letter, not two: letters are keyed by the message's
 page fetched at last, now failing extraction) replaces the letter of the
 stage it got past, carrying its attempts: that letter's message is the same
 one, and replaying both would run it twice.
+
+A letter may carry ``retry_at``: when the embedded service fetches its page
+again by itself (a transient failure: :mod:`pipeline.runtime.retry_later`).
+Every new failure clears it; the runtime that kept the letter sets it anew
+in the same transaction, or leaves the letter to ``newsflow dlq replay``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from connectors.storage.db import Database, Dialect, storable_text
@@ -58,12 +65,28 @@ MIGRATIONS = (
         "find a message's letters at other stages",
         both("CREATE INDEX dead_letters_by_message ON dead_letters (letter_key)"),
     ),
+    Migration(
+        4,
+        "letters the service tries again by itself",
+        both(
+            "ALTER TABLE dead_letters ADD COLUMN retry_at TEXT",
+            "CREATE INDEX dead_letters_by_retry ON dead_letters (retry_at)",
+        ),
+    ),
 )
 
 _COLUMNS = (
     "id, stage, topic, error_class, reason, error, payload, created_at,"
-    " letter_key, attempts, COALESCE(last_failed_at, created_at)"
+    " letter_key, attempts, COALESCE(last_failed_at, created_at), retry_at"
 )
+
+RetrySchedule = Callable[[int], datetime | None]
+"""Given a letter's attempts so far, when to try its message again (None: never)."""
+
+
+def _stamp(moment: datetime) -> str:
+    """Times as text that sorts as time does (both engines compare ``retry_at`` as text)."""
+    return moment.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,8 @@ class DeadLetter:
     attempts: int
     """How many times the message failed at this stage."""
     last_failed_at: str
+    retry_at: str | None = None
+    """When the service tries the message again by itself; None: it waits for a replay."""
 
 
 class Failed(Protocol):
@@ -117,26 +142,32 @@ class DeadLetterRepository:
         error: str,
         payload: str,
         letter_key: str | None = None,
+        retry: RetrySchedule | None = None,
     ) -> None:
         """Keep a failed message; the same ``letter_key`` again updates its letter.
 
         Letters of the same key at other stages are replaced by this one (see
-        the module docstring), in one transaction.
+        the module docstring), in one transaction. ``retry`` says when the
+        message is tried again, from the letter's attempts counting this one.
         """
         now = utcnow().isoformat()
         with self.db.transaction():
             earlier = self._supersede(stage, letter_key)
-            self.db.execute(
+            [(letter_id, attempts)] = self.db.execute(
                 "INSERT INTO dead_letters (stage, topic, error_class, reason, error, payload,"
                 " created_at, letter_key, attempts, last_failed_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (stage, letter_key) DO UPDATE SET topic = excluded.topic,"
                 " error_class = excluded.error_class, reason = excluded.reason,"
                 " error = excluded.error, payload = excluded.payload,"
                 " attempts = dead_letters.attempts + excluded.attempts,"
-                " last_failed_at = excluded.last_failed_at",
+                " last_failed_at = excluded.last_failed_at, retry_at = NULL"
+                " RETURNING id, attempts",
                 (stage, topic, error_class, reason, storable_text(error), storable_text(payload),
                  now, letter_key, 1 + earlier, now),
             )  # fmt: skip
+            retry_at = retry(int(attempts)) if retry is not None else None
+            if retry_at is not None:
+                self._schedule(int(letter_id), retry_at)
 
     def _supersede(self, stage: str, letter_key: str | None) -> int:
         """Remove the message's letters at other stages; the attempts they counted."""
@@ -148,7 +179,7 @@ class DeadLetterRepository:
         )
         return sum(int(row[0]) for row in removed)
 
-    def keep(self, failure: Failed) -> None:
+    def keep(self, failure: Failed, *, retry: RetrySchedule | None = None) -> None:
         """:meth:`add` for a failure as the runtimes describe it."""
         self.add(
             stage=failure.stage,
@@ -158,6 +189,49 @@ class DeadLetterRepository:
             error=failure.error,
             payload=failure.payload,
             letter_key=failure.letter_key,
+            retry=retry,
+        )
+
+    def take_due(self, now: datetime, *, lease_until: datetime, limit: int) -> list[DeadLetter]:
+        """The letters whose ``retry_at`` has come, oldest first, leased until ``lease_until``.
+
+        The lease keeps the next look from taking them again while their message
+        is on its way; if the service dies meanwhile, they come due again when
+        it ends. A failure clears it (:meth:`add`), success removes the letter
+        (:meth:`settle`).
+        """
+        with self.db.transaction():
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM dead_letters WHERE retry_at IS NOT NULL"
+                " AND retry_at <= ? ORDER BY retry_at, id LIMIT ?",
+                (_stamp(now), limit),
+            )
+            letters = [DeadLetter(*row) for row in rows]
+            for letter in letters:
+                self._schedule(letter.id, lease_until)
+        return letters
+
+    def next_retry(self) -> datetime | None:
+        """The earliest ``retry_at`` of any letter."""
+        [(earliest,)] = self.db.execute("SELECT MIN(retry_at) FROM dead_letters")
+        return datetime.fromisoformat(earliest) if earliest else None
+
+    def settle(self, letter_id: int, attempts: int) -> bool:
+        """Remove a letter whose message went through, unless it failed again meanwhile
+        (then ``attempts`` has grown, or the letter was replaced at another stage)."""
+        removed = self.db.execute(
+            "DELETE FROM dead_letters WHERE id = ? AND attempts = ? RETURNING id",
+            (letter_id, attempts),
+        )
+        return bool(removed)
+
+    def clear_retry(self, letter_id: int) -> None:
+        """Leave a letter to ``newsflow dlq replay``: the service will not take it again."""
+        self.db.execute("UPDATE dead_letters SET retry_at = NULL WHERE id = ?", (letter_id,))
+
+    def _schedule(self, letter_id: int, at: datetime) -> None:
+        self.db.execute(
+            "UPDATE dead_letters SET retry_at = ? WHERE id = ?", (_stamp(at), letter_id)
         )
 
     def list(self, limit: int = 100) -> list[DeadLetter]:

@@ -179,14 +179,16 @@ def write_stored_letter(out: TextIO, letter: StoredLetter, *, as_json: bool) -> 
             "attempts": letter.attempts,
             "first_failed_at": letter.created_at,
             "last_failed_at": letter.last_failed_at,
+            "retry_at": letter.retry_at,
             "payload_bytes": len(letter.payload.encode("utf-8")),
         }
         out.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
     error = printable(letter.error)[:PREVIEW_CHARS]
     where = printable(url or "-")
+    retry = f"  retry {letter.retry_at[:19]}Z" if letter.retry_at else ""
     out.write(
-        f"#{letter.id}  {letter.stage}  {letter.reason}  x{letter.attempts}  {where}"
+        f"#{letter.id}  {letter.stage}  {letter.reason}  x{letter.attempts}{retry}  {where}"
         f"  {letter.error_class}: {error}\n"
     )
 

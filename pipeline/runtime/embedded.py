@@ -57,6 +57,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from connectors.storage.dead_letters import DeadLetter
 from pipeline.config import Config
 from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
@@ -70,6 +71,7 @@ from pipeline.runtime.outcome import (
     process_safely,
 )
 from pipeline.runtime.processes import start_fork_server, worker_context
+from pipeline.runtime.retry_later import RETRIED, RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
@@ -213,6 +215,8 @@ class _Item:
     seq: int
     """Submission order: dedup and storage take entries in this order."""
     entry: FeedEntry
+    letter: DeadLetter | None = None
+    """The dead letter this entry comes from (a retry): it goes when the entry is through."""
 
 
 class EmbeddedPipeline:
@@ -250,6 +254,7 @@ class EmbeddedPipeline:
         self._dropped = threading.Event()
         """Set when the work in hand is dropped: fetch retries waiting for it give up."""
         self._retry = RetryPolicy(config.fetch.retry_attempts, config.fetch.retry_backoff_seconds)
+        self._retry_later = RetryLater.from_config(config.fetch)
         self._start_processes()
 
     # -- public ---------------------------------------------------------------
@@ -261,8 +266,13 @@ class EmbeddedPipeline:
         *,
         on_done: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
+        letters: Sequence[DeadLetter] | None = None,
     ) -> bool:
         """Start ``entries`` through the workers; ``on_done`` once all are stored or dead-lettered.
+
+        ``letters``: the dead letters the entries come from, in the same order
+        (:mod:`pipeline.runtime.retry_later`); each goes in the transaction that
+        stores its entry's article, unless the entry failed again.
 
         Blocks (working) while :data:`MAX_IN_FLIGHT` entries are in flight;
         returns False if ``stop`` was set meanwhile (see :meth:`drain`).
@@ -272,8 +282,9 @@ class EmbeddedPipeline:
             self._finish(ticket)
             return True
         self._open.add(ticket)
-        for entry in entries:
-            self._waiting.append(_Item(ticket, self._seq, entry))
+        for index, entry in enumerate(entries):
+            letter = letters[index] if letters is not None else None
+            self._waiting.append(_Item(ticket, self._seq, entry, letter))
             self._seq += 1
         while self._waiting:
             if stop is not None and stop.is_set():
@@ -449,6 +460,7 @@ class EmbeddedPipeline:
                 for observation in ready.lines:
                     self._count_lines(observation)
                 self._dedup_and_store_one(ready.item.ticket, ready.messages)
+                self._settle_letter(ready.item.letter)
         for ready in batch:
             item = ready.item
             self._in_flight -= 1
@@ -469,6 +481,12 @@ class EmbeddedPipeline:
             ticket.summary.count_stored(message)
             outcome = timed_process("store", store, message)
             self._account(ticket, Handled("store", outcome, message_context(message)))
+
+    def _settle_letter(self, letter: DeadLetter | None) -> None:
+        """Remove the letter an entry came from, unless the entry failed again (then its
+        attempts have grown: :meth:`DeadLetterRepository.settle` leaves it)."""
+        if letter is not None and self.resources.dead_letters.settle(letter.id, letter.attempts):
+            RETRIED.labels("through").inc()
 
     def _finish(self, ticket: _Ticket) -> None:
         if ticket.on_done is not None:
@@ -526,7 +544,7 @@ class EmbeddedPipeline:
                 **context,
             },
         )
-        self.resources.dead_letters.keep(failure)
+        self.resources.dead_letters.keep(failure, retry=self._retry_later.schedule(failure))
 
     # -- executors and stages -------------------------------------------------
 

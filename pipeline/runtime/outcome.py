@@ -43,6 +43,8 @@ class Failure:
     letter_key: str | None = None
     """The failed message's :meth:`~pipeline.models.Message.letter_key`; None when there
     was no message (undecodable bytes)."""
+    retry_after: float | None = None
+    """Seconds the server asked to be left alone for (429/503 ``Retry-After``), if it did."""
 
     @property
     def is_bug(self) -> bool:
@@ -137,6 +139,7 @@ def failure_from(stage: str, message: Message, error: BaseException) -> Failure:
         payload=message.to_json().decode("utf-8"),
         retryable=is_retryable(error),
         letter_key=message.letter_key(),
+        retry_after=error.retry_after if isinstance(error, HttpStatusError) else None,
     )
 
 

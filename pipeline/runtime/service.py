@@ -24,12 +24,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from connectors.storage.dead_letters import DeadLetter
 from pipeline.config import Config, FeedConfig
 from pipeline.errors import StoreUnavailable
+from pipeline.models import FeedEntry
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
 from pipeline.runtime.polls import poll_in_parallel
+from pipeline.runtime.retry_later import LetterRetry
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.service.control import LoopControl
@@ -62,6 +65,8 @@ class EmbeddedService:
         # Last: the pipeline starts the extraction processes, and a store that cannot be
         # opened (above) must stop the service before any process exists to outlive it.
         self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
+        self.letter_retry = LetterRetry(resources.dead_letters, self._submit_letters)
+        self._summary = RunSummary()
 
     def run_once(self, stop: threading.Event | None = None) -> RunSummary:
         """Poll every enabled feed once (backfills to their end) and drain the pipeline."""
@@ -83,18 +88,25 @@ class EmbeddedService:
         service: the work in hand is dropped uncommitted, so its feeds' entries come
         again at their next poll, and the loop waits until the store answers.
         """
-        summary = RunSummary()
+        summary = self._summary
         while not stop.is_set():
             try:
                 self.control.tick(self)  # a reload reads feed state from the store too
                 due = self.scheduler.due()
                 if due:
                     self._poll_and_process(due, summary, stop)
+                if self.letter_retry.run_due():
+                    self.pipeline.drain(stop)
             except StoreUnavailable as exc:
                 self._wait_for_store(exc, stop)
                 continue
             self.control.wait(stop, self.scheduler.seconds_until_next())
         return summary
+
+    def _submit_letters(self, work: Sequence[tuple[FeedEntry, DeadLetter]]) -> None:
+        """Entries of dead letters due again (:mod:`pipeline.runtime.retry_later`)."""
+        entries = [entry for entry, _ in work]
+        self.pipeline.submit(entries, self._summary, letters=[letter for _, letter in work])
 
     def _wait_for_store(self, error: StoreUnavailable, stop: threading.Event) -> None:
         """Drop the work in hand and try the store until it answers (or ``stop``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -110,4 +111,75 @@ def test_remove_matching_removes_only_the_chosen_letters(db: Database) -> None:
     assert letters.remove_matching(stage="fetch", reason=None) == 2
     assert [s for _, s, _, _ in all_letters(letters)] == ["extract"]
     assert letters.remove_matching(stage=None, reason=None) == 1
+    assert letters.count() == 0
+
+
+def test_a_letter_is_scheduled_from_its_attempts_and_a_new_failure_clears_the_schedule(
+    db: Database,
+) -> None:
+    letters = DeadLetterRepository(db)
+    soon = datetime(2030, 1, 1, tzinfo=UTC)
+    seen: list[int] = []
+
+    def schedule(attempts: int) -> datetime:
+        seen.append(attempts)
+        return soon + timedelta(minutes=attempts)
+
+    letters.add(stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
+                error="slow", payload="{}", letter_key="k", retry=schedule)  # fmt: skip
+    letters.add(stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
+                error="slow", payload="{}", letter_key="k", retry=schedule)  # fmt: skip
+    [letter] = [letters.get(i) for i in letters.ids()]
+    assert seen == [1, 2]
+    assert letter is not None and letter.retry_at is not None
+    assert datetime.fromisoformat(letter.retry_at) == soon + timedelta(minutes=2)
+
+    add(letters, key="k", error="now gone")  # no schedule: left to a replay
+
+    assert (letters.get(letter.id) or letter).retry_at is None
+    assert letters.next_retry() is None
+
+
+def test_due_letters_are_leased_and_settled_only_when_they_did_not_fail_again(
+    db: Database,
+) -> None:
+    letters = DeadLetterRepository(db)
+    now = datetime.now(UTC)
+    for key, wait in (("due-1", -60), ("due-2", -1), ("later", 3600)):
+        letters.add(stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
+                    error=key, payload="{}", letter_key=key,
+                    retry=lambda _, wait=wait: now + timedelta(seconds=wait))  # fmt: skip
+    add(letters, key="manual", error="manual")
+    assert letters.next_retry() == now - timedelta(seconds=60)
+
+    lease = now + timedelta(minutes=15)
+    taken = letters.take_due(now, lease_until=lease, limit=10)
+
+    assert [x.error for x in taken] == ["due-1", "due-2"]
+    assert letters.take_due(now, lease_until=lease, limit=10) == []  # leased: not taken twice
+    assert letters.next_retry() == lease  # the leased ones, before the one due in an hour
+    first, second = taken
+    add(letters, key="due-2", error="failed again")  # attempts 1 -> 2
+    assert letters.settle(first.id, first.attempts) is True
+    assert letters.settle(second.id, second.attempts) is False
+    remaining = sorted(x.error for x in (letters.get(i) for i in letters.ids()) if x)
+    assert remaining == ["failed again", "later", "manual"]
+
+
+def test_a_leased_letter_whose_service_died_comes_due_again_when_the_lease_ends(
+    db: Database,
+) -> None:
+    """The service took the letter and was killed before its article was stored: no
+    settle, no new failure. The letter is not lost: it is taken again after the lease."""
+    letters = DeadLetterRepository(db)
+    now = datetime.now(UTC)
+    letters.add(stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
+                error="slow", payload="{}", letter_key="k", retry=lambda _: now)  # fmt: skip
+    lease = now + timedelta(minutes=15)
+    [taken] = letters.take_due(now, lease_until=lease, limit=1)
+
+    assert letters.take_due(lease - timedelta(seconds=1), lease_until=lease, limit=1) == []
+    [again] = letters.take_due(lease, lease_until=lease + timedelta(minutes=15), limit=1)
+    assert (again.id, again.attempts) == (taken.id, taken.attempts)
+    assert letters.settle(again.id, again.attempts) is True
     assert letters.count() == 0

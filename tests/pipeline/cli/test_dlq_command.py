@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from pipeline.errors import InputError
 from pipeline.models import FeedEntry, article_id
 
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=3)[0]
+RETRY_AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+"""When the service tries the first letter again (see pipeline.runtime.retry_later)."""
 HOSTILE_URL = "http://gone.example/\x1b]0;owned\x07page"
 
 
@@ -42,6 +45,7 @@ def config_file(tmp_path: Path) -> Path:
         store.dead_letters.add(
             stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
             error="timed out", payload=entry.to_json().decode(), letter_key=entry.letter_key(),
+            retry=lambda _: RETRY_AT,
         )  # fmt: skip
         store.dead_letters.add(
             stage="fetch", topic="items", error_class="HttpStatusError", reason="http_410",
@@ -59,7 +63,7 @@ def test_list_prints_each_letter_on_one_clean_line(
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("#1  fetch  timeout  x1  " + PAGE.url)
+    assert lines[0].startswith("#1  fetch  timeout  x1  retry 2030-01-01T12:00:00Z  " + PAGE.url)
     assert lines[1] == (
         "#2  fetch  http_410  x1  http://gone.example/ ]0;owned page"
         "  HttpStatusError: gone for good  [2J"
@@ -82,6 +86,7 @@ def test_list_filters_and_writes_json(
         1,
     )
     assert document["url"] == PAGE.url
+    assert datetime.fromisoformat(document["retry_at"]) == RETRY_AT
     assert document["payload_bytes"] > len(PAGE.html)
 
 
