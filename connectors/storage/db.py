@@ -41,11 +41,14 @@ class Database:
     Outside :meth:`transaction` every statement commits on its own. Inside, the
     statements commit together or not at all; nested calls join the outer one.
 
-    A PostgreSQL connection lost (a server restart, a failover, a network cut)
-    raises :class:`StoreUnavailable`; the next statement or transaction begun
-    outside a transaction connects again, so a long-running process recovers
-    when the server is back. (A transaction the loss cut short is gone: its
-    caller tries the whole unit again.)
+    A store that cannot take work now raises :class:`StoreUnavailable`: a full
+    disk, a write refused by a file size limit, a database locked past the busy
+    timeout (see :func:`sqlite_unavailable`, :func:`postgres_unavailable`), or a
+    PostgreSQL connection lost (a server restart, a failover, a network cut).
+    After a lost connection the next statement or transaction begun outside a
+    transaction connects again, so a long-running process recovers when the
+    server is back. (A transaction the failure cut short is gone: its caller
+    tries the whole unit again.)
     """
 
     def __init__(self, url: str) -> None:
@@ -183,9 +186,14 @@ class Database:
 
     @contextmanager
     def _translate(self, sql: str) -> Iterator[None]:
+        """Driver errors become :class:`StorageError`; those that say the store cannot take
+        work now, whatever the statement (a full disk, a lost server), :class:`StoreUnavailable`."""
         try:
             yield
         except sqlite3.Error as exc:
+            unavailable = sqlite_unavailable(exc, self.url)
+            if unavailable is not None:
+                raise StoreUnavailable(f"{unavailable} (in: {_head(sql)})") from exc
             raise StorageError(f"SQLite error: {exc} (in: {_head(sql)})") from exc
         except StorageError:
             raise
@@ -196,8 +204,89 @@ class Database:
                     raise StoreUnavailable(
                         f"PostgreSQL connection lost: {message} (in: {_head(sql)})"
                     ) from exc
+                unavailable = postgres_unavailable(getattr(exc, "sqlstate", None), message)
+                if unavailable is not None:
+                    raise StoreUnavailable(f"{unavailable} (in: {_head(sql)})") from exc
                 raise StorageError(f"PostgreSQL error: {message} (in: {_head(sql)})") from exc
             raise
+
+
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL = 5, 6, 8, 10, 13
+
+
+def sqlite_unavailable(error: sqlite3.Error, url: str) -> str | None:
+    """What to do about a SQLite error that is the store's state, not the statement's; else None.
+
+    These codes (primary code: the low byte of ``sqlite_errorcode``, so the
+    extended ``SQLITE_IOERR_*`` codes count too) say the database cannot take
+    writes *now*; an operator's fix makes the same statement succeed, so the
+    work waits instead of becoming dead letters:
+
+    - ``SQLITE_FULL``: the disk is full (``ENOSPC``) or ``max_page_count`` reached.
+    - ``SQLITE_IOERR``: a write failed; a file size limit (``EFBIG``, as
+      ``RLIMIT_FSIZE`` gives) is ``SQLITE_IOERR_WRITE``, and so is a failing disk.
+    - ``SQLITE_BUSY`` / ``SQLITE_LOCKED``: another process held the database
+      past the 30 s busy timeout.
+    - ``SQLITE_READONLY``: the file or its filesystem became read-only (ext4
+      remounts read-only after disk errors). A database that was never writable
+      waits too, visibly: the warning and ``/readyz`` say why.
+
+    Every other code (a constraint, a syntax error, ``SQLITE_CORRUPT``) stays
+    a :class:`StorageError`: trying the same work again would fail again.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    path = url.removeprefix("sqlite:///")
+    primary = code & 0xFF
+    if primary == SQLITE_FULL:
+        return f"database or disk is full: free space on the disk holding {path}"
+    if primary == SQLITE_IOERR:
+        name = getattr(error, "sqlite_errorname", "SQLITE_IOERR")
+        return (
+            f"disk I/O error ({name}) on {path}: check that its disk is not full, over a"
+            " file size limit (ulimit -f) or failing"
+        )
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED):
+        return f"database {path} stayed locked by another process past the busy timeout: {error}"
+    if primary == SQLITE_READONLY:
+        return (
+            f"database {path} is read-only: make the file and its directory writable by this"
+            " user, or remount its filesystem read-write"
+        )
+    return None
+
+
+POSTGRES_UNAVAILABLE = {
+    "53100": "PostgreSQL is out of disk space: free space on the server's data volume",
+    "53200": "PostgreSQL is out of memory",
+    "53300": "PostgreSQL has no connection slot free: too many clients (max_connections or"
+    " the role's CONNECTION LIMIT)",
+    "57P01": "PostgreSQL is shutting down (administrator command)",
+    "57P02": "PostgreSQL is restarting after a crash",
+    "57P03": "PostgreSQL cannot accept connections yet (starting up or in recovery)",
+}
+"""SQLSTATEs that say the server cannot take work now, with what the user reads."""
+
+
+def postgres_unavailable(sqlstate: str | None, message: str) -> str | None:
+    """What to say about a PostgreSQL error that is the server's state, not the statement's.
+
+    Class 53 (insufficient resources: disk full, out of memory, too many
+    connections), 57P01-57P03 (shutting down, crashed, not accepting connections
+    yet) and class 08 (connection exceptions) pass once the server recovers;
+    anything else (a constraint, bad SQL, a permission) is the statement's.
+    """
+    if not sqlstate:
+        return None
+    known = POSTGRES_UNAVAILABLE.get(sqlstate)
+    if known is not None:
+        return f"{known} (SQLSTATE {sqlstate}): {message}"
+    if sqlstate.startswith("53"):
+        return f"PostgreSQL has run out of a resource (SQLSTATE {sqlstate}): {message}"
+    if sqlstate.startswith("08"):
+        return f"PostgreSQL connection failed (SQLSTATE {sqlstate}): {message}"
+    return None
 
 
 def storable_text(value: str | None) -> str | None:

@@ -18,6 +18,7 @@ from connectors.storage.articles import ArticleRepository
 from connectors.storage.db import Database
 from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.search import ArticleSearch
+from connectors.storage.write_probe import WriteProbe
 
 
 class Store:
@@ -28,6 +29,7 @@ class Store:
         self.articles = ArticleRepository(db)
         self.dead_letters = DeadLetterRepository(db)
         self.search = ArticleSearch(db)
+        self.probe = WriteProbe(db)
 
     def close(self) -> None:
         self.db.close()

@@ -17,6 +17,7 @@ from connectors.storage.dead_letters import MIGRATIONS as LETTER_MIGRATIONS
 from connectors.storage.dedup_index import MIGRATIONS as DEDUP_MIGRATIONS
 from connectors.storage.dedup_index import DedupIndex
 from connectors.storage.migrations import applied_versions, both
+from connectors.storage.write_probe import MIGRATIONS as PROBE_MIGRATIONS
 from pipeline.config import DedupConfig
 from pipeline.dedup.fingerprint import Fingerprinter
 from pipeline.errors import StorageError
@@ -37,9 +38,11 @@ def ledger(db: Database) -> list[tuple[str, int]]:
 
 def test_opening_a_store_applies_every_step_once(store_url: str) -> None:
     with open_store(store_url) as store:
-        expected = [("articles", m.version) for m in ARTICLE_MIGRATIONS] + [
-            ("dead_letters", m.version) for m in LETTER_MIGRATIONS
-        ]
+        expected = (
+            [("articles", m.version) for m in ARTICLE_MIGRATIONS]
+            + [("dead_letters", m.version) for m in LETTER_MIGRATIONS]
+            + [("store_probe", m.version) for m in PROBE_MIGRATIONS]
+        )
         assert ledger(store.db) == expected
     with open_store(store_url) as store:
         assert ledger(store.db) == expected
@@ -113,7 +116,9 @@ def test_processes_starting_at_once_migrate_exactly_once(store_url: str) -> None
     db = Database(store_url)
     try:
         assert sorted(applied_versions(db, "articles")) == [m.version for m in ARTICLE_MIGRATIONS]
-        assert len(ledger(db)) == len(ARTICLE_MIGRATIONS) + len(LETTER_MIGRATIONS)
+        assert len(ledger(db)) == (
+            len(ARTICLE_MIGRATIONS) + len(LETTER_MIGRATIONS) + len(PROBE_MIGRATIONS)
+        )
     finally:
         db.close()
 
