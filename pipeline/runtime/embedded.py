@@ -20,11 +20,13 @@ article is stored: the processes never wait for the database's write lock,
 and learned state and stored articles are committed together (a page
 re-extracted after a crash meets the learned state it met the first time).
 
-A failure becomes a dead letter in the store. ``on_done`` runs (in the
-calling thread) only once every entry of its call is stored or
-dead-lettered, so the service commits a feed's poll after its entries are
-safe: a crash re-delivers them instead of losing them (storage is
-idempotent)::
+A failure becomes a dead letter in the store, except one that says the store
+cannot take work (:class:`~pipeline.errors.StoreUnavailable`: a full disk, a
+lost server): that is raised, for the caller to wait for the store.
+``on_done`` runs (in the calling thread) only once every entry of its call is
+stored or dead-lettered, so the service commits a feed's poll after its
+entries are safe: a crash re-delivers them instead of losing them (storage
+is idempotent)::
 
     pipeline = EmbeddedPipeline(config, resources)
     pipeline.submit(result.entries, summary, on_done=lambda: poller.commit(feed, result))
@@ -59,6 +61,7 @@ from prometheus_client import Counter
 
 from connectors.storage.dead_letters import DeadLetter
 from pipeline.config import Config
+from pipeline.errors import StoreUnavailable
 from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
@@ -519,6 +522,7 @@ class EmbeddedPipeline:
         an extraction process, dedup ``ends`` it here; it is counted once.
         """
         worker, outcome = handled.worker, handled.outcome
+        _raise_if_store_unavailable(outcome.failure)
         failed = outcome.failure is not None
         if begins:
             MESSAGES.labels(worker, "in").inc()
@@ -626,6 +630,14 @@ def _result(future: Future[Outcome], worker: str, message: Message) -> Outcome:
         return future.result()
     except Exception as exc:  # timed_process never raises for a stage; this is the executor
         return _crashed(worker, message, exc)
+
+
+def _raise_if_store_unavailable(failure: Failure | None) -> None:
+    """A stage that failed because the store cannot take work (a full disk, a lost server)
+    is not the message's fault: no dead letter (whose write would fail too, or worse,
+    succeed and keep good work out of the store); the service waits for the store."""
+    if failure is not None and failure.reason == StoreUnavailable.default_reason:
+        raise StoreUnavailable(f"{failure.stage}: {failure.error}")
 
 
 def _crashed(worker: str, message: Message, error: BaseException) -> Outcome:

@@ -84,9 +84,10 @@ class EmbeddedService:
     def run_forever(self, stop: threading.Event) -> RunSummary:
         """Poll feeds as they fall due until ``stop`` is set; the feed in hand stays uncommitted.
 
-        A store that goes away (a PostgreSQL restart or failover) does not end the
-        service: the work in hand is dropped uncommitted, so its feeds' entries come
-        again at their next poll, and the loop waits until the store answers.
+        A store that goes away (a PostgreSQL restart or failover) or cannot take
+        writes (a full disk) does not end the service: the work in hand is dropped
+        uncommitted, so its feeds' entries come again at their next poll, and the
+        loop waits until the store commits a write again.
         """
         summary = self._summary
         while not stop.is_set():
@@ -109,7 +110,7 @@ class EmbeddedService:
         self.pipeline.submit(entries, self._summary, letters=[letter for _, letter in work])
 
     def _wait_for_store(self, error: StoreUnavailable, stop: threading.Event) -> None:
-        """Drop the work in hand and try the store until it answers (or ``stop``)."""
+        """Drop the work in hand and try a write until the store commits it (or ``stop``)."""
         self.pipeline.abandon()
         STORE_UNAVAILABLE.labels("embedded").inc()
         log.warning(
@@ -126,7 +127,8 @@ class EmbeddedService:
                 if self.control.wait(stop, deadline - time.monotonic()):
                     return
             try:
-                self.resources.store.db.execute("SELECT 1")
+                # A write, not SELECT 1: reads still answer on a full disk.
+                self.resources.store.probe.prove()
             except StoreUnavailable:
                 continue
             log.info("store is back after %d tries", attempt + 1, extra={"event": "store_back"})

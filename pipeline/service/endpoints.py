@@ -12,7 +12,7 @@ Routes (port ``service.http_port``; 0 picks a free one, logged at start):
 ===============  ==========================================================
 ``/healthz``     liveness: 200 while every loop moved within
                  ``service.liveness_timeout_seconds``, else 503
-``/readyz``      readiness: 200 when the store answers (and on Kafka the
+``/readyz``      readiness: 200 when the store takes a write (and on Kafka the
                  broker answers and partitions are assigned), else 503
 ``/metrics``     Prometheus text of this process and its worker processes
 ``/``            the live status page (``/static/status.js`` + ``.css``)

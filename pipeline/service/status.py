@@ -25,7 +25,7 @@ from connectors.storage.feed_state import FeedState, FeedStateRepository
 from connectors.storage.status import StatusReads, StoredArticle
 from connectors.storage.store import Store, open_store
 from pipeline.config import Config, FeedConfig
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, StoreUnavailable
 from pipeline.logs import RecentRecords
 from pipeline.service.health import Health
 from pipeline.service.throughput import Throughput
@@ -62,9 +62,13 @@ class StoreAccess:
                 raise
 
     def ping(self) -> str | None:
-        """Readiness check: ``None`` when a query answers."""
-        with self.open() as (_, reads, _state):
-            reads.ping()
+        """Readiness check: ``None`` when the store commits a write.
+
+        A write, not a read: on a full disk reads still answer while every
+        article waits, and ``/readyz`` must say so, as it does for an outage.
+        """
+        with self.open() as (store, _reads, _state):
+            store.probe.prove()
         return None
 
     def _drop(self) -> None:
@@ -151,10 +155,21 @@ class StatusBuilder:
                         "total": reads.dead_letter_count(),
                         "recent": [asdict(d) for d in reads.recent_dead_letters(RECENT_ERRORS)],
                     },
+                    **_write_problem(store),
                 }
         except StorageError as exc:
             log.warning("status page: %s", exc, extra={"event": "status_store_error"})
             return {"store_error": str(exc), **_empty_store(config)}
+
+
+def _write_problem(store: Store) -> dict[str, str]:
+    """``store_error`` when the store answers reads but refuses writes (a full disk), so
+    the page says "store unavailable" as for an outage, above what it can still read."""
+    try:
+        store.probe.prove()
+    except StoreUnavailable as exc:
+        return {"store_error": str(exc)}
+    return {}
 
 
 def _empty_store(config: Config) -> dict[str, Any]:
