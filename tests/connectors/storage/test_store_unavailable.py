@@ -5,6 +5,7 @@ provoked on a real database."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -80,6 +81,22 @@ def test_the_write_probe_fails_on_a_read_only_database_where_select_1_answers(
         store.probe.prove()
     store.db.execute("PRAGMA query_only = OFF")
     store.probe.prove()
+
+
+def test_a_lock_held_past_the_busy_timeout_is_store_unavailable(
+    store: Store, sqlite_url: str
+) -> None:
+    """Another process holding the write lock longer than the busy timeout: the work waits."""
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        store.db.execute("PRAGMA busy_timeout = 100")  # 30 s in production
+        with pytest.raises(StoreUnavailable, match="stayed locked by another process"):
+            store.probe.prove()
+        other.execute("ROLLBACK")
+        store.probe.prove()
+    finally:
+        other.close()
 
 
 def test_a_file_size_limit_is_store_unavailable_and_reads_still_answer(sqlite_url: str) -> None:
