@@ -118,11 +118,13 @@ class HostBlocked(RateLimited):
     another URL, is still open. Reason ``host_blocked``, not that answer's ``http_503``:
     these URLs are fine, and are replayed once the window has passed."""
 
+    default_reason = "host_blocked"
+
     def __init__(
         self, message: str, *, url: str, status: int, retry_after: float | None = None
     ) -> None:
         super().__init__(message, url=url, status=status, retry_after=retry_after)
-        self.reason = "host_blocked"
+        self.reason = self.default_reason
 
 
 class FeedError(NewsflowError):

@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from connectors.storage.dead_letters import DeadLetter, DeadLetterRepository
 from pipeline.config import FetchConfig
-from pipeline.errors import MessageError
+from pipeline.errors import HostBlocked, MessageError
 from pipeline.models import FeedEntry, decode, utcnow
 from pipeline.runtime.outcome import Failure
 
@@ -63,13 +63,22 @@ class RetryLater:
         return cls(fetch.retry_later_attempts, timedelta(seconds=fetch.retry_later_seconds))
 
     def schedule(self, failure: Failure) -> Callable[[int], datetime | None]:
-        """The schedule of ``failure``'s letter (see :class:`DeadLetterRepository.add`)."""
+        """The schedule of ``failure``'s letter (see :class:`DeadLetterRepository.add`).
+
+        A ``host_blocked`` page was never requested: it waits for its host's window
+        to close, without doubling and without using up its attempts (a host that
+        keeps asking for time would otherwise send its pages to a human unasked).
+        """
 
         def retry_at(attempts: int) -> datetime | None:
-            if not self.applies(failure) or attempts > self.attempts:
+            if not self.applies(failure):
+                return None
+            asked = timedelta(seconds=failure.retry_after or 0)
+            if failure.reason == HostBlocked.default_reason:
+                return utcnow() + max(self.first_wait, asked)
+            if attempts > self.attempts:
                 return None
             wait = min(self.first_wait * 2 ** (attempts - 1), MAX_WAIT)
-            asked = timedelta(seconds=failure.retry_after or 0)
             return utcnow() + max(wait, asked)
 
         return retry_at

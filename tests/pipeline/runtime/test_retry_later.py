@@ -31,9 +31,13 @@ PAGES = dict(zip("abc", generate_site_pages(n_sites=1, pages_per_site=3, seed=4)
 
 
 def failure(
-    *, stage: str = "fetch", retryable: bool = True, retry_after: float | None = None
+    *,
+    stage: str = "fetch",
+    retryable: bool = True,
+    retry_after: float | None = None,
+    reason: str = "timeout",
 ) -> Failure:
-    return Failure(stage=stage, topic="items", error_class="FetchTimeout", reason="timeout",
+    return Failure(stage=stage, topic="items", error_class="FetchTimeout", reason=reason,
                    error="slow", payload="{}", retryable=retryable, letter_key="k",
                    retry_after=retry_after)  # fmt: skip
 
@@ -54,6 +58,12 @@ def test_the_wait_is_at_least_the_hosts_retry_after_and_at_most_a_day() -> None:
     policy = RetryLater(attempts=30, first_wait=timedelta(seconds=300))
     assert waits(policy, failure(retry_after=7200), range(1, 2)) == [7200]
     assert waits(policy, failure(), range(20, 21)) == [MAX_WAIT.total_seconds()]
+
+
+def test_a_page_never_requested_waits_for_its_host_without_using_up_its_attempts() -> None:
+    policy = RetryLater(attempts=2, first_wait=timedelta(seconds=300))
+    blocked = failure(reason="host_blocked", retry_after=900)
+    assert waits(policy, blocked, range(1, 8)) == [900] * 7
 
 
 @pytest.mark.parametrize(
