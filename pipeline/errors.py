@@ -21,6 +21,9 @@ that says what to fix::
     ├── ExtractionError      no article text could be extracted from a page
     ├── MessageError         a message could not be decoded against its schema
     ├── StorageError         the database refused or failed an operation
+    │   ├── StoreUnavailable the database cannot be reached (refused, connection lost)
+    │   ├── StoreReadOnly    a command that writes was given a database it cannot write
+    │   └── SchemaMismatch   the database's schema is not the one this newsflow reads
     └── TransportError       the message broker failed or is unreachable
 
 ``reason`` is a short stable code used as a metric label and in dead-letter
@@ -159,6 +162,23 @@ class StoreUnavailable(StorageError):
     """
 
     default_reason = "store_unavailable"
+
+
+class StoreReadOnly(StorageError):
+    """The database (its file, its directory, or the file system) cannot be written by
+    this user; nothing was written. Retrying will not help: the user must act."""
+
+    default_reason = "store_read_only"
+
+
+class SchemaMismatch(StorageError):
+    """A store opened read-only holds an older (or newer) schema than this newsflow's.
+
+    A read-only open never migrates, so it says which versions it found and needed
+    rather than failing later on a missing table or column.
+    """
+
+    default_reason = "schema_mismatch"
 
 
 class TransportError(NewsflowError):

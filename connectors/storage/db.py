@@ -13,11 +13,17 @@ parameters must not contain a literal ``?`` (it is the placeholder); a literal
     with db.transaction():
         db.execute("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", ("a", 1))
     rows = db.execute("SELECT v FROM t WHERE k = ?", ("a",))
+
+A command says how it uses the store (:data:`Access`): ``newsflow run`` creates
+it, ``newsflow dlq drop`` changes one that exists, ``newsflow export`` only
+reads, and works on a copy it cannot write (a backup, a read-only mount, a
+file owned by the service's user).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sqlite3
 import threading
@@ -27,12 +33,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from pipeline.errors import StorageError, StoreUnavailable
+from pipeline.errors import StorageError, StoreReadOnly, StoreUnavailable
 from pipeline.models import carriable
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
+Access = Literal["create", "write", "read"]
+"""How a command uses the store.
+
+``create``: the service and its workers; a missing SQLite file is created with
+its directories. ``write``: a command that changes a store that must exist
+already (a missing file is refused, never created). ``read``: a command that
+only reads; it never writes, so it neither migrates the schema (it checks it),
+nor switches the journal mode, nor takes the write lock: it can read a store
+this user may not write.
+"""
 
 
 class Database:
@@ -51,13 +68,20 @@ class Database:
     tries the whole unit again.)
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, access: Access = "create") -> None:
         self.url = url
+        self.access = access
         self.dialect: Dialect = "sqlite" if url.startswith("sqlite:") else "postgresql"
-        self._conn = _connect_sqlite(url) if self.dialect == "sqlite" else _connect_postgres(url)
+        self._conn = (
+            _connect_sqlite(url, access)
+            if self.dialect == "sqlite"
+            else _connect_postgres(url, read_only=self.read_only)
+        )
         self._lock = threading.RLock()
         self._depth = 0
-        self._checkpointer = WalCheckpointer(url) if self.dialect == "sqlite" else None
+        # A reader never checkpoints: that writes the database file.
+        writes_sqlite = self.dialect == "sqlite" and not self.read_only
+        self._checkpointer = WalCheckpointer(url) if writes_sqlite else None
         if self._checkpointer is not None:
             # A database dropped without close() must not leave its thread behind.
             weakref.finalize(self, self._checkpointer.stop_soon)
@@ -68,6 +92,19 @@ class Database:
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @property
+    def read_only(self) -> bool:
+        """Opened with ``access="read"``: nothing may be written through this handle."""
+        return self.access == "read"
+
+    @property
+    def location(self) -> str:
+        """Where the data is, as the user names it: a SQLite file's path, or the
+        PostgreSQL URL without its password."""
+        if self.dialect == "sqlite":
+            return str(sqlite_path(self.url))
+        return _redact(self.url)
 
     def _sql(self, sql: str, params: Params) -> str:
         if self.dialect == "sqlite" or not params:
@@ -126,6 +163,8 @@ class Database:
 
         SQLite begins with ``BEGIN IMMEDIATE``: the write lock is taken up front,
         so two processes cannot both read a row and then both decide to insert it.
+        (On a read-only handle SQLite makes it a read transaction: a reader never
+        holds the write lock.)
         """
         with self._lock:
             if self._depth and not savepoint:
@@ -166,7 +205,7 @@ class Database:
             return
         with suppress(Exception):
             self._conn.close()
-        self._conn = _connect_postgres(self.url)
+        self._conn = _connect_postgres(self.url, read_only=self.read_only)
 
     def _connection_lost(self) -> bool:
         """PostgreSQL: the server dropped the connection (psycopg marks it broken)."""
@@ -193,6 +232,8 @@ class Database:
         except sqlite3.Error as exc:
             unavailable = sqlite_unavailable(exc, self.url)
             if unavailable is not None:
+                # A writer's store found read-only at open is refused then (StoreReadOnly);
+                # one that turns read-only later (a remount after disk errors) is waited out.
                 raise StoreUnavailable(f"{unavailable} (in: {_head(sql)})") from exc
             raise StorageError(f"SQLite error: {exc} (in: {_head(sql)})") from exc
         except StorageError:
@@ -305,23 +346,178 @@ def _head(sql: str) -> str:
     return " ".join(sql.split()[:4])
 
 
-def _connect_sqlite(url: str) -> sqlite3.Connection:
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite:///PATH`` URL names."""
     if not url.startswith("sqlite:///") or url == "sqlite:///":
         # "sqlite://x.db" would otherwise become a file named "sqlite:" (a path, not a URL)
         raise StorageError(f"not a SQLite URL: {url!r} (expected sqlite:///PATH)")
-    path = Path(url.removeprefix("sqlite:///"))
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _connect_sqlite(url: str, access: Access) -> sqlite3.Connection:
+    path = sqlite_path(url)
+    if access == "read":
+        return _connect_sqlite_read_only(path)
+    if access == "write" and not path.exists():
+        # mode=rw below would refuse it too; this says so in words
+        raise StorageError(f"no SQLite database at {path}")
+    if path.exists():
+        _check_writable(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if access == "create":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # mode=rw: a file removed since the check above is not created again
+        target = path if access == "create" else _uri(path, "mode=rw")
         # isolation_level=None: the driver never opens transactions; we issue BEGIN ourselves.
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            target,
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=access != "create",
+        )
         conn.execute("PRAGMA busy_timeout=30000")
         _enable_wal(conn)
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see WalCheckpointer
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-    except (sqlite3.Error, OSError) as exc:
+    except sqlite3.Error as exc:
+        if _refused_as_read_only(exc):
+            raise _cannot_write(path, str(exc)) from exc
+        raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
+    except OSError as exc:
         raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
     return conn
+
+
+def _uri(path: Path, query: str) -> str:
+    """A ``file:`` URI for ``path``: any byte of the name that a URI would misread
+    (``?``, ``#``, ``%``, a space, bytes that are not UTF-8) is percent-encoded."""
+    return f"file:{quote(os.fsencode(path.absolute()))}?{query}"
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before anything is done, a database this user cannot write.
+
+    SQLite opens a read-only file read-only without a word (and ``BEGIN
+    IMMEDIATE`` still succeeds), so a writing command would find out at its
+    first write: ``newsflow dlq replay`` after fetching every page again.
+    """
+    reason = _unwritable(path)
+    if reason is not None:
+        raise StoreReadOnly(f"cannot write to the database at {path}: {reason}")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why this user cannot write the database at ``path``; None if the OS lets it.
+
+    (``os.access`` answers for the real user, capabilities, ACLs, a read-only
+    mount and ``chattr +i`` included.) SQLite also writes the ``-wal`` and
+    ``-shm`` files beside it, creating them in its directory when missing.
+    """
+    if _read_only_file_system(path):
+        return "read-only file system"
+    if not os.access(path, os.W_OK):
+        return "read-only for this user"
+    for companion in (_companion(path, "-wal"), _companion(path, "-shm")):
+        if companion.exists() and not os.access(companion, os.W_OK):
+            return f"{companion.name} beside it is read-only for this user"
+        if not companion.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"read-only directory for this user (SQLite creates {companion.name} there)"
+    return None
+
+
+def _cannot_write(path: Path, error: str) -> StoreReadOnly:
+    reason = _unwritable(path) or f"read-only ({error})"
+    return StoreReadOnly(f"cannot write to the database at {path}: {reason}")
+
+
+def _refused_as_read_only(exc: sqlite3.Error) -> bool:
+    """SQLITE_READONLY and its extended codes (_DIRECTORY, _CANTINIT, ...)."""
+    return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
+
+
+def _companion(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` read-only (``mode=ro``): nothing is written, not even the journal mode.
+
+    A reader of a WAL database needs the ``-shm`` file (and ``-wal``) beside it;
+    SQLite opens them read-only when they exist, but when they do not it must
+    create them, and in a directory this user cannot write it fails. Then, and
+    only when nothing can change the file while it is read (see
+    :func:`_frozen`), it is opened ``immutable=1``: no locks, no WAL. Anywhere
+    else immutable would be wrong: it ignores commits still in the WAL, and a
+    writer changing the file under a reader that takes no locks can hand it
+    torn pages.
+    """
+    try:
+        return _open_read_only(path, "mode=ro")
+    except sqlite3.Error as exc:
+        if not (_cannot_create_beside(exc) and _frozen(path)):
+            raise _cannot_read(path, exc) from exc
+    try:
+        return _open_read_only(path, "mode=ro&immutable=1")
+    except sqlite3.Error as exc:
+        raise _cannot_read(path, exc) from exc
+
+
+def _open_read_only(path: Path, query: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        _uri(path, query), uri=True, timeout=30, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        # SQLite opens lazily: read the schema now, so an unusable file fails here.
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _cannot_create_beside(exc: sqlite3.Error) -> bool:
+    """The failure of a WAL reader that may not create ``-wal``/``-shm``: READONLY_DIRECTORY
+    in a directory it cannot write, CANTOPEN on a read-only file system."""
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN")
+
+
+def _frozen(path: Path) -> bool:
+    """Nothing can change the database while it is read without locks.
+
+    No ``-wal`` file: no connection has it open (the last one to close
+    checkpoints and removes it; one that crashed leaves it, with commits that
+    only it holds). And no one may write it: the file system is read-only, or
+    neither the file nor its directory has any write permission (a backup
+    copied read-only; its owner would have to chmod it first). A file its
+    owner may write (the service's, say) is not frozen: the service may start
+    and checkpoint into it during the read.
+    """
+    if path.exists() and not _companion(path, "-wal").exists():
+        if _read_only_file_system(path):
+            return True
+        return not any(p.stat().st_mode & 0o222 for p in (path, path.parent))
+    return False
+
+
+def _cannot_read(path: Path, exc: sqlite3.Error) -> StorageError:
+    if _cannot_create_beside(exc) and path.exists() and os.access(path, os.R_OK):
+        return StorageError(
+            f"cannot read the database at {path}: SQLite must create"
+            f" {_companion(path, '-shm').name} beside it, in a directory this user cannot"
+            " write, and the database may still change (its owner may write it):"
+            " run as the user that owns it, or read a copy"
+        )
+    return StorageError(f"cannot open SQLite database {path}: {exc}")
 
 
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
@@ -401,19 +597,22 @@ def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
             time.sleep(0.05 + random.random() * 0.1)
 
 
-def _connect_postgres(url: str) -> Any:
+def _connect_postgres(url: str, *, read_only: bool = False) -> Any:
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - psycopg is a declared dependency
         raise StorageError("PostgreSQL storage needs psycopg: pip install psycopg[binary]") from exc
     try:
         # autocommit: like SQLite above, transactions are only the ones we BEGIN.
-        return psycopg.connect(
+        conn = psycopg.connect(
             url.replace("postgres://", "postgresql://", 1), connect_timeout=10, autocommit=True
         )
+        if read_only:  # the server refuses any write, as SQLite's mode=ro does
+            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     except psycopg.Error as exc:
         reason = str(exc).strip()
         raise StoreUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from exc
+    return conn
 
 
 def _redact(url: str) -> str:

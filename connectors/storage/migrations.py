@@ -18,6 +18,11 @@ whole check-and-apply runs in one transaction that first takes a lock
 both engines roll DDL back with the transaction, so a failed step leaves the
 schema as it was. Steps are never edited once released: change the schema by
 appending a step.
+
+A store opened read-only (``Database(url, access="read")``) is never migrated:
+its ledger is checked, and a schema other than this newsflow's is a
+:class:`~pipeline.errors.SchemaMismatch` naming both versions, not a missing
+column later.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from connectors.storage.db import Database, Dialect
-from pipeline.errors import StorageError
+from pipeline.errors import SchemaMismatch, StorageError
 from pipeline.models import utcnow
 
 Statements = Callable[[Dialect], Sequence[str]]
@@ -60,6 +65,9 @@ def both(*statements: str) -> Statements:
 def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> list[int]:
     """Apply the steps of ``component`` not applied yet, in order; return their versions."""
     _check_sequence(component, migrations)
+    if db.read_only:
+        _require_current(db, component, migrations)
+        return []
     if _up_to_date(db, component, migrations):
         return []
     with db.transaction():
@@ -90,15 +98,52 @@ def _up_to_date(db: Database, component: str, migrations: Sequence[Migration]) -
 
     (A reader with a read-only role can open it; anything else takes the slow path.)
     """
-    exists = (
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        if db.dialect == "sqlite"
-        else "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL"
-    )
-    if not db.execute(exists):
+    if not _has_ledger(db):
         return False
     done = applied_versions(db, component)
     return done == {m.version for m in migrations}
+
+
+def _require_current(db: Database, component: str, migrations: Sequence[Migration]) -> None:
+    """A read-only store must hold exactly this newsflow's ``component`` schema."""
+    newest = max((m.version for m in migrations), default=0)
+    done = applied_versions(db, component) if _has_ledger(db) else set()
+    have = max(done, default=0)
+    if done == {m.version for m in migrations}:
+        return
+    if not done:
+        raise SchemaMismatch(
+            f"the database at {db.location} has no {component} tables; `newsflow run` creates them"
+        )
+    if have > newest:
+        raise SchemaMismatch(
+            f"the database at {db.location} has {component} schema version {have}, newer than"
+            f" this newsflow knows (version {newest}): upgrade newsflow"
+        )
+    raise SchemaMismatch(
+        f"the database at {db.location} has {component} schema version {have}, this newsflow"
+        f" needs version {newest}: a command that writes to it (`newsflow run`) migrates it"
+    )
+
+
+def require_tables(db: Database, what: str, tables: Sequence[str]) -> None:
+    """For a read-only store: the unversioned ``tables`` of ``what`` must exist already."""
+    if any(not _table_exists(db, table) for table in tables):
+        raise SchemaMismatch(
+            f"the database at {db.location} has no {what} tables; `newsflow run` creates them"
+        )
+
+
+def _has_ledger(db: Database) -> bool:
+    return _table_exists(db, "schema_migrations")
+
+
+def _table_exists(db: Database, table: str) -> bool:
+    if db.dialect == "sqlite":
+        found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        found = "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
+    return bool(db.execute(found, (table,)))
 
 
 def _lock(db: Database) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from connectors.storage.db import Database
+from connectors.storage.migrations import require_tables
 from pipeline.extraction.learned import LearnedBoilerplate, template_threshold
 from pipeline.models import utcnow
 
@@ -62,6 +63,9 @@ SCHEMA = [
 ]
 
 
+TABLES = ("residue_articles", "residue_lines", "residue_overrides")
+
+
 @dataclass(frozen=True)
 class LearnedLine:
     key: str
@@ -90,7 +94,10 @@ class SourceReport:
 class ResidueStatsRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.script(SCHEMA)
+        if db.read_only:  # creating the tables is a write; a reader needs them there
+            require_tables(db, "residue statistics", TABLES)
+        else:
+            db.script(SCHEMA)
 
     def observe(
         self,

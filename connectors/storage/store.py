@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from connectors.storage.articles import ArticleRepository
-from connectors.storage.db import Database
+from connectors.storage.db import Access, Database
 from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.search import ArticleSearch
 from connectors.storage.write_probe import WriteProbe
@@ -43,9 +43,13 @@ class Store:
         self.close()
 
 
-def open_store(url: str) -> Store:
-    """Open ``sqlite:///PATH`` or ``postgresql://...`` with its schema migrated to current."""
-    db = Database(url)
+def open_store(url: str, *, access: Access = "create") -> Store:
+    """Open ``sqlite:///PATH`` or ``postgresql://...`` with its schema migrated to current.
+
+    ``access="read"`` opens it read-only and checks the schema instead; ``"write"``
+    refuses a missing SQLite file (see :data:`~connectors.storage.db.Access`).
+    """
+    db = Database(url, access=access)
     try:
         return Store(db)
     except BaseException:
