@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
-    with open_store(existing_store_url(config)) as store:
+    with open_store(existing_store_url(config), access="read") as store:
         members = store.articles.cluster(args.id)
         if not members:
             article = store.articles.get(args.id)

@@ -16,10 +16,12 @@ def config_from(args: argparse.Namespace) -> Config:
 
 
 def existing_store_url(config: Config) -> str:
-    """``storage.url`` for a command that only reads the store.
+    """``storage.url`` for a command that reads or changes the store but does not make one.
 
     Opening a SQLite path creates its directories and an empty database, so a mistyped
-    path used to report "exported 0 articles"; a command that only reads refuses it.
+    path used to report "exported 0 articles" (or "dropped 0 dead letters"); every
+    command but ``run`` and ``stage`` refuses it. (They open it with ``access="read"``
+    or ``"write"``, which never create it either: this check is for the message.)
     """
     url = config.storage.url
     if url.startswith("sqlite:///"):

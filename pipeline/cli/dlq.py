@@ -100,7 +100,7 @@ def handle_drop(args: argparse.Namespace) -> int:
     config = config_from(args)
     letters = LetterFilter(stage=args.stage, reason=args.reason)
     if config.transport == "embedded":
-        with open_store(config.storage.url) as store:
+        with open_store(existing_store_url(config), access="write") as store:
             dropped = store.dead_letters.remove_matching(stage=args.stage, reason=args.reason)
             kept = store.dead_letters.count()
     else:
@@ -136,7 +136,7 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
 def list_stored(config: Config, letters: LetterFilter, *, as_json: bool) -> int:
     """The embedded transport's letters, from the store, oldest first."""
     count = 0
-    with open_store(existing_store_url(config)) as store:
+    with open_store(existing_store_url(config), access="read") as store:
         for letter_id in store.dead_letters.ids():
             letter = store.dead_letters.get(letter_id)
             if letter is None or not letters.matches(letter):
@@ -151,7 +151,8 @@ def replay_stored(config: Config, letters: LetterFilter) -> int:
     from pipeline.runtime.replay import replay_letters
     from pipeline.runtime.wiring import Resources
 
-    resources = Resources(config)
+    existing_store_url(config)  # replaying into a store that is not there would make one
+    resources = Resources(config, store_access="write")
     try:
         result = replay_letters(resources, letters)
     finally:

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
-    with open_store(existing_store_url(config)) as store:
+    with open_store(existing_store_url(config), access="read") as store:
         lines = store.articles.iter_json()
         if args.output:
             count = _write_file(Path(args.output), lines)

@@ -56,7 +56,11 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"--url {args.url!r} is not an http(s) URL with a host")
     config = config_from(args)
     rules = load_rules(config.extract.residue_rules)
-    repo = ResidueStatsRepository(Database(existing_store_url(config))) if args.learned else None
+    repo = (
+        ResidueStatsRepository(Database(existing_store_url(config), access="read"))
+        if args.learned
+        else None
+    )
     failures = 0
     for name in args.files:
         try:

@@ -39,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     config = config_from(args)
-    with open_store(existing_store_url(config)) as store:
+    with open_store(existing_store_url(config), access="read") as store:
         hits = store.search.search(query)
     for hit in hits:
         print(format_hit(hit, args.format))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from connectors.http.base import Fetcher
 from connectors.storage.articles import ArticleRepository
+from connectors.storage.db import Access
 from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.store import Store, open_store
@@ -34,15 +35,25 @@ class Resources:
     ``deferred_lines``: the extract stage's line counts are held there for
     another process to write (an embedded extraction process hands them to
     the process that owns the writes); without it they are written at once.
+
+    ``store_access``: ``"write"`` for a command that must not create the store
+    (``newsflow dlq replay``); the service creates it (``"create"``).
     """
 
-    def __init__(self, config: Config, *, deferred_lines: DeferredLines | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        deferred_lines: DeferredLines | None = None,
+        store_access: Access = "create",
+    ) -> None:
         self.config = config
         self.deferred_lines = deferred_lines
+        self.store_access = store_access
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.config.storage.url)
+        return open_store(self.config.storage.url, access=self.store_access)
 
     @property
     def articles(self) -> ArticleRepository:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,11 +21,16 @@ SEED_PAGE = next((ROOT / "demo/sites/presstv.example").rglob("*Syria*.html"))
 
 
 def newsflow(
-    *args: str | bytes, cwd: Path, env: dict[str, str] | None = None, stdout: IO[Any] | None = None
+    *args: str | bytes,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdout: IO[Any] | None = None,
+    runner: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; ``stdout`` redirects its output (to a file, say) instead of capturing it."""
+    """Run the CLI; ``stdout`` redirects its output (to a file, say) instead of capturing it;
+    ``runner`` is a command that runs it (``setpriv ...``: as a user of lesser rights)."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [*runner, sys.executable, "-m", "pipeline.cli", *args],
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=subprocess.PIPE if stdout is None else stdout,
@@ -207,16 +213,24 @@ def test_a_file_name_that_is_not_utf8_is_still_a_file(workdir: Path) -> None:
         ["search", "budget"],
         ["cluster", "abc"],
         ["dlq", "list"],
+        ["dlq", "replay"],
+        ["dlq", "drop", "--all"],
+        ["dlq", "drop", "--reason", "http_404"],
         ["residue", "sources"],
         ["residue", "show", "news.example"],
+        ["residue", "allow", "news.example", "Weekly Review"],
+        ["residue", "deny", "news.example", "Weekly Review"],
+        ["residue", "clear", "news.example", "Weekly Review"],
         ["extract", "--learned", str(SEED_PAGE)],
     ],
 )
-def test_a_command_that_reads_the_store_refuses_a_missing_database(
+def test_every_command_but_run_and_stage_refuses_a_missing_database(
     workdir: Path, args: list[str]
 ) -> None:
     """A mistyped path created its directories and an empty database, then said
-    'exported 0 articles'."""
+    'exported 0 articles', or 'replayed 0 dead letters' for a command that writes.
+    Only `run` and `stage` make the store; `schema`, `topics` and `feeds check`
+    never open it."""
     (workdir / "typo.yaml").write_text(
         "storage: {url: 'sqlite:///nonexistent/deeper/x.db'}\n", encoding="utf-8"
     )
@@ -224,6 +238,11 @@ def test_a_command_that_reads_the_store_refuses_a_missing_database(
     assert_one_clear_line(
         result,
         expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` creates it",
+    )
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        f"newsflow: error: no database at {workdir}/nonexistent/deeper/x.db;"
+        " `newsflow run` creates it\n"
     )
     assert not (workdir / "nonexistent").exists()
     assert not (workdir / "out.jsonl").exists()
