@@ -163,8 +163,8 @@ class Database:
 
         SQLite begins with ``BEGIN IMMEDIATE``: the write lock is taken up front,
         so two processes cannot both read a row and then both decide to insert it.
-        (On a read-only handle SQLite makes it a read transaction: a reader never
-        holds the write lock.)
+        A read-only handle begins with a plain ``BEGIN``: a reader holding the
+        write lock would stall the service's writes for as long as it reads.
         """
         with self._lock:
             if self._depth and not savepoint:
@@ -173,7 +173,7 @@ class Database:
             depth = self._depth
             if depth == 0:
                 self._reconnect_if_lost()
-                self._raw("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+                self._raw(self._begin())
             else:
                 self._raw(f"SAVEPOINT nf_{depth}")
             self._depth += 1
@@ -192,6 +192,9 @@ class Database:
                     raise
             else:
                 self._raw(f"RELEASE SAVEPOINT nf_{depth}")
+
+    def _begin(self) -> str:
+        return "BEGIN IMMEDIATE" if self.dialect == "sqlite" and not self.read_only else "BEGIN"
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -449,17 +452,29 @@ def _read_only_file_system(path: Path) -> bool:
 
 
 def _connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
-    """Open ``path`` read-only (``mode=ro``): nothing is written, not even the journal mode.
+    """Open ``path`` for reading only: nothing is written, not even the journal mode.
 
-    A reader of a WAL database needs the ``-shm`` file (and ``-wal``) beside it;
-    SQLite opens them read-only when they exist, but when they do not it must
-    create them, and in a directory this user cannot write it fails. Then, and
-    only when nothing can change the file while it is read (see
-    :func:`_frozen`), it is opened ``immutable=1``: no locks, no WAL. Anywhere
+    A file this user may write is opened as the service opens it, with every
+    write refused (``query_only``): closing it, the last connection still
+    checkpoints and removes ``-wal`` and ``-shm``, where a ``mode=ro`` one would
+    leave them behind, owned by this user (in a shared directory, the service's
+    user might not be able to write that ``-shm``).
+
+    Any other file is opened ``mode=ro``. A reader of a WAL database needs the
+    ``-shm`` file (and ``-wal``) beside it; SQLite opens them read-only when they
+    exist, but when they do not it must create them, and in a directory this
+    user cannot write it fails. Then, and only when nothing can change the file
+    while it is read (see :func:`_frozen`), it is opened ``immutable=1``: no
+    locks, no WAL. Anywhere
     else immutable would be wrong: it ignores commits still in the WAL, and a
     writer changing the file under a reader that takes no locks can hand it
     torn pages.
     """
+    if path.exists() and _unwritable(path) is None:
+        try:
+            return _open_read_only(path, "mode=rw", query_only=True)
+        except sqlite3.Error as exc:
+            raise _cannot_read(path, exc) from exc
     try:
         return _open_read_only(path, "mode=ro")
     except sqlite3.Error as exc:
@@ -471,12 +486,14 @@ def _connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
         raise _cannot_read(path, exc) from exc
 
 
-def _open_read_only(path: Path, query: str) -> sqlite3.Connection:
+def _open_read_only(path: Path, query: str, *, query_only: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(
         _uri(path, query), uri=True, timeout=30, isolation_level=None, check_same_thread=False
     )
     try:
         conn.execute("PRAGMA busy_timeout=30000")
+        if query_only:
+            conn.execute("PRAGMA query_only=1")
         # SQLite opens lazily: read the schema now, so an unusable file fails here.
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
     except BaseException:

@@ -121,9 +121,8 @@ def test_a_reader_reads_and_cannot_write(store_url: str) -> None:
 
 
 def test_a_reader_in_a_transaction_does_not_hold_the_write_lock(sqlite_url: str) -> None:
-    """SQLite makes a read-only connection's BEGIN IMMEDIATE a read transaction: were it
-    the write lock, the service's writes would wait (here: fail after 0.2 s) for as
-    long as an export reads."""
+    """BEGIN IMMEDIATE would hold it for as long as an export reads: the service's
+    writes would wait (here: fail after 0.2 s) until it ends."""
     make_store(sqlite_url)
     reader = Database(sqlite_url, access="read")
     writer = Database(sqlite_url)
@@ -184,8 +183,8 @@ def test_a_file_name_with_uri_characters_opens_read_only_and_for_writing(
     ]
 
 
-def test_a_read_only_sqlite_connection_is_what_a_reader_gets(sqlite_url: str) -> None:
-    """SQLite itself refuses the reader's writes (mode=ro), not only our code."""
+def test_sqlite_itself_refuses_the_writes_of_a_reader(sqlite_url: str) -> None:
+    """query_only on a file this user may write (mode=ro on others): not only our code."""
     make_store(sqlite_url)
     db = Database(sqlite_url, access="read")
     try:
@@ -193,3 +192,17 @@ def test_a_read_only_sqlite_connection_is_what_a_reader_gets(sqlite_url: str) ->
             db._conn.execute("CREATE TABLE t (x)")
     finally:
         db.close()
+
+
+def test_a_reader_leaves_no_wal_or_shm_behind(tmp_path: Path) -> None:
+    """A mode=ro connection cannot remove the -wal and -shm it makes; on a file this
+    user may write, the reader opens it read-write (writes refused), and closing it
+    removes them, as the service's last connection does."""
+    url = f"sqlite:///{tmp_path / 'news.db'}"
+    make_store(url)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.db"]
+
+    with open_store(url, access="read") as store:
+        assert store.articles.count() == 0
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["news.db"]
