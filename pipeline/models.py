@@ -193,7 +193,8 @@ class ExtractedArticle(Message):
     removed: list[RemovedLine] = Field(default_factory=list)
     flags: list[str] = Field(
         default_factory=list,
-        description="Quality notes, e.g. 'date_disagreement', 'future_date', 'residue_guard'.",
+        description="Quality notes, e.g. 'date_disagreement', 'future_date', 'residue_guard',"
+        " 'metadata_lost'.",
     )
     page_hash: str | None = Field(
         default=None,

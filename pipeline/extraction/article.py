@@ -107,7 +107,7 @@ def extract_article(
         site_name=page.site_name,
         description=page.description or (entry.summary if entry else None),
         removed=filtered.removed,
-        flags=filtered.flags + date.flags,
+        flags=filtered.flags + date.flags + (["metadata_lost"] if page.metadata_lost else []),
         date_source=date.source,
         raw_lines=lines,
         page_hash=page.digest(),

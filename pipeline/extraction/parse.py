@@ -52,6 +52,8 @@ class ParsedPage:
     description: str | None
     site_name: str | None
     image: str | None
+    metadata_lost: bool = False
+    """trafilatura failed on the page's metadata, so the text was extracted without it."""
 
     def digest(self) -> str:
         """What identifies the page's content before newsflow filters it: its title and text.
@@ -105,11 +107,15 @@ def parse_page(html: str, *, url: str, config: ExtractConfig, now: datetime) -> 
     """Run trafilatura once on ``html``; raise ExtractionError when there is no article text."""
     check_html(html, url=url)
     html = html.replace("\x00", "")  # lxml refuses a string with a NUL in it
-    try:
-        document = bare_extraction(html, url=url, **trafilatura_options(config, now=now))
-    except (LxmlError, ValueError, TypeError, RecursionError) as exc:
-        raise ExtractionError(f"cannot parse page {url}: {exc}", url=url, reason="parse") from None
-    if not isinstance(document, Document) or not document.text or not document.text.strip():
+    options = trafilatura_options(config, now=now)
+    document = _extraction(html, url, options)
+    metadata_lost = False
+    if document is None:
+        # trafilatura discards the whole page when its metadata raises (htmldate on a date
+        # with a "+99:00" offset): the text alone is still the article.
+        document = _extraction(html, url, {**options, "with_metadata": False})
+        metadata_lost = document is not None
+    if document is None or document.text is None:
         raise ExtractionError(f"no article text found in {url}", url=url, reason="empty")
     return ParsedPage(
         text=document.text,
@@ -120,4 +126,16 @@ def parse_page(html: str, *, url: str, config: ExtractConfig, now: datetime) -> 
         description=document.description,
         site_name=document.sitename,
         image=document.image,
+        metadata_lost=metadata_lost,
     )
+
+
+def _extraction(html: str, url: str, options: dict[str, Any]) -> Document | None:
+    """trafilatura's document when it found article text; None when it found none."""
+    try:
+        document = bare_extraction(html, url=url, **options)
+    except (LxmlError, ValueError, TypeError, RecursionError) as exc:
+        raise ExtractionError(f"cannot parse page {url}: {exc}", url=url, reason="parse") from None
+    if not isinstance(document, Document) or not document.text or not document.text.strip():
+        return None
+    return document

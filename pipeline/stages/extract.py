@@ -53,6 +53,11 @@ DATE_PROBLEMS = Counter(
     "Articles with a missing date, a future date or disagreeing dates, per source.",
     ["source", "problem"],
 )
+METADATA_LOST = Counter(
+    "newsflow_extract_metadata_lost_total",
+    "Articles whose page metadata trafilatura could not read (the text was kept), per source.",
+    ["source"],
+)
 GUARD_TRIPS = Counter(
     "newsflow_extract_residue_guard_total",
     "Articles whose residue filter was overruled by the guard rails, per source.",
@@ -237,3 +242,11 @@ def _record_health(source: str, result: ExtractionResult) -> None:
     for flag in ("future_date", "date_disagreement"):
         if flag in result.flags:
             DATE_PROBLEMS.labels(source, flag).inc()
+    if "metadata_lost" in result.flags:
+        METADATA_LOST.labels(source).inc()
+        log.warning(
+            "metadata of %s could not be read (trafilatura failed on it, e.g. a date with an"
+            " impossible time-zone offset): stored with the feed's title and date",
+            result.canonical_url,
+            extra={"event": "metadata_lost", "source": source},
+        )

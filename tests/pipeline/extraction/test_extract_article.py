@@ -107,6 +107,26 @@ def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:
     assert "future_date" in result.flags
 
 
+@pytest.mark.parametrize("offset", ["+99:00", "+24:00", "-99:00", "+9999"])
+def test_a_page_date_trafilatura_cannot_read_loses_the_metadata_not_the_article(
+    rules: ResidueRules, offset: str
+) -> None:
+    """htmldate raises on an impossible time-zone offset and trafilatura then discards the
+    whole page: it was a dead letter "no article text found" (reason empty)."""
+    entry = FeedEntry(
+        feed="courier",
+        feed_kind="rss",
+        url="https://www.example.com/news/budget",
+        title="Budget approved (feed)",
+        published_at=datetime(2024, 3, 4, 9, 0, tzinfo=UTC),
+    )
+    html = ARTICLE.format(date=f"2024-03-04T10:00:00{offset}")
+    result = extract(html, rules, url="https://www.example.com/news/budget", entry=entry)
+    assert "The regional council approved the budget on Monday" in result.text
+    assert (result.title, result.published_at) == (entry.title, entry.published_at)
+    assert result.flags == ["metadata_lost"]
+
+
 @pytest.mark.parametrize(
     "content",
     [
