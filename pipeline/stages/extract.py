@@ -169,7 +169,10 @@ class StoredLines:
 
     Counting is best effort: when it fails the article is still stored, the
     failure is logged and ``newsflow_extract_learned_observations_total``
-    counts it as ``failed`` (the savepoint undoes the partial count).
+    counts it as ``failed`` (the savepoint undoes the partial count). A store
+    that cannot take work at all (a full disk, a lost server) is raised
+    instead: the article cannot be stored either, and the runtime waits for
+    the store rather than logging one warning per article.
     """
 
     def __init__(self, repo: ResidueStatsRepository, config: ExtractConfig) -> None:
@@ -186,6 +189,8 @@ class StoredLines:
                 content_keys=observation.content_keys,
                 near_copy_share=self.config.learned_near_copy_share,
             )
+        except StoreUnavailable:
+            raise
         except Exception as exc:  # counting is best effort: a failure must not cost the article
             LEARNED_UPDATES.labels("failed").inc()
             expected = isinstance(exc, StorageError)  # anything else is a bug: say its class

@@ -12,7 +12,7 @@ from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import Page, generate_site_pages
 from pipeline.config import ExtractConfig
-from pipeline.errors import ExtractionError
+from pipeline.errors import ExtractionError, StoreUnavailable
 from pipeline.extraction import DeferredLines, load_rules
 from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
 from pipeline.stages.base import run_chain
@@ -113,6 +113,26 @@ def test_a_deferred_counter_holds_the_lines_for_the_writer_to_count(tmp_path: Pa
     assert any(got for got, _ in reports.values())  # some lines were repeated and counted
     direct_db.close()
     deferred_db.close()
+
+
+def test_a_store_that_takes_no_writes_is_raised_not_logged_per_article(tmp_path: Path) -> None:
+    """Counting lines is best effort, but a store that cannot take work (here: refusing
+    every write, as a full disk does) cannot store the article either: the runtime must
+    wait for it, not log a warning per article and go on."""
+    db = Database(f"sqlite:///{tmp_path / 'news.db'}")
+    repo = ResidueStatsRepository(db)
+    held = DeferredLines()
+    stage = ExtractStage(load_rules(RULES), repo, ExtractConfig(), counter=held)
+    stage.process(fetched(generate_site_pages(1, 1, seed=6)[0]))
+    [observation] = held.take()
+    db.execute("PRAGMA query_only = 1")
+    before = metric("newsflow_extract_learned_observations_total", result="failed")
+
+    with pytest.raises(StoreUnavailable):
+        StoredLines(repo, ExtractConfig()).count(observation)
+
+    assert metric("newsflow_extract_learned_observations_total", result="failed") == before
+    db.close()
 
 
 def test_metrics_count_removed_lines_and_outcomes(stage: ExtractStage) -> None:
