@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 POLL_THREADS = 8
 STORE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits between tries to reach a store that went away: the last one repeats."""
+STORE_FLAP_SECONDS = 120.0
+"""A store failing again within this time of coming back continues the waits above."""
+
+
+def _store_delay(attempt: int) -> float:
+    return STORE_RETRY_SECONDS[min(attempt, len(STORE_RETRY_SECONDS) - 1)]
 
 
 class EmbeddedService:
@@ -67,6 +73,9 @@ class EmbeddedService:
         self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
         self.letter_retry = LetterRetry(resources.dead_letters, self._submit_letters)
         self._summary = RunSummary()
+        self._store_tries = 0
+        self._store_back_at: float | None = None
+        """When the store last came back (monotonic), if it ever went away."""
 
     def run_once(self, stop: threading.Event | None = None) -> RunSummary:
         """Poll every enabled feed once (backfills to their end) and drain the pipeline."""
@@ -110,17 +119,26 @@ class EmbeddedService:
         self.pipeline.submit(entries, self._summary, letters=[letter for _, letter in work])
 
     def _wait_for_store(self, error: StoreUnavailable, stop: threading.Event) -> None:
-        """Drop the work in hand and try a write until the store commits it (or ``stop``)."""
+        """Drop the work in hand and try a write until the store commits it (or ``stop``).
+
+        A store that fails again soon after it came back (a nearly full disk takes
+        the probe's one-row write, not an article) goes on with the longer waits
+        where the last outage left off: each return re-polls and re-fetches the
+        work in hand, which must not happen every second for as long as it lasts.
+        """
         self.pipeline.abandon()
         STORE_UNAVAILABLE.labels("embedded").inc()
+        back_at = self._store_back_at
+        flapping = back_at is not None and time.monotonic() - back_at < STORE_FLAP_SECONDS
+        first = self._store_tries if flapping else 0
         log.warning(
             "store unavailable: %s; the polls in hand stay uncommitted (their entries come"
             " again), trying the store again in %.0f s",
-            error, STORE_RETRY_SECONDS[0],
+            error, _store_delay(first),
             extra={"event": "store_unavailable"},
         )  # fmt: skip
-        for attempt in itertools.count():
-            delay = STORE_RETRY_SECONDS[min(attempt, len(STORE_RETRY_SECONDS) - 1)]
+        for attempt in itertools.count(first):
+            delay = _store_delay(attempt)
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline:
                 self.control.beat()  # liveness: waiting is not hanging (reloads wait too)
@@ -131,7 +149,10 @@ class EmbeddedService:
                 self.resources.store.probe.prove()
             except StoreUnavailable:
                 continue
-            log.info("store is back after %d tries", attempt + 1, extra={"event": "store_back"})
+            log.info(
+                "store is back after %d tries", attempt - first + 1, extra={"event": "store_back"}
+            )
+            self._store_tries, self._store_back_at = attempt + 1, time.monotonic()
             return
 
     def reconfigure(self, config: Config) -> None:
