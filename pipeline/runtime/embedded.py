@@ -73,7 +73,7 @@ from pipeline.runtime.outcome import (
     failure_from,
     process_safely,
 )
-from pipeline.runtime.processes import start_fork_server, worker_context
+from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
 from pipeline.runtime.retry_later import RETRIED, RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -164,7 +164,14 @@ _PROCESS_LINES = DeferredLines()
 
 
 def _init_process_worker(config: Config) -> None:
-    # Ctrl-C reaches the whole process group; the parent stops the pool itself.
+    """Set up an extraction process: its stages, and its exit when the service dies.
+
+    Ctrl-C reaches the whole process group; the service stops the pool itself.
+    A service killed outright stops nothing: :func:`exit_with_parent` (first,
+    before the slower set-up) ends this process then, at once: its results
+    would have nobody to go to.
+    """
+    exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config, deferred_lines=_PROCESS_LINES)
     _PROCESS_PHASES.extend(offloaded_phases(resources))

@@ -18,18 +18,36 @@ are spawned as before::
     start_fork_server(ctx)                  # from the main thread, before the first worker
     ProcessPoolExecutor(2, mp_context=ctx, initializer=...)
     ctx.Process(target=..., args=...).start()
+
+A worker must not outlive the process that started it. Nothing tells it when
+that process is killed (``kill -9``, the OOM killer): a pool worker waits
+forever for its next task, on a queue whose write end it holds itself; the
+fork server waits for EOF on its "alive" pipe, whose write end every worker
+holds; the resource tracker waits for EOF on a pipe the workers and the fork
+server hold. So each worker calls :func:`exit_with_parent` first thing, and
+once the workers are gone the fork server and the resource tracker see their
+EOF and exit by themselves.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
+
+log = logging.getLogger(__name__)
 
 PRELOAD = ["pipeline.runtime.preload"]
 """Modules the fork server imports before it forks any worker."""
+PARENT_GONE_EXIT = 75
+"""Exit status of a worker that left because the process that started it is gone."""
 
 
 def worker_context() -> ForkServerContext | SpawnContext:
@@ -62,3 +80,42 @@ def start_fork_server(context: ForkServerContext | SpawnContext) -> None:
         forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def exit_with_parent(on_gone: Callable[[], None] | None = None, grace_s: float = 0.0) -> None:
+    """Leave (``os._exit``) once the process that started this one is gone, however it died.
+
+    Call it in a worker first thing. The standard library gives each child of
+    a multiprocessing context a sentinel of its parent, the read end of a pipe
+    only the parent holds, which reaches EOF when the parent dies, even
+    killed with SIGKILL; a daemon thread waits on it (no polling). A worker
+    forked by the fork server is the fork server's child, so
+    ``PR_SET_PDEATHSIG`` would watch the wrong process; the sentinel is the
+    service's. ``on_gone`` (e.g. setting the worker's stop event) is called
+    first and given ``grace_s`` seconds to let the worker finish on its own.
+    Outside a multiprocessing child (``newsflow stage``) this does nothing.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    threading.Thread(
+        target=_exit_when_gone, args=(parent, on_gone, grace_s), name="exit-with-parent",
+        daemon=True,
+    ).start()  # fmt: skip
+
+
+def _exit_when_gone(
+    parent: BaseProcess, on_gone: Callable[[], None] | None, grace_s: float
+) -> None:
+    """Wait for the parent's sentinel, then end this process; nothing may keep it running."""
+    parent.join()  # returns at EOF: no process holds the parent's end any more
+    try:
+        log.warning(
+            "process %s (pid %s) is gone; worker pid %s exits",
+            parent.name, parent.pid, os.getpid(), extra={"event": "parent_gone"},
+        )  # fmt: skip
+        if on_gone is not None:
+            on_gone()
+            time.sleep(grace_s)
+    finally:
+        os._exit(PARENT_GONE_EXIT)
