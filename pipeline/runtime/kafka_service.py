@@ -37,7 +37,7 @@ from pipeline.config import Config
 from pipeline.errors import TransportError
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
-from pipeline.runtime.processes import start_fork_server, worker_context
+from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
@@ -52,6 +52,8 @@ STOP_GRACE_S = 9.0
 MAX_RESTARTS = 5
 """A worker restarted this often within :data:`RESTART_WINDOW_S` is given up on."""
 RESTART_WINDOW_S = 60.0
+ORPHAN_GRACE_S = 5.0
+"""How long a worker whose service died may take to end its batch and leave its group."""
 
 _CONTEXT = worker_context()
 
@@ -250,12 +252,20 @@ class WorkerProcesses:
 def _worker_main(
     config: Config, worker: str, stop: Any, results: multiprocessing.queues.Queue[RunSummary]
 ) -> None:
-    """Entry point of a worker process: run until the supervisor's stop event, report."""
+    """Entry point of a worker process: run until the supervisor's stop event, report.
+
+    A service killed outright never sets that event: the worker then stops as
+    if it had been set (the batch in flight ends at a message boundary, what
+    is done is committed, it leaves its group so that its partitions move at
+    once to a restarted service) and exits within :data:`ORPHAN_GRACE_S`
+    whatever happens (:func:`exit_with_parent`).
+    """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
 
-    setup(config.service.log_format, config.service.log_level)
     local_stop = threading.Event()
+    exit_with_parent(local_stop.set, grace_s=ORPHAN_GRACE_S)
+    setup(config.service.log_format, config.service.log_level)
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
         summary = run_worker(config, worker, local_stop)

@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from service_support import FeedSite, ServiceProcess, wait_until, write_config
+from service_support import FeedSite, ServiceProcess, query_store, wait_until, write_config
+
+from pipeline.topology import WORKERS
 
 GONE_WITHIN_S = 10.0
+SESSION_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
@@ -70,41 +74,82 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def extraction_processes(service: int) -> set[int]:
-    """The processes the fork server forked for the service (its extraction workers)."""
+def forked_workers(service: int) -> set[int]:
+    """The processes the fork server forked for the service (its workers)."""
     below = descendants(service)
     servers = {p for p in below if "multiprocessing.forkserver" in _command_of(p)}
     return {p for p in below if _parent_of(p) in servers}
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def _gone_after_kill_9(service: ServiceProcess, started: set[int]) -> float:
+    """Kill the service with SIGKILL; seconds until every process of ``started`` is gone."""
+    os.kill(service.process.pid, signal.SIGKILL)
+    service.process.wait(timeout=10)
+    killed = time.monotonic()
+    deadline = killed + GONE_WITHIN_S
+    while time.monotonic() < deadline and any(alive(p) for p in started):
+        time.sleep(0.05)
+    left = {p: _command_of(p)[:80] for p in started if alive(p)}
+    assert not left, f"still running {GONE_WITHIN_S} s after kill -9: {left}"
+    return time.monotonic() - killed
+
+
+def _check_nothing_outlives(
+    service: ServiceProcess, workers: int, ready: Callable[[], bool] = lambda: True
+) -> float:
+    """Once ``workers`` processes are forked and ``ready``: kill -9, and every descendant
+    goes; the seconds that took."""
+    started: set[int] = set()
+    try:
+        pid = service.process.pid
+        wait_until(lambda: len(forked_workers(pid)) == workers, 60, f"{workers} workers")
+        wait_until(ready, 60, "the service to be ready")
+        started = descendants(pid)
+        assert len(started) >= workers + 2, started  # with the fork server, resource tracker
+        took = _gone_after_kill_9(service, started)
+        print(f"every process of the service gone {took:.2f} s after kill -9")
+        return took
+    finally:
+        service.kill()
+        _kill_left_behind(started)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
 def test_kill_9_of_the_service_leaves_no_process_of_it_running(
     site: FeedSite, tmp_path: Path
 ) -> None:
     config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
     write_config(config, site, db, extract={"workers": 2})
-    site.slow_down_pages(0.2)  # still extracting when it is killed
-    service = ServiceProcess(config)
-    started: set[int] = set()
-    try:
-        pid = service.process.pid
-        wait_until(lambda: len(extraction_processes(pid)) == 2, 60, "2 extraction processes")
-        started = descendants(pid)
-        assert len(started) >= 4, started  # fork server, resource tracker, 2 workers
+    site.slow_down_pages(0.2)  # the demo's pages take seconds: killed in the middle of them
+    stored = lambda: bool(query_store(db, "SELECT id FROM articles"))  # noqa: E731
+    _check_nothing_outlives(ServiceProcess(config), workers=2, ready=stored)
 
-        os.kill(pid, signal.SIGKILL)
-        service.process.wait(timeout=10)
-        killed = time.monotonic()
-        deadline = killed + GONE_WITHIN_S
-        while time.monotonic() < deadline and any(alive(p) for p in started):
-            time.sleep(0.05)
-        left = {p: _command_of(p)[:80] for p in started if alive(p)}
-        took = time.monotonic() - killed
-        assert not left, f"still running {GONE_WITHIN_S} s after kill -9: {left}"
-        print(f"every process of the service gone {took:.2f} s after kill -9")
-    finally:
-        service.kill()
-        _kill_left_behind(started)
+
+@needs_proc
+@pytest.mark.kafka
+def test_kill_9_of_the_service_on_kafka_leaves_no_worker_running(
+    site: FeedSite, tmp_path: Path, kafka_env: Any
+) -> None:
+    """Every worker is a process of its own there: fetch, 2 extraction, dedup, store.
+
+    They stop as on SIGTERM: each leaves its group, so a restarted service gets
+    the partitions at once, not after ``kafka.session_timeout_ms`` (10 s, the
+    default, not the 3 s of the other Kafka tests: a member that did not leave
+    would still be listed when this looks).
+    """
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    kafka = {**kafka_env.raw["kafka"], "session_timeout_ms": SESSION_TIMEOUT_MS}
+    write_config(config, site, db, transport="kafka", kafka=kafka, extract={"workers": 2})
+    site.slow_down_pages(0.2)
+    service = ServiceProcess(config)
+    joined = lambda: all(kafka_env.group_members(w.name) for w in WORKERS)  # noqa: E731
+    took = _check_nothing_outlives(service, workers=len(WORKERS) + 1, ready=joined)
+    left = lambda: all(kafka_env.group_members(w.name) == {} for w in WORKERS)  # noqa: E731
+    wait_until(left, 3, "every worker's group to have no member")
+    assert took < 5
 
 
 def _kill_left_behind(pids: set[int]) -> None:
