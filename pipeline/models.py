@@ -147,8 +147,9 @@ class FetchedPage(Message):
 
     entry: FeedEntry
     url: str = Field(
-        description="Final URL after redirects; the entry's canonical URL when its link was"
-        " not redirected (tracking parameters in a listed link are not kept)."
+        description="Canonical final URL after redirects (tracking parameters and fragment"
+        " removed, as for a listed link); the entry's canonical URL when its link was not"
+        " redirected."
     )
     status: int = 200
     content_type: str = "text/html"

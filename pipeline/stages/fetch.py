@@ -11,9 +11,10 @@ from typing import ClassVar
 
 from connectors.http.base import Fetcher
 from connectors.http.charset import decode_page
-from pipeline.errors import FetchError
+from pipeline.errors import FetchError, InputError
 from pipeline.models import FeedEntry, FetchedPage, Message
 from pipeline.stages.base import Stage
+from pipeline.urls import canonicalize_url
 
 
 class FetchStage(Stage):
@@ -38,7 +39,7 @@ class FetchStage(Stage):
         return [
             FetchedPage(
                 entry=message,
-                url=message.url if response.url == message.fetch_url else response.url,
+                url=_page_url(message, response.url),
                 status=response.status,
                 content_type=response.content_type or "text/html",
                 html=decode_page(response.body, response.charset, max_bytes=self.max_body_bytes),
@@ -47,3 +48,17 @@ class FetchStage(Stage):
 
     def close(self) -> None:
         self.fetcher.close()
+
+
+def _page_url(entry: FeedEntry, final_url: str) -> str:
+    """The entry's canonical URL, or the redirect target cleaned the same way.
+
+    A redirect may land on ``/a/44.html?utm_source=x#top``; kept as written, it would
+    store the article a second time beside the feed that links ``/a/44.html`` directly.
+    """
+    if final_url == entry.fetch_url:
+        return entry.url
+    try:
+        return canonicalize_url(final_url)
+    except InputError:  # the fetcher only follows http(s) redirects: not expected
+        return final_url
