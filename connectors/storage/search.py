@@ -119,14 +119,22 @@ def fts5_match(words: Sequence[str]) -> str:
 
 
 def parse_since(value: str) -> datetime:
-    """``--since`` as a UTC datetime: ``2024-05-01`` or an ISO 8601 timestamp."""
+    """``--since`` as a UTC datetime: ``2024-05-01`` or an ISO 8601 timestamp.
+
+    Converted to UTC here, so a time near year 1 or 9999 whose offset takes it out of
+    range is refused as input, not found out later as an OverflowError in the query."""
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(
             f"--since must be a date (2024-05-01) or an ISO timestamp, got {value!r}"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise InputError(
+            f"--since {value!r} is out of range: in UTC it must fall in years 1 to 9999"
+        ) from None
 
 
 def _check(query: SearchQuery, words: list[str]) -> None:

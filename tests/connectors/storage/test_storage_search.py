@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from storage_samples import BASE_TIME, INJECTIONS, apply, make_article, pipeline_input
 
 from connectors.storage import SearchQuery, Store, open_store
-from connectors.storage.search import fts5_match, query_words
+from connectors.storage.search import fts5_match, parse_since, query_words
 from pipeline.errors import InputError
 
 
@@ -131,3 +131,11 @@ def test_postgres_matches_word_forms_of_the_articles_language(postgres_url: str)
         assert slugs(store, SearchQuery("presenting budgets")) == ["budget"]
         # Russian stemming: "переговоры" finds "переговорах"
         assert slugs(store, SearchQuery("переговоры")) == ["moscow"]
+
+
+def test_since_is_read_as_utc_and_refused_when_utc_leaves_the_calendar() -> None:
+    assert parse_since("2024-05-01T02:00:00+02:00") == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_since("2024-05-01") == datetime(2024, 5, 1, tzinfo=UTC)
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        with pytest.raises(InputError, match="out of range"):
+            parse_since(value)

@@ -16,6 +16,8 @@ from typing import IO, Any
 import pytest
 import yaml
 
+from connectors.storage import open_store
+
 ROOT = Path(__file__).resolve().parents[3]
 SEED_PAGE = next((ROOT / "demo/sites/presstv.example").rglob("*Syria*.html"))
 
@@ -246,3 +248,13 @@ def test_every_command_but_run_and_stage_refuses_a_missing_database(
     )
     assert not (workdir / "nonexistent").exists()
     assert not (workdir / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_since_out_of_range_in_utc_is_one_clear_line(workdir: Path, since: str) -> None:
+    """It ended in 'internal error: OverflowError: date value out of range', exit 70."""
+    (workdir / "store.yaml").write_text("storage: {url: 'sqlite:///x.db'}\n", encoding="utf-8")
+    open_store(f"sqlite:///{workdir / 'x.db'}").close()  # the query runs: no 'no database'
+    result = newsflow("--config", "store.yaml", "search", "oscar", "--since", since, cwd=workdir)
+    assert_one_clear_line(result, expect=f"--since {since!r} is out of range")
+    assert result.returncode == 1
