@@ -92,6 +92,17 @@ class FeedConfig(_Section):
             raise ValueError(f"only http(s) URLs or local file paths are allowed, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _warc_is_local(self) -> FeedConfig:
+        """A WARC backfill reads local files: an http(s) URL was taken for a path at poll
+        time and failed there as ``No such file or directory: 'http:/host/x.warc.gz'``."""
+        if self.kind == "warc" and not self.is_local:
+            raise ValueError(
+                f"feed {self.name!r}: kind warc reads local WARC files (a path or a glob),"
+                f" not an http(s) URL: download {self.url} and give its path"
+            )
+        return self
+
     @property
     def is_local(self) -> bool:
         return urlsplit(self.url).scheme.lower() not in ("http", "https")

@@ -368,3 +368,19 @@ def test_the_cli_blames_the_variable(tmp_path: Path) -> None:
     result = export_with(tmp_path, NEWSFLOW_FETCH__TIMEOUT="abc")
     assert_refused(result, "newsflow: NEWSFLOW_FETCH__TIMEOUT: fetch.timeout: Input should be")
     assert "newsflow.yaml" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:18555/x.warc.gz", "HTTPS://a.example/x.warc"])
+def test_a_warc_feed_at_an_http_url_is_refused_naming_the_feed(url: str) -> None:
+    """It passed, then failed at poll time reading the path 'http:/127.0.0.1:18555/x.warc.gz'."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"feeds": [{"name": "cc-news", "url": url, "kind": "warc"}]})
+    [problem] = err.value.problems
+    assert problem.startswith("feeds.0: feed 'cc-news': kind warc reads local WARC files")
+    assert url in problem
+
+
+def test_a_warc_feed_at_a_local_glob_is_accepted(tmp_path: Path) -> None:
+    feed = {"name": "cc-news", "url": "warc/CC-NEWS-*.warc.gz", "kind": "warc"}
+    config = parse_config({"feeds": [feed]}, base=tmp_path)
+    assert config.feeds[0].url == str(tmp_path / "warc/CC-NEWS-*.warc.gz")
