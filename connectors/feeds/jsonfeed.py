@@ -3,12 +3,14 @@
 Each item's ``url`` is the article; ``external_url`` (a link post's target) is
 used when there is no ``url``. Relative URLs resolve against the feed's
 ``home_page_url``, else the URL the feed was fetched from. 1.1 ``authors`` and
-1.0 ``author`` are both read.
+1.0 ``author`` are both read. A field of the wrong JSON type counts as missing
+(only ``id`` may be a number).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, parse_date
@@ -42,7 +44,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
             continue
         builder.add(
             _string(item.get("url")) or _string(item.get("external_url")),
-            guid=_string(item.get("id")),
+            guid=_id(item.get("id")),
             title=_string(item.get("title")),
             summary=_string(item.get("summary")) or _string(item.get("content_text")),
             authors=_authors(item) or feed_authors,
@@ -71,11 +73,18 @@ def _load(body: bytes, feed: FeedConfig) -> dict[str, Any]:
 
 
 def _string(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # JSON Feed 1.0 allowed numeric ids
-    return None
+    """A string field's value; anything else counts as missing.
+
+    ``"external_url": 5`` read as ``"5"`` became the relative link ``http://host/5``
+    and a 404 dead letter; a numeric title or summary is no more trustworthy."""
+    return value if isinstance(value, str) else None
+
+
+def _id(value: Any) -> str | None:
+    """The item's ``id``: a string, or a number (JSON Feed 1.0 allowed numeric ids)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    return _string(value)
 
 
 def _authors(container: dict[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -303,3 +304,38 @@ def test_plausible_dates_are_kept() -> None:
     assert entry.published_at is not None and entry.published_at.year == 2024
     assert parsed.dates_ignored == 0
     assert parse_feed(rss_dated("1700000000"), feed=FEED, base_url=BASE).dates_ignored == 1
+
+
+def test_json_feed_fields_of_the_wrong_type_count_as_missing() -> None:
+    """``"external_url": 5`` became the relative link https://example.com/5 and a 404."""
+    items = [
+        {"id": "a", "external_url": 5},
+        {"id": "b", "url": 7, "external_url": ["https://example.com/x"]},
+        {"id": "c", "url": 8, "external_url": "/c"},
+        {
+            "id": {"x": 1},
+            "url": "/d",
+            "title": 9,
+            "summary": True,
+            "content_text": 10,
+            "date_published": 1714737600,
+            "date_modified": ["2024-05-03"],
+            "authors": [{"name": 11}],
+        },
+        {"id": 12, "url": "/e"},
+        {"id": float("nan"), "url": "/f"},
+    ]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": 13, "items": items}
+
+    parsed = parse_feed(json.dumps(document).encode(), feed=FEED, base_url=BASE)
+
+    assert [e.url for e in parsed.entries] == [
+        "https://example.com/c", "https://example.com/d",
+        "https://example.com/e", "https://example.com/f",
+    ]  # fmt: skip
+    assert parsed.dropped == {"no_link": 2}
+    assert parsed.title is None
+    c, d, e, f = parsed.entries
+    assert c.guid == "c"
+    assert (d.guid, d.title, d.summary, d.published_at, d.authors) == (None, None, None, None, [])
+    assert (e.guid, f.guid) == ("12", None)
