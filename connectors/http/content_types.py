@@ -56,9 +56,17 @@ def looks_like_feed(body: bytes) -> bool:
     return head.startswith(_FEED_STARTS)
 
 
+_FETCH_NAMES: dict[Purpose, str] = {
+    "feed": "a feed fetch",
+    "article": "an article fetch",
+    "robots": "a robots.txt fetch",
+}
+"""How a refusal names each purpose, with its indefinite article ("an article", not "a")."""
+
+
 def refuse_content_type(purpose: Purpose, media: str, url: str) -> FetchRefused:
     return FetchRefused(
-        f"refused {url!r}: a {purpose} fetch does not accept content type {media!r}",
+        f"refused {url!r}: {_FETCH_NAMES[purpose]} does not accept content type {media!r}",
         url=url,
         reason="content_type",
     )

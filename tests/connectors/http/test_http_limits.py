@@ -284,6 +284,7 @@ def test_mismatched_content_types_are_refused(
         fetcher().fetch(server.url("/x"), purpose=purpose)  # type: ignore[arg-type]
     assert refused.value.reason == "content_type"
     assert content_type in str(refused.value)
+    assert f"{'an' if purpose == 'article' else 'a'} {purpose} fetch does not" in str(refused.value)
     assert metric("newsflow_fetch_refused_total", reason="content_type") == before + 1
 
 
