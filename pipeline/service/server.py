@@ -142,7 +142,11 @@ def _client(address: Any) -> str:
 def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "newsflow"
-        sys_version = ""
+
+        def version_string(self) -> str:
+            """``Server: newsflow``: the default appends ``" " + sys_version`` (the Python
+            version), which left a trailing space even with ``sys_version`` empty."""
+            return self.server_version
 
         def do_GET(self) -> None:
             self._answer(send_body=True)

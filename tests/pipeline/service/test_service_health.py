@@ -115,6 +115,17 @@ def test_the_server_answers_routes_with_safe_headers(server: HttpServer) -> None
     assert _get(server.url + "/missing")[0] == 404
 
 
+def test_the_server_header_is_the_name_alone(server: HttpServer) -> None:
+    """It was 'newsflow ' with a trailing space (server_version + ' ' + an empty sys_version);
+    read raw, since a client may strip the space."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(b"HEAD /hello HTTP/1.0\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head and (chunk := conn.recv(4096)):
+            head += chunk
+    assert b"\r\nServer: newsflow\r\n" in head, head
+
+
 def test_a_failing_route_is_a_500_and_the_server_keeps_serving(server: HttpServer) -> None:
     status, _, body = _get(server.url + "/fails")
     assert status == 500 and body == b"internal error: ValueError\n"
