@@ -29,15 +29,22 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    _check_output(args.output)
     config = config_from(args)
     with open_store(existing_store_url(config), access="read") as store:
         lines = store.articles.iter_json()
-        if args.output:
+        if args.output is not None:
             count = _write_file(Path(args.output), lines)
         else:
             count = write_lines(sys.stdout, lines)
     print(f"newsflow: exported {count} articles", file=sys.stderr)
     return 0
+
+
+def _check_output(output: str | None) -> None:
+    """``--output ''`` (an unset variable in a script) wrote to stdout as if it were absent."""
+    if output == "":
+        raise InputError("--output is empty: give a file name, or leave it out for stdout")
 
 
 def write_lines(out: TextIO, lines: Iterable[str]) -> int:

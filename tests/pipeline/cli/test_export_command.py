@@ -103,3 +103,11 @@ def test_an_unwritable_output_is_one_clear_line(workdir: Path) -> None:
     (workdir / "dir").mkdir()
     result = newsflow("--config", "newsflow.yaml", "export", "--output", "dir", cwd=workdir)
     assert_one_clear_line(result, expect="cannot write dir: Is a directory")
+
+
+def test_an_empty_output_name_is_refused(workdir: Path) -> None:
+    """It wrote to stdout, as if --output were not given."""
+    result = newsflow("--config", "newsflow.yaml", "export", "--output", "", cwd=workdir)
+    assert_one_clear_line(result, expect="--output is empty: give a file name")
+    assert result.returncode == 1
+    assert result.stdout == ""
