@@ -456,8 +456,12 @@ def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
 
     The default is ``config/newsflow.yaml`` in the working directory, or the
     project's own when there is none, so ``newsflow extract page.html`` works
-    from any directory with the shipped rules and taxonomy.
+    from any directory with the shipped rules and taxonomy. An empty
+    ``--config`` is refused: it is a slip (an unset shell variable), and
+    running on the default config instead would poll the wrong feeds.
     """
+    if explicit is not None and not os.fspath(explicit):
+        raise ConfigError(["empty; give the path of a YAML config file"], source="--config")
     if explicit:
         return Path(explicit)
     if environ.get("NEWSFLOW_CONFIG"):

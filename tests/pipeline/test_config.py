@@ -115,6 +115,12 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         load_config(write(tmp_path, "- a\n- b\n"), environ={})
 
 
+def test_an_empty_config_path_is_refused_not_replaced_by_the_default() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("", environ={})
+    assert err.value.lines() == ["--config: empty; give the path of a YAML config file"]
+
+
 def test_environment_overrides_secrets_and_endpoints(tmp_path: Path) -> None:
     env = {
         "NEWSFLOW_STORAGE__URL": "postgresql://news@db/news",
