@@ -75,7 +75,7 @@ class StatusReads:
         """The newest dead letters, newest first; payloads left out (empty) to stay small."""
         rows = self.db.execute(
             "SELECT id, stage, topic, error_class, reason, error, '', created_at, letter_key,"
-            " attempts, COALESCE(last_failed_at, created_at) FROM dead_letters"
+            " attempts, COALESCE(last_failed_at, created_at), retry_at FROM dead_letters"
             " ORDER BY COALESCE(last_failed_at, created_at) DESC, id DESC LIMIT ?",
             (limit,),
         )

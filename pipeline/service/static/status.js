@@ -94,10 +94,12 @@ function renderClusters(clusters) {
 
 function renderErrors(deadLetters, log) {
   document.getElementById("dead-letter-count").textContent =
-    deadLetters.total === null ? "" : `(${deadLetters.total} dead letters waiting)`;
+    deadLetters.total === null ? "" :
+      `(${deadLetters.total} dead letter${deadLetters.total === 1 ? "" : "s"} waiting)`;
   fill(document.querySelector("#dead-letters tbody"), deadLetters.recent.map((d) => el("tr", {},
     el("td", {}, d.last_failed_at), el("td", {}, d.stage), el("td", {}, d.reason),
-    el("td", {}, String(d.attempts)), el("td", { class: "error" }, d.error))));
+    el("td", {}, String(d.attempts)), el("td", {}, d.retry_at ? `at ${d.retry_at}` : "on replay"),
+    el("td", { class: "error" }, d.error))));
   fill(document.querySelector("#log tbody"), log.map((r) => el("tr", {},
     el("td", {}, r.ts), el("td", { class: r.level === "error" ? "bad" : "warn" }, r.level),
     el("td", {}, ["feed", "stage", "url", "reason"].filter((k) => r[k]).map((k) => `${k}=${r[k]}`).join(" ")),

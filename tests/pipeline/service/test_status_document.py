@@ -65,6 +65,24 @@ def test_recent_articles_newest_first_with_clusters_and_dead_letters(store_url: 
         assert reads.dead_letter_count() == 2
 
 
+def test_a_dead_letter_says_when_it_is_tried_again(store_url: str) -> None:
+    later = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+    with open_store(store_url) as store:
+        store.dead_letters.add(
+            stage="fetch", topic="items", error_class="FetchError", reason="http_429",
+            error="HTTP 429", payload="{}", letter_key="k", retry=lambda attempts: later,
+        )  # fmt: skip
+        store.dead_letters.add(
+            stage="fetch", topic="items", error_class="FetchError", reason="http_404",
+            error="HTTP 404", payload="{}", letter_key="gone",
+        )  # fmt: skip
+        letters = StatusReads(store.db).recent_dead_letters(5)
+    assert {d.reason: d.retry_at for d in letters} == {
+        "http_429": later.isoformat(timespec="microseconds"),
+        "http_404": None,
+    }
+
+
 def test_the_status_document_of_a_store(store_url: str) -> None:
     store_three(store_url)
     config = parse_config({

@@ -134,14 +134,15 @@ def test_the_page_shows_every_feed_and_the_recent_articles(
     assert browser.find_elements("css selector", "#chart svg polyline")
 
 
-def test_the_page_shows_the_dead_letter_with_its_tries(
+def test_the_page_shows_the_dead_letter_with_its_tries_and_next_try(
     browser: Any, service: ServiceProcess
 ) -> None:
     _load(browser, service.url + "/")
-    assert browser.find_element("id", "dead-letter-count").text == "(1 dead letters waiting)"
+    assert browser.find_element("id", "dead-letter-count").text == "(1 dead letter waiting)"
     [row] = browser.find_elements("css selector", "#dead-letters tbody tr")
-    when, stage, reason, tries, error = [td.text for td in row.find_elements("tag name", "td")]
-    assert (stage, reason, tries) == ("fetch", "http_404", "1")
+    cells = [td.text for td in row.find_elements("tag name", "td")]
+    when, stage, reason, tries, next_try, error = cells
+    assert (stage, reason, tries, next_try) == ("fetch", "http_404", "1", "on replay")
     assert when.startswith("20") and "gone-story.html" in error
 
 
