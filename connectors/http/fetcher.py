@@ -140,9 +140,12 @@ class HttpFetcher:
             ttl=config.robots_cache_seconds,
             failure_ttl=config.robots_failure_cache_seconds,
         )
+        # Pools are per address, and many publishers can sit behind one (a CDN): a pool
+        # keeps as many idle connections as fetches can run at once, or it would discard
+        # them. The host limiter, not the pool, bounds the requests to one host.
         self._pools = PoolManager(
             num_pools=max(32, 4 * config.concurrency),
-            maxsize=config.per_host_concurrency,
+            maxsize=config.concurrency,
             block=False,
             retries=False,
             cert_reqs=ssl.CERT_REQUIRED,

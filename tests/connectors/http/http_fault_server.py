@@ -34,6 +34,8 @@ class Hit:
     host: str
     headers: dict[str, str]
     started: float
+    client_port: int = 0
+    """The client's port: requests with one port came over one connection."""
 
 
 @dataclass
@@ -134,9 +136,8 @@ class FaultServer:
         return _Handler
 
     def _record(self, request: BaseHTTPRequestHandler, host: str) -> None:
-        hit = Hit(
-            request.path, host, {k.lower(): v for k, v in request.headers.items()}, time.monotonic()
-        )
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        hit = Hit(request.path, host, headers, time.monotonic(), request.client_address[1])
         with self._lock:
             self._stats.hits.append(hit)
 

@@ -8,6 +8,7 @@ request started.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -314,6 +315,21 @@ def test_per_host_concurrency_can_be_raised(server: FaultServer) -> None:
     client = fetcher(min_host_interval=0, per_host_concurrency=3)
     burst(client, [server.url("/slow", host="a.test")] * 3)
     assert server.max_in_flight("a.test") == 3
+
+
+def test_hosts_sharing_an_address_keep_their_connections(
+    server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Publishers behind one CDN address share one connection pool (pools are per
+    address): a pool of one connection discarded every other host's connection,
+    with a urllib3 warning each time, and the next request connected afresh."""
+    server.routes["/item"] = ok(FEED, "application/rss+xml", delay=0.01)
+    urls = [server.url(f"/item?n={n}", host=f"h{n % 6}.test") for n in range(120)]
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        assert burst(fetcher(min_host_interval=0), urls, workers=6) == [200] * 120
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+    connections = {hit.client_port for hit in server.hits}
+    assert len(connections) <= 6, f"{len(connections)} connections for 6 hosts"
 
 
 def test_many_hosts_many_threads_all_succeed(server: FaultServer) -> None:
