@@ -161,20 +161,6 @@ class FeedStateRepository:
         """
         with self.db.transaction():
             state = self.get(feed)
-            seq = state.seen_seq
-            rows = []
-            for key in dict.fromkeys(keys):
-                seq += 1
-                rows.append((feed, key, seq))
-            self.db.executemany(
-                "INSERT INTO feed_seen (feed, entry_key, seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (feed, entry_key) DO UPDATE SET seq = excluded.seq",
-                rows,
-            )
-            if rows:
-                self.db.execute(
-                    "DELETE FROM feed_seen WHERE feed = ? AND seq <= ?", (feed, seq - window)
-                )
             new = replace(
                 state,
                 url=url,
@@ -183,11 +169,42 @@ class FeedStateRepository:
                 last_success_at=at,
                 failures=0,
                 unhealthy=False,
-                seen_seq=seq,
+                seen_seq=self._mark(feed, state.seen_seq, keys, window),
                 cursor=cursor,
             )
             self._save(new)
         return new
+
+    def mark_seen(self, feed: str, keys: Sequence[str], *, window: int) -> None:
+        """Mark ``keys`` seen ahead of the poll's :meth:`record_success`, nothing else.
+
+        For entries already stored while the rest of their poll is not: a
+        service killed before the poll commits then fetches only what it had
+        not stored yet. Validators are not touched, or a 304 would hide the rest.
+        """
+        if not keys:
+            return
+        with self.db.transaction(savepoint=False):
+            state = self.get(feed)
+            self._save(replace(state, seen_seq=self._mark(feed, state.seen_seq, keys, window)))
+
+    def _mark(self, feed: str, seq: int, keys: Iterable[str], window: int) -> int:
+        """Give ``keys`` the next numbers after ``seq``, drop those out of the window;
+        the last number given."""
+        rows = []
+        for key in dict.fromkeys(keys):
+            seq += 1
+            rows.append((feed, key, seq))
+        self.db.executemany(
+            "INSERT INTO feed_seen (feed, entry_key, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (feed, entry_key) DO UPDATE SET seq = excluded.seq",
+            rows,
+        )
+        if rows:
+            self.db.execute(
+                "DELETE FROM feed_seen WHERE feed = ? AND seq <= ?", (feed, seq - window)
+            )
+        return seq
 
     def record_failure(
         self, feed: str, *, url: str, at: float, error: str, reason: str, unhealthy_after: int

@@ -28,7 +28,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -77,6 +77,8 @@ class PollResult:
     validators: dict[str, Validators] = field(default_factory=dict, repr=False)
     seen_keys: list[str] = field(default_factory=list, repr=False)
     """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
+    entry_keys: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    """The keys of each new entry (by URL), for :meth:`FeedPoller.mark_seen`."""
     cursor: str | None = field(default=None, repr=False)
     """Where a WARC backfill resumes; saved by ``commit``."""
     more: bool = False
@@ -170,9 +172,9 @@ class FeedPoller:
             )
         listed = _unique_by_url(e for parsed in changed for e in parsed.entries)
         if only_new:
-            entries, keys = self._new_entries(feed, state, listed)
+            entries, keys, keys_by_url = self._new_entries(feed, state, listed)
         else:
-            entries, keys = listed, []
+            entries, keys, keys_by_url = listed, [], {}
         return PollResult(
             feed=feed.name,
             status="ok",
@@ -185,6 +187,7 @@ class FeedPoller:
             polled_at=now,
             validators=validators,
             seen_keys=keys,
+            entry_keys=keys_by_url,
         )
 
     def _fetch_all(self, feed: FeedConfig, state: FeedState) -> tuple[list[_Document], list[str]]:
@@ -268,7 +271,8 @@ class FeedPoller:
 
     def _new_entries(
         self, feed: FeedConfig, state: FeedState, listed: list[FeedEntry]
-    ) -> tuple[list[FeedEntry], list[str]]:
+    ) -> tuple[list[FeedEntry], list[str], dict[str, list[str]]]:
+        """The new entries; the keys to mark seen; the keys of each new entry by URL."""
         usable = _usable_guids(listed)
         keyed = [(entry, entry_keys(entry, usable)) for entry in listed]
         all_keys = (k for _, keys in keyed for k in keys)
@@ -276,13 +280,15 @@ class FeedPoller:
         stale_below = state.seen_seq - self.config.schedule.seen_window // 2
         new: list[FeedEntry] = []
         to_mark: list[str] = []
+        by_url: dict[str, list[str]] = {}
         for entry, keys in keyed:
             if not any(k in known for k in keys):
                 new.append(entry)
+                by_url[entry.url] = list(keys)
             # Mark unknown keys (a new GUID for a known URL too) and refresh old ones
             # still listed, so they do not fall out of the window while listed.
             to_mark.extend(k for k in keys if k not in known or known[k] <= stale_below)
-        return new, to_mark
+        return new, to_mark, by_url
 
     def _poll_warc(self, feed: FeedConfig, state: FeedState, now: float) -> PollResult:
         """The next batch of a WARC backfill, from the saved cursor; finished files are seen."""
@@ -350,6 +356,15 @@ class FeedPoller:
         )
 
     # -- committing -----------------------------------------------------------------------
+
+    def mark_seen(self, feed: FeedConfig, result: PollResult, entries: Sequence[FeedEntry]) -> None:
+        """Mark ``entries`` of ``result`` seen before the poll commits: call it in the
+        transaction that stores them (or keeps their dead letters). A service killed
+        before :meth:`commit` then polls the feed again and gets only the rest."""
+        if self.state is None:
+            raise RuntimeError("FeedPoller.mark_seen needs a FeedStateRepository")
+        keys = [k for entry in entries for k in result.entry_keys.get(entry.url, ())]
+        self.state.mark_seen(feed.name, keys, window=self.config.schedule.seen_window)
 
     def commit(self, feed: FeedConfig, result: PollResult) -> FeedState:
         """Record ``result`` after its entries were handed on durably. Idempotent."""

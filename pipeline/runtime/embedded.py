@@ -26,10 +26,14 @@ lost server): that is raised, for the caller to wait for the store.
 ``on_done`` runs (in the calling thread) only once every entry of its call is
 stored or dead-lettered, so the service commits a feed's poll after its
 entries are safe: a crash re-delivers them instead of losing them (storage
-is idempotent)::
+is idempotent). ``on_through`` runs inside each storing transaction with the
+entries of the call it made safe, so they are marked seen with their
+articles and a crash re-delivers only the rest (a service killed again and
+again still gets through a long feed)::
 
     pipeline = EmbeddedPipeline(config, resources)
-    pipeline.submit(result.entries, summary, on_done=lambda: poller.commit(feed, result))
+    pipeline.submit(result.entries, summary, on_done=lambda: poller.commit(feed, result),
+                    on_through=lambda entries: poller.mark_seen(feed, result, entries))
     pipeline.drain(stop)          # False if ``stop`` cut it short: open polls stay uncommitted
     pipeline.process(entries, summary)   # submit + drain, for one batch
 
@@ -217,6 +221,7 @@ class _Ticket:
     summary: RunSummary
     on_done: Callable[[], None] | None
     remaining: int
+    on_through: Callable[[Sequence[FeedEntry]], None] | None = None
 
 
 @dataclass(eq=False)
@@ -277,8 +282,12 @@ class EmbeddedPipeline:
         on_done: Callable[[], None] | None = None,
         stop: threading.Event | None = None,
         letters: Sequence[DeadLetter] | None = None,
+        on_through: Callable[[Sequence[FeedEntry]], None] | None = None,
     ) -> bool:
         """Start ``entries`` through the workers; ``on_done`` once all are stored or dead-lettered.
+
+        ``on_through`` is called in each transaction that makes some of them
+        safe (stored, or their dead letters kept), with those entries.
 
         ``letters``: the dead letters the entries come from, in the same order
         (:mod:`pipeline.runtime.retry_later`); each goes in the transaction that
@@ -287,7 +296,7 @@ class EmbeddedPipeline:
         Blocks (working) while :data:`MAX_IN_FLIGHT` entries are in flight;
         returns False if ``stop`` was set meanwhile (see :meth:`drain`).
         """
-        ticket = _Ticket(summary, on_done, remaining=len(entries))
+        ticket = _Ticket(summary, on_done, remaining=len(entries), on_through=on_through)
         if not entries:
             self._finish(ticket)
             return True
@@ -471,6 +480,7 @@ class EmbeddedPipeline:
                     self._count_lines(observation)
                 self._dedup_and_store_one(ready.item.ticket, ready.messages)
                 self._settle_letter(ready.item.letter)
+            _report_through([ready.item for ready in batch])
         for ready in batch:
             item = ready.item
             self._in_flight -= 1
@@ -630,6 +640,17 @@ class _Ready:
     item: _Item
     messages: list[Message]
     lines: list[LineObservation]
+
+
+def _report_through(items: list[_Item]) -> None:
+    """Each ticket's ``on_through`` with its entries among ``items``, in order."""
+    by_ticket: dict[_Ticket, list[FeedEntry]] = {}
+    for item in items:
+        if item.ticket.on_through is not None:
+            by_ticket.setdefault(item.ticket, []).append(item.entry)
+    for ticket, entries in by_ticket.items():
+        assert ticket.on_through is not None
+        ticket.on_through(entries)
 
 
 def _result(future: Future[Outcome], worker: str, message: Message) -> Outcome:

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from connectors.storage.dead_letters import DeadLetter
 from pipeline.config import Config, FeedConfig
@@ -176,7 +177,10 @@ class EmbeddedService:
             self.control.beat()
             submitted.append((feed, result))
             on_done = self._committer(feed, result, summary, handled)
-            if not self.pipeline.submit(result.entries, summary, on_done=on_done, stop=stop):
+            on_through = partial(self.poller.mark_seen, feed, result)
+            if not self.pipeline.submit(
+                result.entries, summary, on_done=on_done, stop=stop, on_through=on_through
+            ):
                 polls.close()
                 break
         self.pipeline.drain(stop)

@@ -68,6 +68,28 @@ def test_seen_window_keeps_the_newest_keys(store_url: str) -> None:
     assert repo.known_keys("f", ["3-2"]) == {"3-2": refreshed.seen_seq}
 
 
+def test_keys_marked_ahead_of_the_poll_leave_validators_and_success_alone(
+    store_url: str,
+) -> None:
+    db = Database(store_url)
+    repo = FeedStateRepository(db)
+    before = repo.record_success(
+        "f", url="u", at=T0, validators={"u": Validators('"v1"')}, keys=["old"], window=10
+    )
+    with db.transaction():  # as the embedded pipeline does: in the storing transaction
+        repo.mark_seen("f", ["new-1", "new-2"], window=10)
+    after = repo.get("f")
+    assert repo.known_keys("f", ["old", "new-1", "new-2"]) == {"old": 1, "new-1": 2, "new-2": 3}
+    assert after.seen_seq == 3
+    assert (after.validators, after.last_success_at) == (before.validators, T0)
+    repo.mark_seen("f", [], window=10)
+    assert repo.get("f").seen_seq == 3
+    committed = repo.record_success(
+        "f", url="u", at=T0 + 1, validators={}, keys=["new-1", "new-2", "new-3"], window=10
+    )
+    assert committed.seen_seq == 6 and repo.count_seen("f") == 4
+
+
 def test_schedule_and_forget(store_url: str) -> None:
     repo = FeedStateRepository(Database(store_url))
     repo.record_success("f", url="u", at=T0, validators={}, keys=["a"], window=5)
