@@ -319,7 +319,7 @@ class EmbeddedPipeline:
         """Work until everything submitted is through; False if ``stop`` cut it short.
 
         After a stop, what was in flight is dropped: its ``on_done`` never runs,
-        so its polls stay uncommitted and their entries come again.
+        so its polls stay uncommitted and their entries not yet stored come again.
         """
         while self._open:
             if stop is not None and stop.is_set():

@@ -201,11 +201,13 @@ class EmbeddedService:
         return commit
 
     def _log_abandoned(self, polls: list[tuple[FeedConfig, PollResult]]) -> None:
-        """Polls a stop left uncommitted: their entries come again on the next poll."""
+        """Polls a stop left uncommitted: their entries not stored yet come again on the
+        next poll (those stored were marked seen with their articles)."""
         for feed, result in polls:
             log.info(
-                "stopping: %d entries of feed %s left for the next poll",
-                len(result.entries), feed.name,
+                "stopping: the poll of feed %s (%d new entries) is left uncommitted; the "
+                "entries not stored yet come again at its next poll",
+                feed.name, len(result.entries),
                 extra={"feed": feed.name, "event": "poll_abandoned", "count": len(result.entries)},
             )  # fmt: skip
 
