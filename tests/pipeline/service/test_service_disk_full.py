@@ -19,10 +19,8 @@ import json
 import resource
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 from service_support import (
     MANIFEST,
@@ -38,13 +36,6 @@ NO_WRITES = 0
 """A soft RLIMIT_FSIZE of 0 bytes: no write to any file at any offset succeeds. The hard
 limit stays where it was: lowering it too could not be undone without CAP_SYS_RESOURCE
 (a container often lacks it), and the soft limit is the one a write meets."""
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[FeedSite]:
-    served = FeedSite(tmp_path / "site")
-    yield served
-    served.close()
 
 
 def test_the_service_waits_out_a_full_disk_and_stores_what_was_in_flight_once(

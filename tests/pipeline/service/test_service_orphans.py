@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,6 @@ from pipeline.topology import WORKERS
 
 GONE_WITHIN_S = 10.0
 SESSION_TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[FeedSite]:
-    served = FeedSite(tmp_path / "site")
-    yield served
-    served.close()
 
 
 def _parent_of(pid: int) -> int | None:

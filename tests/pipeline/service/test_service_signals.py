@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +31,6 @@ from service_support import (
 )
 
 STOP_LIMIT_S = 10.0
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[FeedSite]:
-    served = FeedSite(tmp_path / "site")
-    yield served
-    served.close()
 
 
 def _stored_urls(db: Path) -> set[str]:

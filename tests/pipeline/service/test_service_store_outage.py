@@ -10,7 +10,6 @@ outage is stored, once, with nothing else stored twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,13 +20,6 @@ from service_support import MANIFEST, FeedSite, ServiceProcess, wait_until, writ
 psycopg = pytest.importorskip("psycopg")
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[FeedSite]:
-    served = FeedSite(tmp_path / "site")
-    yield served
-    served.close()
 
 
 def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
