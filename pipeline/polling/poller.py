@@ -77,7 +77,7 @@ class PollResult:
     validators: dict[str, Validators] = field(default_factory=dict, repr=False)
     seen_keys: list[str] = field(default_factory=list, repr=False)
     """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
-    entry_keys: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    keys_by_url: dict[str, list[str]] = field(default_factory=dict, repr=False)
     """The keys of each new entry (by URL), for :meth:`FeedPoller.mark_seen`."""
     cursor: str | None = field(default=None, repr=False)
     """Where a WARC backfill resumes; saved by ``commit``."""
@@ -187,7 +187,7 @@ class FeedPoller:
             polled_at=now,
             validators=validators,
             seen_keys=keys,
-            entry_keys=keys_by_url,
+            keys_by_url=keys_by_url,
         )
 
     def _fetch_all(self, feed: FeedConfig, state: FeedState) -> tuple[list[_Document], list[str]]:
@@ -284,7 +284,7 @@ class FeedPoller:
         for entry, keys in keyed:
             if not any(k in known for k in keys):
                 new.append(entry)
-                by_url[entry.url] = list(keys)
+                by_url[entry.url] = keys
             # Mark unknown keys (a new GUID for a known URL too) and refresh old ones
             # still listed, so they do not fall out of the window while listed.
             to_mark.extend(k for k in keys if k not in known or known[k] <= stale_below)
@@ -361,19 +361,18 @@ class FeedPoller:
         """Mark ``entries`` of ``result`` seen before the poll commits: call it in the
         transaction that stores them (or keeps their dead letters). A service killed
         before :meth:`commit` then polls the feed again and gets only the rest."""
-        if self.state is None:
-            raise RuntimeError("FeedPoller.mark_seen needs a FeedStateRepository")
-        keys = [k for entry in entries for k in result.entry_keys.get(entry.url, ())]
-        self.state.mark_seen(feed.name, keys, window=self.config.schedule.seen_window)
+        keys = [k for entry in entries for k in result.keys_by_url.get(entry.url, ())]
+        self._repository("mark_seen").mark_seen(
+            feed.name, keys, window=self.config.schedule.seen_window
+        )
 
     def commit(self, feed: FeedConfig, result: PollResult) -> FeedState:
         """Record ``result`` after its entries were handed on durably. Idempotent."""
-        if self.state is None:
-            raise RuntimeError("FeedPoller.commit needs a FeedStateRepository")
-        before = self.state.get(feed.name)
+        repository = self._repository("commit")
+        before = repository.get(feed.name)
         metrics.POLLS.labels(feed.name, result.status).inc()
         if result.error is not None:
-            after = self.state.record_failure(
+            after = repository.record_failure(
                 feed.name,
                 url=feed.url,
                 at=result.polled_at,
@@ -384,7 +383,7 @@ class FeedPoller:
             metrics.FAILURES.labels(feed.name, result.error.reason).inc()
             self._log_failure(feed, before, after, result.error)
         else:
-            after = self.state.record_success(
+            after = repository.record_success(
                 feed.name,
                 url=feed.url,
                 at=result.polled_at,
@@ -406,6 +405,12 @@ class FeedPoller:
                 )
         metrics.UNHEALTHY.labels(feed.name).set(int(after.unhealthy))
         return after
+
+    def _repository(self, method: str) -> FeedStateRepository:
+        """The feed state that committing writes (a poller without one only reads feeds)."""
+        if self.state is None:
+            raise RuntimeError(f"FeedPoller.{method} needs a FeedStateRepository")
+        return self.state
 
     def _log_failure(
         self, feed: FeedConfig, before: FeedState, after: FeedState, error: NewsflowError

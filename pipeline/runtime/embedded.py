@@ -646,11 +646,10 @@ def _report_through(items: list[_Item]) -> None:
     """Each ticket's ``on_through`` with its entries among ``items``, in order."""
     by_ticket: dict[_Ticket, list[FeedEntry]] = {}
     for item in items:
-        if item.ticket.on_through is not None:
-            by_ticket.setdefault(item.ticket, []).append(item.entry)
+        by_ticket.setdefault(item.ticket, []).append(item.entry)
     for ticket, entries in by_ticket.items():
-        assert ticket.on_through is not None
-        ticket.on_through(entries)
+        if ticket.on_through is not None:
+            ticket.on_through(entries)
 
 
 def _result(future: Future[Outcome], worker: str, message: Message) -> Outcome:
