@@ -79,6 +79,9 @@ class PollResult:
     """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
     keys_by_url: dict[str, list[str]] = field(default_factory=dict, repr=False)
     """The keys of each new entry (by URL), for :meth:`FeedPoller.mark_seen`."""
+    marked: set[str] = field(default_factory=set, repr=False, compare=False)
+    """Keys :meth:`FeedPoller.mark_seen` already marked: ``commit`` does not number them
+    again (each number spent twice would halve the seen window)."""
     cursor: str | None = field(default=None, repr=False)
     """Where a WARC backfill resumes; saved by ``commit``."""
     more: bool = False
@@ -365,6 +368,7 @@ class FeedPoller:
         self._repository("mark_seen").mark_seen(
             feed.name, keys, window=self.config.schedule.seen_window
         )
+        result.marked.update(keys)
 
     def commit(self, feed: FeedConfig, result: PollResult) -> FeedState:
         """Record ``result`` after its entries were handed on durably. Idempotent."""
@@ -388,7 +392,7 @@ class FeedPoller:
                 url=feed.url,
                 at=result.polled_at,
                 validators=result.validators,
-                keys=result.seen_keys,
+                keys=[k for k in result.seen_keys if k not in result.marked],
                 window=self.config.schedule.seen_window,
                 cursor=result.cursor,
             )

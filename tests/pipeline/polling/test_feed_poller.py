@@ -187,6 +187,21 @@ def test_entries_are_redelivered_until_committed(repo: FeedStateRepository) -> N
     assert restarted.poll(FEED).entries == []
 
 
+def test_entries_marked_before_the_commit_are_numbered_once(repo: FeedStateRepository) -> None:
+    """The embedded service marks entries seen as they are stored; the commit then numbers
+    only the rest, so the seen window keeps as many keys as without the early marks."""
+    items = [(f"https://news.example.com/{n}", f"guid-{n}") for n in "abcd"]
+    fetcher = FakeFetcher({URL: rss(*items)})
+    poller = FeedPoller(fetcher, repo, make_config())
+    result = poller.poll(FEED)
+    poller.mark_seen(FEED, result, result.entries[:2])
+    assert repo.get("news").seen_seq == 4  # two entries, a URL key and a GUID key each
+    assert repo.get("news").validators == {}
+    poller.commit(FEED, result)
+    assert repo.get("news").seen_seq == repo.count_seen("news") == 8
+    assert poller.poll(FEED).entries == []
+
+
 def test_seen_window_is_bounded_and_listed_entries_stay_seen(repo: FeedStateRepository) -> None:
     config = make_config(seen_window=10, max_entries_per_poll=5)
     pinned = ("https://news.example.com/pinned", "pinned")
