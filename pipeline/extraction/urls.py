@@ -9,6 +9,7 @@ fall back to the host name without ``www.``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from courlan import extract_domain
@@ -29,7 +30,16 @@ def source_of(url: str) -> str:
         host = (urlsplit(url).hostname or "").lower().rstrip(".")
     except ValueError:  # not a URL with a host at all
         return ""
-    registrable = extract_domain(url) if host else None
+    return source_of_host(host) if host else ""
+
+
+@lru_cache(maxsize=4096)
+def source_of_host(host: str) -> str:
+    """:func:`source_of` for a host name. Only the host decides the source, and a
+    crawl meets the same few hosts again and again: the Public Suffix List lookup
+    (~0.1 ms through courlan and tld) is made once per host, not once per article."""
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 address
+    registrable = extract_domain(f"http://{authority}/")
     return registrable or host.removeprefix("www.")
 
 

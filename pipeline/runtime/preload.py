@@ -12,5 +12,7 @@ from __future__ import annotations
 import pipeline.runtime.embedded  # the extraction processes' code
 import pipeline.runtime.kafka_runner  # noqa: F401 - the Kafka workers' code
 from pipeline.extraction.metadata import load_language_model
+from pipeline.extraction.urls import source_of
 
 load_language_model()
+source_of("https://www.example.com/")  # loads the Public Suffix List (~40 ms per process)

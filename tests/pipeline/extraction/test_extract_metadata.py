@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
+from courlan import extract_domain
 
 from pipeline.extraction.metadata import (
     DateWitness,
@@ -130,3 +132,27 @@ def test_source_is_the_registrable_domain() -> None:
     assert source_of("https://news.bbc.co.uk/a") == "bbc.co.uk"
     assert source_of("https://www.harbourherald.example/x") == "harbourherald.example"
     assert source_of("http://127.0.0.1:8000/x") == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.example.com/a?b=1#c",
+        "https://user:secret@News.BBC.co.uk:8443/path",
+        "https://news.bbc.co.uk./trailing-dot",
+        "http://[2001:db8::1]:8080/v6",
+        "http://192.168.0.7/ip",
+        "https://bücher.example.de/idn",
+        "https://xn--bcher-kva.de/punycode",
+        "https://a.b.c.d.example.co.jp/deep",
+        "https://localhost/x",
+        "https://www/x",
+        "https://blogspot.com/x",
+        "https://someone.blogspot.com/x",
+    ],
+)
+def test_source_per_host_is_what_the_lookup_gives_per_url(url: str) -> None:
+    """The lookup is cached by host: it must give what the Public Suffix List lookup of
+    the whole URL gives (registrable domain, else the host without ``www.``)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    assert source_of(url) == (extract_domain(url) or host.removeprefix("www."))
