@@ -35,8 +35,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def carriable(text: str) -> str:
     """``text`` with lone surrogates as U+FFFD: UTF-8, and so a message's JSON, cannot
-    carry them. They come from JSON (``"\\ud800"``) and numeric references in feeds."""
-    return _SURROGATE.sub("\ufffd", text)
+    carry them. They come from JSON (``"\\ud800"``) and numeric references in feeds.
+
+    Every stored text passes here, and almost none has a surrogate: ASCII text
+    (known without a scan) and text that encodes as UTF-8 (a surrogate is the
+    only code point that does not) are returned as they are, without the
+    regular expression's scan (~50 us per 10 KB, ~8 for the encoding).
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def utcnow() -> datetime:

@@ -10,6 +10,7 @@ from pipeline.models import (
     FeedEntry,
     FetchedPage,
     article_id,
+    carriable,
     decode,
     json_schemas,
 )
@@ -64,3 +65,22 @@ def test_a_message_holding_a_lone_surrogate_still_serialises() -> None:
 
     assert decoded.summary == "x\ufffdy"
     assert decoded.url == entry.url
+
+
+@pytest.mark.parametrize(
+    ("text", "carried"),
+    [
+        ("plain ascii", "plain ascii"),
+        (
+            "curly \u201cquotes\u201d, caf\u00e9, \U0001f600",
+            "curly \u201cquotes\u201d, caf\u00e9, \U0001f600",
+        ),
+        ("\ud800 leading high", "\ufffd leading high"),
+        ("trailing low \udfff", "trailing low \ufffd"),
+        ("caf\u00e9 \udc80 and \ud83d alone", "caf\u00e9 \ufffd and \ufffd alone"),
+        ("", ""),
+    ],
+)
+def test_carriable_replaces_lone_surrogates_and_nothing_else(text: str, carried: str) -> None:
+    assert carriable(text) == carried
+    assert carriable(text).encode("utf-8").decode("utf-8") == carried  # UTF-8 carries it
