@@ -23,6 +23,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.models import Entity
 from pipeline.tagging._cues import (
@@ -84,6 +85,17 @@ class _Candidate:
         return self.words[-1].folded
 
 
+class _Before(NamedTuple):
+    """The two words before a position (folded), and whether the last one ended in '.'."""
+
+    first: str
+    last: str
+    dotted: bool
+
+
+_NOTHING_BEFORE = _Before("", "", False)
+
+
 class _Reader:
     """Cues around a position of one text (the original and its folded copy)."""
 
@@ -91,7 +103,7 @@ class _Reader:
         self.text = text
         self.folded = folded
 
-    def previous(self, start: int) -> tuple[str, str, bool]:
+    def previous(self, start: int) -> _Before:
         """The two words before ``start`` (folded), and whether the last ends in '.'.
 
         Only words separated by single spaces count: '"...," said Ansari' gives
@@ -100,16 +112,16 @@ class _Reader:
         begin = max(0, start - _LOOKBACK)
         window = self.folded[begin:start]
         if not window.endswith(" "):
-            return "", "", False
+            return _NOTHING_BEFORE
         parts = window[:-1].rsplit(" ", 2)
         if begin > 0 and len(parts) < 3:
             parts = parts[1:]  # the first piece may be a word cut by the window
         if not parts:
-            return "", "", False
+            return _NOTHING_BEFORE
         last = parts[-1]
         dotted = last.endswith(".")
         first = parts[-2] if len(parts) > 1 else ""
-        return first, last[:-1] if dotted else last, dotted
+        return _Before(first, last[:-1] if dotted else last, dotted)
 
     def following(self, end: int) -> tuple[str, str]:
         match = _NEXT.match(self.folded, end)
@@ -117,20 +129,21 @@ class _Reader:
             return "", ""
         return match.group(1), match.group(2) or ""
 
-    def titled(self, start: int) -> bool:
-        """A title right before: "foreign minister Ana López", "Mr. Jalali"."""
-        _, word, dotted = self.previous(start)
-        return word in ABBREVIATED_TITLES if dotted else _is_title(word)
-
-    def speech_before(self, start: int) -> bool:
-        first, word, dotted = self.previous(start)
-        if dotted:
-            return False
-        return word in SPEECH_BEFORE or (word == "to" and first == "according")
-
     def speech_after(self, end: int) -> bool:
         word, then = self.following(end)
         return word in SPEECH_AFTER or (word in SPEECH_AUXILIARIES and then in SPEECH_PARTICIPLES)
+
+
+def _titled(before: _Before) -> bool:
+    """A title right before: "foreign minister Ana López", "Mr. Jalali"."""
+    return before.last in ABBREVIATED_TITLES if before.dotted else _is_title(before.last)
+
+
+def _speech_before(before: _Before) -> bool:
+    """A verb of speech right before: '"...," said Ansari', "according to Ansari"."""
+    if before.dotted:
+        return False
+    return before.last in SPEECH_BEFORE or (before.last == "to" and before.first == "according")
 
 
 class Known:
@@ -169,10 +182,11 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
     for run in _runs(text, folded, known):
         if len(run) == 1 and _cannot_be_surname(run[0]):
             continue  # most runs: "Russia", "The", "President"
-        for part in _coordinated_parts(run):
-            organization = _organization(part, text)
-            if organization:
-                found.append(organization)
+        if len(run) >= _MIN_NAME_WORDS:  # one word is never an organisation's name
+            for part in _coordinated_parts(run):
+                organization = _organization(part, text)
+                if organization:
+                    found.append(organization)
         for candidate in _name_candidates(run, reader):
             if len(candidate.words) > 1:
                 candidates.append(candidate)
@@ -280,9 +294,10 @@ def _name_candidates(run: list[_Word], reader: _Reader) -> list[_Candidate]:
     A piece right before an organisation's head word is part of that name
     ("International Monetary Fund", "Goldman Sachs Bank"), never a person.
     """
+    before_run = reader.previous(run[0].start)  # read once: both cues before the run use it
     pieces: list[tuple[list[_Word], bool]] = []
     current: list[_Word] = []
-    titled = reader.titled(run[0].start)
+    titled = _titled(before_run)
     for position, word in enumerate(run):
         separator = _separator(word, first=position == 0)
         if separator is None:
@@ -302,7 +317,7 @@ def _name_candidates(run: list[_Word], reader: _Reader) -> list[_Candidate]:
         if not cued and words[-1] is run[-1]:
             cued = reader.speech_after(words[-1].end)
         if not cued and words[0] is run[0]:
-            cued = reader.speech_before(words[0].start)
+            cued = _speech_before(before_run)
         candidates.append(_Candidate(words, cued))
     return candidates
 
@@ -338,11 +353,13 @@ def _resolve_people(
     full_names: dict[str, set[str]] = {}
     for candidate in candidates:
         full_names.setdefault(candidate.surname, set()).add(candidate.name)
+    distinct_by_surname = {surname: _distinct(names) for surname, names in full_names.items()}
     people: dict[str, tuple[int, Entity]] = {}
     for candidate in candidates:
-        distinct = _distinct(full_names[candidate.surname])
+        surname = candidate.surname
+        distinct = distinct_by_surname[surname]
         unique = len(distinct) == 1
-        if not (candidate.cued or (unique and candidate.surname in cued_surnames)):
+        if not (candidate.cued or (unique and surname in cued_surnames)):
             continue
         name = next(iter(distinct)) if unique else candidate.name
         start = candidate.words[0].start
