@@ -157,15 +157,22 @@ class KeywordTagger:
         self, text: str, hits: list[Hit], *, title_end: int, language: str | None
     ) -> list[TopicTag]:
         tallies = self._tally(text, hits, title_end, language)
+        scored = self._with_parents(tallies)
         totals: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
         for topic in reversed(self.taxonomy.topics.values()):  # children before parents
-            tally = tallies.get(topic.label, _TopicTally())
-            score = sum(self._contribution(p, c) for p, c in tally.counts.items())
-            found = list(tally.evidence)
+            if topic.label not in scored:
+                continue
+            tally = tallies.get(topic.label)
+            if tally is None:  # a parent whose own terms do not occur, only its children's
+                score, found = 0.0, []
+            else:
+                score = sum(self._contribution(p, c) for p, c in tally.counts.items())
+                found = list(tally.evidence)
             for child in topic.children:
-                score += totals.get(child, 0.0)
-                found.extend(e for e in evidence.get(child, []) if e not in found)
+                if child in totals:
+                    score += totals[child]
+                    found.extend(e for e in evidence[child] if e not in found)
             totals[topic.label], evidence[topic.label] = score, found
         passed = {
             label
@@ -180,6 +187,20 @@ class KeywordTagger:
             for label in passed
         ]
         return sorted(tags, key=lambda t: -t.score)
+
+    def _with_parents(self, tallies: dict[str, _TopicTally]) -> set[str]:
+        """Topics some of whose terms occur, and their ancestors: the only ones that can score.
+
+        Most of the taxonomy is silent in any one article; a silent topic would
+        score 0.0 with no evidence, never pass, and add nothing to its parent.
+        """
+        labels: set[str] = set()
+        for label in tallies:
+            current: str | None = label
+            while current is not None and current not in labels:
+                labels.add(current)
+                current = self.taxonomy.topics[current].parent
+        return labels
 
     def _main_subjects(self, labels: set[str], totals: dict[str, float]) -> set[str]:
         """Drop IPTC categories scoring under ``relative_min_score`` of the best one.
@@ -220,12 +241,15 @@ class KeywordTagger:
                 best[key] = hit.pattern
         tallies: dict[str, _TopicTally] = {}
         for (label, start, end), pattern in best.items():
-            tally = tallies.setdefault(label, _TopicTally())
+            tally = tallies.get(label)
+            if tally is None:
+                tally = tallies[label] = _TopicTally()
             weight = self.title_weight if start < title_end else 1.0
             tally.counts[pattern] = tally.counts.get(pattern, 0.0) + weight
             surface = text[start:end]
-            if surface.casefold() not in tally.seen:
-                tally.seen.add(surface.casefold())
+            seen_as = surface.casefold()
+            if seen_as not in tally.seen:
+                tally.seen.add(seen_as)
                 tally.evidence.append(surface)
         return tallies
 
