@@ -29,18 +29,43 @@ class Hit:
     pattern: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One pattern stored under an automaton key, with its boundary rules worked out once.
+
+    ``bounded_start``: a word character right before the match rejects it (the
+    pattern has no leading ``*`` and starts with a letter or digit); likewise
+    ``bounded_end`` after it. Most raw hits are inside longer words ("war" in
+    "software"), so this is the test most hits fail.
+    """
+
+    index: int
+    pattern: TermPattern
+    bounded_start: bool
+    bounded_end: bool
+
+    @classmethod
+    def of(cls, index: int, pattern: TermPattern) -> _Entry:
+        return cls(
+            index,
+            pattern,
+            bounded_start=not pattern.open_start and pattern.key[0].isalnum(),
+            bounded_end=not pattern.open_end and pattern.key[-1].isalnum(),
+        )
+
+
 class Matcher:
     """Compiled once from ``(pattern, layer)`` pairs; :meth:`find` is then cheap."""
 
     def __init__(self, patterns: Sequence[tuple[TermPattern, int]]) -> None:
         self.patterns = [p for p, _ in patterns]
         self.layers = [layer for _, layer in patterns]
-        by_key: dict[str, list[int]] = {}
+        by_key: dict[str, list[_Entry]] = {}
         for index, pattern in enumerate(self.patterns):
-            by_key.setdefault(pattern.key, []).append(index)
+            by_key.setdefault(pattern.key, []).append(_Entry.of(index, pattern))
         self._automaton = ahocorasick.Automaton()
-        for key, indexes in by_key.items():
-            self._automaton.add_word(key, (len(key), tuple(indexes)))
+        for key, entries in by_key.items():
+            self._automaton.add_word(key, (len(key), tuple(entries)))
         if by_key:
             self._automaton.make_automaton()
         self._empty = not by_key
@@ -58,22 +83,21 @@ class Matcher:
     def _raw_hits(self, text: str, folded: str) -> list[Hit]:
         found: list[Hit] = []
         size = len(text)
-        patterns = self.patterns
-        for last, (length, indexes) in self._automaton.iter(folded):
+        for last, (length, entries) in self._automaton.iter(folded):
             start, end = last - length + 1, last + 1
             before_is_word = start > 0 and folded[start - 1].isalnum()
             after_is_word = end < size and folded[end].isalnum()
-            for index in indexes:
-                pattern = patterns[index]
-                if before_is_word and not pattern.open_start and pattern.key[0].isalnum():
+            for entry in entries:
+                if before_is_word and entry.bounded_start:
                     continue
-                if after_is_word and not pattern.open_end and pattern.key[-1].isalnum():
+                if after_is_word and entry.bounded_end:
                     continue
+                pattern = entry.pattern
                 if not _case_agrees(pattern, text, start, end):
                     continue
                 stop = _word_end(folded, end) if pattern.open_end else end
                 begin = _word_start(folded, start) if pattern.open_start else start
-                found.append(Hit(begin, stop, index))
+                found.append(Hit(begin, stop, entry.index))
         return found
 
 
