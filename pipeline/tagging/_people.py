@@ -45,14 +45,26 @@ from pipeline.tagging._cues import (
 from pipeline.tagging.lexicon import ORGANIZATION, PERSON
 
 _UPPER = "".join(c for c in map(chr, range(0x3000)) if c.isupper())
-_PARTICLE_PREFIX = r"(?:al|el|ul|ad|as|ash|ben|bin|abu|ibn)-"
-_CAP_WORD = rf"(?:{_PARTICLE_PREFIX})?[{_UPPER}][\w'\u2019-]*"
+_WORD_CHAR = r"[\w'\u2019-]"
+_PARTICLES = ("al", "el", "ul", "ad", "as", "ash", "ben", "bin", "abu", "ibn")
+_PARTICLE_PREFIX = rf"(?:{'|'.join(_PARTICLES)})-"
+_CAP_WORD = rf"(?:{_PARTICLE_PREFIX})?[{_UPPER}]{_WORD_CHAR}*"
 _WRITTEN_WITH_ACCENT = {"fur": "für"}  # the word lists are folded; the run regex reads the text
 _INNER = "|".join(
     _WRITTEN_WITH_ACCENT.get(w, w)
     for w in sorted(CONNECTORS | NAME_PARTICLES, key=len, reverse=True)
 )
-_RUN = re.compile(rf"(?<![\w'\u2019-]){_CAP_WORD}(?:(?: (?:{_INNER}))* {_CAP_WORD})*")
+_MORE_WORDS = rf"(?:(?: (?:{_INNER}))* {_CAP_WORD})*"
+_RUN = re.compile(rf"(?<!{_WORD_CHAR}){_CAP_WORD}{_MORE_WORDS}")
+_RUN_FROM_CAPITAL = re.compile(rf"[{_UPPER}](?<!{_WORD_CHAR}.){_WORD_CHAR}*{_MORE_WORDS}")
+_PARTICLE_START = re.compile(
+    "-(?:"
+    + "|".join(
+        rf"(?<=(?<!{_WORD_CHAR})(?:{'|'.join(p for p in _PARTICLES if len(p) == size)})-)"
+        for size in sorted({len(p) for p in _PARTICLES})  # a look-behind has one width
+    )
+    + rf")[{_UPPER}]"
+)
 _POSSESSIVE_ENDINGS = ("'s", "\u2019s", "'", "\u2019")
 _NEXT = re.compile(r" (\w+)(?: (\w+))?")
 _LOOKBACK = 40
@@ -205,7 +217,7 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
 
 def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
     """Capitalised words joined by single spaces; a possessive ("Iran's") ends a run."""
-    for match in _RUN.finditer(text):
+    for match in _run_pattern(text).finditer(text):
         run: list[_Word] = []
         position = match.start()
         for piece in match.group().split(" "):
@@ -223,6 +235,19 @@ def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
                 yield from _trimmed(run)
                 run = []
         yield from _trimmed(run)
+
+
+def _run_pattern(text: str) -> re.Pattern[str]:
+    """``_RUN``, or the faster ``_RUN_FROM_CAPITAL`` when both find the same runs in ``text``.
+
+    ``_RUN`` opens with a look-behind, so the regex engine tries it at every
+    position of the text; ``_RUN_FROM_CAPITAL`` opens with the capital letter
+    (and looks behind it), which lets the engine jump from capital to capital:
+    half the time on news text. The two differ only on a run that starts with
+    a particle prefix ("al-Assad" after a space), and ``_PARTICLE_START``
+    finds those quickly: it is anchored on the hyphen.
+    """
+    return _RUN if _PARTICLE_START.search(text) else _RUN_FROM_CAPITAL
 
 
 def _without_possessive(piece: str) -> str:

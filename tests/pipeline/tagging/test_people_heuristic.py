@@ -33,6 +33,7 @@ def organizations(tagger: KeywordTagger, text: str) -> list[str]:
         ("According to Ursula von der Leyen the deal holds.", "Ursula von der Leyen"),
         ("The goal came from striker Kofi Mensah late on.", "Kofi Mensah"),
         ("said the lead author, materials scientist Aiko Tanaka.", "Aiko Tanaka"),
+        ('"We stay," said al-Sadr Mahmoud.', "al-Sadr Mahmoud"),  # a run opening on a particle
     ],
 )
 def test_cued_names_are_people(tagger: KeywordTagger, text: str, person: str) -> None:
