@@ -191,19 +191,21 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
     found: list[tuple[int, Entity]] = []
     candidates: list[_Candidate] = []
     cued_surnames: set[str] = set()
+    lone_words: list[list[_Word]] = []
     for run in _runs(text, folded, known):
-        if len(run) == 1 and _cannot_be_surname(run[0]):
-            continue  # most runs: "Russia", "The", "President"
-        if len(run) >= _MIN_NAME_WORDS:  # one word is never an organisation's name
-            for part in _coordinated_parts(run):
-                organization = _organization(part, text)
-                if organization:
-                    found.append(organization)
-        for candidate in _name_candidates(run, reader):
-            if len(candidate.words) > 1:
-                candidates.append(candidate)
-            elif candidate.cued:
-                cued_surnames.add(candidate.surname)
+        if len(run) == 1:  # one word: never an organisation, at most a surname
+            if not _cannot_be_surname(run[0]):  # most runs: "Russia", "The", "President"
+                lone_words.append(run)
+            continue
+        for part in _coordinated_parts(run):
+            organization = _organization(part, text)
+            if organization:
+                found.append(organization)
+        _read_names(run, reader, candidates, cued_surnames)
+    surnames = {candidate.surname for candidate in candidates}
+    for run in lone_words:
+        if run[0].folded in surnames:
+            _read_names(run, reader, candidates, cued_surnames)
     found.extend(_resolve_people(candidates, cued_surnames))
     found.sort(key=lambda pair: pair[0])
     entities: list[Entity] = []
@@ -213,6 +215,23 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
             seen.add(entity.name)
             entities.append(entity)
     return entities
+
+
+def _read_names(
+    run: list[_Word], reader: _Reader, candidates: list[_Candidate], cued_surnames: set[str]
+) -> None:
+    """Add the run's names of several words to ``candidates``, its cued surnames to the set.
+
+    A run of one word can only add a cued surname, and a cued surname counts
+    only when it ends a longer candidate: one-word runs (most runs) are read
+    last, and only when their word is such a surname; their cues (the words
+    around them) are not looked at otherwise.
+    """
+    for candidate in _name_candidates(run, reader):
+        if len(candidate.words) > 1:
+            candidates.append(candidate)
+        elif candidate.cued:
+            cued_surnames.add(candidate.surname)
 
 
 def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
