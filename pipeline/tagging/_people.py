@@ -193,9 +193,8 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
     cued_surnames: set[str] = set()
     lone_words: list[list[_Word]] = []
     for run in _runs(text, folded, known):
-        if len(run) == 1:  # one word: never an organisation, at most a surname
-            if not _cannot_be_surname(run[0]):  # most runs: "Russia", "The", "President"
-                lone_words.append(run)
+        if len(run) == 1:  # most runs ("Russia", "The", "Jalali"): at most a surname
+            lone_words.append(run)
             continue
         for part in _coordinated_parts(run):
             organization = _organization(part, text)
@@ -225,7 +224,8 @@ def _read_names(
     A run of one word can only add a cued surname, and a cued surname counts
     only when it ends a longer candidate: one-word runs (most runs) are read
     last, and only when their word is such a surname; their cues (the words
-    around them) are not looked at otherwise.
+    around them) are not looked at otherwise. A one-word run that cannot be a
+    surname (a known name, a function word, a title) gives nothing here.
     """
     for candidate in _name_candidates(run, reader):
         if len(candidate.words) > 1:
@@ -285,11 +285,6 @@ def _trimmed(run: list[_Word]) -> Iterator[list[_Word]]:
         run.pop()
     if run:
         yield run
-
-
-def _cannot_be_surname(word: _Word) -> bool:
-    folded = word.folded
-    return word.known or folded in STOPWORDS or _is_title(folded) or _is_org_head(folded)
 
 
 def _is_title(folded: str) -> bool:
