@@ -409,4 +409,6 @@ def _resolve_people(
 
 def _distinct(names: set[str]) -> set[str]:
     """Names that are not the tail of a longer one ("Vladimir Putin" absorbs "Putin")."""
+    if len(names) == 1:  # most surnames: nothing to compare
+        return names
     return {n for n in names if not any(o != n and o.endswith(" " + n) for o in names)}

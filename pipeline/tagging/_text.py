@@ -73,6 +73,7 @@ _TABLE = _build_table()
 
 
 _NEEDS_TABLE = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x5f\x61-\x7f]")  # non-ASCII, \t\n\r, `
+_ASCII_TABLE = {code: folded for code, folded in _TABLE.items() if code < 0x80}
 
 
 def fold(text: str) -> str:
@@ -84,6 +85,8 @@ def fold(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # e.g. "İ": lower() would add a combining dot
         return text.translate(_TABLE)
+    if lowered.isascii():  # only \t\n\r and ` left to do: translate has a fast path for ASCII
+        return lowered.translate(_ASCII_TABLE)
     return _NEEDS_TABLE.sub(_fold_match, lowered)
 
 
