@@ -66,10 +66,15 @@ _PARTICLE_START = re.compile(
     + rf")[{_UPPER}]"
 )
 _POSSESSIVE_ENDINGS = ("'s", "\u2019s", "'", "\u2019")
+_CUT_ENDINGS = (*_POSSESSIVE_ENDINGS, "-")  # what _runs cuts off a word before reading it
 _NEXT = re.compile(r" (\w+)(?: (\w+))?")
 _LOOKBACK = 40
 _MIN_NAME_WORDS, _MAX_NAME_WORDS = 2, 4
 _MAX_ORG_WORDS = 8
+
+
+_Spelling = tuple[str, int]
+"""A word as written (no possessive ending) and its offset in the text."""
 
 
 @dataclass(slots=True)
@@ -191,10 +196,10 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
     found: list[tuple[int, Entity]] = []
     candidates: list[_Candidate] = []
     cued_surnames: set[str] = set()
-    lone_words: list[list[_Word]] = []
-    for run in _runs(text, folded, known):
-        if len(run) == 1:  # most runs ("Russia", "The", "Jalali"): at most a surname
-            lone_words.append(run)
+    lone_words: list[_Spelling] = []
+    for run in _runs(text, folded, known, lone_words):
+        if len(run) == 1:  # at most a surname, like the lone words
+            lone_words.append((run[0].text, run[0].start))
             continue
         for part in _coordinated_parts(run):
             organization = _organization(part, text)
@@ -202,9 +207,10 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
                 found.append(organization)
         _read_names(run, reader, candidates, cued_surnames)
     surnames = {candidate.surname for candidate in candidates}
-    for run in lone_words:
-        if run[0].folded in surnames:
-            _read_names(run, reader, candidates, cued_surnames)
+    for spelling, start in lone_words:
+        if folded[start : start + len(spelling)] in surnames:
+            for run in _trimmed([_word(spelling, start, folded, known)]):
+                _read_names(run, reader, candidates, cued_surnames)
     found.extend(_resolve_people(candidates, cued_surnames))
     found.sort(key=lambda pair: pair[0])
     entities: list[Entity] = []
@@ -234,26 +240,41 @@ def _read_names(
             cued_surnames.add(candidate.surname)
 
 
-def _runs(text: str, folded: str, known: Known) -> Iterator[list[_Word]]:
-    """Capitalised words joined by single spaces; a possessive ("Iran's") ends a run."""
+def _runs(
+    text: str, folded: str, known: Known, lone_words: list[_Spelling]
+) -> Iterator[list[_Word]]:
+    """Capitalised words joined by single spaces; a possessive ("Iran's") ends a run.
+
+    A match of one plain word ("Russia", "The", "Jalali": most of them) is not
+    built into a run but added to ``lone_words``: it can only be a surname,
+    which is looked up last and rarely.
+    """
     for match in _run_pattern(text).finditer(text):
         run: list[_Word] = []
         position = match.start()
-        for piece in match.group().split(" "):
+        matched = match.group()
+        if " " not in matched and not matched.endswith(_CUT_ENDINGS):
+            lone_words.append((matched, position))
+            continue
+        for piece in matched.split(" "):
             start, position = position, position + len(piece) + 1
             bare = _without_possessive(piece).rstrip("-")
             if not bare:
                 continue
-            end = start + len(bare)
-            word_folded = folded[start:end]
-            span_end = known.span_end(start)
-            lexicon = span_end >= 0 or known.is_word(word_folded)
-            word = _Word(bare, word_folded, start, end, bare != bare.lower(), lexicon, span_end)
-            run.append(word)
+            run.append(_word(bare, start, folded, known))
             if bare != piece:
                 yield from _trimmed(run)
                 run = []
         yield from _trimmed(run)
+
+
+def _word(spelling: str, start: int, folded: str, known: Known) -> _Word:
+    """The word as the heuristic reads it: folded, capitalised or not, known to the lexicon."""
+    end = start + len(spelling)
+    word_folded = folded[start:end]
+    span_end = known.span_end(start)
+    lexicon = span_end >= 0 or known.is_word(word_folded)
+    return _Word(spelling, word_folded, start, end, spelling != spelling.lower(), lexicon, span_end)
 
 
 def _run_pattern(text: str) -> re.Pattern[str]:
