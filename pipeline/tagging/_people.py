@@ -20,6 +20,7 @@ A wrong person is worse than a missing one, so anything uncertain is left out.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ _NEXT = re.compile(r" (\w+)(?: (\w+))?")
 _LOOKBACK = 40
 _MIN_NAME_WORDS, _MAX_NAME_WORDS = 2, 4
 _MAX_ORG_WORDS = 8
+_WORD_CACHE = 50_000  # folded words looked up in the cue lists; bounded for a long process
 
 
 _Spelling = tuple[str, int]
@@ -201,10 +203,11 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
         if len(run) == 1:  # at most a surname, like the lone words
             lone_words.append((run[0].text, run[0].start))
             continue
-        for part in _coordinated_parts(run):
-            organization = _organization(part, text)
-            if organization:
-                found.append(organization)
+        if any(_heads_organization(word) for word in run):  # few runs name one
+            for part in _coordinated_parts(run):
+                organization = _organization(part, text)
+                if organization:
+                    found.append(organization)
         _read_names(run, reader, candidates, cued_surnames)
     surnames = {candidate.surname for candidate in candidates}
     for spelling, start in lone_words:
@@ -308,10 +311,12 @@ def _trimmed(run: list[_Word]) -> Iterator[list[_Word]]:
         yield run
 
 
+@functools.lru_cache(maxsize=_WORD_CACHE)  # asked of most words two or three times
 def _is_title(folded: str) -> bool:
     return folded in TITLES or (len(folded) > 8 and folded.endswith(TITLE_SUFFIXES))
 
 
+@functools.lru_cache(maxsize=_WORD_CACHE)
 def _is_org_head(folded: str) -> bool:
     return folded in ORG_HEADS or (len(folded) > 6 and folded.endswith(ORG_SUFFIXES))
 
@@ -327,8 +332,13 @@ def _coordinated_parts(run: list[_Word]) -> list[list[_Word]]:
     return [part for part in parts if part]
 
 
+def _heads_organization(word: _Word) -> bool:
+    """ "Ministry", "Bank", "Zentralbank": a word that makes its run an organisation's name."""
+    return word.capitalised and _is_org_head(word.folded)
+
+
 def _organization(run: list[_Word], text: str) -> tuple[int, Entity] | None:
-    heads = [i for i, w in enumerate(run) if w.capitalised and _is_org_head(w.folded)]
+    heads = [i for i, w in enumerate(run) if _heads_organization(w)]
     if not heads:
         return None
     begin = 0
