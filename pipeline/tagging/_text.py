@@ -72,7 +72,8 @@ def _build_table() -> dict[int, str]:
 _TABLE = _build_table()
 
 
-_NEEDS_TABLE = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x5f\x61-\x7f]")  # non-ASCII, \t\n\r, `
+_NEEDS_TABLE = re.compile(f"[{''.join(re.escape(chr(code)) for code in sorted(_TABLE))}]")
+"""The characters the table changes; the others (most of a text, but also «, », „) stay."""
 _ASCII_TABLE = {code: folded for code, folded in _TABLE.items() if code < 0x80}
 
 
