@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -20,9 +21,11 @@ from pipeline.tagging._terms import CaseRule, TermPattern
 from pipeline.tagging._text import fold
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """``pattern`` (an index into the matcher's patterns) found at ``start:end``."""
+class Hit(NamedTuple):
+    """``pattern`` (an index into the matcher's patterns) found at ``start:end``.
+
+    A named tuple: as immutable as a frozen dataclass, and half the cost to make.
+    """
 
     start: int
     end: int
