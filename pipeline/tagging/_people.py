@@ -58,14 +58,24 @@ _INNER = "|".join(
 _MORE_WORDS = rf"(?:(?: (?:{_INNER}))* {_CAP_WORD})*"
 _RUN = re.compile(rf"(?<!{_WORD_CHAR}){_CAP_WORD}{_MORE_WORDS}")
 _RUN_FROM_CAPITAL = re.compile(rf"[{_UPPER}](?<!{_WORD_CHAR}.){_WORD_CHAR}*{_MORE_WORDS}")
-_PARTICLE_START = re.compile(
-    "-(?:"
-    + "|".join(
+
+
+def _particle_start_pattern() -> re.Pattern[str]:
+    """Where ``_RUN`` would start a run on a particle prefix: "al-Assad" after a space.
+
+    The pattern opens on the hyphen, a literal the regex engine skips to
+    quickly; look-behinds then check the particle and the character before
+    it, one look-behind per particle length (a look-behind has one width).
+    """
+    lengths = sorted({len(particle) for particle in _PARTICLES})
+    behind = [
         rf"(?<=(?<!{_WORD_CHAR})(?:{'|'.join(p for p in _PARTICLES if len(p) == size)})-)"
-        for size in sorted({len(p) for p in _PARTICLES})  # a look-behind has one width
-    )
-    + rf")[{_UPPER}]"
-)
+        for size in lengths
+    ]
+    return re.compile(rf"-(?:{'|'.join(behind)})[{_UPPER}]")
+
+
+_PARTICLE_START = _particle_start_pattern()
 _POSSESSIVE_ENDINGS = ("'s", "\u2019s", "'", "\u2019")
 _CUT_ENDINGS = (*_POSSESSIVE_ENDINGS, "-")  # what _runs cuts off a word before reading it
 _NEXT = re.compile(r" (\w+)(?: (\w+))?")
@@ -210,7 +220,7 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
                     found.append(organization)
         _read_names(run, reader, candidates, cued_surnames)
     surnames = {candidate.surname for candidate in candidates}
-    for spelling, start in lone_words:
+    for spelling, start in lone_words:  # read only as the surname of a longer candidate
         if folded[start : start + len(spelling)] in surnames:
             for run in _trimmed([_word(spelling, start, folded, known)]):
                 _read_names(run, reader, candidates, cued_surnames)

@@ -157,7 +157,7 @@ class KeywordTagger:
         self, text: str, hits: list[Hit], *, title_end: int, language: str | None
     ) -> list[TopicTag]:
         tallies = self._tally(text, hits, title_end, language)
-        scored = self._with_parents(tallies)
+        scored = self._labels_to_score(tallies)
         totals: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
         for topic in reversed(self.taxonomy.topics.values()):  # children before parents
@@ -188,7 +188,7 @@ class KeywordTagger:
         ]
         return sorted(tags, key=lambda t: -t.score)
 
-    def _with_parents(self, tallies: dict[str, _TopicTally]) -> set[str]:
+    def _labels_to_score(self, tallies: dict[str, _TopicTally]) -> set[str]:
         """Topics some of whose terms occur, and their ancestors: the only ones that can score.
 
         Most of the taxonomy is silent in any one article; a silent topic would
