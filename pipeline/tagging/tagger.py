@@ -266,17 +266,26 @@ class KeywordTagger:
         return self.min_score if topic.min_score is None else topic.min_score
 
     def _entities(self, hits: list[Hit]) -> list[Entity]:
-        """Entities by first mention; a weak name counts only beside a strong one."""
-        first_seen: dict[Entity, int] = {}
-        strong: set[Entity] = set()
+        """Entities by first mention; a weak name counts only beside a strong one.
+
+        Entities are told apart by name and type, what makes two of them equal:
+        hashing the model itself is a Python call, and a long article has a
+        hundred mentions.
+        """
+        first_seen: dict[tuple[str, str], tuple[int, Entity]] = {}
+        strong: set[tuple[str, str]] = set()
         for hit in hits:
             name = self._terms[hit.pattern]
             if not isinstance(name, EntityName):
                 continue
-            first_seen.setdefault(name.entity, hit.start)
+            entity = name.entity
+            key = (entity.name, entity.type)
+            if key not in first_seen:
+                first_seen[key] = (hit.start, entity)
             if not name.weak:
-                strong.add(name.entity)
-        return sorted((e for e in first_seen if e in strong), key=first_seen.__getitem__)
+                strong.add(key)
+        mentioned = [first_seen[key] for key in first_seen if key in strong]
+        return [entity for _, entity in sorted(mentioned, key=lambda mention: mention[0])]
 
     def _known_word(self, folded: str) -> bool:
         """Is this one word a name in the lexicon (exactly, or by a name's prefix)?"""
