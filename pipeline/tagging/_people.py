@@ -210,7 +210,7 @@ def find_people_and_organizations(text: str, folded: str, known: Known) -> list[
     cued_surnames: set[str] = set()
     lone_words: list[_Spelling] = []
     for run in _runs(text, folded, known, lone_words):
-        if len(run) == 1:  # at most a surname, like the lone words
+        if len(run) == 1:  # one word left ("Iran's", a run cut by a possessive): as lone words
             lone_words.append((run[0].text, run[0].start))
             continue
         if any(_heads_organization(word) for word in run):  # few runs name one
