@@ -27,6 +27,7 @@ canonicalize_url(u)``:
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
@@ -280,6 +281,8 @@ def _is_tracking(name: str, value: str | None) -> bool:
 
 def _normalize_escapes(text: str, safe: frozenset[str]) -> str:
     """Decode escapes of unreserved characters, upper-case the rest, encode unsafe characters."""
+    if not _outside(safe).search(text):
+        return text  # the common case: nothing to decode or encode, and no per-character loop
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -298,6 +301,12 @@ def _normalize_escapes(text: str, safe: frozenset[str]) -> str:
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
         i += 1
     return "".join(out)
+
+
+@functools.cache
+def _outside(chars: frozenset[str]) -> re.Pattern[str]:
+    """A pattern matching any character not in ``chars``."""
+    return re.compile("[^" + "".join(sorted(f"\\U{ord(c):08x}" for c in chars)) + "]")
 
 
 def _unwrap_amp_cache(parts: SplitResult) -> str | None:

@@ -76,10 +76,12 @@ class Fingerprinter:
 
 def url_keys(article: EnrichedArticle) -> tuple[str, ...]:
     """The canonical forms of the article's canonical URL and of the URL it was fetched from."""
-    keys = [url_key(article.canonical_url or article.url)]
-    fetched = url_key(article.url)
-    if fetched not in keys:
-        keys.append(fetched)
+    canonical = article.canonical_url or article.url
+    keys = [url_key(canonical)]
+    if canonical != article.url:  # mostly they are the same URL: canonicalise it once
+        fetched = url_key(article.url)
+        if fetched not in keys:
+            keys.append(fetched)
     return tuple(keys)
 
 

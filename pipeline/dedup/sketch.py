@@ -72,6 +72,10 @@ class Sketcher:
         self.rows = rows
         self.seed = seed
         self._a, self._b = affine32_permutations(num_perm, seed)
+        self._band_hashers = [
+            hashlib.blake2b(digest_size=8, person=band.to_bytes(16, "little"))
+            for band in range(bands)
+        ]
 
     def signature(self, shingle_set: ShingleSet) -> Signature:
         """The MinHash signature of a shingle set (all-max values for an empty set).
@@ -82,17 +86,35 @@ class Sketcher:
         """
         if len(shingle_set) == 0:
             return np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        mixed = _fmix32(shingle_set.astype(np.uint32))[:, None]
-        return np.asarray((mixed * self._a + self._b).min(axis=0), dtype=np.uint32)
+        mixed = _fmix32(shingle_set.astype(np.uint32, copy=False))
+        hashed = np.multiply.outer(mixed, self._a)  # one row per shingle, one column per map
+        hashed += self._b
+        return hashed.min(axis=0)
 
     def bucket_keys(self, shingle_set: ShingleSet) -> list[int]:
-        """One signed 64-bit key per band; empty for an empty set (nothing to compare)."""
+        """One signed 64-bit key per band; empty for an empty set (nothing to compare).
+
+        A band's key is the 8-byte BLAKE2b digest of its ``rows`` values
+        (little-endian ``uint32``), personalised by the band number and read as a
+        little-endian signed integer.
+        """
         if len(shingle_set) == 0:
             return []
-        values = self.signature(shingle_set).astype("<u4")
-        keys = []
-        for band in range(self.bands):
-            chunk = values[band * self.rows : (band + 1) * self.rows].tobytes()
-            digest = hashlib.blake2b(chunk, digest_size=8, person=band.to_bytes(16, "little"))
-            keys.append(int.from_bytes(digest.digest(), "little", signed=True))
-        return keys
+        values = self.signature(shingle_set).astype("<u4", copy=False).tobytes()
+        band_bytes = self.rows * 4
+        digests = b"".join(
+            _digest(hasher, values[band * band_bytes : (band + 1) * band_bytes])
+            for band, hasher in enumerate(self._band_hashers)
+        )
+        return np.frombuffer(digests, dtype="<i8").tolist()
+
+
+def _digest(hasher: hashlib.blake2b, data: bytes) -> bytes:
+    """The digest of ``data`` under ``hasher``'s parameters, leaving ``hasher`` unused.
+
+    Copying a keyed BLAKE2b is cheaper than building one per band and article
+    (its parameter block, here the band number as personalisation, is set up once).
+    """
+    band_hasher = hasher.copy()
+    band_hasher.update(data)
+    return band_hasher.digest()

@@ -64,10 +64,25 @@ def shingles(words: list[str], size: int) -> ShingleSet:
     )
     width = min(size, len(words))
     count = len(words) - width + 1
-    window = np.zeros(count, dtype=np.uint64)
-    for offset in range(width):
-        window = window * _WINDOW_BASE + token_hashes[offset : offset + count]
-    return np.unique((_finalise(window) >> np.uint64(32)).astype(np.uint32))
+    window = token_hashes[:count].copy()  # the polynomial's first term: 0 * base + h
+    for offset in range(1, width):
+        window *= _WINDOW_BASE
+        window += token_hashes[offset : offset + count]
+    return _sorted_distinct((_finalise(window) >> np.uint64(32)).astype(np.uint32))
+
+
+def _sorted_distinct(values: ShingleSet) -> ShingleSet:
+    """``np.unique(values)`` for a fresh 1-d array, sorted in place.
+
+    For the few hundred values of an article ``np.unique`` spends most of its
+    time in its general machinery (hash-based dedup, then a sort); one sort and
+    a neighbour comparison give the same array in a tenth of the time.
+    """
+    values.sort()
+    distinct = np.empty(len(values), dtype=bool)
+    distinct[:1] = True
+    np.not_equal(values[1:], values[:-1], out=distinct[1:])
+    return values[distinct]
 
 
 def _finalise(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
