@@ -25,6 +25,8 @@ def bounded_key(text: str) -> str:
     >>> len(bounded_key("x" * 5000).encode())
     1000
     """
+    if len(text) <= KEY_BYTES // 4:
+        return text  # at most 4 bytes per character: short enough without encoding it
     data = text.encode("utf-8", "surrogatepass")
     if len(data) <= KEY_BYTES:
         return text
