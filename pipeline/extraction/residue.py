@@ -168,10 +168,9 @@ def _extend_residue_runs(
 
 def _extend_teasers(lines: Sequence[Line], verdicts: dict[int, str], rules: ResidueRules) -> None:
     """After a bare label such as "Related" or "Lesen Sie auch", short lines are teaser titles."""
-    labels = {c.name for c in rules.categories if c.label}
     for position, line in enumerate(lines):
         reason = verdicts.get(line.index, "")
-        if not (reason.removeprefix("rule:") in labels and line.words <= 4):
+        if not (reason.removeprefix("rule:") in rules.label_names and line.words <= 4):
             continue
         for follower in lines[position + 1 : position + 1 + rules.teaser_lines]:
             if follower.index in verdicts and not _removable(verdicts, follower):
