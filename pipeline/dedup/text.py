@@ -30,12 +30,18 @@ import numpy.typing as npt
 ShingleSet = npt.NDArray[np.uint32]
 
 _WORD = re.compile(r"\w+")
+_ASCII_NON_WORD_TO_SPACE = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+)
+"""What ``\\w+`` leaves out of an ASCII text, as spaces: ASCII texts split on it instead."""
 _WINDOW_BASE = np.uint64(0x100000001B3)  # FNV-64 prime: odd, so the window polynomial mixes
 _FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens after Unicode NFKC normalisation; punctuation is dropped."""
+    if text.isascii():  # NFKC and casefold change ASCII as lower() does; split in half the time
+        return text.lower().translate(_ASCII_NON_WORD_TO_SPACE).split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
