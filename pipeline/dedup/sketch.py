@@ -72,8 +72,13 @@ class Sketcher:
         self.rows = rows
         self.seed = seed
         self._a, self._b = affine32_permutations(num_perm, seed)
-        self._band_hashers = [
-            hashlib.blake2b(digest_size=8, person=band.to_bytes(16, "little"))
+        # Per band: a BLAKE2b keyed by the band number (copied per article, cheaper than
+        # building one: its parameter block is set up once) and where its values lie.
+        self._bands = [
+            (
+                hashlib.blake2b(digest_size=8, person=band.to_bytes(16, "little")),
+                slice(band * rows * 4, (band + 1) * rows * 4),
+            )
             for band in range(bands)
         ]
 
@@ -101,20 +106,9 @@ class Sketcher:
         if len(shingle_set) == 0:
             return []
         values = self.signature(shingle_set).astype("<u4", copy=False).tobytes()
-        band_bytes = self.rows * 4
-        digests = b"".join(
-            _digest(hasher, values[band * band_bytes : (band + 1) * band_bytes])
-            for band, hasher in enumerate(self._band_hashers)
-        )
+        digests = bytearray()
+        for keyed, band_bytes in self._bands:
+            hasher = keyed.copy()
+            hasher.update(values[band_bytes])
+            digests += hasher.digest()
         return np.frombuffer(digests, dtype="<i8").tolist()
-
-
-def _digest(hasher: hashlib.blake2b, data: bytes) -> bytes:
-    """The digest of ``data`` under ``hasher``'s parameters, leaving ``hasher`` unused.
-
-    Copying a keyed BLAKE2b is cheaper than building one per band and article
-    (its parameter block, here the band number as personalisation, is set up once).
-    """
-    band_hasher = hasher.copy()
-    band_hasher.update(data)
-    return band_hasher.digest()
