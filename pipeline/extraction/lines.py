@@ -21,8 +21,9 @@ _CLOSERS = "\"'\u201d\u2019\u00bb)]"  # straight and typographic closing quotes,
 _CLOCK = re.compile(r"\b\d{1,2}[:h.]\d{2}\b")
 _DIGIT = re.compile(r"\d")  # no digit, no clock time: most lines skip the costlier _CLOCK scan
 _NON_WORD = re.compile(r"[\W_]+")
-_ASCII_NON_WORD_TO_SPACE = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
-"""``_NON_WORD.sub(" ", text)`` for ASCII text, as a table: half the time of the regex."""
+_ASCII_NON_ALNUM_TO_SPACE = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+"""``_NON_WORD.sub(" ", text)`` for ASCII text, as a table: half the time of the regex. Unlike
+dedup's ``\\w+`` tokens, a line key splits on "_" too."""
 SENTENCE_MIN_WORDS = 6
 
 _T = TypeVar("_T")
@@ -112,7 +113,7 @@ def line_key(text: str) -> str:
     if _DIGIT.search(folded):
         folded = _CLOCK.sub("0:0", folded)
     if folded.isascii():
-        spaced = folded.translate(_ASCII_NON_WORD_TO_SPACE)
+        spaced = folded.translate(_ASCII_NON_ALNUM_TO_SPACE)
     else:
         spaced = _NON_WORD.sub(" ", folded)
     return bounded_key(" ".join(spaced.split()))
