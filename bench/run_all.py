@@ -17,8 +17,11 @@ same pages:
 Then the feed-polling benchmarks (10,000 feeds with validators on a
 compressed 15-minute schedule; and :mod:`bench.feed_polling`) and the soak
 (:mod:`bench.soak`). Rates are articles over the wall time of the whole
-command, start-up included. Prints Markdown tables with every figure next
-to its target and writes ``bench/results/latest.json`` and ``latest.md``::
+command, start-up included; each row also has its rate at work, from its
+first page handed out or feed polled to its last result or stored row
+(start-up and shutdown left out on both sides of a ratio). Prints Markdown
+tables with every figure next to its target and writes
+``bench/results/latest.json`` and ``latest.md``::
 
     NEWSFLOW_TEST_KAFKA_BOOTSTRAP=127.0.0.1:19092 python -m bench.run_all [--quick]
 
@@ -45,6 +48,7 @@ from bench.e2e.runs import (
     REPO,
     delete_topics,
     kafka_latency,
+    last_stored_at,
     run_once,
     write_config,
 )
@@ -82,12 +86,17 @@ def machine() -> dict[str, Any]:
     }
 
 
-def figures(run: MeasuredRun, articles: int, extra_cpu: dict[str, float]) -> dict[str, Any]:
-    """The common columns of one measured command."""
+def figures(
+    run: MeasuredRun, articles: int, extra_cpu: dict[str, float], *, working_s: float | None
+) -> dict[str, Any]:
+    """The common columns of one measured command; ``working_s`` is its time at work,
+    start-up and shutdown left out."""
     return {
         "articles": articles,
         "wall_s": round(run.wall, 2),
         "rate": round(articles / run.wall, 2) if run.wall else 0.0,
+        "working_s": round(working_s, 2) if working_s else None,
+        "working_rate": round(articles / working_s, 2) if working_s else None,
         "cpu_s": round(run.cpu, 2),
         "cores_used": round(run.cpu / run.wall, 2) if run.wall else 0.0,
         "cpu_ms_per_article": round(run.cpu / articles * 1000, 2) if articles else None,
@@ -124,7 +133,7 @@ class Bench:
                                    [sys.executable, "-m", "bench.e2e.limit",
                                     "--root", str(self.manifest.root)])  # fmt: skip
         inner = json.loads(run.stdout.strip().splitlines()[-1])
-        out = figures(run, int(inner["articles"]), other)
+        out = figures(run, int(inner["articles"]), other, working_s=inner["seconds"])
         out["inner"] = inner
         return out
 
@@ -136,7 +145,7 @@ class Bench:
                                    [sys.executable, "-m", "bench.e2e.naive", "--feeds", str(feeds),
                                     "--db", str(self.workdir / "naive.db")])  # fmt: skip
         inner = json.loads(run.stdout.strip().splitlines()[-1])
-        out = figures(run, int(inner["articles"]), other)
+        out = figures(run, int(inner["articles"]), other, working_s=inner["seconds"])
         out["inner"] = inner
         return out
 
@@ -147,15 +156,24 @@ class Bench:
         roles = ["extract"] if transport == "embedded" else _kafka_roles()
         print(f"  newsflow {transport} ... (load {os.getloadavg()[0]:.2f})", file=sys.stderr,
               flush=True)  # fmt: skip
+        self.server.reset_stats()
         self.others.start()
+        started = time.time()
         result = run_once(config, db, roles=roles)
         other = self.others.stop()
         if result.run.returncode != 0:
             print(result.run.stderr[-3000:], file=sys.stderr)
         if transport == "kafka":
             delete_topics(config)
-        out = figures(result.run, result.stored + result.duplicates, other)
+        first_request = self.server.stats()["first_request_at"]
+        last_row = last_stored_at(db)
+        working = None
+        if isinstance(first_request, float) and last_row is not None:
+            working = last_row.timestamp() - first_request
+        out = figures(result.run, result.stored + result.duplicates, other, working_s=working)
         out["summary"] = result.summary
+        if working is not None:
+            out["startup_s"] = round(first_request - started, 2)
         return out
 
     def latency(self, rate: float) -> dict[str, Any]:
@@ -247,9 +265,13 @@ def _end_to_end(bench: Bench, results: dict[str, Any]) -> None:
     for name, measure in measurements.items():
         results[name] = measure()
         limits.append(bench.limit())
-        results[name]["limit_rate"] = round((limits[-2]["rate"] + limits[-1]["rate"]) / 2, 2)
+        for key in ("rate", "working_rate"):
+            around = (limits[-2][key] + limits[-1][key]) / 2
+            results[name][f"limit_{key}"] = round(around, 2)
     if "kafka" in measurements:
-        results["kafka_latency"] = bench.latency(max(1.0, results["kafka"]["rate"] / 2))
+        kafka = results["kafka"]
+        most = kafka.get("working_rate") or kafka["rate"]  # the rate at work, when measured
+        results["kafka_latency"] = bench.latency(max(1.0, most / 2))
     results["limit_runs"] = limits
     results["limit"] = _mean_of(limits)
 
@@ -257,7 +279,8 @@ def _end_to_end(bench: Bench, results: dict[str, Any]) -> None:
 def _mean_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The limit runs as one row: figures averaged, peaks from the first."""
     out = dict(runs[0])
-    for key in ("wall_s", "rate", "cpu_s", "cores_used", "cpu_ms_per_article"):
+    for key in ("wall_s", "rate", "working_s", "working_rate", "cpu_s", "cores_used",
+                "cpu_ms_per_article"):  # fmt: skip
         out[key] = round(sum(r[key] for r in runs) / len(runs), 2)
     return out
 

@@ -118,6 +118,13 @@ def count_rows(db: Path) -> tuple[int, int]:
         return int(articles.fetchone()[0]), int(duplicates.fetchone()[0])
 
 
+def last_stored_at(db: Path) -> datetime | None:
+    """When the store's newest row was written."""
+    with sqlite3.connect(db) as conn:
+        (stored,) = conn.execute("SELECT MAX(stored_at) FROM articles").fetchone()
+    return datetime.fromisoformat(stored) if stored else None
+
+
 def stored_at_by_url(db: Path) -> dict[str, datetime]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT url, stored_at FROM articles").fetchall()

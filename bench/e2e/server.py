@@ -8,7 +8,9 @@ feeds (with ``ETag`` and ``Last-Modified``; a matching ``If-None-Match`` or
 disk. ``127.0.0.1`` serves the polling benchmark's feeds (``/poll/<n>.xml``,
 see :func:`bench.e2e.feeds.poll_feed`) and the control endpoints:
 
-- ``/_bench/stats``: requests by status and body bytes sent, as JSON;
+- ``/_bench/stats``: requests by status, body bytes sent and the time
+  (Unix seconds) of the first request, as JSON;
+- ``/_bench/reset``: those counters back to zero (before a measured run);
 - ``/_bench/epoch/<e>``: the polling feeds' clock (feed ``n`` publishes one
   item in epoch ``e`` with probability ``--publish-per-mille`` / 1000).
 
@@ -29,6 +31,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -54,21 +57,36 @@ class Document:
 
 
 class Stats:
-    """Counters shared by every handler thread."""
+    """Counters shared by every handler thread.
+
+    The first request's time is when a measured pipeline began its work (its
+    first feed poll): a run's start-up ends there.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.by_status: dict[int, int] = {}
-        self.body_bytes = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_status: dict[int, int] = {}
+            self.body_bytes = 0
+            self.first_request_at: float | None = None
 
     def count(self, status: int, body_bytes: int) -> None:
         with self._lock:
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
             self.by_status[status] = self.by_status.get(status, 0) + 1
             self.body_bytes += body_bytes
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
-            return {"by_status": dict(self.by_status), "body_bytes": self.body_bytes}
+            return {
+                "by_status": dict(self.by_status),
+                "body_bytes": self.body_bytes,
+                "first_request_at": self.first_request_at,
+            }
 
 
 class PollHub:
@@ -170,6 +188,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_bench/stats":
             body = json.dumps(self.server.stats.snapshot()).encode()
             self._send(HTTPStatus.OK, body, "application/json", count=False)
+        elif path == "/_bench/reset":
+            self.server.stats.reset()
+            self._send(HTTPStatus.OK, b"ok", "text/plain", count=False)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"no such control", "text/plain", count=False)
 
@@ -291,7 +312,13 @@ class CorpusServer:
             return data
 
     def set_epoch(self, epoch: int) -> None:
-        with urllib.request.urlopen(f"{self.base}/_bench/epoch/{epoch}", timeout=10) as response:
+        self._control(f"epoch/{epoch}")
+
+    def reset_stats(self) -> None:
+        self._control("reset")
+
+    def _control(self, command: str) -> None:
+        with urllib.request.urlopen(f"{self.base}/_bench/{command}", timeout=10) as response:
             response.read()
 
     def __exit__(
