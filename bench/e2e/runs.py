@@ -46,11 +46,14 @@ def write_config(
     transport: str = "embedded",
     bootstrap: str | None = None,
     overrides: dict[str, Any] | None = None,
+    feeds: int | None = None,
 ) -> Path:
-    """A newsflow config for the served corpus; Kafka topics and groups unique per call."""
+    """A newsflow config for the served corpus (its first ``feeds`` feeds, or all); Kafka
+    topics and groups unique per call."""
     run = uuid.uuid4().hex[:8]
+    listed = manifest.feeds[:feeds] if feeds is not None else manifest.feeds
     raw: dict[str, Any] = {
-        "feeds": [{"name": f.name, "url": manifest.feed_url(f, port)} for f in manifest.feeds],
+        "feeds": [{"name": f.name, "url": manifest.feed_url(f, port)} for f in listed],
         "transport": transport,
         "storage": {"url": f"sqlite:///{db}"},
         "fetch": {
