@@ -238,10 +238,10 @@ class FetchConfig(_Section):
         default=5,
         ge=0,
         le=50,
-        description="Embedded service: times a page whose fetch still failed transiently"
-        " after its retries (a dead letter: timeout, 429, 5xx, host_blocked) is fetched"
-        " again later by the service itself; 0 leaves every letter to `newsflow dlq"
-        " replay`. Not on Kafka (letters there wait for `dlq replay`).",
+        description="Times a page whose fetch still failed transiently after its retries"
+        " (a dead letter: timeout, 429, 5xx, host_blocked) is fetched again later by the"
+        " service itself (`newsflow run`, either transport; not `run --once`); 0 leaves"
+        " every letter to `newsflow dlq replay`.",
     )
     retry_later_seconds: float = Field(
         default=300,

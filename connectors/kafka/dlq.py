@@ -12,7 +12,10 @@ the replay group's offsets (a transaction by default):
 
 So each pending letter is handled exactly once per replay, and what the
 replay group has committed past is either replayed or still pending further
-on. A letter whose headers are missing or name a topic outside this
+on. The service replays the letters whose ``retry_at`` has come by itself
+(:class:`DueLetters`, :mod:`pipeline.runtime.kafka_retry_later`); a replayed
+record carries its letter's attempts (``letter_attempts``), so a letter of
+its next failure counts on. A letter whose headers are missing or name a topic outside this
 deployment's prefix is kept (appended again) and counted as ``invalid``::
 
     result = replay(config.kafka, LetterFilter(stage="extract"))
@@ -31,7 +34,7 @@ from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, TransactionalDelivery
 from connectors.kafka.errors import kafka_errors
-from connectors.kafka.headers import DeadLetterInfo, Headers
+from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, Headers
 from connectors.kafka.records import InRecord, OutRecord, Partition
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import KafkaConfig
@@ -65,6 +68,17 @@ class ReplayResult:
     kept: int = 0
     invalid: int = 0
     dropped: int = 0
+
+
+@dataclass(frozen=True)
+class DueLetters:
+    """The letters whose ``retry_at`` has come; ``now`` is
+    :func:`~connectors.kafka.headers.timestamp` text, which sorts as time does."""
+
+    now: str
+
+    def matches(self, info: DeadLetterInfo) -> bool:
+        return info.retry_at is not None and info.retry_at <= self.now
 
 
 def replay_group(config: KafkaConfig) -> str:
@@ -161,7 +175,9 @@ def _read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Ite
         remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
 
 
-def replay(config: KafkaConfig, letters: LetterFilter, *, drop: bool = False) -> ReplayResult:
+def replay(
+    config: KafkaConfig, letters: LetterFilter | DueLetters, *, drop: bool = False
+) -> ReplayResult:
     """Send pending letters matching ``letters`` back to their source topics (module docstring).
 
     With ``drop`` they are discarded instead: the replay group commits past them and
@@ -194,7 +210,7 @@ def _replay(
     config: KafkaConfig,
     consumer: GroupConsumer,
     delivery: Delivery,
-    letters: LetterFilter,
+    letters: LetterFilter | DueLetters,
     *,
     drop: bool,
 ) -> ReplayResult:
@@ -247,4 +263,7 @@ def _target(config: KafkaConfig, letter: DeadLetter) -> str | None:
 
 def _resend(letter: DeadLetter, target: str, record: InRecord) -> OutRecord:
     provenance = f"{record.topic}[{record.partition}]@{record.offset}".encode()
-    return OutRecord(target, letter.key, letter.value, [("replayed_from", provenance)])
+    headers = [("replayed_from", provenance)]
+    if letter.info is not None:
+        headers.append((LETTER_ATTEMPTS, str(letter.info.attempts).encode()))
+    return OutRecord(target, letter.key, letter.value, headers)

@@ -15,6 +15,17 @@ UTF-8 text so any Kafka client (or ``kcat -J``) can read them::
     reason            no_text
     retryable         false
     failed_at         2026-11-18T09:12:44.120Z
+
+and, on a fetch that failed transiently (a timeout, 429, 5xx), when the
+service will fetch it again by itself (``fetch.retry_later_*``)::
+
+    attempts          2
+    retry_at          2026-11-18T09:22:44.120Z
+
+``attempts`` counts the times the message failed and was dead-lettered; a
+replay sends it back with a ``letter_attempts`` header, so the next letter
+of the same message counts on. Letters without these headers (from before
+they existed) read as one attempt, waiting for ``newsflow dlq replay``.
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ DEAD_LETTER_HEADERS = (
     "retryable",
     "failed_at",
 )
+LETTER_ATTEMPTS = "letter_attempts"
+"""On a replayed record: the attempts of the letter it came from."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,10 @@ class DeadLetterInfo:
     reason: str
     retryable: bool
     failed_at: str
+    attempts: int = 1
+    retry_at: str | None = None
+    """When the service sends the letter back by itself (:func:`timestamp` text); None
+    leaves it to ``newsflow dlq replay``."""
 
     def to_headers(self) -> Headers:
         values = {
@@ -70,7 +87,11 @@ class DeadLetterInfo:
             "retryable": "true" if self.retryable else "false",
             "failed_at": self.failed_at,
         }
-        return [(name, values[name].encode("utf-8")) for name in DEAD_LETTER_HEADERS]
+        headers = [(name, values[name].encode("utf-8")) for name in DEAD_LETTER_HEADERS]
+        headers.append(("attempts", str(self.attempts).encode()))
+        if self.retry_at is not None:
+            headers.append(("retry_at", self.retry_at.encode()))
+        return headers
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes | None]]) -> DeadLetterInfo:
@@ -91,6 +112,8 @@ class DeadLetterInfo:
                 reason=values["reason"],
                 retryable=values["retryable"] == "true",
                 failed_at=values["failed_at"],
+                attempts=int(values.get("attempts", "1")),
+                retry_at=_moment(values.get("retry_at")),
             )
         except ValueError as exc:
             raise MessageError(f"not a dead letter: malformed header: {exc}") from None
@@ -99,6 +122,22 @@ class DeadLetterInfo:
 def header_dict(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
     """Headers as text (the last value wins for a repeated name; undecodable bytes replaced)."""
     return {name: (value or b"").decode("utf-8", errors="replace") for name, value in headers or ()}
+
+
+def _moment(value: str | None) -> str | None:
+    """A :func:`timestamp` header as it is; ValueError when it is not one."""
+    if not value:
+        return None
+    datetime.fromisoformat(value)
+    return value
+
+
+def letter_attempts(headers: Iterable[tuple[str, bytes | None]] | None) -> int:
+    """The attempts of the letter a replayed record came from; 0 for any other record."""
+    try:
+        return max(0, int(header_dict(headers).get(LETTER_ATTEMPTS, "0")))
+    except ValueError:
+        return 0
 
 
 def timestamp(moment: datetime) -> str:

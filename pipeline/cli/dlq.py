@@ -127,9 +127,10 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return
     error = printable(info.error_message)[:PREVIEW_CHARS]
+    retry = f"  retry {info.retry_at[:19]}Z" if info.retry_at else ""
     out.write(
         f"{where}  {info.source_topic}[{info.source_partition}]@{info.source_offset}"
-        f"  {info.stage}  {info.reason}  {info.error_class}: {error}\n"
+        f"  {info.stage}  {info.reason}  x{info.attempts}{retry}  {info.error_class}: {error}\n"
     )
 
 

@@ -90,13 +90,17 @@ def handle(args: argparse.Namespace) -> int:
 def run_poller(
     config: Config, stop: threading.Event, *, once: bool, control: LoopControl | None = None
 ) -> RunSummary:
+    from pipeline.runtime.kafka_retry_later import letters_retried
     from pipeline.runtime.kafka_source import KafkaFeedSource
     from pipeline.runtime.wiring import Resources
 
     resources = Resources(config)
     source = KafkaFeedSource(config, resources, control=control)
     try:
-        return source.run_once() if once else source.run_forever(stop)
+        if once:
+            return source.run_once()
+        with letters_retried(config):  # the one poller also sends due dead letters back
+            return source.run_forever(stop)
     finally:
         source.close()
         resources.close()

@@ -72,7 +72,7 @@ from connectors.kafka.clients import make_admin, make_producer
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, TransactionalDelivery
 from connectors.kafka.errors import is_fatal
-from connectors.kafka.headers import DeadLetterInfo, timestamp
+from connectors.kafka.headers import DeadLetterInfo, letter_attempts, timestamp
 from connectors.kafka.instance import InstanceSlot
 from connectors.kafka.records import InRecord, OutRecord
 from connectors.kafka.topics import ensure_topics, topic_specs
@@ -82,6 +82,7 @@ from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
 from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES, message_context
 from pipeline.runtime.outcome import Failure, Outcome, RetryPolicy
+from pipeline.runtime.retry_later import RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import STORE_UNAVAILABLE, timed_process
@@ -146,6 +147,7 @@ class KafkaWorkerRunner:
         self.logical = {topic_name(self.kafka.topic_prefix, t): t for t in worker.consumes}
         self.dlq_topic = topic_name(self.kafka.topic_prefix, "dlq")
         self.summary = RunSummary()
+        self.retry_later = RetryLater.from_config(config.fetch)
         self._stages = list(stages) if stages is not None else None
         self._lock_dir = lock_dir
         self._slot: InstanceSlot | None = None
@@ -414,6 +416,10 @@ class KafkaWorkerRunner:
         )
 
     def _dead_letter(self, record: InRecord, failure: Failure) -> OutRecord:
+        """The letter of ``record``; a transient fetch failure gets its time to be fetched
+        again (:class:`RetryLater`), counted on from the letter it was replayed from."""
+        attempts = letter_attempts(record.headers) + 1
+        retry_at = self.retry_later.schedule(failure)(attempts)
         info = DeadLetterInfo(
             source_topic=record.topic,
             source_partition=record.partition,
@@ -425,6 +431,8 @@ class KafkaWorkerRunner:
             reason=failure.reason,
             retryable=failure.retryable,
             failed_at=timestamp(utcnow()),
+            attempts=attempts,
+            retry_at=timestamp(retry_at) if retry_at is not None else None,
         )
         return OutRecord(self.dlq_topic, record.key, record.value or b"", info.to_headers())
 

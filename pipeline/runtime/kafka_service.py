@@ -14,7 +14,9 @@ code.
 every consumer group has caught up (lag 0 on every topic, checked in
 topology order so nothing can still be in flight), then stops the workers
 and returns the summary of the run, counted by the poller and the workers.
-``once=False`` follows the schedule until ``stop`` is set.
+``once=False`` follows the schedule until ``stop`` is set, and sends dead
+letters of transient fetch failures back when their time has come
+(:mod:`pipeline.runtime.kafka_retry_later`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from pipeline.config import Config
 from pipeline.errors import TransportError
+from pipeline.runtime.kafka_retry_later import letters_retried
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
 from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
@@ -85,7 +88,7 @@ def run_kafka(
                 summary = source.run_once(stop)
                 wait_until_drained(config, stop, tick=_ticker(workers, control))
             else:
-                summary = _run_forever(source, stop, workers)
+                summary = _run_forever(source, stop, workers, config)
         finally:
             source.close()
     finally:
@@ -118,12 +121,15 @@ def _ticker(workers: WorkerProcesses, control: LoopControl | None) -> Callable[[
 
 
 def _run_forever(
-    source: KafkaFeedSource, stop: threading.Event, workers: WorkerProcesses
+    source: KafkaFeedSource, stop: threading.Event, workers: WorkerProcesses, config: Config
 ) -> RunSummary:
+    """The poller here; beside it, threads that keep the workers running and send dead
+    letters back when their ``retry_at`` has come."""
     supervisor = threading.Thread(target=_supervise_until, args=(workers, stop), daemon=True)
     supervisor.start()
     try:
-        return source.run_forever(stop)
+        with letters_retried(config):
+            return source.run_forever(stop)
     finally:
         stop.set()
         supervisor.join()

@@ -1,4 +1,5 @@
-"""Pages whose fetch failed for a while are fetched again later by the embedded service.
+"""Pages whose fetch failed for a while are fetched again later by the embedded service
+(on Kafka: :mod:`pipeline.runtime.kafka_retry_later`, on the same schedule).
 
 A transient fetch failure (a timeout, 429, 5xx, a connection broken off, a host
 that asked to be left alone) is first tried again at once a few times
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 
 RETRIED = Counter(
     "newsflow_dead_letters_retried_total",
-    "Dead letters the embedded service fetched again by itself: taken, through (stored,"
-    " the letter removed), refused (not an entry: left to `newsflow dlq replay`).",
+    "Dead letters the service fetched again by itself: taken (on Kafka: replayed to the"
+    " items topic), through (embedded: stored, the letter removed), refused (embedded: not"
+    " an entry, left to `newsflow dlq replay`).",
     ["result"],
 )
 

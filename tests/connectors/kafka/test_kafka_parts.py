@@ -14,8 +14,14 @@ import pytest
 
 from connectors.kafka import clients
 from connectors.kafka.clients import codec
+from connectors.kafka.dlq import DueLetters
 from connectors.kafka.errors import is_fatal, kafka_errors, reason_for
-from connectors.kafka.headers import DEAD_LETTER_HEADERS, DeadLetterInfo
+from connectors.kafka.headers import (
+    DEAD_LETTER_HEADERS,
+    LETTER_ATTEMPTS,
+    DeadLetterInfo,
+    letter_attempts,
+)
 from connectors.kafka.instance import InstanceSlot
 from connectors.kafka.topics import topic_specs
 from pipeline.config import KafkaConfig
@@ -36,12 +42,66 @@ INFO = DeadLetterInfo(
 )
 
 
+RETRIED_FETCH = DeadLetterInfo(
+    **{
+        **INFO.__dict__,
+        "source_topic": "news.items",
+        "worker": "fetch",
+        "stage": "fetch",
+        "error_class": "FetchError",
+        "reason": "http_503",
+        "retryable": True,
+        "attempts": 2,
+        "retry_at": "2026-11-18T09:22:44.120Z",
+    }
+)
+
+
 def test_dead_letter_headers_round_trip_as_utf8_text() -> None:
     headers = INFO.to_headers()
-    assert [name for name, _ in headers] == list(DEAD_LETTER_HEADERS)
+    assert [name for name, _ in headers] == [*DEAD_LETTER_HEADERS, "attempts"]
     assert dict(headers)["source_offset"] == b"1207"
     assert dict(headers)["retryable"] == b"false"
+    assert dict(headers)["attempts"] == b"1"
     assert DeadLetterInfo.from_headers(headers) == INFO
+
+
+def test_a_letter_to_be_fetched_again_carries_its_attempts_and_time() -> None:
+    headers = RETRIED_FETCH.to_headers()
+    assert (dict(headers)["attempts"], dict(headers)["retry_at"]) == (
+        b"2",
+        b"2026-11-18T09:22:44.120Z",
+    )
+    assert DeadLetterInfo.from_headers(headers) == RETRIED_FETCH
+
+
+def test_a_letter_written_before_attempts_existed_is_one_attempt_left_to_a_replay() -> None:
+    old = [(n, v) for n, v in RETRIED_FETCH.to_headers() if n in DEAD_LETTER_HEADERS]
+    info = DeadLetterInfo.from_headers(old)
+    assert (info.attempts, info.retry_at) == (1, None)
+
+
+def test_only_letters_whose_time_has_come_are_due() -> None:
+    assert DueLetters("2026-11-18T09:22:44.120Z").matches(RETRIED_FETCH)
+    assert DueLetters("2026-11-18T10:00:00.000Z").matches(RETRIED_FETCH)
+    assert not DueLetters("2026-11-18T09:22:44.119Z").matches(RETRIED_FETCH)
+    assert not DueLetters("2099-01-01T00:00:00.000Z").matches(INFO)  # no time: a human's
+
+
+@pytest.mark.parametrize(
+    ("headers", "attempts"),
+    [
+        (None, 0),
+        ([("replayed_from", b"news.dlq[0]@4")], 0),
+        ([(LETTER_ATTEMPTS, b"3")], 3),
+        ([(LETTER_ATTEMPTS, b"three")], 0),
+        ([(LETTER_ATTEMPTS, b"-2")], 0),
+    ],
+)
+def test_a_replayed_record_says_how_often_its_message_failed(
+    headers: list[tuple[str, bytes]] | None, attempts: int
+) -> None:
+    assert letter_attempts(headers) == attempts
 
 
 def test_a_long_error_message_is_cut_in_the_header() -> None:
@@ -55,8 +115,10 @@ def test_a_long_error_message_is_cut_in_the_header() -> None:
         [],
         [(n, v) for n, v in INFO.to_headers() if n != "stage"],
         [(n, b"three" if n == "source_offset" else v) for n, v in INFO.to_headers()],
+        [(n, b"two" if n == "attempts" else v) for n, v in RETRIED_FETCH.to_headers()],
+        [(n, b"soon" if n == "retry_at" else v) for n, v in RETRIED_FETCH.to_headers()],
     ],
-    ids=["none", "missing-stage", "non-numeric-offset"],
+    ids=["none", "missing-stage", "non-numeric-offset", "non-numeric-attempts", "no-time"],
 )
 def test_headers_that_are_not_a_dead_letters_are_a_message_error(
     headers: list[tuple[str, bytes]],

@@ -1,0 +1,139 @@
+"""Pages whose fetch failed for a while are fetched again later on Kafka too.
+
+The fetch worker gives the dead letter of a transiently failed fetch (a
+timeout, 429, 5xx, a host that asked to be left alone) a ``retry_at``
+header, on the embedded service's schedule
+(:class:`~pipeline.runtime.retry_later.RetryLater`: ``fetch.retry_later_seconds``,
+doubling, at least the host's Retry-After, none after
+``fetch.retry_later_attempts``). The service (``newsflow run`` with
+``transport: kafka``) looks at ``news.dlq`` every few seconds; when letters
+are due it replays them (:func:`~connectors.kafka.dlq.replay` with
+:class:`~connectors.kafka.dlq.DueLetters`), as ``newsflow dlq replay`` does:
+each due letter goes back to ``news.items`` with its attempts, every other
+pending letter is appended again, in one transaction with the replay
+group's offsets. A letter that fails again gets a later ``retry_at``, or
+none, and then waits for a human.
+
+The feed poller does it (``newsflow run``, or ``newsflow stage poll`` when
+the stages are spread out: exactly one of those runs). Looking costs one
+end-offsets request while nothing changes: the pending letters are read
+again only when the topic's ends moved or the earliest ``retry_at`` seen
+has come::
+
+    with letters_retried(config):    # a thread that looks every few seconds
+        source.run_forever(stop)
+
+    retry = KafkaLetterRetry(config.kafka)
+    retry.run_due()                  # one look: how many letters were sent back
+
+A service and a person replaying at the same moment share the replay's
+transactional id: the later one fences the earlier, which fails and is tried
+again (the service at its next look), so no letter is sent back twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.dlq import DueLetters, dlq_topic, pending_letters, replay
+from connectors.kafka.headers import timestamp
+from connectors.kafka.topics import end_offsets, partitions_of
+from pipeline.config import Config, KafkaConfig
+from pipeline.errors import TransportError
+from pipeline.models import utcnow
+from pipeline.runtime.retry_later import RETRIED
+
+log = logging.getLogger(__name__)
+
+LOOK_EVERY_S = 5.0
+"""Seconds between two looks at the dead-letter topic."""
+
+
+@contextmanager
+def letters_retried(config: Config) -> Iterator[None]:
+    """While the block runs, a thread sends due letters back (none when
+    ``fetch.retry_later_attempts`` is 0: every letter waits for a replay)."""
+    if config.fetch.retry_later_attempts == 0:
+        yield
+        return
+    done = threading.Event()
+    retry = KafkaLetterRetry(config.kafka)
+    looking = threading.Thread(target=retry.run_until, args=(done,), name="dlq-retry", daemon=True)
+    looking.start()
+    try:
+        yield
+    finally:
+        done.set()
+        looking.join()
+        retry.close()
+
+
+class KafkaLetterRetry:
+    """Replays the dead letters whose ``retry_at`` has come (see the module docstring)."""
+
+    def __init__(self, config: KafkaConfig) -> None:
+        self.config = config
+        self._admin: KafkaAdminClient | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._ends: dict[TopicPartition, int] | None = None
+        """The topic's end offsets when its pending letters were last read."""
+        self._earliest: str | None = None
+        """The earliest ``retry_at`` among them (None: no letter waits for a time)."""
+
+    def run_due(self, now: datetime | None = None) -> int:
+        """Replay the letters due at ``now``; how many were sent back."""
+        moment = timestamp(now or utcnow())
+        ends = self._end_offsets()
+        if ends == self._ends and (self._earliest is None or self._earliest > moment):
+            return 0
+        waiting = [
+            letter.info.retry_at
+            for letter in pending_letters(self.config)
+            if letter.info is not None and letter.info.retry_at is not None
+        ]
+        self._ends, self._earliest = ends, min(waiting, default=None)
+        if self._earliest is None or self._earliest > moment:
+            return 0
+        result = replay(self.config, DueLetters(moment))
+        self._ends = None  # the replay appended the letters it kept: read them again
+        RETRIED.labels("taken").inc(result.replayed)
+        log.info(
+            "sent %d dead-lettered fetch(es) back to be fetched again",
+            result.replayed,
+            extra={"event": "retry_later"},
+        )
+        return result.replayed
+
+    def run_until(self, stop: threading.Event, *, every: float = LOOK_EVERY_S) -> None:
+        """Look every ``every`` seconds until ``stop``; a broker error waits for the next look."""
+        while not stop.wait(every):
+            try:
+                self.run_due()
+            except TransportError as exc:
+                log.warning("dead letters due for a retry were left for now: %s", exc)
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+        if self._admin is not None:
+            self._admin.close()
+
+    def _end_offsets(self) -> dict[TopicPartition, int]:
+        if not self._partitions:
+            if self._admin is None:
+                self._admin = make_admin(self.config)
+            self._partitions = partitions_of(self._admin, [dlq_topic(self.config)])
+            if not self._partitions:
+                return {}
+        if self._consumer is None:
+            client_id = f"{self.config.group_prefix}.dlq-retry"
+            self._consumer = make_consumer(self.config, client_id=client_id)
+        return end_offsets(self._consumer, self._partitions)

@@ -1,0 +1,169 @@
+"""On the real broker, dead-lettered fetches that failed transiently are fetched again later.
+
+A real HTTP server on 127.0.0.1 serves a feed of pages whose first answers
+are scripted: ``/a`` is fine, ``/b`` answers 503 once, ``/c`` is gone (404),
+``/d`` answers 503 every time. The fetch worker gives the transient letters a
+``retry_at``; the service sends them back to ``news.items`` when it comes
+(:class:`~pipeline.runtime.kafka_retry_later.KafkaLetterRetry`), and gives up
+after ``fetch.retry_later_attempts``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from kafka_support import NEWSFLOW, KafkaEnv, wait_for
+from local_http import send_body, serving
+
+from connectors.kafka.dlq import pending_letters
+from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, header_dict
+from corpus import generate_site_pages
+from pipeline.models import FeedEntry
+from pipeline.runtime.kafka_retry_later import KafkaLetterRetry
+
+pytestmark = pytest.mark.kafka
+
+PAGES = dict(zip("abcd", generate_site_pages(n_sites=1, pages_per_site=4, seed=9), strict=True))
+SCRIPT = {"/b": [503], "/c": [404] * 100, "/d": [503] * 100}
+"""Status of each path's first answers; past its list a path serves its page."""
+
+
+class ScriptedServer:
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def feed(self, names: str) -> bytes:
+        items = "".join(
+            f"<item><title>{n}</title><link>{self.base}/{n}</link></item>" for n in names
+        )
+        return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with outer.lock:
+                    hits = outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
+                script = SCRIPT.get(self.path, [])
+                if self.path.startswith("/feed-"):
+                    names = self.path.removeprefix("/feed-").removesuffix(".xml")
+                    send_body(self, outer.feed(names), "application/rss+xml")
+                elif hits <= len(script):
+                    self.send_response(script[hits - 1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    page = PAGES[self.path.lstrip("/")]
+                    send_body(self, page.html.encode(), "text/html; charset=utf-8")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def site() -> Iterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    with serving(scripted.server):
+        yield scripted
+
+
+def fetch_settings(**overrides: object) -> dict[str, object]:
+    return {
+        "allow_private_networks": True,
+        "respect_robots": False,
+        "min_host_interval": 0,
+        "retry_later_seconds": 0.5,
+        **overrides,
+    }
+
+
+def letters_by_path(kafka_env: KafkaEnv, site: ScriptedServer) -> dict[str, list[DeadLetterInfo]]:
+    """Every letter ever written (replayed or not), by the path of its page, oldest first."""
+    out: dict[str, list[DeadLetterInfo]] = {}
+    for record in kafka_env.read("dlq"):
+        url = FeedEntry.model_validate_json(record.value).url
+        out.setdefault(url.removeprefix(site.base), []).append(
+            DeadLetterInfo.from_headers(record.headers)
+        )
+    return out
+
+
+def test_the_service_fetches_a_failed_page_again_when_its_time_comes_and_keeps_the_gone_one(
+    kafka_env: KafkaEnv, site: ScriptedServer
+) -> None:
+    kafka_env.configure(
+        fetch=fetch_settings(),
+        feeds=[{"name": "f", "url": f"{site.base}/feed-abc.xml", "interval_seconds": 3600}],
+        schedule={"jitter": 0},
+        kafka={"retry_attempts": 0},
+    )
+    service = subprocess.Popen(
+        [str(NEWSFLOW), "--config", str(kafka_env.config_file()), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: kafka_env.stored_count() == 2, timeout=120, what="a and b stored")
+        wait_for(lambda: kafka_env.lag() == 0, timeout=30, what="every group to catch up")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        output = service.communicate(timeout=30)[0]
+    assert service.returncode == 0, output[-3000:]
+
+    assert (site.hits["/b"], site.hits["/c"]) == (2, 1)  # b once more after its wait; c never
+    letters = letters_by_path(kafka_env, site)
+    [b_letter] = letters["/b"]
+    assert (b_letter.reason, b_letter.attempts) == ("http_503", 1)
+    assert b_letter.retry_at is not None
+    [replayed] = [r for r in kafka_env.read("items") if LETTER_ATTEMPTS in header_dict(r.headers)]
+    assert header_dict(replayed.headers)[LETTER_ATTEMPTS] == "1"
+    pending = [letter.info for letter in pending_letters(kafka_env.config.kafka)]
+    assert [(i.reason, i.attempts, i.retry_at) for i in pending if i] == [("http_404", 1, None)]
+    assert sorted(kafka_env.stored_ids()) == sorted(set(kafka_env.stored_ids()))
+
+
+def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
+    kafka_env: KafkaEnv, site: ScriptedServer
+) -> None:
+    kafka_env.configure(fetch=fetch_settings(retry_later_attempts=2), kafka={"retry_attempts": 0})
+    kafka_env.create_topics()
+    entry = FeedEntry(feed="f", feed_kind="rss", url=f"{site.base}/d")
+    kafka_env.produce("items", [entry])
+    pipeline = kafka_env.run_threads(["fetch"])
+    retry = KafkaLetterRetry(kafka_env.config.kafka)
+    stop = threading.Event()
+    looking = threading.Thread(target=retry.run_until, args=(stop,), kwargs={"every": 0.2})
+    looking.start()
+    try:
+        wait_for(
+            lambda: len(letters_by_path(kafka_env, site).get("/d", [])) == 3,
+            timeout=60,
+            what="three letters of /d",
+        )
+        wait_for(lambda: kafka_env.lag(["fetch"]) == 0, timeout=30, what="fetch to catch up")
+        stop.wait(2.0)  # a wrong fourth try would show in the hits now
+    finally:
+        stop.set()
+        looking.join(timeout=30)
+        retry.close()
+        pipeline.stop()
+
+    letters = letters_by_path(kafka_env, site)["/d"]
+    assert [(i.attempts, i.retry_at is not None) for i in letters] == [
+        (1, True),
+        (2, True),
+        (3, False),
+    ]
+    assert site.hits["/d"] == 3
+    pending = [letter.info for letter in pending_letters(kafka_env.config.kafka)]
+    assert [(i.attempts, i.retry_at) for i in pending if i] == [(3, None)]
