@@ -25,7 +25,7 @@ deployment's prefix is kept (appended again) and counted as ``invalid``::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -176,13 +176,19 @@ def _read_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Ite
 
 
 def replay(
-    config: KafkaConfig, letters: LetterFilter | DueLetters, *, drop: bool = False
+    config: KafkaConfig,
+    letters: LetterFilter | DueLetters,
+    *,
+    drop: bool = False,
+    until: Mapping[Partition, int] | None = None,
 ) -> ReplayResult:
     """Send pending letters matching ``letters`` back to their source topics (module docstring).
 
     With ``drop`` they are discarded instead: the replay group commits past them and
     nothing is sent (letters whose cause will never be fixed, such as pages gone for
-    good). The others stay pending, as in a replay.
+    good). The others stay pending, as in a replay. With ``until``, each partition is
+    read up to that offset only (a partition it does not name, not at all): the letters
+    past the last one to send back stay where they are instead of being appended again.
     """
     group = replay_group(config)
     consumer = GroupConsumer(
@@ -190,7 +196,7 @@ def replay(
     )
     delivery = _delivery(config, consumer, group)
     try:
-        return _replay(config, consumer, delivery, letters, drop=drop)
+        return _replay(config, consumer, delivery, letters, drop=drop, until=until)
     finally:
         delivery.close(5.0)
         consumer.close()
@@ -213,12 +219,15 @@ def _replay(
     letters: LetterFilter | DueLetters,
     *,
     drop: bool,
+    until: Mapping[Partition, int] | None,
 ) -> ReplayResult:
     with kafka_errors("read the end of the dead-letter topic"):
         tps = list(consumer.consumer.assignment())
         ends: dict[Partition, int] = {
             (tp.topic, tp.partition): end for tp, end in consumer.consumer.end_offsets(tps).items()
         }
+    if until is not None:
+        ends = {where: min(end, until.get(where, 0)) for where, end in ends.items()}
     replayed = kept = invalid = dropped = 0
     empty = 0
     while _behind(consumer, ends) and empty < MAX_EMPTY_POLLS:
@@ -243,8 +252,14 @@ def _replay(
                 outputs.append(OutRecord(record.topic, record.key, letter.value, letter.headers))
                 kept += 1
                 invalid += target is None
-        delivery.deliver(outputs, consumer.next_offsets(batch, batch))
+        delivery.deliver(outputs, _within(consumer.next_offsets(batch, batch), ends))
     return ReplayResult(replayed=replayed, kept=kept, invalid=invalid, dropped=dropped)
+
+
+def _within(offsets: dict[Partition, int], ends: dict[Partition, int]) -> dict[Partition, int]:
+    """Offsets to commit, never past ``ends``: a poll may have returned records beyond
+    them (letters this replay appended again, or ones past ``until``), which stay pending."""
+    return {where: min(offset, ends[where]) for where, offset in offsets.items()}
 
 
 def _behind(consumer: GroupConsumer, ends: dict[Partition, int]) -> bool:

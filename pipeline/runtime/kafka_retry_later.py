@@ -10,9 +10,15 @@ doubling, at least the host's Retry-After, none after
 are due it replays them (:func:`~connectors.kafka.dlq.replay` with
 :class:`~connectors.kafka.dlq.DueLetters`), as ``newsflow dlq replay`` does:
 each due letter goes back to ``news.items`` with its attempts, every other
-pending letter is appended again, in one transaction with the replay
-group's offsets. A letter that fails again gets a later ``retry_at``, or
-none, and then waits for a human.
+pending letter before the last due one (per partition) is appended again,
+in one transaction with the replay group's offsets; the letters after it
+stay where they are. A letter that fails again gets a later ``retry_at``,
+or none, and then waits for a human.
+
+Appending again is what a log allows, and it copies the letters older than
+a due one each time: so the poller replays at most once per half
+``fetch.retry_later_seconds`` (a letter goes back up to that much after its
+time), and letters nobody will fix are best dropped (``newsflow dlq drop``).
 
 The feed poller does it (``newsflow run``, or ``newsflow stage poll`` when
 the stages are spread out: exactly one of those runs). Looking costs one
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -44,6 +51,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.dlq import DueLetters, dlq_topic, pending_letters, replay
 from connectors.kafka.headers import timestamp
+from connectors.kafka.records import Partition
 from connectors.kafka.topics import end_offsets, partitions_of
 from pipeline.config import Config, KafkaConfig
 from pipeline.errors import TransportError
@@ -64,7 +72,7 @@ def letters_retried(config: Config) -> Iterator[None]:
         yield
         return
     done = threading.Event()
-    retry = KafkaLetterRetry(config.kafka)
+    retry = KafkaLetterRetry(config.kafka, min_gap=config.fetch.retry_later_seconds / 2)
     looking = threading.Thread(target=retry.run_until, args=(done,), name="dlq-retry", daemon=True)
     looking.start()
     try:
@@ -78,8 +86,11 @@ def letters_retried(config: Config) -> Iterator[None]:
 class KafkaLetterRetry:
     """Replays the dead letters whose ``retry_at`` has come (see the module docstring)."""
 
-    def __init__(self, config: KafkaConfig) -> None:
+    def __init__(self, config: KafkaConfig, *, min_gap: float = 0.0) -> None:
         self.config = config
+        self.min_gap = min_gap
+        """Seconds from one replay to the next, at least."""
+        self._replayed_at = -float("inf")
         self._admin: KafkaAdminClient | None = None
         self._consumer: KafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
@@ -90,19 +101,28 @@ class KafkaLetterRetry:
 
     def run_due(self, now: datetime | None = None) -> int:
         """Replay the letters due at ``now``; how many were sent back."""
+        if time.monotonic() - self._replayed_at < self.min_gap:
+            return 0
         moment = timestamp(now or utcnow())
         ends = self._end_offsets()
         if ends == self._ends and (self._earliest is None or self._earliest > moment):
             return 0
-        waiting = [
-            letter.info.retry_at
-            for letter in pending_letters(self.config)
-            if letter.info is not None and letter.info.retry_at is not None
-        ]
+        waiting: list[str] = []
+        last_due: dict[Partition, int] = {}
+        topic = dlq_topic(self.config)
+        for letter in pending_letters(self.config):
+            at = letter.info.retry_at if letter.info is not None else None
+            if at is None:
+                continue
+            waiting.append(at)
+            if at <= moment:
+                where = (topic, letter.partition)
+                last_due[where] = max(last_due.get(where, 0), letter.offset + 1)
         self._ends, self._earliest = ends, min(waiting, default=None)
-        if self._earliest is None or self._earliest > moment:
+        if not last_due:
             return 0
-        result = replay(self.config, DueLetters(moment))
+        result = replay(self.config, DueLetters(moment), until=last_due)
+        self._replayed_at = time.monotonic()
         self._ends = None  # the replay appended the letters it kept: read them again
         RETRIED.labels("taken").inc(result.replayed)
         log.info(

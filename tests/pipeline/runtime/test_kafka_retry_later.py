@@ -5,26 +5,34 @@ are scripted: ``/a`` is fine, ``/b`` answers 503 once, ``/c`` is gone (404),
 ``/d`` answers 503 every time. The fetch worker gives the transient letters a
 ``retry_at``; the service sends them back to ``news.items`` when it comes
 (:class:`~pipeline.runtime.kafka_retry_later.KafkaLetterRetry`), and gives up
-after ``fetch.retry_later_attempts``.
+after ``fetch.retry_later_attempts``. Letters written straight to the topic
+show what a replay of due letters leaves where it was and what it appends
+again.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from kafka_support import NEWSFLOW, KafkaEnv, wait_for
 from local_http import send_body, serving
 
+from connectors.kafka import dlq
+from connectors.kafka.clients import make_producer
 from connectors.kafka.dlq import pending_letters
 from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, header_dict
 from corpus import generate_site_pages
 from pipeline.models import FeedEntry
 from pipeline.runtime.kafka_retry_later import KafkaLetterRetry
+from pipeline.runtime.outcome import LetterFilter
 
 pytestmark = pytest.mark.kafka
 
@@ -167,3 +175,92 @@ def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
     assert site.hits["/d"] == 3
     pending = [letter.info for letter in pending_letters(kafka_env.config.kafka)]
     assert [(i.attempts, i.retry_at) for i in pending if i] == [(3, None)]
+
+
+def letter(url: str, reason: str, retry_at: str | None, attempts: int = 1) -> DeadLetterInfo:
+    return DeadLetterInfo(
+        source_topic="", source_partition=0, source_offset=0, worker="fetch", stage="fetch",
+        error_class="FetchError", error_message=f"{url} failed", reason=reason,
+        retryable=retry_at is not None, failed_at="2026-11-18T09:00:00.000Z",
+        attempts=attempts, retry_at=retry_at,
+    )  # fmt: skip
+
+
+def write_letters(
+    kafka_env: KafkaEnv,
+    plan: list[tuple[str, str, str | None]],
+    *,
+    body: Callable[[], str | None] = lambda: None,
+    key: bytes | None = None,
+) -> None:
+    """Fetch letters (name, reason, retry_at) of entries from news.items: keyed by ``key``
+    (as the fetch worker keys them: one partition), or by name in partition 0."""
+    producer = make_producer(kafka_env.config.kafka, client_id=f"test-{kafka_env.run_id}")
+    try:
+        for name, reason, at in plan:
+            info = replace(
+                letter(name, reason, at, attempts=2), source_topic=kafka_env.topic("items")
+            )
+            url = f"https://x.example/{name}"
+            value = FeedEntry(feed="f", feed_kind="rss", url=url, body=body())
+            producer.send(kafka_env.topic("dlq"), key=key or name.encode(), value=value.to_json(),
+                          headers=info.to_headers(),
+                          partition=None if key else 0).get(timeout=10)  # fmt: skip
+    finally:
+        producer.close()
+
+
+def pending_names(kafka_env: KafkaEnv) -> list[str]:
+    return [FeedEntry.model_validate_json(x.value).url.rsplit("/", 1)[1]
+            for x in pending_letters(kafka_env.config.kafka)]  # fmt: skip
+
+
+def test_only_the_letters_before_the_last_due_one_are_appended_again(
+    kafka_env: KafkaEnv,
+) -> None:
+    kafka_env.create_topics()
+    plan = [
+        ("old-404", "http_404", None),
+        ("due", "http_503", "2026-11-18T09:05:00.000Z"),
+        ("new-404", "http_404", None),
+        ("later", "timeout", "2026-11-18T12:00:00.000Z"),
+    ]
+    write_letters(kafka_env, plan)
+
+    retry = KafkaLetterRetry(kafka_env.config.kafka, min_gap=60)
+    try:
+        assert retry.run_due(datetime(2026, 11, 18, 9, 0, tzinfo=UTC)) == 0  # nothing due yet
+        assert retry.run_due(datetime(2026, 11, 18, 10, 0, tzinfo=UTC)) == 1
+        assert pending_names(kafka_env) == [
+            "new-404",
+            "later",
+            "old-404",
+        ]  # old-404 appended again, behind
+        assert retry.run_due(datetime(2026, 11, 18, 13, 0, tzinfo=UTC)) == 0  # too soon again
+        retry.min_gap = 0
+        assert retry.run_due(datetime(2026, 11, 18, 13, 0, tzinfo=UTC)) == 1
+        assert pending_names(kafka_env) == ["old-404", "new-404"]  # old-404 stayed where it was
+    finally:
+        retry.close()
+    sent = [(r.key, header_dict(r.headers)[LETTER_ATTEMPTS]) for r in kafka_env.read("items")]
+    assert sent == [(b"due", "2"), (b"later", "2")]
+
+
+def test_a_replay_longer_than_one_read_keeps_every_letter_it_does_not_send_back(
+    kafka_env: KafkaEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Letters of one key (one partition) too big for more than two in one fetch: a later
+    read returns the last letter together with the copy of the first one that this replay
+    appended again, past the replay's end. The replay group committed past that copy,
+    and the letter was no longer pending."""
+    monkeypatch.setattr(dlq, "READ_BATCH", 3)
+    kafka_env.configure(kafka={"max_message_bytes": 1024 * 1024})  # fetches of 1 MiB
+    kafka_env.create_topics()
+    reasons = ["http_404", "http_503", "http_404", "http_503", "http_404"]
+    letters = [(f"p{i}", reason, None) for i, reason in enumerate(reasons)]
+    write_letters(kafka_env, letters, body=lambda: os.urandom(400_000).hex(), key=b"one")
+
+    result = dlq.replay(kafka_env.config.kafka, LetterFilter(reason="http_503"))
+
+    assert (result.replayed, result.kept) == (2, 3)
+    assert sorted(pending_names(kafka_env)) == ["p0", "p2", "p4"]
