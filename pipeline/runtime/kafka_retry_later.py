@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 LOOK_EVERY_S = 5.0
 """Seconds between two looks at the dead-letter topic."""
+FINISH_S = 5.0
+"""How long a stopping service waits for a look in progress (each batch of a replay is
+one transaction: an abandoned one sends nothing); the shutdown must stay within 10 s."""
 
 
 @contextmanager
@@ -79,8 +82,11 @@ def letters_retried(config: Config) -> Iterator[None]:
         yield
     finally:
         done.set()
-        looking.join()
-        retry.close()
+        looking.join(FINISH_S)
+        if looking.is_alive():  # a broker that does not answer: the daemon thread ends with us
+            log.warning("stopped while looking at the dead letters; the look is abandoned")
+        else:
+            retry.close()
 
 
 class KafkaLetterRetry:
