@@ -12,11 +12,14 @@ the replay group's offsets (a transaction by default):
 
 So each pending letter is handled exactly once per replay, and what the
 replay group has committed past is either replayed or still pending further
-on. The service replays the letters whose ``retry_at`` has come by itself
-(:class:`DueLetters`, :mod:`pipeline.runtime.kafka_retry_later`); a replayed
-record carries its letter's attempts (``letter_attempts``), so a letter of
-its next failure counts on. A letter whose headers are missing or name a topic outside this
-deployment's prefix is kept (appended again) and counted as ``invalid``::
+on. A letter whose headers are missing or name a topic outside this
+deployment's prefix is kept (appended again) and counted as ``invalid``.
+Offsets are never committed past the end read at the start: letters this
+replay appended again stay pending. The service replays the letters whose
+``retry_at`` has come by itself (:class:`DueLetters`,
+:mod:`pipeline.runtime.kafka_retry_later`); a replayed record carries its
+letter's attempts (``letter_attempts``), so a letter of its next failure
+counts on::
 
     result = replay(config.kafka, LetterFilter(stage="extract"))
     result.replayed, result.kept, result.invalid
