@@ -127,7 +127,7 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return
     error = printable(info.error_message)[:PREVIEW_CHARS]
-    retry = f"  retry {info.retry_at[:19]}Z" if info.retry_at else ""
+    retry = _next_try(info.retry_at)
     out.write(
         f"{where}  {info.source_topic}[{info.source_partition}]@{info.source_offset}"
         f"  {info.stage}  {info.reason}  x{info.attempts}{retry}  {info.error_class}: {error}\n"
@@ -188,11 +188,16 @@ def write_stored_letter(out: TextIO, letter: StoredLetter, *, as_json: bool) -> 
         return
     error = printable(letter.error)[:PREVIEW_CHARS]
     where = printable(url or "-")
-    retry = f"  retry {letter.retry_at[:19]}Z" if letter.retry_at else ""
+    retry = _next_try(letter.retry_at)
     out.write(
         f"#{letter.id}  {letter.stage}  {letter.reason}  x{letter.attempts}{retry}  {where}"
         f"  {letter.error_class}: {error}\n"
     )
+
+
+def _next_try(retry_at: str | None) -> str:
+    """When the service tries a letter again, to the second, for a listing line."""
+    return f"  retry {retry_at[:19]}Z" if retry_at else ""
 
 
 def _url_of(payload: str) -> str | None:

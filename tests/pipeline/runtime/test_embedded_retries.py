@@ -9,12 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from local_http import local_resources, send_body, serving
+from local_http import ScriptedSite, local_resources, serving
 from prometheus_client import REGISTRY
 
 from corpus import generate_site_pages
@@ -27,48 +26,12 @@ ROOT = Path(__file__).resolve().parents[3]
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=9)[0]
 
 
-Answer = int | Literal["empty", "cut"]
-"""A scripted answer: an error status, a 200 closed after its headers, or a body cut short."""
-
-
-class ScriptedServer:
-    """``/<name>`` answers what is scripted for it in turn, then the page (200)."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[str, list[Answer]] = {}
-        self.hits: dict[str, int] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
-                script = outer.scripts.get(self.path, [])
-                answer = script.pop(0) if script else None
-                if isinstance(answer, int):
-                    self.send_error(answer)
-                elif answer is not None:
-                    self.close_connection = True
-                    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                    cut = b"Content-Length: 5000\r\n\r\n<html>" if answer == "cut" else b"\r\n"
-                    self.wfile.write(head + cut)
-                else:
-                    send_body(self, PAGE.html.encode(), "text/html; charset=utf-8")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
-
-
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    with serving(scripted.server):
-        yield scripted
+def server() -> Iterator[ScriptedSite]:
+    """``/<name>`` answers what a test scripts for it in turn, then the page (200)."""
+    site = ScriptedSite(page=PAGE.html)
+    with serving(site.server):
+        yield site
 
 
 @pytest.fixture
@@ -93,7 +56,7 @@ def retries() -> float:
 
 
 def test_a_page_that_answers_503_twice_is_stored_on_the_third_try(
-    server: ScriptedServer, resources: Resources
+    server: ScriptedSite, resources: Resources
 ) -> None:
     server.scripts["/a"] = [503, 503]
     before = retries()
@@ -109,7 +72,7 @@ def test_a_page_that_answers_503_twice_is_stored_on_the_third_try(
 
 @pytest.mark.parametrize("broken", ["empty", "cut"])
 def test_a_page_whose_exchange_broke_off_is_stored_on_the_next_try(
-    server: ScriptedServer, resources: Resources, broken: Literal["empty", "cut"]
+    server: ScriptedSite, resources: Resources, broken: Literal["empty", "cut"]
 ) -> None:
     """A 200 closed right after its headers, or a body cut short: a server mid-deploy,
     not a page without an article (the empty one was a ``not_html`` dead letter)."""
@@ -122,7 +85,7 @@ def test_a_page_whose_exchange_broke_off_is_stored_on_the_next_try(
 
 
 def test_a_page_still_failing_after_the_retries_is_one_dead_letter(
-    server: ScriptedServer, resources: Resources
+    server: ScriptedSite, resources: Resources
 ) -> None:
     server.scripts["/b"] = [503] * 5
 
@@ -134,9 +97,7 @@ def test_a_page_still_failing_after_the_retries_is_one_dead_letter(
     assert letter is not None and (letter.reason, letter.attempts) == ("http_503", 1)
 
 
-def test_a_page_that_is_gone_is_not_tried_again(
-    server: ScriptedServer, resources: Resources
-) -> None:
+def test_a_page_that_is_gone_is_not_tried_again(server: ScriptedSite, resources: Resources) -> None:
     server.scripts["/c"] = [404, 404]
 
     summary = process(resources, f"{server.base}/c")
@@ -146,7 +107,7 @@ def test_a_page_that_is_gone_is_not_tried_again(
 
 
 def test_dropping_the_work_in_hand_ends_a_retry_wait_at_once(
-    server: ScriptedServer, tmp_path: Path
+    server: ScriptedSite, tmp_path: Path
 ) -> None:
     server.scripts["/d"] = [503] * 5
     url = f"sqlite:///{tmp_path / 'news.db'}"

@@ -19,11 +19,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from kafka_support import NEWSFLOW, KafkaEnv, wait_for
-from local_http import send_body, serving
+from local_http import ScriptedSite, serving
 
 from connectors.kafka import dlq
 from connectors.kafka.clients import make_producer
@@ -37,51 +36,17 @@ from pipeline.runtime.outcome import LetterFilter
 pytestmark = pytest.mark.kafka
 
 PAGES = dict(zip("abcd", generate_site_pages(n_sites=1, pages_per_site=4, seed=9), strict=True))
-SCRIPT = {"/b": [503], "/c": [404] * 100, "/d": [503] * 100}
-"""Status of each path's first answers; past its list a path serves its page."""
-
-
-class ScriptedServer:
-    def __init__(self) -> None:
-        self.hits: dict[str, int] = {}
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def feed(self, names: str) -> bytes:
-        items = "".join(
-            f"<item><title>{n}</title><link>{self.base}/{n}</link></item>" for n in names
-        )
-        return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with outer.lock:
-                    hits = outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
-                script = SCRIPT.get(self.path, [])
-                if self.path.startswith("/feed-"):
-                    names = self.path.removeprefix("/feed-").removesuffix(".xml")
-                    send_body(self, outer.feed(names), "application/rss+xml")
-                elif hits <= len(script):
-                    self.send_response(script[hits - 1])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                else:
-                    page = PAGES[self.path.lstrip("/")]
-                    send_body(self, page.html.encode(), "text/html; charset=utf-8")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
 
 
 @pytest.fixture
-def site() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
+def site() -> Iterator[ScriptedSite]:
+    """``/feed-abc.xml`` lists ``/a``, ``/b``, ``/c``; ``/b`` answers 503 once, ``/c`` is
+    gone (404), ``/d`` answers 503 every time."""
+    scripted = ScriptedSite(
+        pages={f"/{name}": page.html for name, page in PAGES.items()},
+        feeds={"/feed-abc.xml": ["/a", "/b", "/c"]},
+        scripts={"/b": [503], "/c": [404] * 100, "/d": [503] * 100},
+    )
     with serving(scripted.server):
         yield scripted
 
@@ -96,7 +61,7 @@ def fetch_settings(**overrides: object) -> dict[str, object]:
     }
 
 
-def letters_by_path(kafka_env: KafkaEnv, site: ScriptedServer) -> dict[str, list[DeadLetterInfo]]:
+def letters_by_path(kafka_env: KafkaEnv, site: ScriptedSite) -> dict[str, list[DeadLetterInfo]]:
     """Every letter ever written (replayed or not), by the path of its page, oldest first."""
     out: dict[str, list[DeadLetterInfo]] = {}
     for record in kafka_env.read("dlq"):
@@ -108,7 +73,7 @@ def letters_by_path(kafka_env: KafkaEnv, site: ScriptedServer) -> dict[str, list
 
 
 def test_the_service_fetches_a_failed_page_again_when_its_time_comes_and_keeps_the_gone_one(
-    kafka_env: KafkaEnv, site: ScriptedServer
+    kafka_env: KafkaEnv, site: ScriptedSite
 ) -> None:
     kafka_env.configure(
         fetch=fetch_settings(),
@@ -141,7 +106,7 @@ def test_the_service_fetches_a_failed_page_again_when_its_time_comes_and_keeps_t
 
 
 def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
-    kafka_env: KafkaEnv, site: ScriptedServer
+    kafka_env: KafkaEnv, site: ScriptedSite
 ) -> None:
     kafka_env.configure(fetch=fetch_settings(retry_later_attempts=2), kafka={"retry_attempts": 0})
     kafka_env.create_topics()

@@ -11,11 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from local_http import send_body, serving
+from local_http import ScriptedSite, serving
 from prometheus_client import REGISTRY
 
 from corpus import generate_site_pages
@@ -80,51 +79,17 @@ def test_no_attempts_configured_leaves_every_letter_to_a_replay() -> None:
     assert waits(RetryLater(0, timedelta(seconds=1)), failure(), range(1, 2)) == [None]
 
 
-class FeedServer:
+@pytest.fixture
+def server() -> Iterator[ScriptedSite]:
     """``/feed.xml`` lists ``/a``, ``/b`` and ``/c``; ``/b`` answers 429 (Retry-After: 1)
     the first time, ``/c`` is gone."""
-
-    def __init__(self) -> None:
-        self.hits: dict[str, int] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def feed(self) -> bytes:
-        items = "".join(
-            f"<item><title>{name}</title><link>{self.base}/{name}</link></item>" for name in PAGES
-        )
-        return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                hits = outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
-                if self.path == "/feed.xml":
-                    send_body(self, outer.feed(), "application/rss+xml")
-                elif self.path == "/b" and hits == 1:
-                    self.send_response(429)
-                    self.send_header("Retry-After", "1")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif self.path == "/c":
-                    self.send_error(404)
-                else:
-                    page = PAGES[self.path.lstrip("/")]
-                    send_body(self, page.html.encode(), "text/html; charset=utf-8")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    feeds = FeedServer()
-    with serving(feeds.server):
-        yield feeds
+    site = ScriptedSite(
+        pages={f"/{name}": page.html for name, page in PAGES.items()},
+        feeds={"/feed.xml": [f"/{name}" for name in PAGES]},
+        scripts={"/b": [(429, {"Retry-After": "1"})], "/c": [404] * 10},
+    )
+    with serving(site.server):
+        yield site
 
 
 def through() -> float:
@@ -135,7 +100,7 @@ def through() -> float:
 
 
 def test_the_service_fetches_a_rate_limited_page_again_after_its_wait_and_keeps_the_gone_one(
-    server: FeedServer, tmp_path: Path
+    server: ScriptedSite, tmp_path: Path
 ) -> None:
     config = parse_config(
         {
