@@ -121,7 +121,7 @@ class KafkaConfig(_Section):
         default=30 * 24,
         gt=0,
         le=10 * 365 * 24,
-        description="Dead letters wait longer than messages for a fix.",
+        description="Dead letters (news.dlq, news.retry) wait longer than messages for a fix.",
     )
     compression: Literal["auto", "gzip", "lz4", "zstd", "snappy", "none"] = Field(
         default="auto",

@@ -11,7 +11,9 @@ topic is each produced message's own ``topic``.
                                                           (tag → dedup) └─▶ duplicates ┘
 
 The store writes to ``duplicates`` too, rarely: a re-pointing the dedup stage
-could not announce (see :mod:`pipeline.stages.store`).
+could not announce (see :mod:`pipeline.stages.store`). Every worker writes the
+messages it cannot handle to ``dlq``, or to ``retry`` when they are to be
+tried again later (:data:`LETTER_TOPICS`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ WORKERS: tuple[Worker, ...] = (
 
 WORKER_BY_NAME = {w.name: w for w in WORKERS}
 
-TOPICS: tuple[str, ...] = ("items", "pages", "articles", "enriched", "duplicates", "dlq")
+LETTER_TOPICS: tuple[str, ...] = ("dlq", "retry")
+"""Where failed messages wait: ``dlq`` for a person (``newsflow dlq``), ``retry`` for
+their time to be fetched again (transient fetch failures; the service sends them back)."""
+
+TOPICS: tuple[str, ...] = ("items", "pages", "articles", "enriched", "duplicates", *LETTER_TOPICS)
 
 
 def topic_name(prefix: str, logical: str) -> str:

@@ -1,28 +1,34 @@
-"""The dead-letter topic: list what is waiting, send it back where it came from.
+"""The letter topics: list what is waiting, send it back where it came from.
 
-Pending dead letters are those past the committed offset of the replay group
-``<group_prefix>.dlq-replay``. :func:`replay` reads them up to the end of the
-topic as it was when the replay began and, in one delivery with the commit of
-the replay group's offsets (a transaction by default):
+Letters wait in two topics (:class:`LetterQueue`): ``news.dlq`` for a person
+(``newsflow dlq``), and ``news.retry`` for their time to be fetched again
+(transient fetch failures, each with a ``retry_at`` header; the service sends
+them back by itself, :mod:`pipeline.runtime.kafka_retry_later`). Keeping the
+two apart means that sending the due ones back never touches the letters that
+wait for a person, however many there are.
+
+A queue's pending letters are those past the committed offset of its group
+(``<group_prefix>.dlq-replay``, ``<group_prefix>.retry``). :func:`replay`
+reads them up to the end of the topic as it was when the replay began and, in
+one delivery with the commit of the group's offsets (a transaction by
+default):
 
 - sends each letter matching the filter back to its ``source_topic`` header,
   with its original key and bytes (and a ``replayed_from`` header);
-- appends every other letter to the end of the DLQ again, headers and all,
+- appends every other letter to the end of its topic again, headers and all,
   so a replay filtered by stage or reason never drops the others.
 
 So each pending letter is handled exactly once per replay, and what the
-replay group has committed past is either replayed or still pending further
-on. A letter whose headers are missing or name a topic outside this
-deployment's prefix is kept (appended again) and counted as ``invalid``.
-Offsets are never committed past the end read at the start: letters this
-replay appended again stay pending. The service replays the letters whose
-``retry_at`` has come by itself (:class:`DueLetters`,
-:mod:`pipeline.runtime.kafka_retry_later`); a replayed record carries its
-letter's attempts (``letter_attempts``), so a letter of its next failure
-counts on::
+group has committed past is either replayed or still pending further on. A
+letter whose headers are missing or name a topic outside this deployment's
+prefix is kept (appended again) and counted as ``invalid``. Offsets are never
+committed past the end read at the start: letters this replay appended again
+stay pending. A replayed record carries its letter's attempts
+(``letter_attempts``), so a letter of its next failure counts on::
 
-    result = replay(config.kafka, LetterFilter(stage="extract"))
-    result.replayed, result.kept, result.invalid
+    for queue in letter_queues(config.kafka):
+        result = replay(config.kafka, LetterFilter(stage="extract"), queue=queue)
+        result.replayed, result.kept, result.invalid
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from connectors.kafka.topics import committed_offsets, end_offsets, partitions_o
 from pipeline.config import KafkaConfig
 from pipeline.errors import MessageError
 from pipeline.runtime.outcome import LetterFilter
-from pipeline.topology import TOPICS, topic_name
+from pipeline.topology import LETTER_TOPICS, TOPICS, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +57,12 @@ READ_BATCH = 500
 POLL_MS = 500
 MAX_EMPTY_POLLS = 20
 EXACT_COUNT_SPAN = 1000
-"""Up to this many offsets past the replay group, :func:`pending_count` reads and counts."""
+"""Up to this many offsets past a queue's group, :func:`pending_in` reads and counts."""
 
 
 @dataclass(frozen=True)
 class DeadLetter:
+    topic: str
     partition: int
     offset: int
     key: bytes | None
@@ -72,6 +79,15 @@ class ReplayResult:
     invalid: int = 0
     dropped: int = 0
 
+    def __add__(self, other: ReplayResult) -> ReplayResult:
+        """Both queues' results as one, for a command that replays both."""
+        return ReplayResult(
+            self.replayed + other.replayed,
+            self.kept + other.kept,
+            self.invalid + other.invalid,
+            self.dropped + other.dropped,
+        )
+
 
 @dataclass(frozen=True)
 class DueLetters:
@@ -84,12 +100,27 @@ class DueLetters:
         return info.retry_at is not None and info.retry_at <= self.now
 
 
-def replay_group(config: KafkaConfig) -> str:
-    return f"{config.group_prefix}.dlq-replay"
+@dataclass(frozen=True)
+class LetterQueue:
+    """A topic of letters, and the group whose committed offsets mark the settled ones."""
+
+    topic: str
+    group: str
 
 
-def dlq_topic(config: KafkaConfig) -> str:
-    return topic_name(config.topic_prefix, "dlq")
+def dead_letters(config: KafkaConfig) -> LetterQueue:
+    """Letters that wait for a person: ``newsflow dlq replay`` or ``drop``."""
+    return LetterQueue(topic_name(config.topic_prefix, "dlq"), f"{config.group_prefix}.dlq-replay")
+
+
+def retry_letters(config: KafkaConfig) -> LetterQueue:
+    """Letters that wait for their ``retry_at``; the service sends them back then."""
+    return LetterQueue(topic_name(config.topic_prefix, "retry"), f"{config.group_prefix}.retry")
+
+
+def letter_queues(config: KafkaConfig) -> tuple[LetterQueue, LetterQueue]:
+    """Both, in the order a listing shows them."""
+    return dead_letters(config), retry_letters(config)
 
 
 def to_letter(record: InRecord) -> DeadLetter:
@@ -98,16 +129,24 @@ def to_letter(record: InRecord) -> DeadLetter:
     except MessageError:
         info = None
     return DeadLetter(
-        record.partition, record.offset, record.key, record.value or b"", record.headers, info
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value or b"",
+        record.headers,
+        info,
     )
 
 
-def pending_letters(config: KafkaConfig, *, include_replayed: bool = False) -> Iterator[DeadLetter]:
-    """Dead letters past the replay group's offsets (all of them with ``include_replayed``)."""
-    topic = dlq_topic(config)
+def pending_letters(
+    config: KafkaConfig, queue: LetterQueue, *, include_replayed: bool = False
+) -> Iterator[DeadLetter]:
+    """Letters of ``queue`` past its group's offsets (all of them with ``include_replayed``)."""
+    topic = queue.topic
     admin = make_admin(config)
     try:
-        start = {} if include_replayed else committed_offsets(admin, replay_group(config))
+        start = {} if include_replayed else committed_offsets(admin, queue.group)
     finally:
         admin.close()
     consumer = make_consumer(config, client_id=f"{config.group_prefix}.dlq-list")
@@ -130,7 +169,13 @@ def pending_letters(config: KafkaConfig, *, include_replayed: bool = False) -> I
 
 
 def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
-    """How many letters are pending (past the replay group's offsets), for the gauge.
+    """How many letters are pending in both queues (past their groups' offsets), for the
+    gauge; each queue is counted as :func:`pending_in` says."""
+    return sum(pending_in(queue, admin, consumer) for queue in letter_queues(config))
+
+
+def pending_in(queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
+    """How many letters of ``queue`` are pending.
 
     Offsets also number the transactions' commit markers (a letter written in
     a transaction takes two), so the span of offsets overstates the count and
@@ -139,11 +184,11 @@ def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaC
     consumer is assigned to the DLQ for that); beyond, the span is returned,
     an upper bound.
     """
-    partitions = partitions_of(admin, [dlq_topic(config)])
+    partitions = partitions_of(admin, [queue.topic])
     if not partitions:
         return 0
     ends = end_offsets(consumer, partitions)
-    replayed = committed_offsets(admin, replay_group(config))
+    replayed = committed_offsets(admin, queue.group)
     with kafka_errors("read beginning offsets"):
         beginnings = consumer.beginning_offsets(partitions)
     starts = {tp: max(beginnings.get(tp) or 0, replayed.get(tp, 0)) for tp in partitions}
@@ -151,7 +196,7 @@ def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaC
     if span == 0 or span > EXACT_COUNT_SPAN:
         return span
     behind = [tp for tp in partitions if ends[tp] > starts[tp]]
-    with kafka_errors(f"read {dlq_topic(config)}"):
+    with kafka_errors(f"read {queue.topic}"):
         consumer.assign(behind)
         for tp in behind:
             consumer.seek(tp, starts[tp])
@@ -182,20 +227,22 @@ def replay(
     config: KafkaConfig,
     letters: LetterFilter | DueLetters,
     *,
+    queue: LetterQueue,
     drop: bool = False,
     until: Mapping[Partition, int] | None = None,
 ) -> ReplayResult:
-    """Send pending letters matching ``letters`` back to their source topics (module docstring).
+    """Send pending letters of ``queue`` matching ``letters`` back to their source topics
+    (module docstring).
 
-    With ``drop`` they are discarded instead: the replay group commits past them and
+    With ``drop`` they are discarded instead: the queue's group commits past them and
     nothing is sent (letters whose cause will never be fixed, such as pages gone for
     good). The others stay pending, as in a replay. With ``until``, each partition is
     read up to that offset only (a partition it does not name, not at all): the letters
     past the last one to send back stay where they are instead of being appended again.
     """
-    group = replay_group(config)
+    group = queue.group
     consumer = GroupConsumer(
-        config, group=group, topics=[dlq_topic(config)], client_id=group, subscribe=False
+        config, group=group, topics=[queue.topic], client_id=group, subscribe=False
     )
     delivery = _delivery(config, consumer, group)
     try:
@@ -207,8 +254,8 @@ def replay(
 
 def _delivery(config: KafkaConfig, consumer: GroupConsumer, group: str) -> Delivery:
     if config.delivery == "transactional":
-        # One transactional id for every replay: a second replay running at the
-        # same time fences the first instead of sending the same letters twice.
+        # One transactional id for every replay of a queue: a second replay running at
+        # the same time fences the first instead of sending the same letters twice.
         return TransactionalDelivery(
             lambda: make_producer(config, client_id=group, transactional_id=group), consumer
         )
@@ -224,7 +271,7 @@ def _replay(
     drop: bool,
     until: Mapping[Partition, int] | None,
 ) -> ReplayResult:
-    with kafka_errors("read the end of the dead-letter topic"):
+    with kafka_errors("read the end of a letter topic"):
         tps = list(consumer.consumer.assignment())
         ends: dict[Partition, int] = {
             (tp.topic, tp.partition): end for tp, end in consumer.consumer.end_offsets(tps).items()
@@ -275,7 +322,7 @@ def _target(config: KafkaConfig, letter: DeadLetter) -> str | None:
     if letter.info is None:
         return None
     source = letter.info.source_topic
-    allowed = {topic_name(config.topic_prefix, t) for t in TOPICS if t != "dlq"}
+    allowed = {topic_name(config.topic_prefix, t) for t in TOPICS if t not in LETTER_TOPICS}
     return source if source in allowed else None
 
 

@@ -2,7 +2,8 @@
 
 Names are a public contract: ``<topic_prefix>.<logical>`` for the logical
 topics of :data:`pipeline.topology.TOPICS` (``news.items``, ``news.pages``,
-``news.articles``, ``news.enriched``, ``news.duplicates``, ``news.dlq``).
+``news.articles``, ``news.enriched``, ``news.duplicates``, ``news.dlq``,
+``news.retry``).
 :func:`ensure_topics` creates the missing ones and leaves existing ones alone;
 several processes may call it at once (a topic another process created in
 between counts as present)::
@@ -23,7 +24,7 @@ from connectors.kafka.clients import codec
 from connectors.kafka.errors import kafka_errors
 from pipeline.config import KafkaConfig
 from pipeline.errors import TransportError
-from pipeline.topology import TOPICS, topic_name
+from pipeline.topology import LETTER_TOPICS, TOPICS, topic_name
 
 HOUR_MS = 3600 * 1000
 COMPRESSED_TOPICS = frozenset({"pages"})
@@ -44,7 +45,7 @@ def topic_specs(config: KafkaConfig) -> list[TopicSpec]:
 
 
 def _spec(config: KafkaConfig, logical: str) -> TopicSpec:
-    hours = config.dlq_retention_hours if logical == "dlq" else config.retention_hours
+    hours = config.dlq_retention_hours if logical in LETTER_TOPICS else config.retention_hours
     compression = codec(config) if logical in COMPRESSED_TOPICS else None
     configs = {
         "cleanup.policy": "delete",

@@ -2,7 +2,8 @@
 
 A dead letter is a message a stage could not handle. On Kafka it is kept in
 ``news.dlq`` with its original bytes and headers saying where it came from and
-why; ``replay`` sends the pending ones back to their source topic. Embedded it
+why, or in ``news.retry`` while it waits for its time to be fetched again;
+``replay`` sends the pending ones of both back to their source topic. Embedded it
 is a row of the store; ``replay`` runs its message through the rest of the
 pipeline here and stores it (:mod:`pipeline.runtime.replay`). ``drop``
 discards letters whose cause will never be fixed. Either way only letters of
@@ -20,7 +21,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from connectors.kafka.dlq import DeadLetter, pending_letters, replay
+from connectors.kafka.dlq import DeadLetter, ReplayResult, letter_queues, pending_letters, replay
 from connectors.storage import DeadLetter as StoredLetter
 from connectors.storage import open_store
 from pipeline.cli.common import config_from, counted, existing_store_url, printable
@@ -70,13 +71,14 @@ def handle_list(args: argparse.Namespace) -> int:
     if config.transport == "embedded":
         return list_stored(config, letters, as_json=args.json)
     count = 0
-    for letter in pending_letters(config.kafka, include_replayed=args.all):
-        if letter.info is not None and not letters.matches(letter.info):
-            continue
-        if letter.info is None and (args.stage or args.reason):
-            continue
-        write_letter(sys.stdout, letter, as_json=args.json)
-        count += 1
+    for queue in letter_queues(config.kafka):
+        for letter in pending_letters(config.kafka, queue, include_replayed=args.all):
+            if letter.info is not None and not letters.matches(letter.info):
+                continue
+            if letter.info is None and (args.stage or args.reason):
+                continue
+            write_letter(sys.stdout, letter, as_json=args.json)
+            count += 1
     print(f"newsflow: {counted(count, 'dead letter')}", file=sys.stderr)
     return 0
 
@@ -85,7 +87,7 @@ def handle_replay(args: argparse.Namespace) -> int:
     config = config_from(args)
     if config.transport == "embedded":
         return replay_stored(config, LetterFilter(stage=args.stage, reason=args.reason))
-    result = replay(config.kafka, LetterFilter(stage=args.stage, reason=args.reason))
+    result = replay_queues(config, LetterFilter(stage=args.stage, reason=args.reason))
     print(
         f"newsflow: replayed {counted(result.replayed, 'dead letter')}; {result.kept} kept"
         + (f" ({result.invalid} without valid headers)" if result.invalid else ""),
@@ -104,16 +106,26 @@ def handle_drop(args: argparse.Namespace) -> int:
             dropped = store.dead_letters.remove_matching(stage=args.stage, reason=args.reason)
             kept = store.dead_letters.count()
     else:
-        result = replay(config.kafka, letters, drop=True)
+        result = replay_queues(config, letters, drop=True)
         dropped, kept = result.dropped, result.kept
     print(f"newsflow: dropped {counted(dropped, 'dead letter')}; {kept} kept", file=sys.stderr)
     return 0
+
+
+def replay_queues(config: Config, letters: LetterFilter, *, drop: bool = False) -> ReplayResult:
+    """Kafka: replay (or drop) the matching letters of ``news.dlq`` and ``news.retry``; the
+    waiting ones go back now, as a person asked, without waiting for their time."""
+    result = ReplayResult()
+    for queue in letter_queues(config.kafka):
+        result += replay(config.kafka, letters, queue=queue, drop=drop)
+    return result
 
 
 def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
     info = letter.info
     if as_json:
         document: dict[str, Any] = {
+            "topic": letter.topic,
             "partition": letter.partition,
             "offset": letter.offset,
             "key": (letter.key or b"").decode("utf-8", errors="replace"),
@@ -122,7 +134,7 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
         }
         out.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
-    where = f"[{letter.partition}]@{letter.offset}"
+    where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
     if info is None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return

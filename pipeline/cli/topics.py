@@ -19,7 +19,7 @@ import sys
 from typing import Any, TextIO
 
 from connectors.kafka.clients import make_admin, make_consumer
-from connectors.kafka.dlq import replay_group
+from connectors.kafka.dlq import letter_queues
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import (
     describe_topics,
@@ -72,7 +72,7 @@ def print_topics(config: Config, out: TextIO) -> None:
         for w in WORKERS
         for t in w.consumes
     }
-    groups[topic_name(prefix, "dlq")] = replay_group(config.kafka)
+    groups.update({queue.topic: queue.group for queue in letter_queues(config.kafka)})
     admin = make_admin(config.kafka)
     consumer = make_consumer(config.kafka, client_id=f"{config.kafka.group_prefix}.topics")
     try:

@@ -1,28 +1,31 @@
 """Pages whose fetch failed for a while are fetched again later on Kafka too.
 
-The fetch worker gives the dead letter of a transiently failed fetch (a
-timeout, 429, 5xx, a host that asked to be left alone) a ``retry_at``
-header, on the embedded service's schedule
+The fetch worker writes the letter of a transiently failed fetch (a timeout,
+429, 5xx, a host that asked to be left alone) to ``news.retry`` with a
+``retry_at`` header, on the embedded service's schedule
 (:class:`~pipeline.runtime.retry_later.RetryLater`: ``fetch.retry_later_seconds``,
 doubling, at least the host's Retry-After, none after
 ``fetch.retry_later_attempts``). The service (``newsflow run`` with
-``transport: kafka``) looks at ``news.dlq`` every few seconds; when letters
+``transport: kafka``) looks at ``news.retry`` every few seconds; when letters
 are due it replays them (:func:`~connectors.kafka.dlq.replay` with
 :class:`~connectors.kafka.dlq.DueLetters`), as ``newsflow dlq replay`` does:
 each due letter goes back to ``news.items`` with its attempts, every other
-pending letter before the last due one (per partition) is appended again,
-in one transaction with the replay group's offsets; the letters after it
-stay where they are. A letter that fails again gets a later ``retry_at``,
-or none, and then waits for a human.
+waiting letter before the last due one (per partition) is appended to
+``news.retry`` again, in one transaction with the ``<group_prefix>.retry``
+group's offsets; the letters after it stay where they are. A letter that
+fails again waits for a later ``retry_at`` in ``news.retry``, or, with no
+attempts left or a failure that time will not mend, in ``news.dlq`` for a
+person.
 
-Appending again is what a log allows, and it copies the letters older than
-a due one each time: so the poller replays at most once per half
+``news.dlq`` is never read here: the letters a person has to look at are not
+copied by the retries, however many there are. What is appended again is only
+letters that wait for their own time, and at most once per half
 ``fetch.retry_later_seconds`` (a letter goes back up to that much after its
-time), and letters nobody will fix are best dropped (``newsflow dlq drop``).
+time).
 
 The feed poller does it (``newsflow run``, or ``newsflow stage poll`` when
 the stages are spread out: exactly one of those runs). Looking costs one
-end-offsets request while nothing changes: the pending letters are read
+end-offsets request while nothing changes: the waiting letters are read
 again only when the topic's ends moved or the earliest ``retry_at`` seen
 has come::
 
@@ -32,7 +35,7 @@ has come::
     retry = KafkaLetterRetry(config.kafka)
     retry.run_due()                  # one look: how many letters were sent back
 
-A service and a person replaying at the same moment share the replay's
+A service and a person replaying at the same moment share the queue's
 transactional id: the later one fences the earlier, which fails and is tried
 again (the service at its next look), so no letter is sent back twice.
 """
@@ -49,7 +52,7 @@ from datetime import datetime
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer
-from connectors.kafka.dlq import DueLetters, dlq_topic, pending_letters, replay
+from connectors.kafka.dlq import DueLetters, pending_letters, replay, retry_letters
 from connectors.kafka.headers import timestamp
 from connectors.kafka.records import Partition
 from connectors.kafka.topics import end_offsets, partitions_of
@@ -61,7 +64,7 @@ from pipeline.runtime.retry_later import RETRIED
 log = logging.getLogger(__name__)
 
 LOOK_EVERY_S = 5.0
-"""Seconds between two looks at the dead-letter topic."""
+"""Seconds between two looks at ``news.retry``."""
 FINISH_S = 5.0
 """How long a stopping service waits for a look in progress (each batch of a replay is
 one transaction: an abandoned one sends nothing); the shutdown must stay within 10 s."""
@@ -94,6 +97,7 @@ class KafkaLetterRetry:
 
     def __init__(self, config: KafkaConfig, *, min_gap: float = 0.0) -> None:
         self.config = config
+        self.queue = retry_letters(config)
         self.min_gap = min_gap
         """Seconds from one replay to the next, at least."""
         self._replayed_at = -float("inf")
@@ -115,19 +119,18 @@ class KafkaLetterRetry:
             return 0
         waiting: list[str] = []
         last_due: dict[Partition, int] = {}
-        topic = dlq_topic(self.config)
-        for letter in pending_letters(self.config):
+        for letter in pending_letters(self.config, self.queue):
             at = letter.info.retry_at if letter.info is not None else None
             if at is None:
                 continue
             waiting.append(at)
             if at <= moment:
-                where = (topic, letter.partition)
+                where = (self.queue.topic, letter.partition)
                 last_due[where] = max(last_due.get(where, 0), letter.offset + 1)
         self._ends, self._earliest = ends, min(waiting, default=None)
         if not last_due:
             return 0
-        result = replay(self.config, DueLetters(moment), until=last_due)
+        result = replay(self.config, DueLetters(moment), queue=self.queue, until=last_due)
         self._replayed_at = time.monotonic()
         self._ends = None  # the replay appended the letters it kept: read them again
         RETRIED.labels("taken").inc(result.replayed)
@@ -156,7 +159,7 @@ class KafkaLetterRetry:
         if not self._partitions:
             if self._admin is None:
                 self._admin = make_admin(self.config)
-            self._partitions = partitions_of(self._admin, [dlq_topic(self.config)])
+            self._partitions = partitions_of(self._admin, [self.queue.topic])
             if not self._partitions:
                 return {}
         if self._consumer is None:

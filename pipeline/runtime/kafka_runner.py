@@ -43,7 +43,9 @@ Failures. A message that cannot be decoded is a failure of the worker
 :func:`~pipeline.runtime.outcome.process_safely`. Retryable failures are
 tried again ``kafka.retry_attempts`` times with doubling backoff; then every
 failure is dead-lettered to ``news.dlq``: the original bytes, key and headers
-naming where it came from and why (:mod:`connectors.kafka.headers`). Except
+naming where it came from and why (:mod:`connectors.kafka.headers`). A fetch
+that failed for a while (a timeout, 429, 5xx) goes to ``news.retry`` instead,
+with the time to fetch it again (:mod:`pipeline.runtime.kafka_retry_later`). Except
 a store that cannot be reached (``StoreUnavailable``): that is not the
 message's fault, so the batch ends there, the records done are delivered, the
 rest is polled again, and the worker backs off as for a broker outage.
@@ -146,6 +148,7 @@ class KafkaWorkerRunner:
         self.group = group_id(config, worker)
         self.logical = {topic_name(self.kafka.topic_prefix, t): t for t in worker.consumes}
         self.dlq_topic = topic_name(self.kafka.topic_prefix, "dlq")
+        self.retry_topic = topic_name(self.kafka.topic_prefix, "retry")
         self.summary = RunSummary()
         self.retry_later = RetryLater.from_config(config.fetch)
         self._stages = list(stages) if stages is not None else None
@@ -417,7 +420,8 @@ class KafkaWorkerRunner:
 
     def _dead_letter(self, record: InRecord, failure: Failure) -> OutRecord:
         """The letter of ``record``; a transient fetch failure gets its time to be fetched
-        again (:class:`RetryLater`), counted on from the letter it was replayed from."""
+        again (:class:`RetryLater`), counted on from the letter it was replayed from, and
+        waits for it in ``news.retry`` instead of ``news.dlq``."""
         attempts = letter_attempts(record.headers) + 1
         retry_at = self.retry_later.schedule(failure)(attempts)
         info = DeadLetterInfo(
@@ -434,7 +438,8 @@ class KafkaWorkerRunner:
             attempts=attempts,
             retry_at=timestamp(retry_at) if retry_at is not None else None,
         )
-        return OutRecord(self.dlq_topic, record.key, record.value or b"", info.to_headers())
+        topic = self.dlq_topic if retry_at is None else self.retry_topic
+        return OutRecord(topic, record.key, record.value or b"", info.to_headers())
 
     def _count(self, handled: Sequence[Handled]) -> None:
         """Count a delivered batch: metrics, log lines for dead letters, the run summary."""

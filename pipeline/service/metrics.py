@@ -70,8 +70,8 @@ ASSIGNED_PARTITIONS = Gauge(
 )
 DEAD_LETTERS_WAITING = Gauge(
     "newsflow_dead_letters_waiting",
-    "DLQ size: dead letters waiting for a fix (store rows embedded; news.dlq records past"
-    " the replay group on Kafka).",
+    "DLQ size: dead letters waiting for a fix or for their retry (store rows embedded;"
+    " records of news.dlq and news.retry past their groups on Kafka).",
 )
 HEARTBEAT = Gauge(
     "newsflow_service_heartbeat_timestamp_seconds",

@@ -185,12 +185,14 @@ def test_topic_specs_follow_the_config() -> None:
     specs = {s.name: s for s in topic_specs(config)}
     assert list(specs) == [
         "wire.items", "wire.pages", "wire.articles", "wire.enriched", "wire.duplicates", "wire.dlq",
+        "wire.retry",
     ]  # fmt: skip
     assert {s.partitions for s in specs.values()} == {12}
     assert specs["wire.pages"].configs["compression.type"] == "gzip"
     assert specs["wire.enriched"].configs["compression.type"] == "producer"
     assert specs["wire.items"].configs["retention.ms"] == str(24 * 3600 * 1000)
     assert specs["wire.dlq"].configs["retention.ms"] == str(48 * 3600 * 1000)
+    assert specs["wire.retry"].configs["retention.ms"] == str(48 * 3600 * 1000)
     assert specs["wire.items"].configs["min.insync.replicas"] == "2"
 
 

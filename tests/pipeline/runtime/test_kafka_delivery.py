@@ -188,7 +188,7 @@ def test_a_failed_dead_letter_write_leaves_the_offset_uncommitted(
     [(2, 3, []), (99, 0, [("fetch", "FetchTimeout", "timeout", True)] * 3)],
     ids=["recovers-on-retry", "outlasts-the-retries"],
 )
-def test_transient_failures_are_retried_before_they_are_dead_lettered_as_retryable(
+def test_transient_failures_are_retried_before_their_letters_wait_for_a_later_fetch(
     kafka_env: KafkaEnv, failures: int, pages: int, letters: list[tuple[str, str, str, bool]]
 ) -> None:
     kafka_env.configure(kafka={"retry_attempts": 2})
@@ -202,8 +202,10 @@ def test_transient_failures_are_retried_before_they_are_dead_lettered_as_retryab
         worker.close()
     assert list(flaky.calls.values()) == [3, 3, 3]  # the first try and two retries
     assert len(kafka_env.read("pages")) == pages
-    dead = [DeadLetterInfo.from_headers(r.headers) for r in kafka_env.read("dlq")]
-    assert [(i.stage, i.error_class, i.reason, i.retryable) for i in dead] == letters
+    waiting = [DeadLetterInfo.from_headers(r.headers) for r in kafka_env.read("retry")]
+    assert [(i.stage, i.error_class, i.reason, i.retryable) for i in waiting] == letters
+    assert all(i.retry_at is not None for i in waiting)  # fetched again later, by the service
+    assert kafka_env.read("dlq", timeout=2) == []
     assert kafka_env.lag(["fetch"]) == 0
 
 

@@ -2,12 +2,14 @@
 
 A real HTTP server on 127.0.0.1 serves a feed of pages whose first answers
 are scripted: ``/a`` is fine, ``/b`` answers 503 once, ``/c`` is gone (404),
-``/d`` answers 503 every time. The fetch worker gives the transient letters a
-``retry_at``; the service sends them back to ``news.items`` when it comes
-(:class:`~pipeline.runtime.kafka_retry_later.KafkaLetterRetry`), and gives up
-after ``fetch.retry_later_attempts``. Letters written straight to the topic
-show what a replay of due letters leaves where it was and what it appends
-again.
+``/d`` answers 503 every time. The fetch worker writes the transient letters
+to ``news.retry`` with a ``retry_at``; the service sends them back to
+``news.items`` when it comes
+(:class:`~pipeline.runtime.kafka_retry_later.KafkaLetterRetry`), and leaves
+them in ``news.dlq`` for a person after ``fetch.retry_later_attempts``.
+Letters written straight to the topics show what a replay of due letters
+leaves where it was, what it appends again, and that it never touches
+``news.dlq``.
 """
 
 from __future__ import annotations
@@ -61,15 +63,25 @@ def fetch_settings(**overrides: object) -> dict[str, object]:
     }
 
 
-def letters_by_path(kafka_env: KafkaEnv, site: ScriptedSite) -> dict[str, list[DeadLetterInfo]]:
-    """Every letter ever written (replayed or not), by the path of its page, oldest first."""
+def letters_by_path(
+    kafka_env: KafkaEnv, site: ScriptedSite, topic: str
+) -> dict[str, list[DeadLetterInfo]]:
+    """Every letter ever written to ``topic`` (replayed or not), by the path of its page,
+    oldest first."""
     out: dict[str, list[DeadLetterInfo]] = {}
-    for record in kafka_env.read("dlq"):
+    for record in kafka_env.read(topic):
         url = FeedEntry.model_validate_json(record.value).url
         out.setdefault(url.removeprefix(site.base), []).append(
             DeadLetterInfo.from_headers(record.headers)
         )
     return out
+
+
+def pending(kafka_env: KafkaEnv, queue: str) -> list[DeadLetterInfo]:
+    """The pending letters of ``queue`` ("dlq" or "retry"), with their headers."""
+    config = kafka_env.config.kafka
+    chosen = dlq.dead_letters(config) if queue == "dlq" else dlq.retry_letters(config)
+    return [letter.info for letter in pending_letters(config, chosen) if letter.info]
 
 
 def test_the_service_fetches_a_failed_page_again_when_its_time_comes_and_keeps_the_gone_one(
@@ -94,14 +106,16 @@ def test_the_service_fetches_a_failed_page_again_when_its_time_comes_and_keeps_t
     assert service.returncode == 0, output[-3000:]
 
     assert (site.hits["/b"], site.hits["/c"]) == (2, 1)  # b once more after its wait; c never
-    letters = letters_by_path(kafka_env, site)
-    [b_letter] = letters["/b"]
+    [b_letter] = letters_by_path(kafka_env, site, "retry")["/b"]
     assert (b_letter.reason, b_letter.attempts) == ("http_503", 1)
     assert b_letter.retry_at is not None
     [replayed] = [r for r in kafka_env.read("items") if LETTER_ATTEMPTS in header_dict(r.headers)]
     assert header_dict(replayed.headers)[LETTER_ATTEMPTS] == "1"
-    pending = [letter.info for letter in pending_letters(kafka_env.config.kafka)]
-    assert [(i.reason, i.attempts, i.retry_at) for i in pending if i] == [("http_404", 1, None)]
+    assert pending(kafka_env, "retry") == []
+    assert [(i.reason, i.attempts, i.retry_at) for i in pending(kafka_env, "dlq")] == [
+        ("http_404", 1, None)
+    ]
+    assert list(letters_by_path(kafka_env, site, "dlq")) == ["/c"]  # written once, never copied
     assert sorted(kafka_env.stored_ids()) == sorted(set(kafka_env.stored_ids()))
 
 
@@ -119,9 +133,9 @@ def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
     looking.start()
     try:
         wait_for(
-            lambda: len(letters_by_path(kafka_env, site).get("/d", [])) == 3,
+            lambda: "/d" in letters_by_path(kafka_env, site, "dlq"),
             timeout=60,
-            what="three letters of /d",
+            what="the last letter of /d",
         )
         wait_for(lambda: kafka_env.lag(["fetch"]) == 0, timeout=30, what="fetch to catch up")
         stop.wait(2.0)  # a wrong fourth try would show in the hits now
@@ -131,15 +145,13 @@ def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
         retry.close()
         pipeline.stop()
 
-    letters = letters_by_path(kafka_env, site)["/d"]
-    assert [(i.attempts, i.retry_at is not None) for i in letters] == [
-        (1, True),
-        (2, True),
-        (3, False),
-    ]
+    waited = letters_by_path(kafka_env, site, "retry")["/d"]
+    assert [(i.attempts, i.retry_at is not None) for i in waited] == [(1, True), (2, True)]
+    [left] = letters_by_path(kafka_env, site, "dlq")["/d"]
+    assert (left.attempts, left.retry_at) == (3, None)
     assert site.hits["/d"] == 3
-    pending = [letter.info for letter in pending_letters(kafka_env.config.kafka)]
-    assert [(i.attempts, i.retry_at) for i in pending if i] == [(3, None)]
+    assert pending(kafka_env, "retry") == []
+    assert [(i.attempts, i.retry_at) for i in pending(kafka_env, "dlq")] == [(3, None)]
 
 
 def letter(url: str, reason: str, retry_at: str | None, attempts: int = 1) -> DeadLetterInfo:
@@ -153,13 +165,15 @@ def letter(url: str, reason: str, retry_at: str | None, attempts: int = 1) -> De
 
 def write_letters(
     kafka_env: KafkaEnv,
+    topic: str,
     plan: list[tuple[str, str, str | None]],
     *,
     body: Callable[[], str | None] = lambda: None,
     key: bytes | None = None,
 ) -> None:
-    """Fetch letters (name, reason, retry_at) of entries from news.items: keyed by ``key``
-    (as the fetch worker keys them: one partition), or by name in partition 0."""
+    """Fetch letters (name, reason, retry_at) of entries from news.items, to ``topic``:
+    keyed by ``key`` (as the fetch worker keys them: one partition), or by name in
+    partition 0."""
     producer = make_producer(kafka_env.config.kafka, client_id=f"test-{kafka_env.run_id}")
     try:
         for name, reason, at in plan:
@@ -168,47 +182,46 @@ def write_letters(
             )
             url = f"https://x.example/{name}"
             value = FeedEntry(feed="f", feed_kind="rss", url=url, body=body())
-            producer.send(kafka_env.topic("dlq"), key=key or name.encode(), value=value.to_json(),
+            producer.send(kafka_env.topic(topic), key=key or name.encode(), value=value.to_json(),
                           headers=info.to_headers(),
                           partition=None if key else 0).get(timeout=10)  # fmt: skip
     finally:
         producer.close()
 
 
-def pending_names(kafka_env: KafkaEnv) -> list[str]:
+def pending_names(kafka_env: KafkaEnv, queue: dlq.LetterQueue) -> list[str]:
     return [FeedEntry.model_validate_json(x.value).url.rsplit("/", 1)[1]
-            for x in pending_letters(kafka_env.config.kafka)]  # fmt: skip
+            for x in pending_letters(kafka_env.config.kafka, queue)]  # fmt: skip
 
 
-def test_only_the_letters_before_the_last_due_one_are_appended_again(
+def test_only_waiting_letters_before_the_last_due_one_are_appended_again(
     kafka_env: KafkaEnv,
 ) -> None:
     kafka_env.create_topics()
-    plan = [
-        ("old-404", "http_404", None),
+    write_letters(kafka_env, "dlq", [("old-404", "http_404", None), ("new-404", "http_404", None)])
+    write_letters(kafka_env, "retry", [
+        ("slow", "http_429", "2026-11-18T12:00:00.000Z"),
         ("due", "http_503", "2026-11-18T09:05:00.000Z"),
-        ("new-404", "http_404", None),
         ("later", "timeout", "2026-11-18T12:00:00.000Z"),
-    ]
-    write_letters(kafka_env, plan)
+    ])  # fmt: skip
+    config = kafka_env.config.kafka
+    waiting, dead = dlq.retry_letters(config), dlq.dead_letters(config)
 
-    retry = KafkaLetterRetry(kafka_env.config.kafka, min_gap=60)
+    retry = KafkaLetterRetry(config, min_gap=60)
     try:
         assert retry.run_due(datetime(2026, 11, 18, 9, 0, tzinfo=UTC)) == 0  # nothing due yet
         assert retry.run_due(datetime(2026, 11, 18, 10, 0, tzinfo=UTC)) == 1
-        assert pending_names(kafka_env) == [
-            "new-404",
-            "later",
-            "old-404",
-        ]  # old-404 appended again, behind
+        assert pending_names(kafka_env, waiting) == ["later", "slow"]  # slow appended again
         assert retry.run_due(datetime(2026, 11, 18, 13, 0, tzinfo=UTC)) == 0  # too soon again
         retry.min_gap = 0
-        assert retry.run_due(datetime(2026, 11, 18, 13, 0, tzinfo=UTC)) == 1
-        assert pending_names(kafka_env) == ["old-404", "new-404"]  # old-404 stayed where it was
+        assert retry.run_due(datetime(2026, 11, 18, 13, 0, tzinfo=UTC)) == 2
+        assert pending_names(kafka_env, waiting) == []
     finally:
         retry.close()
     sent = [(r.key, header_dict(r.headers)[LETTER_ATTEMPTS]) for r in kafka_env.read("items")]
-    assert sent == [(b"due", "2"), (b"later", "2")]
+    assert sorted(sent) == [(b"due", "2"), (b"later", "2"), (b"slow", "2")]
+    assert pending_names(kafka_env, dead) == ["old-404", "new-404"]
+    assert len(kafka_env.read("dlq")) == 2  # the letters for a person were never copied
 
 
 def test_a_replay_longer_than_one_read_keeps_every_letter_it_does_not_send_back(
@@ -223,9 +236,10 @@ def test_a_replay_longer_than_one_read_keeps_every_letter_it_does_not_send_back(
     kafka_env.create_topics()
     reasons = ["http_404", "http_503", "http_404", "http_503", "http_404"]
     letters = [(f"p{i}", reason, None) for i, reason in enumerate(reasons)]
-    write_letters(kafka_env, letters, body=lambda: os.urandom(400_000).hex(), key=b"one")
+    write_letters(kafka_env, "dlq", letters, body=lambda: os.urandom(400_000).hex(), key=b"one")
+    queue = dlq.dead_letters(kafka_env.config.kafka)
 
-    result = dlq.replay(kafka_env.config.kafka, LetterFilter(reason="http_503"))
+    result = dlq.replay(kafka_env.config.kafka, LetterFilter(reason="http_503"), queue=queue)
 
     assert (result.replayed, result.kept) == (2, 3)
-    assert sorted(pending_names(kafka_env)) == ["p0", "p2", "p4"]
+    assert sorted(pending_names(kafka_env, queue)) == ["p0", "p2", "p4"]

@@ -17,7 +17,7 @@ def test_topics_are_created_once_and_listed_with_their_lag(
     config = str(kafka_env.config_file())
     assert main(["--config", config, "topics", "create"]) == 0
     first = capsys.readouterr().out.splitlines()
-    assert len(first) == 6 and all(": created (4 partitions;" in line for line in first)
+    assert len(first) == 7 and all(": created (4 partitions;" in line for line in first)
     assert f"{kafka_env.topic('pages')}: created" in first[1]
     assert f"compression.type={codec(kafka_env.config.kafka)}" in first[1]
     assert "compression.type=producer" in first[0]
@@ -39,5 +39,9 @@ def test_topics_are_created_once_and_listed_with_their_lag(
     ]
     assert rows[kafka_env.topic("dlq")][3:] == [
         f"{kafka_env.config.kafka.group_prefix}.dlq-replay",
+        "0",
+    ]
+    assert rows[kafka_env.topic("retry")][3:] == [
+        f"{kafka_env.config.kafka.group_prefix}.retry",
         "0",
     ]
