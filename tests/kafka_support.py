@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,11 +159,24 @@ class KafkaEnv:
     def produce(self, logical: str, messages: Iterable[Message]) -> int:
         return self.produce_raw(logical, ((m.key().encode(), m.to_json()) for m in messages))
 
-    def produce_raw(self, logical: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    def produce_raw(
+        self,
+        logical: str,
+        records: Iterable[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[list[tuple[str, bytes]]] = (),
+    ) -> int:
+        """Records as they are; ``headers``, when given, holds each record's headers."""
         producer = make_producer(self.config.kafka, client_id=f"test-{self.run_id}")
         try:
             futures = [
-                producer.send(self.topic(logical), key=key, value=value) for key, value in records
+                producer.send(
+                    self.topic(logical),
+                    key=key,
+                    value=value,
+                    headers=headers[i] if headers else None,
+                )
+                for i, (key, value) in enumerate(records)
             ]
             producer.flush(timeout=30)
             for future in futures:

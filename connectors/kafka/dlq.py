@@ -181,27 +181,60 @@ def pending_in(queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsu
     a transaction takes two), so the span of offsets overstates the count and
     would not fall to 0 once every letter is replayed or dropped. Up to
     :data:`EXACT_COUNT_SPAN` offsets the letters are read and counted (the
-    consumer is assigned to the DLQ for that); beyond, the span is returned,
+    consumer is assigned to the topic for that); beyond, the span is returned,
     an upper bound.
     """
-    partitions = partitions_of(admin, [queue.topic])
-    if not partitions:
-        return 0
-    ends = end_offsets(consumer, partitions)
-    replayed = committed_offsets(admin, queue.group)
-    with kafka_errors("read beginning offsets"):
-        beginnings = consumer.beginning_offsets(partitions)
-    starts = {tp: max(beginnings.get(tp) or 0, replayed.get(tp, 0)) for tp in partitions}
-    span = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
+    spans = _pending_spans(queue, admin, consumer)
+    span = sum(end - start for start, end in spans.values())
     if span == 0 or span > EXACT_COUNT_SPAN:
         return span
-    behind = [tp for tp in partitions if ends[tp] > starts[tp]]
+    return len(_read_spans(consumer, queue, spans))
+
+
+def newest_pending(
+    config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer, limit: int
+) -> list[DeadLetter]:
+    """The newest pending letters of both queues, newest first (by ``failed_at``), for the
+    status page: at most the last ``limit`` records of each partition are read."""
+    letters: list[DeadLetter] = []
+    for queue in letter_queues(config):
+        spans = _pending_spans(queue, admin, consumer)
+        newest = {tp: (max(start, end - limit), end) for tp, (start, end) in spans.items()}
+        letters.extend(_read_spans(consumer, queue, newest))
+    letters.sort(key=lambda letter: letter.info.failed_at if letter.info else "", reverse=True)
+    return letters[:limit]
+
+
+def _pending_spans(
+    queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsumer
+) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition of ``queue``: its first pending offset and its end."""
+    partitions = partitions_of(admin, [queue.topic])
+    if not partitions:
+        return {}
+    ends = end_offsets(consumer, partitions)
+    settled = committed_offsets(admin, queue.group)
+    with kafka_errors("read beginning offsets"):
+        beginnings = consumer.beginning_offsets(partitions)
+    return {
+        tp: (min(ends[tp], max(beginnings.get(tp) or 0, settled.get(tp, 0))), ends[tp])
+        for tp in partitions
+    }
+
+
+def _read_spans(
+    consumer: KafkaConsumer, queue: LetterQueue, spans: dict[TopicPartition, tuple[int, int]]
+) -> list[DeadLetter]:
+    """The letters of ``spans`` (start, end per partition); the consumer is left unassigned."""
+    behind = {tp: span for tp, span in spans.items() if span[1] > span[0]}
+    if not behind:
+        return []
     with kafka_errors(f"read {queue.topic}"):
-        consumer.assign(behind)
-        for tp in behind:
-            consumer.seek(tp, starts[tp])
+        consumer.assign(list(behind))
+        for tp, (start, _) in behind.items():
+            consumer.seek(tp, start)
         try:
-            return sum(1 for _ in _read_until(consumer, {tp: ends[tp] for tp in behind}))
+            return list(_read_until(consumer, {tp: end for tp, (_, end) in behind.items()}))
         finally:
             consumer.assign([])
 

@@ -120,6 +120,7 @@ def run_kafka(
         probe = BrokerProbe(config, [group_id(config, w) for w in WORKERS])
         endpoints.add_check("kafka", probe.check)
         endpoints.on_scrape(probe.refresh_gauges)
+        endpoints.letters_from(probe.dead_letters)
         endpoints.on_close(probe.close)
         control = endpoints.control
     return run(config, stop, once=once, control=control)

@@ -32,6 +32,7 @@ from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -100,6 +101,11 @@ class ServiceEndpoints:
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the endpoints close (clients opened for probes)."""
         self._stack.callback(closer)
+
+    def letters_from(self, source: Callable[[], dict[str, Any] | None]) -> None:
+        """The status page shows the dead letters ``source`` returns instead of the store's
+        (on Kafka they are records of ``news.dlq`` and ``news.retry``)."""
+        self.status.letters = source
 
     def on_scrape(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` before each ``/metrics`` answer (refresh gauges read from elsewhere)."""

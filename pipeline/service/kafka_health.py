@@ -11,7 +11,8 @@ Two vantage points:
   Kafka, whose workers are child processes, and ``stage poll``): is the
   broker reachable, does every worker group have its partitions assigned,
   how far behind is each group (end offset minus committed offset), and how
-  many records wait on the dead-letter topic. Answers are cached for
+  many letters wait on ``news.dlq`` and ``news.retry`` (and which, for the
+  status page of every Kafka process). Answers are cached for
   :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little.
 """
 
@@ -27,7 +28,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.consumer import GroupConsumer
-from connectors.kafka.dlq import pending_count
+from connectors.kafka.dlq import DeadLetter, newest_pending, pending_count
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
@@ -36,6 +37,7 @@ from pipeline.service.endpoints import ServiceEndpoints
 from pipeline.service.health import Health
 from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
 from pipeline.service.reload import ConfigReloader
+from pipeline.service.status import RECENT_ERRORS
 from pipeline.topology import WORKERS, topic_name
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,20 @@ class BrokerProbe:
         """Before a scrape: lag per group and partition, and records on the DLQ topic."""
         self._cache("gauges", self._gauges)
 
+    def dead_letters(self) -> dict[str, Any] | None:
+        """The status page's letters: how many wait in ``news.dlq`` and ``news.retry``, and
+        the newest of them; None while the broker does not answer."""
+        result: dict[str, Any] | None = self._cache("letters", self._letters)
+        return result
+
+    def _letters(self) -> dict[str, Any]:
+        admin, consumer = self._clients()
+        newest = newest_pending(self.config.kafka, admin, consumer, RECENT_ERRORS)
+        return {
+            "total": pending_count(self.config.kafka, admin, consumer),
+            "recent": [letter_row(letter) for letter in newest],
+        }
+
     def _check(self) -> str | None:
         admin = self._clients()[0]
         if not self.groups:
@@ -183,6 +199,27 @@ class BrokerProbe:
             self._close_clients()
 
 
+def letter_row(letter: DeadLetter) -> dict[str, Any]:
+    """A Kafka letter as the status page shows a letter (the fields of a stored one)."""
+    info = letter.info
+    where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    if info is None:
+        return {"where": where, "stage": "-", "reason": "invalid", "attempts": 1,
+                "last_failed_at": "", "retry_at": None,
+                "error": "not a dead letter: headers missing"}  # fmt: skip
+    return {
+        "where": where,
+        "stage": info.stage,
+        "reason": info.reason,
+        "attempts": info.attempts,
+        "last_failed_at": info.failed_at,
+        "retry_at": info.retry_at,
+        "error_class": info.error_class,
+        "error": info.error_message,
+        "source": f"{info.source_topic}[{info.source_partition}]@{info.source_offset}",
+    }
+
+
 def _assigned(info: dict[str, Any]) -> bool:
     return any(
         assigned["partitions"]
@@ -206,6 +243,7 @@ def stage_endpoints(
     )
     probe = BrokerProbe(config, [])
     endpoints.add_check("kafka", probe.check)
+    endpoints.letters_from(probe.dead_letters)
     endpoints.on_close(probe.close)
     if name == "poll":
         endpoints.on_scrape(probe.refresh_gauges)

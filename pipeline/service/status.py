@@ -97,6 +97,9 @@ class StatusBuilder:
         recent_log: RecentRecords,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.letters: Callable[[], dict[str, Any] | None] | None = None
+        """Where the dead letters come from when they are not rows of the store (Kafka):
+        ``{"total": ..., "recent": [...]}``, or None while it cannot say."""
         self.config = config
         self.role = role
         self.store = store
@@ -124,6 +127,8 @@ class StatusBuilder:
             "log": self.recent_log.newest(RECENT_ERRORS),
         }
         document.update(self._from_store(config))
+        if self.letters is not None:
+            document["dead_letters"] = self.letters() or {"total": None, "recent": []}
         return document
 
     def _service(self, config: Config, now: float) -> dict[str, Any]:

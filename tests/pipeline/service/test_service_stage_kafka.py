@@ -16,6 +16,7 @@ import pytest
 from kafka_support import corpus_entries
 from service_support import ServiceProcess, sample, wait_until
 
+from connectors.kafka.headers import DeadLetterInfo
 from pipeline.models import FetchedPage
 
 pytestmark = pytest.mark.kafka
@@ -73,7 +74,48 @@ def test_the_poller_is_ready_when_store_and_broker_answer(kafka_env: Any) -> Non
         wait_until(lambda: poller.get("/readyz")[0] == 200, 30, "readiness")
         assert json.loads(poller.get("/readyz")[1]) == {"ok": True, "store": "ok", "kafka": "ok"}
         assert sample(poller.metrics(), "newsflow_dead_letters_waiting") == 0
-        assert poller.json("/api/status")["service"]["role"] == "stage poll"
+        status = poller.json("/api/status")
+        assert status["service"]["role"] == "stage poll"
+        assert status["dead_letters"] == {"total": 0, "recent": []}
     finally:
         code, took, _ = poller.stop(signal.SIGTERM)
     assert code == 0 and took < 10, poller.log()
+
+
+def letter(reason: str, failed_at: str, retry_at: str | None = None) -> DeadLetterInfo:
+    return DeadLetterInfo(
+        source_topic="news.items", source_partition=0, source_offset=7, worker="fetch",
+        stage="fetch", error_class="FetchError", error_message=f"failed with {reason}",
+        reason=reason, retryable=retry_at is not None, failed_at=failed_at, retry_at=retry_at,
+    )  # fmt: skip
+
+
+def test_the_status_page_shows_the_letters_of_both_letter_topics(kafka_env: Any) -> None:
+    """On Kafka the store holds no letters: the page reads ``news.dlq`` and ``news.retry``."""
+    config = _configure(kafka_env)
+    kafka_env.create_topics()
+    dead = [letter("http_404", "2026-11-18T09:00:00.000Z"),
+            letter("http_410", "2026-11-18T09:20:00.000Z")]  # fmt: skip
+    waiting = [  # not due while the test runs: the poller would send it back
+        letter("http_503", "2026-11-18T09:10:00.000Z", "2099-01-01T00:00:00.000Z")
+    ]
+    kafka_env.produce_raw("dlq", [(b"a", b"{}"), (b"b", b"{}")],
+                          headers=[i.to_headers() for i in dead])  # fmt: skip
+    kafka_env.produce_raw("retry", [(b"c", b"{}")], headers=[i.to_headers() for i in waiting])
+    poller = ServiceProcess(config, "poll", command=("stage",))
+    try:
+        wait_until(lambda: poller.get("/readyz")[0] == 200, 30, "readiness")
+        letters = poller.json("/api/status")["dead_letters"]
+        assert sample(poller.metrics(), "newsflow_dead_letters_waiting") == 3
+    finally:
+        code, took, _ = poller.stop(signal.SIGTERM)
+    assert code == 0 and took < 10, poller.log()
+    assert letters["total"] == 3
+    assert [(d["reason"], d["last_failed_at"], d["retry_at"], d["attempts"])
+            for d in letters["recent"]] == [
+        ("http_410", "2026-11-18T09:20:00.000Z", None, 1),
+        ("http_503", "2026-11-18T09:10:00.000Z", "2099-01-01T00:00:00.000Z", 1),
+        ("http_404", "2026-11-18T09:00:00.000Z", None, 1),
+    ]  # fmt: skip
+    wheres = [d["where"].split("[")[0] for d in letters["recent"]]
+    assert wheres == [kafka_env.topic("dlq"), kafka_env.topic("retry"), kafka_env.topic("dlq")]
