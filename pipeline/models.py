@@ -206,8 +206,8 @@ class ExtractedArticle(Message):
     removed: list[RemovedLine] = Field(default_factory=list)
     flags: list[str] = Field(
         default_factory=list,
-        description="Quality notes, e.g. 'date_disagreement', 'future_date', 'residue_guard',"
-        " 'metadata_lost'.",
+        description="Quality notes, e.g. 'date_disagreement', 'future_date', 'page_date_invalid',"
+        " 'residue_guard', 'metadata_lost'.",
     )
     page_hash: str | None = Field(
         default=None,

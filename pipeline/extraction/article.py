@@ -17,13 +17,14 @@ from pipeline.extraction.lines import Line, split_lines
 from pipeline.extraction.metadata import (
     DateWitness,
     choose_date,
+    declared_dates,
     detect_language,
     entry_date,
     html_language,
     parse_page_date,
     split_authors,
 )
-from pipeline.extraction.parse import ParsedPage, parse_page
+from pipeline.extraction.parse import parse_page
 from pipeline.extraction.residue import MetadataHints, filter_residue
 from pipeline.extraction.rules import ResidueRules
 from pipeline.extraction.urls import choose_canonical, source_of
@@ -83,8 +84,9 @@ def extract_article(
         source=source_of(url),
         max_removed_share=config.max_removed_share,
     )
+    page_date = declared_dates(html).page_date(page.date)
     date = choose_date(
-        _date_witnesses(page, entry),
+        _date_witnesses(page_date, entry),
         now=now,
         disagreement=timedelta(days=config.date_disagreement_days),
         future_tolerance=timedelta(minutes=config.future_tolerance_minutes),
@@ -107,7 +109,10 @@ def extract_article(
         site_name=page.site_name,
         description=page.description or (entry.summary if entry else None),
         removed=filtered.removed,
-        flags=filtered.flags + date.flags + (["metadata_lost"] if page.metadata_lost else []),
+        flags=filtered.flags
+        + date.flags
+        + (["metadata_lost"] if page.metadata_lost else [])
+        + ([] if page_date == page.date else ["page_date_invalid"]),
         date_source=date.source,
         raw_lines=lines,
         page_hash=page.digest(),
@@ -115,5 +120,5 @@ def extract_article(
     )
 
 
-def _date_witnesses(page: ParsedPage, entry: FeedEntry | None) -> list[DateWitness]:
-    return [w for w in (parse_page_date(page.date), entry_date(entry)) if w is not None]
+def _date_witnesses(page_date: str | None, entry: FeedEntry | None) -> list[DateWitness]:
+    return [w for w in (parse_page_date(page_date), entry_date(entry)) if w is not None]

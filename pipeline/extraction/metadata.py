@@ -11,13 +11,19 @@ JSON-LD, Open Graph, ``<time>``, URL, text). :func:`choose_date` picks one:
 * when they disagree, ``date_disagreement`` is flagged and the page's date is
   used: it is the publisher's statement on the article itself, while feeds
   often carry the time an item was (re)listed.
+
+A page that declares an impossible publication date ("2026-02-30",
+"2026-13-05") is no witness: htmldate "repairs" such a date into another real
+one (the 1st of the month, day and month swapped), which would then beat the
+feed's. :func:`impossible_declared_date` finds such a declaration; the page's
+date is then left out and ``page_date_invalid`` flagged.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -25,6 +31,11 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from pipeline.models import FeedEntry
 
 _HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_PUBLICATION = re.compile(r"published|pubdate|publishdate|\bdc\.date", re.IGNORECASE)
+_CONTENT = re.compile(r"""\bcontent\s*=\s*["']\s*([^"']{0,40})""", re.IGNORECASE)
+_JSON_LD_DATE = re.compile(r"""datePublished["']\s*:\s*["']\s*([^"']{0,40})""")
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 MIN_LANGUAGE_CHARS = 40
 MIN_LANGUAGE_CONFIDENCE = 0.5
 
@@ -55,6 +66,58 @@ def parse_page_date(raw: str | None) -> DateWitness | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return DateWitness(value.astimezone(UTC), "page", precise)
+
+
+@dataclass(frozen=True)
+class DeclaredDates:
+    """The publication dates a page declares in ISO form, as written."""
+
+    real: tuple[str, ...] = ()
+    """Each declared value whose date is a day of the calendar."""
+    impossible: tuple[str, ...] = ()
+    """Each declared value whose date is no day of the calendar ("2026-02-30")."""
+
+    def page_date(self, extracted: str | None) -> str | None:
+        """The page's date witness, given htmldate's ``extracted`` one: that, unless the
+        page declares an impossible date and ``extracted`` is on none of the real days it
+        declares (htmldate made it up from the impossible one); then the first real
+        declared date, or None."""
+        if not self.impossible or extracted is None:
+            return extracted
+        if any(value.startswith(extracted[:10]) for value in self.real):
+            return extracted
+        return self.real[0] if self.real else None
+
+
+def declared_dates(html: str) -> DeclaredDates:
+    """What the page declares: ``article:published_time`` and the other ``<meta>``
+    publication dates of its head, and JSON-LD ``datePublished`` (values not in ISO form,
+    such as RFC 822 dates, are left out)."""
+    head_end = html.find("</head")
+    values = [
+        content.group(1)
+        for tag in _META.finditer(html, 0, head_end if head_end >= 0 else len(html))
+        if _PUBLICATION.search(tag.group(0)) and (content := _CONTENT.search(tag.group(0)))
+    ]
+    at = html.find("datePublished")
+    while at >= 0:
+        if found := _JSON_LD_DATE.match(html, at):
+            values.append(found.group(1))
+        at = html.find("datePublished", at + 1)
+    real: list[str] = []
+    impossible: list[str] = []
+    for value in (v.strip() for v in values):
+        day = _ISO_DAY.match(value)
+        if day is None:
+            continue
+        try:
+            calendar_day = date(*(int(part) for part in day.groups()))
+        except ValueError:
+            impossible.append(value)
+            continue
+        # "2024-3-4" as "2024-03-04", so that it reads as a date and compares as htmldate's
+        real.append(calendar_day.isoformat() + value[day.end() :])
+    return DeclaredDates(tuple(real), tuple(impossible))
 
 
 def entry_date(entry: FeedEntry | None) -> DateWitness | None:

@@ -50,7 +50,8 @@ RESIDUE_REMOVED = Counter(
 )
 DATE_PROBLEMS = Counter(
     "newsflow_extract_date_problems_total",
-    "Articles with a missing date, a future date or disagreeing dates, per source.",
+    "Articles with a missing date, a future date, disagreeing dates or an impossible date"
+    " on the page (missing, future_date, date_disagreement, page_date_invalid), per source.",
     ["source", "problem"],
 )
 METADATA_LOST = Counter(
@@ -244,7 +245,7 @@ def _record_health(source: str, result: ExtractionResult) -> None:
         GUARD_TRIPS.labels(source).inc()
     if result.published_at is None:
         DATE_PROBLEMS.labels(source, "missing").inc()
-    for flag in ("future_date", "date_disagreement"):
+    for flag in ("future_date", "date_disagreement", "page_date_invalid"):
         if flag in result.flags:
             DATE_PROBLEMS.labels(source, flag).inc()
     if "metadata_lost" in result.flags:

@@ -12,6 +12,7 @@ from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError
 from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
 from pipeline.extraction.lines import line_key
+from pipeline.extraction.parse import parse_page
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import FeedEntry
 
@@ -105,6 +106,43 @@ def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:
     html = ARTICLE.format(date="2027-06-01T10:00:00+00:00")
     result = extract(html, rules)
     assert "future_date" in result.flags
+
+
+@pytest.mark.parametrize(
+    ("declared", "repaired"),
+    [("2024-02-30T10:00:00Z", "2024-02-01"), ("2024-13-03", "2024-03-13")],
+    ids=["no-such-day", "no-such-month"],
+)
+def test_an_impossible_page_date_gives_way_to_the_feed_date(
+    rules: ResidueRules, declared: str, repaired: str
+) -> None:
+    """htmldate turns an impossible date into another real one (the 1st of the month, or
+    day and month swapped), which disagreed with the feed and won: a wrong stored date."""
+    published = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    entry = FeedEntry(feed="courier", feed_kind="rss", url="https://www.example.com/news/budget",
+                      published_at=published)  # fmt: skip
+    html = ARTICLE.format(date=declared)
+    assert parse_page(html, url=entry.url, config=ExtractConfig(), now=NOW).date.startswith(
+        repaired
+    )  # what trafilatura reports: the reason for the check
+    result = extract(html, rules, url=entry.url, entry=entry)
+    assert result.published_at == published
+    assert result.flags == ["page_date_invalid"]
+    assert extract(html, rules, url=entry.url).published_at is None  # no witness left
+
+
+def test_a_real_date_declared_next_to_an_impossible_one_is_the_pages(
+    rules: ResidueRules,
+) -> None:
+    """htmldate prefers the "repaired" impossible date (2024-02-01) to the real one."""
+    html = ARTICLE.format(date="2024-02-30T10:00:00Z").replace(
+        "</head>",
+        '<script type="application/ld+json">{"datePublished": "2024-03-04T10:00:00+01:00"}'
+        "</script></head>",
+    )
+    result = extract(html, rules)
+    assert result.published_at == datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    assert result.flags == ["page_date_invalid"]
 
 
 @pytest.mark.parametrize("offset", ["+99:00", "+24:00", "-99:00", "+9999"])

@@ -10,7 +10,9 @@ from courlan import extract_domain
 
 from pipeline.extraction.metadata import (
     DateWitness,
+    DeclaredDates,
     choose_date,
+    declared_dates,
     detect_language,
     entry_date,
     html_language,
@@ -72,6 +74,42 @@ def test_future_dates_are_flagged_and_only_used_as_a_last_resort() -> None:
     assert choose(page, future) == (page.value, "page", ["future_date"])
     assert choose(future) == (future.value, "feed", ["future_date"])
     assert choose(feed(NOW + timedelta(minutes=20)))[2] == []  # clock skew is tolerated
+
+
+JSON_LD = '<script type="application/ld+json">{"datePublished": "%s", "dateModified": "x"}'
+
+
+@pytest.mark.parametrize(
+    ("html", "declared"),
+    [
+        ('<meta property="article:published_time" content="2026-02-30T10:00:00Z">',
+         DeclaredDates(impossible=("2026-02-30T10:00:00Z",))),
+        ('<meta content="2026-13-05" property="article:published_time">',
+         DeclaredDates(impossible=("2026-13-05",))),
+        ('<meta name="DC.date.issued" content="2024-2-29">', DeclaredDates(("2024-02-29",))),
+        (JSON_LD % "2025-11-31T08:00:00Z", DeclaredDates(impossible=("2025-11-31T08:00:00Z",))),
+        (JSON_LD % "2025-11-30T08:00:00Z", DeclaredDates(("2025-11-30T08:00:00Z",))),
+        ('<meta name="pubdate" content="Tue, 05 Mar 2024 10:20:00 GMT">', DeclaredDates()),
+        ('<meta name="description" content="2026-02-30 was no day">', DeclaredDates()),
+        ("<head></head><body><meta name='publish-date' content='2026-02-30'></body>",
+         DeclaredDates()),  # only the head's <meta> declare
+    ],
+    ids=["meta", "content-first", "dc-date", "json-ld", "json-ld-real", "rfc-822", "not-a-date",
+         "in-body"],
+)  # fmt: skip
+def test_declared_publication_dates_are_read_as_calendar_days(
+    html: str, declared: DeclaredDates
+) -> None:
+    assert declared_dates(html) == declared
+
+
+def test_htmldate_is_the_witness_unless_it_made_its_date_up_from_an_impossible_one() -> None:
+    assert DeclaredDates().page_date("2024-02-01") == "2024-02-01"
+    assert DeclaredDates(impossible=("2024-02-30",)).page_date(None) is None
+    assert DeclaredDates(impossible=("2024-02-30",)).page_date("2024-02-01T00:00:00") is None
+    both = DeclaredDates(("2024-03-04T10:00:00+01:00",), ("2024-02-30",))
+    assert both.page_date("2024-03-04T10:00:00+0100") == "2024-03-04T10:00:00+0100"
+    assert both.page_date("2024-02-01") == "2024-03-04T10:00:00+01:00"
 
 
 def test_no_witness_no_date() -> None:
