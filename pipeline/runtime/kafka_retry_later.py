@@ -19,9 +19,8 @@ person.
 
 ``news.dlq`` is never read here: the letters a person has to look at are not
 copied by the retries, however many there are. What is appended again is only
-letters that wait for their own time, and at most once per half
-``fetch.retry_later_seconds`` (a letter goes back up to that much after its
-time).
+letters that wait for their own time, and at most once per :func:`replay_gap`
+(a letter goes back up to that much after its time).
 
 The feed poller does it (``newsflow run``, or ``newsflow stage poll`` when
 the stages are spread out: exactly one of those runs). Looking costs one
@@ -63,6 +62,8 @@ from pipeline.runtime.retry_later import RETRIED
 
 log = logging.getLogger(__name__)
 
+MAX_GAP_S = 30.0
+"""At most this long from one replay of due letters to the next (see :func:`replay_gap`)."""
 LOOK_EVERY_S = 5.0
 """Seconds between two looks at ``news.retry``."""
 FINISH_S = 5.0
@@ -78,7 +79,7 @@ def letters_retried(config: Config) -> Iterator[None]:
         yield
         return
     done = threading.Event()
-    retry = KafkaLetterRetry(config.kafka, min_gap=config.fetch.retry_later_seconds / 2)
+    retry = KafkaLetterRetry(config.kafka, min_gap=replay_gap(config))
     looking = threading.Thread(target=retry.run_until, args=(done,), name="dlq-retry", daemon=True)
     looking.start()
     try:
@@ -90,6 +91,13 @@ def letters_retried(config: Config) -> Iterator[None]:
             log.warning("stopped while looking at the dead letters; the look is abandoned")
         else:
             retry.close()
+
+
+def replay_gap(config: Config) -> float:
+    """Seconds from one replay of due letters to the next: half ``retry_later_seconds``,
+    at most :data:`MAX_GAP_S`. A replay appends again the waiting letters before the last
+    due one, so replays are spaced; a letter waits that much past its time at most."""
+    return min(config.fetch.retry_later_seconds / 2, MAX_GAP_S)
 
 
 class KafkaLetterRetry:

@@ -31,8 +31,9 @@ from connectors.kafka.clients import make_producer
 from connectors.kafka.dlq import pending_letters
 from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, header_dict
 from corpus import generate_site_pages
+from pipeline.config import parse_config
 from pipeline.models import FeedEntry
-from pipeline.runtime.kafka_retry_later import KafkaLetterRetry
+from pipeline.runtime.kafka_retry_later import KafkaLetterRetry, replay_gap
 from pipeline.runtime.outcome import LetterFilter
 
 pytestmark = pytest.mark.kafka
@@ -243,3 +244,10 @@ def test_a_replay_longer_than_one_read_keeps_every_letter_it_does_not_send_back(
 
     assert (result.replayed, result.kept) == (2, 3)
     assert sorted(pending_names(kafka_env, queue)) == ["p0", "p2", "p4"]
+
+
+@pytest.mark.parametrize(("seconds", "gap"), [(300, 30.0), (40, 20.0), (0.5, 0.25)])
+def test_due_letters_are_replayed_at_most_30_s_after_their_time(seconds: float, gap: float) -> None:
+    """Half ``retry_later_seconds`` between replays, but never more than 30 s: the default
+    300 s would otherwise let a letter wait 150 s past its time."""
+    assert replay_gap(parse_config({"fetch": {"retry_later_seconds": seconds}})) == gap
