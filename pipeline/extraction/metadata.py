@@ -15,8 +15,10 @@ JSON-LD, Open Graph, ``<time>``, URL, text). :func:`choose_date` picks one:
 A page that declares an impossible publication date ("2026-02-30",
 "2026-13-05") is no witness: htmldate "repairs" such a date into another real
 one (the 1st of the month, day and month swapped), which would then beat the
-feed's. :func:`impossible_declared_date` finds such a declaration; the page's
-date is then left out and ``page_date_invalid`` flagged.
+feed's. :func:`declared_dates` reads what the page declares; when htmldate's
+date is none of the real days declared next to an impossible one, the first
+real one is the page's date, or none if there is none
+(:meth:`DeclaredDates.page_date`), and ``page_date_invalid`` is flagged.
 """
 
 from __future__ import annotations
