@@ -31,6 +31,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.kafka.clients import make_admin, make_consumer, make_producer
+from connectors.kafka.headers import DeadLetterInfo
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from connectors.storage.store import open_store
 from corpus import generate_site_pages, generate_sites, render_page, write_article
@@ -304,6 +305,23 @@ def _read_to_end(consumer: KafkaConsumer, topic: str, timeout: float) -> Iterato
             raise AssertionError(f"could not read {topic} to its end within {timeout} s")
         for records in consumer.poll(timeout_ms=200).values():
             yield from records
+
+
+def fetch_letter(
+    reason: str,
+    *,
+    retry_at: str | None = None,
+    attempts: int = 1,
+    failed_at: str = "2026-11-18T09:00:00.000Z",
+    source_topic: str = "news.items",
+) -> DeadLetterInfo:
+    """The headers of a fetch worker's letter: retryable when it has a ``retry_at``."""
+    return DeadLetterInfo(
+        source_topic=source_topic, source_partition=0, source_offset=7, worker="fetch",
+        stage="fetch", error_class="FetchError", error_message=f"failed with {reason}",
+        reason=reason, retryable=retry_at is not None, failed_at=failed_at,
+        attempts=attempts, retry_at=retry_at,
+    )  # fmt: skip
 
 
 def wait_for(

@@ -43,7 +43,7 @@ from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, TransactionalDelivery
 from connectors.kafka.errors import kafka_errors
-from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, Headers
+from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, Headers, record_place
 from connectors.kafka.records import InRecord, OutRecord, Partition
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import KafkaConfig
@@ -70,6 +70,11 @@ class DeadLetter:
     headers: Headers
     info: DeadLetterInfo | None
     """None when the headers are not a dead letter's (``invalid``)."""
+
+    @property
+    def place(self) -> str:
+        """Where the letter is: ``news.dlq[0]@42``."""
+        return record_place(self.topic, self.partition, self.offset)
 
 
 @dataclass(frozen=True)
@@ -142,30 +147,23 @@ def to_letter(record: InRecord) -> DeadLetter:
 def pending_letters(
     config: KafkaConfig, queue: LetterQueue, *, include_replayed: bool = False
 ) -> Iterator[DeadLetter]:
-    """Letters of ``queue`` past its group's offsets (all of them with ``include_replayed``)."""
-    topic = queue.topic
+    """Letters of ``queue`` past its group's offsets (all of them with ``include_replayed``),
+    read with clients of their own."""
     admin = make_admin(config)
-    try:
-        start = {} if include_replayed else committed_offsets(admin, queue.group)
-    finally:
-        admin.close()
     consumer = make_consumer(config, client_id=f"{config.group_prefix}.dlq-list")
     try:
-        with kafka_errors(f"read {topic}"):
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-            consumer.assign(partitions)
-            ends = consumer.end_offsets(partitions)
-            for tp in partitions:
-                committed = start.get(tp)
-                if committed is None:
-                    consumer.seek_to_beginning(tp)
-                else:
-                    consumer.seek(tp, committed)
-            yield from _read_until(consumer, ends)
+        spans = _pending_spans(queue, admin, consumer, include_settled=include_replayed)
+        yield from _read_spans(consumer, queue, spans)
     finally:
         consumer.close()
+        admin.close()
+
+
+def read_pending(
+    queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsumer
+) -> list[DeadLetter]:
+    """Letters of ``queue`` past its group's offsets, with the caller's clients."""
+    return list(_read_spans(consumer, queue, _pending_spans(queue, admin, consumer)))
 
 
 def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
@@ -188,7 +186,7 @@ def pending_in(queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsu
     span = sum(end - start for start, end in spans.values())
     if span == 0 or span > EXACT_COUNT_SPAN:
         return span
-    return len(_read_spans(consumer, queue, spans))
+    return sum(1 for _ in _read_spans(consumer, queue, spans))
 
 
 def newest_pending(
@@ -206,14 +204,19 @@ def newest_pending(
 
 
 def _pending_spans(
-    queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsumer
+    queue: LetterQueue,
+    admin: KafkaAdminClient,
+    consumer: KafkaConsumer,
+    *,
+    include_settled: bool = False,
 ) -> dict[TopicPartition, tuple[int, int]]:
-    """Per partition of ``queue``: its first pending offset and its end."""
+    """Per partition of ``queue``: its first pending offset (its first offset with
+    ``include_settled``) and its end."""
     partitions = partitions_of(admin, [queue.topic])
     if not partitions:
         return {}
     ends = end_offsets(consumer, partitions)
-    settled = committed_offsets(admin, queue.group)
+    settled = {} if include_settled else committed_offsets(admin, queue.group)
     with kafka_errors("read beginning offsets"):
         beginnings = consumer.beginning_offsets(partitions)
     return {
@@ -224,17 +227,18 @@ def _pending_spans(
 
 def _read_spans(
     consumer: KafkaConsumer, queue: LetterQueue, spans: dict[TopicPartition, tuple[int, int]]
-) -> list[DeadLetter]:
-    """The letters of ``spans`` (start, end per partition); the consumer is left unassigned."""
+) -> Iterator[DeadLetter]:
+    """The letters of ``spans`` (start, end per partition), as they are read; the consumer
+    is left unassigned."""
     behind = {tp: span for tp, span in spans.items() if span[1] > span[0]}
     if not behind:
-        return []
+        return
     with kafka_errors(f"read {queue.topic}"):
         consumer.assign(list(behind))
         for tp, (start, _) in behind.items():
             consumer.seek(tp, start)
         try:
-            return list(_read_until(consumer, {tp: end for tp, (_, end) in behind.items()}))
+            yield from _read_until(consumer, {tp: end for tp, (_, end) in behind.items()})
         finally:
             consumer.assign([])
 
@@ -329,7 +333,7 @@ def _replay(
             if matches and drop:
                 dropped += 1
             elif matches and target is not None:
-                outputs.append(_resend(letter, target, record))
+                outputs.append(_resend(letter, target))
                 replayed += 1
             else:
                 outputs.append(OutRecord(record.topic, record.key, letter.value, letter.headers))
@@ -359,9 +363,8 @@ def _target(config: KafkaConfig, letter: DeadLetter) -> str | None:
     return source if source in allowed else None
 
 
-def _resend(letter: DeadLetter, target: str, record: InRecord) -> OutRecord:
-    provenance = f"{record.topic}[{record.partition}]@{record.offset}".encode()
-    headers = [("replayed_from", provenance)]
+def _resend(letter: DeadLetter, target: str) -> OutRecord:
+    headers = [("replayed_from", letter.place.encode())]
     if letter.info is not None:
         headers.append((LETTER_ATTEMPTS, str(letter.info.attempts).encode()))
     return OutRecord(target, letter.key, letter.value, headers)

@@ -74,6 +74,11 @@ class DeadLetterInfo:
     """When the service sends the letter back by itself (:func:`timestamp` text); None
     leaves it to ``newsflow dlq replay``."""
 
+    @property
+    def source(self) -> str:
+        """Where the failed record was: ``news.pages[3]@1207``."""
+        return record_place(self.source_topic, self.source_partition, self.source_offset)
+
     def to_headers(self) -> Headers:
         values = {
             "source_topic": self.source_topic,
@@ -138,6 +143,11 @@ def letter_attempts(headers: Iterable[tuple[str, bytes | None]] | None) -> int:
         return max(0, int(header_dict(headers).get(LETTER_ATTEMPTS, "0")))
     except ValueError:
         return 0
+
+
+def record_place(topic: str, partition: int, offset: int) -> str:
+    """A record's place as listings and the ``replayed_from`` header write it."""
+    return f"{topic}[{partition}]@{offset}"
 
 
 def timestamp(moment: datetime) -> str:

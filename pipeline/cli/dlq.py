@@ -134,14 +134,14 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
         }
         out.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
-    where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    where = letter.place
     if info is None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return
     error = printable(info.error_message)[:PREVIEW_CHARS]
     retry = _next_try(info.retry_at)
     out.write(
-        f"{where}  {info.source_topic}[{info.source_partition}]@{info.source_offset}"
+        f"{where}  {info.source}"
         f"  {info.stage}  {info.reason}  x{info.attempts}{retry}  {info.error_class}: {error}\n"
     )
 

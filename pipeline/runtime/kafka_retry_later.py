@@ -51,7 +51,7 @@ from datetime import datetime
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer
-from connectors.kafka.dlq import DueLetters, pending_letters, replay, retry_letters
+from connectors.kafka.dlq import DueLetters, read_pending, replay, retry_letters
 from connectors.kafka.headers import timestamp
 from connectors.kafka.records import Partition
 from connectors.kafka.topics import end_offsets, partitions_of
@@ -127,7 +127,8 @@ class KafkaLetterRetry:
             return 0
         waiting: list[str] = []
         last_due: dict[Partition, int] = {}
-        for letter in pending_letters(self.config, self.queue):
+        admin, consumer = self._clients()
+        for letter in read_pending(self.queue, admin, consumer):
             at = letter.info.retry_at if letter.info is not None else None
             if at is None:
                 continue
@@ -164,13 +165,18 @@ class KafkaLetterRetry:
             self._admin.close()
 
     def _end_offsets(self) -> dict[TopicPartition, int]:
+        admin, consumer = self._clients()
         if not self._partitions:
-            if self._admin is None:
-                self._admin = make_admin(self.config)
-            self._partitions = partitions_of(self._admin, [self.queue.topic])
+            self._partitions = partitions_of(admin, [self.queue.topic])
             if not self._partitions:
                 return {}
+        return end_offsets(consumer, self._partitions)
+
+    def _clients(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
+        """One admin client and one consumer for every look, opened at the first."""
+        if self._admin is None:
+            self._admin = make_admin(self.config)
         if self._consumer is None:
             client_id = f"{self.config.group_prefix}.dlq-retry"
             self._consumer = make_consumer(self.config, client_id=client_id)
-        return end_offsets(self._consumer, self._partitions)
+        return self._admin, self._consumer

@@ -202,7 +202,7 @@ class BrokerProbe:
 def letter_row(letter: DeadLetter) -> dict[str, Any]:
     """A Kafka letter as the status page shows a letter (the fields of a stored one)."""
     info = letter.info
-    where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    where = letter.place
     if info is None:
         return {"where": where, "stage": "-", "reason": "invalid", "attempts": 1,
                 "last_failed_at": "", "retry_at": None,
@@ -216,7 +216,7 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
         "retry_at": info.retry_at,
         "error_class": info.error_class,
         "error": info.error_message,
-        "source": f"{info.source_topic}[{info.source_partition}]@{info.source_offset}",
+        "source": info.source,
     }
 
 

@@ -19,11 +19,10 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from kafka_support import NEWSFLOW, KafkaEnv, wait_for
+from kafka_support import NEWSFLOW, KafkaEnv, fetch_letter, wait_for
 from local_http import ScriptedSite, serving
 
 from connectors.kafka import dlq
@@ -155,15 +154,6 @@ def test_a_page_that_keeps_failing_is_left_to_a_human_after_its_attempts(
     assert [(i.attempts, i.retry_at) for i in pending(kafka_env, "dlq")] == [(3, None)]
 
 
-def letter(url: str, reason: str, retry_at: str | None, attempts: int = 1) -> DeadLetterInfo:
-    return DeadLetterInfo(
-        source_topic="", source_partition=0, source_offset=0, worker="fetch", stage="fetch",
-        error_class="FetchError", error_message=f"{url} failed", reason=reason,
-        retryable=retry_at is not None, failed_at="2026-11-18T09:00:00.000Z",
-        attempts=attempts, retry_at=retry_at,
-    )  # fmt: skip
-
-
 def write_letters(
     kafka_env: KafkaEnv,
     topic: str,
@@ -178,8 +168,8 @@ def write_letters(
     producer = make_producer(kafka_env.config.kafka, client_id=f"test-{kafka_env.run_id}")
     try:
         for name, reason, at in plan:
-            info = replace(
-                letter(name, reason, at, attempts=2), source_topic=kafka_env.topic("items")
+            info = fetch_letter(
+                reason, retry_at=at, attempts=2, source_topic=kafka_env.topic("items")
             )
             url = f"https://x.example/{name}"
             value = FeedEntry(feed="f", feed_kind="rss", url=url, body=body())

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_support import corpus_entries
+from kafka_support import corpus_entries, fetch_letter
 from service_support import ServiceProcess, sample, wait_until
 
-from connectors.kafka.headers import DeadLetterInfo
 from pipeline.models import FetchedPage
 
 pytestmark = pytest.mark.kafka
@@ -82,22 +81,16 @@ def test_the_poller_is_ready_when_store_and_broker_answer(kafka_env: Any) -> Non
     assert code == 0 and took < 10, poller.log()
 
 
-def letter(reason: str, failed_at: str, retry_at: str | None = None) -> DeadLetterInfo:
-    return DeadLetterInfo(
-        source_topic="news.items", source_partition=0, source_offset=7, worker="fetch",
-        stage="fetch", error_class="FetchError", error_message=f"failed with {reason}",
-        reason=reason, retryable=retry_at is not None, failed_at=failed_at, retry_at=retry_at,
-    )  # fmt: skip
-
-
 def test_the_status_page_shows_the_letters_of_both_letter_topics(kafka_env: Any) -> None:
     """On Kafka the store holds no letters: the page reads ``news.dlq`` and ``news.retry``."""
     config = _configure(kafka_env)
     kafka_env.create_topics()
-    dead = [letter("http_404", "2026-11-18T09:00:00.000Z"),
-            letter("http_410", "2026-11-18T09:20:00.000Z")]  # fmt: skip
+    dead = [fetch_letter("http_404", failed_at="2026-11-18T09:00:00.000Z"),
+            fetch_letter("http_410", failed_at="2026-11-18T09:20:00.000Z")]  # fmt: skip
     waiting = [  # not due while the test runs: the poller would send it back
-        letter("http_503", "2026-11-18T09:10:00.000Z", "2099-01-01T00:00:00.000Z")
+        fetch_letter(
+            "http_503", failed_at="2026-11-18T09:10:00.000Z", retry_at="2099-01-01T00:00:00.000Z"
+        )
     ]
     kafka_env.produce_raw("dlq", [(b"a", b"{}"), (b"b", b"{}")],
                           headers=[i.to_headers() for i in dead])  # fmt: skip
