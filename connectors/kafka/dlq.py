@@ -34,8 +34,9 @@ stay pending. A replayed record carries its letter's attempts
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -58,6 +59,10 @@ POLL_MS = 500
 MAX_EMPTY_POLLS = 20
 EXACT_COUNT_SPAN = 1000
 """Up to this many offsets past a queue's group, :func:`pending_in` reads and counts."""
+
+T = TypeVar("T")
+Spans = dict[TopicPartition, tuple[int, int]]
+"""Per partition of a letter topic: a span of offsets, start and end."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,8 @@ def read_pending(
 
 
 def pending_count(config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
-    """How many letters are pending in both queues (past their groups' offsets), for the
-    gauge; each queue is counted as :func:`pending_in` says."""
+    """How many letters are pending in both queues (past their groups' offsets); each
+    queue is counted as :func:`pending_in` says."""
     return sum(pending_in(queue, admin, consumer) for queue in letter_queues(config))
 
 
@@ -182,22 +187,64 @@ def pending_in(queue: LetterQueue, admin: KafkaAdminClient, consumer: KafkaConsu
     consumer is assigned to the topic for that); beyond, the span is returned,
     an upper bound.
     """
-    spans = _pending_spans(queue, admin, consumer)
+    return _count(consumer, queue, _pending_spans(queue, admin, consumer))
+
+
+class PendingView:
+    """Both queues' pending letters as a probe asking every few seconds sees them.
+
+    A letter topic is quiet for hours, and an extraction letter carries its
+    page (~100 KB): reading the pending letters at every scrape and status
+    refresh would read the same megabytes again and again. Each answer is
+    kept with the spans it was read from (first pending offset and end, per
+    partition) and read again only when they moved: a letter written,
+    replayed or dropped. A quiet topic costs the offset requests only.
+    """
+
+    def __init__(self, config: KafkaConfig) -> None:
+        self.queues = letter_queues(config)
+        self._answers: dict[str, tuple[object, object]] = {}
+
+    def count(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
+        """What :func:`pending_count` says."""
+        spans = self._spans(admin, consumer)
+        return self._answer(
+            "count", spans, lambda: sum(_count(consumer, q, s) for q, s in spans.items())
+        )
+
+    def newest(
+        self, admin: KafkaAdminClient, consumer: KafkaConsumer, limit: int
+    ) -> list[DeadLetter]:
+        """The newest pending letters of both queues, newest first (by ``failed_at``):
+        at most the last ``limit`` records of each partition are read."""
+        spans = self._spans(admin, consumer)
+        return self._answer(f"newest-{limit}", spans, lambda: _newest(consumer, spans, limit))
+
+    def _spans(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> dict[LetterQueue, Spans]:
+        return {queue: _pending_spans(queue, admin, consumer) for queue in self.queues}
+
+    def _answer(self, key: str, spans: object, read: Callable[[], T]) -> T:
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] == spans:
+            return cast(T, kept[1])
+        answer = read()
+        self._answers[key] = (spans, answer)
+        return answer
+
+
+def _count(consumer: KafkaConsumer, queue: LetterQueue, spans: Spans) -> int:
     span = sum(end - start for start, end in spans.values())
     if span == 0 or span > EXACT_COUNT_SPAN:
         return span
     return sum(1 for _ in _read_spans(consumer, queue, spans))
 
 
-def newest_pending(
-    config: KafkaConfig, admin: KafkaAdminClient, consumer: KafkaConsumer, limit: int
+def _newest(
+    consumer: KafkaConsumer, spans: Mapping[LetterQueue, Spans], limit: int
 ) -> list[DeadLetter]:
-    """The newest pending letters of both queues, newest first (by ``failed_at``), for the
-    status page: at most the last ``limit`` records of each partition are read."""
     letters: list[DeadLetter] = []
-    for queue in letter_queues(config):
-        spans = _pending_spans(queue, admin, consumer)
-        newest = {tp: (max(start, end - limit), end) for tp, (start, end) in spans.items()}
+    for queue, queue_spans in spans.items():
+        newest = {tp: (max(start, end - limit), end) for tp, (start, end) in queue_spans.items()}
         letters.extend(_read_spans(consumer, queue, newest))
     letters.sort(key=lambda letter: letter.info.failed_at if letter.info else "", reverse=True)
     return letters[:limit]
@@ -209,7 +256,7 @@ def _pending_spans(
     consumer: KafkaConsumer,
     *,
     include_settled: bool = False,
-) -> dict[TopicPartition, tuple[int, int]]:
+) -> Spans:
     """Per partition of ``queue``: its first pending offset (its first offset with
     ``include_settled``) and its end."""
     partitions = partitions_of(admin, [queue.topic])
@@ -225,9 +272,7 @@ def _pending_spans(
     }
 
 
-def _read_spans(
-    consumer: KafkaConsumer, queue: LetterQueue, spans: dict[TopicPartition, tuple[int, int]]
-) -> Iterator[DeadLetter]:
+def _read_spans(consumer: KafkaConsumer, queue: LetterQueue, spans: Spans) -> Iterator[DeadLetter]:
     """The letters of ``spans`` (start, end per partition), as they are read; the consumer
     is left unassigned."""
     behind = {tp: span for tp, span in spans.items() if span[1] > span[0]}

@@ -28,7 +28,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.consumer import GroupConsumer
-from connectors.kafka.dlq import DeadLetter, newest_pending, pending_count
+from connectors.kafka.dlq import DeadLetter, PendingView
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
@@ -108,6 +108,7 @@ class BrokerProbe:
         self._consumer: KafkaConsumer | None = None
         self._lock = threading.Lock()
         self._cached: dict[str, tuple[float, Any]] = {}
+        self._letters_view = PendingView(config.kafka)
 
     def check(self) -> str | None:
         """Readiness: the broker answers and every worker group has its partitions assigned."""
@@ -126,9 +127,9 @@ class BrokerProbe:
 
     def _letters(self) -> dict[str, Any]:
         admin, consumer = self._clients()
-        newest = newest_pending(self.config.kafka, admin, consumer, RECENT_ERRORS)
+        newest = self._letters_view.newest(admin, consumer, RECENT_ERRORS)
         return {
-            "total": pending_count(self.config.kafka, admin, consumer),
+            "total": self._letters_view.count(admin, consumer),
             "recent": [letter_row(letter) for letter in newest],
         }
 
@@ -161,7 +162,7 @@ class BrokerProbe:
             for tp in partitions:
                 lag = max(0, ends[tp] - committed.get(tp, 0))
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
-        DEAD_LETTERS_WAITING.set(pending_count(self.config.kafka, admin, consumer))
+        DEAD_LETTERS_WAITING.set(self._letters_view.count(admin, consumer))
 
     def _cache(self, key: str, compute: Callable[[], Any]) -> Any:
         with self._lock:
