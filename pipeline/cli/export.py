@@ -22,7 +22,7 @@ from pipeline.errors import InputError
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("export", help="print every stored article as JSON Lines")
+    parser = sub.add_parser("export")
     parser.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     parser.set_defaults(handler=handle)

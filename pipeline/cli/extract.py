@@ -35,7 +35,6 @@ from pipeline.urls import is_http_url
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "extract",
-        help="extract article text and metadata from HTML files, residue removed",
         description="Print one JSON object per file: title, text, authors, published_at, "
         "language, canonical_url, removed lines with their reasons, flags.",
     )

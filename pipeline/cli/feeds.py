@@ -40,7 +40,7 @@ class CheckRow:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("feeds", help="feed tools (check)")
+    parser = sub.add_parser("feeds")
     feeds_sub = parser.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
     check = feeds_sub.add_parser("check", help="try every configured feed once; writes nothing")
     check.add_argument(

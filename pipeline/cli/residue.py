@@ -21,7 +21,7 @@ from pipeline.extraction.rules import normalise_domain
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("residue", help="show or override learned per-source boilerplate")
+    parser = sub.add_parser("residue")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("sources", help="list the sources with learned state")
     show = actions.add_parser("show", help="print what was learned for SOURCE")

@@ -30,7 +30,6 @@ from pipeline.service import ConfigReloader, Progress, ServiceEndpoints
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "run",
-        help="run the pipeline as a service (or once with --once)",
         description="Poll the configured feeds and run every stage. Long-running by default: "
         "SIGTERM/SIGINT stop it gracefully, SIGHUP reloads the config. Serves /healthz, "
         "/readyz, /metrics and a status page on service.http_port.",

@@ -11,7 +11,7 @@ from pipeline.models import SCHEMA_VERSION, json_schemas
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("schema", help="print the JSON Schema of every topic message")
+    parser = sub.add_parser("schema")
     parser.add_argument("--topic", help="only this logical topic (items, pages, articles, ...)")
     parser.set_defaults(handler=handle)
 

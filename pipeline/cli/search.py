@@ -20,7 +20,7 @@ from pipeline.cli.common import config_from, existing_store_url, printable
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("search", help="full-text search over stored articles")
+    parser = sub.add_parser("search")
     parser.add_argument("query", help='words to find, e.g. "Iran Russia" ("" with a filter: all)')
     parser.add_argument("--topic", help="only articles tagged with this topic")
     parser.add_argument("--entity", help="only articles mentioning this entity (e.g. Iran)")

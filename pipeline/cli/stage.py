@@ -34,7 +34,6 @@ STAGES = (*WORKER_BY_NAME, "poll")
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "stage",
-        help="run one stage as a Kafka consumer-group member (scale out: start more)",
         description="Run one stage on Kafka until SIGTERM/SIGINT. Workers: "
         + ", ".join(f"{w.name} ({'+'.join(w.consumes)})" for w in WORKER_BY_NAME.values())
         + "; poll: the feed poller.",

@@ -35,7 +35,7 @@ from pipeline.topology import TOPICS, WORKERS, topic_name
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("topics", help="create or list the Kafka topics of the pipeline")
+    parser = sub.add_parser("topics")
     actions = parser.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create missing topics (existing ones are kept)")
     create.set_defaults(handler=handle_create)

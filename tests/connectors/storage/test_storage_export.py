@@ -20,12 +20,6 @@ REQUIRED_FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def only_storage_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Build the CLI with the commands under test only (others are tested elsewhere)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["pipeline.cli.export", "pipeline.cli.search"])
-
-
 def config_for(url: str, tmp_path: Path, name: str = "newsflow.yaml") -> str:
     path = tmp_path / name
     path.write_text(f"storage:\n  url: {json.dumps(url)}\n", encoding="utf-8")
