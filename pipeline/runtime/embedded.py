@@ -64,6 +64,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from connectors.storage.dead_letters import DeadLetter
+from pipeline import logs
 from pipeline.config import Config
 from pipeline.errors import StoreUnavailable
 from pipeline.extraction.learned import DeferredLines, LineObservation
@@ -168,13 +169,18 @@ _PROCESS_LINES = DeferredLines()
 
 
 def _init_process_worker(config: Config) -> None:
-    """Set up an extraction process: its stages, and its exit when the service dies.
+    """Set up an extraction process: its log format, its stages, and its exit when the
+    service dies.
 
+    A process forked by the fork server starts without the service's logging:
+    its warnings (metadata lost, learned boilerplate unavailable, its own exit)
+    would reach the service's stream as bare text among JSON events.
     Ctrl-C reaches the whole process group; the service stops the pool itself.
-    A service killed outright stops nothing: :func:`exit_with_parent` (first,
-    before the slower set-up) ends this process then, at once: its results
-    would have nobody to go to.
+    A service killed outright stops nothing: :func:`exit_with_parent` (before
+    the slower set-up) ends this process then, at once: its results would have
+    nobody to go to.
     """
+    logs.setup(config.service.log_format, config.service.log_level)
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config, deferred_lines=_PROCESS_LINES)

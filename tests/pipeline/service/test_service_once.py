@@ -82,3 +82,45 @@ def test_sigterm_stops_a_once_run_within_10_s_leaving_the_rest_for_next_time(
         line for line in err.splitlines() if line.startswith("{")))
         if e.get("event") == "poll_abandoned"]  # fmt: skip
     assert abandoned, "the feeds cut short are named in the log"
+
+
+def test_log_events_of_the_extraction_processes_are_json_like_every_other(
+    tmp_path: Path,
+) -> None:
+    """A warning raised where pages are extracted (here: metadata trafilatura cannot read,
+    an impossible time-zone offset) is a JSON event on the service's stream, not bare text."""
+    site = FeedSite(tmp_path / "site")
+    html = (
+        '<!DOCTYPE html><html lang="en"><head><title>Budget approved | The Courier</title>'
+        '<meta property="article:published_time" content="2026-11-21T10:00:00+99:00"></head>'
+        "<body><main><article><h1>Budget approved</h1>"
+        "<p>The regional council approved the budget on Monday after a debate that lasted"
+        " all night.</p><p>Opposition members said the plan would cut services in the northern"
+        " districts by a fifth.</p><p>The council will meet again next month to discuss the"
+        " transport plan and the new bus lanes.</p></article></main></body></html>"
+    )
+    page = site.root / "sites" / "late.example" / "offset.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(html, encoding="utf-8")
+    page_url = f"{site.base}/sites/late.example/offset.html"
+    (site.root / "feeds" / "offset.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Offset</title>'
+        f"<item><title>Tennis</title><link>{page_url}</link>"
+        "<pubDate>Sat, 21 Nov 2026 10:00:00 +0000</pubDate></item></channel></rss>",
+        encoding="utf-8",
+    )
+    config = tmp_path / "newsflow.yaml"
+    write_config(config, site, tmp_path / "news.db", extract={"workers": 2},
+                 feeds=[{"name": "offset", "url": site.feed_url("offset.xml")}],
+                 service={"http_enabled": False, "log_format": "json"})  # fmt: skip
+    try:
+        run = subprocess.run([*NEWSFLOW, "--config", str(config), "run", "--once"],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        site.close()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _stored(tmp_path / "news.db") == 1
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("{")] == []
+    (lost,) = [e for e in _events(run.stderr) if e.get("event") == "metadata_lost"]
+    assert lost["level"] == "warning" and page_url in lost["msg"]
