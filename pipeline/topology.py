@@ -38,6 +38,9 @@ WORKERS: tuple[Worker, ...] = (
 
 WORKER_BY_NAME = {w.name: w for w in WORKERS}
 
+STAGES: tuple[str, ...] = tuple(stage for w in WORKERS for stage in w.stages)
+"""Every stage, in pipeline order: what a dead letter's ``stage`` names."""
+
 LETTER_TOPICS: tuple[str, ...] = ("dlq", "retry")
 """Where failed messages wait: ``dlq`` for a person (``newsflow dlq``), ``retry`` for
 their time to be fetched again (transient fetch failures; the service sends them back)."""

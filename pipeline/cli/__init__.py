@@ -36,7 +36,7 @@ COMMANDS = {
         "run one stage as a Kafka consumer-group member (scale out: start more)",
     ),
     "topics": Command("pipeline.cli.topics", "create or list the Kafka topics of the pipeline"),
-    "dlq": Command("pipeline.cli.dlq", "list or replay dead letters"),
+    "dlq": Command("pipeline.cli.dlq", "list, replay or drop dead letters"),
     "feeds": Command("pipeline.cli.feeds", "feed tools (check)"),
     "extract": Command(
         "pipeline.cli.extract",

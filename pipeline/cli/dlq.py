@@ -28,6 +28,7 @@ from pipeline.cli.common import config_from, counted, existing_store_url, printa
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.runtime.outcome import LetterFilter
+from pipeline.topology import STAGES
 
 PREVIEW_CHARS = 120
 
@@ -61,7 +62,7 @@ def register(sub: Any) -> None:
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", help="only letters of this stage (fetch, extract, dedup, ...)")
+    parser.add_argument("--stage", choices=STAGES, help="only letters of this stage")
     parser.add_argument("--reason", help="only letters with this reason (undecodable, ...)")
 
 

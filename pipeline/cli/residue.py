@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository, SourceReport
-from pipeline.cli.common import config_from, existing_store_url
+from pipeline.cli.common import config_from, counted, existing_store_url
 from pipeline.errors import InputError
 from pipeline.extraction import line_key, source_of
 from pipeline.extraction.rules import normalise_domain
@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
         source = _source(getattr(args, "source", ""))
         if args.action == "sources":
             for name, articles in repo.sources():
-                print(f"{name}\t{articles} articles")
+                print(f"{name}\t{counted(articles, 'article')}")
         elif args.action == "show":
             report = repo.report(
                 source,

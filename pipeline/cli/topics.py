@@ -2,14 +2,22 @@
 
 ``create`` makes the missing topics with the partitions, retention and
 compression of the ``kafka`` config section and leaves existing ones alone
-(safe to run at every deploy). ``list`` shows each topic, its record count and
-how far behind the group that consumes it is (for ``news.dlq``: the letters
-not replayed yet)::
+(safe to run at every deploy). ``list`` shows each topic, the offsets it holds
+and how far behind the group that consumes it is::
 
     $ newsflow topics list
-    TOPIC            PARTITIONS  RECORDS  CONSUMER GROUP        LAG
-    news.items       6           1000     newsflow.fetch        0
-    news.pages       6           1000     newsflow.extract      12
+    TOPIC            PARTITIONS  OFFSETS  CONSUMER GROUP        LAG
+    news.items       6           1005     newsflow.fetch        0
+    news.pages       6           1005     newsflow.extract      12
+
+Offsets are not records: each transaction leaves a commit marker that takes
+one (a batch's, on the stage topics; each letter's own, on the letter
+topics), and so does each record of an aborted one; counting records would
+mean reading the whole topic. A worker group reads past the markers, so its
+lag does fall to 0. For the letter topics (``news.dlq``, ``news.retry``) the
+lag is the letters waiting, counted as ``newsflow dlq list`` and the
+``dead_letters_waiting`` gauge count them: their group may stop before a
+marker (a replay of due letters commits just past the last one it sent).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import sys
 from typing import Any, TextIO
 
 from connectors.kafka.clients import make_admin, make_consumer
-from connectors.kafka.dlq import letter_queues
+from connectors.kafka.dlq import letter_queues, pending_in
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import (
     describe_topics,
@@ -39,7 +47,7 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create missing topics (existing ones are kept)")
     create.set_defaults(handler=handle_create)
-    listing = actions.add_parser("list", help="show topics, record counts and consumer lag")
+    listing = actions.add_parser("list", help="show topics, their offsets and consumer lag")
     listing.set_defaults(handler=handle_list)
 
 
@@ -72,13 +80,14 @@ def print_topics(config: Config, out: TextIO) -> None:
         for w in WORKERS
         for t in w.consumes
     }
-    groups.update({queue.topic: queue.group for queue in letter_queues(config.kafka)})
+    letters = {queue.topic: queue for queue in letter_queues(config.kafka)}
+    groups.update({queue.topic: queue.group for queue in letters.values()})
     admin = make_admin(config.kafka)
     consumer = make_consumer(config.kafka, client_id=f"{config.kafka.group_prefix}.topics")
     try:
         names = [topic_name(prefix, t) for t in TOPICS]
         partitions = describe_topics(admin, names)
-        rows = [("TOPIC", "PARTITIONS", "RECORDS", "CONSUMER GROUP", "LAG")]
+        rows = [("TOPIC", "PARTITIONS", "OFFSETS", "CONSUMER GROUP", "LAG")]
         for name in names:
             if name not in partitions:
                 rows.append((name, "missing", "-", "-", "-"))
@@ -86,10 +95,14 @@ def print_topics(config: Config, out: TextIO) -> None:
             tps = partitions_of(admin, [name])
             with kafka_errors(f"read the offsets of {name}"):
                 starts = consumer.beginning_offsets(tps)
-            records = sum(end - (starts[tp] or 0) for tp, end in end_offsets(consumer, tps).items())
+            offsets = sum(end - (starts[tp] or 0) for tp, end in end_offsets(consumer, tps).items())
             group = groups[name]
-            lag = sum(group_lag(admin, consumer, group, [name]).values())
-            rows.append((name, str(partitions[name]), str(records), group, str(lag)))
+            queue = letters.get(name)
+            if queue is not None:
+                lag = pending_in(queue, admin, consumer)
+            else:
+                lag = sum(group_lag(admin, consumer, group, [name]).values())
+            rows.append((name, str(partitions[name]), str(offsets), group, str(lag)))
     finally:
         consumer.close()
         admin.close()

@@ -90,6 +90,18 @@ def test_list_filters_and_writes_json(
     assert document["payload_bytes"] > len(PAGE.html)
 
 
+def test_a_stage_filter_names_a_stage(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped stage matched nothing and said "0 dead letters"."""
+    with pytest.raises(SystemExit) as exited:
+        run(["--config", str(config_file), "dlq", "list", "--stage", "fecth"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'fecth' (choose from 'fetch', 'extract', 'tag', 'dedup', 'store')" in (
+        capsys.readouterr().err
+    )
+
+
 def test_replay_stores_what_goes_through_and_keeps_what_fails_again(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

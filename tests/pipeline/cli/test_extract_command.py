@@ -109,3 +109,21 @@ def test_residue_show_and_overrides(config: Path, capsys: pytest.CaptureFixture[
     assert "articles in window: 4" in out
     assert "       4  template   Titre Aval" in out
     assert "deny   Bloc Promo" in out
+
+
+def test_residue_sources_counts_articles_as_a_reader_says_them(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connectors.storage.db import Database
+    from connectors.storage.residue_stats import ResidueStatsRepository
+
+    db = Database(f"sqlite:///{config.parent / 'store.db'}")
+    repo = ResidueStatsRepository(db)
+    repo.observe("one.example", "a", {"x": "X."}, window=50)
+    for n in range(2):
+        repo.observe("two.example", f"b{n}", {"y": "Y."}, window=50)
+    db.close()
+    assert main(["--config", str(config), "residue", "sources"]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == [
+        "one.example\t1 article", "two.example\t2 articles",
+    ]  # fmt: skip
