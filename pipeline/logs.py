@@ -7,7 +7,9 @@ fields of the JSON event::
     log.warning("feed failed", extra={"feed": name, "reason": err.reason})
 
 Warnings and errors are also kept in a small ring buffer (:data:`RECENT`) that
-the status page shows as "recent errors". A progress line drawn on the same
+the status page shows as "recent errors"; a worker process (extraction, a
+Kafka worker of ``newsflow run``) sends its own to the service's buffer
+(:class:`ChildRecords`). A progress line drawn on the same
 terminal (:class:`~pipeline.service.progress.Progress`) registers itself in
 :data:`STATUS_LINE`, so a log line first wipes it and then has it redrawn.
 """
@@ -21,6 +23,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
+from multiprocessing.context import BaseContext
+from multiprocessing.queues import Queue
 from typing import Any, Literal, TextIO
 
 CONTEXT_KEYS = ("event", "feed", "url", "stage", "article_id", "reason", "topic", "count")
@@ -77,6 +82,26 @@ class RecentRecords(logging.Handler):
 
 RECENT = RecentRecords()
 """The process's recent warnings and errors (installed by :func:`setup`)."""
+
+
+class ChildRecords:
+    """The warnings and errors of worker processes, into this process's :data:`RECENT`.
+
+    A worker process writes its log lines to the stream itself; without this,
+    the status page (served by the parent) would show none of its warnings,
+    though most of an article's problems are met where it is extracted. Give
+    :attr:`queue` to the workers' :func:`setup` (``recent_to``); a thread
+    here moves what arrives into :data:`RECENT` until :meth:`stop`.
+    """
+
+    def __init__(self, context: BaseContext) -> None:
+        self.queue: Queue[Any] = context.Queue()
+        self._listener = QueueListener(self.queue, RECENT, respect_handler_level=True)
+        self._listener.start()
+
+    def stop(self) -> None:
+        """After the workers are gone: take in what they sent, end the thread."""
+        self._listener.stop()
 
 
 class StatusLine:
@@ -138,14 +163,23 @@ def setup(
     fmt: Literal["auto", "json", "text"] = "auto",
     level: str = "INFO",
     stream: TextIO | None = None,
+    *,
+    recent_to: Queue[Any] | None = None,
 ) -> None:
+    """Log to ``stream`` (stderr) in ``fmt``; warnings and errors also go to :data:`RECENT`,
+    or, in a worker process, to the service's through ``recent_to``
+    (:attr:`ChildRecords.queue`)."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
     handler = _TerminalAwareHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    recent: logging.Handler = RECENT
+    if recent_to is not None:
+        recent = QueueHandler(recent_to)
+        recent.setLevel(logging.WARNING)
     root = logging.getLogger()
-    root.handlers[:] = [handler, RECENT]
+    root.handlers[:] = [handler, recent]
     root.setLevel(level)
     for noisy in ("kafka", "trafilatura", "urllib3", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)

@@ -59,6 +59,7 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing.queues import Queue
 from typing import Any
 
 from prometheus_client import Counter
@@ -168,19 +169,20 @@ _PROCESS_PHASES: list[Phase] = []
 _PROCESS_LINES = DeferredLines()
 
 
-def _init_process_worker(config: Config) -> None:
+def _init_process_worker(config: Config, recent_to: Queue[Any]) -> None:
     """Set up an extraction process: its log format, its stages, and its exit when the
     service dies.
 
     A process forked by the fork server starts without the service's logging:
     its warnings (metadata lost, learned boilerplate unavailable, its own exit)
-    would reach the service's stream as bare text among JSON events.
+    would reach the service's stream as bare text among JSON events, and the
+    status page, served by the service, would show none of them.
     Ctrl-C reaches the whole process group; the service stops the pool itself.
     A service killed outright stops nothing: :func:`exit_with_parent` (before
     the slower set-up) ends this process then, at once: its results would have
     nobody to go to.
     """
-    logs.setup(config.service.log_format, config.service.log_level)
+    logs.setup(config.service.log_format, config.service.log_level, recent_to=recent_to)
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config, deferred_lines=_PROCESS_LINES)
@@ -258,6 +260,7 @@ class EmbeddedPipeline:
         self._lines: StoredLines | None = None
         self._fetch_pool: DaemonPool | None = None
         self._extract_pool: Executor | None = None
+        self._child_records: logs.ChildRecords | None = None
         self._processes = config.extract.workers or os.cpu_count() or 1
         self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self._fetching: dict[Future[Outcome], _Item] = {}
@@ -368,6 +371,8 @@ class EmbeddedPipeline:
             self._fetch_pool.shutdown()
         if self._extract_pool is not None:
             self._extract_pool.shutdown(wait=True, cancel_futures=True)
+        if self._child_records is not None:
+            self._child_records.stop()
         for stages in self._stages.values():
             for stage in stages:
                 stage.close()
@@ -606,11 +611,13 @@ class EmbeddedPipeline:
         if self._extract_pool is None:
             context = worker_context()
             start_fork_server(context)
+            if self._child_records is None:
+                self._child_records = logs.ChildRecords(context)
             self._extract_pool = ProcessPoolExecutor(
                 self._processes,
                 mp_context=context,
                 initializer=_init_process_worker,
-                initargs=(self.config,),
+                initargs=(self.config, self._child_records.queue),
             )
         return self._extract_pool
 

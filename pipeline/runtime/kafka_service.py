@@ -37,6 +37,7 @@ from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from pipeline.config import Config
 from pipeline.errors import TransportError
+from pipeline.logs import ChildRecords
 from pipeline.runtime.kafka_retry_later import letters_retried
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
@@ -195,6 +196,7 @@ class WorkerProcesses:
         self._stop = _CONTEXT.Event()
         self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
+        self._child_records: ChildRecords | None = None
 
     def counts(self) -> dict[str, int]:
         extract = self.config.extract.workers or os.cpu_count() or 1
@@ -202,14 +204,16 @@ class WorkerProcesses:
 
     def start(self) -> None:
         start_fork_server(_CONTEXT)
+        self._child_records = ChildRecords(_CONTEXT)
         for worker, count in self.counts().items():
             for _ in range(count):
                 self._children.append(_Child(worker, self._start(worker)))
 
     def _start(self, worker: str) -> BaseProcess:
+        assert self._child_records is not None, "start() first"
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.config, worker, self._stop, self._results),
+            args=(self.config, worker, self._stop, self._results, self._child_records.queue),
             name=f"newsflow-{worker}",
         )
         process.start()
@@ -252,11 +256,17 @@ class WorkerProcesses:
                 log.warning("worker %s did not stop in time; killing it", child.worker)
                 child.process.kill()
                 child.process.join()
+        if self._child_records is not None:
+            self._child_records.stop()
         return summary
 
 
 def _worker_main(
-    config: Config, worker: str, stop: Any, results: multiprocessing.queues.Queue[RunSummary]
+    config: Config,
+    worker: str,
+    stop: Any,
+    results: multiprocessing.queues.Queue[RunSummary],
+    recent_to: multiprocessing.queues.Queue[Any],
 ) -> None:
     """Entry point of a worker process: run until the supervisor's stop event, report.
 
@@ -271,7 +281,7 @@ def _worker_main(
 
     local_stop = threading.Event()
     exit_with_parent(local_stop.set, grace_s=ORPHAN_GRACE_S)
-    setup(config.service.log_format, config.service.log_level)
+    setup(config.service.log_format, config.service.log_level, recent_to=recent_to)
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
         summary = run_worker(config, worker, local_stop)
