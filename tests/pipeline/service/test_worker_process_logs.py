@@ -47,6 +47,21 @@ def _metadata_lost(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("event") == "metadata_lost"]
 
 
+def _shown_on_the_status_page(service: ServiceProcess, timeout: float) -> dict[str, Any]:
+    """The metadata_lost event of the status page's log, once the service logged it."""
+    try:
+        service.wait_for_event("metadata_lost", timeout=timeout)
+        wait_until(
+            lambda: bool(_metadata_lost(service.json("/api/status")["log"])),
+            10,
+            "the warning on the status page",
+        )
+        (shown,) = _metadata_lost(service.json("/api/status")["log"])
+        return shown
+    finally:
+        service.close()
+
+
 def test_warnings_of_extraction_processes_are_json_events_on_the_stream(tmp_path: Path) -> None:
     site, page_url, feed = _site_with_unreadable_metadata(tmp_path / "site")
     config = tmp_path / "newsflow.yaml"
@@ -69,17 +84,9 @@ def test_warnings_of_extraction_processes_are_on_the_status_page(tmp_path: Path)
     config = tmp_path / "newsflow.yaml"
     write_config(config, site, tmp_path / "news.db", feeds=[feed], extract={"workers": 2},
                  service={"http_enabled": True, "http_port": 0})  # fmt: skip
-    service = ServiceProcess(config)
     try:
-        service.wait_for_event("metadata_lost", timeout=60)
-        wait_until(
-            lambda: bool(_metadata_lost(service.json("/api/status")["log"])),
-            10,
-            "the warning on the status page",
-        )
-        (shown,) = _metadata_lost(service.json("/api/status")["log"])
+        shown = _shown_on_the_status_page(ServiceProcess(config), timeout=60)
     finally:
-        service.close()
         site.close()
     assert shown["level"] == "warning" and page_url in shown["msg"]
 
@@ -94,16 +101,8 @@ def test_warnings_of_kafka_worker_processes_are_on_the_status_page(
     write_config(config, site, tmp_path / "news.db", feeds=[feed], transport="kafka",
                  kafka=kafka_env.raw["kafka"], extract={"workers": 1},
                  service={"http_enabled": True, "http_port": 0})  # fmt: skip
-    service = ServiceProcess(config)
     try:
-        service.wait_for_event("metadata_lost", timeout=90)
-        wait_until(
-            lambda: bool(_metadata_lost(service.json("/api/status")["log"])),
-            10,
-            "the warning on the status page",
-        )
-        (shown,) = _metadata_lost(service.json("/api/status")["log"])
+        shown = _shown_on_the_status_page(ServiceProcess(config), timeout=90)
     finally:
-        service.close()
         site.close()
     assert shown["level"] == "warning" and page_url in shown["msg"]
