@@ -131,6 +131,7 @@ class ServiceEndpoints:
         self.close()
 
     def start(self) -> None:
+        self.on_scrape(self._check_readiness)
         if self.store is not None:
             self.add_check("store", self.store.ping)
             if self.config.transport == "embedded":
@@ -183,6 +184,11 @@ class ServiceEndpoints:
             except Exception as exc:  # a stale gauge is better than no metrics at all
                 log.debug("metrics hook failed: %s", exc, exc_info=True)
         return Response(200, CONTENT_TYPE_LATEST, _render_metrics(self._child_dir))
+
+    def _check_readiness(self) -> None:
+        """``newsflow_service_ready`` as ``/readyz`` would answer now: a service that only
+        Prometheus watches (nothing calls ``/readyz``) must not read as never ready."""
+        self.health.readiness()
 
     def _count_dead_letters(self) -> None:
         if self.store is None:

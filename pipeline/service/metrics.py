@@ -13,7 +13,11 @@ be invisible to the process serving ``/metrics``. :func:`child_process_metrics`
 points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before they start, so
 they write their values there (prometheus_client's multiprocess mode), and
 :func:`render_metrics` merges those files with this process's own registry
-into one family per metric name::
+into one family per metric name. A gauge without labels exists, at 0, in
+every process that imports it; one that a single process sets says
+``multiprocess_mode="livemax"``, or each worker process would add a
+``{pid="..."} 0`` series beside the real value (a "ready" gauge read as
+1 of 4 processes ready)::
 
     with child_process_metrics() as directory:
         ...start workers...
@@ -72,6 +76,7 @@ DEAD_LETTERS_WAITING = Gauge(
     "newsflow_dead_letters_waiting",
     "DLQ size: dead letters waiting for a fix or for their retry (store rows embedded;"
     " records of news.dlq and news.retry past their groups on Kafka).",
+    multiprocess_mode="livemax",
 )
 HEARTBEAT = Gauge(
     "newsflow_service_heartbeat_timestamp_seconds",
@@ -89,7 +94,11 @@ STORE_UNAVAILABLE = Counter(
     " embedded service waits for it; a Kafka worker rewinds its batch), per worker.",
     ["worker"],
 )
-READY = Gauge("newsflow_service_ready", "1 when the last readiness check passed, else 0.")
+READY = Gauge(
+    "newsflow_service_ready",
+    "1 when the last readiness check passed, else 0.",
+    multiprocess_mode="livemax",
+)
 
 
 def timed_process(worker: str, stages: Sequence[Stage], message: Message) -> Outcome:

@@ -45,7 +45,9 @@ REPOINTED = Counter(
     ["resolved"],
 )
 INDEX_ARTICLES = Gauge(
-    "newsflow_dedup_index_articles", "Articles held by the dedup index (refreshed on prune)."
+    "newsflow_dedup_index_articles",
+    "Articles held by the dedup index (refreshed on prune).",
+    multiprocess_mode="livemax",
 )
 
 

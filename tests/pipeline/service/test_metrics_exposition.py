@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from service_support import MANIFEST, FeedSite, ServiceProcess, wait_until, write_config
 
 from pipeline.models import FeedEntry, Message
 from pipeline.runtime.embedded import MESSAGES
@@ -115,3 +116,27 @@ def test_directories_of_dead_processes_are_removed_and_live_ones_kept(tmp_path: 
         directory.mkdir()
     assert remove_stale_metric_dirs(tmp_path) == [dead]
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_gauges_one_process_sets_are_one_series_and_ready_needs_no_probe(tmp_path: Path) -> None:
+    """With extraction processes, each would add ``{pid=...} 0`` beside the real value (a
+    dashboard read 1 of 4 processes ready); and a service that only Prometheus watches
+    must read as ready without anyone calling ``/readyz``."""
+    site = FeedSite(tmp_path / "site")
+    write_config(tmp_path / "newsflow.yaml", site, tmp_path / "news.db",
+                 extract={"workers": 2}, service={"http_enabled": True})  # fmt: skip
+    service = ServiceProcess(tmp_path / "newsflow.yaml")
+    try:
+        wait_until(lambda: service.stored() == len(MANIFEST["pages"]), 120, "the demo stored")
+        metrics = service.metrics()
+    finally:
+        service.close()
+        site.close()
+    for gauge in (
+        "newsflow_service_ready",
+        "newsflow_dead_letters_waiting",
+        "newsflow_dedup_index_articles",
+    ):
+        assert [labels for name, labels in metrics if name == gauge] == [()], gauge
+    assert metrics[("newsflow_service_ready", ())] == 1
+    assert metrics[("newsflow_dead_letters_waiting", ())] == 0
