@@ -209,10 +209,13 @@ class FeedStateRepository:
     def record_failure(
         self, feed: str, *, url: str, at: float, error: str, reason: str, unhealthy_after: int
     ) -> FeedState:
-        """A failed poll: one more consecutive failure; unhealthy from ``unhealthy_after`` on."""
+        """A failed poll: one more consecutive failure; unhealthy from ``unhealthy_after`` on.
+
+        Failures at another URL (the feed's URL was changed since) are not counted:
+        the new URL's first failure is its first."""
         with self.db.transaction():
             state = self.get(feed)
-            failures = state.failures + 1
+            failures = state.failures + 1 if state.url in ("", url) else 1
             new = replace(
                 state,
                 url=url,

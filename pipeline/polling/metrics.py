@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from prometheus_client import Counter, Gauge
+
+from connectors.storage.feed_state import FeedState
 
 POLLS = Counter("newsflow_feed_polls_total", "Feed polls, by outcome.", ["feed", "status"])
 FAILURES = Counter(
@@ -23,3 +27,23 @@ CHILD_FAILURES = Counter(
     "Child sitemaps of an index that could not be fetched or parsed, by reason.",
     ["feed", "reason"],
 )
+
+
+def show_feed(state: FeedState) -> None:
+    """A feed followed (at start, or added by a reload): its gauges as its stored state
+    says. A process starts with none, and a restart must not clear the alert on a feed
+    that is still unhealthy."""
+    UNHEALTHY.labels(state.feed).set(int(state.unhealthy))
+    if state.last_success_at is not None:
+        LAST_SUCCESS.labels(state.feed).set(state.last_success_at)
+    else:
+        with suppress(KeyError):
+            LAST_SUCCESS.remove(state.feed)
+
+
+def forget_feed(name: str) -> None:
+    """A feed no longer followed (removed or disabled by a reload): its gauges go, or an
+    alert on it would never clear."""
+    for gauge in (UNHEALTHY, LAST_SUCCESS):
+        with suppress(KeyError):
+            gauge.remove(name)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 
 from connectors.storage.feed_state import FeedState, FeedStateRepository
 from pipeline.config import FeedConfig, ScheduleConfig
+from pipeline.polling import metrics
 from pipeline.polling.poller import PollResult
 
 FASTER = 0.5
@@ -139,13 +140,26 @@ class Scheduler:
             for table in (self._feeds, self._interval, self._failures, self._due_at):
                 table.pop(name, None)
             self._fresh.discard(name)
+            metrics.forget_feed(name)
         now = self.clock()
         for name, feed in wanted.items():
-            if name not in self._feeds:
+            known = self._feeds.get(name)
+            if known is None:
                 self._add(feed, states.get(name, FeedState(feed=name)), now, spread=spread)
+            elif known.url != feed.url:
+                self._add(feed, FeedState(feed=name), now, spread=False)
             self._feeds[name] = feed
 
     def _add(self, feed: FeedConfig, state: FeedState, now: float, *, spread: bool) -> None:
+        """Follow ``feed`` from its stored ``state``.
+
+        A feed whose URL is not the one its state was polled at (an operator
+        fixed a broken feed's URL) starts afresh: due now, at its base interval,
+        not after the backoff the old URL earned (up to ``max_interval_seconds``).
+        """
+        metrics.show_feed(state)
+        if state.url and state.url != feed.url:
+            state = FeedState(feed=feed.name)
         base = self.policy.base(feed)
         self._interval[feed.name] = state.interval_seconds or base
         self._failures[feed.name] = state.failures

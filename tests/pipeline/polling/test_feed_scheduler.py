@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.storage.db import Database
 from connectors.storage.feed_state import FeedStateRepository
@@ -189,6 +190,61 @@ def test_disabled_and_removed_feeds_are_not_scheduled() -> None:
     assert len(s) == 1
     s.set_feeds([FeedConfig(name="g", url="https://g.com/")])
     assert [f.name for f in s.due(T0 + 10**5)] == ["g"]
+
+
+def _unhealthy_repo(tmp_path: Path) -> FeedStateRepository:
+    """A feed failed 5 times at its old URL: unhealthy, next poll at the maximum interval."""
+    repo = FeedStateRepository(Database(f"sqlite:///{tmp_path / 's.db'}"))
+    repo.record_success("f", url=FEED.url, at=T0 - 10**5, validators={}, window=10)
+    for _ in range(5):
+        repo.record_failure("f", url=FEED.url, at=T0, error="HTTP 404", reason="http_404",
+                            unhealthy_after=4)  # fmt: skip
+    repo.set_schedule("f", interval_seconds=900, next_due_at=T0 + 21600)
+    return repo
+
+
+def test_a_feed_whose_url_was_fixed_is_polled_at_once_not_after_the_old_backoff(
+    tmp_path: Path,
+) -> None:
+    repo = _unhealthy_repo(tmp_path)
+    fixed = FeedConfig(name="f", url="https://e.com/feed-fixed")
+    running = scheduler(state=repo)
+    assert running.due_at("f") == T0 + 21600
+    running.set_feeds([fixed])  # a reload
+    assert running.due(T0) == [fixed]
+    assert running.interval_of("f") == 900
+    assert scheduler([fixed], state=repo).due_at("f") <= T0 + 90  # a restart: spread, not 6 h
+    assert scheduler([FEED], state=repo).due_at("f") == T0 + 21600  # the same URL: unchanged
+
+
+def test_failures_at_a_feeds_old_url_do_not_count_at_its_new_one(tmp_path: Path) -> None:
+    repo = _unhealthy_repo(tmp_path)
+    after = repo.record_failure("f", url="https://e.com/feed-fixed", at=T0 + 1, error="HTTP 500",
+                                reason="http_500", unhealthy_after=4)  # fmt: skip
+    assert (after.failures, after.unhealthy) == (1, False)
+
+
+def test_feed_gauges_follow_the_feeds_followed_and_their_stored_state(tmp_path: Path) -> None:
+    """A restart shows the stored health at once; a feed removed or disabled by a reload
+    loses its series (an alert on it would otherwise never clear)."""
+    unhealthy, last_success = (
+        "newsflow_feed_unhealthy",
+        "newsflow_feed_last_success_timestamp_seconds",
+    )
+
+    def gauge(name: str, feed: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"feed": feed})
+
+    repo = _unhealthy_repo(tmp_path)
+    other = FeedConfig(name="g", url="https://g.com/")
+    running = scheduler([FEED, other], state=repo)
+    assert gauge(unhealthy, "f") == 1 and gauge(last_success, "f") == T0 - 10**5
+    assert gauge(unhealthy, "g") == 0 and gauge(last_success, "g") is None
+    running.set_feeds([other, FEED.model_copy(update={"enabled": False})])
+    assert gauge(unhealthy, "f") is None and gauge(last_success, "f") is None
+    assert gauge(unhealthy, "g") == 0
+    running.set_feeds([other, FEED])
+    assert gauge(unhealthy, "f") == 1
 
 
 def test_ten_thousand_feeds() -> None:
