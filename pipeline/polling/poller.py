@@ -38,7 +38,14 @@ from connectors.feeds.warc import read_warc_batch, warc_paths
 from connectors.http.base import Fetcher, FetchResponse
 from connectors.storage.feed_state import FeedState, FeedStateRepository, Validators
 from pipeline.config import Config, FeedConfig
-from pipeline.errors import FeedError, FetchError, HttpStatusError, NewsflowError, StorageError
+from pipeline.errors import (
+    FeedError,
+    FetchError,
+    HostBlocked,
+    HttpStatusError,
+    NewsflowError,
+    StorageError,
+)
 from pipeline.models import FeedEntry
 from pipeline.polling import metrics
 
@@ -94,6 +101,13 @@ class PollResult:
     @property
     def ok(self) -> bool:
         return self.status != "error"
+
+    @property
+    def deferred(self) -> bool:
+        """Not polled at all: the feed's host asked (Retry-After, in an answer to another
+        of its URLs) to be left alone for ``retry_after`` seconds more. Not the feed's
+        failure: it neither counts towards unhealthy nor backs the feed off."""
+        return isinstance(self.error, HostBlocked)
 
 
 @dataclass(frozen=True)
@@ -374,6 +388,13 @@ class FeedPoller:
         """Record ``result`` after its entries were handed on durably. Idempotent."""
         repository = self._repository("commit")
         before = repository.get(feed.name)
+        if result.deferred:
+            metrics.POLLS.labels(feed.name, "deferred").inc()
+            log.info(
+                "feed %s not polled: %s", feed.name, result.error,
+                extra={"feed": feed.name, "reason": "host_blocked", "event": "feed_deferred"},
+            )  # fmt: skip
+            return before
         metrics.POLLS.labels(feed.name, result.status).inc()
         if result.error is not None:
             after = repository.record_failure(

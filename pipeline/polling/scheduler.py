@@ -194,6 +194,9 @@ class Scheduler:
         if result.more and result.error is None:
             self._failures[name] = 0
             return self._schedule(name, interval, now)  # a backfill in progress: go on
+        if result.deferred:  # the host's window: poll when it ends, not an interval later
+            return self._schedule(name, interval, now + self.policy.jittered(
+                result.retry_after or 0.0, self.rng))  # fmt: skip
         if result.error is not None:
             self._failures[name] += 1
             delay = self.policy.retry_delay(

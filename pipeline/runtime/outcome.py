@@ -89,10 +89,22 @@ RETRIES = Counter(
 @dataclass(frozen=True)
 class RetryPolicy:
     """How a runner tries a transient failure (:attr:`Failure.retryable`) again: up to
-    ``attempts`` more times, waiting ``backoff_seconds`` and doubling each time."""
+    ``attempts`` more times, waiting ``backoff_seconds`` and doubling each time.
+
+    A server that asks for longer (``Retry-After``, or its host's window still
+    open) than these quick retries ever wait is not asked again now: each retry
+    would be refused (a blocked host is not even requested) or be impolite. The
+    failure goes on at once to its runner's later retry, which waits as asked.
+    A shorter Retry-After stretches the wait to it.
+    """
 
     attempts: int
     backoff_seconds: float
+
+    @property
+    def longest_wait(self) -> float:
+        """The wait before the last quick retry."""
+        return self.backoff_seconds * 2 ** max(0, self.attempts - 1)
 
     def run(
         self,
@@ -112,9 +124,12 @@ class RetryPolicy:
             failure = outcome.failure
             if failure is None or not failure.retryable or tried == self.attempts:
                 return outcome
+            pause = max(delay, failure.retry_after or 0.0)
+            if pause > self.longest_wait:
+                return outcome
             RETRIES.labels(worker).inc()
-            log.info("%s: %s; retry %d in %.1f s", failure.stage, failure.error, tried + 1, delay)
-            if wait(delay):
+            log.info("%s: %s; retry %d in %.1f s", failure.stage, failure.error, tried + 1, pause)
+            if wait(pause):
                 return None
             delay *= 2
         raise AssertionError("unreachable: the last attempt returns")

@@ -18,7 +18,13 @@ from connectors.http.base import FetchResponse, Purpose
 from connectors.storage.db import Database
 from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import Config, FeedConfig, parse_config
-from pipeline.errors import FetchTimeout, HttpStatusError, RateLimited, StoreUnavailable
+from pipeline.errors import (
+    FetchTimeout,
+    HostBlocked,
+    HttpStatusError,
+    RateLimited,
+    StoreUnavailable,
+)
 from pipeline.polling import FeedPoller, PollResult
 from pipeline.polling.poller import WARC_BATCH
 
@@ -238,6 +244,22 @@ def test_failures_back_off_log_once_and_recover(
     assert len(poll_and_commit(poller).entries) == 1
     state = repo.get("news")
     assert state.failures == 0 and not state.unhealthy and state.last_success_at is not None
+
+
+def test_a_feed_on_a_blocked_host_is_deferred_not_failed(repo: FeedStateRepository) -> None:
+    """An article of the same host answered 503 with Retry-After: the feed is not
+    requested, and that is not the feed's failure (six of these made it unhealthy)."""
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))})
+    fetcher.errors[URL] = HostBlocked("news.example.com: 40 s left", url=URL, status=503,
+                                      retry_after=40)  # fmt: skip
+    poller = FeedPoller(fetcher, repo, make_config(unhealthy_after_failures=3))
+    for _ in range(4):
+        result = poll_and_commit(poller)
+        assert result.deferred and result.retry_after == 40
+    state = repo.get("news")
+    assert (state.failures, state.unhealthy, state.last_error) == (0, False, None)
+    del fetcher.errors[URL]
+    assert len(poll_and_commit(poller).entries) == 1
 
 
 def test_a_bug_met_on_one_feed_fails_that_feed_only(

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from connectors.storage.db import Database
 from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import FeedConfig, ScheduleConfig
-from pipeline.errors import FetchTimeout, RateLimited
+from pipeline.errors import FetchTimeout, HostBlocked, RateLimited
 from pipeline.models import FeedEntry
 from pipeline.polling import IntervalPolicy, PollResult, Scheduler
 
@@ -136,6 +136,16 @@ def test_failures_back_off_exponentially_then_slowly_when_unhealthy() -> None:
     delays = [s.record(FEED, failed(), now=T0) - T0 for _ in range(6)]
     assert delays == [900, 1800, 3600, 21600, 21600, 21600]
     assert s.record(FEED, ok(), now=T0) - T0 == 900  # recovered: back to the interval
+
+
+def test_a_deferred_poll_is_due_when_the_hosts_window_ends_and_is_no_failure() -> None:
+    s = scheduler()
+    blocked = HostBlocked("e.com: 40 s left", url="u", status=503, retry_after=40)
+    deferred = PollResult(feed="f", status="error", error=blocked, retry_after=40)
+    for _ in range(5):
+        due = s.record(FEED, deferred, now=T0)
+        assert T0 + 36 <= due <= T0 + 44  # 40 s +/- jitter, not an interval or a backoff
+    assert s.record(FEED, failed(), now=T0) <= T0 + 900 * 1.1  # the first real failure
 
 
 def test_retry_after_is_honoured() -> None:

@@ -10,10 +10,11 @@ from pipeline.errors import (
     FetchError,
     FetchInterrupted,
     FetchTimeout,
+    HostBlocked,
     HttpStatusError,
 )
 from pipeline.models import FeedEntry, FetchedPage, Message
-from pipeline.runtime.outcome import is_retryable, process_safely
+from pipeline.runtime.outcome import Outcome, RetryPolicy, is_retryable, process_safely
 from pipeline.stages.base import Stage
 
 
@@ -75,3 +76,39 @@ def test_retryable_errors() -> None:
     assert is_retryable(FetchInterrupted("reset", url="u", reason="protocol"))
     assert not is_retryable(FetchError("bad certificate", url="u", reason="tls"))
     assert not is_retryable(ExtractionError("empty", url="u"))
+
+
+def _retried(error: Exception, policy: RetryPolicy) -> tuple[int, list[float]]:
+    """Attempts made and waits taken by ``policy`` on a stage that always fails so."""
+    attempts, waits = 0, []
+
+    def attempt() -> Outcome:
+        nonlocal attempts
+        attempts += 1
+        return process_safely([ToPage(), Exploding(error)], ENTRY)
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    outcome = policy.run("fetch", attempt, wait)
+    assert outcome is not None and outcome.failure is not None
+    return attempts, waits
+
+
+def test_quick_retries_double_their_wait() -> None:
+    assert _retried(FetchTimeout("slow", url="u"), RetryPolicy(3, 0.5)) == (4, [0.5, 1.0, 2.0])
+
+
+def test_a_short_retry_after_stretches_the_quick_retries() -> None:
+    busy = HttpStatusError("busy", url="u", status=503, retry_after=1.5)
+    assert _retried(busy, RetryPolicy(3, 0.5)) == (4, [1.5, 1.5, 2.0])
+
+
+def test_a_retry_after_longer_than_the_quick_retries_goes_on_to_the_later_retry() -> None:
+    """A blocked host is not even requested until its window ends: three quick retries
+    within 3.5 s of a 120 s window were refused each time, and impolite."""
+    blocked = HostBlocked("closed for 120 s", url="u", status=503, retry_after=120)
+    assert _retried(blocked, RetryPolicy(3, 0.5)) == (1, [])
+    assert _retried(HttpStatusError("busy", url="u", status=503, retry_after=30),
+                    RetryPolicy(3, 0.5)) == (1, [])  # fmt: skip
