@@ -210,6 +210,7 @@ def feed_rows(feeds: list[FeedConfig], states: dict[str, FeedState]) -> dict[str
                 "last_attempt_at": state.last_attempt_at if state else None,
                 "last_success_at": state.last_success_at if state else None,
                 "last_error": state.last_error if state else None,
+                "last_error_at": state.last_error_at if state else None,
                 "failures": state.failures if state else 0,
                 "next_due_at": state.next_due_at if state else None,
                 "interval_seconds": state.interval_seconds if state else None,

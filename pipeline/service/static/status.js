@@ -58,7 +58,7 @@ function renderFeeds(feeds) {
     el("td", {}, ago(f.last_attempt_at)),
     el("td", {}, ago(f.last_success_at)),
     el("td", {}, f.next_due_at ? ago(f.next_due_at) : "–"),
-    el("td", { class: "error" }, f.last_error || ""),
+    el("td", { class: "error" }, f.last_error ? `${ago(f.last_error_at)}: ${f.last_error}` : ""),
   )));
 }
 
@@ -67,7 +67,8 @@ function chips(values, cls) {
 }
 
 function renderArticles(articles) {
-  const total = articles.total === null ? "store unavailable" : `${articles.total} stored, ${articles.duplicates} duplicates`;
+  const total = articles.total === null ? "store unavailable"
+    : `${articles.total + articles.duplicates} stored: ${articles.total} articles, ${articles.duplicates} duplicates`;
   document.getElementById("article-counts").textContent = `(${total})`;
   document.getElementById("articles").replaceChildren(...articles.recent.map((a) => el("li", { class: "article", "data-article-id": a.id },
     link(a.url, a.title || a.url),

@@ -110,6 +110,7 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
         ("quiet", "disabled"),
     ]
     assert status["feeds"]["items"][0]["last_error"] == "HTTP 500"
+    assert time.time() - status["feeds"]["items"][0]["last_error_at"] < 60  # shown with its age
     assert status["articles"]["total"] == 2 and status["articles"]["duplicates"] == 1
     recent = status["articles"]["recent"]
     assert [a["title"] for a in recent] == ["Copy of first", HOSTILE, "First"]

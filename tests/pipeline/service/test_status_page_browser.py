@@ -120,6 +120,11 @@ def test_the_page_shows_every_feed_and_the_recent_articles(
     assert names == {*DEMO_FEEDS, "late-wire", "gone-wire"}
     for row in rows:
         assert "ok" in row.find_elements("tag name", "td")[1].text
+    counts = service.json("/api/status")["articles"]
+    assert browser.find_element("id", "article-counts").text == (
+        f"({counts['total'] + counts['duplicates']} stored: {counts['total']} articles,"
+        f" {counts['duplicates']} duplicates)"
+    )
     articles = browser.find_elements("css selector", "#articles li.article")
     assert len(articles) == len(MANIFEST["pages"]) + 1  # fewer than the 20 listed at most
     titles = {a.find_element("tag name", "a").text for a in articles}
