@@ -488,7 +488,7 @@ def load_config(
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems += validation_problems(exc)
+        problems += validation_problems(exc, raw)
         sources += [_origin(error["loc"], origins) or str(file) for error in exc.errors()]
     if problems:
         raise ConfigError(problems, source=str(file), sources=sources)
@@ -500,7 +500,7 @@ def parse_config(raw: Mapping[str, Any], *, base: Path = Path(".")) -> Config:
     try:
         config = Config.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError(validation_problems(exc)) from None
+        raise ConfigError(validation_problems(exc, raw)) from None
     return _resolve_paths(config, base=base)
 
 
@@ -660,16 +660,36 @@ def _origin(loc: tuple[int | str, ...], origins: EnvOrigins) -> str | None:
     )
 
 
-def validation_problems(exc: ValidationError) -> list[str]:
-    """One line per problem: the key's dotted path and what is wrong with it."""
+YAML_BOOLEAN_HINT = " (YAML reads unquoted yes, no, on, off as true or false: quote it)"
+
+
+def validation_problems(exc: ValidationError, raw: Mapping[str, Any] | None = None) -> list[str]:
+    """One line per problem: the key's dotted path and what is wrong with it.
+
+    With the ``raw`` input, a feed is also named (``feeds.41 (bbc-world).interval_seconds``):
+    in a list of hundreds its position alone does not say which one to fix.
+    """
     lines = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        where = _where(error["loc"], raw) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+        elif error["type"] == "string_type" and isinstance(error.get("input"), bool):
+            message += YAML_BOOLEAN_HINT
         lines.append(f"{where}: {message}")
     return lines
+
+
+def _where(loc: tuple[int | str, ...], raw: Mapping[str, Any] | None) -> str:
+    parts = [str(p) for p in loc]
+    if raw is not None and len(loc) >= 3 and loc[0] == "feeds" and isinstance(loc[1], int):
+        feeds = raw.get("feeds")
+        feed = feeds[loc[1]] if isinstance(feeds, list) and loc[1] < len(feeds) else None
+        name = feed.get("name") if isinstance(feed, dict) else None
+        if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 80:
+            parts[1] = f"{loc[1]} ({name})"
+    return ".".join(parts)
 
 
 def _resolve_paths(config: Config, *, base: Path) -> Config:

@@ -55,7 +55,7 @@ def test_each_problem_is_one_line_naming_the_key(tmp_path: Path) -> None:
         load_config(path, environ={})
     problems = err.value.problems
     assert len(problems) == 5
-    assert any(p.startswith("feeds.0.url: only http(s) URLs") for p in problems)
+    assert any(p.startswith("feeds.0 (a).url: only http(s) URLs") for p in problems)
     assert "feeds.1.name: Field required" in problems
     assert any(p.startswith("transport:") for p in problems)
     assert any(p.startswith("fetch.timeout:") for p in problems)
@@ -106,6 +106,21 @@ def test_a_feed_name_must_be_printable_and_short(name: str, words: str) -> None:
         parse_config({"feeds": [{"name": name, "url": "http://a.example/"}]})
     [problem] = err.value.problems
     assert problem.startswith("feeds.0.name:") and words in problem
+
+
+def test_a_feed_problem_names_the_feed_and_a_yaml_boolean_is_explained(tmp_path: Path) -> None:
+    text = (
+        "feeds:\n"
+        "  - {name: bbc-world, url: 'http://a.example/rss', interval_seconds: -4}\n"
+        "  - {name: off, url: 'http://b.example/rss'}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    assert err.value.problems == [
+        "feeds.0 (bbc-world).interval_seconds: Input should be greater than 0",
+        "feeds.1.name: Input should be a valid string"
+        " (YAML reads unquoted yes, no, on, off as true or false: quote it)",
+    ]
 
 
 def test_missing_file_and_non_mapping(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_an_invalid_file_is_rejected_one_line_per_problem(
         assert reloader.poll() is None
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2
-    assert any("feeds.0.url: only http(s) URLs" in e for e in errors)
+    assert any("feeds.0 (x).url: only http(s) URLs" in e for e in errors)
     assert any("schedule.jitter:" in e for e in errors)
     assert reloader.running is running
 

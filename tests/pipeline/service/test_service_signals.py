@@ -77,7 +77,7 @@ def test_sighup_applies_an_added_feed_rejects_a_bad_file_and_drops_a_removed_fee
         service.process.send_signal(signal.SIGHUP)
         problems = _wait_for_problems(service, 2)
         assert any("schedule.jitter" in p for p in problems)
-        assert any("feeds.0.url" in p for p in problems)
+        assert any("feeds.0 (ftp-feed).url" in p for p in problems)
 
         kept = [f for f in feeds if f["name"] != "presstv-rss"]
         config.write_text(yaml.safe_dump({**settings, "feeds": kept}), encoding="utf-8")
