@@ -117,6 +117,7 @@ class GroupConsumer:
                 for p in sorted(self.consumer.partitions_for_topic(topic) or ())
             ]
             self.consumer.assign(partitions)
+        self._held = {(tp.topic, tp.partition) for tp in partitions}
 
     # -- the batch loop -------------------------------------------------------
 
@@ -266,12 +267,16 @@ class GroupConsumer:
         return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
 
     def positions(self) -> dict[Partition, int]:
-        """The next offset to read of every assigned partition."""
+        """The next offset to read of every partition this member holds.
+
+        Held, not kafka-python's ``assignment()``: that keeps revoked partitions
+        until the rejoin completes, and a member stuck out of its group (for up
+        to ``rejoin_timeout_ms``) reported them as its own: ready, with a lag for
+        partitions another member was consuming.
+        """
+        held = {(tp.topic, tp.partition) for tp in self.consumer.assignment()} & self._held
         with kafka_errors("read positions"):
-            return {
-                (tp.topic, tp.partition): self.consumer.position(tp)
-                for tp in self.consumer.assignment()
-            }
+            return {where: self.consumer.position(TopicPartition(*where)) for where in held}
 
     def close(self) -> None:
         """Leave the group at once (partitions move to the others without waiting for a timeout)."""
