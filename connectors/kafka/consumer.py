@@ -201,7 +201,8 @@ class GroupConsumer:
     def next_offsets(
         self, handled: Sequence[InRecord], batch: Sequence[InRecord]
     ) -> dict[Partition, int]:
-        """Offsets to commit once ``handled`` (a prefix of ``batch``) is safely delivered."""
+        """Offsets to commit once ``handled`` (in each partition, a prefix of ``batch``'s
+        records) is safely delivered."""
         last_of_batch = {r.where: r.offset for r in batch}
         offsets: dict[Partition, int] = {}
         for record in handled:

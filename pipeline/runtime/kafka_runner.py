@@ -76,7 +76,7 @@ from connectors.kafka.delivery import AtLeastOnceDelivery, Delivery, Transaction
 from connectors.kafka.errors import is_fatal
 from connectors.kafka.headers import DeadLetterInfo, letter_attempts, timestamp
 from connectors.kafka.instance import InstanceSlot
-from connectors.kafka.records import InRecord, OutRecord
+from connectors.kafka.records import InRecord, OutRecord, Partition
 from connectors.kafka.topics import ensure_topics, topic_specs
 from pipeline.config import Config
 from pipeline.errors import MessageError, StoreUnavailable, TransportError
@@ -276,7 +276,8 @@ class KafkaWorkerRunner:
             consumer.rewind(records)
             raise
         if len(handled) < len(records):
-            consumer.rewind(records[len(handled) :])
+            taken = {(h.record.where, h.record.offset) for h in handled}
+            consumer.rewind([r for r in records if (r.where, r.offset) not in taken])
         self._count(handled)
         BATCHES.labels(self.worker.name, "committed").inc()
         BATCH_SECONDS.labels(self.worker.name).observe(time.monotonic() - started)
@@ -313,27 +314,37 @@ class KafkaWorkerRunner:
         deadline: float,
         rebalancing: Callable[[], bool],
     ) -> Iterator[Handled]:
-        """Handle records in order; end early (a prefix) on ``stop``, past ``deadline``, or
-        when the group is ``rebalancing`` (every member waits until this one rejoins, so
-        a long batch would hold up the whole group; the rest is polled again after)."""
+        """Handle records; end early on ``stop``, past ``deadline``, or when the group is
+        ``rebalancing`` (every member waits until this one rejoins, so a long batch would
+        hold up the whole group; the rest is polled again after).
+
+        What is handled is, in each partition, a prefix of the batch's records:
+        committing it never skips one. Ending early, the records already done
+        are still delivered (on the fetch worker, pages fetched in parallel),
+        up to each partition's first one not done: fetched pages are not thrown
+        away, to be fetched again from their publisher by the next owner.
+        """
         MESSAGES.labels(self.worker.name, "in").inc(len(records))
         decoded = [self._decode(r) for r in records]
-        outcomes = self._outcomes(decoded, stop)
-        for record, item, outcome in zip(records, decoded, outcomes, strict=False):
+
+        def ending() -> str | None:
+            if stop.is_set():
+                return "stopping"
+            if time.monotonic() > deadline:
+                return "the batch ran past its deadline"
+            return "the group is rebalancing" if rebalancing() else None
+
+        done = self._outcomes(decoded, [r.where for r in records], stop, ending)
+        for index, outcome in done:
             if outcome is None:  # abandoned while waiting to retry: stop was set
                 return
             if outcome.failure is not None and outcome.failure.reason == STORE_LOST:
                 self._store_lost = outcome.failure.error  # not the message's fault: no DLQ
                 return
-            yield self._checked(record, item if isinstance(item, Message) else None, outcome)
-            if time.monotonic() > deadline:
-                log.warning(
-                    "%s: batch ran past its deadline; delivering what is done", self.worker.name
-                )
-                return
-            if rebalancing():
-                log.info("%s: the group is rebalancing; delivering what is done", self.worker.name)
-                return
+            item = decoded[index]
+            yield self._checked(
+                records[index], item if isinstance(item, Message) else None, outcome
+            )
 
     def _decode(self, record: InRecord) -> Message | Failure:
         logical = self.logical.get(record.topic, record.topic)
@@ -353,32 +364,37 @@ class KafkaWorkerRunner:
             )
 
     def _outcomes(
-        self, decoded: Sequence[Message | Failure], stop: threading.Event
-    ) -> Iterator[Outcome | None]:
-        """Outcomes in input order, ending early once ``stop`` is set.
-
-        On the fetch worker a thread pool computes them; after ``stop`` the
-        outcomes already complete (in order) are still used.
-        """
+        self,
+        decoded: Sequence[Message | Failure],
+        wheres: Sequence[Partition],
+        stop: threading.Event,
+        ending: Callable[[], str | None],
+    ) -> Iterator[tuple[int, Outcome | None]]:
+        """(index, outcome) in batch order until ``ending`` gives a reason (checked after
+        each record, and while waiting on the fetch worker's pool); then only those
+        already done, up to each partition's first one that is not."""
         if self._pool is None:
-            for item in decoded:
-                if stop.is_set():
+            for index, item in enumerate(decoded):
+                reason = ending() if index else ("stopping" if stop.is_set() else None)
+                if reason is not None:
+                    self._log_ending(reason)
                     return
-                yield self._outcome(item, stop)
+                yield index, self._outcome(item, stop)
             return
         futures: list[Future[Outcome | None]] = [
             self._pool.submit(self._outcome, item, stop) for item in decoded
         ]
         try:
-            for future in futures:
-                while not future.done():  # a slow fetch must not hold up a stop
-                    if stop.is_set():
-                        return
-                    wait([future], timeout=STOP_CHECK_S)
-                yield future.result()
+            yield from _done_in_order(futures, wheres, ending, self._log_ending)
         finally:
             for future in futures:
                 future.cancel()
+
+    def _log_ending(self, reason: str) -> None:
+        if reason == "stopping":
+            return
+        level = logging.WARNING if "deadline" in reason else logging.INFO
+        log.log(level, "%s: %s; delivering what is done", self.worker.name, reason)
 
     def _outcome(self, item: Message | Failure, stop: threading.Event) -> Outcome | None:
         """Run the stages, retrying transient failures; None if ``stop`` came during a wait."""
@@ -517,3 +533,30 @@ def run_kafka(
     from pipeline.runtime.kafka_service import run_kafka as run
 
     return run(config, stop, once=once, control=control)
+
+
+def _done_in_order(
+    futures: Sequence[Future[Outcome | None]],
+    wheres: Sequence[Partition],
+    ending: Callable[[], str | None],
+    on_ending: Callable[[str], None],
+) -> Iterator[tuple[int, Outcome | None]]:
+    """The futures' results in order, waiting for each, until ``ending`` gives a reason;
+    then only those already done, skipping a partition from its first one not done."""
+    reason: str | None = None
+    blocked: set[Partition] = set()
+    for index, future in enumerate(futures):
+        while reason is None and not future.done():
+            reason = ending()
+            if reason is not None:
+                on_ending(reason)
+            else:
+                wait([future], timeout=STOP_CHECK_S)
+        if reason is not None and (wheres[index] in blocked or not future.done()):
+            blocked.add(wheres[index])
+            continue
+        yield index, future.result()
+        if reason is None:
+            reason = ending()
+            if reason is not None:
+                on_ending(reason)
