@@ -225,7 +225,7 @@ class EmbeddedService:
 
     def _handled(self, worker: str, handled: int, failed: int) -> None:
         """After each message a worker handled: the heartbeat moves, the progress line counts."""
-        self.control.beat()
+        self.control.working()
         if self.progress is not None:
             self.progress.add(worker, handled)
             if failed:

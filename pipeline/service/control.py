@@ -14,6 +14,7 @@ due, and a SIGHUP is acted on within a second::
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
@@ -22,6 +23,8 @@ from pipeline.config import Config
 from pipeline.errors import StoreUnavailable
 from pipeline.service.health import Health
 from pipeline.service.reload import ConfigReloader
+
+log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 
@@ -46,6 +49,16 @@ class LoopControl:
     def beat(self) -> None:
         if self.health is not None:
             self.health.beat(self.loop)
+
+    def working(self) -> None:
+        """Beat from inside the work of a turn (each message handled); a reload asked for
+        meanwhile is acknowledged at once, though it applies at the next turn."""
+        self.beat()
+        if self.reloader is not None and self.reloader.acknowledge():
+            log.info(
+                "config reload requested; it applies once the work in hand is through",
+                extra={"event": "config_reload_requested"},
+            )
 
     def tick(self, target: Reconfigurable | None = None) -> None:
         """Beat; if a reload is pending and valid, hand the new config to ``target``."""

@@ -158,12 +158,23 @@ class ConfigReloader:
         self.running = running
         self.clock = clock
         self._requested = threading.Event()
+        self._acknowledged = False
         self._mtime = _mtime(path)
         self._next_check = clock()
 
     def request(self) -> None:
         """Ask for a reload at the next turn of the loop (safe in a signal handler)."""
+        self._acknowledged = False
         self._requested.set()
+
+    def acknowledge(self) -> bool:
+        """True once per request that is still waiting: the loop's turn comes after the
+        work in hand, which may take minutes, and the operator should know the signal
+        arrived."""
+        if self._requested.is_set() and not self._acknowledged:
+            self._acknowledged = True
+            return True
+        return False
 
     def poll(self) -> Config | None:
         """Reload if requested or the watched file changed; the new config if it applies."""

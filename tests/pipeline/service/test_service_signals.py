@@ -256,3 +256,27 @@ def test_a_second_stop_signal_while_stopping_is_ignored(
             service.kill()
         assert service.process.returncode == 0, f"second signal after {gap} s: {service.log()}"
         assert "newsflow run summary" in out
+
+
+def test_a_sighup_during_work_is_acknowledged_at_once_and_applied_after_it(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    """A reload applies at the loop's next turn, after the work in hand (here ~0.8 s per
+    page, one at a time); the operator learns at once that the signal arrived."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    write_config(config, site, db, fetch={"per_host_concurrency": 1, "concurrency": 1})
+    site.slow_down_pages(0.8)
+    service = ServiceProcess(config)
+    try:
+        wait_until(lambda: len(_stored_urls(db)) >= 1, 60, "the first article")
+        sent = time.monotonic()
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for_event("config_reload_requested", timeout=5)
+        acknowledged = time.monotonic() - sent
+        service.wait_for_event("config_reload", timeout=120)
+        applied = time.monotonic() - sent
+    finally:
+        site.slow_down_pages(0)
+        service.close()
+    assert acknowledged < 3
+    assert applied > acknowledged
