@@ -14,11 +14,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from kafka_support import KafkaEnv, corpus_entries, wait_for
 
+from connectors.kafka.clients import make_producer
 from pipeline.models import FeedEntry, FetchedPage
 
 pytestmark = pytest.mark.kafka
@@ -92,4 +95,79 @@ def test_a_fetch_in_flight_does_not_hold_up_the_exit(kafka_env: KafkaEnv) -> Non
         assert time.monotonic() - signalled < 10
         assert kafka_env.lag(["fetch"]) == 1  # not fetched, not committed: the next owner will
     finally:
+        server.shutdown()
+
+
+class CountingHandler(BaseHTTPRequestHandler):
+    """Answers at once, except ``/hang`` (until ``release`` is set); counts requests."""
+
+    requests: ClassVar[Counter[str]] = Counter()
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def do_GET(self) -> None:
+        self.requests[self.path] += 1
+        if self.path == "/hang":
+            self.release.wait(60)
+        body = b"<html><body><p>story</p></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_pages_fetched_before_a_stop_are_delivered_not_fetched_again(
+    kafka_env: KafkaEnv,
+) -> None:
+    """One page hangs in partition 0; the others, in partitions 1-3, are fetched at once in
+    parallel. A stop delivers them (a stop used to deliver only what came before the first
+    page not done, in batch order), and the next owner fetches only the rest."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    CountingHandler.requests.clear()
+    CountingHandler.release.clear()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    fast = [f"{base}/story-{i}" for i in range(15)]
+    try:
+        kafka_env.configure(fetch={
+            "allow_private_networks": True, "respect_robots": False, "timeout": 60,
+            "deadline": 60, "min_host_interval": 0, "per_host_concurrency": 16,
+        })  # fmt: skip
+        kafka_env.create_topics()
+        producer = make_producer(kafka_env.config.kafka, client_id="test")
+        try:
+            for partition, url in [
+                (0, f"{base}/hang"),
+                *((1 + i % 3, u) for i, u in enumerate(fast)),
+            ]:
+                entry = FeedEntry(feed="f", feed_kind="rss", url=url)
+                producer.send(kafka_env.topic("items"), key=url.encode(), value=entry.to_json(),
+                              partition=partition)  # fmt: skip
+            producer.flush(timeout=30)
+        finally:
+            producer.close()
+        stage = kafka_env.start_stage("fetch")
+        wait_for(lambda: all(CountingHandler.requests[u.removeprefix(base)] for u in fast),
+                 timeout=60, what="every fast page fetched")  # fmt: skip
+        time.sleep(1)
+        stage.process.send_signal(signal.SIGTERM)
+        assert stage.process.wait(timeout=10) == 0, stage.output()[-2000:]
+        delivered = {FetchedPage.model_validate_json(r.value).url for r in kafka_env.read("pages")}
+        assert delivered == set(fast)
+
+        CountingHandler.release.set()
+        again = kafka_env.start_stage("fetch")
+        try:
+            wait_for(lambda: kafka_env.lag(["fetch"]) == 0, timeout=60, what="the rest fetched")
+        finally:
+            assert again.terminate() == 0
+        pages = [FetchedPage.model_validate_json(r.value).url for r in kafka_env.read("pages")]
+        assert sorted(pages) == sorted([*fast, f"{base}/hang"])
+        assert all(CountingHandler.requests[u.removeprefix(base)] == 1 for u in fast)
+    finally:
+        CountingHandler.release.set()
         server.shutdown()
