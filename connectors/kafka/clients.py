@@ -12,6 +12,7 @@ and compress with :func:`codec`::
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -21,6 +22,8 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from connectors.kafka.errors import kafka_errors
 from pipeline.config import KafkaConfig
 from pipeline.errors import ConfigError, TransportError
+
+log = logging.getLogger(__name__)
 
 _CODEC_AVAILABLE = {"zstd": has_zstd, "lz4": has_lz4, "snappy": has_snappy, "gzip": lambda: True}
 HEARTBEAT_MS = 1000
@@ -155,3 +158,33 @@ def make_producer(
 def make_admin(config: KafkaConfig, *, client_id: str = "newsflow-admin") -> KafkaAdminClient:
     with kafka_errors("connect the admin client"):
         return KafkaAdminClient(**connection_options(config, client_id))
+
+
+class LookoutClients:
+    """An admin client and an unsubscribed consumer for a loop that looks at offsets every
+    few seconds (the health probe, the letter retry): opened at the first look and kept,
+    not opened and closed at each; :meth:`close` drops them (after a broker error, the
+    next look opens new ones)."""
+
+    def __init__(self, config: KafkaConfig, client_id: str) -> None:
+        self.config = config
+        self.client_id = client_id
+        self._admin: KafkaAdminClient | None = None
+        self._consumer: KafkaConsumer | None = None
+
+    def get(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
+        if self._admin is None:
+            self._admin = make_admin(self.config, client_id=self.client_id)
+        if self._consumer is None:
+            self._consumer = make_consumer(self.config, client_id=self.client_id)
+        return self._admin, self._consumer
+
+    def close(self) -> None:
+        for client in (self._admin, self._consumer):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # a broken client is being thrown away anyway
+                    log.debug("closing a %s client failed", self.client_id, exc_info=True)
+        self._admin = None
+        self._consumer = None

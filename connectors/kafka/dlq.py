@@ -207,21 +207,34 @@ class PendingView:
 
     def count(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
         """What :func:`pending_count` says."""
-        spans = self._spans(admin, consumer)
-        return self._answer(
-            "count", spans, lambda: sum(_count(consumer, q, s) for q, s in spans.items())
-        )
+        return self._count(consumer, self._spans(admin, consumer))
 
     def newest(
         self, admin: KafkaAdminClient, consumer: KafkaConsumer, limit: int
     ) -> list[DeadLetter]:
         """The newest pending letters of both queues, newest first (by ``failed_at``):
         at most the last ``limit`` records of each partition are read."""
+        return self._newest(consumer, self._spans(admin, consumer), limit)
+
+    def count_and_newest(
+        self, admin: KafkaAdminClient, consumer: KafkaConsumer, limit: int
+    ) -> tuple[int, list[DeadLetter]]:
+        """Both, from one look at the offsets (the status page shows both)."""
         spans = self._spans(admin, consumer)
-        return self._answer(f"newest-{limit}", spans, lambda: _newest(consumer, spans, limit))
+        return self._count(consumer, spans), self._newest(consumer, spans, limit)
 
     def _spans(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> dict[LetterQueue, Spans]:
         return {queue: _pending_spans(queue, admin, consumer) for queue in self.queues}
+
+    def _count(self, consumer: KafkaConsumer, spans: dict[LetterQueue, Spans]) -> int:
+        return self._answer(
+            "count", spans, lambda: sum(_count(consumer, q, s) for q, s in spans.items())
+        )
+
+    def _newest(
+        self, consumer: KafkaConsumer, spans: dict[LetterQueue, Spans], limit: int
+    ) -> list[DeadLetter]:
+        return self._answer(f"newest-{limit}", spans, lambda: _newest(consumer, spans, limit))
 
     def _answer(self, key: str, spans: object, read: Callable[[], T]) -> T:
         kept = self._answers.get(key)

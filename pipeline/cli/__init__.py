@@ -81,7 +81,8 @@ def parse_arguments(
 ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     """Two passes: the first finds the command (or answers ``--help``), the second parses
     its arguments. Each command imports only its own code: ``run`` needs trafilatura,
-    the broker client and the service, ``search`` only the store (0.3 s instead of 1.1)."""
+    the broker client and the service, ``search`` only the store (0.5 s instead of
+    1.1-1.4)."""
     chosen, _ = build_parser().parse_known_args(argv)
     parser = build_parser(chosen.command)
     return parser, parser.parse_args(argv)

@@ -48,9 +48,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
-from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.clients import LookoutClients
 from connectors.kafka.dlq import DueLetters, read_pending, replay, retry_letters
 from connectors.kafka.headers import timestamp
 from connectors.kafka.records import Partition
@@ -109,8 +109,7 @@ class KafkaLetterRetry:
         self.min_gap = min_gap
         """Seconds from one replay to the next, at least."""
         self._replayed_at = -float("inf")
-        self._admin: KafkaAdminClient | None = None
-        self._consumer: KafkaConsumer | None = None
+        self._clients = LookoutClients(config, f"{config.group_prefix}.dlq-retry")
         self._partitions: list[TopicPartition] = []
         self._ends: dict[TopicPartition, int] | None = None
         """The topic's end offsets when its pending letters were last read."""
@@ -127,7 +126,7 @@ class KafkaLetterRetry:
             return 0
         waiting: list[str] = []
         last_due: dict[Partition, int] = {}
-        admin, consumer = self._clients()
+        admin, consumer = self._clients.get()
         for letter in read_pending(self.queue, admin, consumer):
             at = letter.info.retry_at if letter.info is not None else None
             if at is None:
@@ -159,24 +158,12 @@ class KafkaLetterRetry:
                 log.warning("dead letters due for a retry were left for now: %s", exc)
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-        if self._admin is not None:
-            self._admin.close()
+        self._clients.close()
 
     def _end_offsets(self) -> dict[TopicPartition, int]:
-        admin, consumer = self._clients()
+        admin, consumer = self._clients.get()
         if not self._partitions:
             self._partitions = partitions_of(admin, [self.queue.topic])
             if not self._partitions:
                 return {}
         return end_offsets(consumer, self._partitions)
-
-    def _clients(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
-        """One admin client and one consumer for every look, opened at the first."""
-        if self._admin is None:
-            self._admin = make_admin(self.config)
-        if self._consumer is None:
-            client_id = f"{self.config.group_prefix}.dlq-retry"
-            self._consumer = make_consumer(self.config, client_id=client_id)
-        return self._admin, self._consumer

@@ -112,6 +112,10 @@ TRANSPORT_BACKOFF_S = (0.5, 1, 2, 5, 10)
 STORE_LOST = StoreUnavailable.default_reason
 CLOSE_TIMEOUT_S = 5.0
 STOP_CHECK_S = 0.2
+STOPPING = "stopping"
+PAST_DEADLINE = "the batch ran past its deadline"
+REBALANCING = "the group is rebalancing"
+"""Why a batch ends before its last record (:meth:`KafkaWorkerRunner._handle`)."""
 
 
 @dataclass(frozen=True)
@@ -329,10 +333,10 @@ class KafkaWorkerRunner:
 
         def ending() -> str | None:
             if stop.is_set():
-                return "stopping"
+                return STOPPING
             if time.monotonic() > deadline:
-                return "the batch ran past its deadline"
-            return "the group is rebalancing" if rebalancing() else None
+                return PAST_DEADLINE
+            return REBALANCING if rebalancing() else None
 
         done = self._outcomes(decoded, [r.where for r in records], stop, ending)
         for index, outcome in done:
@@ -375,7 +379,7 @@ class KafkaWorkerRunner:
         already done, up to each partition's first one that is not."""
         if self._pool is None:
             for index, item in enumerate(decoded):
-                reason = ending() if index else ("stopping" if stop.is_set() else None)
+                reason = ending() if index else (STOPPING if stop.is_set() else None)
                 if reason is not None:
                     self._log_ending(reason)
                     return
@@ -391,10 +395,9 @@ class KafkaWorkerRunner:
                 future.cancel()
 
     def _log_ending(self, reason: str) -> None:
-        if reason == "stopping":
-            return
-        level = logging.WARNING if "deadline" in reason else logging.INFO
-        log.log(level, "%s: %s; delivering what is done", self.worker.name, reason)
+        if reason != STOPPING:  # every worker stops so: nothing to say about this one
+            level = logging.WARNING if reason == PAST_DEADLINE else logging.INFO
+            log.log(level, "%s: %s; delivering what is done", self.worker.name, reason)
 
     def _outcome(self, item: Message | Failure, stop: threading.Event) -> Outcome | None:
         """Run the stages, retrying transient failures; None if ``stop`` came during a wait."""

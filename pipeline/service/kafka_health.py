@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
-from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.clients import LookoutClients
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.dlq import DeadLetter, PendingView
 from connectors.kafka.errors import kafka_errors
@@ -104,8 +104,7 @@ class BrokerProbe:
         self.config = config
         self.groups = list(groups)
         self.clock = clock
-        self._admin: KafkaAdminClient | None = None
-        self._consumer: KafkaConsumer | None = None
+        self._clients = LookoutClients(config.kafka, "newsflow-health")
         self._lock = threading.Lock()
         self._cached: dict[str, tuple[float, Any]] = {}
         self._letters_view = PendingView(config.kafka)
@@ -126,15 +125,12 @@ class BrokerProbe:
         return result
 
     def _letters(self) -> dict[str, Any]:
-        admin, consumer = self._clients()
-        newest = self._letters_view.newest(admin, consumer, RECENT_ERRORS)
-        return {
-            "total": self._letters_view.count(admin, consumer),
-            "recent": [letter_row(letter) for letter in newest],
-        }
+        admin, consumer = self._clients.get()
+        total, newest = self._letters_view.count_and_newest(admin, consumer, RECENT_ERRORS)
+        return {"total": total, "recent": [letter_row(letter) for letter in newest]}
 
     def _check(self) -> str | None:
-        admin = self._clients()[0]
+        admin = self._clients.get()[0]
         if not self.groups:
             with kafka_errors("describe the cluster"):
                 admin.describe_cluster()
@@ -149,7 +145,7 @@ class BrokerProbe:
         return "; ".join(problems) or None
 
     def _gauges(self) -> None:
-        admin, consumer = self._clients()
+        admin, consumer = self._clients.get()
         prefix = self.config.kafka.topic_prefix
         group_of = {f"{self.config.kafka.group_prefix}.{w.name}": w for w in WORKERS}
         for group in self.groups:
@@ -173,31 +169,14 @@ class BrokerProbe:
             try:
                 value = compute()
             except TransportError as exc:
-                self._close_clients()
+                self._clients.close()
                 value = str(exc) if key == "check" else None
             self._cached[key] = (now, value)
             return value
 
-    def _clients(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
-        if self._admin is None:
-            self._admin = make_admin(self.config.kafka, client_id="newsflow-health")
-        if self._consumer is None:
-            self._consumer = make_consumer(self.config.kafka, client_id="newsflow-health")
-        return self._admin, self._consumer
-
-    def _close_clients(self) -> None:
-        for client in (self._admin, self._consumer):
-            if client is not None:
-                try:
-                    client.close()
-                except Exception:  # a broken client is being thrown away anyway
-                    log.debug("closing a health client failed", exc_info=True)
-        self._admin = None
-        self._consumer = None
-
     def close(self) -> None:
         with self._lock:
-            self._close_clients()
+            self._clients.close()
 
 
 def letter_row(letter: DeadLetter) -> dict[str, Any]:

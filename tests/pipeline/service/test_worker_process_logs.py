@@ -47,19 +47,30 @@ def _metadata_lost(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("event") == "metadata_lost"]
 
 
-def _shown_on_the_status_page(service: ServiceProcess, timeout: float) -> dict[str, Any]:
-    """The metadata_lost event of the status page's log, once the service logged it."""
+def _warning_on_the_status_page(
+    root: Path, timeout: float, **config: Any
+) -> tuple[dict[str, Any], str]:
+    """Run the service with ``config`` over the unreadable page: the metadata_lost event
+    of its status page's log, once the service logged it, and the page's URL."""
+    site, page_url, feed = _site_with_unreadable_metadata(root / "site")
+    path = root / "newsflow.yaml"
+    write_config(path, site, root / "news.db", feeds=[feed],
+                 service={"http_enabled": True, "http_port": 0}, **config)  # fmt: skip
     try:
-        service.wait_for_event("metadata_lost", timeout=timeout)
-        wait_until(
-            lambda: bool(_metadata_lost(service.json("/api/status")["log"])),
-            10,
-            "the warning on the status page",
-        )
-        (shown,) = _metadata_lost(service.json("/api/status")["log"])
-        return shown
+        service = ServiceProcess(path)
+        try:
+            service.wait_for_event("metadata_lost", timeout=timeout)
+            wait_until(
+                lambda: bool(_metadata_lost(service.json("/api/status")["log"])),
+                10,
+                "the warning on the status page",
+            )
+            (shown,) = _metadata_lost(service.json("/api/status")["log"])
+            return shown, page_url
+        finally:
+            service.close()
     finally:
-        service.close()
+        site.close()
 
 
 def test_warnings_of_extraction_processes_are_json_events_on_the_stream(tmp_path: Path) -> None:
@@ -80,14 +91,7 @@ def test_warnings_of_extraction_processes_are_json_events_on_the_stream(tmp_path
 
 
 def test_warnings_of_extraction_processes_are_on_the_status_page(tmp_path: Path) -> None:
-    site, page_url, feed = _site_with_unreadable_metadata(tmp_path / "site")
-    config = tmp_path / "newsflow.yaml"
-    write_config(config, site, tmp_path / "news.db", feeds=[feed], extract={"workers": 2},
-                 service={"http_enabled": True, "http_port": 0})  # fmt: skip
-    try:
-        shown = _shown_on_the_status_page(ServiceProcess(config), timeout=60)
-    finally:
-        site.close()
+    shown, page_url = _warning_on_the_status_page(tmp_path, 60, extract={"workers": 2})
     assert shown["level"] == "warning" and page_url in shown["msg"]
 
 
@@ -96,13 +100,7 @@ def test_warnings_of_kafka_worker_processes_are_on_the_status_page(
     kafka_env: Any, tmp_path: Path
 ) -> None:
     """``newsflow run`` on Kafka: extraction runs in a child process of the service."""
-    site, page_url, feed = _site_with_unreadable_metadata(tmp_path / "site")
-    config = tmp_path / "newsflow.yaml"
-    write_config(config, site, tmp_path / "news.db", feeds=[feed], transport="kafka",
-                 kafka=kafka_env.raw["kafka"], extract={"workers": 1},
-                 service={"http_enabled": True, "http_port": 0})  # fmt: skip
-    try:
-        shown = _shown_on_the_status_page(ServiceProcess(config), timeout=90)
-    finally:
-        site.close()
+    shown, page_url = _warning_on_the_status_page(
+        tmp_path, 90, transport="kafka", kafka=kafka_env.raw["kafka"], extract={"workers": 1}
+    )
     assert shown["level"] == "warning" and page_url in shown["msg"]
