@@ -287,6 +287,13 @@ class ScheduleConfig(_Section):
     max_child_sitemaps: int = Field(
         default=20, ge=0, description="Child sitemaps followed per sitemap index poll."
     )
+    max_updated_per_poll: int = Field(
+        default=50,
+        ge=0,
+        description="Entries handed on before and listed as updated since (a later Atom"
+        " <updated>, JSON Feed date_modified or sitemap <lastmod>) fetched again per poll; the"
+        " rest wait for the next poll. 0 never fetches an entry again.",
+    )
     max_feed_bytes: int = Field(
         default=50 * 1024 * 1024,
         ge=1024,

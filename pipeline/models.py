@@ -133,6 +133,11 @@ class FeedEntry(Message):
     summary: str | None = None
     authors: list[str] = Field(default_factory=list)
     published_at: datetime | None = None
+    updated_at: datetime | None = Field(
+        default=None,
+        description="When the source says the entry last changed (Atom <updated>, JSON Feed"
+        " date_modified, sitemap <lastmod>): a later one than last seen fetches the page again.",
+    )
     discovered_at: datetime = Field(default_factory=utcnow)
     body: str | None = Field(
         default=None,

@@ -119,6 +119,7 @@ class EntryBuilder:
         summary: str | None = None,
         authors: Iterable[str] = (),
         published_at: datetime | None = None,
+        updated_at: datetime | None = None,
         body: str | None = None,
     ) -> None:
         if self.full:
@@ -128,9 +129,8 @@ class EntryBuilder:
         if url is None:
             return
         listed = self._as_listed(link)
-        if published_at is not None and plausible_date(published_at) is None:
-            self.dates_ignored += 1
-            published_at = None
+        published_at = self._plausible(published_at)
+        updated_at = self._plausible(updated_at)
         fields: dict[str, object] = {
             "url": url,
             "link": listed if listed not in (None, url) else None,
@@ -139,11 +139,18 @@ class EntryBuilder:
             "summary": clean_text(summary, SUMMARY_CHARS),
             "authors": _authors(authors),
             "published_at": published_at,
+            "updated_at": updated_at,
             "body": body,
         }
         self._pending.append((published_at, fields))
         if not self.keep_order and len(self._pending) >= 2 * self.limits.max_entries:
             self._keep_newest()  # a huge sitemap: hold the newest so far, not every entry
+
+    def _plausible(self, when: datetime | None) -> datetime | None:
+        if when is not None and plausible_date(when) is None:
+            self.dates_ignored += 1
+            return None
+        return when
 
     def _keep_newest(self) -> None:
         if len(self._pending) > self.limits.max_entries:

@@ -50,6 +50,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
             authors=_authors(item) or feed_authors,
             published_at=parse_date(item.get("date_published"))
             or parse_date(item.get("date_modified")),
+            updated_at=parse_date(item.get("date_modified")),
         )
     return builder.build(title=_string(document.get("title")))
 

@@ -62,6 +62,7 @@ def parse(
             summary=entry.get("summary"),
             authors=_authors(entry),
             published_at=_published(entry),
+            updated_at=_updated(entry),
         )
     if beyond:
         builder.dropped["over_cap"] += beyond
@@ -186,11 +187,26 @@ def _published(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if isinstance(value, time.struct_time):
-            try:
-                return datetime.fromtimestamp(calendar.timegm(value), UTC)
-            except (OverflowError, ValueError, OSError):
-                return None
+            return _utc(value)
     return None
+
+
+def _updated(entry: Any) -> datetime | None:
+    """Atom ``<updated>`` (also ``atom:updated`` or ``dcterms:modified`` in RSS), when given.
+
+    Read past feedparser's ``get``, which answers ``published_parsed`` for a
+    missing ``updated_parsed`` (with a DeprecationWarning): a pubDate is no
+    sign that an entry changed.
+    """
+    value = dict.get(entry, "updated_parsed")
+    return _utc(value) if isinstance(value, time.struct_time) else None
+
+
+def _utc(value: time.struct_time) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _ttl(channel: Any) -> float | None:

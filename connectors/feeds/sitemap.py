@@ -84,10 +84,12 @@ def _root_name(read: Any) -> str:
 def _add_url(builder: EntryBuilder, url: etree._Element) -> None:
     news = url.find("{*}news")
     published = _date(news, "publication_date") if news is not None else None
+    modified = _date(url, "lastmod")
     builder.add(
         _text(url, "loc"),
         title=_text(news, "title") if news is not None else None,
-        published_at=published or _date(url, "lastmod"),
+        published_at=published or modified,
+        updated_at=modified,
     )
 
 

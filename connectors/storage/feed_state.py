@@ -9,6 +9,9 @@ Per feed, a bounded window of *seen entry keys* (table ``feed_seen``): each
 key carries a sequence number, and only the newest ``window`` numbers are
 kept. Keys still listed by the feed but about to fall out of the window are
 refreshed (given new numbers), so a long-lived entry is not delivered twice.
+A key may also carry the *revision* its entry was last handed on at (the
+feed's own "updated" time, seconds since the epoch): a later one listed means
+the article changed.
 
 Times are seconds since the epoch (``DOUBLE PRECISION``: PostgreSQL's
 ``REAL`` would round them to minutes). The SQL is the same on SQLite and
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.storage.db import Database, Dialect, storable_text
 from connectors.storage.migrations import Migration, both, migrate
@@ -63,7 +66,19 @@ MIGRATIONS = (
     Migration(
         2, "resume cursor of WARC backfills", both("ALTER TABLE feed_state ADD COLUMN cursor TEXT")
     ),
+    Migration(
+        3,
+        "revision of seen entries",
+        both("ALTER TABLE feed_seen ADD COLUMN revision DOUBLE PRECISION"),
+    ),
 )
+
+
+class SeenKey(NamedTuple):
+    """A seen entry key: its number in the window, and the revision it was handed on at."""
+
+    seq: int
+    revision: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,18 +141,19 @@ class FeedStateRepository:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM feed_state")
         return {row[0]: _state(row) for row in rows}
 
-    def known_keys(self, feed: str, keys: Iterable[str]) -> dict[str, int]:
-        """Which of ``keys`` were seen for ``feed``, with their sequence numbers."""
+    def known_keys(self, feed: str, keys: Iterable[str]) -> dict[str, SeenKey]:
+        """Which of ``keys`` were seen for ``feed``, with their numbers and revisions."""
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, int] = {}
+        found: dict[str, SeenKey] = {}
         for start in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT entry_key, seq FROM feed_seen WHERE feed = ? AND entry_key IN ({marks})",
+                "SELECT entry_key, seq, revision FROM feed_seen"
+                f" WHERE feed = ? AND entry_key IN ({marks})",
                 (feed, *chunk),
             )
-            found.update((str(k), int(s)) for k, s in rows)
+            found.update((str(k), SeenKey(int(s), r)) for k, s, r in rows)
         return found
 
     def count_seen(self, feed: str) -> int:
@@ -152,9 +168,12 @@ class FeedStateRepository:
         validators: Mapping[str, Validators],
         keys: Sequence[str] = (),
         window: int,
+        revisions: Mapping[str, float] | None = None,
         cursor: str | None = None,
     ) -> FeedState:
         """A good poll: store validators, mark ``keys`` seen (newest numbers), trim the window.
+
+        A key in ``revisions`` records that revision with it; the others keep theirs.
 
         One transaction: the keys and the validators that let the next poll
         skip those entries are stored together or not at all.
@@ -169,13 +188,20 @@ class FeedStateRepository:
                 last_success_at=at,
                 failures=0,
                 unhealthy=False,
-                seen_seq=self._mark(feed, state.seen_seq, keys, window),
+                seen_seq=self._mark(feed, state.seen_seq, keys, window, revisions),
                 cursor=cursor,
             )
             self._save(new)
         return new
 
-    def mark_seen(self, feed: str, keys: Sequence[str], *, window: int) -> None:
+    def mark_seen(
+        self,
+        feed: str,
+        keys: Sequence[str],
+        *,
+        window: int,
+        revisions: Mapping[str, float] | None = None,
+    ) -> None:
         """Mark ``keys`` seen ahead of the poll's :meth:`record_success`, nothing else.
 
         For entries already stored while the rest of their poll is not: a
@@ -186,18 +212,28 @@ class FeedStateRepository:
             return
         with self.db.transaction(savepoint=False):
             state = self.get(feed)
-            self._save(replace(state, seen_seq=self._mark(feed, state.seen_seq, keys, window)))
+            seq = self._mark(feed, state.seen_seq, keys, window, revisions)
+            self._save(replace(state, seen_seq=seq))
 
-    def _mark(self, feed: str, seq: int, keys: Iterable[str], window: int) -> int:
-        """Give ``keys`` the next numbers after ``seq``, drop those out of the window;
-        the last number given."""
+    def _mark(
+        self,
+        feed: str,
+        seq: int,
+        keys: Iterable[str],
+        window: int,
+        revisions: Mapping[str, float] | None = None,
+    ) -> int:
+        """Give ``keys`` the next numbers after ``seq`` (and their ``revisions``), drop
+        those out of the window; the last number given."""
+        revisions = revisions or {}
         rows = []
         for key in dict.fromkeys(keys):
             seq += 1
-            rows.append((feed, key, seq))
+            rows.append((feed, key, seq, revisions.get(key)))
         self.db.executemany(
-            "INSERT INTO feed_seen (feed, entry_key, seq) VALUES (?, ?, ?)"
-            " ON CONFLICT (feed, entry_key) DO UPDATE SET seq = excluded.seq",
+            "INSERT INTO feed_seen (feed, entry_key, seq, revision) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (feed, entry_key) DO UPDATE SET seq = excluded.seq,"
+            " revision = COALESCE(excluded.revision, feed_seen.revision)",
             rows,
         )
         if rows:

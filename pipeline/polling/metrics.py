@@ -13,6 +13,18 @@ FAILURES = Counter(
     "newsflow_feed_failures_total", "Failed feed polls, by reason.", ["feed", "reason"]
 )
 ENTRIES = Counter("newsflow_feed_entries_total", "New entries a feed yielded.", ["feed"])
+UPDATED = Counter(
+    "newsflow_feed_updated_entries_total",
+    "Entries handed on before that a feed listed as updated since: fetched again, or"
+    " waiting for a later poll (over schedule.max_updated_per_poll).",
+    ["feed", "outcome"],
+)
+UPDATES_STAMPED = Counter(
+    "newsflow_feed_updates_stamped_total",
+    "Polls whose entries' updated times looked like the document's generation time (most"
+    " share one time, or are minutes old): ignored, nothing fetched again.",
+    ["feed"],
+)
 NOT_MODIFIED = Counter(
     "newsflow_feed_not_modified_total", "Polls answered 304 Not Modified.", ["feed"]
 )

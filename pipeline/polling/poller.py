@@ -15,6 +15,8 @@ An entry is new when its canonical URL was not seen before for this feed and
 its GUID (when the feed's GUIDs are usable) was not either: the same URL
 under a new GUID is not a new article, nor is a GUID whose URL changed slug.
 GUIDs repeated inside one document, or short numbers (positions), are ignored.
+An entry seen before comes again when the feed lists it as updated since it
+was handed on (:mod:`pipeline.polling.revisions`).
 
 A WARC feed (a backfill) is read in batches of :data:`WARC_BATCH` pages with
 their bodies; ``commit`` saves where the next batch starts, and ``more`` says
@@ -48,6 +50,7 @@ from pipeline.errors import (
 )
 from pipeline.models import FeedEntry
 from pipeline.polling import metrics
+from pipeline.polling.revisions import generation_stamped, last_revision, revision_of
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,13 @@ class PollResult:
     feed: str
     status: PollStatus
     entries: list[FeedEntry] = field(default_factory=list)
+    updated: int = 0
+    """How many of ``entries`` (the last ones) were handed on before and are listed as
+    changed since (:mod:`pipeline.polling.revisions`)."""
+    updates_waiting: int = 0
+    """Entries listed as changed over ``schedule.max_updated_per_poll``: the next poll's."""
+    updates_stamped: bool = False
+    """The document's updated times looked like its generation time and were ignored."""
     error: NewsflowError | None = None
     kind: str | None = None
     total_entries: int = 0
@@ -86,6 +96,8 @@ class PollResult:
     """Keys ``commit`` marks seen: those of new entries plus refreshed old ones."""
     keys_by_url: dict[str, list[str]] = field(default_factory=dict, repr=False)
     """The keys of each new entry (by URL), for :meth:`FeedPoller.mark_seen`."""
+    revisions: dict[str, float] = field(default_factory=dict, repr=False)
+    """The revision to record with a key when it is marked (:mod:`~pipeline.polling.revisions`)."""
     marked: set[str] = field(default_factory=set, repr=False, compare=False)
     """Keys :meth:`FeedPoller.mark_seen` already marked: ``commit`` does not number them
     again (each number spent twice would halve the seen window)."""
@@ -108,6 +120,33 @@ class PollResult:
         of its URLs) to be left alone for ``retry_after`` seconds more. Not the feed's
         failure: it neither counts towards unhealthy nor backs the feed off."""
         return isinstance(self.error, HostBlocked)
+
+
+@dataclass
+class _Selection:
+    """What a poll hands on and marks, built entry by entry (:meth:`FeedPoller._new_entries`)."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    to_mark: list[str] = field(default_factory=list)
+    keys_by_url: dict[str, list[str]] = field(default_factory=dict)
+    revisions: dict[str, float] = field(default_factory=dict)
+    updated: int = 0
+    updates_waiting: int = 0
+    stamped: bool = False
+
+    def hand_on(
+        self, entry: FeedEntry, keys: list[str], revision: float | None, *, updated: bool = False
+    ) -> None:
+        self.entries.append(entry)
+        self.keys_by_url[entry.url] = keys
+        self.updated += updated
+        if revision is not None:
+            self.record(keys, revision)
+
+    def record(self, keys: list[str], revision: float) -> None:
+        """Record ``revision`` with ``keys`` (when they are marked: handed on, or at commit)."""
+        self.to_mark.extend(keys)
+        self.revisions.update(dict.fromkeys(keys, revision))
 
 
 @dataclass(frozen=True)
@@ -188,14 +227,14 @@ class FeedPoller:
                 child_errors=child_errors,
             )
         listed = _unique_by_url(e for parsed in changed for e in parsed.entries)
-        if only_new:
-            entries, keys, keys_by_url = self._new_entries(feed, state, listed)
-        else:
-            entries, keys, keys_by_url = listed, [], {}
+        chosen = self._new_entries(feed, state, listed, now) if only_new else _Selection(listed)
         return PollResult(
             feed=feed.name,
             status="ok",
-            entries=entries,
+            entries=chosen.entries,
+            updated=chosen.updated,
+            updates_waiting=chosen.updates_waiting,
+            updates_stamped=chosen.stamped,
             kind=changed[0].kind,
             total_entries=len(listed),
             ttl_seconds=_ttl(root),
@@ -203,8 +242,9 @@ class FeedPoller:
             child_errors=child_errors,
             polled_at=now,
             validators=validators,
-            seen_keys=keys,
-            keys_by_url=keys_by_url,
+            seen_keys=chosen.to_mark,
+            keys_by_url=chosen.keys_by_url,
+            revisions=chosen.revisions,
         )
 
     def _fetch_all(self, feed: FeedConfig, state: FeedState) -> tuple[list[_Document], list[str]]:
@@ -287,25 +327,36 @@ class FeedPoller:
         )
 
     def _new_entries(
-        self, feed: FeedConfig, state: FeedState, listed: list[FeedEntry]
-    ) -> tuple[list[FeedEntry], list[str], dict[str, list[str]]]:
-        """The new entries; the keys to mark seen; the keys of each new entry by URL."""
+        self, feed: FeedConfig, state: FeedState, listed: list[FeedEntry], now: float
+    ) -> _Selection:
+        """The new entries, then those listed as updated since handed on; what to mark."""
         usable = _usable_guids(listed)
         keyed = [(entry, entry_keys(entry, usable)) for entry in listed]
         all_keys = (k for _, keys in keyed for k in keys)
         known = self.state.known_keys(feed.name, all_keys) if self.state else {}
         stale_below = state.seen_seq - self.config.schedule.seen_window // 2
-        new: list[FeedEntry] = []
-        to_mark: list[str] = []
-        by_url: dict[str, list[str]] = {}
+        trust_updates = not generation_stamped(listed, now)
+        chosen = _Selection(stamped=not trust_updates)
+        updated: list[tuple[FeedEntry, list[str], float]] = []
         for entry, keys in keyed:
-            if not any(k in known for k in keys):
-                new.append(entry)
-                by_url[entry.url] = keys
+            seen = [known[k] for k in keys if k in known]
+            revision = revision_of(entry) if trust_updates else None
+            if not seen:
+                chosen.hand_on(entry, keys, revision)
+            elif revision is not None:
+                last = last_revision(seen)
+                if last is None:  # handed on before its time was recorded: record it only
+                    chosen.record(keys, revision)
+                elif revision > last:
+                    updated.append((entry, keys, revision))
             # Mark unknown keys (a new GUID for a known URL too) and refresh old ones
             # still listed, so they do not fall out of the window while listed.
-            to_mark.extend(k for k in keys if k not in known or known[k] <= stale_below)
-        return new, to_mark, by_url
+            chosen.to_mark.extend(k for k in keys if k not in known or known[k].seq <= stale_below)
+        budget = self.config.schedule.max_updated_per_poll
+        for entry, keys, revision in updated[:budget]:
+            chosen.hand_on(entry, keys, revision, updated=True)
+        chosen.updates_waiting = len(updated[budget:])
+        return chosen
 
     def _poll_warc(self, feed: FeedConfig, state: FeedState, now: float) -> PollResult:
         """The next batch of a WARC backfill, from the saved cursor; finished files are seen."""
@@ -380,7 +431,7 @@ class FeedPoller:
         before :meth:`commit` then polls the feed again and gets only the rest."""
         keys = [k for entry in entries for k in result.keys_by_url.get(entry.url, ())]
         self._repository("mark_seen").mark_seen(
-            feed.name, keys, window=self.config.schedule.seen_window
+            feed.name, keys, window=self.config.schedule.seen_window, revisions=result.revisions
         )
         result.marked.update(keys)
 
@@ -415,9 +466,10 @@ class FeedPoller:
                 validators=result.validators,
                 keys=[k for k in result.seen_keys if k not in result.marked],
                 window=self.config.schedule.seen_window,
+                revisions=result.revisions,
                 cursor=result.cursor,
             )
-            metrics.ENTRIES.labels(feed.name).inc(len(result.entries))
+            self._count_entries(feed, result)
             metrics.LAST_SUCCESS.labels(feed.name).set(result.polled_at)
             if result.not_modified:
                 metrics.NOT_MODIFIED.labels(feed.name).inc()
@@ -430,6 +482,14 @@ class FeedPoller:
                 )
         metrics.UNHEALTHY.labels(feed.name).set(int(after.unhealthy))
         return after
+
+    def _count_entries(self, feed: FeedConfig, result: PollResult) -> None:
+        metrics.ENTRIES.labels(feed.name).inc(len(result.entries) - result.updated)
+        metrics.UPDATED.labels(feed.name, "fetched").inc(result.updated)
+        if result.updates_waiting:
+            metrics.UPDATED.labels(feed.name, "waiting").inc(result.updates_waiting)
+        if result.updates_stamped:
+            metrics.UPDATES_STAMPED.labels(feed.name).inc()
 
     def _repository(self, method: str) -> FeedStateRepository:
         """The feed state that committing writes (a poller without one only reads feeds)."""

@@ -348,3 +348,21 @@ def test_an_entry_keeps_its_link_as_listed_when_the_canonical_form_differs() -> 
         ("https://example.com/plain", None),
         ("https://example.com/a%20b", None),  # cannot go on a request line as written
     ]
+
+
+def test_each_format_gives_the_entrys_own_updated_time_and_a_pubdate_is_not_one() -> None:
+    def updated(body: bytes) -> list[datetime | None]:
+        return [e.updated_at for e in parse_feed(body, feed=FEED, base_url=BASE).entries]
+
+    may_2 = datetime(2024, 5, 2, 9, tzinfo=UTC)
+    assert updated(ATOM) == [None, may_2]
+    assert updated(RSS_20)[0] is None  # pubDate only: feedparser would answer it for updated
+    rss_updated = RSS_20.replace(
+        b'<rss version="2.0"', b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"'
+    ).replace(b"</pubDate>", b"</pubDate><atom:updated>2024-05-02T09:00:00Z</atom:updated>", 1)
+    assert updated(rss_updated)[0] == may_2
+    document = json.loads(JSON_FEED)
+    document["items"][0]["date_modified"] = "2024-05-02T09:00:00Z"
+    assert updated(json.dumps(document).encode())[0] == may_2
+    assert [when.year if when else None for when in updated(PLAIN_SITEMAP)] == [2020, 2024, 2022]
+    assert updated(NEWS_SITEMAP) == [None, None]  # publication dates, no <lastmod>

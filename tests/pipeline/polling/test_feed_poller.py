@@ -524,3 +524,109 @@ def test_a_damaged_warc_delivers_the_pages_before_the_damage_once(
     assert problem.startswith("cannot read WARC file a.warc.gz:")
     poller.commit(feed, result)
     assert poller.poll(feed).entries == []  # read up to the damage, and not again
+
+
+# -- entries listed as updated --------------------------------------------------------------
+
+
+def atom(*entries: tuple[str, str]) -> bytes:
+    """An Atom body of (path, updated) entries, each published on 2026-01-01."""
+    parts = [
+        f"<entry><id>tag:news.example.com,2026:{path}</id><title>t</title>"
+        f'<link href="https://news.example.com/{path}"/>'
+        f"<published>2026-01-01T00:00:00Z</published><updated>{updated}</updated></entry>"
+        for path, updated in entries
+    ]
+    return f'<feed xmlns="http://www.w3.org/2005/Atom">{"".join(parts)}</feed>'.encode()
+
+
+def urls_of(result: PollResult) -> list[str]:
+    return [e.url.rsplit("/", 1)[1] for e in result.entries]
+
+
+def test_an_entry_listed_as_updated_is_handed_on_again_once_per_update(
+    repo: FeedStateRepository,
+) -> None:
+    fetcher = FakeFetcher({URL: atom(("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z"))})
+    poller = FeedPoller(fetcher, repo, make_config())
+    assert urls_of(poll_and_commit(poller)) == ["a", "b"]
+    fetcher.bodies[URL] = atom(("a", "2026-01-03T09:30:00Z"), ("b", "2026-01-02T00:00:00Z"))
+    again = poll_and_commit(poller)
+    assert (urls_of(again), again.updated) == (["a"], 1)
+    assert again.entries[0].updated_at is not None and again.entries[0].updated_at.day == 3
+    fetcher.etags = False  # the same document again, served in full
+    assert poll_and_commit(poller).entries == []
+    fetcher.bodies[URL] = atom(("c", "2026-01-04T00:00:00Z"), ("a", "2026-01-04T12:00:00Z"))
+    third = poll_and_commit(poller)
+    assert (urls_of(third), third.updated) == (["c", "a"], 1)  # new ones first
+    fetcher.bodies[URL] = atom(("a", "2026-01-03T00:00:00Z"))  # an earlier time is no update
+    assert poll_and_commit(poller).entries == []
+
+
+def test_an_update_is_handed_on_again_until_it_is_committed(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: atom(("a", "2026-01-01T00:00:00Z"))}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    poll_and_commit(poller)
+    fetcher.bodies[URL] = atom(("a", "2026-01-02T00:00:00Z"))
+    assert urls_of(poller.poll(FEED)) == ["a"]  # ... and the process dies before the commit
+    restarted = FeedPoller(fetcher, FeedStateRepository(repo.db), make_config())
+    result = restarted.poll(FEED)
+    assert urls_of(result) == ["a"]
+    restarted.mark_seen(FEED, result, result.entries)  # stored; the commit is not made
+    assert FeedPoller(fetcher, repo, make_config()).poll(FEED).entries == []
+
+
+def test_times_that_look_like_the_documents_generation_time_are_ignored(
+    repo: FeedStateRepository,
+) -> None:
+    fetcher = FakeFetcher({}, etags=False)
+    now = time.time()
+    poller = FeedPoller(fetcher, repo, make_config(), clock=lambda: now)
+    paths = [f"p{n}" for n in range(4)]
+    own = [(p, f"2026-01-0{n + 1}T00:00:00Z") for n, p in enumerate(paths)]
+    fetcher.bodies[URL] = atom(*own)
+    assert len(poll_and_commit(poller).entries) == 4
+    fetcher.bodies[URL] = atom(*((p, "2026-01-06T00:00:00Z") for p in paths))  # one time
+    stamped = poll_and_commit(poller)
+    assert (stamped.entries, stamped.updates_stamped) == ([], True)
+    fresh = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - n)) for n in range(4)]
+    fetcher.bodies[URL] = atom(*zip(paths, fresh, strict=True))  # all "updated" just now
+    assert poll_and_commit(poller).entries == []
+    fetcher.bodies[URL] = atom(("p0", "2026-01-07T00:00:00Z"), *own[1:])
+    assert urls_of(poll_and_commit(poller)) == ["p0"]  # times of their own: one update
+
+
+def test_an_entry_handed_on_before_its_time_was_recorded_is_not_fetched_again(
+    repo: FeedStateRepository,
+) -> None:
+    """Keys stored by a version without revisions have none: the first time listed is
+    recorded, not taken for an update (else an upgrade would fetch every feed again)."""
+    fetcher = FakeFetcher({URL: rss(("https://news.example.com/a", "a"))}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    poll_and_commit(poller)  # RSS without an updated time
+    fetcher.bodies[URL] = atom(("a", "2026-02-01T00:00:00Z"))
+    assert poll_and_commit(poller).entries == []
+    fetcher.bodies[URL] = atom(("a", "2026-02-02T00:00:00Z"))
+    assert urls_of(poll_and_commit(poller)) == ["a"]
+
+
+def test_updates_over_the_bound_wait_for_the_next_poll(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config(max_updated_per_poll=2))
+    fetcher.bodies[URL] = atom(*((p, f"2026-01-0{n + 1}T00:00:00Z") for n, p in enumerate("abc")))
+    poll_and_commit(poller)
+    fetcher.bodies[URL] = atom(*((p, f"2026-02-0{n + 1}T00:00:00Z") for n, p in enumerate("abc")))
+    first = poll_and_commit(poller)
+    assert (urls_of(first), first.updates_waiting) == (["a", "b"], 1)
+    second = poll_and_commit(poller)
+    assert (urls_of(second), second.updates_waiting) == (["c"], 0)
+    assert poll_and_commit(poller).entries == []
+
+
+def test_no_entry_is_fetched_again_when_the_bound_is_zero(repo: FeedStateRepository) -> None:
+    fetcher = FakeFetcher({URL: atom(("a", "2026-01-01T00:00:00Z"))}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config(max_updated_per_poll=0))
+    poll_and_commit(poller)
+    fetcher.bodies[URL] = atom(("a", "2026-01-02T00:00:00Z"))
+    result = poll_and_commit(poller)
+    assert (result.entries, result.updates_waiting) == ([], 1)

@@ -1,0 +1,60 @@
+"""When an entry already handed on is listed as changed, and should be fetched again.
+
+A feed says an article changed through the entry's own "updated" time (Atom
+``<updated>``, JSON Feed ``date_modified``, sitemap ``<lastmod>``:
+:attr:`~pipeline.models.FeedEntry.updated_at`). The poller records that time
+with the entry's seen keys when it hands the entry on; a later time listed
+afterwards fetches the page again, and dedup stores it as a new revision when
+its text changed (the same text is a replay, written nowhere).
+
+Two things make such a time worthless, and these guard against them:
+
+- Some feeds stamp every entry with the time the document was generated, so
+  every poll would fetch every entry again. A document where most entries
+  share one updated time, or were all "updated" in the last minutes, is
+  :func:`generation_stamped`: its times are ignored for that poll.
+- An entry handed on before its updated time was recorded (by a version
+  without revisions, or when the feed first listed it without one) has no
+  time to compare with: its time is recorded, and nothing is fetched.
+
+What remains is bounded per poll (``schedule.max_updated_per_poll``); updates
+over the bound are not recorded, so the next poll fetches them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from connectors.storage.feed_state import SeenKey
+from pipeline.models import FeedEntry
+
+STAMP_MIN_ENTRIES = 3
+"""Fewer entries with an updated time say nothing about how the feed stamps them."""
+STAMP_RECENT_SECONDS = 300.0
+"""Updated this close to the poll, for most entries at once, is the generation time."""
+
+
+def revision_of(entry: FeedEntry) -> float | None:
+    """The entry's updated time in whole seconds (what is compared and recorded)."""
+    return float(int(entry.updated_at.timestamp())) if entry.updated_at else None
+
+
+def generation_stamped(entries: Sequence[FeedEntry], now: float) -> bool:
+    """Whether the document's updated times are its generation time, not the entries'.
+
+    True when at least :data:`STAMP_MIN_ENTRIES` entries carry one and over half
+    of them share one time, or over half are within :data:`STAMP_RECENT_SECONDS`
+    of ``now``.
+    """
+    times = [t for t in map(revision_of, entries) if t is not None]
+    if len(times) < STAMP_MIN_ENTRIES:
+        return False
+    most_shared = Counter(times).most_common(1)[0][1]
+    recent = sum(1 for t in times if abs(now - t) <= STAMP_RECENT_SECONDS)
+    return 2 * most_shared > len(times) or 2 * recent > len(times)
+
+
+def last_revision(seen: Iterable[SeenKey]) -> float | None:
+    """The newest revision recorded with any of an entry's seen keys."""
+    return max((s.revision for s in seen if s.revision is not None), default=None)
