@@ -7,7 +7,8 @@ uncommitted and polled again); SIGHUP, or a change of the file when
 ``service.reload_on_change`` is set, reloads the config.
 
 ``--once`` exits 1 when a feed failed or a message was dead-lettered, so a
-script notices; a long-running service that was asked to stop exits 0.
+script notices; a feed deferred by its host's Retry-After is shown in the summary
+but is not a failure. A long-running service that was asked to stop exits 0.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def exit_status(summary: RunSummary) -> int:
     """1 when any feed failed or was read in part, or any message was dead-lettered: a script
-    must notice."""
+    must notice. A deferred feed (its host asked, via Retry-After, to be left alone) is not
+    a failure: the summary shows it, and a poll after the host's wait reads it."""
     problems = []
     if summary.feeds_failed:
         problems.append(f"{counted(summary.feeds_failed, 'feed')} failed (see the log above)")

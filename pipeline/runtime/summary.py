@@ -19,6 +19,9 @@ MAX_TRACKED = 20_000
 class RunSummary:
     feeds_polled: int = 0
     feeds_failed: int = 0
+    feeds_deferred: int = 0
+    """Feeds not polled because their host asked (Retry-After) to be left alone: not the
+    feed's failure, so counted apart from ``feeds_failed``."""
     feeds_not_modified: int = 0
     feeds_partial: int = 0
     """Feeds read in part: some child sitemaps or WARC files could not be read."""
@@ -36,7 +39,8 @@ class RunSummary:
     def count_poll(self, result: PollResult) -> None:
         """One committed poll."""
         self.feeds_polled += 1
-        self.feeds_failed += result.error is not None
+        self.feeds_deferred += result.deferred
+        self.feeds_failed += result.error is not None and not result.deferred
         self.feeds_not_modified += result.not_modified
         self.feeds_partial += bool(result.child_errors)
         self.entries += len(result.entries)
@@ -85,6 +89,7 @@ class RunSummary:
         for name in (
             "feeds_polled",
             "feeds_failed",
+            "feeds_deferred",
             "feeds_not_modified",
             "feeds_partial",
             "entries",
@@ -100,9 +105,7 @@ class RunSummary:
         return "\n".join(
             [
                 "newsflow run summary",
-                f"  feeds polled:      {self.feeds_polled} ({self.feeds_failed} failed, "
-                f"{self.feeds_not_modified} not modified"
-                + (f", {self.feeds_partial} read in part)" if self.feeds_partial else ")"),
+                f"  feeds polled:      {self.feeds_polled} ({self._feed_outcomes()})",
                 f"  new entries:       {self.entries}",
                 f"  articles stored:   {self.articles}",
                 f"  duplicates found:  {self.duplicates}",
@@ -111,6 +114,17 @@ class RunSummary:
                 *self._totals(),
             ]
         )
+
+    def _feed_outcomes(self) -> str:
+        """The polls' outcomes; deferred and partial ones only when there are any, so the
+        usual line stays short."""
+        parts = [f"{self.feeds_failed} failed"]
+        if self.feeds_deferred:
+            parts.append(f"{self.feeds_deferred} deferred")
+        parts.append(f"{self.feeds_not_modified} not modified")
+        if self.feeds_partial:
+            parts.append(f"{self.feeds_partial} read in part")
+        return ", ".join(parts)
 
     def _totals(self) -> list[str]:
         if self.stored_total is None:

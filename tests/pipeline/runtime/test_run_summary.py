@@ -3,6 +3,7 @@
 import pytest
 
 from pipeline.cli.run import exit_status
+from pipeline.errors import FetchError, HostBlocked
 from pipeline.models import DuplicateEvent, EnrichedArticle, FeedEntry, utcnow
 from pipeline.polling import PollResult
 from pipeline.runtime.summary import RunSummary
@@ -61,3 +62,25 @@ def test_a_feed_read_in_part_is_shown_and_fails_a_once_run(
     clean.count_poll(PollResult("f", "ok", entries=entries[:1]))
     assert "(0 failed, 0 not modified)" in clean.render()
     assert exit_status(clean) == 0
+
+
+def test_a_deferred_feed_is_shown_apart_and_does_not_fail_a_once_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = RunSummary()
+    blocked = HostBlocked("a.example asked to wait", url="http://a.example/feed", status=503)
+    summary.count_poll(PollResult("f", "error", error=blocked))
+    summary.count_poll(PollResult("g", "not_modified"))
+
+    assert exit_status(summary) == 0
+    assert capsys.readouterr().err == ""
+    assert "feeds polled:      2 (0 failed, 1 deferred, 1 not modified)" in summary.render()
+    assert (summary.feeds_failed, summary.feeds_deferred) == (0, 1)
+    broken = RunSummary()
+    broken.count_poll(
+        PollResult("h", "error", error=FetchError("refused", url="http://b.example/feed"))
+    )
+    summary.merge(broken)
+    assert (summary.feeds_failed, summary.feeds_deferred) == (1, 1)
+    assert exit_status(summary) == 1
+    assert "1 feed failed" in capsys.readouterr().err
