@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import suppress
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, values
+from prometheus_client.metrics import MetricWrapperBase
 
 from connectors.storage.feed_state import FeedState
 
@@ -53,9 +55,33 @@ def show_feed(state: FeedState) -> None:
             LAST_SUCCESS.remove(state.feed)
 
 
+PER_FEED = (UNHEALTHY, LAST_SUCCESS, POLLS, FAILURES, ENTRIES, NOT_MODIFIED, CHILD_FAILURES)
+"""Every metric with a ``feed`` label: what :func:`forget_feed` clears."""
+
+
 def forget_feed(name: str) -> None:
-    """A feed no longer followed (removed or disabled by a reload): its gauges go, or an
-    alert on it would never clear."""
-    for gauge in (UNHEALTHY, LAST_SUCCESS):
-        with suppress(KeyError):
-            gauge.remove(name)
+    """A feed no longer followed (removed or disabled by a reload): every series of it goes,
+    or an alert on its gauges would never clear and its counters would be exported for ever.
+
+    Only values held in memory can be forgotten. A process started with
+    ``PROMETHEUS_MULTIPROC_DIR`` already set writes them to that directory's files instead,
+    from which prometheus_client removes nothing (it warns): there a removed feed's
+    series stay until the process restarts with a fresh directory.
+    """
+    for metric in PER_FEED:
+        _remove_feed_series(metric, name)
+
+
+def _remove_feed_series(metric: MetricWrapperBase, feed: str) -> None:
+    """Remove every series of ``feed``, whatever its other labels (status, reason).
+
+    prometheus_client warns that removal does not work whenever
+    ``PROMETHEUS_MULTIPROC_DIR`` is set; but the serving process sets it only for its
+    worker processes (:func:`pipeline.service.metrics.child_process_metrics`) and keeps its
+    own values, these among them, in memory, where removal works: the warning is silenced
+    then, and kept for a process that really writes its values to files.
+    """
+    with warnings.catch_warnings():
+        if not getattr(values.ValueClass, "_multiprocess", False):
+            warnings.filterwarnings("ignore", "Removal of labels", UserWarning)
+        metric.remove_by_labels({"feed": feed})

@@ -14,7 +14,7 @@ from connectors.storage.feed_state import FeedStateRepository
 from pipeline.config import FeedConfig, ScheduleConfig
 from pipeline.errors import FetchTimeout, HostBlocked, RateLimited
 from pipeline.models import FeedEntry
-from pipeline.polling import IntervalPolicy, PollResult, Scheduler
+from pipeline.polling import IntervalPolicy, PollResult, Scheduler, metrics
 
 T0 = 1_700_000_000.0
 CONFIG = ScheduleConfig(
@@ -236,7 +236,8 @@ def test_failures_at_a_feeds_old_url_do_not_count_at_its_new_one(tmp_path: Path)
 
 def test_feed_gauges_follow_the_feeds_followed_and_their_stored_state(tmp_path: Path) -> None:
     """A restart shows the stored health at once; a feed removed or disabled by a reload
-    loses its series (an alert on it would otherwise never clear)."""
+    loses its series, gauges and counters with every value of their other labels (an
+    alert on it would otherwise never clear, its counters be exported for ever)."""
     unhealthy, last_success = (
         "newsflow_feed_unhealthy",
         "newsflow_feed_last_success_timestamp_seconds",
@@ -245,16 +246,48 @@ def test_feed_gauges_follow_the_feeds_followed_and_their_stored_state(tmp_path: 
     def gauge(name: str, feed: str) -> float | None:
         return REGISTRY.get_sample_value(name, {"feed": feed})
 
+    def counters(feed: str) -> list[float | None]:
+        return [
+            REGISTRY.get_sample_value(name, {"feed": feed, **labels})
+            for name, labels in _FEED_COUNTER_SAMPLES
+        ]
+
     repo = _unhealthy_repo(tmp_path)
     other = FeedConfig(name="g", url="https://g.com/")
     running = scheduler([FEED, other], state=repo)
     assert gauge(unhealthy, "f") == 1 and gauge(last_success, "f") == T0 - 10**5
     assert gauge(unhealthy, "g") == 0 and gauge(last_success, "g") is None
+    for feed in ("f", "g"):
+        _count_polls(feed)
+    assert None not in counters("f") + counters("g")
     running.set_feeds([other, FEED.model_copy(update={"enabled": False})])
     assert gauge(unhealthy, "f") is None and gauge(last_success, "f") is None
+    assert counters("f") == [None] * len(_FEED_COUNTER_SAMPLES)
     assert gauge(unhealthy, "g") == 0
+    assert None not in counters("g")
     running.set_feeds([other, FEED])
     assert gauge(unhealthy, "f") == 1
+
+
+_FEED_COUNTER_SAMPLES: list[tuple[str, dict[str, str]]] = [
+    ("newsflow_feed_polls_total", {"status": "ok"}),
+    ("newsflow_feed_polls_total", {"status": "error"}),
+    ("newsflow_feed_polls_total", {"status": "deferred"}),
+    ("newsflow_feed_failures_total", {"reason": "http_404"}),
+    ("newsflow_feed_entries_total", {}),
+    ("newsflow_feed_not_modified_total", {}),
+    ("newsflow_feed_child_sitemap_failures_total", {"reason": "parse"}),
+]
+
+
+def _count_polls(feed: str) -> None:
+    """Polls of ``feed`` as the poller counts them: a series in every per-feed counter."""
+    for status in ("ok", "error", "deferred"):
+        metrics.POLLS.labels(feed, status).inc()
+    metrics.FAILURES.labels(feed, "http_404").inc()
+    metrics.ENTRIES.labels(feed).inc(3)
+    metrics.NOT_MODIFIED.labels(feed).inc()
+    metrics.CHILD_FAILURES.labels(feed, "parse").inc()
 
 
 def test_ten_thousand_feeds() -> None:

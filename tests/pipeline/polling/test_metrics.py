@@ -1,0 +1,27 @@
+"""Per-feed polling metrics: a feed no longer followed leaves no series behind."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from pipeline.polling import metrics
+
+
+def test_forgetting_a_feed_while_worker_processes_write_to_files_is_quiet_and_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serving process points PROMETHEUS_MULTIPROC_DIR at a directory for its workers
+    only; its own values stay in memory, so the removal works and needs no warning."""
+    metrics.FAILURES.labels("gone", "http_500").inc()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.forget_feed("gone")
+    sample = REGISTRY.get_sample_value(
+        "newsflow_feed_failures_total", {"feed": "gone", "reason": "http_500"}
+    )
+    assert sample is None
