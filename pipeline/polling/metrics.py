@@ -55,7 +55,17 @@ def show_feed(state: FeedState) -> None:
             LAST_SUCCESS.remove(state.feed)
 
 
-PER_FEED = (UNHEALTHY, LAST_SUCCESS, POLLS, FAILURES, ENTRIES, NOT_MODIFIED, CHILD_FAILURES)
+PER_FEED = (
+    UNHEALTHY,
+    LAST_SUCCESS,
+    POLLS,
+    FAILURES,
+    ENTRIES,
+    UPDATED,
+    UPDATES_STAMPED,
+    NOT_MODIFIED,
+    CHILD_FAILURES,
+)
 """Every metric with a ``feed`` label: what :func:`forget_feed` clears."""
 
 

@@ -11,6 +11,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -540,6 +541,15 @@ def atom(*entries: tuple[str, str]) -> bytes:
     return f'<feed xmlns="http://www.w3.org/2005/Atom">{"".join(parts)}</feed>'.encode()
 
 
+def _feed_counts() -> tuple[float, float]:
+    """``news``'s new entries and entries fetched again, as exported so far."""
+    new = REGISTRY.get_sample_value("newsflow_feed_entries_total", {"feed": "news"})
+    updated = REGISTRY.get_sample_value(
+        "newsflow_feed_updated_entries_total", {"feed": "news", "outcome": "fetched"}
+    )
+    return new or 0.0, updated or 0.0
+
+
 def urls_of(result: PollResult) -> list[str]:
     return [e.url.rsplit("/", 1)[1] for e in result.entries]
 
@@ -551,8 +561,10 @@ def test_an_entry_listed_as_updated_is_handed_on_again_once_per_update(
     poller = FeedPoller(fetcher, repo, make_config())
     assert urls_of(poll_and_commit(poller)) == ["a", "b"]
     fetcher.bodies[URL] = atom(("a", "2026-01-03T09:30:00Z"), ("b", "2026-01-02T00:00:00Z"))
+    counted = _feed_counts()
     again = poll_and_commit(poller)
     assert (urls_of(again), again.updated) == (["a"], 1)
+    assert _feed_counts() == (counted[0], counted[1] + 1)  # not a new entry: an update
     assert again.entries[0].updated_at is not None and again.entries[0].updated_at.day == 3
     fetcher.etags = False  # the same document again, served in full
     assert poll_and_commit(poller).entries == []

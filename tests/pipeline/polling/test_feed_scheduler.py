@@ -275,6 +275,8 @@ _FEED_COUNTER_SAMPLES: list[tuple[str, dict[str, str]]] = [
     ("newsflow_feed_polls_total", {"status": "deferred"}),
     ("newsflow_feed_failures_total", {"reason": "http_404"}),
     ("newsflow_feed_entries_total", {}),
+    ("newsflow_feed_updated_entries_total", {"outcome": "fetched"}),
+    ("newsflow_feed_updates_stamped_total", {}),
     ("newsflow_feed_not_modified_total", {}),
     ("newsflow_feed_child_sitemap_failures_total", {"reason": "parse"}),
 ]
@@ -286,6 +288,8 @@ def _count_polls(feed: str) -> None:
         metrics.POLLS.labels(feed, status).inc()
     metrics.FAILURES.labels(feed, "http_404").inc()
     metrics.ENTRIES.labels(feed).inc(3)
+    metrics.UPDATED.labels(feed, "fetched").inc()
+    metrics.UPDATES_STAMPED.labels(feed).inc()
     metrics.NOT_MODIFIED.labels(feed).inc()
     metrics.CHILD_FAILURES.labels(feed, "parse").inc()
 
