@@ -26,6 +26,8 @@ class RunSummary:
     feeds_partial: int = 0
     """Feeds read in part: some child sitemaps or WARC files could not be read."""
     entries: int = 0
+    updated_entries: int = 0
+    """Entries seen before, handed on again because their feed listed them as updated."""
     failures: int = 0
     stored_total: int | None = None
     duplicates_total: int | None = None
@@ -43,7 +45,8 @@ class RunSummary:
         self.feeds_failed += result.error is not None and not result.deferred
         self.feeds_not_modified += result.not_modified
         self.feeds_partial += bool(result.child_errors)
-        self.entries += len(result.entries)
+        self.entries += len(result.entries) - result.updated
+        self.updated_entries += result.updated
 
     def count_stored(self, message: Message) -> None:
         """Count a message on its way into the store, each article once per run.
@@ -93,6 +96,7 @@ class RunSummary:
             "feeds_not_modified",
             "feeds_partial",
             "entries",
+            "updated_entries",
             "failures",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -106,7 +110,7 @@ class RunSummary:
             [
                 "newsflow run summary",
                 f"  feeds polled:      {self.feeds_polled} ({self._feed_outcomes()})",
-                f"  new entries:       {self.entries}",
+                f"  new entries:       {self.entries}{self._updated()}",
                 f"  articles stored:   {self.articles}",
                 f"  duplicates found:  {self.duplicates}",
                 f"  dead letters:      {self.failures}",
@@ -125,6 +129,9 @@ class RunSummary:
         if self.feeds_partial:
             parts.append(f"{self.feeds_partial} read in part")
         return ", ".join(parts)
+
+    def _updated(self) -> str:
+        return f" (and {self.updated_entries} updated)" if self.updated_entries else ""
 
     def _totals(self) -> list[str]:
         if self.stored_total is None:

@@ -106,7 +106,8 @@ def test_a_corrected_article_is_fetched_again_and_stored_as_its_next_revision(
         stored = resources.articles.get(ids[f"{publisher.base}/a/0.html"])
     finally:
         resources.close()
-    assert second.failures == 0
+    assert (second.failures, second.entries, second.updated_entries) == (0, 0, 1)
+    assert "new entries:       0 (and 1 updated)" in second.render()
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
     assert [r.revision for r in corrected] == [1, 2]
     assert CORRECTION not in corrected[0].text and CORRECTION in corrected[1].text
