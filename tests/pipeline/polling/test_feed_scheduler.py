@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,9 @@ def test_interval_halves_while_every_poll_has_news_and_grows_when_quiet() -> Non
     for _ in range(12):
         s.record(FEED, ok(new=0), now=T0)
     assert s.interval_of("f") == 900 * 8  # ceiling: base * 8
+    updated_only = replace(ok(new=2), updated=2)  # seen entries fetched again: not news
+    s.record(FEED, updated_only, now=T0)
+    assert s.interval_of("f") == 900 * 8
 
 
 def test_ttl_is_a_floor_and_min_max_clamp() -> None:
