@@ -2,24 +2,31 @@
 
 A real HTTP server on 127.0.0.1 serves an Atom feed of two articles and their
 pages, counting requests. The publisher then corrects one article and bumps
-its ``<updated>``: the next run fetches that page alone, and the store holds
-its second revision; a run after that fetches nothing.
+its ``<updated>``: the next ``newsflow run --once`` fetches that page alone,
+and the store holds its second revision; a run after that fetches nothing.
+On the embedded transport (each store engine) and on the real broker.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from kafka_support import KafkaEnv
 from local_http import ROOT, send_body, serving
 
+from connectors.storage.articles import ArticleRepository
+from connectors.storage.db import Database
 from corpus import generate_site_pages
-from pipeline.config import Config, parse_config
-from pipeline.runtime.service import EmbeddedService
-from pipeline.runtime.summary import RunSummary
-from pipeline.runtime.wiring import Resources
+from pipeline.cli import main
+from pipeline.config import parse_config
 
 PAGES = generate_site_pages(n_sites=1, pages_per_site=2, seed=11)
 CORRECTION = "Correction: an earlier version of this article gave the wrong score."
@@ -71,48 +78,68 @@ def publisher() -> Iterator[Publisher]:
         yield served
 
 
-def run_once(config: Config) -> tuple[RunSummary, Resources]:
-    resources = Resources(config)
-    service = EmbeddedService(config, resources)
-    try:
-        return service.run_once(), resources
-    finally:
-        service.close()
+def run_once(config: Path) -> str:
+    """``newsflow run --once``, as a user runs it: its summary."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--config", str(config), "run", "--once"]) == 0
+    return out.getvalue()
 
 
-def test_a_corrected_article_is_fetched_again_and_stored_as_its_next_revision(
-    publisher: Publisher, store_url: str
-) -> None:
-    config = parse_config(
-        {
-            "feeds": [{"name": "desk", "url": f"{publisher.base}/feed.xml"}],
-            "storage": {"url": store_url},
-            "extract": {"workers": 1},
-            "fetch": {"allow_private_networks": True, "respect_robots": False,
-                      "min_host_interval": 0},
-        },
-        base=ROOT,
-    )  # fmt: skip
-    first, resources = run_once(config)
-    resources.close()
-    assert (first.failures, publisher.requests["/a/0.html"]) == (0, 1)
+def correction_is_stored_once(publisher: Publisher, config: Path, store_url: str) -> None:
+    """Run, correct one article, run, run: the correction is its second revision, and
+    each page was fetched once per version."""
+    first = run_once(config)
+    assert "dead letters:      0" in first and publisher.requests["/a/0.html"] == 1
 
     publisher.correct("/a/0.html", updated="2026-01-05T10:30:00Z")
-    second, resources = run_once(config)
-    try:
-        ids = {article.url: article.id for article in resources.articles.iter_all()}
-        corrected = resources.articles.revisions(ids[f"{publisher.base}/a/0.html"])
-        untouched = resources.articles.revisions(ids[f"{publisher.base}/a/1.html"])
-        stored = resources.articles.get(ids[f"{publisher.base}/a/0.html"])
-    finally:
-        resources.close()
-    assert (second.failures, second.entries, second.updated_entries) == (0, 0, 1)
-    assert "new entries:       0 (and 1 updated)" in second.render()
+    second = run_once(config)
+    assert "new entries:       0 (and 1 updated)" in second
+    assert "dead letters:      0" in second
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
+    db = Database(store_url)
+    try:
+        articles = ArticleRepository(db)
+        ids = {article.url: article.id for article in articles.iter_all()}
+        corrected = articles.revisions(ids[f"{publisher.base}/a/0.html"])
+        untouched = articles.revisions(ids[f"{publisher.base}/a/1.html"])
+        stored = articles.get(ids[f"{publisher.base}/a/0.html"])
+        rows = articles.count()
+    finally:
+        db.close()
     assert [r.revision for r in corrected] == [1, 2]
     assert CORRECTION not in corrected[0].text and CORRECTION in corrected[1].text
     assert stored is not None and (stored.revision, CORRECTION in stored.text) == (2, True)
-    assert ([r.revision for r in untouched], len(ids)) == ([1], 2)
+    assert ([r.revision for r in untouched], len(ids), rows) == ([1], 2, 2)
 
-    run_once(config)[1].close()
+    run_once(config)
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
+
+
+def local_settings(publisher: Publisher) -> dict[str, Any]:
+    return {
+        "feeds": [{"name": "desk", "url": f"{publisher.base}/feed.xml"}],
+        "extract": {"workers": 1},
+        "fetch": {"allow_private_networks": True, "respect_robots": False,
+                  "min_host_interval": 0},
+        "service": {"http_enabled": False},
+    }  # fmt: skip
+
+
+def test_a_corrected_article_is_fetched_again_and_stored_as_its_next_revision(
+    publisher: Publisher, store_url: str, tmp_path: Path
+) -> None:
+    raw = local_settings(publisher) | {"storage": {"url": store_url}}
+    config = tmp_path / "newsflow.yaml"
+    config.write_text(yaml.safe_dump(parse_config(raw, base=ROOT).model_dump(mode="json")))
+    correction_is_stored_once(publisher, config, store_url)
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_on_kafka_a_corrected_article_is_stored_as_its_next_revision(
+    publisher: Publisher, kafka_env: KafkaEnv
+) -> None:
+    for section, values in local_settings(publisher).items():
+        kafka_env.configure(**{section: values})
+    correction_is_stored_once(publisher, kafka_env.config_file(), kafka_env.config.storage.url)
