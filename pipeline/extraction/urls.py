@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from courlan import extract_domain
+
+from pipeline.errors import InputError
+from pipeline.urls import canonicalize_url
 
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
@@ -62,19 +65,22 @@ def canonical_link(html: str) -> str | None:
 
 
 def choose_canonical(html: str, url: str) -> str:
-    """The page's canonical link when it points to the same site, else the fetched URL.
+    """The page's canonical link, canonicalised, when it points to the same site, else
+    the fetched URL.
 
-    A canonical link to another site (a syndication partner, a CMS mistake) would
-    merge this page's identity into someone else's, so it is not trusted.
+    The link is spelt the way feed links are (:func:`~pipeline.urls.canonicalize_url`):
+    sites echo a reader's ``utm_*`` or ``fbclid`` into it, and the article id is made
+    from this URL, so the same article must not get one id per campaign. A canonical
+    link to another site (a syndication partner, a CMS mistake) would merge this page's
+    identity into someone else's, so it is not trusted; the site is judged after
+    canonicalisation, on the URL that is kept (an AMP viewer link names its publisher
+    only once unwrapped).
     """
     href = canonical_link(html)
     if not href:
         return url
     try:
-        candidate = urljoin(url, href).split("#", 1)[0]
-        scheme = urlsplit(candidate).scheme
-    except ValueError:  # a canonical link that is not a URL ("http://[::1")
+        candidate = canonicalize_url(href, base=url)
+    except InputError:  # not http(s), or not a URL at all ("http://[::1")
         return url
-    if scheme not in ("http", "https") or not same_site(candidate, url):
-        return url
-    return candidate
+    return candidate if same_site(candidate, url) else url

@@ -19,7 +19,8 @@ from pipeline.extraction.metadata import (
     parse_page_date,
 )
 from pipeline.extraction.urls import canonical_link, choose_canonical, source_of
-from pipeline.models import FeedEntry
+from pipeline.models import FeedEntry, article_id
+from pipeline.urls import canonicalize_url
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -144,6 +145,15 @@ def test_short_text_falls_back_to_the_declared_language() -> None:
         ),
         ("<link href='/a/1?x=1#top' rel='canonical'>", "https://example.com/a/1?x=1"),
         (
+            '<link rel="canonical" href="https://example.com/a/1?utm_source=x&id=3&fbclid=y#top">',
+            "https://example.com/a/1?id=3",
+        ),
+        ('<link rel="canonical" href="HTTPS://M.Example.COM:443/a/1/">', "https://example.com/a/1"),
+        (
+            '<link rel="canonical" href="https://www.google.com/amp/s/partner-wire.example/story/9">',
+            "https://example.com/page",
+        ),
+        (
             '<link rel="canonical" href="https://partner-wire.example/story/9">',
             "https://example.com/page",
         ),
@@ -156,6 +166,15 @@ def test_short_text_falls_back_to_the_declared_language() -> None:
 def test_canonical_link_only_when_it_stays_on_the_same_site(head: str, expected: str) -> None:
     html = f"<html><head>{head}</head><body><p>x</p></body></html>"
     assert choose_canonical(html, "https://example.com/page") == expected
+
+
+def test_a_canonical_link_with_tracking_parameters_gives_the_feed_links_id() -> None:
+    """Sites echo a reader's campaign parameters into their canonical link; the article id
+    is made from the canonical URL, so it must not change with them."""
+    listed = canonicalize_url("https://example.com/a/1?utm_source=rss")
+    head = '<link rel="canonical" href="https://example.com/a/1?utm_source=x#top">'
+    html = f"<html><head>{head}</head><body><p>x</p></body></html>"
+    assert article_id(choose_canonical(html, listed)) == article_id(listed)
 
 
 def test_canonical_link_in_the_body_is_ignored() -> None:

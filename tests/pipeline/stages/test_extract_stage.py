@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client import REGISTRY
@@ -49,6 +51,22 @@ def test_a_page_becomes_an_article_with_its_metadata(stage: ExtractStage) -> Non
     assert article.language == page.language
     assert article.published_at == page.published_at
     assert all(sentence in " ".join(article.text.split()) for sentence in page.sentences)
+
+
+def test_tracking_parameters_in_the_pages_canonical_link_do_not_change_the_id(
+    stage: ExtractStage,
+) -> None:
+    """The feed link is canonicalised; the page's own canonical link must be too, or a site
+    that echoes ``utm_*`` into it files one article under two ids."""
+    page = generate_site_pages(1, 1, seed=3)[0]
+    path = urlsplit(page.url).path
+    tracked = page.html.replace(f'href="{path}"', f'href="{path}?utm_source=x&fbclid=y#top"', 1)
+    assert tracked != page.html
+    [plain] = run_chain([stage], fetched(page))
+    [echoed] = run_chain([stage], fetched(replace(page, html=tracked)))
+    assert isinstance(plain, ExtractedArticle) and isinstance(echoed, ExtractedArticle)
+    assert echoed.canonical_url == plain.canonical_url == page.url
+    assert echoed.id == plain.id == article_id(page.url)
 
 
 def test_lines_a_source_repeats_are_learned_across_its_pages(stage: ExtractStage) -> None:
