@@ -86,6 +86,7 @@ from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import timed_process
 from pipeline.stages.base import Stage
 from pipeline.stages.extract import StoredLines
+from pipeline.stages.store import changed_by_store
 from pipeline.topology import WORKER_BY_NAME
 
 log = logging.getLogger(__name__)
@@ -509,9 +510,11 @@ class EmbeddedPipeline:
             stored.extend(outcome.produced)
         store = self._local_stages("store")
         for message in stored:
-            ticket.summary.count_stored(message)
             outcome = timed_process("store", store, message)
             self._account(ticket, Handled("store", outcome, message_context(message)))
+            written = changed_by_store(store)
+            if written is not None:
+                ticket.summary.count_stored(written)
 
     def _settle_letter(self, letter: DeadLetter | None) -> None:
         """Remove the letter an entry came from, unless the entry failed again (then its

@@ -89,6 +89,7 @@ from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
 from pipeline.service.metrics import STORE_UNAVAILABLE, timed_process
 from pipeline.stages.base import Stage
+from pipeline.stages.store import changed_by_store
 from pipeline.topology import WORKER_BY_NAME, Worker, topic_name
 
 if TYPE_CHECKING:
@@ -126,6 +127,9 @@ class Handled:
     message: Message | None
     outputs: Sequence[OutRecord]
     failure: Failure | None = None
+    stored: Message | None = None
+    """On the store worker, the message as stored when it changed the store (not for a
+    replay): what the run summary counts."""
 
 
 def group_id(config: Config, worker: Worker) -> str:
@@ -413,11 +417,12 @@ class KafkaWorkerRunner:
     def _checked(self, record: InRecord, message: Message | None, outcome: Outcome) -> Handled:
         """The records to produce for one input: its outputs, or its dead letter."""
         failure = outcome.failure
+        stored = self._stored()  # taken in any case: it must not be credited to the next record
         if failure is None:
             outputs = [self._output(m) for m in outcome.produced]
             too_large = [o for o in outputs if o.size > self.kafka.max_message_bytes]
             if not too_large:
-                return Handled(record, message, outputs)
+                return Handled(record, message, outputs, stored=stored)
             failure = Failure(
                 stage=self.worker.name,
                 topic=self.logical.get(record.topic, record.topic),
@@ -429,6 +434,12 @@ class KafkaWorkerRunner:
                 retryable=False,
             )
         return Handled(record, message, [self._dead_letter(record, failure)], failure)
+
+    def _stored(self) -> Message | None:
+        """What the store stage changed with the record just handled. Only the fetch worker
+        handles records in parallel; the store worker runs them one at a time, and each is
+        checked right after its stages ran, so the stage's last write is this record's."""
+        return changed_by_store(self._stages or [])
 
     def _output(self, message: Message) -> OutRecord:
         return OutRecord(
@@ -484,8 +495,8 @@ class KafkaWorkerRunner:
                 )
                 continue
             produced += len(h.outputs)
-            if h.message is not None and self.worker.name == "store":
-                self.summary.count_stored(h.message)
+            if h.stored is not None:
+                self.summary.count_stored(h.stored)
         MESSAGES.labels(self.worker.name, "out").inc(produced)
 
     def _on_revoked(self, partitions: set[tuple[str, int]]) -> None:

@@ -49,7 +49,11 @@ class RunSummary:
         self.updated_entries += result.updated
 
     def count_stored(self, message: Message) -> None:
-        """Count a message on its way into the store, each article once per run.
+        """Count a message that changed the store, each article once per run.
+
+        The runtimes call it only for a write that inserted or updated a row
+        (:class:`~pipeline.stages.store.StoreWrite`), with the message as stored:
+        a replay, or a page fetched again unchanged, stores nothing new.
 
         Only the last ``max_tracked`` articles are remembered by id, so a service
         running for months keeps a bounded summary: an article whose verdict

@@ -18,12 +18,13 @@ it may reach the topic after a newer verdict, and readers keep the highest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from prometheus_client import Counter
 
-from connectors.storage.articles import ArticleRepository
+from connectors.storage.articles import ArticleRepository, UpsertResult
 from connectors.storage.dedup_index import IndexedVerdict
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
 from pipeline.stages.base import Stage
@@ -47,6 +48,20 @@ class VerdictLookup(Protocol):
     def verdict_of(self, article_id: str) -> IndexedVerdict | None: ...
 
 
+@dataclass(frozen=True)
+class StoreWrite:
+    """What the store did with one message: the message as stored (under the verdict the
+    index holds now) and whether its row was inserted, updated or left unchanged."""
+
+    message: DuplicateEvent | EnrichedArticle
+    result: UpsertResult
+
+    @property
+    def changed(self) -> bool:
+        """False for a replay or a page fetched again unchanged: nothing new was stored."""
+        return self.result != "unchanged"
+
+
 class StoreStage(Stage):
     name: ClassVar[str] = "store"
     accepts: ClassVar[tuple[type[Message], ...]] = (EnrichedArticle, DuplicateEvent)
@@ -54,16 +69,32 @@ class StoreStage(Stage):
     def __init__(self, articles: ArticleRepository, verdicts: VerdictLookup | None = None) -> None:
         self.articles = articles
         self.verdicts = verdicts
+        self._last_write: StoreWrite | None = None
 
     def process(self, message: Message) -> Iterable[Message]:
         assert isinstance(message, (DuplicateEvent, EnrichedArticle))
+        self._last_write = None
         with self.articles.db.transaction():
             present = self._with_present_verdict(message)
             if isinstance(present, DuplicateEvent):
-                STORED.labels(self.articles.record_duplicate(present), "duplicate").inc()
+                result = self.articles.record_duplicate(present)
+                STORED.labels(result, "duplicate").inc()
             else:
-                STORED.labels(self.articles.upsert(present), "article").inc()
+                result = self.articles.upsert(present)
+                STORED.labels(result, "article").inc()
+        self._last_write = StoreWrite(present, result)
         return [] if present is message else [present]
+
+    def take_write(self) -> StoreWrite | None:
+        """The write of the message processed last, once (None after a failure).
+
+        The stage's output is the corrected verdict only, so this is how a runtime
+        learns, right after running the stage, whether anything changed: the run
+        summary counts stored articles by it. Taking it clears it, so a message the
+        stage never saw is not credited with an earlier one's write.
+        """
+        write, self._last_write = self._last_write, None
+        return write
 
     def _with_present_verdict(
         self, message: DuplicateEvent | EnrichedArticle
@@ -91,3 +122,17 @@ class StoreStage(Stage):
             similarity=present.similarity,
             version=present.generation,
         )
+
+
+def changed_by_store(stages: Sequence[Stage]) -> DuplicateEvent | EnrichedArticle | None:
+    """The message as stored, when the store stage among ``stages`` just changed the store
+    with it; None for a replay, an unchanged page, a failure, or no store stage.
+
+    Call it right after running ``stages`` on one message, in the same thread.
+    """
+    for stage in stages:
+        if isinstance(stage, StoreStage):
+            write = stage.take_write()
+            if write is not None and write.changed:
+                return write.message
+    return None

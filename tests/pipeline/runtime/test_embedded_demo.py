@@ -135,4 +135,7 @@ def test_sport_and_economy_articles_are_tagged(demo_runs: dict[str, Any]) -> Non
 def test_a_second_run_changes_nothing(demo_runs: dict[str, Any]) -> None:
     summary, rows = demo_runs["second"]
     assert "new entries:       0" in summary
+    assert "articles stored:   0" in summary
     assert rows == demo_runs["first"][1]
+    holds = [line for line in demo_runs["first"][0].splitlines() if "store now holds" in line]
+    assert holds and holds[0] in summary  # the totals are the store's, not the run's

@@ -91,6 +91,19 @@ def test_on_done_runs_once_its_entries_are_stored(
         assert {e.url for e in batches[name]} <= set(seen_when_done[name])
 
 
+def test_entries_stored_again_unchanged_are_not_counted_as_stored(
+    pipeline: EmbeddedPipeline,
+) -> None:
+    """``run --once`` twice on the same data: the second run changes nothing in the store,
+    so its summary stores nothing (it said "articles stored: 6" both times)."""
+    first, again = RunSummary(), RunSummary()
+    assert pipeline.process(entries(0, 6), first) is True
+    assert pipeline.process(entries(0, 6), again) is True
+    assert (first.articles, first.failures) == (6, 0)
+    assert (again.articles, again.duplicates, again.failures) == (0, 0, 0)
+    assert "articles stored:   0" in again.render()
+
+
 def test_a_failing_entry_is_dead_lettered_and_its_batch_still_completes(
     pipeline: EmbeddedPipeline, tmp_path: Path
 ) -> None:

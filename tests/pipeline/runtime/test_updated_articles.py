@@ -95,6 +95,7 @@ def correction_is_stored_once(publisher: Publisher, config: Path, store_url: str
     publisher.correct("/a/0.html", updated="2026-01-05T10:30:00Z")
     second = run_once(config)
     assert "new entries:       0 (and 1 updated)" in second
+    assert "articles stored:   1" in second
     assert "dead letters:      0" in second
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
     db = Database(store_url)
@@ -116,6 +117,34 @@ def correction_is_stored_once(publisher: Publisher, config: Path, store_url: str
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
 
 
+def test_an_article_listed_as_updated_whose_page_is_unchanged_is_not_counted_as_stored(
+    publisher: Publisher, store_url: str, tmp_path: Path
+) -> None:
+    """The feed bumps ``<updated>`` but the page says what it said: it is fetched again,
+    the store finds nothing to change, and the summary must not say it stored it."""
+    config = embedded_config(publisher, store_url, tmp_path)
+    assert "articles stored:   2" in run_once(config)
+    publisher.updated["/a/0.html"] = "2026-01-05T10:30:00Z"  # the page itself is as it was
+    second = run_once(config)
+    assert publisher.requests["/a/0.html"] == 2
+    assert "new entries:       0 (and 1 updated)" in second
+    assert "articles stored:   0" in second and "duplicates found:  0" in second
+    db = Database(store_url)
+    try:
+        articles = ArticleRepository(db)
+        revisions = [len(articles.revisions(a.id)) for a in articles.iter_all()]
+    finally:
+        db.close()
+    assert revisions == [1, 1]
+
+
+def embedded_config(publisher: Publisher, store_url: str, tmp_path: Path) -> Path:
+    raw = local_settings(publisher) | {"storage": {"url": store_url}}
+    config = tmp_path / "newsflow.yaml"
+    config.write_text(yaml.safe_dump(parse_config(raw, base=ROOT).model_dump(mode="json")))
+    return config
+
+
 def local_settings(publisher: Publisher) -> dict[str, Any]:
     return {
         "feeds": [{"name": "desk", "url": f"{publisher.base}/feed.xml"}],
@@ -129,10 +158,7 @@ def local_settings(publisher: Publisher) -> dict[str, Any]:
 def test_a_corrected_article_is_fetched_again_and_stored_as_its_next_revision(
     publisher: Publisher, store_url: str, tmp_path: Path
 ) -> None:
-    raw = local_settings(publisher) | {"storage": {"url": store_url}}
-    config = tmp_path / "newsflow.yaml"
-    config.write_text(yaml.safe_dump(parse_config(raw, base=ROOT).model_dump(mode="json")))
-    correction_is_stored_once(publisher, config, store_url)
+    correction_is_stored_once(publisher, embedded_config(publisher, store_url, tmp_path), store_url)
 
 
 @pytest.mark.kafka

@@ -13,7 +13,7 @@ from connectors.storage.store import open_store
 from pipeline.config import DedupConfig
 from pipeline.models import DuplicateEvent, EnrichedArticle, article_id, utcnow
 from pipeline.stages.dedup import DedupStage
-from pipeline.stages.store import StoreStage
+from pipeline.stages.store import StoreStage, changed_by_store
 
 
 def metric(name: str, **labels: str) -> float:
@@ -31,6 +31,21 @@ def article(url: str, feed: str, text: str = "Body text of the story.") -> Enric
         fetched_at=utcnow(),
         cluster_id=article_id(url),
     )
+
+
+def test_the_stage_tells_what_its_last_write_changed_once(tmp_path: Path) -> None:
+    """The run summary counts only writes that changed the store: a replay does not."""
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        stage = StoreStage(store.articles)
+        original = article("http://a.example/1", "wire")
+        stage.process(original)
+        assert changed_by_store([stage]) == original
+        assert stage.take_write() is None  # taken: not credited to a message it never saw
+        stage.process(original)
+        write = stage.take_write()
+        assert write is not None and (write.result, write.changed) == ("unchanged", False)
+        stage.process(original.model_copy(update={"text": "Corrected body text."}))
+        assert changed_by_store([stage]) is not None
 
 
 def test_store_is_idempotent_and_credits_duplicate_feeds(tmp_path: Path) -> None:
