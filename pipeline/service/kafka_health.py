@@ -13,7 +13,11 @@ Two vantage points:
   how far behind is each group (end offset minus committed offset), and how
   many letters wait on ``news.dlq`` and ``news.retry`` (and which, for the
   status page of every Kafka process). Answers are cached for
-  :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little.
+  :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little. The
+  broker is asked on a thread of the probe's own, and a request waits for it
+  at most :data:`ANSWER_SECONDS`: a broker that has not answered by then is
+  reported unreachable, so ``/readyz`` answers within a probe's timeout even
+  while a client spends 15 s failing to connect.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, NamedTuple
 
 from kafka import TopicPartition
 
@@ -33,6 +39,7 @@ from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
 from pipeline.errors import TransportError
+from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.service.endpoints import ServiceEndpoints
 from pipeline.service.health import Health
 from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
@@ -44,6 +51,12 @@ log = logging.getLogger(__name__)
 
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
+ANSWER_SECONDS = 0.8
+"""How long an HTTP request waits for the broker before answering without it. Probes give
+up after 1 s (Kubernetes' default); a client connecting to an address where nothing
+listens takes 15 s to fail (``bootstrap_timeout_ms``), and waiting for that made
+``/readyz`` a failed probe of its own and queued every later request behind it."""
+UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 
 
 class MemberTicker:
@@ -92,7 +105,12 @@ class MemberTicker:
 
 
 class BrokerProbe:
-    """Broker reachability, group assignment, group lag and DLQ size, from outside the workers."""
+    """Broker reachability, group assignment, group lag and DLQ size, from outside the workers.
+
+    Every look at the broker runs on one daemon thread of its own (the
+    clients are not shared between threads; a look stuck connecting does not
+    hold up the exit), at most one look per question at a time.
+    """
 
     def __init__(
         self,
@@ -107,22 +125,41 @@ class BrokerProbe:
         self._clients = LookoutClients(config.kafka, "newsflow-health")
         self._lock = threading.Lock()
         self._cached: dict[str, tuple[float, Any]] = {}
+        self._looking: dict[str, _Look] = {}
+        """Looks asked for and not yet answered."""
+        self._looking_since: float | None = None
+        """When the look in hand began (None while none runs)."""
+        self._looker: DaemonPool | None = None
+        self._closed = False
         self._letters_view = PendingView(config.kafka)
+
+    @property
+    def address(self) -> str:
+        return ", ".join(self.config.kafka.bootstrap_servers)
 
     def check(self) -> str | None:
         """Readiness: the broker answers and every worker group has its partitions assigned."""
-        problem = self._cache("check", self._check)
+        problem, silent_for = self._ask("check", self._check, self._unreachable)
+        if silent_for is not None:
+            return f"broker unreachable at {self.address}: no answer for {silent_for:.1f} s"
         return str(problem) if problem is not None else None
 
     def refresh_gauges(self) -> None:
         """Before a scrape: lag per group and partition, and records on the DLQ topic."""
-        self._cache("gauges", self._gauges)
+        self._ask("gauges", self._gauges, _nothing)
 
     def dead_letters(self) -> dict[str, Any] | None:
         """The status page's letters: how many wait in ``news.dlq`` and ``news.retry``, and
         the newest of them; None while the broker does not answer."""
-        result: dict[str, Any] | None = self._cache("letters", self._letters)
+        result: dict[str, Any] | None = self._ask("letters", self._letters, _nothing)[0]
         return result
+
+    def _unreachable(self, error: TransportError) -> str:
+        """A failed look, as readiness reports it: naming the address when nothing answered
+        there (a wrong ``kafka.bootstrap_servers`` reads as such)."""
+        if error.reason in UNREACHABLE_REASONS:
+            return f"broker unreachable at {self.address}: {error}"
+        return str(error)
 
     def _letters(self) -> dict[str, Any]:
         admin, consumer = self._clients.get()
@@ -160,23 +197,93 @@ class BrokerProbe:
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
         DEAD_LETTERS_WAITING.set(self._letters_view.count(admin, consumer))
 
-    def _cache(self, key: str, compute: Callable[[], Any]) -> Any:
+    def _ask(
+        self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
+    ) -> tuple[Any, float | None]:
+        """``(answer, None)``: ``compute``'s value (``failed(error)`` when the broker refused),
+        at most :data:`CACHE_SECONDS` old. ``(None, seconds)`` when the broker has not
+        answered within :data:`ANSWER_SECONDS`: for how long it has been asked."""
         with self._lock:
             now = self.clock()
             hit = self._cached.get(key)
             if hit is not None and now - hit[0] < CACHE_SECONDS:
-                return hit[1]
+                return hit[1], None
+            look = self._looking.get(key)
+            if look is None and not self._closed:
+                if self._looker is None:
+                    self._looker = DaemonPool(1, name="broker-probe")
+                future = self._looker.submit(self._look, key, compute, failed)
+                look = _Look(now, time.monotonic() + ANSWER_SECONDS, future)
+                self._looking[key] = look
+        if look is not None:
+            try:  # a look asked for earlier is waited for only what is left of its wait
+                return look.answer.result(timeout=max(0.0, look.give_up - time.monotonic())), None
+            except (FutureTimeout, CancelledError):
+                pass
+        with self._lock:
+            since = self._looking_since
+        if since is None:  # the look is queued (or the probe closed)
+            since = look.asked if look is not None else self.clock()
+        return None, self.clock() - since
+
+    def _look(
+        self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
+    ) -> Any:
+        """On the probe's thread: one look, its answer cached from when it came (a failed
+        connection takes 15 s; stamped with when it was asked, it was stale on arrival)."""
+        with self._lock:
+            self._looking_since = self.clock()
+        try:
             try:
                 value = compute()
             except TransportError as exc:
                 self._clients.close()
-                value = str(exc) if key == "check" else None
-            self._cached[key] = (now, value)
+                value = failed(exc)
+            with self._lock:
+                self._cached[key] = (self.clock(), value)
             return value
+        finally:
+            with self._lock:
+                self._looking_since = None
+                self._looking.pop(key, None)
 
     def close(self) -> None:
+        """Close the clients on the probe's thread, after the look in hand: waited for at
+        most :data:`ANSWER_SECONDS`, since a look stuck connecting would hold the exit of a
+        process that is stopping (its daemon thread ends with it)."""
         with self._lock:
+            self._closed = True
+            looker = self._looker
+            for look in self._looking.values():
+                look.answer.cancel()  # a look not yet begun
+        if looker is None:
             self._clients.close()
+            return
+        closing = looker.submit(self._finish, looker)
+        try:
+            closing.result(timeout=ANSWER_SECONDS)
+        except FutureTimeout:
+            log.debug("health probe closed while a look at the broker is in hand")
+
+    def _finish(self, looker: DaemonPool) -> None:
+        """The probe thread's last job: close the clients, then end the thread."""
+        self._clients.close()
+        looker.shutdown()
+
+
+class _Look(NamedTuple):
+    """A look at the broker asked for and not yet answered."""
+
+    asked: float
+    """When, by the probe's clock."""
+    give_up: float
+    """``time.monotonic()`` after which requests stop waiting for it (a real wait)."""
+    answer: Future[Any]
+
+
+def _nothing(error: TransportError) -> None:
+    """A failed look whose answer is simply missing (a gauge not refreshed, letters unknown)."""
+    return None
 
 
 def letter_row(letter: DeadLetter) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""The Kafka readiness probe with nothing listening at the bootstrap address (no broker needed).
+
+Connecting to such an address takes the client 15 s to give up; a probe
+(Kubernetes' times out after 1 s) must not wait for that.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from pipeline.config import Config, parse_config
+from pipeline.errors import TransportError
+from pipeline.service.kafka_health import BrokerProbe
+
+T = TypeVar("T")
+
+BOUND_S = 3.0
+"""A bound on blocking, not a speed benchmark: the probe waits 0.8 s at most, the
+client's bootstrap 15 s."""
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path) -> Config:
+    return parse_config(
+        {
+            "transport": "kafka",
+            "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+            "kafka": {"bootstrap_servers": [f"127.0.0.1:{closed_port()}"]},
+        }
+    )
+
+
+def answered_within(seconds: float, ask: Callable[[], T]) -> T:
+    """``ask()`` on a daemon thread; its answer, or TimeoutError after ``seconds`` (the
+    thread is left to finish, so a blocking probe fails the test without holding it)."""
+    answer: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            answer.set_result(ask())
+        except BaseException as exc:
+            answer.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return answer.result(timeout=seconds)
+
+
+def test_readiness_names_an_unreachable_broker_within_a_second(unreachable: Config) -> None:
+    address = unreachable.kafka.bootstrap_servers[0]
+    probe = BrokerProbe(unreachable, [])
+    try:
+        problem = answered_within(BOUND_S, probe.check)
+        assert problem is not None
+        assert problem.startswith(f"broker unreachable at {address}: no answer for ")
+        again = answered_within(BOUND_S, probe.check)
+        assert again is not None and again.startswith(f"broker unreachable at {address}")
+    finally:
+        answered_within(BOUND_S, probe.close)
+
+
+def test_probes_asked_together_neither_queue_nor_hold_up_close(unreachable: Config) -> None:
+    """Each waited for the one before (15 s apiece), and so did the process's exit."""
+    probe = BrokerProbe(unreachable, ["newsflow.fetch"])
+    answers: list[Future[str | None]] = []
+    for _ in range(4):
+        answer: Future[str | None] = Future()
+        threading.Thread(target=lambda a=answer: a.set_result(probe.check()), daemon=True).start()
+        answers.append(answer)
+    deadline = time.monotonic() + BOUND_S
+    for answer in answers:
+        problem = answer.result(timeout=max(0.0, deadline - time.monotonic()))
+        assert problem is not None and problem.startswith("broker unreachable at ")
+    assert answered_within(BOUND_S, probe.dead_letters) is None
+    answered_within(BOUND_S, probe.refresh_gauges)
+    answered_within(BOUND_S, probe.close)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_slow_refusal_is_reused_from_when_it_came(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stamped with when it was asked, a 15 s failure was stale on arrival: every request
+    waiting meanwhile started another 15 s look."""
+    clock = Clock()
+    probe = BrokerProbe(unreachable, [], clock=clock)
+    looks: list[float] = []
+
+    def refused_after_15_s() -> str | None:
+        looks.append(clock.now)
+        clock.now += 15
+        raise TransportError(
+            "Kafka: cannot connect the admin client: KafkaTimeoutError: Unable to bootstrap",
+            reason="kafka_unavailable",
+        )
+
+    monkeypatch.setattr(probe, "_check", refused_after_15_s)
+    address = unreachable.kafka.bootstrap_servers[0]
+    try:
+        first = probe.check()
+        clock.now += 4
+        second = probe.check()
+        assert len(looks) == 1, "the answer that came 4 s ago is asked for again"
+        refused = "Kafka: cannot connect the admin client: KafkaTimeoutError: Unable to bootstrap"
+        assert first == second == f"broker unreachable at {address}: {refused}"
+    finally:
+        probe.close()
