@@ -46,6 +46,12 @@ class LoopControl:
         self.reloader = reloader
         self.loop = loop
 
+    def expect(self) -> None:
+        """The loop is about to start: liveness fails until its first beat
+        (:meth:`Health.expect`)."""
+        if self.health is not None:
+            self.health.expect(self.loop)
+
     def beat(self) -> None:
         if self.health is not None:
             self.health.beat(self.loop)

@@ -3,7 +3,10 @@
 Liveness: the process's long-running loops call :meth:`Health.beat` every
 turn (and while a long batch makes progress). ``/healthz`` fails once a loop
 has stood still longer than ``service.liveness_timeout_seconds``: a deadlock
-or a hung call, which only a restart cures.
+or a hung call, which only a restart cures. A loop the process cannot do
+without is announced with :meth:`Health.expect` before it starts: until its
+first beat ``/healthz`` fails too, so a member still connecting (or unable
+to) does not read as alive and working (Kubernetes' startup probe waits for it).
 
 Readiness: named checks (store reachable, broker reachable, partitions
 assigned) run when asked, each returning ``None`` when fine or a problem in
@@ -11,6 +14,7 @@ words. ``/readyz`` fails while any check fails: the process is up but cannot
 do its work yet (or any more), which a restart would not cure::
 
     health = Health(liveness_timeout=300)
+    health.expect("worker")              # /healthz fails until the worker's first beat
     health.add_check("store", lambda: None if store_ok() else "store unreachable")
     health.beat("poll")
     ok, details = health.readiness()
@@ -49,6 +53,7 @@ class Health:
         self.clock = clock
         self.started = clock()
         self._beats: dict[str, float] = {}
+        self._expected: dict[str, float] = {}
         self._checks: dict[str, Check] = {}
         self._lock = threading.Lock()
 
@@ -56,32 +61,53 @@ class Health:
         """The loop ``loop`` moved: call every turn and while work progresses."""
         with self._lock:
             self._beats[loop] = self.clock()
+            self._expected.pop(loop, None)
         HEARTBEAT.labels(loop).set_to_current_time()
+
+    def expect(self, loop: str) -> None:
+        """``loop`` is about to start: liveness fails until its first beat.
+
+        Without it a process whose only loop never started (a Kafka member that
+        cannot reach its broker spends 15 s bootstrapping, then exits) answered
+        ``/healthz`` ok with no loop at all.
+        """
+        with self._lock:
+            if loop not in self._beats:
+                self._expected[loop] = self.clock()
 
     def forget(self, loop: str) -> None:
         """A loop ended on purpose (a --once run finished): stop judging it."""
         with self._lock:
             self._beats.pop(loop, None)
+            self._expected.pop(loop, None)
 
     def add_check(self, name: str, check: Check) -> None:
         with self._lock:
             self._checks[name] = check
 
     def liveness(self) -> Report:
-        """Alive while every loop beat within the timeout (and before the first beat)."""
+        """Alive while every loop beat within the timeout and every expected loop started
+        (a process that expects none is alive before its first beat)."""
         now = self.clock()
         with self._lock:
             ages = {loop: now - at for loop, at in self._beats.items()}
+            waiting = {loop: now - since for loop, since in self._expected.items()}
         stale = {loop: age for loop, age in ages.items() if age > self.liveness_timeout}
-        details: dict[str, Any] = {
-            "uptime_seconds": round(now - self.started, 1),
-            "loops": {loop: {"seconds_since_beat": round(age, 1)} for loop, age in ages.items()},
+        loops: dict[str, Any] = {
+            loop: {"seconds_since_beat": round(age, 1)} for loop, age in ages.items()
         }
-        if stale:
-            details["problem"] = "; ".join(
-                f"loop {loop} has not moved for {age:.0f} s" for loop, age in sorted(stale.items())
-            )
-        return Report(not stale, details)
+        for loop, seconds in waiting.items():
+            loops[loop] = {"started": False, "seconds_waiting": round(seconds, 1)}
+        problems = [
+            f"loop {loop} has not moved for {age:.0f} s" for loop, age in sorted(stale.items())
+        ]
+        problems += [
+            f"loop {loop} has not started after {w:.0f} s" for loop, w in sorted(waiting.items())
+        ]
+        details: dict[str, Any] = {"uptime_seconds": round(now - self.started, 1), "loops": loops}
+        if problems:
+            details["problem"] = "; ".join(problems)
+        return Report(not problems, details)
 
     def readiness(self) -> Report:
         """Run every check; ready when none reports a problem."""

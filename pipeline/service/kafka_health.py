@@ -60,7 +60,13 @@ UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 
 
 class MemberTicker:
-    """Called by a worker's loop after each batch: heartbeat, lag and assignment of the member."""
+    """Called by a worker's loop after each batch: heartbeat, lag and assignment of the member.
+
+    Made before the loop starts: liveness fails until its first call, so a
+    member still connecting to its broker (or unable to) does not read as alive.
+    """
+
+    LOOP = "worker"
 
     def __init__(
         self, group: str, health: Health, *, clock: Callable[[], float] = time.monotonic
@@ -68,13 +74,14 @@ class MemberTicker:
         self.group = group
         self.health = health
         self.clock = clock
+        health.expect(self.LOOP)
         self.assigned: int | None = None
         """Partitions held at the last look; None before the first."""
         self._next_lag = 0.0
         self._reported: set[tuple[str, int]] = set()
 
     def __call__(self, consumer: GroupConsumer | None) -> None:
-        self.health.beat("worker")
+        self.health.beat(self.LOOP)
         if consumer is None or self.clock() < self._next_lag:
             return
         self._next_lag = self.clock() + LAG_SECONDS
@@ -324,6 +331,8 @@ def stage_endpoints(
     answer, and reports the DLQ size; a worker is ready when the broker
     answers and it holds partitions, and reports the lag of its partitions.
     The fetch worker does not use the store, so its readiness ignores it.
+    Either is live only once its loop has started (connecting to the broker
+    comes first).
     """
     endpoints = ServiceEndpoints(
         config, role=f"stage {name}", reloader=reloader, store=name != "fetch"
@@ -334,6 +343,7 @@ def stage_endpoints(
     endpoints.on_close(probe.close)
     if name == "poll":
         endpoints.on_scrape(probe.refresh_gauges)
+        endpoints.control.expect()
         return endpoints, None
     ticker = MemberTicker(f"{config.kafka.group_prefix}.{name}", endpoints.health)
     endpoints.add_check("partitions", ticker.check)

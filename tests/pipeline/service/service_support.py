@@ -243,6 +243,12 @@ class ServiceProcess:
         self._reader.join(timeout=5)
         return self.process.returncode, took, out
 
+    def wait(self, timeout: float) -> int:
+        """Wait for the process to exit on its own; its exit status, its log read to the end."""
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()

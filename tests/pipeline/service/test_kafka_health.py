@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
-from pipeline.service.kafka_health import BrokerProbe
+from pipeline.service.kafka_health import BrokerProbe, stage_endpoints
 
 T = TypeVar("T")
 
@@ -127,3 +127,22 @@ def test_a_slow_refusal_is_reused_from_when_it_came(
         assert first == second == f"broker unreachable at {address}: {refused}"
     finally:
         probe.close()
+
+
+@pytest.mark.parametrize("stage", ["poll", "extract"])
+def test_a_stage_member_is_not_live_until_its_loop_starts(unreachable: Config, stage: str) -> None:
+    """It connects to the broker first (15 s to fail where nothing listens, then it exits);
+    meanwhile /healthz said ok with no loop at all."""
+    endpoints, ticker = stage_endpoints(unreachable, stage)
+    loop = "poll" if stage == "poll" else "worker"
+    try:
+        report = endpoints.health.liveness()
+        assert not report.ok
+        assert report.details["problem"].startswith(f"loop {loop} has not started after ")
+        if ticker is None:
+            endpoints.control.tick()
+        else:
+            ticker(None)
+        assert endpoints.health.liveness().ok
+    finally:
+        endpoints.close()

@@ -53,6 +53,31 @@ def test_a_loop_that_ended_on_purpose_is_not_judged() -> None:
     assert health.liveness().ok
 
 
+def test_an_expected_loop_is_not_live_until_its_first_beat() -> None:
+    """A Kafka member whose worker loop never started (its broker unreachable) answered
+    /healthz ok with no loop at all for the 15-34 s until it exited."""
+    clock = Clock()
+    health = Health(liveness_timeout=60, clock=clock)
+    health.expect("worker")
+    clock.now += 3
+    report = health.liveness()
+    assert not report.ok
+    assert report.details["problem"] == "loop worker has not started after 3 s"
+    assert report.details["loops"] == {"worker": {"started": False, "seconds_waiting": 3.0}}
+    health.beat("worker")
+    assert health.liveness().ok
+    assert health.liveness().details["loops"] == {"worker": {"seconds_since_beat": 0.0}}
+    health.expect("worker")
+    assert health.liveness().ok, "a loop that already beat is judged by its beats"
+
+
+def test_an_expected_loop_ended_on_purpose_is_not_judged() -> None:
+    health = Health(liveness_timeout=60)
+    health.expect("poll")
+    health.forget("poll")
+    assert health.liveness().ok
+
+
 def test_readiness_names_each_failing_check_and_survives_one_that_raises() -> None:
     health = Health(liveness_timeout=60)
     health.add_check("store", lambda: None)

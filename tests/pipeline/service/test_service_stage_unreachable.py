@@ -1,0 +1,83 @@
+"""``newsflow stage NAME`` with a wrong ``kafka.bootstrap_servers`` (nothing listens there).
+
+What the probes of its pod see while the member spends 15 s failing to
+connect: ``/readyz`` says 503 naming the address at once (probes time out
+after 1 s), ``/healthz`` does not call a member whose worker loop never
+started alive, and the member still exits with the connection error however
+many probes came meanwhile. No broker needed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+from service_support import ServiceProcess
+
+BOUND_S = 3.0
+"""A bound on blocking, not a speed benchmark (the client gives up connecting after 15 s)."""
+EXIT_S = 30.0
+"""The member exits once its own connection attempt fails: 15 s, plus start and stop."""
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def timed_get(url: str) -> tuple[int | None, bytes, float]:
+    """Status, body and seconds taken; status None when no answer came within 5 s."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError):
+        status, body = None, b""
+    return status, body, time.monotonic() - started
+
+
+def probe_until_exit(member: ServiceProcess) -> None:
+    """/readyz five times a second, as impatient probes and scrapes would, until it exits."""
+    while member.process.poll() is None:
+        timed_get(member.url + "/readyz")
+        time.sleep(0.2)
+
+
+def test_a_member_that_cannot_reach_its_broker_says_so_at_once_and_exits(
+    tmp_path: Path,
+) -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    config = tmp_path / "newsflow.yaml"
+    config.write_text(yaml.safe_dump({
+        "transport": "kafka",
+        "feeds": [],
+        "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        "kafka": {"bootstrap_servers": [address], "topic_prefix": "unreachable"},
+        "service": {"http_port": 0, "log_format": "json"},
+    }), encoding="utf-8")  # fmt: skip
+    member = ServiceProcess(config, "fetch", command=("stage",))
+    try:
+        status, body, took = timed_get(member.url + "/readyz")
+        assert (status, took < BOUND_S) == (503, True), (status, took, body)
+        assert json.loads(body)["kafka"].startswith(f"broker unreachable at {address}: ")
+        status, body, took = timed_get(member.url + "/healthz")
+        assert (status, took < BOUND_S) == (503, True), (status, took, body)
+        assert json.loads(body)["problem"].startswith("loop worker has not started after ")
+        probing = threading.Thread(target=probe_until_exit, args=(member,), daemon=True)
+        probing.start()
+        code = member.wait(EXIT_S)
+    finally:
+        member.kill()
+    assert code == 1
+    assert f"Unable to bootstrap from ['{address}']" in member.log()
