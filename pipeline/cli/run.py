@@ -47,10 +47,10 @@ def handle(args: argparse.Namespace) -> int:
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
     reloader = ConfigReloader(config_path(args.config, os.environ), os.environ, config)
-    with (
-        handle_signals(stop, reload=reloader.request),
-        ServiceEndpoints(config, role="run", reloader=reloader) as endpoints,
-    ):
+    endpoints = ServiceEndpoints(config, role="run", reloader=reloader)
+    if config.transport == "kafka":
+        watch_kafka(config, endpoints)
+    with handle_signals(stop, reload=reloader.request), endpoints:
         if config.transport == "kafka":
             summary = run_kafka(config, stop, once=args.once, endpoints=endpoints)
         else:
@@ -112,19 +112,28 @@ def run_kafka(
 ) -> RunSummary:
     from pipeline.runtime.kafka_runner import run_kafka as run
 
-    control = None
-    if endpoints is not None:
-        from pipeline.runtime.kafka_runner import group_id
-        from pipeline.service.kafka_health import BrokerProbe
-        from pipeline.topology import WORKERS
-
-        probe = BrokerProbe(config, [group_id(config, w) for w in WORKERS])
-        endpoints.add_check("kafka", probe.check)
-        endpoints.on_scrape(probe.refresh_gauges)
-        endpoints.letters_from(probe.dead_letters)
-        endpoints.on_close(probe.close)
-        control = endpoints.control
+    control = endpoints.control if endpoints is not None else None
     return run(config, stop, once=once, control=control)
+
+
+def watch_kafka(config: Config, endpoints: ServiceEndpoints) -> None:
+    """The broker and worker-group checks, gauges and letters of ``newsflow run`` on Kafka.
+
+    Wired before the endpoint serves: added once the run began, a ``/readyz``
+    asked in between said ready without the broker (200 from a process whose
+    bootstrap address was wrong). The poll loop is expected at once: before it
+    starts, topics are created, which with a wrong address takes 15 s to fail.
+    """
+    from pipeline.runtime.kafka_runner import group_id
+    from pipeline.service.kafka_health import BrokerProbe
+    from pipeline.topology import WORKERS
+
+    probe = BrokerProbe(config, [group_id(config, w) for w in WORKERS])
+    endpoints.add_check("kafka", probe.check)
+    endpoints.on_scrape(probe.refresh_gauges)
+    endpoints.letters_from(probe.dead_letters)
+    endpoints.on_close(probe.close)
+    endpoints.control.expect()
 
 
 def _has_backfill(config: Config) -> bool:
