@@ -56,6 +56,10 @@ ANSWER_SECONDS = 0.8
 up after 1 s (Kubernetes' default); a client connecting to an address where nothing
 listens takes 15 s to fail (``bootstrap_timeout_ms``), and waiting for that made
 ``/readyz`` a failed probe of its own and queued every later request behind it."""
+STALE_SECONDS = 10.0
+"""While a look takes longer than :data:`ANSWER_SECONDS`, the last answer stands for this
+long: a broker slow to answer (a busy group coordinator) must not fail one readiness
+probe every time the cache runs out; one silent for longer is reported unreachable."""
 UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 
 
@@ -208,8 +212,9 @@ class BrokerProbe:
         self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
     ) -> tuple[Any, float | None]:
         """``(answer, None)``: ``compute``'s value (``failed(error)`` when the broker refused),
-        at most :data:`CACHE_SECONDS` old. ``(None, seconds)`` when the broker has not
-        answered within :data:`ANSWER_SECONDS`: for how long it has been asked."""
+        at most :data:`CACHE_SECONDS` old, or the last one while a newer look is slow (for up
+        to :data:`STALE_SECONDS`). ``(None, seconds)`` when the broker has not answered within
+        :data:`ANSWER_SECONDS` and there is no such answer: for how long it has been asked."""
         with self._lock:
             now = self.clock()
             hit = self._cached.get(key)
@@ -229,9 +234,13 @@ class BrokerProbe:
                 pass
         with self._lock:
             since = self._looking_since
+            hit = self._cached.get(key)
         if since is None:  # the look is queued (or the probe closed)
             since = look.asked if look is not None else self.clock()
-        return None, self.clock() - since
+        silent_for = self.clock() - since
+        if hit is not None and silent_for < STALE_SECONDS:
+            return hit[1], None  # a slow look: the last answer stands meanwhile
+        return None, silent_for
 
     def _look(
         self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]

@@ -18,7 +18,12 @@ import pytest
 
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
-from pipeline.service.kafka_health import BrokerProbe, stage_endpoints
+from pipeline.service.kafka_health import (
+    CACHE_SECONDS,
+    STALE_SECONDS,
+    BrokerProbe,
+    stage_endpoints,
+)
 
 T = TypeVar("T")
 
@@ -146,3 +151,34 @@ def test_a_stage_member_is_not_live_until_its_loop_starts(unreachable: Config, s
         assert endpoints.health.liveness().ok
     finally:
         endpoints.close()
+
+
+def test_a_slow_look_keeps_the_last_answer_until_the_broker_is_silent_too_long(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that takes over a second to answer failed one readiness probe each time
+    the cached answer ran out; one silent for longer than STALE_SECONDS is unreachable."""
+    clock = Clock()
+    probe = BrokerProbe(unreachable, [], clock=clock)
+    release = threading.Event()
+    looks = 0
+
+    def ready_then_slow() -> str | None:
+        nonlocal looks
+        looks += 1
+        if looks > 1:
+            release.wait(BOUND_S * 3)
+        return None
+
+    monkeypatch.setattr(probe, "_check", ready_then_slow)
+    try:
+        assert answered_within(BOUND_S, probe.check) is None
+        clock.now += CACHE_SECONDS + 1
+        assert answered_within(BOUND_S, probe.check) is None  # the look in hand is slow
+        clock.now += STALE_SECONDS
+        silent = answered_within(BOUND_S, probe.check)
+        assert silent is not None and silent.startswith("broker unreachable at ")
+        assert looks == 2
+    finally:
+        release.set()
+        probe.close()
