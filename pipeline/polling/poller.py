@@ -107,6 +107,11 @@ class PollResult:
     """A WARC backfill has more to deliver: poll again right away."""
 
     @property
+    def new_entries(self) -> int:
+        """How many of ``entries`` are new (the rest were fetched before and are updated)."""
+        return len(self.entries) - self.updated
+
+    @property
     def not_modified(self) -> bool:
         return self.status == "not_modified"
 
@@ -484,7 +489,7 @@ class FeedPoller:
         return after
 
     def _count_entries(self, feed: FeedConfig, result: PollResult) -> None:
-        metrics.ENTRIES.labels(feed.name).inc(len(result.entries) - result.updated)
+        metrics.ENTRIES.labels(feed.name).inc(result.new_entries)
         metrics.UPDATED.labels(feed.name, "fetched").inc(result.updated)
         if result.updates_waiting:
             metrics.UPDATED.labels(feed.name, "waiting").inc(result.updates_waiting)

@@ -210,7 +210,7 @@ class Scheduler:
                 interval = self.policy.adapt(
                     feed,
                     interval,
-                    new_entries=len(result.entries) - result.updated,
+                    new_entries=result.new_entries,
                     ttl_seconds=result.ttl_seconds,
                 )
             self._interval[name] = interval

@@ -45,7 +45,7 @@ class RunSummary:
         self.feeds_failed += result.error is not None and not result.deferred
         self.feeds_not_modified += result.not_modified
         self.feeds_partial += bool(result.child_errors)
-        self.entries += len(result.entries) - result.updated
+        self.entries += result.new_entries
         self.updated_entries += result.updated
 
     def count_stored(self, message: Message) -> None:
