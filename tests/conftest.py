@@ -40,6 +40,23 @@ def _script(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+SERVICE_MARKS = {
+    "postgres_server_url": "postgres",
+    "postgres_url": "postgres",
+    "kafka_bootstrap": "kafka",
+}
+"""A test that asks for one of these fixtures needs that service, so it carries its marker
+whether or not its module says so: ``-m "not postgres"`` must never start PostgreSQL."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            mark = SERVICE_MARKS.get(fixture)
+            if mark is not None and item.get_closest_marker(mark) is None:
+                item.add_marker(mark)
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """URL of a PostgreSQL server's maintenance database (tests create their own)."""
