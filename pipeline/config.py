@@ -185,6 +185,13 @@ class KafkaConfig(_Section):
 
 class StorageConfig(_Section):
     url: str = "sqlite:///data/newsflow.db"
+    dead_letter_retention_hours: float = Field(
+        default=30 * 24,
+        gt=0,
+        le=10 * 365 * 24,
+        description="Embedded: a dead letter that has not failed again for this long is"
+        " removed (on Kafka the topics' kafka.dlq_retention_hours does the same).",
+    )
 
     @field_validator("url")
     @classmethod

@@ -75,6 +75,11 @@ class DeadLetterInfo:
     leaves it to ``newsflow dlq replay``."""
 
     @property
+    def last_failed_at(self) -> str:
+        """Each record of a letter topic is one failure: its own."""
+        return self.failed_at
+
+    @property
     def source(self) -> str:
         """Where the failed record was: ``news.pages[3]@1207``."""
         return record_place(self.source_topic, self.source_partition, self.source_offset)

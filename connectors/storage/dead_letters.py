@@ -75,9 +75,11 @@ MIGRATIONS = (
     ),
 )
 
+_LAST_FAILED = "COALESCE(last_failed_at, created_at)"
+"""A letter's last failure (letters from before migration 2 have only their first)."""
 _COLUMNS = (
     "id, stage, topic, error_class, reason, error, payload, created_at,"
-    " letter_key, attempts, COALESCE(last_failed_at, created_at), retry_at"
+    f" letter_key, attempts, {_LAST_FAILED}, retry_at"
 )
 
 RetrySchedule = Callable[[int], datetime | None]
@@ -262,14 +264,39 @@ class DeadLetterRepository:
     def remove(self, letter_id: int) -> None:
         self.db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))
 
-    def remove_matching(self, *, stage: str | None, reason: str | None) -> int:
-        """Remove every letter of ``stage`` and ``reason`` (None: any); how many went."""
-        chosen = [(column, value) for column, value in (("stage", stage), ("reason", reason))]
-        chosen = [(column, value) for column, value in chosen if value is not None]
-        clause = " AND ".join(f"{column} = ?" for column, _ in chosen) or "1 = 1"
+    def remove_matching(
+        self,
+        *,
+        stage: str | None,
+        reason: str | None,
+        failed_before: datetime | None = None,
+    ) -> int:
+        """Remove every letter of ``stage`` and ``reason`` whose last failure was before
+        ``failed_before`` (None: any); how many went."""
+        chosen: list[tuple[str, str]] = [
+            (f"{column} = ?", value)
+            for column, value in (("stage", stage), ("reason", reason))
+            if value is not None
+        ]
+        if failed_before is not None:
+            chosen.append((f"{_LAST_FAILED} < ?", _stamp(failed_before)))
+        clause = " AND ".join(condition for condition, _ in chosen) or "1 = 1"
         removed = self.db.execute(
             f"DELETE FROM dead_letters WHERE {clause} RETURNING id",
             tuple(value for _, value in chosen),
+        )
+        return len(removed)
+
+    def expire(self, failed_before: datetime) -> int:
+        """Remove the letters that last failed before ``failed_before`` and that the service
+        is not going to try again; how many went.
+
+        A letter with a ``retry_at`` is still in the service's hands (waiting for its
+        time, or leased), however old its first failure.
+        """
+        removed = self.db.execute(
+            f"DELETE FROM dead_letters WHERE retry_at IS NULL AND {_LAST_FAILED} < ? RETURNING id",
+            (_stamp(failed_before),),
         )
         return len(removed)
 

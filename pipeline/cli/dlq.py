@@ -7,11 +7,12 @@ why, or in ``news.retry`` while it waits for its time to be fetched again;
 is a row of the store; ``replay`` runs its message through the rest of the
 pipeline here and stores it (:mod:`pipeline.runtime.replay`). ``drop``
 discards letters whose cause will never be fixed. Either way only letters of
-one stage or reason can be chosen (the others stay pending)::
+one stage, reason or age can be chosen (the others stay pending)::
 
     newsflow dlq list --reason undecodable
     newsflow dlq replay --stage extract
     newsflow dlq drop --reason http_404
+    newsflow dlq drop --older-than 14
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from typing import Any, TextIO
 
 from connectors.kafka.dlq import DeadLetter, ReplayResult, letter_queues, pending_letters, replay
@@ -27,10 +29,12 @@ from connectors.storage import open_store
 from pipeline.cli.common import config_from, counted, existing_store_url, printable
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.models import utcnow
 from pipeline.runtime.outcome import LetterFilter
 from pipeline.topology import STAGES
 
 PREVIEW_CHARS = 120
+MAX_DAYS = 100 * 365
 
 
 def register(sub: Any) -> None:
@@ -64,11 +68,36 @@ def register(sub: Any) -> None:
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=STAGES, help="only letters of this stage")
     parser.add_argument("--reason", help="only letters with this reason (undecodable, ...)")
+    parser.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="only letters that last failed more than DAYS days ago (fractions allowed)",
+    )
+
+
+def _days(text: str) -> timedelta:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 < days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"a number of days above 0, at most {MAX_DAYS}: {text!r}")
+    return timedelta(days=days)
+
+
+def _letter_filter(args: argparse.Namespace) -> LetterFilter:
+    older_than: timedelta | None = args.older_than
+    return LetterFilter(
+        stage=args.stage,
+        reason=args.reason,
+        failed_before=None if older_than is None else utcnow() - older_than,
+    )
 
 
 def handle_list(args: argparse.Namespace) -> int:
     config = config_from(args)
-    letters = LetterFilter(stage=args.stage, reason=args.reason)
+    letters = _letter_filter(args)
     if config.transport == "embedded":
         return list_stored(config, letters, as_json=args.json)
     count = 0
@@ -76,7 +105,7 @@ def handle_list(args: argparse.Namespace) -> int:
         for letter in pending_letters(config.kafka, queue, include_replayed=args.all):
             if letter.info is not None and not letters.matches(letter.info):
                 continue
-            if letter.info is None and (args.stage or args.reason):
+            if letter.info is None and letters != LetterFilter():
                 continue
             write_letter(sys.stdout, letter, as_json=args.json)
             count += 1
@@ -86,9 +115,10 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_replay(args: argparse.Namespace) -> int:
     config = config_from(args)
+    letters = _letter_filter(args)
     if config.transport == "embedded":
-        return replay_stored(config, LetterFilter(stage=args.stage, reason=args.reason))
-    result = replay_queues(config, LetterFilter(stage=args.stage, reason=args.reason))
+        return replay_stored(config, letters)
+    result = replay_queues(config, letters)
     print(
         f"newsflow: replayed {counted(result.replayed, 'dead letter')}; {result.kept} kept"
         + (f" ({result.invalid} without valid headers)" if result.invalid else ""),
@@ -98,13 +128,15 @@ def handle_replay(args: argparse.Namespace) -> int:
 
 
 def handle_drop(args: argparse.Namespace) -> int:
-    if not (args.stage or args.reason or args.all):
-        raise InputError("say which letters to drop: --stage, --reason, or --all")
+    letters = _letter_filter(args)
+    if letters == LetterFilter() and not args.all:
+        raise InputError("say which letters to drop: --stage, --reason, --older-than, or --all")
     config = config_from(args)
-    letters = LetterFilter(stage=args.stage, reason=args.reason)
     if config.transport == "embedded":
         with open_store(existing_store_url(config), access="write") as store:
-            dropped = store.dead_letters.remove_matching(stage=args.stage, reason=args.reason)
+            dropped = store.dead_letters.remove_matching(
+                stage=letters.stage, reason=letters.reason, failed_before=letters.failed_before
+            )
             kept = store.dead_letters.count()
     else:
         result = replay_queues(config, letters, drop=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from prometheus_client import Counter
@@ -61,18 +62,36 @@ class Lettered(Protocol):
     @property
     def reason(self) -> str: ...
 
+    @property
+    def last_failed_at(self) -> str:
+        """ISO 8601 time of the letter's latest failure."""
+        ...
+
 
 @dataclass(frozen=True)
 class LetterFilter:
-    """Which dead letters a command acts on: all, or those of one stage and/or reason."""
+    """Which dead letters a command acts on: all, or those of one stage and/or reason,
+    and/or those that last failed before ``failed_before``."""
 
     stage: str | None = None
     reason: str | None = None
+    failed_before: datetime | None = None
 
     def matches(self, letter: Lettered) -> bool:
-        return (self.stage is None or letter.stage == self.stage) and (
-            self.reason is None or letter.reason == self.reason
+        return (
+            (self.stage is None or letter.stage == self.stage)
+            and (self.reason is None or letter.reason == self.reason)
+            and (self.failed_before is None or _failed_before(letter, self.failed_before))
         )
+
+
+def _failed_before(letter: Lettered, moment: datetime) -> bool:
+    """A letter whose time cannot be read is not known to be old: it does not match."""
+    try:
+        failed = datetime.fromisoformat(letter.last_failed_at)
+    except ValueError:
+        return False
+    return (failed if failed.tzinfo else failed.replace(tzinfo=UTC)) < moment
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from pipeline.models import FeedEntry
 from pipeline.polling.poller import FeedPoller, PollResult
 from pipeline.polling.scheduler import Scheduler
 from pipeline.runtime.embedded import EmbeddedPipeline
+from pipeline.runtime.letter_expiry import LetterExpiry
 from pipeline.runtime.polls import poll_in_parallel
 from pipeline.runtime.retry_later import LetterRetry
 from pipeline.runtime.summary import RunSummary
@@ -73,6 +74,7 @@ class EmbeddedService:
         # opened (above) must stop the service before any process exists to outlive it.
         self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
         self.letter_retry = LetterRetry(resources.dead_letters, self._submit_letters)
+        self.letter_expiry = LetterExpiry.from_config(resources.dead_letters, config.storage)
         self._summary = RunSummary()
         self._store_tries = 0
         self._store_back_at: float | None = None
@@ -83,6 +85,7 @@ class EmbeddedService:
         stop = stop or threading.Event()
         summary = RunSummary()
         pending = [f for f in self.config.feeds if f.enabled]
+        self.letter_expiry.run_due()
         if self.progress is not None:
             self.progress.expect("feeds", len(pending))
         while pending and not stop.is_set():
@@ -108,6 +111,7 @@ class EmbeddedService:
                     self._poll_and_process(due, summary, stop)
                 if self.letter_retry.run_due():
                     self.pipeline.drain(stop)
+                self.letter_expiry.run_due()
             except StoreUnavailable as exc:
                 self._wait_for_store(exc, stop)
                 continue

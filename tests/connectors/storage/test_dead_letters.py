@@ -183,3 +183,64 @@ def test_a_leased_letter_whose_service_died_comes_due_again_when_the_lease_ends(
     assert (again.id, again.attempts) == (taken.id, taken.attempts)
     assert letters.settle(again.id, again.attempts) is True
     assert letters.count() == 0
+
+
+def age(db: Database, key: str, days: float) -> None:
+    """Make the letter of ``key`` look as if it last failed ``days`` ago."""
+    then = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    db.execute("UPDATE dead_letters SET last_failed_at = ? WHERE letter_key = ?", (then, key))
+
+
+def test_expire_removes_letters_not_failed_again_within_the_retention_unless_scheduled(
+    db: Database,
+) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key="old", error="old")
+    add(letters, key="recent", error="recent")
+    letters.add(
+        stage="fetch", topic="items", error_class="FetchTimeout", reason="timeout",
+        error="scheduled", payload="{}", letter_key="old but scheduled",
+        retry=lambda _: datetime.now(UTC) + timedelta(hours=1),
+    )  # fmt: skip
+    age(db, "old", days=40)
+    age(db, "recent", days=2)
+    age(db, "old but scheduled", days=40)
+
+    assert letters.expire(datetime.now(UTC) - timedelta(days=30)) == 1
+
+    assert sorted(error for _, _, error, _ in all_letters(letters)) == ["recent", "scheduled"]
+
+
+def test_a_letter_failing_again_is_young_again(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key="k", error="first")
+    age(db, "k", days=40)
+    add(letters, key="k", error="again")
+
+    assert letters.expire(datetime.now(UTC) - timedelta(days=30)) == 0
+    assert letters.count() == 1
+
+
+def test_a_letter_from_before_last_failed_at_existed_ages_from_its_first_failure(
+    db: Database,
+) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, key="k", error="old")
+    then = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    db.execute("UPDATE dead_letters SET last_failed_at = NULL, created_at = ?", (then,))
+
+    assert letters.expire(datetime.now(UTC) - timedelta(days=30)) == 1
+
+
+def test_remove_matching_can_choose_by_age(db: Database) -> None:
+    letters = DeadLetterRepository(db)
+    add(letters, stage="fetch", key="old fetch", error="a")
+    add(letters, stage="extract", key="old extract", error="b")
+    add(letters, stage="fetch", key="new fetch", error="c")
+    age(db, "old fetch", days=10)
+    age(db, "old extract", days=10)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+
+    assert letters.remove_matching(stage="fetch", reason=None, failed_before=week_ago) == 1
+    assert letters.remove_matching(stage=None, reason=None, failed_before=week_ago) == 1
+    assert [error for _, _, error, _ in all_letters(letters)] == ["c"]

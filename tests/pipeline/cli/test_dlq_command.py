@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,8 +139,39 @@ def test_drop_discards_the_letters_of_a_reason(
 def test_drop_says_which_letters_and_all_drops_every_one(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(InputError, match="--stage, --reason, or --all"):
+    with pytest.raises(InputError, match="--stage, --reason, --older-than, or --all"):
         run(["--config", str(config_file), "dlq", "drop"])
 
     assert run(["--config", str(config_file), "dlq", "drop", "--all"]) == 0
     assert "dropped 2 dead letters; 0 kept" in capsys.readouterr().err
+
+
+def test_older_than_chooses_letters_by_their_last_failure(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = config_file.read_text(encoding="utf-8").split()[2]
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    with open_store(url) as store:
+        store.db.execute("UPDATE dead_letters SET last_failed_at = ? WHERE id = 2", (ten_days_ago,))
+
+    assert run(["--config", str(config_file), "dlq", "list", "--older-than", "7"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("#2  fetch  http_410")
+
+    assert run(["--config", str(config_file), "dlq", "drop", "--older-than", "10.5"]) == 0
+    assert "dropped 0 dead letters; 2 kept" in capsys.readouterr().err
+    assert run(["--config", str(config_file), "dlq", "drop", "--older-than", "7"]) == 0
+    assert "dropped 1 dead letter; 1 kept" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days", ["abc", "0", "-3", "nan", "1e9"])
+def test_older_than_takes_a_positive_number_of_days(
+    config_file: Path, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run(["--config", str(config_file), "dlq", "drop", "--older-than", days])
+
+    assert exit_.value.code == 2
+    assert f"--older-than: a number of days above 0, at most 36500: '{days}'" in (
+        capsys.readouterr().err
+    )

@@ -8,6 +8,7 @@ read of every pending letter's body at each scrape.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -89,3 +90,30 @@ def test_letters_are_read_again_only_when_a_letter_topic_moved(
     # the group's offsets become visible once the drop's transaction is settled
     wait_for(lambda: view.count(admin, consumer) == 1, timeout=10, what="the drop to be seen")
     assert [letter.info.reason for letter in view.newest(admin, consumer, 20)] == ["http_503"]
+
+
+def test_a_drop_by_age_takes_only_letters_that_failed_before_the_time(
+    kafka_env: KafkaEnv, clients: tuple[Any, CountedPolls]
+) -> None:
+    """``newsflow dlq drop --older-than``: each record of a letter topic is one failure, of
+    its own ``failed_at``; one whose time cannot be read is not known to be old."""
+    admin, consumer = clients
+    kafka_env.create_topics()
+    write_letters(kafka_env, "dlq", ["http_404"], failed_at="2026-10-01T08:00:00.000Z")
+    write_letters(kafka_env, "dlq", ["http_410"], failed_at="2026-11-20T08:00:00.000Z")
+    write_letters(kafka_env, "dlq", ["http_451"], failed_at="yesterday")
+    queue = dead_letters(kafka_env.config.kafka)
+
+    result = replay(
+        kafka_env.config.kafka,
+        LetterFilter(failed_before=datetime(2026, 11, 1, tzinfo=UTC)),
+        queue=queue,
+        drop=True,
+    )
+
+    assert (result.dropped, result.kept) == (1, 2)
+    view = PendingView(kafka_env.config.kafka)
+    wait_for(lambda: view.count(admin, consumer) == 2, timeout=10, what="the drop to be seen")
+    assert sorted(letter.info.reason for letter in view.newest(admin, consumer, 20)) == [
+        "http_410", "http_451",
+    ]  # fmt: skip
