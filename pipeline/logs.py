@@ -20,12 +20,15 @@ import json
 import logging
 import sys
 import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler, QueueListener
 from multiprocessing.context import BaseContext
 from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any, Literal, TextIO
 
 CONTEXT_KEYS = ("event", "feed", "url", "stage", "article_id", "reason", "topic", "count")
@@ -85,19 +88,26 @@ RECENT = RecentRecords()
 
 
 class ChildRecords:
-    """The warnings and errors of worker processes, into this process's :data:`RECENT`.
+    """The warnings and errors of worker processes, into this process's :data:`RECENT`,
+    and the level they log at, from this process's.
 
     A worker process writes its log lines to the stream itself; without this,
     the status page (served by the parent) would show none of its warnings,
     though most of an article's problems are met where it is extracted. Give
     :attr:`queue` to the workers' :func:`setup` (``recent_to``); a thread
     here moves what arrives into :data:`RECENT` until :meth:`stop`.
+
+    A reload's ``service.log_level`` (:func:`set_level`) is written to :attr:`level`,
+    which the workers follow (``level_from``): an operator turning on DEBUG to see
+    why pages fail wants the lines of the processes that extract them.
     """
 
     def __init__(self, context: BaseContext) -> None:
         self.queue: Queue[Any] = context.Queue()
+        self.level: Synchronized[int] = context.Value("i", logging.getLogger().level, lock=False)
         self._listener = QueueListener(self.queue, RECENT, respect_handler_level=True)
         self._listener.start()
+        _LEVEL_FOLLOWERS.add(self)
 
     def stop(self) -> None:
         """After the workers are gone: take in what they sent, end the thread."""
@@ -130,6 +140,9 @@ class StatusLine:
 
 
 STATUS_LINE = StatusLine()
+_LEVEL_FOLLOWERS: weakref.WeakSet[ChildRecords] = weakref.WeakSet()
+LEVEL_CHECK_SECONDS = 1.0
+"""How soon a worker process takes a level its service was reloaded with."""
 
 
 class _TerminalAwareHandler(logging.StreamHandler[TextIO]):
@@ -165,10 +178,12 @@ def setup(
     stream: TextIO | None = None,
     *,
     recent_to: Queue[Any] | None = None,
+    level_from: Synchronized[int] | None = None,
 ) -> None:
     """Log to ``stream`` (stderr) in ``fmt``; warnings and errors also go to :data:`RECENT`,
     or, in a worker process, to the service's through ``recent_to``
-    (:attr:`ChildRecords.queue`)."""
+    (:attr:`ChildRecords.queue`), at the service's level from then on with ``level_from``
+    (:attr:`ChildRecords.level`)."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
@@ -178,14 +193,33 @@ def setup(
     if recent_to is not None:
         recent = QueueHandler(recent_to)
         recent.setLevel(logging.WARNING)
-    root = logging.getLogger()
-    root.handlers[:] = [handler, recent]
-    root.setLevel(level)
-    for noisy in ("kafka", "trafilatura", "urllib3", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
-    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    logging.getLogger().handlers[:] = [handler, recent]
+    _apply_level(logging.getLevelNamesMapping()[level])
+    if level_from is not None:
+        threading.Thread(
+            target=_follow_level, args=(level_from,), name="log-level", daemon=True
+        ).start()
 
 
 def set_level(level: str) -> None:
-    """Change the level at run time (a config reload)."""
+    """Change the level at run time (a config reload), here and in the worker processes."""
+    number = logging.getLevelNamesMapping()[level]
+    _apply_level(number)
+    for children in list(_LEVEL_FOLLOWERS):
+        children.level.value = number
+
+
+def _apply_level(level: int) -> None:
     logging.getLogger().setLevel(level)
+    libraries = logging.INFO if level <= logging.DEBUG else logging.WARNING
+    for noisy in ("kafka", "trafilatura", "urllib3", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(libraries)
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+
+def _follow_level(level: Synchronized[int]) -> None:
+    """In a worker process, for its life: take the service's level when it changes."""
+    while True:
+        if logging.getLogger().level != level.value:
+            _apply_level(level.value)
+        time.sleep(LEVEL_CHECK_SECONDS)

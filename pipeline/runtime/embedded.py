@@ -60,6 +60,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from prometheus_client import Counter
@@ -170,7 +171,9 @@ _PROCESS_PHASES: list[Phase] = []
 _PROCESS_LINES = DeferredLines()
 
 
-def _init_process_worker(config: Config, recent_to: Queue[Any]) -> None:
+def _init_process_worker(
+    config: Config, recent_to: Queue[Any], level_from: Synchronized[int]
+) -> None:
     """Set up an extraction process: its log format, its stages, and its exit when the
     service dies.
 
@@ -183,7 +186,12 @@ def _init_process_worker(config: Config, recent_to: Queue[Any]) -> None:
     the slower set-up) ends this process then, at once: its results would have
     nobody to go to.
     """
-    logs.setup(config.service.log_format, config.service.log_level, recent_to=recent_to)
+    logs.setup(
+        config.service.log_format,
+        config.service.log_level,
+        recent_to=recent_to,
+        level_from=level_from,
+    )
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config, deferred_lines=_PROCESS_LINES)
@@ -620,7 +628,7 @@ class EmbeddedPipeline:
                 self._processes,
                 mp_context=context,
                 initializer=_init_process_worker,
-                initargs=(self.config, self._child_records.queue),
+                initargs=(self.config, self._child_records.queue, self._child_records.level),
             )
         return self._extract_pool
 

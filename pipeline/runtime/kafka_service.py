@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from typing import TYPE_CHECKING, Any
 
 from connectors.kafka.clients import make_admin, make_consumer
@@ -213,7 +214,14 @@ class WorkerProcesses:
         assert self._child_records is not None, "start() first"
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.config, worker, self._stop, self._results, self._child_records.queue),
+            args=(
+                self.config,
+                worker,
+                self._stop,
+                self._results,
+                self._child_records.queue,
+                self._child_records.level,
+            ),
             name=f"newsflow-{worker}",
         )
         process.start()
@@ -267,6 +275,7 @@ def _worker_main(
     stop: Any,
     results: multiprocessing.queues.Queue[RunSummary],
     recent_to: multiprocessing.queues.Queue[Any],
+    level_from: Synchronized[int],
 ) -> None:
     """Entry point of a worker process: run until the supervisor's stop event, report.
 
@@ -281,7 +290,12 @@ def _worker_main(
 
     local_stop = threading.Event()
     exit_with_parent(local_stop.set, grace_s=ORPHAN_GRACE_S)
-    setup(config.service.log_format, config.service.log_level, recent_to=recent_to)
+    setup(
+        config.service.log_format,
+        config.service.log_level,
+        recent_to=recent_to,
+        level_from=level_from,
+    )
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
         summary = run_worker(config, worker, local_stop)

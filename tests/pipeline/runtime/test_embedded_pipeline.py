@@ -7,8 +7,10 @@ thread (``extract.workers: 1``) or in a process pool (2 workers).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import generate_site_pages
+from pipeline import logs
 from pipeline.config import Config, parse_config
 from pipeline.extraction import load_rules
 from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
@@ -246,3 +249,29 @@ def _extract_text(stage: ExtractStage, entry: FeedEntry) -> str:
     [article] = stage.process(FetchedPage(entry=entry, url=entry.url, html=entry.body or ""))
     assert isinstance(article, ExtractedArticle)
     return article.text
+
+
+def test_extraction_processes_follow_a_reloaded_log_level(tmp_path: Path) -> None:
+    """SIGHUP with ``service.log_level: DEBUG`` reaches the processes that extract pages
+    (within ``LEVEL_CHECK_SECONDS``), not only the service's own."""
+    config = make_config(tmp_path / "news.db", 2)
+    resources = Resources(config)
+    pipeline = EmbeddedPipeline(config, resources)
+    pool = pipeline._extract_executor()
+    assert pool is not None
+    previous = logging.getLevelName(logging.getLogger().level)
+    logs.set_level("INFO")
+    try:
+        root_level = logging.getLogger().getEffectiveLevel
+        assert {pool.submit(root_level).result(timeout=60) for _ in range(4)} == {logging.INFO}
+
+        logs.set_level("DEBUG")
+        time.sleep(logs.LEVEL_CHECK_SECONDS * 2)
+
+        levels = [pool.submit(root_level) for _ in range(20)]
+        assert {level.result(timeout=10) for level in levels} == {logging.DEBUG}
+        assert logging.getLogger("urllib3").level == logging.INFO  # the parent, as at start
+    finally:
+        logs.set_level(previous)
+        pipeline.close()
+        resources.close()
