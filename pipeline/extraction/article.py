@@ -84,9 +84,10 @@ def extract_article(
         source=source_of(url),
         max_removed_share=config.max_removed_share,
     )
-    page_date = declared_dates(html).page_date(page.date)
+    declared = declared_dates(html)
+    page_date = declared.page_date(page.date)
     date = choose_date(
-        _date_witnesses(page_date, entry),
+        _date_witnesses(declared.with_time_of_day(page_date), entry),
         now=now,
         disagreement=timedelta(days=config.date_disagreement_days),
         future_tolerance=timedelta(minutes=config.future_tolerance_minutes),

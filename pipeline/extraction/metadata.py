@@ -8,6 +8,8 @@ JSON-LD, Open Graph, ``<time>``, URL, text). :func:`choose_date` picks one:
   ``future_date`` and only used when nothing else is available;
 * when entry and page agree (within ``disagreement``), the more precise one
   wins (a page date without time of day gives way to the entry's timestamp);
+  a page date that is a day only (htmldate read it from the URL) first takes the
+  time the page declares for that day (:meth:`DeclaredDates.with_time_of_day`);
 * when they disagree, ``date_disagreement`` is flagged and the page's date is
   used: it is the publisher's statement on the article itself, while feeds
   often carry the time an item was (re)listed.
@@ -89,6 +91,25 @@ class DeclaredDates:
         if any(value.startswith(extracted[:10]) for value in self.real):
             return extracted
         return self.real[0] if self.real else None
+
+    def with_time_of_day(self, page_date: str | None) -> str | None:
+        """``page_date``, or the time the page declares on that day when it is a day only.
+
+        htmldate takes a date in the URL (``/2026/11/19/``) before the page's metadata,
+        and gives it without a time; read as midnight UTC, the article would look
+        published hours before a copy that came out later that day, and dedup would take
+        the copy for the original. With no feed date to make up for it (WARC backfills,
+        sitemaps without dates), the page's own ``article:published_time`` or JSON-LD
+        ``datePublished`` of the same day says when it was published.
+        """
+        witness = parse_page_date(page_date)
+        if page_date is None or witness is None or witness.precise:
+            return page_date
+        for value in self.real:
+            timed = parse_page_date(value) if value.startswith(page_date[:10]) else None
+            if timed is not None and timed.precise:
+                return value
+        return page_date
 
 
 def declared_dates(html: str) -> DeclaredDates:

@@ -102,6 +102,20 @@ def test_metadata_of_an_ordinary_article(rules: ResidueRules) -> None:
     assert result.text.startswith("Budget approved\nThe regional council approved")
 
 
+@pytest.mark.parametrize("page", MANIFEST["pages"], ids=[p["id"] for p in MANIFEST["pages"]])
+def test_without_a_feed_date_the_page_gives_its_publication_time(
+    page: dict[str, str], rules: ResidueRules
+) -> None:
+    """A WARC backfill or a sitemap without dates has only the page's date. htmldate reads
+    the day from a URL like /2026/11/19/ and drops the time the page declares: 10 of the 18
+    demo pages were stored at midnight UTC, and a WARC of the demo made the syndicated copy
+    (11:05, stored as 00:00) the original of the article it copied (07:40)."""
+    html = (REPO / "demo" / page["file"]).read_text(encoding="utf-8")
+    result = extract(html, rules, url=page["url"])
+    assert result.published_at == datetime.fromisoformat(page["published"])
+    assert result.flags == []
+
+
 def test_a_future_page_date_is_flagged(rules: ResidueRules) -> None:
     html = ARTICLE.format(date="2027-06-01T10:00:00+00:00")
     result = extract(html, rules)

@@ -113,6 +113,16 @@ def test_htmldate_is_the_witness_unless_it_made_its_date_up_from_an_impossible_o
     assert both.page_date("2024-02-01") == "2024-03-04T10:00:00+01:00"
 
 
+def test_a_day_only_page_date_takes_the_time_the_page_declares_that_day() -> None:
+    declared = DeclaredDates(("2024-03-03T23:00:00Z", "2024-03-04T10:00:00+01:00"))
+    assert declared.with_time_of_day("2024-03-04T00:00:00") == "2024-03-04T10:00:00+01:00"
+    assert declared.with_time_of_day("2024-03-04") == "2024-03-04T10:00:00+01:00"
+    assert declared.with_time_of_day("2024-03-04T08:00:00+0000") == "2024-03-04T08:00:00+0000"
+    assert declared.with_time_of_day("2024-03-05T00:00:00") == "2024-03-05T00:00:00"
+    assert DeclaredDates(("2024-03-04",)).with_time_of_day("2024-03-04") == "2024-03-04"
+    assert declared.with_time_of_day(None) is None
+
+
 def test_no_witness_no_date() -> None:
     assert choose() == (None, None, [])
 
