@@ -273,10 +273,14 @@ class FeedPoller:
         queue = [(url, 1) for url in children]
         budget = self.limits.max_child_sitemaps
         seen = {feed.url}
+        indexes = {feed.url}
+        loops: list[str] = []
         deadline = started + CHILD_TIME_FACTOR * self.config.fetch.deadline
         while queue and budget > 0:
             url, depth = queue.pop(0)
             if url in seen:
+                if url in indexes:
+                    loops.append(url)
                 continue
             if time.monotonic() > deadline:
                 metrics.CHILD_FAILURES.labels(feed.name, "time_budget").inc()
@@ -292,10 +296,14 @@ class FeedPoller:
                 errors.append(f"{url}: {exc}")
                 continue
             documents.append(child)
+            if child.parsed and child.parsed.child_sitemaps:
+                indexes.add(url)
             if child.parsed and depth < MAX_SITEMAP_DEPTH:
                 queue.extend((u, depth + 1) for u in child.parsed.child_sitemaps)
         if errors:
             _child_failures(feed, children_fetched=len(documents) - 1, errors=errors)
+        if loops:
+            _sitemap_loops(feed, loops, children=documents[1:])
         return documents, errors
 
     def _document(self, feed: FeedConfig, url: str, state: FeedState) -> _Document:
@@ -619,6 +627,22 @@ def _child_failures(feed: FeedConfig, *, children_fetched: int, errors: list[str
         "%s: %d child sitemaps failed (%d read); first: %s", feed.name, len(errors),
         children_fetched, errors[0], extra={"feed": feed.name, "event": "child_sitemaps_failed"},
     )  # fmt: skip
+
+
+def _sitemap_loops(feed: FeedConfig, loops: list[str], *, children: list[_Document]) -> None:
+    """Indexes listed again after they were read (an index listing itself, two listing each
+    other) are counted; when the index leads to nothing else, that is the feed's failure,
+    not a healthy feed that never yields an entry."""
+    for _ in loops:
+        metrics.CHILD_FAILURES.labels(feed.name, "loop").inc()
+    if any(child.parsed is None or not child.parsed.child_sitemaps for child in children):
+        return  # a sitemap of pages was read (or was unchanged): the loop costs nothing
+    raise FeedError(
+        f"the sitemap index leads back to {loops[0]}, already read, and to no sitemap of"
+        " pages (an index listing itself, or indexes listing each other): nothing to read",
+        feed=feed.name,
+        reason="sitemap_loop",
+    )
 
 
 def _internal(feed: FeedConfig, error: Exception) -> FeedError:

@@ -362,6 +362,50 @@ def test_an_index_whose_every_child_fails_is_the_feeds_failure(
     assert "every child sitemap of the index failed (3)" in str(result.error)
 
 
+def _loops_counted(feed: str) -> float:
+    labels = {"feed": feed, "reason": "loop"}
+    return REGISTRY.get_sample_value("newsflow_feed_child_sitemap_failures_total", labels) or 0.0
+
+
+@pytest.mark.parametrize("shape", ["itself", "each-other"])
+def test_an_index_that_leads_only_back_to_itself_is_the_feeds_failure(
+    repo: FeedStateRepository, shape: str
+) -> None:
+    """It was polled "ok" with no entries, every time, with no word in the log or metrics."""
+    other = "https://news.example.com/sitemap-other.xml"
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(SITEMAP_INDEX)})
+    if shape == "each-other":
+        fetcher.bodies = {SITEMAP_INDEX: index(other), other: index(SITEMAP_INDEX)}
+    feed = FeedConfig(name=f"loop-{shape}", url=SITEMAP_INDEX)
+    before = _loops_counted(feed.name)
+
+    result = FeedPoller(fetcher, repo, make_config()).poll(feed)
+
+    assert result.status == "error" and result.error is not None
+    assert result.error.reason == "sitemap_loop"
+    assert f"leads back to {SITEMAP_INDEX}, already read" in str(result.error)
+    assert _loops_counted(feed.name) == before + 1
+
+
+def test_an_index_listing_itself_beside_its_sitemaps_is_read_as_usual(
+    repo: FeedStateRepository,
+) -> None:
+    child = "https://news.example.com/sitemap-news.xml"
+    fetcher = FakeFetcher(
+        {SITEMAP_INDEX: index(SITEMAP_INDEX, child), child: sitemap("https://news.example.com/1")}
+    )
+    feed = FeedConfig(name="self-listed", url=SITEMAP_INDEX)
+    before = _loops_counted(feed.name)
+
+    result = FeedPoller(fetcher, repo, make_config()).poll(feed)
+
+    assert result.status == "ok" and [e.url for e in result.entries] == [
+        "https://news.example.com/1"
+    ]
+    assert result.child_errors == []
+    assert _loops_counted(feed.name) == before + 1
+
+
 def test_some_failing_children_are_logged_once(
     repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
 ) -> None:
