@@ -206,6 +206,24 @@ def test_a_service_exposes_the_metrics_port_of_every_pod(manifests: list[dict[st
     assert port["targetPort"] == "http" and port["port"] == 8088
 
 
+def test_prometheus_discovers_each_pod_once(manifests: list[dict[str, Any]]) -> None:
+    """Scrape annotations on the pods and on their Service: the usual annotation-based
+    config (jobs kubernetes-pods and kubernetes-service-endpoints) scrapes each pod twice,
+    and every sum the dashboard draws (messages, ready processes, lag) doubles."""
+    scraped_pods = [
+        name
+        for name, deployment in _of_kind(manifests, "Deployment").items()
+        if _scraped(deployment["spec"]["template"]["metadata"])
+    ]
+    assert scraped_pods == [f"newsflow-{stage}" for stage in STAGES]
+    services = _of_kind(manifests, "Service")
+    assert not [name for name, service in services.items() if _scraped(service["metadata"])]
+
+
+def _scraped(metadata: dict[str, Any]) -> bool:
+    return str(metadata.get("annotations", {}).get("prometheus.io/scrape")).lower() == "true"
+
+
 # -- systemd ------------------------------------------------------------------------------
 
 
