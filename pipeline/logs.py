@@ -194,6 +194,7 @@ def setup(
         recent = QueueHandler(recent_to)
         recent.setLevel(logging.WARNING)
     logging.getLogger().handlers[:] = [handler, recent]
+    logging.captureWarnings(True)  # a library's warning is one event too, not raw stderr
     _apply_level(logging.getLevelNamesMapping()[level])
     if level_from is not None:
         threading.Thread(

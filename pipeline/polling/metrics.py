@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from prometheus_client import Counter, Gauge, values
 from prometheus_client.metrics import MetricWrapperBase
@@ -51,7 +52,7 @@ def show_feed(state: FeedState) -> None:
     if state.last_success_at is not None:
         LAST_SUCCESS.labels(state.feed).set(state.last_success_at)
     else:
-        with suppress(KeyError):
+        with suppress(KeyError), _removal_in_memory():
             LAST_SUCCESS.remove(state.feed)
 
 
@@ -83,15 +84,22 @@ def forget_feed(name: str) -> None:
 
 
 def _remove_feed_series(metric: MetricWrapperBase, feed: str) -> None:
-    """Remove every series of ``feed``, whatever its other labels (status, reason).
+    """Remove every series of ``feed``, whatever its other labels (status, reason)."""
+    with _removal_in_memory():
+        metric.remove_by_labels({"feed": feed})
 
-    prometheus_client warns that removal does not work whenever
-    ``PROMETHEUS_MULTIPROC_DIR`` is set; but the serving process sets it only for its
-    worker processes (:func:`pipeline.service.metrics.child_process_metrics`) and keeps its
-    own values, these among them, in memory, where removal works: the warning is silenced
-    then, and kept for a process that really writes its values to files.
+
+@contextmanager
+def _removal_in_memory() -> Iterator[None]:
+    """Silence prometheus_client's warning that removal does not work while this process
+    keeps its values in memory, where removal does work.
+
+    The library warns whenever ``PROMETHEUS_MULTIPROC_DIR`` is set; but the serving
+    process sets it only for its worker processes
+    (:func:`pipeline.service.metrics.child_process_metrics`). The warning is kept for a
+    process that really writes its values to files.
     """
     with warnings.catch_warnings():
         if not getattr(values.ValueClass, "_multiprocess", False):
             warnings.filterwarnings("ignore", "Removal of labels", UserWarning)
-        metric.remove_by_labels({"feed": feed})
+        yield

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from connectors.storage.feed_state import FeedState
 from pipeline.polling import metrics
 
 
@@ -23,5 +24,21 @@ def test_forgetting_a_feed_while_worker_processes_write_to_files_is_quiet_and_wo
         metrics.forget_feed("gone")
     sample = REGISTRY.get_sample_value(
         "newsflow_feed_failures_total", {"feed": "gone", "reason": "http_500"}
+    )
+    assert sample is None
+
+
+def test_showing_a_feed_never_polled_while_worker_processes_write_to_files_is_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At start on a fresh store every feed is shown without a last success: the raw
+    UserWarning went to stderr between the JSON log events."""
+    metrics.LAST_SUCCESS.labels("fresh").set(1.0)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.show_feed(FeedState(feed="fresh"))
+    sample = REGISTRY.get_sample_value(
+        "newsflow_feed_last_success_timestamp_seconds", {"feed": "fresh"}
     )
     assert sample is None

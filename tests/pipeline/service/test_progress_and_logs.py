@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -103,3 +104,16 @@ def test_json_events_carry_their_context_and_warnings_are_kept_for_the_page() ->
     assert second["article_id"] == "abc" and second["event"] == "dead_letter"
     (kept,) = logs.RECENT.newest(10)
     assert kept["msg"] == "extract failed: empty" and kept["reason"] == "empty"
+
+
+def test_a_library_warning_is_a_json_event_not_raw_stderr() -> None:
+    # logging remembers an earlier test's capture, which pytest has since undone
+    logging.captureWarnings(False)
+    stream = io.StringIO()
+    logs.setup("json", "INFO", stream=stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("Removal of labels has not been implemented", UserWarning, stacklevel=1)
+    [event] = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert event["level"] == "warning"
+    assert "UserWarning: Removal of labels has not been implemented" in event["msg"]
