@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,11 @@ SKIPPED = Counter(
 )
 
 _UNREADABLE = (ArchiveLoadFailed, OSError, EOFError, ValueError)
+_UNKNOWN_FORMAT = re.compile(
+    r"(?:Unknown archive format|Invalid ARC record), first line: .*?(?=(?: after \d+ records)?$)",
+    re.DOTALL,
+)
+"""warcio's message quotes the first line it met: kilobytes of binary in a damaged file."""
 
 
 class _Archive(ArchiveIterator):
@@ -173,6 +179,7 @@ class _Counted:
 def _problem(path: Path, what: str, feed: FeedConfig) -> str:
     """One printable line (warcio quotes the bytes it choked on: binary, newlines)."""
     UNREADABLE.labels(feed.name).inc()
+    what = _UNKNOWN_FORMAT.sub("not a WARC record (damaged, or another format)", what)
     text = "".join(ch if ch.isprintable() else " " for ch in " ".join(what.split()))
     return f"cannot read WARC file {path.name}: {text[:300]}"
 

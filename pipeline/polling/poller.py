@@ -402,6 +402,13 @@ class FeedPoller:
                 cursor = json.dumps({"file": str(path), "offset": batch.next_offset})
                 break
             finished.append(keys[path])
+        if len(errors) == len(paths) and not entries:
+            # Not one of the feed's files can be read: the feed failed, not "read in part".
+            raise FeedError(
+                f"{len(errors)} of {len(errors)} WARC files unreadable: {'; '.join(errors)[:500]}",
+                feed=feed.name,
+                reason="bad_warc",
+            )
         return PollResult(
             feed=feed.name,
             status="ok",

@@ -686,3 +686,22 @@ def test_no_entry_is_fetched_again_when_the_bound_is_zero(repo: FeedStateReposit
     fetcher.bodies[URL] = atom(("a", "2026-01-02T00:00:00Z"))
     result = poll_and_commit(poller)
     assert (result.entries, result.updates_waiting) == ([], 1)
+
+
+def test_a_backfill_whose_every_file_is_unreadable_fails(
+    repo: FeedStateRepository, tmp_path: Path
+) -> None:
+    """Not "read in part": nothing of it can be read. One bad file among good ones is
+    read in part, once (above)."""
+    (tmp_path / "a.warc.gz").write_bytes(b"\x1f\x8b" + bytes(range(256)) * 4)
+    feed = FeedConfig(name="cc", url=str(tmp_path / "*.warc.gz"))
+    poller = FeedPoller(FakeFetcher({}), repo, make_config())
+
+    result = poller.poll(feed)
+
+    assert result.status == "error" and result.error is not None
+    assert result.error.reason == "bad_warc"
+    assert str(result.error) == (
+        "1 of 1 WARC files unreadable: cannot read WARC file a.warc.gz:"
+        " not a WARC record (damaged, or another format)"
+    )
