@@ -20,10 +20,12 @@ from kafka.codec import has_lz4, has_snappy, has_zstd
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from connectors.kafka.errors import kafka_errors
+from connectors.kafka.library_logs import quiet_slow_task_warnings
 from pipeline.config import KafkaConfig
 from pipeline.errors import ConfigError, TransportError
 
 log = logging.getLogger(__name__)
+quiet_slow_task_warnings()
 
 _CODEC_AVAILABLE = {"zstd": has_zstd, "lz4": has_lz4, "snappy": has_snappy, "gzip": lambda: True}
 HEARTBEAT_MS = 1000
