@@ -112,6 +112,13 @@ class KafkaConfig(_Section):
     """The Kafka transport; see :mod:`pipeline.runtime.kafka_runner` for the delivery modes."""
 
     bootstrap_servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:19092"])
+    bootstrap_timeout_ms: int = Field(
+        default=15_000,
+        ge=100,
+        le=INT32_MAX,
+        description="How long a client keeps trying to reach bootstrap_servers before it"
+        " gives up (a wrong address, a broker down).",
+    )
     topic_prefix: str = Field(default="news", pattern=r"^[A-Za-z0-9._-]+$")
     group_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9._-]+$")
     partitions: int = Field(default=6, ge=1)

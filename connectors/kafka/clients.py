@@ -58,7 +58,7 @@ def connection_options(config: KafkaConfig, client_id: str) -> dict[str, Any]:
         "bootstrap_servers": list(config.bootstrap_servers),
         "client_id": client_id,
         "security_protocol": config.security_protocol,
-        "bootstrap_timeout_ms": 15_000,
+        "bootstrap_timeout_ms": config.bootstrap_timeout_ms,
     }
     if config.ssl_cafile:
         options["ssl_cafile"] = config.ssl_cafile
