@@ -12,9 +12,11 @@ Its topics are deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -427,3 +429,68 @@ def syndicated_copies(count: int, *, seed: int = 5) -> list[FeedEntry]:
         FeedEntry(feed=f"feed-{i}", feed_kind="warc", url=p.url, title=p.title, body=p.html)
         for i, p in enumerate(pages)
     ]
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class SilentBroker:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers: a broker host
+    whose process hangs (clients connect, then wait for a reply until they give up). After
+    :meth:`relay_to`, connections made from then on are relayed to a real broker instead.
+
+    Usable as a context manager; :attr:`address` is its ``host:port``.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._server.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        self._upstream: str | None = None
+        threading.Thread(target=self._accept, name="silent-broker", daemon=True).start()
+
+    def relay_to(self, address: str) -> None:
+        self._upstream = address
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            self._held.append(conn)
+            if self._upstream is not None:
+                host, port = self._upstream.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)))
+                self._held.append(upstream)
+                for source, sink in ((conn, upstream), (upstream, conn)):
+                    threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in self._held:
+            conn.close()
+
+    def __enter__(self) -> SilentBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes from ``source`` to ``sink`` until either side closes."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for side in (source, sink):
+            with contextlib.suppress(OSError):
+                side.shutdown(socket.SHUT_RDWR)

@@ -13,7 +13,9 @@ and compress with :func:`codec`::
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4, has_snappy, has_zstd
@@ -33,6 +35,11 @@ CLIENT_METRICS = False
 """kafka-python's own metrics (sensors recorded on every socket read and write, every
 produce request) are off: newsflow reads none of them (lag and assignment come from
 the consumer's positions), and recording them was ~1 % of a Kafka run's CPU."""
+PRODUCER_CLOSE_S = 2.0
+"""How long a producer that failed to start may take to close (a transactional one whose
+coordinator does not answer would otherwise wait for ever)."""
+
+_Client = TypeVar("_Client", KafkaAdminClient, KafkaConsumer, KafkaProducer)
 
 
 def codec(config: KafkaConfig) -> str | None:
@@ -98,10 +105,11 @@ def make_consumer(
         "metrics_enabled": CLIENT_METRICS,
     }
     with kafka_errors("connect the consumer"):
-        consumer = KafkaConsumer(**options)
+        consumer = _open(KafkaConsumer, options)
         if topics:
-            _require_topics(consumer, topics)
-            consumer.subscribe(topics=topics, listener=listener)
+            with _closed_if_raises(consumer.close, client_id):
+                _require_topics(consumer, topics)
+                consumer.subscribe(topics=topics, listener=listener)
     return consumer
 
 
@@ -125,7 +133,6 @@ def _require_topics(consumer: KafkaConsumer, topics: list[str]) -> None:
     """
     missing = [t for t in topics if not consumer.partitions_for_topic(t)]
     if missing:
-        consumer.close()
         raise TransportError(
             f"Kafka: topics do not exist: {', '.join(missing)} (newsflow topics create)",
             reason="kafka_missing_topic",
@@ -151,15 +158,61 @@ def make_producer(
         options["transactional_id"] = transactional_id
         options["transaction_timeout_ms"] = config.transaction_timeout_ms
     with kafka_errors("connect the producer"):
-        producer = KafkaProducer(**options)
+        producer = _open(KafkaProducer, options)
         if transactional_id:
-            producer.init_transactions()
+            with _closed_if_raises(lambda: producer.close(timeout=PRODUCER_CLOSE_S), client_id):
+                producer.init_transactions()
     return producer
 
 
 def make_admin(config: KafkaConfig, *, client_id: str = "newsflow-admin") -> KafkaAdminClient:
     with kafka_errors("connect the admin client"):
-        return KafkaAdminClient(**connection_options(config, client_id))
+        return _open(KafkaAdminClient, connection_options(config, client_id))
+
+
+def _open(client_class: type[_Client], options: dict[str, Any]) -> _Client:
+    """``client_class(**options)``, leaving nothing open behind when it raises.
+
+    kafka-python 3 opens a client's network selector (an epoll and a socket pair) and, for
+    an admin client or a consumer, starts its ``kafka-io`` thread, before bootstrapping; a
+    bootstrap that fails (nothing listens at the address, or nothing answers there) raises
+    out of the constructor without closing them, and no one holds the half-made client to
+    close it (the running thread keeps it from being collected). Each failed attempt left
+    a thread and 3-4 descriptors behind: the health probe, trying every 20 s through an
+    outage, ~4,300 threads a day. kafka-python's ``kafka_client`` option builds the network
+    client here, so that it can be closed.
+    """
+    build_network = client_class.DEFAULT_CONFIG["kafka_client"]
+    built: list[Any] = []
+
+    def network_client(**configs: Any) -> Any:
+        built.append(build_network(**configs))
+        return built[-1]
+
+    def close_built() -> None:
+        for network in built:
+            network.close()
+
+    with _closed_if_raises(close_built, options["client_id"]):
+        return client_class(**options, kafka_client=network_client)
+
+
+@contextmanager
+def _closed_if_raises(close: Callable[[], object], client_id: str) -> Iterator[None]:
+    """Close a client that failed before it was handed over: nothing else can, and its
+    threads and sockets would stay open until the process ends."""
+    try:
+        yield
+    except BaseException:
+        _close_quietly(close, client_id)
+        raise
+
+
+def _close_quietly(close: Callable[[], object], client_id: str) -> None:
+    try:
+        close()
+    except Exception:  # a broken client is being thrown away anyway
+        log.debug("closing a %s client failed", client_id, exc_info=True)
 
 
 class LookoutClients:
@@ -184,9 +237,6 @@ class LookoutClients:
     def close(self) -> None:
         for client in (self._admin, self._consumer):
             if client is not None:
-                try:
-                    client.close()
-                except Exception:  # a broken client is being thrown away anyway
-                    log.debug("closing a %s client failed", self.client_id, exc_info=True)
+                _close_quietly(client.close, self.client_id)
         self._admin = None
         self._consumer = None

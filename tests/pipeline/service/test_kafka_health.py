@@ -1,20 +1,23 @@
-"""The Kafka readiness probe with nothing listening at the bootstrap address (no broker needed).
+"""The Kafka readiness probe with nothing listening at the bootstrap address, or a silent
+one (no broker needed, but to see the probe recover).
 
 Connecting to such an address takes the client 15 s to give up; a probe
-(Kubernetes' times out after 1 s) must not wait for that.
+(Kubernetes' times out after 1 s) must not wait for that, and a service left
+looking through a day's outage must not pile up what each look left behind.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from kafka_support import SilentBroker, closed_port
 
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
@@ -30,14 +33,11 @@ T = TypeVar("T")
 BOUND_S = 3.0
 """A bound on blocking, not a speed benchmark: the probe waits 0.8 s at most, the
 client's bootstrap 15 s."""
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+LOOKS = 30
+"""Looks at an unreachable broker: ten minutes of an outage."""
+FAST_BOOTSTRAP_MS = 100
+"""How long each client tries to connect, so that 30 failed looks take seconds (15 s in
+production)."""
 
 
 @pytest.fixture
@@ -182,3 +182,85 @@ def test_a_slow_look_keeps_the_last_answer_until_the_broker_is_silent_too_long(
     finally:
         release.set()
         probe.close()
+
+
+@contextmanager
+def dead_broker(kind: str) -> Iterator[str]:
+    """The address of a broker that cannot be reached: nothing listens there, or a server
+    accepts connections and never answers."""
+    if kind == "nothing listens":
+        yield f"127.0.0.1:{closed_port()}"
+        return
+    with SilentBroker() as silent:
+        yield silent.address
+
+
+def kafka_config(tmp_path: Path, address: str) -> Config:
+    return parse_config(
+        {
+            "transport": "kafka",
+            "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+            "kafka": {"bootstrap_servers": [address], "bootstrap_timeout_ms": FAST_BOOTSTRAP_MS},
+        }
+    )
+
+
+def counted_looks(probe: BrokerProbe, monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One item per look at readiness the probe has finished (its real look at the broker)."""
+    finished: list[None] = []
+    look = probe._check
+
+    def counted() -> str | None:
+        try:
+            return look()
+        finally:
+            finished.append(None)
+
+    monkeypatch.setattr(probe, "_check", counted)
+    return finished
+
+
+@pytest.mark.parametrize("kind", ["nothing listens", "silent"])
+def test_looks_at_an_unreachable_broker_leave_no_thread_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """kafka-python starts an admin client's io thread before it bootstraps, and a failed
+    bootstrap left it running: one thread per look (one every 20 s, ~4,300 a day)."""
+    clock = Clock()
+    with dead_broker(kind) as address:
+        before = set(threading.enumerate())
+        probe = BrokerProbe(kafka_config(tmp_path, address), [], clock=clock)
+        looks = counted_looks(probe, monkeypatch)
+        try:
+            deadline = time.monotonic() + LOOKS * BOUND_S
+            while len(looks) < LOOKS and time.monotonic() < deadline:
+                clock.now += CACHE_SECONDS
+                problem = probe.check()
+                assert problem is not None
+                assert problem.startswith(f"broker unreachable at {address}")
+            assert len(looks) == LOOKS
+            started = sorted(t.name for t in threading.enumerate() if t not in before)
+            assert started == ["broker-probe-0"], f"left running after {LOOKS} looks"
+        finally:
+            probe.close()
+
+
+@pytest.mark.kafka
+def test_the_probe_says_ready_once_the_broker_answers_again(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    clock = Clock()
+    with SilentBroker() as broker:
+        probe = BrokerProbe(kafka_config(tmp_path, broker.address), [], clock=clock)
+        try:
+            problem = probe.check()
+            assert problem is not None
+            assert problem.startswith(f"broker unreachable at {broker.address}")
+            broker.relay_to(kafka_bootstrap)
+            deadline = time.monotonic() + BOUND_S * 5
+            while problem is not None and time.monotonic() < deadline:
+                clock.now += CACHE_SECONDS
+                problem = probe.check()
+            assert problem is None
+        finally:
+            probe.close()

@@ -10,7 +10,6 @@ connection error however many probes came meanwhile. No broker needed.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -18,20 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from kafka_support import closed_port
 from service_support import ServiceProcess
 
 BOUND_S = 3.0
 """A bound on blocking, not a speed benchmark (the client gives up connecting after 15 s)."""
 EXIT_S = 30.0
 """The member exits once its own connection attempt fails: 15 s, plus start and stop."""
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def timed_get(url: str) -> tuple[int | None, bytes, float]:
