@@ -15,9 +15,10 @@ Two vantage points:
   status page of every Kafka process). Answers are cached for
   :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little. The
   broker is asked on a thread of the probe's own, and a request waits for it
-  at most :data:`ANSWER_SECONDS`: a broker that has not answered by then is
-  reported unreachable, so ``/readyz`` answers within a probe's timeout even
-  while a client spends 15 s failing to connect.
+  at most :data:`ANSWER_SECONDS` from when the look in hand began: a broker
+  that has not answered by then is reported unreachable, so ``/readyz``
+  answers within a probe's timeout even while a client spends 15 s failing
+  to connect, and a scrape that asks two questions waits once.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ class BrokerProbe:
         """Looks asked for and not yet answered."""
         self._looking_since: float | None = None
         """When the look in hand began (None while none runs)."""
+        self._looking_began: float | None = None
+        """The same, by ``time.monotonic()``: requests wait for the broker from then on."""
         self._looker: DaemonPool | None = None
         self._closed = False
         self._letters_view = PendingView(config.kafka)
@@ -225,7 +228,7 @@ class BrokerProbe:
                 if self._looker is None:
                     self._looker = DaemonPool(1, name="broker-probe")
                 future = self._looker.submit(self._look, key, compute, failed)
-                look = _Look(now, time.monotonic() + ANSWER_SECONDS, future)
+                look = _Look(now, self._give_up(), future)
                 self._looking[key] = look
         if look is not None:
             try:  # a look asked for earlier is waited for only what is left of its wait
@@ -242,6 +245,13 @@ class BrokerProbe:
             return hit[1], None  # a slow look: the last answer stands meanwhile
         return None, silent_for
 
+    def _give_up(self) -> float:
+        """When a request stops waiting for a new look: :data:`ANSWER_SECONDS` after the look
+        in hand began, if one runs. A new look waits behind it; while the broker is silent,
+        each waited in full (a scrape refreshes the gauges, then readiness: 1.6 s)."""
+        began = self._looking_began
+        return (time.monotonic() if began is None else began) + ANSWER_SECONDS
+
     def _look(
         self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
     ) -> Any:
@@ -249,6 +259,7 @@ class BrokerProbe:
         connection takes 15 s; stamped with when it was asked, it was stale on arrival)."""
         with self._lock:
             self._looking_since = self.clock()
+            self._looking_began = time.monotonic()
         try:
             try:
                 value = compute()
@@ -260,7 +271,7 @@ class BrokerProbe:
             return value
         finally:
             with self._lock:
-                self._looking_since = None
+                self._looking_since = self._looking_began = None
                 self._looking.pop(key, None)
 
     def close(self) -> None:

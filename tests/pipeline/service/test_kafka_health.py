@@ -22,6 +22,7 @@ from kafka_support import SilentBroker, closed_port
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
 from pipeline.service.kafka_health import (
+    ANSWER_SECONDS,
     CACHE_SECONDS,
     STALE_SECONDS,
     BrokerProbe,
@@ -179,6 +180,25 @@ def test_a_slow_look_keeps_the_last_answer_until_the_broker_is_silent_too_long(
         silent = answered_within(BOUND_S, probe.check)
         assert silent is not None and silent.startswith("broker unreachable at ")
         assert looks == 2
+    finally:
+        release.set()
+        probe.close()
+
+
+def test_a_scrape_waits_for_a_silent_broker_once(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/metrics`` refreshes the gauges, then readiness: the second look, queued behind the
+    first, was waited for ANSWER_SECONDS more (1.6 s a scrape while the broker is silent)."""
+    probe = BrokerProbe(unreachable, [])
+    release = threading.Event()
+    monkeypatch.setattr(probe, "_gauges", lambda: release.wait(BOUND_S * 3))
+    try:
+        answered_within(BOUND_S, probe.refresh_gauges)
+        started = time.monotonic()
+        problem = answered_within(BOUND_S, probe.check)
+        assert time.monotonic() - started < ANSWER_SECONDS / 2
+        assert problem is not None and problem.startswith("broker unreachable at ")
     finally:
         release.set()
         probe.close()
