@@ -14,22 +14,20 @@ Two vantage points:
   many letters wait on ``news.dlq`` and ``news.retry`` (and which, for the
   status page of every Kafka process). Answers are cached for
   :data:`CACHE_SECONDS`, so probes and scrapes cost the broker little. The
-  broker is asked on a thread of the probe's own, and a request waits for it
-  at most :data:`ANSWER_SECONDS` from when the look in hand began: a broker
-  that has not answered by then is reported unreachable, so ``/readyz``
-  answers within a probe's timeout even while a client spends 15 s failing
-  to connect, and a scrape that asks two questions waits once.
+  broker is asked on a thread of the probe's own (a
+  :class:`~pipeline.service.lookout.Lookout`), and a request waits for it at
+  most :data:`~pipeline.service.lookout.ANSWER_SECONDS`: a broker that has
+  not answered by then is reported unreachable, so ``/readyz`` answers within
+  a probe's timeout even while a client spends 15 s failing to connect.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from kafka import TopicPartition
 
@@ -40,9 +38,9 @@ from connectors.kafka.errors import kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
 from pipeline.errors import TransportError
-from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.service.endpoints import ServiceEndpoints
 from pipeline.service.health import Health
+from pipeline.service.lookout import Lookout
 from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
 from pipeline.service.reload import ConfigReloader
 from pipeline.service.status import RECENT_ERRORS
@@ -52,15 +50,6 @@ log = logging.getLogger(__name__)
 
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
-ANSWER_SECONDS = 0.8
-"""How long an HTTP request waits for the broker before answering without it. Probes give
-up after 1 s (Kubernetes' default); a client connecting to an address where nothing
-listens takes 15 s to fail (``bootstrap_timeout_ms``), and waiting for that made
-``/readyz`` a failed probe of its own and queued every later request behind it."""
-STALE_SECONDS = 10.0
-"""While a look takes longer than :data:`ANSWER_SECONDS`, the last answer stands for this
-long: a broker slow to answer (a busy group coordinator) must not fail one readiness
-probe every time the cache runs out; one silent for longer is reported unreachable."""
 UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 
 
@@ -135,16 +124,7 @@ class BrokerProbe:
         self.groups = list(groups)
         self.clock = clock
         self._clients = LookoutClients(config.kafka, "newsflow-health")
-        self._lock = threading.Lock()
-        self._cached: dict[str, tuple[float, Any]] = {}
-        self._looking: dict[str, _Look] = {}
-        """Looks asked for and not yet answered."""
-        self._looking_since: float | None = None
-        """When the look in hand began (None while none runs)."""
-        self._looking_began: float | None = None
-        """The same, by ``time.monotonic()``: requests wait for the broker from then on."""
-        self._looker: DaemonPool | None = None
-        self._closed = False
+        self._lookout = Lookout("broker-probe", cache_seconds=CACHE_SECONDS, clock=clock)
         self._letters_view = PendingView(config.kafka)
 
     @property
@@ -214,98 +194,22 @@ class BrokerProbe:
     def _ask(
         self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
     ) -> tuple[Any, float | None]:
-        """``(answer, None)``: ``compute``'s value (``failed(error)`` when the broker refused),
-        at most :data:`CACHE_SECONDS` old, or the last one while a newer look is slow (for up
-        to :data:`STALE_SECONDS`). ``(None, seconds)`` when the broker has not answered within
-        :data:`ANSWER_SECONDS` and there is no such answer: for how long it has been asked."""
-        with self._lock:
-            now = self.clock()
-            hit = self._cached.get(key)
-            if hit is not None and now - hit[0] < CACHE_SECONDS:
-                return hit[1], None
-            look = self._looking.get(key)
-            if look is None and not self._closed:
-                if self._looker is None:
-                    self._looker = DaemonPool(1, name="broker-probe")
-                future = self._looker.submit(self._look, key, compute, failed)
-                look = _Look(now, self._give_up(), future)
-                self._looking[key] = look
-        if look is not None:
-            try:  # a look asked for earlier is waited for only what is left of its wait
-                return look.answer.result(timeout=max(0.0, look.give_up - time.monotonic())), None
-            except (FutureTimeout, CancelledError):
-                pass
-        with self._lock:
-            since = self._looking_since
-            hit = self._cached.get(key)
-        if since is None:  # the look is queued (or the probe closed)
-            since = look.asked if look is not None else self.clock()
-        silent_for = self.clock() - since
-        if hit is not None and silent_for < STALE_SECONDS:
-            return hit[1], None  # a slow look: the last answer stands meanwhile
-        return None, silent_for
+        """``compute``'s answer (``failed(error)`` when the broker refused), asked on the
+        probe's thread (see :meth:`Lookout.ask <pipeline.service.lookout.Lookout.ask>`)."""
+        return self._lookout.ask(key, partial(self._look, compute, failed))
 
-    def _give_up(self) -> float:
-        """When a request stops waiting for a new look: :data:`ANSWER_SECONDS` after the look
-        in hand began, if one runs. A new look waits behind it; while the broker is silent,
-        each waited in full (a scrape refreshes the gauges, then readiness: 1.6 s)."""
-        began = self._looking_began
-        return (time.monotonic() if began is None else began) + ANSWER_SECONDS
-
-    def _look(
-        self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]
-    ) -> Any:
-        """On the probe's thread: one look, its answer cached from when it came (a failed
-        connection takes 15 s; stamped with when it was asked, it was stale on arrival)."""
-        with self._lock:
-            self._looking_since = self.clock()
-            self._looking_began = time.monotonic()
+    def _look(self, compute: Callable[[], Any], failed: Callable[[TransportError], Any]) -> Any:
+        """On the probe's thread: a refused look closes the clients (the next connects anew)."""
         try:
-            try:
-                value = compute()
-            except TransportError as exc:
-                self._clients.close()
-                value = failed(exc)
-            with self._lock:
-                self._cached[key] = (self.clock(), value)
-            return value
-        finally:
-            with self._lock:
-                self._looking_since = self._looking_began = None
-                self._looking.pop(key, None)
+            return compute()
+        except TransportError as exc:
+            self._clients.close()
+            return failed(exc)
 
     def close(self) -> None:
-        """Close the clients on the probe's thread, after the look in hand: waited for at
-        most :data:`ANSWER_SECONDS`, since a look stuck connecting would hold the exit of a
-        process that is stopping (its daemon thread ends with it)."""
-        with self._lock:
-            self._closed = True
-            looker = self._looker
-            for look in self._looking.values():
-                look.answer.cancel()  # a look not yet begun
-        if looker is None:
-            self._clients.close()
-            return
-        closing = looker.submit(self._finish, looker)
-        try:
-            closing.result(timeout=ANSWER_SECONDS)
-        except FutureTimeout:
-            log.debug("health probe closed while a look at the broker is in hand")
-
-    def _finish(self, looker: DaemonPool) -> None:
-        """The probe thread's last job: close the clients, then end the thread."""
-        self._clients.close()
-        looker.shutdown()
-
-
-class _Look(NamedTuple):
-    """A look at the broker asked for and not yet answered."""
-
-    asked: float
-    """When, by the probe's clock."""
-    give_up: float
-    """``time.monotonic()`` after which requests stop waiting for it (a real wait)."""
-    answer: Future[Any]
+        """Close the clients on the probe's thread, after the look in hand (see
+        :meth:`Lookout.close <pipeline.service.lookout.Lookout.close>`)."""
+        self._lookout.close(self._clients.close)
 
 
 def _nothing(error: TransportError) -> None:

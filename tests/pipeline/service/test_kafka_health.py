@@ -21,13 +21,8 @@ from kafka_support import SilentBroker, closed_port
 
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
-from pipeline.service.kafka_health import (
-    ANSWER_SECONDS,
-    CACHE_SECONDS,
-    STALE_SECONDS,
-    BrokerProbe,
-    stage_endpoints,
-)
+from pipeline.service.kafka_health import CACHE_SECONDS, BrokerProbe, stage_endpoints
+from pipeline.service.lookout import ANSWER_SECONDS, STALE_SECONDS
 
 T = TypeVar("T")
 
