@@ -100,11 +100,8 @@ class Database:
 
     @property
     def location(self) -> str:
-        """Where the data is, as the user names it: a SQLite file's path, or the
-        PostgreSQL URL without its password."""
-        if self.dialect == "sqlite":
-            return str(sqlite_path(self.url))
-        return _redact(self.url)
+        """Where the data is, as the user names it (:func:`store_location`)."""
+        return store_location(self.url)
 
     def _sql(self, sql: str, params: Params) -> str:
         if self.dialect == "sqlite" or not params:
@@ -355,6 +352,14 @@ def sqlite_path(url: str) -> Path:
         # "sqlite://x.db" would otherwise become a file named "sqlite:" (a path, not a URL)
         raise StorageError(f"not a SQLite URL: {url!r} (expected sqlite:///PATH)")
     return Path(url.removeprefix("sqlite:///"))
+
+
+def store_location(url: str) -> str:
+    """Where a store URL's data is, as the user names it: a SQLite file's path, or the
+    PostgreSQL URL without its password."""
+    if url.startswith("sqlite:"):
+        return str(sqlite_path(url))
+    return _redact(url)
 
 
 def _connect_sqlite(url: str, access: Access) -> sqlite3.Connection:

@@ -13,7 +13,8 @@ Routes (port ``service.http_port``; 0 picks a free one, logged at start):
 ``/healthz``     liveness: 200 while every loop moved within
                  ``service.liveness_timeout_seconds``, else 503
 ``/readyz``      readiness: 200 when the store takes a write (and on Kafka the
-                 broker answers and partitions are assigned), else 503
+                 broker answers and partitions are assigned), else 503;
+                 answered within a second (see :mod:`pipeline.service.lookout`)
 ``/metrics``     Prometheus text of this process and its worker processes
 ``/``            the live status page (``/static/status.js`` + ``.css``)
 ``/api/status``  the JSON document the page polls
@@ -46,6 +47,7 @@ from pipeline.service.metrics import render_metrics as _render_metrics
 from pipeline.service.reload import ConfigReloader
 from pipeline.service.server import HttpServer, Response, Route
 from pipeline.service.status import StatusBuilder, StoreAccess
+from pipeline.service.store_health import StoreProbe
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,9 @@ class ServiceEndpoints:
     def start(self) -> None:
         self.on_scrape(self._check_readiness)
         if self.store is not None:
-            self.add_check("store", self.store.ping)
+            probe = StoreProbe(self.config.storage.url)
+            self.add_check("store", probe.check)
+            self.on_close(probe.close)
             if self.config.transport == "embedded":
                 self.on_scrape(self._count_dead_letters)
         service = self.config.service

@@ -61,16 +61,6 @@ class StoreAccess:
                 self._drop()
                 raise
 
-    def ping(self) -> str | None:
-        """Readiness check: ``None`` when the store commits a write.
-
-        A write, not a read: on a full disk reads still answer while every
-        article waits, and ``/readyz`` must say so, as it does for an outage.
-        """
-        with self.open() as (store, _reads, _state):
-            store.probe.prove()
-        return None
-
     def _drop(self) -> None:
         if self._store is not None:
             with suppress(StorageError):

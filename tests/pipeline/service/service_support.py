@@ -264,6 +264,19 @@ class ServiceProcess:
             self.kill()
 
 
+def timed_get(url: str) -> tuple[int | None, bytes, float]:
+    """Status, body and seconds taken; status None when no answer came within 5 s."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError):
+        status, body = None, b""
+    return status, body, time.monotonic() - started
+
+
 def query_store(db: Path, sql: str) -> list[Any]:
     """First column of ``sql`` on a SQLite store; empty while its tables do not exist yet."""
     try:

@@ -12,31 +12,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
 from kafka_support import closed_port
-from service_support import ServiceProcess
+from service_support import ServiceProcess, timed_get
 
 BOUND_S = 3.0
 """A bound on blocking, not a speed benchmark (the client gives up connecting after 15 s)."""
 EXIT_S = 30.0
 """The member exits once its own connection attempt fails: 15 s, plus start and stop."""
-
-
-def timed_get(url: str) -> tuple[int | None, bytes, float]:
-    """Status, body and seconds taken; status None when no answer came within 5 s."""
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    except (urllib.error.URLError, TimeoutError):
-        status, body = None, b""
-    return status, body, time.monotonic() - started
 
 
 def probe_until_exit(member: ServiceProcess) -> None:

@@ -1,0 +1,79 @@
+"""Readiness of the store: a write the probe commits, off the HTTP thread.
+
+:class:`StoreProbe` commits one tiny row
+(:class:`~connectors.storage.write_probe.WriteProbe`): a ``SELECT 1`` answers
+on a full disk and from a read-only file. It runs on a thread of the probe's
+own (a :class:`~pipeline.service.lookout.Lookout`), with a connection opened
+and used only there, so a store that hangs (a PostgreSQL row or SQLite file
+locked by another connection, a server stalled or cut off) makes no request
+wait more than :data:`~pipeline.service.lookout.ANSWER_SECONDS`: the last
+answer stands for :data:`~pipeline.service.lookout.STALE_SECONDS`, then the
+store is reported not answering, by its location and for how long.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from connectors.storage.db import Database, store_location
+from connectors.storage.write_probe import WriteProbe
+from pipeline.errors import StorageError
+from pipeline.service.lookout import Lookout
+
+
+class StoreProbe:
+    """The ``store`` readiness check: the probe's write, committed on a thread of its own."""
+
+    KEY = "write"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.location = store_location(url)
+        self._lookout = Lookout("store-probe", cache_seconds=0.0)
+        self._probe: WriteProbe | None = None
+        """Opened, used and closed on the lookout's thread only."""
+
+    def check(self) -> str | None:
+        """Readiness: ``None`` when the probe's write commits.
+
+        Every request looks again (joining a look in hand): a commit of one row costs
+        less than a stale answer would, once the store has recovered.
+        """
+        problem, silent_for = self._lookout.ask(self.KEY, self._prove)
+        if silent_for is not None:
+            return (
+                f"store {self.location} is not answering: no write committed for {silent_for:.1f} s"
+            )
+        return str(problem) if problem is not None else None
+
+    def _prove(self) -> str | None:
+        """On the lookout's thread: one committed write; a failed one drops the connection,
+        so the next look connects anew."""
+        try:
+            if self._probe is None:
+                self._probe = _open_probe(self.url)
+            self._probe.prove()
+        except StorageError as exc:
+            self._drop()
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def _drop(self) -> None:
+        if self._probe is not None:
+            with suppress(StorageError):
+                self._probe.db.close()
+        self._probe = None
+
+    def close(self) -> None:
+        """Close the probe's connection on its thread, after the look in hand."""
+        self._lookout.close(self._drop)
+
+
+def _open_probe(url: str) -> WriteProbe:
+    """A connection of the probe's own, its ``store_probe`` row migrated."""
+    db = Database(url)
+    try:
+        return WriteProbe(db)
+    except BaseException:
+        db.close()
+        raise
