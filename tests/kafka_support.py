@@ -38,7 +38,7 @@ from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from connectors.storage.store import open_store
 from corpus import generate_site_pages, generate_sites, render_page, write_article
 from pipeline.config import Config, parse_config
-from pipeline.models import FeedEntry, Message
+from pipeline.models import EnrichedArticle, FeedEntry, Message, utcnow
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.summary import RunSummary
 from pipeline.topology import WORKER_BY_NAME, WORKERS, topic_name
@@ -402,6 +402,15 @@ class ThreadedPipeline:
         for summary in self.summaries:
             total.merge(summary)
         return total
+
+
+def stored_article(slug: str) -> EnrichedArticle:
+    """A small article as the store worker receives it (id ``slug``)."""
+    url = f"https://a.example/{slug}"
+    return EnrichedArticle(
+        id=slug, url=url, canonical_url=url, text=f"Text of {slug}.", source="a.example",
+        fetched_at=utcnow(), topics=["sport"], cluster_id=slug,
+    )  # fmt: skip
 
 
 def corpus_entries(distinct: int, repeats: int, *, seed: int = 11) -> list[FeedEntry]:

@@ -82,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
             from pipeline.runtime.kafka_runner import run_worker
 
             idle = args.idle_exit if args.once else None
-            run_worker(config, args.name, stop, idle_timeout=idle, on_tick=ticker)
+            stored = endpoints.control.stored
+            run_worker(config, args.name, stop, idle_timeout=idle, on_tick=ticker, on_stored=stored)
     return 0
 
 

@@ -68,7 +68,7 @@ from prometheus_client import Counter
 from connectors.storage.dead_letters import DeadLetter
 from pipeline import logs
 from pipeline.config import Config
-from pipeline.errors import StoreUnavailable
+from pipeline.errors import StorageError, StoreUnavailable
 from pipeline.extraction.learned import DeferredLines, LineObservation
 from pipeline.extraction.metadata import load_language_model
 from pipeline.models import FeedEntry, Message
@@ -256,15 +256,23 @@ class EmbeddedPipeline:
 
     ``on_handled`` (optional) is called after each message a worker handled,
     in the calling thread: the service beats its heartbeat there and the
-    progress line counts.
+    progress line counts. ``on_stored`` (optional) hears how each batch's
+    article writes went: None once they committed, else the error of the
+    last one the store refused (or of the commit), for readiness.
     """
 
     def __init__(
-        self, config: Config, resources: Resources, *, on_handled: Observer | None = None
+        self,
+        config: Config,
+        resources: Resources,
+        *,
+        on_handled: Observer | None = None,
+        on_stored: Callable[[str | None], None] | None = None,
     ) -> None:
         self.config = config
         self.resources = resources
         self.on_handled = on_handled
+        self.on_stored = on_stored
         self._stages: dict[str, list[Stage]] = {}
         self._lines: StoredLines | None = None
         self._fetch_pool: DaemonPool | None = None
@@ -494,13 +502,20 @@ class EmbeddedPipeline:
         while self._next_seq in self._ready and len(batch) < STORE_BATCH:
             batch.append(self._ready.pop(self._next_seq))
             self._next_seq += 1
-        with self.resources.store.db.transaction():
-            for ready in batch:
-                for observation in ready.lines:
-                    self._count_lines(observation)
-                self._dedup_and_store_one(ready.item.ticket, ready.messages)
-                self._settle_letter(ready.item.letter)
-            _report_through([ready.item for ready in batch])
+        writes: list[str | None] = []
+        try:
+            with self.resources.store.db.transaction():
+                for ready in batch:
+                    for observation in ready.lines:
+                        self._count_lines(observation)
+                    writes += self._dedup_and_store_one(ready.item.ticket, ready.messages)
+                    self._settle_letter(ready.item.letter)
+                _report_through([ready.item for ready in batch])
+        except StorageError as exc:
+            self._stored(str(exc))  # not committed: none of the batch's articles is stored
+            raise
+        if writes:
+            self._stored(writes[-1])
         for ready in batch:
             item = ready.item
             self._in_flight -= 1
@@ -509,7 +524,9 @@ class EmbeddedPipeline:
                 self._open.discard(item.ticket)
                 self._finish(item.ticket)
 
-    def _dedup_and_store_one(self, ticket: _Ticket, articles: list[Message]) -> None:
+    def _dedup_and_store_one(self, ticket: _Ticket, articles: list[Message]) -> list[str | None]:
+        """Dedup and store one entry's articles; the store stage's writes, in order: None for
+        one that went through, the error of one the store refused."""
         dedup = self._local_stages("dedup")
         stored: list[Message] = []
         for article in articles:
@@ -517,12 +534,20 @@ class EmbeddedPipeline:
             self._account(ticket, Handled("dedup", outcome, message_context(article)), begins=False)
             stored.extend(outcome.produced)
         store = self._local_stages("store")
+        writes: list[str | None] = []
         for message in stored:
             outcome = timed_process("store", store, message)
             self._account(ticket, Handled("store", outcome, message_context(message)))
+            if outcome.failure is None or outcome.failure.storage:
+                writes.append(outcome.failure.error if outcome.failure is not None else None)
             written = changed_by_store(store)
             if written is not None:
                 ticket.summary.count_stored(written)
+        return writes
+
+    def _stored(self, error: str | None) -> None:
+        if self.on_stored is not None:
+            self.on_stored(error)
 
     def _settle_letter(self, letter: DeadLetter | None) -> None:
         """Remove the letter an entry came from, unless the entry failed again (then its

@@ -169,6 +169,9 @@ class KafkaWorkerRunner:
         """Why the batch in hand ended early: the store could not be reached."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
+        self.on_stored: Callable[[str | None], None] | None = None
+        """On the store worker, told after each record's write: None when it committed, else
+        the error of a write the store refused (for readiness)."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -346,6 +349,7 @@ class KafkaWorkerRunner:
         for index, outcome in done:
             if outcome is None:  # abandoned while waiting to retry: stop was set
                 return
+            self._tell_stored(outcome.failure)
             if outcome.failure is not None and outcome.failure.reason == STORE_LOST:
                 self._store_lost = outcome.failure.error  # not the message's fault: no DLQ
                 return
@@ -353,6 +357,14 @@ class KafkaWorkerRunner:
             yield self._checked(
                 records[index], item if isinstance(item, Message) else None, outcome
             )
+
+    def _tell_stored(self, failure: Failure | None) -> None:
+        """The store worker's write of one record (its stage commits it): what readiness
+        follows. A failure that is not the store's (a message it cannot take) says nothing."""
+        if self.on_stored is None or self.worker.name != "store":
+            return
+        if failure is None or failure.storage:
+            self.on_stored(failure.error if failure is not None else None)
 
     def _decode(self, record: InRecord) -> Message | Failure:
         logical = self.logical.get(record.topic, record.topic)
@@ -518,16 +530,19 @@ def run_worker(
     idle_timeout: float | None = None,
     lock_dir: Path | None = None,
     on_tick: Callable[[GroupConsumer | None], None] | None = None,
+    on_stored: Callable[[str | None], None] | None = None,
 ) -> RunSummary:
     """Run worker ``worker_name`` in this process until ``stop`` (what ``newsflow stage`` does).
 
     ``on_tick`` is called every turn of the loop (``newsflow stage``'s
-    heartbeat, lag and assignment; see :mod:`pipeline.service.kafka_health`).
+    heartbeat, lag and assignment; see :mod:`pipeline.service.kafka_health`);
+    ``on_stored`` after each write of the store worker (its readiness).
     """
     worker = WORKER_BY_NAME[worker_name]
     resources = Resources(config)
     runner = KafkaWorkerRunner(config, worker, resources, lock_dir=lock_dir)
     runner.on_tick = on_tick
+    runner.on_stored = on_stored
     try:
         runner.start()
         return runner.run(stop, idle_timeout=idle_timeout)

@@ -46,6 +46,9 @@ class Failure:
     was no message (undecodable bytes)."""
     retry_after: float | None = None
     """Seconds the server asked to be left alone for (429/503 ``Retry-After``), if it did."""
+    storage: bool = False
+    """The stage failed on the store (a :class:`~pipeline.errors.StorageError`): what
+    readiness follows for the store stage's writes."""
 
     @property
     def is_bug(self) -> bool:
@@ -174,6 +177,7 @@ def failure_from(stage: str, message: Message, error: BaseException) -> Failure:
         retryable=is_retryable(error),
         letter_key=message.letter_key(),
         retry_after=error.retry_after if isinstance(error, HttpStatusError) else None,
+        storage=isinstance(error, StorageError),
     )
 
 

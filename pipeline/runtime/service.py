@@ -72,7 +72,9 @@ class EmbeddedService:
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
         # Last: the pipeline starts the extraction processes, and a store that cannot be
         # opened (above) must stop the service before any process exists to outlive it.
-        self.pipeline = EmbeddedPipeline(config, resources, on_handled=self._handled)
+        self.pipeline = EmbeddedPipeline(
+            config, resources, on_handled=self._handled, on_stored=self.control.stored
+        )
         self.letter_retry = LetterRetry(resources.dead_letters, self._submit_letters)
         self.letter_expiry = LetterExpiry.from_config(resources.dead_letters, config.storage)
         self._summary = RunSummary()

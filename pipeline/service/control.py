@@ -10,6 +10,9 @@ due, and a SIGHUP is acted on within a second::
         control.tick(service)                 # beat; service.reconfigure(new) on reload
         ...poll what is due...
         control.wait(stop, scheduler.seconds_until_next())
+
+The runtime also tells it how the store stage's writes went (:meth:`LoopControl.stored`),
+for readiness: the store's write probe commits while articles can still fail.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pipeline.config import Config
 from pipeline.errors import StoreUnavailable
 from pipeline.service.health import Health
 from pipeline.service.reload import ConfigReloader
+from pipeline.service.store_health import ArticleWrites
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +45,18 @@ class LoopControl:
         reloader: ConfigReloader | None = None,
         *,
         loop: str = "poll",
+        article_writes: ArticleWrites | None = None,
     ) -> None:
         self.health = health
         self.reloader = reloader
         self.loop = loop
+        self.article_writes = article_writes
+
+    def stored(self, error: str | None = None) -> None:
+        """The store stage's articles committed (``error`` None), or their write failed with
+        a StorageError: readiness follows it (:class:`ArticleWrites`)."""
+        if self.article_writes is not None:
+            self.article_writes.record(error)
 
     def expect(self) -> None:
         """The loop is about to start: liveness fails until its first beat

@@ -12,9 +12,10 @@ Routes (port ``service.http_port``; 0 picks a free one, logged at start):
 ===============  ==========================================================
 ``/healthz``     liveness: 200 while every loop moved within
                  ``service.liveness_timeout_seconds``, else 503
-``/readyz``      readiness: 200 when the store takes a write (and on Kafka the
-                 broker answers and partitions are assigned), else 503;
-                 answered within a second (see :mod:`pipeline.service.lookout`)
+``/readyz``      readiness: 200 when the store takes a write and its articles
+                 are not failing (and on Kafka the broker answers and
+                 partitions are assigned), else 503; answered within a second
+                 (see :mod:`pipeline.service.store_health`)
 ``/metrics``     Prometheus text of this process and its worker processes
 ``/``            the live status page (``/static/status.js`` + ``.css``)
 ``/api/status``  the JSON document the page polls
@@ -47,7 +48,7 @@ from pipeline.service.metrics import render_metrics as _render_metrics
 from pipeline.service.reload import ConfigReloader
 from pipeline.service.server import HttpServer, Response, Route
 from pipeline.service.status import StatusBuilder, StoreAccess
-from pipeline.service.store_health import StoreProbe
+from pipeline.service.store_health import ArticleWrites, StoreProbe
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class ServiceEndpoints:
         self.role = role
         self.reloader = reloader
         self.health = Health(liveness_timeout=config.service.liveness_timeout_seconds)
-        self.control = LoopControl(self.health, reloader)
+        self.article_writes = ArticleWrites()
+        self.control = LoopControl(self.health, reloader, article_writes=self.article_writes)
         self.store = StoreAccess(config.storage.url) if store else None
         self.server: HttpServer | None = None
         self._scrape_hooks: list[Callable[[], None]] = []
@@ -135,7 +137,7 @@ class ServiceEndpoints:
     def start(self) -> None:
         self.on_scrape(self._check_readiness)
         if self.store is not None:
-            probe = StoreProbe(self.config.storage.url)
+            probe = StoreProbe(self.config.storage.url, self.article_writes)
             self.add_check("store", probe.check)
             self.on_close(probe.close)
             if self.config.transport == "embedded":

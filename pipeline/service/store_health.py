@@ -1,18 +1,26 @@
-"""Readiness of the store: a write the probe commits, off the HTTP thread.
+"""Readiness of the store: a write the probe commits, and the articles the store stage writes.
 
-:class:`StoreProbe` commits one tiny row
-(:class:`~connectors.storage.write_probe.WriteProbe`): a ``SELECT 1`` answers
-on a full disk and from a read-only file. It runs on a thread of the probe's
-own (a :class:`~pipeline.service.lookout.Lookout`), with a connection opened
-and used only there, so a store that hangs (a PostgreSQL row or SQLite file
-locked by another connection, a server stalled or cut off) makes no request
-wait more than :data:`~pipeline.service.lookout.ANSWER_SECONDS`: the last
-answer stands for :data:`~pipeline.service.lookout.STALE_SECONDS`, then the
-store is reported not answering, by its location and for how long.
+Two signals, because neither is enough alone:
+
+- :class:`StoreProbe` commits one tiny row
+  (:class:`~connectors.storage.write_probe.WriteProbe`): a ``SELECT 1``
+  answers on a full disk and from a read-only file. It runs on a thread of
+  the probe's own (a :class:`~pipeline.service.lookout.Lookout`), with a
+  connection opened and used only there, so a store that hangs (a PostgreSQL
+  row or SQLite file locked by another connection, a server stalled or cut
+  off) makes no request wait more than
+  :data:`~pipeline.service.lookout.ANSWER_SECONDS`: the last answer stands
+  for :data:`~pipeline.service.lookout.STALE_SECONDS`, then the store is
+  reported not answering, by its location and for how long.
+- :class:`ArticleWrites`: what the store stage's own writes did. The probe's
+  one-row UPDATE can commit while every article fails: a disk with room for a
+  page but not an article, a trigger, permission or constraint on the
+  ``articles`` table only.
 """
 
 from __future__ import annotations
 
+import threading
 from contextlib import suppress
 
 from connectors.storage.db import Database, store_location
@@ -21,30 +29,61 @@ from pipeline.errors import StorageError
 from pipeline.service.lookout import Lookout
 
 
+class ArticleWrites:
+    """Whether the store stage's article writes commit, as the runtime last told.
+
+    The rule: from an article write that failed with a
+    :class:`~pipeline.errors.StorageError` (a
+    :class:`~pipeline.errors.StoreUnavailable` included, and a transaction
+    storing articles whose commit failed) until the next one that commits, the
+    store is not ready, with that write's error. Nothing else clears it: the
+    write probe commits in exactly the cases this is for. One failure is
+    enough and one success clears it, so a single article the store refuses
+    holds readiness at 503 only until the next one is stored. Thread-safe: the
+    runtime tells, the HTTP threads ask.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failing: str | None = None
+
+    def record(self, error: str | None) -> None:
+        """Articles were committed (``error`` None), or their write failed with ``error``."""
+        with self._lock:
+            self._failing = error
+
+    def check(self) -> str | None:
+        with self._lock:
+            failing = self._failing
+        return None if failing is None else f"article writes fail: {failing}"
+
+
 class StoreProbe:
-    """The ``store`` readiness check: the probe's write, committed on a thread of its own."""
+    """The ``store`` readiness check: the probe's write, then the store stage's writes."""
 
     KEY = "write"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, article_writes: ArticleWrites) -> None:
         self.url = url
         self.location = store_location(url)
+        self.article_writes = article_writes
         self._lookout = Lookout("store-probe", cache_seconds=0.0)
         self._probe: WriteProbe | None = None
         """Opened, used and closed on the lookout's thread only."""
 
     def check(self) -> str | None:
-        """Readiness: ``None`` when the probe's write commits.
+        """Readiness: ``None`` when the probe's write commits and articles are not failing.
 
         Every request looks again (joining a look in hand): a commit of one row costs
         less than a stale answer would, once the store has recovered.
         """
         problem, silent_for = self._lookout.ask(self.KEY, self._prove)
         if silent_for is not None:
-            return (
+            problem = (
                 f"store {self.location} is not answering: no write committed for {silent_for:.1f} s"
             )
-        return str(problem) if problem is not None else None
+        problems = [p for p in (problem, self.article_writes.check()) if p is not None]
+        return "; ".join(problems) or None
 
     def _prove(self) -> str | None:
         """On the lookout's thread: one committed write; a failed one drops the connection,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from kafka_support import stored_article
+
 from connectors.kafka.records import InRecord
 from pipeline.config import Config, parse_config
-from pipeline.models import DuplicateEvent, EnrichedArticle, Message, utcnow
+from pipeline.models import DuplicateEvent, Message
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -42,23 +44,15 @@ class Accepting:
         pass
 
 
-def article(slug: str) -> EnrichedArticle:
-    url = f"https://a.example/{slug}"
-    return EnrichedArticle(
-        id=slug, url=url, canonical_url=url, text=f"Text of {slug}.", source="a.example",
-        fetched_at=utcnow(), topics=["sport"], cluster_id=slug,
-    )  # fmt: skip
-
-
 def records(config: Config) -> list[InRecord]:
-    original, copy = article("original"), article("copy")
+    original, copy = stored_article("original"), stored_article("copy")
     duplicate = DuplicateEvent(
         id="copy", url=copy.url, duplicate_of="original", cluster_id="original",
         similarity=0.9, method="near_duplicate", article=copy,
     )  # fmt: skip
     messages: list[tuple[str, Message]] = [
         ("enriched", original),
-        ("enriched", article("other")),
+        ("enriched", stored_article("other")),
         ("duplicates", duplicate),
     ]
     prefix = config.kafka.topic_prefix

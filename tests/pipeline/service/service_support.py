@@ -105,19 +105,24 @@ class FeedSite:
         """Every article the demo feeds list, as the service fetches it."""
         return {self.localise(page["url"]) for page in MANIFEST["pages"]}
 
-    def add_hostile_feed(self, file: str = "late-wire.xml") -> tuple[str, str]:
-        """A feed listing one page whose title is markup; returns (feed URL, page URL)."""
-        source = DEMO / MANIFEST["pages"][7]["file"]  # a tennis report: plain English prose
-        html = source.read_text(encoding="utf-8")
+    def add_hostile_feed(
+        self, file: str = "late-wire.xml", *, page_name: str = "story.html", source_page: int = 7
+    ) -> tuple[str, str]:
+        """A feed listing one page whose title is markup; returns (feed URL, page URL).
+
+        The page is a demo page (by default a tennis report: plain English prose) whose
+        title is replaced, at ``late.example/<page_name>``."""
+        original = MANIFEST["pages"][source_page]
+        html = (DEMO / original["file"]).read_text(encoding="utf-8")
         escaped = (HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")
                    .replace(">", "&gt;").replace('"', "&quot;"))  # fmt: skip
         html = re.sub(r'<script type="application/ld\+json">.*?</script>', "", html, flags=re.S)
         html = re.sub(r'<link rel="canonical"[^>]*>|<meta property="og:url"[^>]*>', "", html)
-        html = html.replace(MANIFEST["pages"][7]["title"], escaped)
-        page = self.root / "sites" / "late.example" / "story.html"
+        html = html.replace(original["title"], escaped)
+        page = self.root / "sites" / "late.example" / page_name
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(html, encoding="utf-8")
-        page_url = f"{self.base}/sites/late.example/story.html"
+        page_url = f"{self.base}/sites/late.example/{page_name}"
         feed = (
             '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
             "<title>Late Wire</title><link>http://late.example/</link><description>x</description>"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_support import corpus_entries, fetch_letter
+from kafka_support import corpus_entries, fetch_letter, stored_article
 from service_support import ServiceProcess, sample, wait_until
 
 from pipeline.models import FetchedPage
@@ -112,3 +114,33 @@ def test_the_status_page_shows_the_letters_of_both_letter_topics(kafka_env: Any)
     ]  # fmt: skip
     wheres = [d["where"].split("[")[0] for d in letters["recent"]]
     assert wheres == [kafka_env.topic("dlq"), kafka_env.topic("retry"), kafka_env.topic("dlq")]
+
+
+def test_a_store_member_is_not_ready_while_its_article_writes_fail(kafka_env: Any) -> None:
+    """A trigger refuses every article while the store's write probe still commits: the
+    member reports the refused write until an article is stored again."""
+    config = _configure(kafka_env)
+    kafka_env.create_topics()
+    member = ServiceProcess(config, "store", command=("stage",))
+    refused = "articles refused by a test trigger"
+    try:
+        wait_until(lambda: member.get("/readyz")[0] == 200, 60, "the member to hold partitions")
+        db = kafka_env.workdir / "store.db"
+        with closing(sqlite3.connect(db, isolation_level=None)) as admin:
+            admin.execute(
+                "CREATE TRIGGER refuse_articles BEFORE INSERT ON articles"
+                f" BEGIN SELECT RAISE(ABORT, '{refused}'); END"
+            )
+        kafka_env.produce("enriched", [stored_article("refused")])
+        wait_until(lambda: member.get("/readyz")[0] == 503, 30, "the refused write reported")
+        store = json.loads(member.get("/readyz")[1])["store"]
+        assert store.startswith("article writes fail: ") and refused in store, store
+
+        with closing(sqlite3.connect(db, isolation_level=None)) as admin:
+            admin.execute("DROP TRIGGER refuse_articles")
+        kafka_env.produce("enriched", [stored_article("stored")])
+        wait_until(lambda: member.get("/readyz")[0] == 200, 30, "the stored article reported")
+        assert kafka_env.stored_ids() == ["stored"]
+    finally:
+        code, took, _ = member.stop(signal.SIGTERM)
+    assert code == 0 and took < 10, member.log()

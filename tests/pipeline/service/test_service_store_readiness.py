@@ -1,4 +1,4 @@
-"""``/readyz`` of ``newsflow run`` while its store hangs.
+"""``/readyz`` of ``newsflow run`` while its store hangs, and while its article writes fail.
 
 A store that hangs (a PostgreSQL row, or a SQLite file, locked by another
 connection; a server stalled) made every ``/readyz`` wait as long as the
@@ -6,21 +6,34 @@ probe's write did: for as long as the lock was held on PostgreSQL, 30 s (the
 busy timeout) on SQLite, while the orchestrator's probe gives up after 1 s.
 It must answer within a second, saying which store has not answered and for
 how long, and be ready again once the lock is released.
+
+The probe's one-row write can also commit while every article fails (a disk
+with room for one row and not an article; a trigger, permission or constraint
+on ``articles`` only): readiness follows the store stage's writes too.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from service_support import FeedSite, ServiceProcess, timed_get, write_config
+import yaml
+from service_support import (
+    FeedSite,
+    ServiceProcess,
+    query_store,
+    timed_get,
+    wait_until,
+    write_config,
+)
 
 from pipeline.service.lookout import STALE_SECONDS
 
@@ -114,3 +127,58 @@ def test_a_sqlite_probe_waiting_for_a_locked_file_is_reported_within_a_second(
             locker.close()
         readiness_until(service, 200, 10, latencies)
     assert stalled["store"].startswith(f"store {db} is not answering: no write committed for ")
+
+
+REFUSED = "articles refused by a test trigger"
+
+
+def stored(db: Path) -> list[str]:
+    return [str(url) for url in query_store(db, "SELECT url FROM articles")]
+
+
+def add_feed(service: ServiceProcess, config: Path, name: str, url: str) -> None:
+    """Add a feed to the config and reload it: a new feed is polled at once."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["feeds"] = [*data["feeds"], {"name": name, "url": url}]
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    service.process.send_signal(signal.SIGHUP)
+
+
+def test_failing_article_writes_make_the_store_unready_until_one_commits(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    """A trigger refuses every new article: the probe's write commits all along."""
+    db = tmp_path / "store.db"
+    config = tmp_path / "newsflow.yaml"
+    first_feed, first_page = site.add_hostile_feed("first.xml", page_name="first.html")
+    write_config(config, site, db, feeds=[{"name": "first", "url": first_feed}])
+    latencies: list[float] = []
+    with running(config) as service:
+        wait_until(lambda: first_page in stored(db), 60, "the first article")
+        readiness_until(service, 200, 10, latencies)
+
+        with closing(sqlite3.connect(db, isolation_level=None)) as admin:
+            admin.execute(
+                "CREATE TRIGGER refuse_articles BEFORE INSERT ON articles"
+                f" BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END"
+            )
+        refused_feed, refused_page = site.add_hostile_feed(
+            "refused.xml", page_name="refused.html", source_page=3
+        )
+        add_feed(service, config, "refused", refused_feed)
+        failing = readiness_until(service, 503, 30, latencies)
+        assert failing["store"].startswith("article writes fail: "), failing
+        assert REFUSED in failing["store"]
+        assert refused_page not in stored(db)
+
+        with closing(sqlite3.connect(db, isolation_level=None)) as admin:
+            admin.execute("DROP TRIGGER refuse_articles")
+        time.sleep(1.0)
+        assert readiness_until(service, 503, 0, latencies) == failing, "no article stored yet"
+
+        last_feed, last_page = site.add_hostile_feed(
+            "last.xml", page_name="last.html", source_page=5
+        )
+        add_feed(service, config, "last", last_feed)
+        assert readiness_until(service, 200, 60, latencies) == {"ok": True, "store": "ok"}
+        assert last_page in stored(db)
