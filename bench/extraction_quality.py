@@ -22,7 +22,7 @@ from pathlib import Path
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus.quality import QualityCase, Score, demo_cases, synthetic_cases
-from pipeline.config import ExtractConfig
+from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError
 from pipeline.extraction import load_rules
 from pipeline.extraction.parse import parse_page
@@ -30,7 +30,7 @@ from pipeline.models import FeedEntry, FetchedPage, utcnow
 from pipeline.stages.extract import ExtractStage
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "config" / "residue_rules.yaml"
+RULES = SHIPPED_RESIDUE_RULES
 DEMO = ROOT / "demo"
 
 

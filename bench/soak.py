@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e.procs import default_label, descendants, read_status_kb
-from bench.e2e.runs import REPO
 from corpus.prose import Article, write_article
 from corpus.sites import generate_sites, render_page
 from pipeline.config import Config, parse_config
@@ -50,12 +49,7 @@ BASELINE_AT = 10_000
 
 
 def soak_config(db: Path) -> Config:
-    return parse_config({
-        "storage": {"url": f"sqlite:///{db}"},
-        "extract": {"residue_rules": str(REPO / "config/residue_rules.yaml")},
-        "tagging": {"taxonomy": str(REPO / "config/taxonomy.yaml"),
-                    "entities": str(REPO / "config/entities.yaml")},
-    })  # fmt: skip
+    return parse_config({"storage": {"url": f"sqlite:///{db}"}})
 
 
 def entries(count: int) -> Iterator[FeedEntry]:

@@ -83,10 +83,7 @@ def load_items(data: Path = DATA) -> list[Item]:
 
 
 def keyword_tagger() -> KeywordTagger:
-    config = TaggingConfig(
-        taxonomy=ROOT / "config" / "taxonomy.yaml", entities=ROOT / "config" / "entities.yaml"
-    )
-    return KeywordTagger.from_config(config)
+    return KeywordTagger.from_config(TaggingConfig())  # the shipped taxonomy and entities
 
 
 def any_term_baseline(tagger: KeywordTagger) -> KeywordTagger:

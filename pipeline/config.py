@@ -1,8 +1,10 @@
 """Typed configuration, validated once at start and then passed in.
 
-One YAML file (``config/newsflow.yaml`` by default, ``--config`` or
-``NEWSFLOW_CONFIG`` to choose another) is read, overlaid with environment
-variables for secrets and endpoints, and validated into :class:`Config`.
+One YAML file (``config/newsflow.yaml`` in the working directory by default,
+``--config`` or ``NEWSFLOW_CONFIG`` to choose another) is read, overlaid with
+environment variables for secrets and endpoints, and validated into
+:class:`Config`. Every key has a default; the residue rules, taxonomy and entity
+lexicon default to the files shipped inside the package.
 Environment overrides use ``NEWSFLOW_`` plus the key path joined by ``__``::
 
     NEWSFLOW_STORAGE__URL=postgresql://user@db/news
@@ -43,7 +45,15 @@ from pydantic import (
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_RESIDUE_RULES = PACKAGE_DIR / "extraction" / "residue_rules.yaml"
+SHIPPED_TAXONOMY = PACKAGE_DIR / "tagging" / "taxonomy.yaml"
+SHIPPED_ENTITIES = PACKAGE_DIR / "tagging" / "entities.yaml"
+"""The rules, taxonomy and entity lexicon newsflow ships as package data, beside the code
+that reads them, so an installed package has them wherever it is installed; they are
+the defaults of ``extract.residue_rules``, ``tagging.taxonomy`` and ``tagging.entities``.
+(Paths from ``__file__``, not :mod:`importlib.resources`: that would import
+:mod:`pipeline.extraction`, and with it trafilatura, into every command.)"""
 ENV_PREFIX = "NEWSFLOW_"
 _ENV_SKIP = {"NEWSFLOW_CONFIG"}
 
@@ -327,7 +337,7 @@ class ScheduleConfig(_Section):
 class ExtractConfig(_Section):
     """Extraction and residue removal; see :mod:`pipeline.extraction` for what each layer does."""
 
-    residue_rules: Path = Path("config/residue_rules.yaml")
+    residue_rules: Path = SHIPPED_RESIDUE_RULES
     learned_min_articles: int = Field(
         default=3, ge=2, description="Distinct articles a line must appear in to be template."
     )
@@ -406,14 +416,14 @@ class DedupConfig(_Section):
 
 
 class TaggingConfig(_Section):
-    """Topic and entity tagging; see config/taxonomy.yaml for the rule format."""
+    """Topic and entity tagging; see pipeline/tagging/taxonomy.yaml for the rule format."""
 
-    taxonomy: Path = Path("config/taxonomy.yaml")
+    taxonomy: Path = SHIPPED_TAXONOMY
     extra_taxonomies: list[Path] = Field(
         default_factory=list,
         description="User taxonomy files, applied in order over the base (same format).",
     )
-    entities: Path = Path("config/entities.yaml")
+    entities: Path = SHIPPED_ENTITIES
     min_score: float = Field(default=2.0, ge=0, description="Score a topic needs by default.")
     relative_min_score: float = Field(
         default=0.15, ge=0, le=1, description="Share of the best IPTC category's score needed."
@@ -472,13 +482,11 @@ class Config(_Section):
         return next((f for f in self.feeds if f.name == name), None)
 
 
-def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
-    """Which file to read: ``--config``, else ``NEWSFLOW_CONFIG``, else the default.
+def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """Which file to read: ``--config``, else ``NEWSFLOW_CONFIG``, else
+    ``config/newsflow.yaml`` in the working directory if there is one; None if none.
 
-    The default is ``config/newsflow.yaml`` in the working directory, or the
-    project's own when there is none, so ``newsflow extract page.html`` works
-    from any directory with the shipped rules and taxonomy. An empty
-    ``--config`` is refused: it is a slip (an unset shell variable), and
+    An empty ``--config`` is refused: it is a slip (an unset shell variable), and
     running on the default config instead would poll the wrong feeds.
     """
     if explicit is not None and not os.fspath(explicit):
@@ -487,33 +495,50 @@ def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
         return Path(explicit)
     if environ.get("NEWSFLOW_CONFIG"):
         return Path(environ["NEWSFLOW_CONFIG"])
-    if DEFAULT_CONFIG_PATH.exists():
-        return DEFAULT_CONFIG_PATH
-    return PROJECT_ROOT / DEFAULT_CONFIG_PATH
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """:func:`find_config`'s file, or one line saying where none was found and how to
+    give one: the feeds and the store are the user's, no default can stand for them."""
+    file = find_config(explicit, environ)
+    if file is None:
+        problem = (
+            f"no --config, no NEWSFLOW_CONFIG and no {Path.cwd() / DEFAULT_CONFIG_PATH};"
+            " give one with --config FILE or NEWSFLOW_CONFIG=FILE"
+        )
+        raise ConfigError([problem], source="no config file found")
+    return file
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    missing_ok: bool = False,
 ) -> Config:
     """Read, overlay and validate the configuration; raise :class:`ConfigError` on problems.
 
     Relative paths inside the file (local feeds, rules, mirrors, SQLite) are
     resolved against the directory the file lives in, so a config works from
-    any working directory.
+    any working directory. With ``missing_ok``, no file given or found means the
+    built-in defaults (still overlaid with the environment), for commands that
+    need no feeds or store: ``newsflow extract page.html`` works anywhere.
     """
     environ = os.environ if environ is None else environ
-    file = config_path(path, environ)
-    raw = read_yaml_mapping(file)
+    file = find_config(path, environ) if missing_ok else config_path(path, environ)
+    raw = read_yaml_mapping(file) if file else {}
+    source = str(file) if file else "built-in defaults"
     origins, env_problems = _apply_env_overrides(raw, environ)
     problems, sources = [p for _, p in env_problems], [v for v, _ in env_problems]
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         problems += validation_problems(exc, raw)
-        sources += [_origin(error["loc"], origins) or str(file) for error in exc.errors()]
+        sources += [_origin(error["loc"], origins) or source for error in exc.errors()]
     if problems:
-        raise ConfigError(problems, source=str(file), sources=sources)
-    return _resolve_paths(config, base=_base_dir(file))
+        raise ConfigError(problems, source=source, sources=sources)
+    return _resolve_paths(config, base=_base_dir(file) if file else Path.cwd())
 
 
 def parse_config(raw: Mapping[str, Any], *, base: Path = Path(".")) -> Config:
@@ -717,19 +742,6 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else base / p
 
-    def resolve_data(section: BaseModel, name: str) -> Path:
-        """Rules and taxonomies left at their default: the config's own, else the shipped ones.
-
-        A path the config names itself is kept as given, so a typo is an error, not a
-        silent switch to the defaults.
-        """
-        p: Path = getattr(section, name)
-        mine = resolve(p)
-        if name in section.model_fields_set or mine.exists() or p.is_absolute():
-            return mine
-        shipped = PROJECT_ROOT / p
-        return shipped if shipped.exists() else mine
-
     feeds = [
         f.model_copy(update={"url": str(resolve(Path(f.url)))}) if f.is_local else f
         for f in config.feeds
@@ -748,13 +760,13 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
                 }
             ),
             "extract": config.extract.model_copy(
-                update={"residue_rules": resolve_data(config.extract, "residue_rules")}
+                update={"residue_rules": resolve(config.extract.residue_rules)}
             ),
             "tagging": config.tagging.model_copy(
                 update={
-                    "taxonomy": resolve_data(config.tagging, "taxonomy"),
+                    "taxonomy": resolve(config.tagging.taxonomy),
                     "extra_taxonomies": [resolve(p) for p in config.tagging.extra_taxonomies],
-                    "entities": resolve_data(config.tagging, "entities"),
+                    "entities": resolve(config.tagging.entities),
                 }
             ),
         }

@@ -118,14 +118,9 @@ def _round_trip(page: FetchedPage) -> Any:
 
 
 def _config(manifest: Manifest, workdir: Path) -> Config:
-    from bench.e2e.runs import REPO
-
     return parse_config({
         "storage": {"url": f"sqlite:///{workdir / 'budget.db'}"},
         "fetch": {"allow_private_networks": True, "min_host_interval": 0},
-        "extract": {"residue_rules": str(REPO / "config/residue_rules.yaml")},
-        "tagging": {"taxonomy": str(REPO / "config/taxonomy.yaml"),
-                    "entities": str(REPO / "config/entities.yaml")},
     })  # fmt: skip
 
 

@@ -62,11 +62,6 @@ def write_config(
             "respect_robots": True,
             "per_host_concurrency": PER_HOST_CONCURRENCY,
         },
-        "extract": {"residue_rules": str(REPO / "config/residue_rules.yaml")},
-        "tagging": {
-            "taxonomy": str(REPO / "config/taxonomy.yaml"),
-            "entities": str(REPO / "config/entities.yaml"),
-        },
         "service": {"http_enabled": False, "log_level": "WARNING", "log_format": "text"},
     }
     if bootstrap:

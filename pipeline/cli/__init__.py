@@ -63,7 +63,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="YAML config (default: $NEWSFLOW_CONFIG or config/newsflow.yaml)",
+        help="YAML config (default: $NEWSFLOW_CONFIG, else ./config/newsflow.yaml)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, known in COMMANDS.items():

@@ -10,9 +10,14 @@ from pipeline.config import Config, load_config
 from pipeline.errors import InputError
 
 
-def config_from(args: argparse.Namespace) -> Config:
-    """Load and validate the config named by ``--config`` (or the environment)."""
-    return load_config(getattr(args, "config", None), os.environ)
+def config_from(args: argparse.Namespace, *, missing_ok: bool = False) -> Config:
+    """Load and validate the config named by ``--config`` (or the environment).
+
+    Without a config file, a command that needs the user's feeds, store or broker
+    stops with one line saying how to give one; one that needs none of them
+    (``missing_ok``) runs on the built-in defaults.
+    """
+    return load_config(getattr(args, "config", None), os.environ, missing_ok=missing_ok)
 
 
 def existing_store_url(config: Config) -> str:

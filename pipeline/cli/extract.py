@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError("--url names the URL of one page; give exactly one FILE with it")
     if args.url and not is_http_url(args.url):
         raise InputError(f"--url {args.url!r} is not an http(s) URL with a host")
-    config = config_from(args)
+    config = config_from(args, missing_ok=not args.learned)  # --learned reads the store
     rules = load_rules(config.extract.residue_rules)
     repo = (
         ResidueStatsRepository(Database(existing_store_url(config), access="read"))

@@ -7,7 +7,7 @@ as data, per-source learned boilerplate, guard rails) and cross-checks the
 metadata (dates from feed, sitemap and page; language; canonical URL)::
 
     from pipeline.extraction import extract_article, load_rules
-    rules = load_rules(Path("config/residue_rules.yaml"))
+    rules = load_rules(SHIPPED_RESIDUE_RULES)   # from pipeline.config
     result = extract_article(html, url=url, entry=None, rules=rules,
                              learned=None, config=ExtractConfig())
     for line in result.removed:

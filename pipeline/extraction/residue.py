@@ -1,6 +1,6 @@
 """The residue filter: three explainable layers over trafilatura's text lines.
 
-1. Generic rules (data in ``config/residue_rules.yaml``) and metadata: lines
+1. Generic rules (data in ``residue_rules.yaml``) and metadata: lines
    that look like prompts, teasers, credits, or repeat the title/byline.
 2. Learned boilerplate: lines the same source repeats across many articles.
 3. Guard rails: the article's only sentence-like paragraph is never removed,

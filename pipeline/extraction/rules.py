@@ -1,4 +1,4 @@
-"""Generic residue rules, loaded from data (``config/residue_rules.yaml``).
+"""Generic residue rules, loaded from data (``residue_rules.yaml`` beside this module).
 
 The file names categories of residue (share prompts, calls to action,
 newsletter sign-ups, programme teasers, photo credits, ...) with regular
@@ -6,7 +6,7 @@ expressions per language, plus per-source ``deny``/``allow`` patterns. This
 module only compiles and answers questions; the decisions that need context
 (edges, neighbours, guard rails) live in :mod:`pipeline.extraction.residue`.
 
-    rules = load_rules(Path("config/residue_rules.yaml"))
+    rules = load_rules(SHIPPED_RESIDUE_RULES)   # from pipeline.config
     rules.category(line, position=3)   # -> "share_prompt" or None
 """
 

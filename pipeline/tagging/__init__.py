@@ -1,8 +1,8 @@
 """Topic and entity tagging: explainable, editable, fast.
 
-Topics come from a YAML taxonomy (``config/taxonomy.yaml`` plus the user's
+Topics come from a YAML taxonomy (``taxonomy.yaml`` beside this module, plus the user's
 ``tagging.extra_taxonomies``) whose top level follows the IPTC Media Topics;
-entities from pycountry and ``config/entities.yaml``, plus a heuristic for
+entities from pycountry and ``entities.yaml``, plus a heuristic for
 people and organisations. One Aho-Corasick pass finds every term::
 
     from pipeline.tagging import build_tagger

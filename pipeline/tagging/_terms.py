@@ -1,7 +1,7 @@
 """One term of a taxonomy or entity lexicon, and the marks its spelling carries.
 
 The spelling of a term says how it matches (see the header of
-``config/taxonomy.yaml``)::
+``taxonomy.yaml``)::
 
     >>> parse_term("election*").open_end
     True

@@ -1,4 +1,4 @@
-"""The entity lexicon: countries (pycountry + ``config/entities.yaml``), organisations, places.
+"""The entity lexicon: countries (pycountry + ``entities.yaml``), organisations, places.
 
 Countries come from pycountry's ISO 3166-1 list, with its German, French and
 Spanish names; the YAML file adds the names newsrooms use ("Russia" for
@@ -6,7 +6,7 @@ Spanish names; the YAML file adds the names newsrooms use ("Russia" for
 "Tehran" → Iran), and marks names that need care. Every name maps to exactly
 one entity, so "Iranian", "Tehran" and "Teheran" all report ``Iran``::
 
-    lexicon = load_lexicon(Path("config/entities.yaml"))
+    lexicon = load_lexicon(SHIPPED_ENTITIES)   # from pipeline.config
     [name for name in lexicon.names if name.entity.name == "Iran"][:3]
 """
 

@@ -1,10 +1,10 @@
 """The topic taxonomy: YAML files of topics, sub-topics and weighted terms.
 
-The format is documented at the top of ``config/taxonomy.yaml``. The first
+The format is documented at the top of ``taxonomy.yaml`` (beside this module). The first
 file is the base; each further file (``tagging.extra_taxonomies``) adds topics
 or extends existing ones, so users change tagging without code::
 
-    taxonomy = load_taxonomy([Path("config/taxonomy.yaml"), Path("my_topics.yaml")])
+    taxonomy = load_taxonomy([SHIPPED_TAXONOMY, Path("my_topics.yaml")])
     taxonomy.topics["politics/elections"].terms
 
 Every problem is reported as a :class:`~pipeline.errors.ConfigError` whose

@@ -14,8 +14,11 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+import pipeline
 from pipeline.config import (
     MAX_YAML_BYTES,
+    SHIPPED_ENTITIES,
+    SHIPPED_RESIDUE_RULES,
     Config,
     FeedConfig,
     KafkaConfig,
@@ -166,14 +169,69 @@ def test_feed_names_must_be_unique() -> None:
         parse_config({"feeds": [{"name": "a", "url": "http://x.example/"}] * 2})
 
 
-def test_rules_left_at_default_fall_back_to_the_shipped_ones_but_named_paths_stay(
+def test_rules_left_at_default_are_the_packaged_ones_and_named_paths_are_the_configs(
     tmp_path: Path,
 ) -> None:
-    from pipeline.config import PROJECT_ROOT
+    """The defaults come with the package, wherever it is installed; a file the config
+    names is relative to the config, as every other path."""
+    (tmp_path / "config").mkdir()
+    path = tmp_path / "config" / "newsflow.yaml"
+    path.write_text("tagging: {taxonomy: my/taxonomy.yaml}\n", encoding="utf-8")
+    config = load_config(path, environ={})
+    assert config.extract.residue_rules == SHIPPED_RESIDUE_RULES
+    assert SHIPPED_RESIDUE_RULES.is_relative_to(Path(pipeline.__file__).parent)
+    assert config.tagging.entities == SHIPPED_ENTITIES
+    assert config.tagging.taxonomy == tmp_path / "my/taxonomy.yaml"
 
-    config = parse_config({"tagging": {"taxonomy": "mine.yaml"}}, base=tmp_path)
-    assert config.extract.residue_rules == PROJECT_ROOT / "config/residue_rules.yaml"
-    assert config.tagging.taxonomy == tmp_path / "mine.yaml"
+
+def test_a_copy_of_a_shipped_file_named_in_the_config_is_the_one_read(tmp_path: Path) -> None:
+    """How a user changes the rules: copy, edit, name the copy."""
+    shipped = SHIPPED_RESIDUE_RULES.read_text(encoding="utf-8")
+    assert "  teaser_lines: 2 " in shipped
+    (tmp_path / "rules.yaml").write_text(
+        shipped.replace("  teaser_lines: 2 ", "  teaser_lines: 3 "), encoding="utf-8"
+    )
+    config = load_config(write(tmp_path, "extract: {residue_rules: rules.yaml}\n"), environ={})
+    assert config.extract.residue_rules == tmp_path / "rules.yaml"
+    assert load_rules(config.extract.residue_rules).teaser_lines == 3
+
+
+NO_CONFIG = (
+    "no config file found: no --config, no NEWSFLOW_CONFIG and no {where};"
+    " give one with --config FILE or NEWSFLOW_CONFIG=FILE"
+)
+
+
+def test_without_a_config_file_one_line_says_where_it_looked_and_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the repository's config/newsflow.yaml from elsewhere: an installed package has
+    none, and a checkout's would have run on the checkout's feeds and store."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, environ={})
+    assert caught.value.lines() == [NO_CONFIG.format(where=tmp_path / "config/newsflow.yaml")]
+
+
+def test_config_newsflow_yaml_in_the_working_directory_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "newsflow.yaml").write_text("kafka: {topic_prefix: here}\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None, environ={}).kafka.topic_prefix == "here"
+
+
+def test_missing_ok_gives_the_built_in_defaults_with_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, environ={"NEWSFLOW_EXTRACT__MIN_TEXT_CHARS": "7"}, missing_ok=True)
+    assert config.extract.min_text_chars == 7
+    assert config.extract.residue_rules == SHIPPED_RESIDUE_RULES
+    assert config.storage.url == f"sqlite:///{tmp_path / 'data/newsflow.db'}"
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "named.yaml", environ={}, missing_ok=True)  # named: must exist
 
 
 def newsflow_limited(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

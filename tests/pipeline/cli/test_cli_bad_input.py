@@ -70,6 +70,9 @@ def workdir(tmp_path: Path) -> Path:
         (["--config", "bad.yaml", "search", "x"], "invalid YAML (line"),
         (["--config", "bad.yaml", "feeds", "check"], "invalid YAML (line"),
         (["--config", "missing.yaml", "run", "--once"], "config file not found"),
+        (["run", "--once"], "no config file found: no --config, no NEWSFLOW_CONFIG and no"),
+        (["export"], "give one with --config FILE or NEWSFLOW_CONFIG=FILE"),
+        (["extract", "--learned", "page.html"], "no config file found"),
         (["extract", "missing.html"], "missing.html: no such file"),
         (["extract", "junk.bin"], "not an HTML page"),
         (["extract", "/dev/zero"], "larger than fetch.max_body_bytes"),
@@ -81,7 +84,7 @@ def workdir(tmp_path: Path) -> Path:
 def test_bad_input_gives_one_clear_line(workdir: Path, args: list[str], expect: str) -> None:
     result = newsflow(*args, cwd=workdir)
     assert_one_clear_line(result, expect=expect)
-    if args[:2] == ["--config", "bad.yaml"] or "stage" in args:
+    if args[:2] == ["--config", "bad.yaml"] or "stage" in args or "config" in expect:
         assert result.returncode == 2
     assert not (workdir / "x.db").exists()  # nothing was opened, let alone marked seen
 

@@ -24,11 +24,7 @@ SEED_PAGE = next(
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "newsflow.yaml"
-    path.write_text(
-        f"storage:\n  url: sqlite:///{tmp_path / 'store.db'}\n"
-        f"extract:\n  residue_rules: {REPO / 'config' / 'residue_rules.yaml'}\n",
-        encoding="utf-8",
-    )
+    path.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'store.db'}\n", encoding="utf-8")
     return path
 
 

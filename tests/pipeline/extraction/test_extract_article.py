@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ExtractConfig
+from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError
 from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
 from pipeline.extraction.lines import line_key
@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def rules() -> ResidueRules:
-    return load_rules(REPO / "config" / "residue_rules.yaml")
+    return load_rules(SHIPPED_RESIDUE_RULES)
 
 
 def extract(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.config import SHIPPED_RESIDUE_RULES
 from pipeline.extraction import LearnedBoilerplate, line_key, split_lines
 from pipeline.extraction.residue import FilterResult, MetadataHints, filter_residue
 from pipeline.extraction.rules import ResidueRules, load_rules, parse_rules
 
-RULES_FILE = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
+RULES_FILE = SHIPPED_RESIDUE_RULES
 PROSE = [
     "Iran's envoy to Russia has said NATO's expansion is not in the interest of Tehran.",
     "The comments came as Iran has supported Russia's invasion of Ukraine by blaming others.",

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import SHIPPED_RESIDUE_RULES
 from pipeline.errors import ConfigError
 from pipeline.extraction.lines import Line
 from pipeline.extraction.rules import ResidueRules, load_rules, parse_rules
 
-RULES_FILE = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
+RULES_FILE = SHIPPED_RESIDUE_RULES
 
 
 @pytest.fixture(scope="module")

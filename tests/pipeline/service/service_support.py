@@ -153,11 +153,7 @@ def write_config(path: Path, site: FeedSite, db: Path, **overrides: Any) -> dict
             "per_host_concurrency": 4,
         },
         "schedule": {"jitter": 0, "default_interval_seconds": 3, "min_interval_seconds": 1},
-        "extract": {"workers": 1, "residue_rules": str(REPO / "config/residue_rules.yaml")},
-        "tagging": {
-            "taxonomy": str(REPO / "config/taxonomy.yaml"),
-            "entities": str(REPO / "config/entities.yaml"),
-        },
+        "extract": {"workers": 1},
         "service": {"http_port": 0, "log_format": "json", "log_level": "INFO"},
     }
     for section, values in overrides.items():

@@ -13,14 +13,14 @@ from prometheus_client import REGISTRY
 from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
 from corpus import Page, generate_site_pages
-from pipeline.config import ExtractConfig
+from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError, StoreUnavailable
 from pipeline.extraction import DeferredLines, load_rules
 from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
 from pipeline.stages.base import run_chain
 from pipeline.stages.extract import ExtractStage, StoredLines
 
-RULES = Path(__file__).resolve().parents[3] / "config" / "residue_rules.yaml"
+RULES = SHIPPED_RESIDUE_RULES
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import TaggingConfig
+from pipeline.config import SHIPPED_ENTITIES, SHIPPED_TAXONOMY, TaggingConfig
 
 REPO = Path(__file__).resolve().parents[3]
-TAXONOMY = REPO / "config" / "taxonomy.yaml"
-ENTITIES = REPO / "config" / "entities.yaml"
+TAXONOMY = SHIPPED_TAXONOMY
+ENTITIES = SHIPPED_ENTITIES
 SEEDS = sorted((REPO / "bench" / "data" / "dedup" / "seeds").glob("*.txt"))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import PROJECT_ROOT, TaggingConfig, parse_config
+from pipeline.config import SHIPPED_TAXONOMY, TaggingConfig, parse_config
 from pipeline.errors import ConfigError
 
 
@@ -15,8 +15,8 @@ def test_paths_are_resolved_against_the_config_base(tmp_path: Path) -> None:
         {"tagging": {"extra_taxonomies": ["config/mine.yaml"], "entities": "e.yaml"}},
         base=tmp_path,
     )
-    # left at its default and absent beside the config: the shipped taxonomy
-    assert config.tagging.taxonomy == PROJECT_ROOT / "config" / "taxonomy.yaml"
+    # left at its default: the taxonomy shipped in the package
+    assert config.tagging.taxonomy == SHIPPED_TAXONOMY
     assert config.tagging.extra_taxonomies == [tmp_path / "config" / "mine.yaml"]
     assert config.tagging.entities == tmp_path / "e.yaml"
 
