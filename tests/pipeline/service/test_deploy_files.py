@@ -23,7 +23,13 @@ import pytest
 import yaml
 from service_support import DASHBOARD, REPO, dashboard_metrics
 
-from pipeline.config import Config, load_config
+from pipeline.config import (
+    SHIPPED_ENTITIES,
+    SHIPPED_RESIDUE_RULES,
+    SHIPPED_TAXONOMY,
+    Config,
+    load_config,
+)
 from pipeline.service import ServiceEndpoints
 from pipeline.topology import WORKERS
 
@@ -39,6 +45,16 @@ def _config_from_text(text: str, tmp_path: Path) -> Config:
     path = tmp_path / "newsflow.yaml"
     path.write_text(text, encoding="utf-8")
     return load_config(path, environ={})
+
+
+def _uses_the_packaged_data(config: Config) -> bool:
+    """The rules, taxonomy and entities installed with the package: a copy of the repository's
+    files at an absolute path (``/app/config/...``) only worked where someone put it."""
+    return (config.extract.residue_rules, config.tagging.taxonomy, config.tagging.entities) == (
+        SHIPPED_RESIDUE_RULES,
+        SHIPPED_TAXONOMY,
+        SHIPPED_ENTITIES,
+    )
 
 
 def _served_paths() -> set[str]:
@@ -84,12 +100,25 @@ def test_compose_has_one_service_per_stage_built_from_the_dockerfile(
 
 
 def test_compose_config_is_a_valid_newsflow_config_on_kafka(tmp_path: Path) -> None:
-    text = (DEPLOY / "compose" / "newsflow.yaml").read_text(encoding="utf-8")
+    text = (DEPLOY / "compose" / "config" / "newsflow.yaml").read_text(encoding="utf-8")
     config = _config_from_text(text, tmp_path)
     assert config.transport == "kafka"
     assert config.kafka.bootstrap_servers == ["kafka:9092"]
     assert config.service.http_host == "0.0.0.0" and config.service.http_port == 8088
-    assert config.extract.residue_rules == Path("/app/config/residue_rules.yaml")
+    assert _uses_the_packaged_data(config)
+
+
+def test_compose_mounts_the_config_directory_not_the_file(compose: dict[str, Any]) -> None:
+    """A file bind mount keeps the inode it started with: after an editor saves by writing a
+    new file and renaming it over the old (vim, ``sed -i``), the container went on reading
+    the old config, and no reload ever saw the change."""
+    service = compose["x-newsflow"]
+    config = Path(service["environment"]["NEWSFLOW_CONFIG"])
+    sources = {target: source for source, target, *_ in (m.split(":") for m in service["volumes"])}
+    source = DEPLOY / "compose" / sources[str(config.parent)]
+    assert source.is_dir() and (source / config.name).is_file()
+    for stage in STAGES:
+        assert compose["services"][stage]["volumes"] == service["volumes"]
 
 
 def test_prometheus_scrapes_every_stage_on_the_metrics_port(compose: dict[str, Any]) -> None:
@@ -114,7 +143,7 @@ def test_grafana_is_provisioned_with_the_dashboard(compose: dict[str, Any]) -> N
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
 
 
-def test_the_dockerfile_installs_newsflow_and_copies_what_the_configs_name() -> None:
+def test_the_dockerfile_installs_newsflow_from_what_it_copies() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     copied = re.findall(r"^COPY (\S+) ", dockerfile, flags=re.M)
     for source in copied:
@@ -174,6 +203,7 @@ def test_the_configmap_holds_a_valid_config_the_pods_mount(
     configmap = _of_kind(manifests, "ConfigMap")["newsflow-config"]
     config = _config_from_text(configmap["data"]["newsflow.yaml"], tmp_path)
     assert config.transport == "kafka" and config.service.http_host == "0.0.0.0"
+    assert _uses_the_packaged_data(config)
     for deployment in _of_kind(manifests, "Deployment").values():
         pod = deployment["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -268,6 +298,7 @@ def test_the_single_machine_config_is_valid(tmp_path: Path) -> None:
     config = _config_from_text(text, tmp_path)
     assert config.transport == "embedded"
     assert config.storage.url == "sqlite:////var/lib/newsflow/newsflow.db"
+    assert _uses_the_packaged_data(config)
 
 
 # -- Grafana ------------------------------------------------------------------------------
