@@ -24,7 +24,8 @@ that says what to fix::
     │   ├── StoreUnavailable the database cannot be reached (refused, connection lost)
     │   ├── StoreReadOnly    a command that writes was given a database it cannot write
     │   └── SchemaMismatch   the database's schema is not the one this newsflow reads
-    └── TransportError       the message broker failed or is unreachable
+    ├── TransportError       the message broker failed or is unreachable
+    └── StoppedWhileWaiting  not a failure: a stop came while a service had not answered yet
 
 ``reason`` is a short stable code used as a metric label and in dead-letter
 headers; ``str(error)`` is the sentence shown to the user.
@@ -183,3 +184,11 @@ class SchemaMismatch(StorageError):
 
 class TransportError(NewsflowError):
     default_reason = "transport"
+
+
+class StoppedWhileWaiting(NewsflowError):
+    """SIGTERM/SIGINT came while the process still waited for a service to answer (the
+    Kafka broker at start). Not a failure: the process was asked to stop, and stops
+    (exit status 0, as for any stop) instead of waiting out a connection timeout."""
+
+    default_reason = "stopped"

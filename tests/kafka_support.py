@@ -441,48 +441,82 @@ def syndicated_copies(count: int, *, seed: int = 5) -> list[FeedEntry]:
 
 
 def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
+    """A local port nothing listens on (bound, then released): a broker that is down."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
 
 
+@contextlib.contextmanager
+def unreachable_broker(kind: str) -> Iterator[tuple[str, SilentBroker | None]]:
+    """The address of a broker that cannot be reached: ``closed`` (nothing listens there)
+    or ``silent`` (a :class:`SilentBroker` accepts and never answers; yielded too)."""
+    if kind == "closed":
+        yield f"127.0.0.1:{closed_port()}", None
+        return
+    with SilentBroker() as silent:
+        yield silent.address, silent
+
+
 class SilentBroker:
     """A TCP server on 127.0.0.1 that accepts connections and never answers: a broker host
-    whose process hangs (clients connect, then wait for a reply until they give up). After
-    :meth:`relay_to`, connections made from then on are relayed to a real broker instead.
+    whose process hangs, or an address where something else listens (clients connect, then
+    wait for a reply until they give up). After :meth:`relay_to`, connections made from
+    then on are relayed to a real broker instead.
 
-    Usable as a context manager; :attr:`address` is its ``host:port``.
+    Usable as a context manager; :attr:`address` is its ``host:port``, :attr:`accepted` is
+    set once a client has connected, :attr:`connections` are the clients' connections.
     """
 
     def __init__(self) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._server.getsockname()[1]}"
-        self._held: list[socket.socket] = []
+        self.accepted = threading.Event()
+        self.connections: list[socket.socket] = []
+        self._upstreams: list[socket.socket] = []
         self._upstream: str | None = None
-        threading.Thread(target=self._accept, name="silent-broker", daemon=True).start()
+        self._accepting = threading.Thread(target=self._accept, name="silent-broker", daemon=True)
+        self._accepting.start()
 
     def relay_to(self, address: str) -> None:
         self._upstream = address
+
+    def all_closed_by_clients(self, timeout: float) -> bool:
+        """Whether every client closed its connection (read to its end within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        for connection in self.connections:
+            while True:
+                connection.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    if not connection.recv(65536):
+                        break
+                except TimeoutError:
+                    return False
+                except ConnectionResetError:
+                    break
+        return True
 
     def _accept(self) -> None:
         while True:
             try:
                 conn, _ = self._server.accept()
-            except OSError:  # closed
+            except OSError:  # shut down: the test is over
                 return
-            self._held.append(conn)
+            self.connections.append(conn)
+            self.accepted.set()
             if self._upstream is not None:
                 host, port = self._upstream.rsplit(":", 1)
                 upstream = socket.create_connection((host, int(port)))
-                self._held.append(upstream)
+                self._upstreams.append(upstream)
                 for source, sink in ((conn, upstream), (upstream, conn)):
                     threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
 
     def close(self) -> None:
+        self._server.shutdown(socket.SHUT_RDWR)  # ends the accept() of the accepting thread
+        self._accepting.join(timeout=5)
         self._server.close()
-        for conn in self._held:
+        for conn in self.connections + self._upstreams:
             conn.close()
 
     def __enter__(self) -> SilentBroker:

@@ -8,12 +8,18 @@ and compress with :func:`codec`::
 
     consumer = make_consumer(config.kafka, group="newsflow.extract", topics=["news.pages"])
     producer = make_producer(config.kafka, transactional_id="newsflow.extract.host.0")
+
+Each waits for a broker to answer when made (``bootstrap_timeout_ms``, 15 s). Given the
+runner's ``stop`` event, that wait ends as soon as ``stop`` is set (see :func:`_open`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -24,7 +30,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.library_logs import quiet_slow_task_warnings
 from pipeline.config import KafkaConfig
-from pipeline.errors import ConfigError, TransportError
+from pipeline.errors import ConfigError, StoppedWhileWaiting, TransportError
 
 log = logging.getLogger(__name__)
 quiet_slow_task_warnings()
@@ -38,6 +44,11 @@ the consumer's positions), and recording them was ~1 % of a Kafka run's CPU."""
 PRODUCER_CLOSE_S = 2.0
 """How long a producer that failed to start may take to close (a transactional one whose
 coordinator does not answer would otherwise wait for ever)."""
+STOP_CHECK_S = 0.1
+"""How often a client waiting for its broker looks at the caller's ``stop``."""
+ABANDON_S = 5.0
+"""How long a construction told to stop may take to end (a fraction of a second: its
+bootstrap is cancelled)."""
 
 _Client = TypeVar("_Client", KafkaAdminClient, KafkaConsumer, KafkaProducer)
 
@@ -85,11 +96,13 @@ def make_consumer(
     group: str | None = None,
     topics: list[str] | None = None,
     listener: ConsumerRebalanceListener | None = None,
+    stop: threading.Event | None = None,
 ) -> KafkaConsumer:
     """A consumer that commits only when told to and skips aborted transactions.
 
     With ``group`` and ``topics`` it joins the group and subscribes; without,
-    the caller assigns partitions itself (listing, lag, tests).
+    the caller assigns partitions itself (listing, lag, tests). ``stop`` ends the wait
+    for the broker (:class:`StoppedWhileWaiting`).
     """
     options = connection_options(config, client_id) | {
         "group_id": group,
@@ -105,7 +118,7 @@ def make_consumer(
         "metrics_enabled": CLIENT_METRICS,
     }
     with kafka_errors("connect the consumer"):
-        consumer = _open(KafkaConsumer, options)
+        consumer = _open(KafkaConsumer, options, stop)
         if topics:
             with _closed_if_raises(consumer.close, client_id):
                 _require_topics(consumer, topics)
@@ -140,7 +153,11 @@ def _require_topics(consumer: KafkaConsumer, topics: list[str]) -> None:
 
 
 def make_producer(
-    config: KafkaConfig, *, client_id: str, transactional_id: str | None = None
+    config: KafkaConfig,
+    *,
+    client_id: str,
+    transactional_id: str | None = None,
+    stop: threading.Event | None = None,
 ) -> KafkaProducer:
     """An idempotent producer (acks=all); transactional when ``transactional_id`` is given."""
     options = connection_options(config, client_id) | {
@@ -158,20 +175,28 @@ def make_producer(
         options["transactional_id"] = transactional_id
         options["transaction_timeout_ms"] = config.transaction_timeout_ms
     with kafka_errors("connect the producer"):
-        producer = _open(KafkaProducer, options)
+        producer = _open(KafkaProducer, options, stop)
         if transactional_id:
             with _closed_if_raises(lambda: producer.close(timeout=PRODUCER_CLOSE_S), client_id):
                 producer.init_transactions()
     return producer
 
 
-def make_admin(config: KafkaConfig, *, client_id: str = "newsflow-admin") -> KafkaAdminClient:
+def make_admin(
+    config: KafkaConfig,
+    *,
+    client_id: str = "newsflow-admin",
+    stop: threading.Event | None = None,
+) -> KafkaAdminClient:
     with kafka_errors("connect the admin client"):
-        return _open(KafkaAdminClient, connection_options(config, client_id))
+        return _open(KafkaAdminClient, connection_options(config, client_id), stop)
 
 
-def _open(client_class: type[_Client], options: dict[str, Any]) -> _Client:
-    """``client_class(**options)``, leaving nothing open behind when it raises.
+def _open(
+    client_class: type[_Client], options: dict[str, Any], stop: threading.Event | None = None
+) -> _Client:
+    """``client_class(**options)``, leaving nothing open behind when it raises, and given
+    ``stop``, waiting for the broker only until ``stop`` is set.
 
     kafka-python 3 opens a client's network selector (an epoll and a socket pair) and, for
     an admin client or a consumer, starts its ``kafka-io`` thread, before bootstrapping; a
@@ -180,21 +205,103 @@ def _open(client_class: type[_Client], options: dict[str, Any]) -> _Client:
     close it (the running thread keeps it from being collected). Each failed attempt left
     a thread and 3-4 descriptors behind: the health probe, trying every 20 s through an
     outage, ~4,300 threads a day. kafka-python's ``kafka_client`` option builds the network
-    client here, so that it can be closed.
+    client through :class:`_NetworkClients`, so that it can be closed.
+
+    The constructor waits for a broker to answer (up to ``bootstrap_timeout_ms``, 15 s), and
+    a signal handler only sets ``stop``: a worker told to stop while its broker was away
+    waited out the whole timeout, then exited 1. With ``stop``, the client is built on a
+    thread of its own while this one watches ``stop`` (:func:`_built_unless_stopped`).
     """
-    build_network = client_class.DEFAULT_CONFIG["kafka_client"]
-    built: list[Any] = []
+    networks = _NetworkClients(client_class.DEFAULT_CONFIG["kafka_client"])
 
-    def network_client(**configs: Any) -> Any:
-        built.append(build_network(**configs))
-        return built[-1]
+    def construct() -> _Client:
+        with _closed_if_raises(networks.close, options["client_id"]):
+            return client_class(**options, kafka_client=networks)
 
-    def close_built() -> None:
-        for network in built:
+    if stop is None:
+        return construct()
+    return _built_unless_stopped(construct, networks, stop, options)
+
+
+class _NetworkClients:
+    """The network clients kafka-python builds for one client (its ``kafka_client``
+    option), recorded so that they can be closed when the constructor raises, and their
+    bootstrap cancelled while it still waits."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._built: list[Any] = []
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def __call__(self, **configs: Any) -> Any:
+        network = self._build(**configs)
+        with self._lock:
+            self._built.append(network)
+            if self._cancelled:
+                _cancel_bootstrap(network)
+        return network
+
+    def cancel_bootstrap(self) -> None:
+        """Of every network client built, and of any built from now on."""
+        with self._lock:
+            self._cancelled = True
+            for network in self._built:
+                _cancel_bootstrap(network)
+
+    def close(self) -> None:
+        for network in self._built:
             network.close()
 
-    with _closed_if_raises(close_built, options["client_id"]):
-        return client_class(**options, kafka_client=network_client)
+
+def _cancel_bootstrap(network: Any) -> None:
+    """Close the connection manager on the client's own event loop (the one place that may
+    touch it while the loop runs): its bootstrap ends at once, the constructor raises."""
+    network._net.call_soon_threadsafe(network._manager.close)
+
+
+def _built_unless_stopped(
+    construct: Callable[[], _Client],
+    networks: _NetworkClients,
+    stop: threading.Event,
+    options: dict[str, Any],
+) -> _Client:
+    """``construct()`` on a thread of its own, while this one looks at ``stop`` every
+    :data:`STOP_CHECK_S`. On a stop the bootstrap is cancelled, so the constructor raises
+    and closes what it opened, and :class:`StoppedWhileWaiting` names the address."""
+    started = time.monotonic()
+    outcome: Future[_Client] = Future()
+    building = threading.Thread(
+        target=_settle, args=(outcome, construct), name="kafka-bootstrap", daemon=True
+    )
+    building.start()
+    while not wait([outcome], timeout=STOP_CHECK_S).done:
+        if stop.is_set():
+            networks.cancel_bootstrap()
+            _abandon(building, outcome, options["client_id"])
+            raise StoppedWhileWaiting(
+                f"stopped after waiting {time.monotonic() - started:.1f} s for the Kafka"
+                f" broker at {', '.join(options['bootstrap_servers'])}, which did not answer:"
+                " if it should be up, check kafka.bootstrap_servers and the broker"
+            )
+    return outcome.result()
+
+
+def _settle(outcome: Future[Any], construct: Callable[[], Any]) -> None:
+    try:
+        outcome.set_result(construct())
+    except BaseException as exc:  # handed to the caller through the future
+        outcome.set_exception(exc)
+
+
+def _abandon(building: threading.Thread, outcome: Future[Any], client_id: str) -> None:
+    """Wait for a construction whose bootstrap was cancelled to end; close the client if it
+    was built just before the cancel took effect."""
+    building.join(ABANDON_S)
+    if building.is_alive():  # not seen: a cancelled bootstrap ends at once
+        log.warning("a Kafka client still connecting was abandoned")
+    elif outcome.exception() is None:
+        _close_quietly(outcome.result().close, client_id)
 
 
 @contextmanager

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from kafka_support import SilentBroker, closed_port
+from kafka_support import SilentBroker, closed_port, unreachable_broker
 
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
@@ -199,17 +198,6 @@ def test_a_scrape_waits_for_a_silent_broker_once(
         probe.close()
 
 
-@contextmanager
-def dead_broker(kind: str) -> Iterator[str]:
-    """The address of a broker that cannot be reached: nothing listens there, or a server
-    accepts connections and never answers."""
-    if kind == "nothing listens":
-        yield f"127.0.0.1:{closed_port()}"
-        return
-    with SilentBroker() as silent:
-        yield silent.address
-
-
 def kafka_config(tmp_path: Path, address: str) -> Config:
     return parse_config(
         {
@@ -235,14 +223,14 @@ def counted_looks(probe: BrokerProbe, monkeypatch: pytest.MonkeyPatch) -> list[N
     return finished
 
 
-@pytest.mark.parametrize("kind", ["nothing listens", "silent"])
+@pytest.mark.parametrize("kind", ["closed", "silent"])
 def test_looks_at_an_unreachable_broker_leave_no_thread_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """kafka-python starts an admin client's io thread before it bootstraps, and a failed
     bootstrap left it running: one thread per look (one every 20 s, ~4,300 a day)."""
     clock = Clock()
-    with dead_broker(kind) as address:
+    with unreachable_broker(kind) as (address, _):
         before = set(threading.enumerate())
         probe = BrokerProbe(kafka_config(tmp_path, address), [], clock=clock)
         looks = counted_looks(probe, monkeypatch)
