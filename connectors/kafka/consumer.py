@@ -25,6 +25,7 @@ rebalance began leaves and joins afresh as a new member (see
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -85,11 +86,14 @@ class GroupConsumer:
         client_id: str,
         on_revoked: Callable[[set[Partition]], None] | None = None,
         subscribe: bool = True,
+        stop: threading.Event | None = None,
     ) -> None:
         self.group = group
         self.on_revoked = on_revoked
         self._config = config
         self._client_id = client_id
+        self._stop = stop
+        """Ends the wait for the broker when a member is made (see :func:`make_consumer`)."""
         self._topics = list(topics) if subscribe else None
         self._positions: dict[Partition, int] = {}
         self._committed: dict[Partition, int] = {}
@@ -107,6 +111,7 @@ class GroupConsumer:
             group=self.group,
             topics=self._topics,
             listener=_Listener(self),
+            stop=self._stop,
         )
 
     def _assign_all(self, topics: Sequence[str]) -> None:

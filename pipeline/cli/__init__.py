@@ -4,7 +4,8 @@ Each command lives in its own module (:data:`COMMANDS`) with a
 ``register(subparsers)`` function that adds its parser and sets ``handler``;
 only the module of the command given is imported. Errors the user can act on are
 printed as one line (config problems: one line each, exit status 2); nothing
-reaches the user as a traceback.
+reaches the user as a traceback. A stop (SIGTERM/SIGINT) that came while the process
+still waited for its broker is one line too, and exit status 0, as for any stop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
-from pipeline.errors import ConfigError, InputError, NewsflowError
+from pipeline.errors import ConfigError, InputError, NewsflowError, StoppedWhileWaiting
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             print(f"newsflow: {line}", file=sys.stderr)
         return 2
+    except StoppedWhileWaiting as exc:
+        print(f"newsflow: {exc}", file=sys.stderr)
+        return 0
     except NewsflowError as exc:
         print(f"newsflow: error: {exc}", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@
 ``<group_prefix>.<NAME>``; start the same command on more processes or
 machines to share the work (the group spreads the partitions over them).
 ``poll`` runs the feed poller, producing new entries to ``news.items``: run
-exactly one. SIGTERM/SIGINT finish the batch in flight, commit it and exit 0::
+exactly one. SIGTERM/SIGINT finish the batch in flight, commit it and exit 0; at start,
+they end the wait for a broker that has not answered yet (exit 0 too)::
 
     newsflow --config config/newsflow.yaml stage extract
     newsflow stage poll --once          # poll every feed once and exit
@@ -95,7 +96,7 @@ def run_poller(
     from pipeline.runtime.wiring import Resources
 
     resources = Resources(config)
-    source = KafkaFeedSource(config, resources, control=control)
+    source = KafkaFeedSource(config, resources, control=control, stop=stop)
     try:
         if once:
             return source.run_once()

@@ -175,9 +175,13 @@ class KafkaWorkerRunner:
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> None:
-        """Create missing topics, claim an instance slot, join the group."""
-        admin = make_admin(self.kafka)
+    def start(self, stop: threading.Event | None = None) -> None:
+        """Create missing topics, claim an instance slot, join the group.
+
+        Each client waits for the broker to answer; ``stop`` ends that wait
+        (:class:`~pipeline.errors.StoppedWhileWaiting`).
+        """
+        admin = make_admin(self.kafka, stop=stop)
         try:
             ensure_topics(admin, topic_specs(self.kafka))
         finally:
@@ -192,12 +196,13 @@ class KafkaWorkerRunner:
             topics=list(self.logical),
             client_id=instance,
             on_revoked=self._on_revoked,
+            stop=stop,
         )
         transactional = self.kafka.delivery == "transactional"
 
         def producer() -> KafkaProducer:
             tid = instance if transactional else None
-            return make_producer(self.kafka, client_id=instance, transactional_id=tid)
+            return make_producer(self.kafka, client_id=instance, transactional_id=tid, stop=stop)
 
         delivery_class = TransactionalDelivery if transactional else AtLeastOnceDelivery
         self._delivery = delivery_class(producer, self._consumer)
@@ -544,7 +549,7 @@ def run_worker(
     runner.on_tick = on_tick
     runner.on_stored = on_stored
     try:
-        runner.start()
+        runner.start(stop)
         return runner.run(stop, idle_timeout=idle_timeout)
     finally:
         runner.close()

@@ -75,7 +75,7 @@ def run_kafka(
     ``control`` (from ``newsflow run``) gets the poller's heartbeats and hands
     it reloaded configs (feeds and schedule).
     """
-    admin = make_admin(config.kafka)
+    admin = make_admin(config.kafka, stop=stop)
     try:
         ensure_topics(admin, topic_specs(config.kafka))
     finally:
@@ -84,7 +84,7 @@ def run_kafka(
     workers = WorkerProcesses(config)
     try:
         workers.start()
-        source = KafkaFeedSource(config, resources, control=control)
+        source = KafkaFeedSource(config, resources, control=control, stop=stop)
         try:
             if once:
                 summary = source.run_once(stop)

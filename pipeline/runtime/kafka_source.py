@@ -57,8 +57,11 @@ class KafkaFeedSource:
         *,
         producer: KafkaProducer | None = None,
         control: LoopControl | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
+        self.stop = stop
+        """Ends the wait for the broker when a producer is made (see :func:`make_producer`)."""
         self.resources = resources
         self.control = control
         self.topic = topic_name(config.kafka.topic_prefix, "items")
@@ -67,7 +70,8 @@ class KafkaFeedSource:
         self.producer: KafkaProducer | None = producer or self._make_producer()
 
     def _make_producer(self) -> KafkaProducer:
-        return make_producer(self.config.kafka, client_id=f"{self.config.kafka.group_prefix}.poll")
+        client_id = f"{self.config.kafka.group_prefix}.poll"
+        return make_producer(self.config.kafka, client_id=client_id, stop=self.stop)
 
     def run_once(self, stop: threading.Event | None = None) -> RunSummary:
         """Poll every enabled feed once (a backfill to its end).
