@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.kafka.clients import make_admin, make_consumer
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from pipeline.config import Config
-from pipeline.errors import TransportError
+from pipeline.errors import StoppedWhileWaiting, TransportError
 from pipeline.logs import ChildRecords
 from pipeline.runtime.kafka_retry_later import letters_retried
 from pipeline.runtime.kafka_runner import group_id, run_worker
@@ -283,7 +283,8 @@ def _worker_main(
     if it had been set (the batch in flight ends at a message boundary, what
     is done is committed, it leaves its group so that its partitions move at
     once to a restarted service) and exits within :data:`ORPHAN_GRACE_S`
-    whatever happens (:func:`exit_with_parent`).
+    whatever happens (:func:`exit_with_parent`). Stopped while its broker had not
+    answered yet, it has nothing to report and ends at once.
     """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
@@ -298,7 +299,11 @@ def _worker_main(
     )
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
-        summary = run_worker(config, worker, local_stop)
+        try:
+            summary = run_worker(config, worker, local_stop)
+        except StoppedWhileWaiting as exc:
+            log.info("worker %s: %s", worker, exc, extra={"stage": worker})
+            summary = RunSummary()
     results.put(summary)
 
 
