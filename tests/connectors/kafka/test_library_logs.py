@@ -24,24 +24,27 @@ def root_level() -> Iterator[logging.Logger]:
     root.setLevel(previous)
 
 
-def test_the_slow_task_warning_is_not_shown_at_info(
-    root_level: logging.Logger, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [
+        (logging.INFO, [("WARNING", "Wakeup socket returned empty. Rebuilding.")]),
+        (
+            logging.DEBUG,
+            [("DEBUG", SLOW), ("WARNING", "Wakeup socket returned empty. Rebuilding.")],
+        ),
+    ],
+    ids=["info: not shown", "debug: shown as debug"],
+)
+def test_the_slow_task_warning_is_debug_detail(
+    root_level: logging.Logger,
+    caplog: pytest.LogCaptureFixture,
+    level: int,
+    shown: list[tuple[str, str]],
 ) -> None:
-    root_level.setLevel(logging.INFO)
-    with caplog.at_level(logging.INFO):
+    """Other warnings of the selector stay warnings."""
+    root_level.setLevel(level)
+    with caplog.at_level(level):
         logging.getLogger(SELECTOR_LOGGER).warning(SLOW)
         logging.getLogger(SELECTOR_LOGGER).warning("Wakeup socket returned empty. Rebuilding.")
 
-    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("WARNING", "Wakeup socket returned empty. Rebuilding.")
-    ]
-
-
-def test_at_debug_it_is_shown_as_debug(
-    root_level: logging.Logger, caplog: pytest.LogCaptureFixture
-) -> None:
-    root_level.setLevel(logging.DEBUG)
-    with caplog.at_level(logging.DEBUG):
-        logging.getLogger(SELECTOR_LOGGER).warning(SLOW)
-
-    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("DEBUG", SLOW)]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == shown
