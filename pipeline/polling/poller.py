@@ -640,8 +640,7 @@ def _sitemap_loops(feed: FeedConfig, loops: list[str], *, children: list[_Docume
     """Indexes listed again after they were read (an index listing itself, two listing each
     other) are counted; when the index leads to nothing else, that is the feed's failure,
     not a healthy feed that never yields an entry."""
-    for _ in loops:
-        metrics.CHILD_FAILURES.labels(feed.name, "loop").inc()
+    metrics.CHILD_FAILURES.labels(feed.name, "loop").inc(len(loops))
     if any(child.parsed is None or not child.parsed.child_sitemaps for child in children):
         return  # a sitemap of pages was read (or was unchanged): the loop costs nothing
     raise FeedError(

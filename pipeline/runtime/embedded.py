@@ -79,6 +79,7 @@ from pipeline.runtime.outcome import (
     RetryPolicy,
     failure_from,
     process_safely,
+    readiness_writes,
 )
 from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
 from pipeline.runtime.retry_later import RETRIED, RetryLater
@@ -538,8 +539,7 @@ class EmbeddedPipeline:
         for message in stored:
             outcome = timed_process("store", store, message)
             self._account(ticket, Handled("store", outcome, message_context(message)))
-            if outcome.failure is None or outcome.failure.storage:
-                writes.append(outcome.failure.error if outcome.failure is not None else None)
+            writes += readiness_writes(outcome.failure)
             written = changed_by_store(store)
             if written is not None:
                 ticket.summary.count_stored(written)

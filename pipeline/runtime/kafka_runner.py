@@ -83,7 +83,7 @@ from pipeline.errors import MessageError, StoreUnavailable, TransportError
 from pipeline.models import MESSAGE_BY_TOPIC, Message, decode, utcnow
 from pipeline.runtime.daemon_pool import DaemonPool
 from pipeline.runtime.embedded import DEAD_LETTERS, MESSAGES, message_context
-from pipeline.runtime.outcome import Failure, Outcome, RetryPolicy
+from pipeline.runtime.outcome import Failure, Outcome, RetryPolicy, readiness_writes
 from pipeline.runtime.retry_later import RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -365,11 +365,11 @@ class KafkaWorkerRunner:
 
     def _tell_stored(self, failure: Failure | None) -> None:
         """The store worker's write of one record (its stage commits it): what readiness
-        follows. A failure that is not the store's (a message it cannot take) says nothing."""
+        follows (:func:`~pipeline.runtime.outcome.readiness_writes`)."""
         if self.on_stored is None or self.worker.name != "store":
             return
-        if failure is None or failure.storage:
-            self.on_stored(failure.error if failure is not None else None)
+        for error in readiness_writes(failure):
+            self.on_stored(error)
 
     def _decode(self, record: InRecord) -> Message | Failure:
         logical = self.logical.get(record.topic, record.topic)

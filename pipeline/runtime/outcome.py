@@ -56,6 +56,16 @@ class Failure:
         return self.reason == "unexpected"
 
 
+def readiness_writes(failure: Failure | None) -> list[str | None]:
+    """What one store-stage outcome tells readiness
+    (:class:`~pipeline.service.store_health.ArticleWrites`): ``[None]`` for a write that
+    went through, ``[error]`` for one the store refused, ``[]`` for a failure that is not
+    the store's (a message it cannot take says nothing about the store)."""
+    if failure is None:
+        return [None]
+    return [failure.error] if failure.storage else []
+
+
 class Lettered(Protocol):
     """What both transports' dead letters say about their failure."""
 
