@@ -49,6 +49,7 @@ from pipeline.topology import WORKERS, topic_name
 
 if TYPE_CHECKING:
     from pipeline.service.control import LoopControl
+    from pipeline.service.store_health import ArticleWrites, WorkerArticleWrites
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,8 @@ def run_kafka(
 ) -> RunSummary:
     """Run the poller and every worker on Kafka; see the module docstring.
 
-    ``control`` (from ``newsflow run``) gets the poller's heartbeats and hands
-    it reloaded configs (feeds and schedule).
+    ``control`` (from ``newsflow run``) gets the poller's heartbeats, hands
+    it reloaded configs (feeds and schedule) and hears the store worker's writes.
     """
     admin = make_admin(config.kafka, stop=stop)
     try:
@@ -81,7 +82,7 @@ def run_kafka(
     finally:
         admin.close()
     resources = Resources(config)
-    workers = WorkerProcesses(config)
+    workers = WorkerProcesses(config, control.article_writes if control is not None else None)
     try:
         workers.start()
         source = KafkaFeedSource(config, resources, control=control, stop=stop)
@@ -190,14 +191,19 @@ class _Child:
 
 
 class WorkerProcesses:
-    """One process per worker (several for extraction), restarted when one dies."""
+    """One process per worker (several for extraction), restarted when one dies.
 
-    def __init__(self, config: Config) -> None:
+    ``article_writes`` (the service's readiness) hears the store worker's writes.
+    """
+
+    def __init__(self, config: Config, article_writes: ArticleWrites | None = None) -> None:
         self.config = config
         self._stop = _CONTEXT.Event()
         self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
         self._child_records: ChildRecords | None = None
+        self._article_writes = article_writes
+        self._writes_of_workers: WorkerArticleWrites | None = None
 
     def counts(self) -> dict[str, int]:
         extract = self.config.extract.workers or os.cpu_count() or 1
@@ -206,6 +212,8 @@ class WorkerProcesses:
     def start(self) -> None:
         start_fork_server(_CONTEXT)
         self._child_records = ChildRecords(_CONTEXT)
+        if self._article_writes is not None:
+            self._writes_of_workers = self._article_writes.in_workers(_CONTEXT)
         for worker, count in self.counts().items():
             for _ in range(count):
                 self._children.append(_Child(worker, self._start(worker)))
@@ -221,6 +229,7 @@ class WorkerProcesses:
                 self._results,
                 self._child_records.queue,
                 self._child_records.level,
+                self._writes_of_workers,
             ),
             name=f"newsflow-{worker}",
         )
@@ -276,6 +285,7 @@ def _worker_main(
     results: multiprocessing.queues.Queue[RunSummary],
     recent_to: multiprocessing.queues.Queue[Any],
     level_from: Synchronized[int],
+    article_writes: WorkerArticleWrites | None,
 ) -> None:
     """Entry point of a worker process: run until the supervisor's stop event, report.
 
@@ -284,7 +294,8 @@ def _worker_main(
     is done is committed, it leaves its group so that its partitions move at
     once to a restarted service) and exits within :data:`ORPHAN_GRACE_S`
     whatever happens (:func:`exit_with_parent`). Stopped while its broker had not
-    answered yet, it has nothing to report and ends at once.
+    answered yet, it has nothing to report and ends at once. The store worker
+    tells its writes to ``article_writes``, the service's readiness.
     """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
@@ -300,7 +311,8 @@ def _worker_main(
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
         try:
-            summary = run_worker(config, worker, local_stop)
+            on_stored = article_writes.record if article_writes is not None else None
+            summary = run_worker(config, worker, local_stop, on_stored=on_stored)
         except StoppedWhileWaiting as exc:
             log.info("worker %s: %s", worker, exc, extra={"stage": worker})
             summary = RunSummary()

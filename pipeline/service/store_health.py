@@ -15,13 +15,17 @@ Two signals, because neither is enough alone:
 - :class:`ArticleWrites`: what the store stage's own writes did. The probe's
   one-row UPDATE can commit while every article fails: a disk with room for a
   page but not an article, a trigger, permission or constraint on the
-  ``articles`` table only.
+  ``articles`` table only. Under ``newsflow run`` on Kafka the store stage
+  runs in a worker process: it tells through :class:`WorkerArticleWrites`,
+  memory shared with the service (see :meth:`ArticleWrites.in_workers`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from contextlib import suppress
+from multiprocessing.context import BaseContext
 
 from connectors.storage.db import Database, store_location
 from connectors.storage.write_probe import WriteProbe
@@ -46,16 +50,50 @@ class ArticleWrites:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failing: str | None = None
+        self._workers: WorkerArticleWrites | None = None
 
     def record(self, error: str | None) -> None:
         """Articles were committed (``error`` None), or their write failed with ``error``."""
         with self._lock:
             self._failing = error
 
+    def in_workers(self, context: BaseContext) -> WorkerArticleWrites:
+        """Where worker processes started from ``context`` tell their writes, for this
+        process's check: ``newsflow run`` on Kafka, whose store worker is a child."""
+        self._workers = WorkerArticleWrites(context)
+        return self._workers
+
     def check(self) -> str | None:
         with self._lock:
             failing = self._failing
+        if failing is None and self._workers is not None:
+            failing = self._workers.failing()
         return None if failing is None else f"article writes fail: {failing}"
+
+
+class WorkerArticleWrites:
+    """A worker process's :meth:`ArticleWrites.record`, read by its service's check.
+
+    The error of the failing write, empty once one commits, in memory shared
+    with the worker processes (as :class:`pipeline.logs.ChildRecords` shares
+    the log level): given to a worker as it starts, it outlives a worker the
+    supervisor restarts, so a failure holds until a write commits, as the rule
+    says. An error of more than :attr:`ERROR_BYTES` (UTF-8) is cut: one that did
+    not fit would end the worker that tells it.
+    """
+
+    ERROR_BYTES = 1024
+
+    def __init__(self, context: BaseContext) -> None:
+        self._error = context.Array(ctypes.c_char, self.ERROR_BYTES)
+
+    def record(self, error: str | None) -> None:
+        """As :meth:`ArticleWrites.record`; ``error`` is never empty (a failure names at
+        least its error's class), so empty can mean committed."""
+        self._error.value = b"" if error is None else error.encode()[: self.ERROR_BYTES]
+
+    def failing(self) -> str | None:
+        return self._error.value.decode(errors="ignore") or None
 
 
 class StoreProbe:

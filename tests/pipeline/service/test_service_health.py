@@ -17,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pipeline.errors import ConfigError
+from pipeline.runtime.processes import worker_context
 from pipeline.service.health import Health
 from pipeline.service.server import HttpServer, Response
+from pipeline.service.store_health import ArticleWrites, WorkerArticleWrites
 
 
 class Clock:
@@ -95,6 +97,27 @@ def test_readiness_names_each_failing_check_and_survives_one_that_raises() -> No
         "kafka": "broker unreachable",
         "partitions": "RuntimeError: boom",
     }
+
+
+def test_article_writes_a_worker_process_records_are_this_process_s_readiness() -> None:
+    """``newsflow run`` on Kafka: the store worker is a child process. An error longer than
+    the shared memory is cut (at a byte inside a character here), not the worker's end."""
+    article_writes = ArticleWrites()
+    context = worker_context()
+    in_workers = article_writes.in_workers(context)
+    error = "x" + "\u00e9" * WorkerArticleWrites.ERROR_BYTES  # two bytes each
+
+    def record_in_a_worker(told: str | None) -> None:
+        worker = context.Process(target=in_workers.record, args=(told,))
+        worker.start()
+        worker.join(30)
+        assert worker.exitcode == 0
+
+    record_in_a_worker(error)
+    cut = error[: WorkerArticleWrites.ERROR_BYTES // 2]
+    assert article_writes.check() == f"article writes fail: {cut}"
+    record_in_a_worker(None)
+    assert article_writes.check() is None
 
 
 @pytest.fixture

@@ -116,12 +116,18 @@ def test_the_status_page_shows_the_letters_of_both_letter_topics(kafka_env: Any)
     assert wheres == [kafka_env.topic("dlq"), kafka_env.topic("retry"), kafka_env.topic("dlq")]
 
 
-def test_a_store_member_is_not_ready_while_its_article_writes_fail(kafka_env: Any) -> None:
+@pytest.mark.parametrize(
+    ("command", "args"), [(("stage",), ("store",)), (("run",), ())], ids=["stage-store", "run"]
+)
+def test_a_store_member_is_not_ready_while_its_article_writes_fail(
+    kafka_env: Any, command: tuple[str, ...], args: tuple[str, ...]
+) -> None:
     """A trigger refuses every article while the store's write probe still commits: the
-    member reports the refused write until an article is stored again."""
+    member reports the refused write until an article is stored again. Under ``newsflow
+    run`` the store worker is a child process, whose writes the service reports."""
     config = _configure(kafka_env)
     kafka_env.create_topics()
-    member = ServiceProcess(config, "store", command=("stage",))
+    member = ServiceProcess(config, *args, command=command)
     refused = "articles refused by a test trigger"
     try:
         wait_until(lambda: member.get("/readyz")[0] == 200, 60, "the member to hold partitions")
