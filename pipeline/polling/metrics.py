@@ -9,6 +9,7 @@ from contextlib import contextmanager, suppress
 from prometheus_client import Counter, Gauge, values
 from prometheus_client.metrics import MetricWrapperBase
 
+from connectors.feeds import warc
 from connectors.storage.feed_state import FeedState
 
 POLLS = Counter("newsflow_feed_polls_total", "Feed polls, by outcome.", ["feed", "status"])
@@ -66,8 +67,11 @@ PER_FEED = (
     UPDATES_STAMPED,
     NOT_MODIFIED,
     CHILD_FAILURES,
+    warc.RECORDS,
+    warc.UNREADABLE,
 )
-"""Every metric with a ``feed`` label: what :func:`forget_feed` clears."""
+"""Every metric with a ``feed`` label: what :func:`forget_feed` clears (a WARC backfill's
+counters too: a backfill is the feed most often removed once it is through)."""
 
 
 def forget_feed(name: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from connectors.feeds import warc
 from connectors.storage.feed_state import FeedState
 from pipeline.polling import metrics
 
@@ -42,3 +43,18 @@ def test_showing_a_feed_never_polled_while_worker_processes_write_to_files_is_qu
         "newsflow_feed_last_success_timestamp_seconds", {"feed": "fresh"}
     )
     assert sample is None
+
+
+def test_forgetting_a_warc_backfill_drops_its_record_and_unreadable_counters() -> None:
+    """A backfill removed once it is through left newsflow_warc_records_total{feed=...}
+    exported for the life of the process (seen on a service reloaded without it)."""
+    warc.RECORDS.labels("backfill-done").inc(20)
+    warc.UNREADABLE.labels("backfill-done").inc()
+    metrics.forget_feed("backfill-done")
+    exported = {
+        sample.labels.get("feed")
+        for metric in REGISTRY.collect()
+        if metric.name.startswith("newsflow_warc_")
+        for sample in metric.samples
+    }
+    assert "backfill-done" not in exported
