@@ -348,16 +348,16 @@ class FeedPoller:
         all_keys = (k for _, keys in keyed for k in keys)
         known = self.state.known_keys(feed.name, all_keys) if self.state else {}
         stale_below = state.seen_seq - self.config.schedule.seen_window // 2
-        trust_updates = not generation_stamped(listed, now)
+        seen_of = [[known[k] for k in keys if k in known] for _, keys in keyed]
+        recorded = [last_revision(seen) for seen in seen_of]
+        trust_updates = not generation_stamped(listed, now, recorded)
         chosen = _Selection(stamped=not trust_updates)
         updated: list[tuple[FeedEntry, list[str], float]] = []
-        for entry, keys in keyed:
-            seen = [known[k] for k in keys if k in known]
+        for (entry, keys), seen, last in zip(keyed, seen_of, recorded, strict=True):
             revision = revision_of(entry) if trust_updates else None
             if not seen:
                 chosen.hand_on(entry, keys, revision)
             elif revision is not None:
-                last = last_revision(seen)
                 if last is None:  # handed on before its time was recorded: record it only
                     chosen.record(keys, revision)
                 elif revision > last:

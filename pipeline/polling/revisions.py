@@ -11,8 +11,11 @@ Two things make such a time worthless, and these guard against them:
 
 - Some feeds stamp every entry with the time the document was generated, so
   every poll would fetch every entry again. A document where most entries
-  share one updated time, or were all "updated" in the last minutes, is
-  :func:`generation_stamped`: its times are ignored for that poll.
+  share one updated time, or where most entries already handed on claim to
+  have been updated in the last minutes, is :func:`generation_stamped`: its
+  times are ignored for that poll. Only entries already handed on count for
+  the second rule: on a busy feed most entries are minutes old because they
+  were just published, with their first and only time.
 - An entry handed on before its updated time was recorded (by a version
   without revisions, or when the feed first listed it without one) has no
   time to compare with: its time is recorded, and nothing is fetched.
@@ -40,19 +43,29 @@ def revision_of(entry: FeedEntry) -> float | None:
     return float(int(entry.updated_at.timestamp())) if entry.updated_at else None
 
 
-def generation_stamped(entries: Sequence[FeedEntry], now: float) -> bool:
+def generation_stamped(
+    entries: Sequence[FeedEntry], now: float, recorded: Sequence[float | None]
+) -> bool:
     """Whether the document's updated times are its generation time, not the entries'.
 
-    True when at least :data:`STAMP_MIN_ENTRIES` entries carry one and over half
-    of them share one time, or over half are within :data:`STAMP_RECENT_SECONDS`
-    of ``now``.
+    ``recorded[i]`` is the revision recorded when ``entries[i]`` was handed on
+    (None: not handed on yet, or without a time). True when at least
+    :data:`STAMP_MIN_ENTRIES` entries carry a time and over half of them share
+    one; or when at least :data:`STAMP_MIN_ENTRIES` entries handed on carry a
+    time and over half of those now claim a later one within
+    :data:`STAMP_RECENT_SECONDS` of ``now``.
     """
-    times = [t for t in map(revision_of, entries) if t is not None]
-    if len(times) < STAMP_MIN_ENTRIES:
-        return False
-    most_shared = Counter(times).most_common(1)[0][1]
-    recent = sum(1 for t in times if abs(now - t) <= STAMP_RECENT_SECONDS)
-    return 2 * most_shared > len(times) or 2 * recent > len(times)
+    times = [revision_of(entry) for entry in entries]
+    known = [t for t in times if t is not None]
+    if len(known) >= STAMP_MIN_ENTRIES and 2 * Counter(known).most_common(1)[0][1] > len(known):
+        return True
+    handed_on = [
+        (t, last)
+        for t, last in zip(times, recorded, strict=True)
+        if t is not None and last is not None
+    ]
+    claims = sum(1 for t, last in handed_on if t > last and abs(now - t) <= STAMP_RECENT_SECONDS)
+    return len(handed_on) >= STAMP_MIN_ENTRIES and 2 * claims > len(handed_on)
 
 
 def last_revision(seen: Iterable[SeenKey]) -> float | None:

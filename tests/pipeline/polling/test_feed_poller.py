@@ -652,6 +652,24 @@ def test_times_that_look_like_the_documents_generation_time_are_ignored(
     assert urls_of(poll_and_commit(poller)) == ["p0"]  # times of their own: one update
 
 
+def test_an_update_on_a_busy_feed_of_just_published_entries_is_fetched(
+    repo: FeedStateRepository,
+) -> None:
+    """Most entries of a feed publishing several stories a minute are minutes old at
+    every poll: that is their publication, not the document's generation time."""
+    fetcher = FakeFetcher({}, etags=False)
+    now = time.time()
+    poller = FeedPoller(fetcher, repo, make_config(), clock=lambda: now)
+    stamp = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 30 * n)) for n in range(6)]
+    listed = [(f"p{n}", when) for n, when in enumerate(stamp)]
+    fetcher.bodies[URL] = atom(*listed[2:])
+    assert len(poll_and_commit(poller).entries) == 4
+    just_now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    fetcher.bodies[URL] = atom(*listed[:2], ("p2", just_now), *listed[3:])  # two new, p2 fixed
+    result = poll_and_commit(poller)
+    assert (urls_of(result), result.updates_stamped) == (["p0", "p1", "p2"], False)
+
+
 def test_an_entry_handed_on_before_its_time_was_recorded_is_not_fetched_again(
     repo: FeedStateRepository,
 ) -> None:

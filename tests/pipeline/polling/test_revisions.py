@@ -18,30 +18,47 @@ def entries(*updated: datetime | None) -> list[FeedEntry]:
     ]
 
 
+def stamped(updated: list[datetime | None], recorded: list[datetime | None] | None = None) -> bool:
+    """``generation_stamped`` of entries updated at ``updated``, handed on at ``recorded``."""
+    before = [t.timestamp() if t else None for t in recorded or [None] * len(updated)]
+    return generation_stamped(entries(*updated), NOW.timestamp(), before)
+
+
 def test_entries_with_times_of_their_own_are_not_stamped() -> None:
     days = [NOW - timedelta(days=n) for n in range(5)]
-    assert not generation_stamped(entries(*days), NOW.timestamp())
+    assert not stamped(days)
 
 
 def test_most_entries_sharing_one_time_is_a_stamp() -> None:
     shared = NOW - timedelta(days=3)
     own = NOW - timedelta(days=9)
-    assert generation_stamped(entries(shared, shared, own), NOW.timestamp())
-    assert not generation_stamped(entries(shared, shared, own, own), NOW.timestamp())  # a half
+    assert stamped([shared, shared, own])
+    assert not stamped([shared, shared, own, own])  # a half
 
 
-def test_most_entries_updated_minutes_before_the_poll_is_a_stamp() -> None:
+def test_most_entries_handed_on_claiming_an_update_minutes_before_the_poll_is_a_stamp() -> None:
     just_now = [NOW - timedelta(seconds=n * 7) for n in range(3)]
     older = NOW - timedelta(hours=2)
-    assert generation_stamped(entries(*just_now, older), NOW.timestamp())
-    assert not generation_stamped(
-        entries(just_now[0], older, older - timedelta(1)), NOW.timestamp()
-    )
+    handed_on = [older - timedelta(hours=n) for n in range(4)]
+    assert stamped([*just_now, older], handed_on)
+    assert not stamped([just_now[0], older, older - timedelta(1)], handed_on[:3])
+    assert not stamped([*just_now, older], [None, None, None, older])  # nothing handed on yet
+
+
+def test_a_busy_feed_whose_entries_were_just_published_is_not_stamped() -> None:
+    """Minutes-old times on entries handed on with those same times are their publication,
+    not a generation stamp: a feed of 20 items at several stories a minute looks like this
+    at every poll, and a real update among them must still be fetched."""
+    published = [NOW - timedelta(seconds=20 * n) for n in range(10)]
+    recorded: list[datetime | None] = [None, None, *published[2:]]  # two new since last poll
+    assert not stamped(published, recorded)
+    corrected = [NOW - timedelta(seconds=5), *published[1:]]
+    assert not stamped(corrected, [published[0], *recorded[1:]])
 
 
 def test_too_few_times_say_nothing() -> None:
     shared = NOW - timedelta(days=3)
-    assert not generation_stamped(entries(shared, shared, None, None), NOW.timestamp())
+    assert not stamped([shared, shared, None, None])
 
 
 def test_revisions_are_whole_seconds_and_the_newest_recorded_counts() -> None:
