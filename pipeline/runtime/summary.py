@@ -29,6 +29,8 @@ class RunSummary:
     updated_entries: int = 0
     """Entries seen before, handed on again because their feed listed them as updated."""
     failures: int = 0
+    """Messages dead-lettered in this run. A page the service retried by itself and that
+    failed again counts again, so over a long run this exceeds the letters still waiting."""
     stored_total: int | None = None
     duplicates_total: int | None = None
     verdicts: dict[str, tuple[str, ...] | None] = field(default_factory=dict, repr=False)
@@ -117,7 +119,7 @@ class RunSummary:
                 f"  new entries:       {self.entries}{self._updated()}",
                 f"  articles stored:   {self.articles}",
                 f"  duplicates found:  {self.duplicates}",
-                f"  dead letters:      {self.failures}",
+                f"  dead-lettered:     {self.failures}{self._failures_note()}",
                 f"  top topics:        {top}",
                 *self._totals(),
             ]
@@ -133,6 +135,9 @@ class RunSummary:
         if self.feeds_partial:
             parts.append(f"{self.feeds_partial} read in part")
         return ", ".join(parts)
+
+    def _failures_note(self) -> str:
+        return " (failures, retries that failed again included)" if self.failures else ""
 
     def _updated(self) -> str:
         return f" (and {self.updated_entries} updated)" if self.updated_entries else ""

@@ -184,7 +184,7 @@ def test_kill_9_during_a_run_then_restart_stores_every_entry_once(
     second = newsflow(config, "run", "--once")
     out, err = second.communicate(timeout=300)
     assert second.returncode == 0, err[-2000:]
-    assert "dead letters:      0" in out
+    assert "dead-lettered:     0" in out
 
     export = newsflow(config, "export")
     lines, _ = export.communicate(timeout=60)

@@ -84,3 +84,13 @@ def test_a_deferred_feed_is_shown_apart_and_does_not_fail_a_once_run(
     assert (summary.feeds_failed, summary.feeds_deferred) == (1, 1)
     assert exit_status(summary) == 1
     assert "1 feed failed" in capsys.readouterr().err
+
+
+def test_dead_lettered_says_it_counts_failures_retries_included() -> None:
+    """A long-running service retries pages by itself: its count of failures exceeds the
+    letters still waiting, and the line must not read as the number waiting."""
+    assert "  dead-lettered:     0\n" in RunSummary().render()
+    failing = RunSummary(failures=3)
+    assert "dead-lettered:     3 (failures, retries that failed again included)" in (
+        failing.render()
+    )

@@ -90,13 +90,13 @@ def correction_is_stored_once(publisher: Publisher, config: Path, store_url: str
     """Run, correct one article, run, run: the correction is its second revision, and
     each page was fetched once per version."""
     first = run_once(config)
-    assert "dead letters:      0" in first and publisher.requests["/a/0.html"] == 1
+    assert "dead-lettered:     0" in first and publisher.requests["/a/0.html"] == 1
 
     publisher.correct("/a/0.html", updated="2026-01-05T10:30:00Z")
     second = run_once(config)
     assert "new entries:       0 (and 1 updated)" in second
     assert "articles stored:   1" in second
-    assert "dead letters:      0" in second
+    assert "dead-lettered:     0" in second
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
     db = Database(store_url)
     try:
