@@ -18,7 +18,9 @@ Routes (port ``service.http_port``; 0 picks a free one, logged at start):
                  (see :mod:`pipeline.service.store_health`)
 ``/metrics``     Prometheus text of this process and its worker processes
 ``/``            the live status page (``/static/status.js`` + ``.css``)
-``/api/status``  the JSON document the page polls
+``/api/status``  the JSON document the page polls; answered within a second
+                 too, the store's part stale or missing while the store does
+                 not answer (see :mod:`pipeline.service.status`)
 ===============  ==========================================================
 
 With ``service.http_enabled: false`` nothing listens, but the health state
@@ -78,6 +80,7 @@ class ServiceEndpoints:
         self.article_writes = ArticleWrites()
         self.control = LoopControl(self.health, reloader, article_writes=self.article_writes)
         self.store = StoreAccess(config.storage.url) if store else None
+        self.store_probe = StoreProbe(config.storage.url, self.article_writes) if store else None
         self.server: HttpServer | None = None
         self._scrape_hooks: list[Callable[[], None]] = []
         self._child_dir: Path | None = None
@@ -91,6 +94,7 @@ class ServiceEndpoints:
             health=self.health,
             throughput=self.throughput,
             recent_log=logs.RECENT,
+            write_problem=self._last_write_problem,
         )
 
     # -- wiring ---------------------------------------------------------------
@@ -136,10 +140,9 @@ class ServiceEndpoints:
 
     def start(self) -> None:
         self.on_scrape(self._check_readiness)
-        if self.store is not None:
-            probe = StoreProbe(self.config.storage.url, self.article_writes)
-            self.add_check("store", probe.check)
-            self.on_close(probe.close)
+        if self.store_probe is not None:
+            self.add_check("store", self.store_probe.check)
+            self.on_close(self.store_probe.close)
             if self.config.transport == "embedded":
                 self.on_scrape(self._count_dead_letters)
         service = self.config.service
@@ -163,8 +166,7 @@ class ServiceEndpoints:
         if self.server is not None:
             self.server.close()
             self.server = None
-        if self.store is not None:
-            self.store.close()
+        self.status.close()
         self._stack.close()
 
     # -- routes ---------------------------------------------------------------
@@ -195,6 +197,9 @@ class ServiceEndpoints:
         """``newsflow_service_ready`` as ``/readyz`` would answer now: a service that only
         Prometheus watches (nothing calls ``/readyz``) must not read as never ready."""
         self.health.readiness()
+
+    def _last_write_problem(self) -> str | None:
+        return self.store_probe.last_write_problem() if self.store_probe is not None else None
 
     def _count_dead_letters(self) -> None:
         if self.store is None:

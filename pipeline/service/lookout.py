@@ -93,6 +93,23 @@ class Lookout:
                 return look.answer.result(timeout=max(0.0, look.give_up - time.monotonic())), None
             except (FutureTimeout, CancelledError):
                 pass
+        return self._meanwhile(key, look)
+
+    def last(self, key: str) -> tuple[Any, float | None]:
+        """What :meth:`ask` would answer, without asking or waiting: the last answer (None
+        before the first), or ``(None, seconds)`` while the look in hand has gone unanswered
+        too long. For a reader of what the looks found (the status page shows the write
+        problem the store probe found, and must not write again)."""
+        with self._lock:
+            look = self._looking.get(key)
+            hit = self._cached.get(key)
+        if look is None:
+            return (None if hit is None else hit[1]), None
+        return self._meanwhile(key, look)
+
+    def _meanwhile(self, key: str, look: _Look | None) -> tuple[Any, float | None]:
+        """While ``look`` is unanswered: the last answer, if recent enough, else for how long
+        the look has gone unanswered."""
         with self._lock:
             since = self._looking_since
             hit = self._cached.get(key)

@@ -3,10 +3,21 @@
 Feeds with their health and last poll (configured feeds joined with the feed
 state), throughput over the last hour, the newest articles with their tags
 and duplicate clusters, and recent errors (dead letters and this process's
-warnings). The store is read through its own connection (:class:`StoreAccess`,
-opened lazily by the HTTP threads: a :class:`~connectors.storage.db.Database`
-belongs to one thread of work), and a document is reused for
-:data:`CACHE_SECONDS`, so a dozen open pages cost one set of queries.
+warnings). The store is read through its own connection (:class:`StoreAccess`),
+opened lazily and used on a :class:`~pipeline.service.lookout.Lookout`'s thread,
+and a document is reused for :data:`CACHE_SECONDS`, so a dozen open pages cost
+one set of queries.
+
+The document answers within a second whatever the store does. Asked from the
+HTTP thread, the reads and the write the page used to make itself waited as
+long as the store did (a SQLite file locked by another connection: the 30 s
+busy timeout; a PostgreSQL lock: as long as it is held), and the page with
+them. The write problem is now the store probe's last look
+(:meth:`~pipeline.service.store_health.StoreProbe.last_write_problem`); reads
+that do not answer within :data:`~pipeline.service.lookout.ANSWER_SECONDS`
+leave the last good store section in place, marked ``store_stale`` with its
+age, or, before any, a ``store_error`` saying for how long the store has not
+answered. The service part (process state, configured feeds) is always there.
 
 Values are plain data; the page inserts them as text, never as markup.
 """
@@ -19,15 +30,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
+from connectors.storage.db import store_location
 from connectors.storage.feed_state import FeedState, FeedStateRepository
 from connectors.storage.status import StatusReads, StoredArticle
 from connectors.storage.store import Store, open_store
 from pipeline.config import Config, FeedConfig
-from pipeline.errors import StorageError, StoreUnavailable
+from pipeline.errors import StorageError
 from pipeline.logs import RecentRecords
 from pipeline.service.health import Health
+from pipeline.service.lookout import Lookout
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
@@ -73,8 +86,17 @@ class StoreAccess:
             self._drop()
 
 
+class StoreRead(NamedTuple):
+    """The store's part of the status document, and when it was read (epoch seconds)."""
+
+    at: float
+    section: dict[str, Any]
+
+
 class StatusBuilder:
     """Builds (and briefly caches) the status document."""
+
+    READS = "reads"
 
     def __init__(
         self,
@@ -85,6 +107,7 @@ class StatusBuilder:
         health: Health,
         throughput: Throughput,
         recent_log: RecentRecords,
+        write_problem: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.letters: Callable[[], dict[str, Any] | None] | None = None
@@ -96,10 +119,14 @@ class StatusBuilder:
         self.health = health
         self.throughput = throughput
         self.recent_log = recent_log
+        self.write_problem = write_problem
+        """What the store probe's last look found of its write (it writes; the page must not)."""
         self.clock = clock
         self.started_at = clock()
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
+        self._reads = Lookout("status-store", cache_seconds=0.0)
+        self._last_read: StoreRead | None = None
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -107,6 +134,11 @@ class StatusBuilder:
             if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
                 self._cached = (now, self._build(now))
             return self._cached[1]
+
+    def close(self) -> None:
+        """Close the store connection on the reads' thread, after the read in hand."""
+        if self.store is not None:
+            self._reads.close(finish=self.store.close)
 
     def _build(self, now: float) -> dict[str, Any]:
         config = self.config()
@@ -116,7 +148,7 @@ class StatusBuilder:
             "throughput": self.throughput.per_minute(),
             "log": self.recent_log.newest(RECENT_ERRORS),
         }
-        document.update(self._from_store(config))
+        document.update(self._from_store(config, now))
         if self.letters is not None:
             document["dead_letters"] = self.letters() or {"total": None, "recent": []}
         return document
@@ -132,39 +164,50 @@ class StatusBuilder:
             "loops": live.details.get("loops", {}),
         }
 
-    def _from_store(self, config: Config) -> dict[str, Any]:
+    def _from_store(self, config: Config, now: float) -> dict[str, Any]:
+        """The store's section: read now, or the last one marked stale, or the store's
+        silence; with the write problem the store probe found."""
         if self.store is None:
             return {"store_error": "this process has no store", **_empty_store(config)}
+        asked = self.clock()
         try:
-            with self.store.open() as (store, reads, feed_state):
-                recent = reads.recent_articles(config.service.status_recent_articles)
-                return {
-                    "feeds": feed_rows(config.feeds, feed_state.all()),
-                    "articles": {
-                        "total": store.articles.count(duplicates=False),
-                        "duplicates": store.articles.count(duplicates=True),
-                        "recent": [article_row(a) for a in recent],
-                    },
-                    "clusters": _clusters(reads, recent),
-                    "dead_letters": {
-                        "total": reads.dead_letter_count(),
-                        "recent": [asdict(d) for d in reads.recent_dead_letters(RECENT_ERRORS)],
-                    },
-                    **_write_problem(store),
-                }
+            read, silent_for = self._reads.ask(self.READS, lambda: self._read(config))
         except StorageError as exc:
             log.warning("status page: %s", exc, extra={"event": "status_store_error"})
             return {"store_error": str(exc), **_empty_store(config)}
+        self._last_read = read or self._last_read
+        write = self.write_problem()
+        problems: dict[str, Any] = {"store_error": write} if write else {}
+        last = self._last_read
+        if last is None:
+            silent = silent_for if silent_for is not None else self.clock() - asked
+            location = store_location(self.store.url)
+            silence = f"store {location} is not answering: no read answered for {silent:.1f} s"
+            problems["store_error"] = "; ".join(filter(None, [silence, write]))
+            return {**_empty_store(config), **problems}
+        if last.at < asked:  # not answered in time: what it held when it last answered
+            problems["store_stale"] = {"read_at": last.at, "age_seconds": round(now - last.at, 1)}
+        return {**last.section, **problems}
 
-
-def _write_problem(store: Store) -> dict[str, str]:
-    """``store_error`` when the store answers reads but refuses writes (a full disk), so
-    the page says "store unavailable" as for an outage, above what it can still read."""
-    try:
-        store.probe.prove()
-    except StoreUnavailable as exc:
-        return {"store_error": str(exc)}
-    return {}
+    def _read(self, config: Config) -> StoreRead:
+        """On the reads' thread: the store's section of the document, stamped when read."""
+        assert self.store is not None
+        with self.store.open() as (store, reads, feed_state):
+            recent = reads.recent_articles(config.service.status_recent_articles)
+            section = {
+                "feeds": feed_rows(config.feeds, feed_state.all()),
+                "articles": {
+                    "total": store.articles.count(duplicates=False),
+                    "duplicates": store.articles.count(duplicates=True),
+                    "recent": [article_row(a) for a in recent],
+                },
+                "clusters": _clusters(reads, recent),
+                "dead_letters": {
+                    "total": reads.dead_letter_count(),
+                    "recent": [asdict(d) for d in reads.recent_dead_letters(RECENT_ERRORS)],
+                },
+            }
+        return StoreRead(self.clock(), section)
 
 
 def _empty_store(config: Config) -> dict[str, Any]:

@@ -115,13 +115,20 @@ class StoreProbe:
         Every request looks again (joining a look in hand): a commit of one row costs
         less than a stale answer would, once the store has recovered.
         """
-        problem, silent_for = self._lookout.ask(self.KEY, self._prove)
-        if silent_for is not None:
-            problem = (
-                f"store {self.location} is not answering: no write committed for {silent_for:.1f} s"
-            )
-        problems = [p for p in (problem, self.article_writes.check()) if p is not None]
+        write = self._write_problem(*self._lookout.ask(self.KEY, self._prove))
+        problems = [p for p in (write, self.article_writes.check()) if p is not None]
         return "; ".join(problems) or None
+
+    def last_write_problem(self) -> str | None:
+        """What the probe's last look found of its write (None: it committed, or no look
+        yet), without writing again: for the status page, which must answer whatever the
+        store does."""
+        return self._write_problem(*self._lookout.last(self.KEY))
+
+    def _write_problem(self, problem: str | None, silent_for: float | None) -> str | None:
+        if silent_for is None:
+            return problem
+        return f"store {self.location} is not answering: no write committed for {silent_for:.1f} s"
 
     def _prove(self) -> str | None:
         """On the lookout's thread: one committed write; a failed one drops the connection,

@@ -137,11 +137,25 @@ function renderChart(throughput) {
   }));
 }
 
+// What the store's part of the page shows when the store did not answer: its error (with
+// for how long it has not answered), or, while it is only late, what it held and how long ago.
+function renderStoreNotice(status) {
+  const notice = document.getElementById("store-notice");
+  const stale = status.store_stale;
+  notice.hidden = !status.store_error && !stale;
+  notice.className = "notice " + (status.store_error ? "bad" : "warn");
+  notice.dataset.state = status.store_error ? "unavailable" : stale ? "stale" : "ok";
+  notice.textContent = status.store_error ? `Store unavailable: ${status.store_error}`
+    : stale ? `The store has not answered in time: showing what it held ${ago(stale.read_at)}.` : "";
+}
+
 function renderService(status, ready) {
   const s = status.service;
   document.getElementById("service").textContent = `${s.role} · ${s.transport} · up ${ago(s.started_at).replace(" ago", "")}`;
+  renderStoreNotice(status);
   const state = document.getElementById("state");
-  const problem = status.store_error ? "store unavailable" : !s.live ? "not live" : ready === false ? "not ready" : "ready";
+  const problem = status.store_error ? "store unavailable" : status.store_stale ? "store not answering"
+    : !s.live ? "not live" : ready === false ? "not ready" : "ready";
   state.textContent = problem;
   state.className = "badge " + (problem === "ready" ? "ok" : "bad");
   document.getElementById("updated").textContent = `updated ${new Date(status.generated_at * 1000).toLocaleTimeString()}`;

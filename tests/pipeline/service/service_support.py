@@ -23,7 +23,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -276,6 +277,28 @@ def timed_get(url: str) -> tuple[int | None, bytes, float]:
     except (urllib.error.URLError, TimeoutError):
         status, body = None, b""
     return status, body, time.monotonic() - started
+
+
+@contextmanager
+def sqlite_file_locked(db: Path) -> Iterator[None]:
+    """Another connection holds the SQLite store ``db`` with ``BEGIN EXCLUSIVE`` meanwhile:
+    a write waits for the busy timeout (30 s)."""
+    with closing(sqlite3.connect(db, isolation_level=None)) as locker:
+        locker.execute("BEGIN EXCLUSIVE")
+        yield
+        locker.execute("ROLLBACK")
+
+
+@contextmanager
+def postgres_probe_row_locked(url: str) -> Iterator[None]:
+    """Another connection holds the store probe's row ``FOR UPDATE`` meanwhile: the probe's
+    write waits for as long as it is held."""
+    import psycopg
+
+    with psycopg.connect(url) as locker:  # a transaction begins with the SELECT
+        locker.execute("SELECT probed_at FROM store_probe WHERE id = 1 FOR UPDATE")
+        yield
+        locker.rollback()
 
 
 def query_store(db: Path, sql: str) -> list[Any]:

@@ -1,11 +1,14 @@
-"""``/readyz`` of ``newsflow run`` while its store hangs, and while its article writes fail.
+"""``/readyz`` and ``/api/status`` of ``newsflow run`` while its store hangs, and ``/readyz``
+while its article writes fail.
 
 A store that hangs (a PostgreSQL row, or a SQLite file, locked by another
 connection; a server stalled) made every ``/readyz`` wait as long as the
 probe's write did: for as long as the lock was held on PostgreSQL, 30 s (the
 busy timeout) on SQLite, while the orchestrator's probe gives up after 1 s.
 It must answer within a second, saying which store has not answered and for
-how long, and be ready again once the lock is released.
+how long, and be ready again once the lock is released. The status document (and
+the page polling it) made the same write itself and hung as long: it must answer
+within a second too, with the service's part and what the probe found.
 
 The probe's one-row write can also commit while every article fails (a disk
 with room for one row and not an article; a trigger, permission or constraint
@@ -29,7 +32,9 @@ import yaml
 from service_support import (
     FeedSite,
     ServiceProcess,
+    postgres_probe_row_locked,
     query_store,
+    sqlite_file_locked,
     timed_get,
     wait_until,
     write_config,
@@ -44,30 +49,70 @@ SILENT_S = STALE_SECONDS + 10
 """Until a stalled store is reported: the last answer stands for STALE_SECONDS."""
 
 
-def readiness_until(
-    service: ServiceProcess, wanted: int, timeout: float, latencies: list[float]
+def answer_until(
+    service: ServiceProcess,
+    path: str,
+    done: Callable[[int, bytes], bool],
+    timeout: float,
+    latencies: list[float],
 ) -> dict[str, Any]:
-    """/readyz five times a second, as impatient probes would, until it answers ``wanted``;
+    """``path`` five times a second, as impatient probes would, until ``done(status, body)``;
     every answer within :data:`BOUND_S` (their times added to ``latencies``)."""
     deadline = time.monotonic() + timeout
     while True:
-        status, body, took = timed_get(service.url + "/readyz")
+        status, body, took = timed_get(service.url + path)
         latencies.append(took)
-        assert status is not None and took < BOUND_S, (status, took, body, service.log())
-        if status == wanted:
+        assert status is not None and took < BOUND_S, (path, status, took, body, service.log())
+        if done(status, body):
             answer: dict[str, Any] = json.loads(body)
             return answer
-        assert time.monotonic() < deadline, (wanted, status, body)
+        assert time.monotonic() < deadline, (path, status, body)
         time.sleep(0.2)
+
+
+def readiness_until(
+    service: ServiceProcess, wanted: int, timeout: float, latencies: list[float]
+) -> dict[str, Any]:
+    """/readyz until it answers ``wanted``, each answer within :data:`BOUND_S`."""
+    return answer_until(service, "/readyz", lambda status, _: status == wanted, timeout, latencies)
+
+
+def status_until(
+    service: ServiceProcess,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    latencies: list[float],
+) -> dict[str, Any]:
+    """/api/status until ``done(document)``, each within :data:`BOUND_S`, /readyz asked after
+    each as the page does (the store probe looks when asked)."""
+
+    def polled(status: int, body: bytes) -> bool:
+        timed_get(service.url + "/readyz")
+        return status == 200 and done(json.loads(body))
+
+    return answer_until(service, "/api/status", polled, timeout, latencies)
+
+
+def with_password(postgres_url: str) -> str:
+    """``postgres_url`` with a password, which no answer may show."""
+    parts = urlsplit(postgres_url)
+    return urlunsplit(parts._replace(netloc=f"postgres:s3cret@{parts.hostname}:{parts.port}"))
+
+
+def shown(postgres_url: str) -> str:
+    """How the service names the store at ``postgres_url``: no password."""
+    parts = urlsplit(postgres_url)
+    return f"postgresql://postgres@{parts.hostname}:{parts.port}{parts.path}"
 
 
 @pytest.fixture
 def no_feeds(tmp_path: Path, site: FeedSite) -> Callable[[str], Path]:
-    """A config for a store URL and no feeds: the service does nothing but answer."""
+    """A config for a store URL and one disabled feed: the service does nothing but answer."""
 
     def config(url: str) -> Path:
         path = tmp_path / "newsflow.yaml"
-        write_config(path, site, tmp_path / "unused.db", storage={"url": url}, feeds=[])
+        quiet = {"name": "quiet", "url": site.feed_url("quiet.xml"), "enabled": False}
+        write_config(path, site, tmp_path / "unused.db", storage={"url": url}, feeds=[quiet])
         return path
 
     return config
@@ -90,22 +135,14 @@ def running(config: Path) -> Iterator[ServiceProcess]:
 def test_a_postgres_probe_waiting_on_a_lock_is_reported_within_a_second(
     postgres_url: str, no_feeds: Callable[[str], Path]
 ) -> None:
-    psycopg = pytest.importorskip("psycopg")
-    parts = urlsplit(postgres_url)
-    with_password = urlunsplit(
-        parts._replace(netloc=f"postgres:s3cret@{parts.hostname}:{parts.port}")
-    )
     latencies: list[float] = []
-    with running(no_feeds(with_password)) as service:
+    with running(no_feeds(with_password(postgres_url))) as service:
         readiness_until(service, 200, 30, latencies)
-        with psycopg.connect(postgres_url) as locker:  # a transaction begins with the SELECT
-            locker.execute("SELECT probed_at FROM store_probe WHERE id = 1 FOR UPDATE")
+        with postgres_probe_row_locked(postgres_url):
             stalled = readiness_until(service, 503, SILENT_S, latencies)
-            locker.rollback()
         readiness_until(service, 200, 10, latencies)
-    shown = f"postgresql://postgres@{parts.hostname}:{parts.port}{parts.path}"
     assert stalled["store"].startswith(
-        f"store {shown} is not answering: no write committed for "
+        f"store {shown(postgres_url)} is not answering: no write committed for "
     ), stalled
     assert "s3cret" not in json.dumps(stalled)
     assert float(stalled["store"].rsplit(" for ", 1)[1].removesuffix(" s")) >= STALE_SECONDS
@@ -118,15 +155,67 @@ def test_a_sqlite_probe_waiting_for_a_locked_file_is_reported_within_a_second(
     latencies: list[float] = []
     with running(no_feeds(f"sqlite:///{db}")) as service:
         readiness_until(service, 200, 30, latencies)
-        locker = sqlite3.connect(db, isolation_level=None)
-        try:
-            locker.execute("BEGIN EXCLUSIVE")
+        with sqlite_file_locked(db):
             stalled = readiness_until(service, 503, SILENT_S, latencies)
-            locker.execute("ROLLBACK")
-        finally:
-            locker.close()
         readiness_until(service, 200, 10, latencies)
     assert stalled["store"].startswith(f"store {db} is not answering: no write committed for ")
+
+
+def stalled_write(document: dict[str, Any]) -> bool:
+    return "is not answering: no write committed for" in document.get("store_error", "")
+
+
+def answered(document: dict[str, Any]) -> bool:
+    return "store_error" not in document and "store_stale" not in document
+
+
+def assert_service_shown(document: dict[str, Any]) -> None:
+    """The service's part of a status document: the process and the configured feeds."""
+    assert document["service"]["role"] == "run" and document["service"]["live"], document
+    assert [(f["name"], f["status"]) for f in document["feeds"]["items"]] == [("quiet", "disabled")]
+
+
+@pytest.mark.postgres
+def test_the_status_document_answers_within_a_second_while_a_postgres_probe_waits_on_a_lock(
+    postgres_url: str, no_feeds: Callable[[str], Path]
+) -> None:
+    """The row lock stalls the probe's write only: the reads answer, the write problem is
+    the probe's."""
+    latencies: list[float] = []
+    with running(no_feeds(with_password(postgres_url))) as service:
+        status_until(service, answered, 30, latencies)
+        with postgres_probe_row_locked(postgres_url):
+            stalled_from = len(latencies)
+            stalled = status_until(service, stalled_write, SILENT_S, latencies)
+            stalled_latencies = latencies[stalled_from:]
+        status_until(service, answered, 10, latencies)
+    print(f"\n/api/status while stalled: max {max(stalled_latencies):.3f} s")
+    assert stalled["store_error"].startswith(f"store {shown(postgres_url)} is not answering: ")
+    assert "s3cret" not in json.dumps(stalled)
+    assert stalled["articles"]["total"] == 0 and "store_stale" not in stalled
+    assert_service_shown(stalled)
+
+
+def test_the_status_document_answers_within_a_second_while_the_sqlite_file_is_locked(
+    tmp_path: Path, no_feeds: Callable[[str], Path]
+) -> None:
+    """Locked before the page's first read: the store's section says for how long it has not
+    answered, then the probe's write is reported too."""
+    db = tmp_path / "store.db"
+    latencies: list[float] = []
+    with running(no_feeds(f"sqlite:///{db}")) as service:
+        readiness_until(service, 200, 30, latencies)
+        with sqlite_file_locked(db):
+            stalled_from = len(latencies)
+            first = status_until(service, lambda d: True, 0, latencies)
+            stalled = status_until(service, stalled_write, SILENT_S, latencies)
+            stalled_latencies = latencies[stalled_from:]
+        status_until(service, answered, 10, latencies)
+    print(f"\n/api/status while stalled: max {max(stalled_latencies):.3f} s")
+    for document in (first, stalled):
+        assert_service_shown(document)
+        assert document["articles"]["total"] is None, document
+    assert first["store_error"].startswith(f"store {db} is not answering: no read answered for ")
 
 
 REFUSED = "articles refused by a test trigger"

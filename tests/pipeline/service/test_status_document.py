@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
+
+import pytest
 
 from connectors.storage.feed_state import FeedState, FeedStateRepository
 from connectors.storage.status import StatusReads
@@ -15,6 +18,8 @@ from pipeline.service.health import Health
 from pipeline.service.status import StatusBuilder, StoreAccess, feed_rows, feed_status
 from pipeline.service.throughput import Throughput
 
+LOCKED_S = 4.0
+"""How long a test holds a table locked: the reads wait as long (a second at most is fine)."""
 HOSTILE = "<script>alert(1)</script> & 'quotes' \"double\""
 
 
@@ -104,7 +109,7 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
         status = builder.status()
         assert builder.status() is status, "cached for a moment"
     finally:
-        access.close()
+        builder.close()
     assert [(f["name"], f["status"]) for f in status["feeds"]["items"]] == [
         ("wire", "failing"),
         ("quiet", "disabled"),
@@ -119,6 +124,46 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
     (cluster,) = status["clusters"]
     assert cluster["cluster_id"] == "c-one" and cluster["size"] == 2
     assert status["dead_letters"]["total"] == 2
+
+
+@pytest.mark.postgres
+def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url: str) -> None:
+    """Another connection holds the articles table locked for a few seconds: the reads wait
+    as long, the document does not."""
+    psycopg = pytest.importorskip("psycopg")
+    store_three(postgres_url)
+    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
+    now = [time.time()]
+    builder = StatusBuilder(
+        config=lambda: config, role="run", store=StoreAccess(postgres_url),
+        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
+        recent_log=logs.RECENT, clock=lambda: now[0],
+    )  # fmt: skip
+    locked = threading.Event()
+
+    def hold_the_table() -> None:
+        with psycopg.connect(postgres_url) as locker:
+            locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            time.sleep(LOCKED_S)
+            locker.rollback()
+
+    holder = threading.Thread(target=hold_the_table)
+    try:
+        assert "store_stale" not in builder.status()
+        holder.start()
+        assert locked.wait(10)
+        now[0] += 5
+        started = time.monotonic()
+        stalled = builder.status()
+        took = time.monotonic() - started
+    finally:
+        holder.join()
+        builder.close()
+    assert took < 1.5, took
+    assert stalled["store_stale"] == {"read_at": now[0] - 5, "age_seconds": 5.0}
+    assert stalled["articles"]["total"] == 2 and "store_error" not in stalled
+    assert stalled["service"]["role"] == "run"
 
 
 def test_an_unreachable_store_is_reported_not_raised() -> None:

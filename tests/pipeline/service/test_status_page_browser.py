@@ -4,7 +4,8 @@
 is markup and one whose only page is gone. The rendered page must show every
 feed with its health, the recent articles with their tags and the duplicate
 clusters, the dead letter, render the hostile title as text (no element
-injected, no script run), and keep updating itself. Outside CI a machine
+injected, no script run), keep updating itself, and say so when the store stops
+answering (while still showing the service and its feeds). Outside CI a machine
 without Chromium skips these tests (``bash deploy/local/chromium.sh``
 installs it); in CI (``CI=true``) they fail.
 """
@@ -26,6 +27,7 @@ from service_support import (
     MANIFEST,
     FeedSite,
     ServiceProcess,
+    sqlite_file_locked,
     wait_until,
     write_config,
 )
@@ -68,8 +70,13 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    root = tmp_path_factory.mktemp("browser")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service's files: its config, its store ``news.db`` and the feed site."""
+    return tmp_path_factory.mktemp("browser")
+
+
+@pytest.fixture(scope="module")
+def service(root: Path) -> Iterator[ServiceProcess]:
     site = FeedSite(root / "site")
     feed_url, _ = site.add_hostile_feed()
     (root / "site" / "feeds" / "gone.xml").write_text(
@@ -167,3 +174,20 @@ def test_the_page_keeps_itself_current(browser: Any, service: ServiceProcess) ->
     _load(browser, service.url + "/")
     first = browser.find_element("id", "updated").text
     wait_until(lambda: browser.find_element("id", "updated").text != first, 15, "a refresh")
+
+
+def test_a_store_that_stops_answering_is_shown_with_the_feeds_still_there(
+    browser: Any, service: ServiceProcess, root: Path
+) -> None:
+    """Last: the store is locked by another connection, and then released."""
+    _load(browser, service.url + "/")
+    notice = browser.find_element("id", "store-notice")
+    assert not notice.is_displayed()
+    with sqlite_file_locked(root / "news.db"):
+        wait_until(lambda: "is not answering" in notice.text, 40, "the stalled store shown")
+        assert notice.text.startswith("Store unavailable: store ") and notice.is_displayed()
+        assert browser.find_element("id", "state").text == "store unavailable"
+        rows = browser.find_elements("css selector", "#feeds tbody tr")
+        assert {row.get_attribute("data-feed") for row in rows} >= set(DEMO_FEEDS)
+    wait_until(lambda: not notice.is_displayed(), 30, "the store shown answering again")
+    assert browser.find_element("id", "state").text == "ready"
