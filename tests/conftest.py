@@ -110,6 +110,23 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(fixture))
 
 
+@pytest.fixture
+def older_store(store_url: str) -> str:
+    """``store_url`` as the newsflow before the latest schema step of every component left
+    it: each component one step behind, those of a single step not there at all."""
+    from connectors.storage.db import Database
+    from connectors.storage.migrations import migrate
+    from connectors.storage.store_schema import COMPONENTS
+
+    db = Database(store_url)
+    try:
+        for component, migrations in COMPONENTS.items():
+            migrate(db, component, migrations[:-1])
+    finally:
+        db.close()
+    return store_url
+
+
 # -- Kafka (helpers in tests/kafka_support.py) ---------------------------------
 
 
