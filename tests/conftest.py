@@ -127,6 +127,31 @@ def older_store(store_url: str) -> str:
     return store_url
 
 
+@pytest.fixture
+def schema_of() -> Any:
+    """``schema_of(url)``: its tables, columns, indexes and migration ledger, read-only:
+    what a migration, or any DDL, would change."""
+
+    def read(url: str) -> list[tuple[Any, ...]]:
+        from connectors.storage.db import Database
+
+        db = Database(url, access="read")
+        try:
+            if db.dialect == "sqlite":
+                shape = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY 1, 2")
+            else:
+                shape = db.execute(
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                    " WHERE table_schema = 'public' ORDER BY 1, 2"
+                ) + db.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+            ledger = "SELECT component, version FROM schema_migrations ORDER BY 1, 2"
+            return sorted(shape, key=repr) + db.execute(ledger)
+        finally:
+            db.close()
+
+    return read
+
+
 # -- Kafka (helpers in tests/kafka_support.py) ---------------------------------
 
 

@@ -77,7 +77,8 @@ class ServiceEndpoints:
         self.health = Health(liveness_timeout=config.service.liveness_timeout_seconds)
         self.article_writes = ArticleWrites()
         self.control = LoopControl(self.health, reloader, article_writes=self.article_writes)
-        self.store = StoreAccess(config.storage.url) if store else None
+        storage = config.storage
+        self.store = StoreAccess(storage.url, migrate=storage.migrate_on_start) if store else None
         self.server: HttpServer | None = None
         self._scrape_hooks: list[Callable[[], None]] = []
         self._child_dir: Path | None = None
@@ -137,7 +138,8 @@ class ServiceEndpoints:
     def start(self) -> None:
         self.on_scrape(self._check_readiness)
         if self.store is not None:
-            probe = StoreProbe(self.config.storage.url, self.article_writes)
+            storage = self.config.storage
+            probe = StoreProbe(storage.url, self.article_writes, migrate=storage.migrate_on_start)
             self.add_check("store", probe.check)
             self.on_close(probe.close)
             if self.config.transport == "embedded":
