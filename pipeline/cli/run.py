@@ -43,11 +43,12 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
+    path = config_path(args.config, os.environ)
     check_stage_files(config)
-    check_store_schema(config, source=str(config_path(args.config, os.environ)))
+    check_store_schema(config, source=str(path))
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
-    reloader = ConfigReloader(config_path(args.config, os.environ), os.environ, config)
+    reloader = ConfigReloader(path, os.environ, config)
     endpoints = ServiceEndpoints(config, role="run", reloader=reloader)
     if config.transport == "kafka":
         watch_kafka(config, endpoints)

@@ -106,7 +106,7 @@ def check_store_schema(config: Config, *, source: str) -> None:
 
     Every component is checked, not only those this process opens at once: the
     dedup index, say, opens with the first article, and would fail there. The
-    check only reads; ``source`` is the config file, as for other config problems.
+    check runs no DDL; ``source`` is the config file, as for other config problems.
     """
     if config.storage.migrate_on_start:
         return
