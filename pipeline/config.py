@@ -209,6 +209,12 @@ class StorageConfig(_Section):
         description="Embedded: a dead letter that has not failed again for this long is"
         " removed (on Kafka the topics' kafka.dlq_retention_hours does the same).",
     )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Apply pending schema migrations when a process opens the store. False:"
+        " only `newsflow store migrate` changes the schema (a deploy step); the service and"
+        " its workers check it and refuse to start while migrations are pending.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -110,6 +110,48 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(fixture))
 
 
+@pytest.fixture
+def older_store(store_url: str) -> str:
+    """``store_url`` as the newsflow before the latest schema step of every component left
+    it: each component one step behind, those of a single step not there at all."""
+    from connectors.storage.db import Database
+    from connectors.storage.migrations import migrate
+    from connectors.storage.store_schema import COMPONENTS
+
+    db = Database(store_url)
+    try:
+        for component, migrations in COMPONENTS.items():
+            migrate(db, component, migrations[:-1])
+    finally:
+        db.close()
+    return store_url
+
+
+@pytest.fixture
+def schema_of() -> Any:
+    """``schema_of(url)``: its tables, columns, indexes and migration ledger, read-only:
+    what a migration, or any DDL, would change."""
+
+    def read(url: str) -> list[tuple[Any, ...]]:
+        from connectors.storage.db import Database
+
+        db = Database(url, access="read")
+        try:
+            if db.dialect == "sqlite":
+                shape = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY 1, 2")
+            else:
+                shape = db.execute(
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                    " WHERE table_schema = 'public' ORDER BY 1, 2"
+                ) + db.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+            ledger = "SELECT component, version FROM schema_migrations ORDER BY 1, 2"
+            return sorted(shape, key=repr) + db.execute(ledger)
+        finally:
+            db.close()
+
+    return read
+
+
 # -- Kafka (helpers in tests/kafka_support.py) ---------------------------------
 
 

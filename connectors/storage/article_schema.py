@@ -155,6 +155,8 @@ def _postgres_fts() -> Sequence[str]:
     ]
 
 
+COMPONENT = "articles"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles table", _articles_table),
     Migration(2, "article revisions", _revisions_table),

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from connectors.storage.article_schema import MIGRATIONS
+from connectors.storage.article_schema import COMPONENT, MIGRATIONS
 from connectors.storage.db import Database, storable_text
 from connectors.storage.migrations import migrate
 from pipeline.keys import bounded_key
@@ -96,7 +96,7 @@ class ArticleRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrate(db, "articles", MIGRATIONS)
+        migrate(db, COMPONENT, MIGRATIONS)
 
     # -- writes ---------------------------------------------------------------
 

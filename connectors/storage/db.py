@@ -49,6 +49,11 @@ already (a missing file is refused, never created). ``read``: a command that
 only reads; it never writes, so it neither migrates the schema (it checks it),
 nor switches the journal mode, nor takes the write lock: it can read a store
 this user may not write.
+
+Separately, ``migrate=False`` opens a store whose schema this process must not
+change (``storage.migrate_on_start: false``: only ``newsflow store migrate``
+runs DDL): its schema is checked as a reader's is, and a pending migration is
+refused instead of applied.
 """
 
 
@@ -68,9 +73,11 @@ class Database:
     tries the whole unit again.)
     """
 
-    def __init__(self, url: str, *, access: Access = "create") -> None:
+    def __init__(self, url: str, *, access: Access = "create", migrate: bool = True) -> None:
         self.url = url
         self.access = access
+        self.migrates = migrate and access != "read"
+        """Whether opening a repository may apply its pending schema migrations."""
         self.dialect: Dialect = "sqlite" if url.startswith("sqlite:") else "postgresql"
         self._conn = (
             _connect_sqlite(url, access)

@@ -47,6 +47,8 @@ def _table(dialect: Dialect) -> list[str]:
 
 
 # IF NOT EXISTS in step 1: databases created before migrations existed already have the table.
+COMPONENT = "dead_letters"
+
 MIGRATIONS = (
     Migration(1, "dead letters table", _table),
     Migration(
@@ -132,7 +134,7 @@ class Failed(Protocol):
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrate(db, "dead_letters", MIGRATIONS)
+        migrate(db, COMPONENT, MIGRATIONS)
 
     def add(
         self,

@@ -153,6 +153,8 @@ def _version_counter(dialect: Dialect) -> list[str]:
     ]
 
 
+COMPONENT = "dedup_index"
+
 MIGRATIONS = (
     Migration(1, "create dedup index", _create),
     Migration(2, "page of each article", both("ALTER TABLE dedup_docs ADD COLUMN page_key TEXT")),
@@ -235,7 +237,7 @@ class DedupIndex:
         self.sketcher = Sketcher(
             num_perm=config.num_perm, bands=config.lsh_bands, rows=config.lsh_rows
         )
-        migrate(db, "dedup_index", MIGRATIONS)
+        migrate(db, COMPONENT, MIGRATIONS)
         self._check_layout()
 
     # -- recording ---------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def _tables(_dialect: Dialect) -> list[str]:
     ]
 
 
+COMPONENT = "feed_state"
+
 MIGRATIONS = (
     Migration(1, "feed state and seen entry keys", _tables),
     Migration(
@@ -130,7 +132,7 @@ class FeedStateRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrate(db, "feed_state", MIGRATIONS)
+        migrate(db, COMPONENT, MIGRATIONS)
 
     def get(self, feed: str) -> FeedState:
         """The state of ``feed``; a fresh state when it was never polled."""

@@ -19,10 +19,13 @@ both engines roll DDL back with the transaction, so a failed step leaves the
 schema as it was. Steps are never edited once released: change the schema by
 appending a step.
 
-A store opened read-only (``Database(url, access="read")``) is never migrated:
-its ledger is checked, and a schema other than this newsflow's is a
+A store opened read-only (``Database(url, access="read")``), or by a process
+that must not change its schema (``Database(url, migrate=False)``, as with
+``storage.migrate_on_start: false``), is never migrated: its ledger is
+checked, and a schema other than this newsflow's is a
 :class:`~pipeline.errors.SchemaMismatch` naming both versions, not a missing
-column later.
+column later. ``newsflow store migrate`` applies every component's pending
+steps (see :mod:`connectors.storage.store_schema`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ Statements = Callable[[Dialect], Sequence[str]]
 
 # Any 64-bit constant works; this one is "newsflow" in ASCII, readable in pg_locks.
 ADVISORY_LOCK_KEY = 0x6E657773666C6F77
+
+MIGRATE_COMMAND = "`newsflow store migrate`"
+"""What applies pending steps, whatever ``storage.migrate_on_start`` says."""
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     component TEXT NOT NULL,
@@ -63,9 +69,13 @@ def both(*statements: str) -> Statements:
 
 
 def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> list[int]:
-    """Apply the steps of ``component`` not applied yet, in order; return their versions."""
+    """Apply the steps of ``component`` not applied yet, in order; return their versions.
+
+    A handle that may not migrate (read-only, or opened with ``migrate=False``)
+    only checks that the schema is this newsflow's.
+    """
     _check_sequence(component, migrations)
-    if db.read_only:
+    if not db.migrates:
         _require_current(db, component, migrations)
         return []
     if _up_to_date(db, component, migrations):
@@ -73,19 +83,57 @@ def migrate(db: Database, component: str, migrations: Sequence[Migration]) -> li
     with db.transaction():
         _lock(db)
         db.execute(_LEDGER)
-        done = applied_versions(db, component)
-        newest = max((m.version for m in migrations), default=0)
-        if done and max(done) > newest:
+        state = _state(component, migrations, applied_versions(db, component))
+        if state.newer:
             raise StorageError(
-                f"the database's {component} schema is at version {max(done)}, newer than this"
-                f" newsflow knows (version {newest}): upgrade newsflow"
+                f"the database's {component} schema is at version {state.version}, newer than"
+                f" this newsflow knows (version {state.newest}): upgrade newsflow"
             )
-        ran = []
-        for step in migrations:
-            if step.version not in done:
-                _apply(db, component, step)
-                ran.append(step.version)
-        return ran
+        for step in state.pending:
+            _apply(db, component, step)
+        return [step.version for step in state.pending]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where one component's schema stands against this newsflow's steps."""
+
+    component: str
+    applied: frozenset[int]
+    newest: int
+    """The last step this newsflow knows."""
+    pending: tuple[Migration, ...]
+    """Steps this newsflow knows that the database has not applied, in order."""
+
+    @property
+    def version(self) -> int:
+        """The database's version of the component: its last applied step (0: none)."""
+        return max(self.applied, default=0)
+
+    @property
+    def newer(self) -> bool:
+        """Migrated by a newer newsflow: this one cannot use it."""
+        return self.version > self.newest
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.newer
+
+
+def schema_state(db: Database, component: str, migrations: Sequence[Migration]) -> SchemaState:
+    """Read, never write, where ``component`` stands (a reader may ask)."""
+    _check_sequence(component, migrations)
+    done = applied_versions(db, component) if _has_ledger(db) else set()
+    return _state(component, migrations, done)
+
+
+def _state(component: str, migrations: Sequence[Migration], done: set[int]) -> SchemaState:
+    return SchemaState(
+        component=component,
+        applied=frozenset(done),
+        newest=max((m.version for m in migrations), default=0),
+        pending=tuple(m for m in migrations if m.version not in done),
+    )
 
 
 def applied_versions(db: Database, component: str) -> set[int]:
@@ -105,24 +153,30 @@ def _up_to_date(db: Database, component: str, migrations: Sequence[Migration]) -
 
 
 def _require_current(db: Database, component: str, migrations: Sequence[Migration]) -> None:
-    """A read-only store must hold exactly this newsflow's ``component`` schema."""
-    newest = max((m.version for m in migrations), default=0)
-    done = applied_versions(db, component) if _has_ledger(db) else set()
-    have = max(done, default=0)
-    if done == {m.version for m in migrations}:
-        return
-    if not done:
-        raise SchemaMismatch(
-            f"the database at {db.location} has no {component} tables; `newsflow run` creates them"
+    """A store this handle may not migrate must hold exactly this newsflow's ``component``
+    schema."""
+    problem = schema_problem(db.location, schema_state(db, component, migrations))
+    if problem is not None:
+        raise SchemaMismatch(problem)
+
+
+def schema_problem(location: str, state: SchemaState) -> str | None:
+    """What is wrong with ``state`` for this newsflow, as the user reads it; None if nothing."""
+    component = state.component
+    if state.current:
+        return None
+    if not state.applied:
+        return (
+            f"the database at {location} has no {component} tables; {MIGRATE_COMMAND} creates them"
         )
-    if have > newest:
-        raise SchemaMismatch(
-            f"the database at {db.location} has {component} schema version {have}, newer than"
-            f" this newsflow knows (version {newest}): upgrade newsflow"
+    if state.newer:
+        return (
+            f"the database at {location} has {component} schema version {state.version}, newer"
+            f" than this newsflow knows (version {state.newest}): upgrade newsflow"
         )
-    raise SchemaMismatch(
-        f"the database at {db.location} has {component} schema version {have}, this newsflow"
-        f" needs version {newest}: a command that writes to it (`newsflow run`) migrates it"
+    return (
+        f"the database at {location} has {component} schema version {state.version}, this"
+        f" newsflow needs version {state.newest}: {MIGRATE_COMMAND} migrates it"
     )
 
 
@@ -130,7 +184,7 @@ def require_tables(db: Database, what: str, tables: Sequence[str]) -> None:
     """For a read-only store: the unversioned ``tables`` of ``what`` must exist already."""
     if any(not _table_exists(db, table) for table in tables):
         raise SchemaMismatch(
-            f"the database at {db.location} has no {what} tables; `newsflow run` creates them"
+            f"the database at {db.location} has no {what} tables; {MIGRATE_COMMAND} creates them"
         )
 
 

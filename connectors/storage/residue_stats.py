@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from connectors.storage.db import Database
-from connectors.storage.migrations import require_tables
+from connectors.storage.migrations import Migration, both, migrate, require_tables
 from pipeline.extraction.learned import LearnedBoilerplate, template_threshold
 from pipeline.models import utcnow
 
@@ -65,6 +65,12 @@ SCHEMA = [
 
 TABLES = ("residue_articles", "residue_lines", "residue_overrides")
 
+COMPONENT = "residue_stats"
+# IF NOT EXISTS in step 1: stores from before this step was versioned (every open ran
+# SCHEMA) already have the tables; the step records them, so a service that may not run
+# DDL (storage.migrate_on_start: false) finds nothing to do.
+MIGRATIONS = (Migration(1, "residue statistics tables", both(*SCHEMA)),)
+
 
 @dataclass(frozen=True)
 class LearnedLine:
@@ -94,10 +100,10 @@ class SourceReport:
 class ResidueStatsRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
-        if db.read_only:  # creating the tables is a write; a reader needs them there
+        if db.read_only:  # a store from before step 1 was versioned has no ledger row
             require_tables(db, "residue statistics", TABLES)
         else:
-            db.script(SCHEMA)
+            migrate(db, COMPONENT, MIGRATIONS)
 
     def observe(
         self,

@@ -43,13 +43,14 @@ class Store:
         self.close()
 
 
-def open_store(url: str, *, access: Access = "create") -> Store:
+def open_store(url: str, *, access: Access = "create", migrate: bool = True) -> Store:
     """Open ``sqlite:///PATH`` or ``postgresql://...`` with its schema migrated to current.
 
-    ``access="read"`` opens it read-only and checks the schema instead; ``"write"``
-    refuses a missing SQLite file (see :data:`~connectors.storage.db.Access`).
+    ``access="read"`` opens it read-only and checks the schema instead, as does
+    ``migrate=False``; ``"write"`` refuses a missing SQLite file (see
+    :data:`~connectors.storage.db.Access`).
     """
-    db = Database(url, access=access)
+    db = Database(url, access=access, migrate=migrate)
     try:
         return Store(db)
     except BaseException:

@@ -15,6 +15,8 @@ from connectors.storage.db import Database
 from connectors.storage.migrations import Migration, both, migrate
 from pipeline.models import utcnow
 
+COMPONENT = "store_probe"
+
 MIGRATIONS = (
     Migration(
         1,
@@ -32,7 +34,7 @@ class WriteProbe:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrate(db, "store_probe", MIGRATIONS)
+        migrate(db, COMPONENT, MIGRATIONS)
 
     def prove(self) -> None:
         """Update the probe row and commit; raises :class:`~pipeline.errors.StorageError`

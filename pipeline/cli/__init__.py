@@ -48,6 +48,9 @@ COMMANDS = {
     "search": Command("pipeline.cli.search", "full-text search over stored articles"),
     "cluster": Command("pipeline.cli.cluster", "list the articles of one duplicate cluster"),
     "schema": Command("pipeline.cli.schema", "print the JSON Schema of every topic message"),
+    "store": Command(
+        "pipeline.cli.store", "migrate the store's schema (a deploy step) or show its status"
+    ),
 }
 
 

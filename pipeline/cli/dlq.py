@@ -133,7 +133,8 @@ def handle_drop(args: argparse.Namespace) -> int:
         raise InputError("say which letters to drop: --stage, --reason, --older-than, or --all")
     config = config_from(args)
     if config.transport == "embedded":
-        with open_store(existing_store_url(config), access="write") as store:
+        url, migrate = existing_store_url(config), config.storage.migrate_on_start
+        with open_store(url, access="write", migrate=migrate) as store:
             dropped = store.dead_letters.remove_matching(
                 stage=letters.stage, reason=letters.reason, failed_before=letters.failed_before
             )

@@ -41,7 +41,11 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
     reads_only = args.action in ("sources", "show")
-    db = Database(existing_store_url(config), access="read" if reads_only else "write")
+    db = Database(
+        existing_store_url(config),
+        access="read" if reads_only else "write",
+        migrate=config.storage.migrate_on_start,
+    )
     try:
         repo = ResidueStatsRepository(db)
         source = _source(getattr(args, "source", ""))

@@ -24,7 +24,7 @@ from pipeline.cli.common import config_from, counted
 from pipeline.config import Config, config_path
 from pipeline.runtime.signals import handle_signals
 from pipeline.runtime.summary import RunSummary
-from pipeline.runtime.wiring import Resources, check_stage_files
+from pipeline.runtime.wiring import Resources, check_stage_files, check_store_schema
 from pipeline.service import ConfigReloader, Progress, ServiceEndpoints
 
 
@@ -43,10 +43,12 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
+    path = config_path(args.config, os.environ)
     check_stage_files(config)
+    check_store_schema(config, source=str(path))
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
-    reloader = ConfigReloader(config_path(args.config, os.environ), os.environ, config)
+    reloader = ConfigReloader(path, os.environ, config)
     endpoints = ServiceEndpoints(config, role="run", reloader=reloader)
     if config.transport == "kafka":
         watch_kafka(config, endpoints)

@@ -56,6 +56,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pipeline.runtime.wiring import check_store_schema
     from pipeline.service import ConfigReloader
     from pipeline.service.kafka_health import stage_endpoints
 
@@ -71,6 +72,8 @@ def handle(args: argparse.Namespace) -> int:
             ],
             source=str(path),
         )
+    if args.name != "fetch":  # the fetch worker never opens the store
+        check_store_schema(config, source=str(path))
     logs.setup(config.service.log_format, config.service.log_level)
     stop = threading.Event()
     poller = args.name == "poll"

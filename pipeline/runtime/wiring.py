@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from connectors.http.base import Fetcher
 from connectors.storage.articles import ArticleRepository
-from connectors.storage.db import Access
+from connectors.storage.db import Access, Database
 from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.store import Store, open_store
 from pipeline.config import Config
+from pipeline.errors import ConfigError
 from pipeline.stages.base import Stage
 from pipeline.stages.fetch import FetchStage
 from pipeline.stages.store import StoreStage
@@ -53,7 +54,8 @@ class Resources:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.config.storage.url, access=self.store_access)
+        storage = self.config.storage
+        return open_store(storage.url, access=self.store_access, migrate=storage.migrate_on_start)
 
     @property
     def articles(self) -> ArticleRepository:
@@ -95,6 +97,28 @@ class Resources:
             self.fetcher.close()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def check_store_schema(config: Config, *, source: str) -> None:
+    """With ``storage.migrate_on_start: false``, refuse to start on a store with migrations
+    pending: one line naming ``newsflow store migrate`` (a ConfigError, exit status 2),
+    before any process of the service opens a repository.
+
+    Every component is checked, not only those this process opens at once: the
+    dedup index, say, opens with the first article, and would fail there. The
+    check runs no DDL; ``source`` is the config file, as for other config problems.
+    """
+    if config.storage.migrate_on_start:
+        return
+    from connectors.storage.store_schema import store_problem
+
+    db = Database(config.storage.url, migrate=False)
+    try:
+        problem = store_problem(db)
+    finally:
+        db.close()
+    if problem is not None:
+        raise ConfigError([f"storage.migrate_on_start is false and {problem}"], source=source)
 
 
 def check_stage_files(config: Config) -> None:

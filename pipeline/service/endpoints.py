@@ -79,8 +79,13 @@ class ServiceEndpoints:
         self.health = Health(liveness_timeout=config.service.liveness_timeout_seconds)
         self.article_writes = ArticleWrites()
         self.control = LoopControl(self.health, reloader, article_writes=self.article_writes)
-        self.store = StoreAccess(config.storage.url) if store else None
-        self.store_probe = StoreProbe(config.storage.url, self.article_writes) if store else None
+        storage = config.storage
+        self.store = StoreAccess(storage.url, migrate=storage.migrate_on_start) if store else None
+        self.store_probe = (
+            StoreProbe(storage.url, self.article_writes, migrate=storage.migrate_on_start)
+            if store
+            else None
+        )
         self.server: HttpServer | None = None
         self._scrape_hooks: list[Callable[[], None]] = []
         self._child_dir: Path | None = None

@@ -54,8 +54,9 @@ _FEED_ORDER = {"unhealthy": 0, "failing": 1, "never polled": 2, "ok": 3, "disabl
 class StoreAccess:
     """A store connection for the HTTP side: opened on first use, reopened after a failure."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
+        self.migrate = migrate
         self._store: Store | None = None
         self._feed_state: FeedStateRepository | None = None
         self._lock = threading.Lock()
@@ -66,7 +67,7 @@ class StoreAccess:
         with self._lock:
             try:
                 if self._store is None:
-                    self._store = open_store(self.url)
+                    self._store = open_store(self.url, migrate=self.migrate)
                     self._feed_state = FeedStateRepository(self._store.db)
                 assert self._feed_state is not None
                 yield self._store, StatusReads(self._store.db), self._feed_state

@@ -101,8 +101,9 @@ class StoreProbe:
 
     KEY = "write"
 
-    def __init__(self, url: str, article_writes: ArticleWrites) -> None:
+    def __init__(self, url: str, article_writes: ArticleWrites, *, migrate: bool = True) -> None:
         self.url = url
+        self.migrate = migrate
         self.location = store_location(url)
         self.article_writes = article_writes
         self._lookout = Lookout("store-probe", cache_seconds=0.0)
@@ -135,7 +136,7 @@ class StoreProbe:
         so the next look connects anew."""
         try:
             if self._probe is None:
-                self._probe = _open_probe(self.url)
+                self._probe = _open_probe(self.url, migrate=self.migrate)
             self._probe.prove()
         except StorageError as exc:
             self._drop()
@@ -153,9 +154,9 @@ class StoreProbe:
         self._lookout.close(self._drop)
 
 
-def _open_probe(url: str) -> WriteProbe:
-    """A connection of the probe's own, its ``store_probe`` row migrated."""
-    db = Database(url)
+def _open_probe(url: str, *, migrate: bool) -> WriteProbe:
+    """A connection of the probe's own, its ``store_probe`` row migrated (or checked)."""
+    db = Database(url, migrate=migrate)
     try:
         return WriteProbe(db)
     except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.storage.articles import ArticleRepository, UpsertResult
 from pipeline.models import DuplicateEvent, EnrichedArticle, Entity, Message, article_id
@@ -127,3 +128,10 @@ def apply(articles: ArticleRepository, messages: list[Message]) -> list[UpsertRe
             assert isinstance(message, EnrichedArticle)
             results.append(articles.upsert(message))
     return results
+
+
+def as_user(user: str, url: str) -> str:
+    """``url`` with ``user`` logging in instead (no password: the test server trusts it)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))

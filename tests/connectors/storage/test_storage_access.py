@@ -62,7 +62,7 @@ def test_a_reader_of_an_older_schema_is_told_both_versions_and_migrates_nothing(
 
     assert str(caught.value) == (
         f"the database at {where} has articles schema version {NEWEST - 1}, this newsflow"
-        f" needs version {NEWEST}: a command that writes to it (`newsflow run`) migrates it"
+        f" needs version {NEWEST}: `newsflow store migrate` migrates it"
     )
     assert ledger(store_url) == before
 
@@ -93,13 +93,14 @@ def test_a_reader_of_a_database_without_tables_creates_none(store_url: str) -> N
 
     db = Database(store_url, access="read")
     assert str(caught.value) == (
-        f"the database at {db.location} has no articles tables; `newsflow run` creates them"
+        f"the database at {db.location} has no articles tables;"
+        " `newsflow store migrate` creates them"
     )
     with pytest.raises(SchemaMismatch) as residue:
         ResidueStatsRepository(db)
     assert str(residue.value) == (
         f"the database at {db.location} has no residue statistics tables;"
-        " `newsflow run` creates them"
+        " `newsflow store migrate` creates them"
     )
     tables = (
         "SELECT name FROM sqlite_master"

@@ -6,10 +6,10 @@ import multiprocessing
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
-from storage_samples import make_article
+from storage_samples import as_user, make_article
 
 from connectors.storage import Database, Migration, SearchQuery, migrate, open_store
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
@@ -136,7 +136,7 @@ def test_a_read_only_role_can_open_and_search_an_up_to_date_store(postgres_url: 
         admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
         admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
         try:
-            with open_store(_as_user(role, postgres_url)) as store:
+            with open_store(as_user(role, postgres_url)) as store:
                 hits = store.search.search(SearchQuery("readers"))
                 assert [h.article.title for h in hits] == ["Story readable"]
                 with pytest.raises(StorageError, match="permission denied"):
@@ -144,12 +144,6 @@ def test_a_read_only_role_can_open_and_search_an_up_to_date_store(postgres_url: 
         finally:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE "{role}"')
-
-
-def _as_user(user: str, url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def test_revisions_stored_before_page_hashes_survive_the_upgrade(db: Database) -> None:

@@ -246,6 +246,5 @@ def test_a_reader_of_an_older_schema_says_which_and_what_migrates_it(store: Path
     assert result.returncode == 1
     assert result.stderr == (
         f"newsflow: error: the database at {store} has articles schema version {newest - 1},"
-        f" this newsflow needs version {newest}: a command that writes to it"
-        " (`newsflow run`) migrates it\n"
+        f" this newsflow needs version {newest}: `newsflow store migrate` migrates it\n"
     )

@@ -99,10 +99,26 @@ def test_compose_has_one_service_per_stage_built_from_the_dockerfile(
     assert services.get("poll", {}).get("deploy", {}).get("replicas", 1) == 1
 
 
+def test_compose_migrates_the_schema_once_before_any_stage_starts(
+    compose: dict[str, Any],
+) -> None:
+    """One one-shot ``newsflow store migrate``: the stages (``migrate_on_start: false``,
+    below) would refuse to start on a store with migrations pending."""
+    services = compose["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["store", "migrate"] and migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for stage in STAGES:
+        assert services[stage]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
 def test_compose_config_is_a_valid_newsflow_config_on_kafka(tmp_path: Path) -> None:
     text = (DEPLOY / "compose" / "config" / "newsflow.yaml").read_text(encoding="utf-8")
     config = _config_from_text(text, tmp_path)
     assert config.transport == "kafka"
+    assert not config.storage.migrate_on_start
     assert config.kafka.bootstrap_servers == ["kafka:9092"]
     assert config.service.http_host == "0.0.0.0" and config.service.http_port == 8088
     assert _uses_the_packaged_data(config)
@@ -204,8 +220,10 @@ def test_the_configmap_holds_a_valid_config_the_pods_mount(
     config = _config_from_text(configmap["data"]["newsflow.yaml"], tmp_path)
     assert config.transport == "kafka" and config.service.http_host == "0.0.0.0"
     assert _uses_the_packaged_data(config)
-    for deployment in _of_kind(manifests, "Deployment").values():
-        pod = deployment["spec"]["template"]["spec"]
+    assert not config.storage.migrate_on_start  # the Job migrates (below)
+    workloads = [*_of_kind(manifests, "Deployment").values(), *_of_kind(manifests, "Job").values()]
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
         (container,) = pod["containers"]
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -213,6 +231,24 @@ def test_the_configmap_holds_a_valid_config_the_pods_mount(
         config_dir = str(Path(env["NEWSFLOW_CONFIG"]).parent)
         assert volumes[mounts[config_dir]]["configMap"]["name"] == "newsflow-config"
         assert "subPath" not in json.dumps(container["volumeMounts"]), "subPath gets no updates"
+
+
+def test_a_job_migrates_the_schema_as_a_user_of_its_own(manifests: list[dict[str, Any]]) -> None:
+    job = _of_kind(manifests, "Job")["newsflow-migrate"]
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["store", "migrate"]
+    assert pod["restartPolicy"] in ("OnFailure", "Never")
+    images = {
+        c["image"]
+        for d in _of_kind(manifests, "Deployment").values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {container["image"]}
+    (source,) = container["envFrom"]
+    secret = _of_kind(manifests, "Secret")[source["secretRef"]["name"]]
+    assert secret["metadata"]["name"] != "newsflow-secrets"  # the stages' user needs no DDL
+    assert secret["stringData"]["NEWSFLOW_STORAGE__URL"].startswith("postgresql://")
 
 
 def test_every_deployment_has_a_disruption_budget(manifests: list[dict[str, Any]]) -> None:
@@ -266,6 +302,7 @@ def test_the_systemd_unit_reloads_with_hup_and_stops_in_time() -> None:
     unit.read(UNIT, encoding="utf-8")
     service = unit["Service"]
     assert service["ExecStart"].endswith("newsflow run")
+    assert service["ExecStartPre"].endswith("newsflow store migrate")
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert service["KillSignal"] == "SIGTERM" and service["KillMode"] == "mixed"
     assert 10 <= int(service["TimeoutStopSec"]) <= 60
@@ -298,6 +335,7 @@ def test_the_single_machine_config_is_valid(tmp_path: Path) -> None:
     config = _config_from_text(text, tmp_path)
     assert config.transport == "embedded"
     assert config.storage.url == "sqlite:////var/lib/newsflow/newsflow.db"
+    assert not config.storage.migrate_on_start  # the unit's ExecStartPre migrates
     assert _uses_the_packaged_data(config)
 
 
