@@ -26,6 +26,7 @@ that says what to fix::
     │   └── SchemaMismatch   the database's schema is not the one this newsflow reads
     ├── TransportError       the message broker failed or is unreachable
     └── StoppedWhileWaiting  not a failure: a stop came while a service had not answered yet
+        └── StoppedWhileStarting  ... or while the process itself was still starting
 
 ``reason`` is a short stable code used as a metric label and in dead-letter
 headers; ``str(error)`` is the sentence shown to the user.
@@ -192,3 +193,10 @@ class StoppedWhileWaiting(NewsflowError):
     (exit status 0, as for any stop) instead of waiting out a connection timeout."""
 
     default_reason = "stopped"
+
+
+class StoppedWhileStarting(StoppedWhileWaiting):
+    """SIGTERM/SIGINT came while the process was still starting (importing its modules,
+    reading its config), before its runtime's own handlers were in place. A supervisor
+    stopping a service it has just started must see the same clean stop as later: one
+    line, exit status 0, and nothing started or written."""

@@ -140,7 +140,7 @@ def read_warc_batch(
     entries: list[FeedEntry] = []
     records = _Counted()
     try:
-        size = path.stat().st_size
+        size = _nonempty_size(path)
         if limit <= 0 or start_offset >= size:
             return WarcBatch([], start_offset, start_offset >= size)
         with path.open("rb") as stream:
@@ -158,7 +158,7 @@ def read_warc_batch(
     except _UNREADABLE as exc:
         where = f" after {records.seen} records" if records.seen else ""
         return WarcBatch(entries, start_offset, True, _problem(path, f"{exc}{where}", feed))
-    if records.seen == 0 and start_offset == 0 and size > 0:
+    if records.seen == 0 and start_offset == 0:
         problem = _problem(path, "no WARC records in it (not a WARC file?)", feed)
         return WarcBatch([], size, True, problem)
     return WarcBatch(entries, size, True)
@@ -185,11 +185,12 @@ def _problem(path: Path, what: str, feed: FeedConfig) -> str:
 
 
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:
+    size = _nonempty_size(path)
     with path.open("rb") as stream:
         archive = _Archive(stream)
         try:
             yield from _record_entries(archive, feed, max_body_bytes)
-            _refuse_unread_tail(archive, stream, path.stat().st_size)
+            _refuse_unread_tail(archive, stream, size)
         finally:
             _note_misaligned(archive, path, feed)
 
@@ -241,6 +242,23 @@ def _skip_reason(record: Any) -> str | None:
 
 class RecordCutShort(EOFError):
     """The file ends inside a record: a download or copy cut short."""
+
+
+class EmptyWarcFile(EOFError):
+    """The file has no bytes at all: a download or copy that never got going."""
+
+
+def _nonempty_size(path: Path) -> int:
+    """The file's size; raise for a 0-byte file.
+
+    warcio reads one as an archive of no records, without a word, so a backfill of
+    empty files (a ``touch``, a transfer that failed before its first byte) passed as
+    read, with no entry, no line and no count.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyWarcFile("the file is empty (0 bytes): a download or copy that never started?")
+    return size
 
 
 def _refuse_cut_short(record: Any) -> None:

@@ -5,7 +5,10 @@ Each command lives in its own module (:data:`COMMANDS`) with a
 only the module of the command given is imported. Errors the user can act on are
 printed as one line (config problems: one line each, exit status 2); nothing
 reaches the user as a traceback. A stop (SIGTERM/SIGINT) that came while the process
-still waited for its broker is one line too, and exit status 0, as for any stop.
+still waited for its broker is one line too, and exit status 0, as for any stop; so is
+one while ``run`` or ``stage`` is still starting (importing its modules, reading its
+config): it is recorded from the first moment :func:`main` runs, and acted on before
+anything starts.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
 from pipeline.errors import ConfigError, InputError, NewsflowError, StoppedWhileWaiting
+from pipeline.runtime.signals import stops_recorded
 
 
 @dataclass(frozen=True)
@@ -28,13 +32,21 @@ class Command:
     """Where the command's ``register(subparsers)`` and handlers live."""
     summary: str
     """Its line in ``newsflow --help``."""
+    handles_signals: bool = False
+    """It stops gracefully on SIGTERM/SIGINT (:func:`~pipeline.runtime.signals.handle_signals`),
+    so a stop while it starts is recorded until then (:func:`main`)."""
 
 
 COMMANDS = {
-    "run": Command("pipeline.cli.run", "run the pipeline as a service (or once with --once)"),
+    "run": Command(
+        "pipeline.cli.run",
+        "run the pipeline as a service (or once with --once)",
+        handles_signals=True,
+    ),
     "stage": Command(
         "pipeline.cli.stage",
         "run one stage as a Kafka consumer-group member (scale out: start more)",
+        handles_signals=True,
     ),
     "topics": Command("pipeline.cli.topics", "create or list the Kafka topics of the pipeline"),
     "dlq": Command("pipeline.cli.dlq", "list, replay or drop dead letters"),
@@ -80,21 +92,38 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_arguments(
-    argv: Sequence[str] | None,
-) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
-    """Two passes: the first finds the command (or answers ``--help``), the second parses
-    its arguments. Each command imports only its own code: ``run`` needs trafilatura,
-    the broker client and the service, ``search`` only the store (0.5 s instead of
-    1.1-1.4)."""
+def chosen_command(argv: Sequence[str] | None) -> str:
+    """The first of two passes: the command given (or the answer to ``--help``), before
+    its module is imported."""
     chosen, _ = build_parser().parse_known_args(argv)
-    parser = build_parser(chosen.command)
+    return str(chosen.command)
+
+
+def parse_arguments(
+    argv: Sequence[str] | None, command: str
+) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The second pass: the command's own arguments. Each command imports only its own
+    code: ``run`` needs trafilatura, the broker client and the service, ``search`` only
+    the store (0.5 s instead of 1.1-1.4)."""
+    parser = build_parser(command)
     return parser, parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser, args = parse_arguments(argv)
+        command = chosen_command(argv)
+    except KeyboardInterrupt:
+        return 130
+    # A stop while the command's module is imported (a second or more) is recorded for
+    # its runtime, which stops at once: not a kill (-15) or a traceback.
+    with stops_recorded() if COMMANDS[command].handles_signals else nullcontext():
+        return run_command(argv, command)
+
+
+def run_command(argv: Sequence[str] | None, command: str) -> int:
+    """Parse the command's arguments and run it; every error as one line and a status."""
+    try:
+        parser, args = parse_arguments(argv, command)
     except KeyboardInterrupt:
         return 130
     try:

@@ -8,6 +8,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -193,6 +194,28 @@ def test_a_file_that_is_not_a_warc_says_so(tmp_path: Path, body: bytes) -> None:
     assert batch.entries == [] and batch.finished
     assert batch.error is not None
     assert "not a WARC file" in batch.error or "cannot read WARC file" in batch.error
+
+
+EMPTY = "the file is empty (0 bytes): a download or copy that never started?"
+
+
+@pytest.mark.parametrize("name", ["a.warc", "a.warc.gz"])
+def test_an_empty_file_is_unreadable_not_an_archive_of_nothing(tmp_path: Path, name: str) -> None:
+    """warcio reads 0 bytes as an archive of no records: the file passed as read, silently."""
+    path = tmp_path / name
+    path.touch()
+    feed = feed_for(str(path))
+    labels = {"feed": feed.name}
+    before = REGISTRY.get_sample_value("newsflow_warc_files_unreadable_total", labels) or 0.0
+
+    batch = read_warc_batch(path, feed, limit=100)
+
+    assert (batch.entries, batch.finished) == ([], True)
+    assert batch.error == f"cannot read WARC file {name}: {EMPTY}"
+    assert REGISTRY.get_sample_value("newsflow_warc_files_unreadable_total", labels) == before + 1
+    with pytest.raises(FeedError, match="empty") as caught:
+        list(iter_warc_entries(str(path), feed))
+    assert caught.value.reason == "bad_warc"
 
 
 def test_a_wrong_content_length_is_one_log_line_not_warcios_raw_warning(

@@ -706,12 +706,23 @@ def test_no_entry_is_fetched_again_when_the_bound_is_zero(repo: FeedStateReposit
     assert (result.entries, result.updates_waiting) == ([], 1)
 
 
+EMPTY_WARC = "the file is empty (0 bytes): a download or copy that never started?"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\x1f\x8b" + bytes(range(256)) * 4, "not a WARC record (damaged, or another format)"),
+        (b"", EMPTY_WARC),
+    ],
+    ids=["damaged", "empty"],
+)
 def test_a_backfill_whose_every_file_is_unreadable_fails(
-    repo: FeedStateRepository, tmp_path: Path
+    repo: FeedStateRepository, tmp_path: Path, content: bytes, problem: str
 ) -> None:
     """Not "read in part": nothing of it can be read. One bad file among good ones is
-    read in part, once (above)."""
-    (tmp_path / "a.warc.gz").write_bytes(b"\x1f\x8b" + bytes(range(256)) * 4)
+    read in part, once (above and below)."""
+    (tmp_path / "a.warc.gz").write_bytes(content)
     feed = FeedConfig(name="cc", url=str(tmp_path / "*.warc.gz"))
     poller = FeedPoller(FakeFetcher({}), repo, make_config())
 
@@ -720,6 +731,27 @@ def test_a_backfill_whose_every_file_is_unreadable_fails(
     assert result.status == "error" and result.error is not None
     assert result.error.reason == "bad_warc"
     assert str(result.error) == (
-        "1 of 1 WARC files unreadable: cannot read WARC file a.warc.gz:"
-        " not a WARC record (damaged, or another format)"
+        f"1 of 1 WARC files unreadable: cannot read WARC file a.warc.gz: {problem}"
     )
+
+
+def test_an_empty_warc_among_good_ones_is_reported_once(
+    repo: FeedStateRepository, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 0-byte file (a transfer that never started) was passed as read without a word."""
+    write_warc(tmp_path / "a.warc.gz", 0, 3)
+    (tmp_path / "b.warc.gz").touch()
+    feed = FeedConfig(name="cc", url=str(tmp_path / "*.warc.gz"))
+    poller = FeedPoller(FakeFetcher({}), repo, make_config())
+    caplog.set_level(logging.WARNING, logger="pipeline.polling.poller")
+
+    result = poller.poll(feed)
+    poller.commit(feed, result)
+    again = poller.poll(feed)
+
+    assert result.status == "ok" and len(result.entries) == 3
+    assert result.child_errors == [f"cannot read WARC file b.warc.gz: {EMPTY_WARC}"]
+    assert [r.getMessage() for r in caplog.records] == [f"feed cc: {result.child_errors[0]}"]
+    assert (again.entries, again.child_errors) == ([], [])
+    write_warc(tmp_path / "b.warc.gz", 3, 2)  # the transfer done at last: a new file
+    assert len(poller.poll(feed).entries) == 2

@@ -70,6 +70,25 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((DEPLOY / "compose" / "docker-compose.yml").read_text(encoding="utf-8"))
 
 
+PROMETHEUS_CONFIG = Path("/etc/prometheus/prometheus.yml")
+"""Where the prom/prometheus image's default command reads its config."""
+
+
+def _mount_sources(volumes: list[str]) -> dict[str, Path]:
+    """A compose service's bind mounts: container path -> host path."""
+    mounts = (m.split(":") for m in volumes)
+    return {target: DEPLOY / "compose" / source for source, target, *_ in mounts}
+
+
+def _assert_mounted_as_its_directory(volumes: list[str], config: Path) -> None:
+    """A file bind mount keeps the inode it started with: after an editor saves by writing a
+    new file and renaming it over the old (vim, ``sed -i``), the container goes on reading
+    the old file, and no reload ever sees the change."""
+    source = _mount_sources(volumes).get(str(config.parent))
+    assert source is not None, f"no mount of {config.parent}"
+    assert source.is_dir() and (source / config.name).is_file()
+
+
 def test_compose_runs_kafka_in_kraft_mode_and_postgresql(compose: dict[str, Any]) -> None:
     services = compose["services"]
     kafka = services["kafka"]
@@ -125,22 +144,28 @@ def test_compose_config_is_a_valid_newsflow_config_on_kafka(tmp_path: Path) -> N
 
 
 def test_compose_mounts_the_config_directory_not_the_file(compose: dict[str, Any]) -> None:
-    """A file bind mount keeps the inode it started with: after an editor saves by writing a
-    new file and renaming it over the old (vim, ``sed -i``), the container went on reading
-    the old config, and no reload ever saw the change."""
+    """Saving the config reloads the poller's feeds only if the save reaches the container."""
     service = compose["x-newsflow"]
     config = Path(service["environment"]["NEWSFLOW_CONFIG"])
-    sources = {target: source for source, target, *_ in (m.split(":") for m in service["volumes"])}
-    source = DEPLOY / "compose" / sources[str(config.parent)]
-    assert source.is_dir() and (source / config.name).is_file()
+    _assert_mounted_as_its_directory(service["volumes"], config)
     for stage in STAGES:
         assert compose["services"][stage]["volumes"] == service["volumes"]
 
 
+def test_compose_mounts_the_prometheus_config_directory_not_the_file(
+    compose: dict[str, Any],
+) -> None:
+    """Same as the newsflow config: after a save that replaces prometheus.yml, a reload
+    (SIGHUP) of a file mount re-read the old inode."""
+    _assert_mounted_as_its_directory(
+        compose["services"]["prometheus"]["volumes"], PROMETHEUS_CONFIG
+    )
+
+
 def test_prometheus_scrapes_every_stage_on_the_metrics_port(compose: dict[str, Any]) -> None:
     mounts = compose["services"]["prometheus"]["volumes"]
-    source = next(m.split(":")[0] for m in mounts if "prometheus.yml" in m)
-    scrape = yaml.safe_load((DEPLOY / "compose" / source).read_text(encoding="utf-8"))
+    source = _mount_sources(mounts)[str(PROMETHEUS_CONFIG.parent)] / PROMETHEUS_CONFIG.name
+    scrape = yaml.safe_load(source.read_text(encoding="utf-8"))
     (job,) = scrape["scrape_configs"]
     assert job["metrics_path"] in _served_paths()
     (discovery,) = job["dns_sd_configs"]

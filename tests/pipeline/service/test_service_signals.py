@@ -280,3 +280,69 @@ def test_a_sighup_during_work_is_acknowledged_at_once_and_applied_after_it(
         service.close()
     assert acknowledged < 3
     assert applied > acknowledged
+
+
+STARTING = "newsflow: stopped by {} while starting; nothing was started"
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler of its own for SIGTERM (``SigCgt`` in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def _wait_for_first_handler(process: subprocess.Popen[str]) -> None:
+    """Until newsflow's own code first handles SIGTERM. From then on a stop must be clean;
+    before, the interpreter's defaults apply (-15, a KeyboardInterrupt traceback). That
+    moment is 0.05-0.3 s after the spawn here, with the load, so the test counts from it."""
+    deadline = time.monotonic() + 30
+    while not _catches_sigterm(process.pid):
+        assert time.monotonic() < deadline and process.poll() is None, "never handled SIGTERM"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("after", [0.0, 0.3, 0.8, "ready"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_while_starting_is_a_clean_stop(
+    site: FeedSite, tmp_path: Path, signum: signal.Signals, after: float | str
+) -> None:
+    """A supervisor stopping a service it has just started: the stop came while the CLI
+    imported the command's module (a second or more), before the runtime's handlers, and
+    killed it (-15, no word) or printed a KeyboardInterrupt traceback. Now one line, exit
+    0, nothing started (no store created). Signalled ``after`` seconds once newsflow's
+    code runs (at 0 it is surely still importing; later it may have started, on a fast
+    machine) or once ready, when it is the usual stop with its summary."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    write_config(config, site, db, extract={"workers": 2})
+    process = subprocess.Popen(
+        [*NEWSFLOW, "--config", str(config), "run"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        if after == "ready":
+            assert process.stderr is not None
+            while "http_listening" not in process.stderr.readline():
+                assert process.poll() is None, "exited before it was ready"
+        else:
+            _wait_for_first_handler(process)
+            time.sleep(float(after))
+        sent = time.monotonic()
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert took < STOP_LIMIT_S
+    if after == 0.0 or STARTING.format(signum.name) in err:
+        assert err.splitlines() == [STARTING.format(signum.name)]
+        assert out == "" and not db.exists()
+    else:
+        assert "newsflow run summary" in out
