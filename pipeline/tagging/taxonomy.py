@@ -160,7 +160,7 @@ def load_taxonomy(paths: Sequence[Path]) -> Taxonomy:
 
 
 def _read_spec(path: Path) -> _TaxonomySpec:
-    raw = read_yaml_mapping(path)
+    raw = read_yaml_mapping(path, what="taxonomy file")
     try:
         return _TaxonomySpec.model_validate(raw)
     except ValidationError as exc:

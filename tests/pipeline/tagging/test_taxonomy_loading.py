@@ -121,7 +121,7 @@ def test_bad_iptc_code_and_unsupported_version(write_yaml: Writer) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    assert "config file not found" in problems([tmp_path / "nope.yaml"])
+    assert "taxonomy file not found" in problems([tmp_path / "nope.yaml"])
 
 
 def test_extension_file_adds_topics_and_extends_and_reweighs_existing_ones(
