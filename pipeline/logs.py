@@ -33,6 +33,10 @@ from typing import Any, Literal, TextIO
 
 CONTEXT_KEYS = ("event", "feed", "url", "stage", "article_id", "reason", "topic", "count")
 RECENT_RECORDS = 200
+MAX_FIELD_CHARS = 4000
+"""The longest message or context value a log line carries. A URL comes from outside
+(a 100 KB link in a record on news.items made each of its lines 200 KB, the URL once
+in the message and once as ``url``); a line stays readable and greppable."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,13 +57,20 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
         "ts": _timestamp(record),
         "level": record.levelname.lower(),
         "logger": record.name,
-        "msg": record.getMessage(),
+        "msg": bounded(record.getMessage()),
     }
     for key in CONTEXT_KEYS:
         value = getattr(record, key, None)
         if value is not None:
-            event[key] = value
+            event[key] = bounded(value)
     return event
+
+
+def bounded(value: Any) -> Any:
+    """``value``, or a text cut at :data:`MAX_FIELD_CHARS` that says how much it left out."""
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        return f"{value[:MAX_FIELD_CHARS]}... ({len(value) - MAX_FIELD_CHARS} more characters)"
+    return value
 
 
 class RecentRecords(logging.Handler):
@@ -164,11 +175,11 @@ class _TerminalAwareHandler(logging.StreamHandler[TextIO]):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         context = " ".join(
-            f"{key}={getattr(record, key)}"
+            f"{key}={bounded(getattr(record, key))}"
             for key in CONTEXT_KEYS
             if getattr(record, key, None) is not None
         )
-        line = f"{record.levelname.lower():7} {record.getMessage()}"
+        line = f"{record.levelname.lower():7} {bounded(record.getMessage())}"
         return f"{line}  [{context}]" if context else line
 
 

@@ -102,9 +102,15 @@ M = TypeVar("M", bound=Message)
 
 
 def decode(model: type[M], data: bytes | str) -> M:
-    """Decode one message, translating validation errors into :class:`MessageError`."""
+    """Decode one message, translating validation errors into :class:`MessageError`.
+
+    A message of a later :data:`SCHEMA_VERSION` is refused (reason ``schema_version``),
+    not read as this one: a later version has removed or retyped a field, so reading it
+    here would fill what it lacks with defaults. Its dead letter waits for this worker
+    to be upgraded and ``newsflow dlq replay``.
+    """
     try:
-        return model.model_validate_json(data)
+        message = model.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "message"
@@ -113,6 +119,14 @@ def decode(model: type[M], data: bytes | str) -> M:
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise MessageError(f"not a valid {model.__name__} message: {exc}") from None
+    if message.schema_version > SCHEMA_VERSION:
+        raise MessageError(
+            f"{model.__name__} message of schema_version {message.schema_version}, later than"
+            f" the {SCHEMA_VERSION} this newsflow reads: upgrade this worker, then"
+            " newsflow dlq replay",
+            reason="schema_version",
+        )
+    return message
 
 
 class FeedEntry(Message):

@@ -14,6 +14,7 @@ refused whatever the config says. Every failure is a :class:`FeedError` with a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from prometheus_client import Counter
@@ -35,6 +36,8 @@ DROPPED = Counter(
     "Feed entries left out (not http(s), no link, over the cap...), by reason.",
     ["reason"],
 )
+
+log = logging.getLogger(__name__)
 
 DATES_IGNORED = Counter(
     "newsflow_feed_dates_ignored_total",
@@ -68,8 +71,27 @@ def parse_feed(
     PARSED.labels(parsed.kind).inc()
     for reason, count in parsed.dropped.items():
         DROPPED.labels(reason).inc(count)
+    _say_dropped(feed, parsed.dropped)
     DATES_IGNORED.inc(parsed.dates_ignored)
     return parsed
+
+
+def _say_dropped(feed: FeedConfig, dropped: dict[str, int]) -> None:
+    """One line per document that left links out: the counter has no feed label, and
+    ``javascript:`` or ``file:`` links left a feed's entries missing without a word. A
+    warning when links were unusable; only over the cap (a long feed), information."""
+    if not any(dropped.values()):
+        return
+    counts = ", ".join(f"{count} {reason}" for reason, count in sorted(dropped.items()) if count)
+    level = logging.INFO if set(dropped) <= {"over_cap"} else logging.WARNING
+    log.log(
+        level,
+        "feed %s: %d entries left out (%s; newsflow_feed_links_dropped_total)",
+        feed.name,
+        sum(dropped.values()),
+        counts,
+        extra={"feed": feed.name, "event": "feed_links_dropped", "count": sum(dropped.values())},
+    )
 
 
 def _parse(

@@ -6,8 +6,14 @@ Non-ASCII text in a legacy encoding is almost never valid UTF-8 by accident,
 while a wrong label is common (Apache long sent ``charset=ISO-8859-1`` by
 default, and ISO-8859-1 decodes any bytes, so the label would always win)::
 
-    byte order mark > UTF-8 > Content-Type charset > <meta charset>
-      > the legacy encoding of the page's <html lang> > a statistical guess > lossy UTF-8
+    byte order mark > UTF-8 > UTF-8 but for a few stray bytes > Content-Type charset
+      > <meta charset> > the legacy encoding of the page's <html lang>
+      > a statistical guess > lossy UTF-8
+
+A UTF-8 page with a stray byte in it (a Latin-1 character pasted into a UTF-8
+template, a body cut inside a character) is still UTF-8: before this witness one
+bad byte made the whole article mojibake (each curly quote three other letters)
+through a legacy label or the guess. Its stray bytes become U+FFFD instead.
 
 A label is used only when the bytes decode with it: a server that says
 ``charset=utf-8`` over a Latin-1 page (common after a CMS migration) falls
@@ -86,6 +92,9 @@ def decode_page(raw: bytes, declared: str | None = None, *, max_bytes: int | Non
             return raw.decode(encoding, "replace")
     if raw[:512].lstrip()[:1] != b"<":
         raw = handle_compressed_file(raw, max_bytes)
+    nearly_utf8 = _utf8_but_for_stray_bytes(raw)
+    if nearly_utf8 is not None:
+        return nearly_utf8
     for encoding in _labels(raw, declared):
         try:
             return raw.decode(encoding)
@@ -99,10 +108,26 @@ def decode_page(raw: bytes, declared: str | None = None, *, max_bytes: int | Non
     return raw.decode("utf-8", "replace")
 
 
+STRAY_BYTE_SHARE = 10
+"""UTF-8 characters needed per stray byte for a page to count as UTF-8: a page in a
+legacy encoding has almost none (its accented letters are stray bytes in UTF-8)."""
+
+
+def _utf8_but_for_stray_bytes(raw: bytes) -> str | None:
+    """The page as UTF-8 with its stray bytes replaced, if it is UTF-8 (valid UTF-8
+    included); None if it has too few UTF-8 characters for its stray bytes."""
+    text = raw.decode("utf-8", "replace")
+    stray = text.count("\ufffd") - raw.count("\ufffd".encode())
+    if stray == 0:
+        return text
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return text if non_ascii - stray >= STRAY_BYTE_SHARE * stray else None
+
+
 def _labels(raw: bytes, declared: str | None) -> list[str]:
     """The encodings the page and its server name, in the order they are trusted."""
     head = raw[:SNIFF_BYTES]
-    labels = ["utf-8"]
+    labels: list[str] = []
     if declared:
         labels.append(declared)
     meta = _META_CHARSET.search(head)

@@ -62,6 +62,8 @@ def parse_target(url: str) -> Target:
         )
     if not raw_host:
         raise FetchRefused(f"invalid URL {url!r}: no host", url=url, reason="invalid_url")
+    if port == 0:  # was taken for "no port": http://host:0/ fetched port 80
+        raise FetchRefused(f"invalid URL {url!r}: port 0", url=url, reason="invalid_url")
     host = _ascii_host(raw_host, url)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""

@@ -223,15 +223,15 @@ def parse_rules(raw: Any, *, source: str = "residue rules") -> ResidueRules:
     if not isinstance(raw, dict):
         raise ConfigError(["the top level must be a mapping"], source=source)
     problems: list[str] = []
-    limits = raw.get("limits") or {}
+    limits = _section(raw, "limits", problems)
     default_max = _int(limits, "max_words", 14, problems)
     categories = tuple(
-        _category(name, spec, default_max, problems)
-        for name, spec in (raw.get("categories") or {}).items()
+        _category(str(name), spec, default_max, problems)
+        for name, spec in _section(raw, "categories", problems).items()
     )
     sources = {
-        normalise_domain(domain): _source_rules(domain, spec, problems)
-        for domain, spec in (raw.get("sources") or {}).items()
+        normalise_domain(str(domain)): _source_rules(str(domain), spec, problems)
+        for domain, spec in _section(raw, "sources", problems).items()
     }
     rules = ResidueRules(
         categories=categories,
@@ -242,6 +242,16 @@ def parse_rules(raw: Any, *, source: str = "residue rules") -> ResidueRules:
     if problems:
         raise ConfigError(problems, source=source)
     return rules
+
+
+def _section(raw: dict[Any, Any], key: str, problems: list[str]) -> dict[Any, Any]:
+    """A top-level section, which must be a mapping: ``categories: 7`` was an
+    ``AttributeError`` at start (exit status 70) instead of a line naming the key."""
+    section = raw.get(key) or {}
+    if not isinstance(section, dict):
+        problems.append(f"{key}: must be a mapping")
+        return {}
+    return section
 
 
 def _category(name: str, spec: Any, default_max: int, problems: list[str]) -> Category:

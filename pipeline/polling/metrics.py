@@ -44,6 +44,12 @@ CHILD_FAILURES = Counter(
     ["feed", "reason"],
 )
 
+CHILDREN_OVER_CAP = Counter(
+    "newsflow_feed_child_sitemaps_over_cap_total",
+    "Child sitemaps an index listed that a poll did not read: over schedule.max_child_sitemaps.",
+    ["feed"],
+)
+
 
 def show_feed(state: FeedState) -> None:
     """A feed followed (at start, or added by a reload): its gauges as its stored state
@@ -67,6 +73,7 @@ PER_FEED = (
     UPDATES_STAMPED,
     NOT_MODIFIED,
     CHILD_FAILURES,
+    CHILDREN_OVER_CAP,
     warc.RECORDS,
     warc.UNREADABLE,
 )

@@ -284,8 +284,8 @@ class FeedPoller:
                 continue
             if time.monotonic() > deadline:
                 metrics.CHILD_FAILURES.labels(feed.name, "time_budget").inc()
-                errors.append(f"{len(queue) + 1} child sitemaps left for the next poll:"
-                              " this poll's time budget is spent")  # fmt: skip
+                errors.append(f"{min(len(queue) + 1, budget)} child sitemaps left for the next"
+                              " poll: this poll's time budget is spent")  # fmt: skip
                 break
             seen.add(url)
             budget -= 1
@@ -300,6 +300,10 @@ class FeedPoller:
                 indexes.add(url)
             if child.parsed and depth < MAX_SITEMAP_DEPTH:
                 queue.extend((u, depth + 1) for u in child.parsed.child_sitemaps)
+        if budget == 0:
+            _children_over_cap(
+                feed, {url for url, _ in queue} - seen, cap=self.limits.max_child_sitemaps
+            )
         if errors:
             _child_failures(feed, children_fetched=len(documents) - 1, errors=errors)
         if loops:
@@ -620,6 +624,22 @@ def _ttl(root: _Document) -> float | None:
         h for h in (root.parsed.ttl_seconds if root.parsed else None, _max_age(root.response)) if h
     ]
     return max(hints) if hints else None
+
+
+def _children_over_cap(feed: FeedConfig, unread: set[str], *, cap: int) -> None:
+    """Children past ``schedule.max_child_sitemaps`` are not read (an index of 10,000 must
+    not cost 10,000 fetches a poll); said and counted, since their entries are never seen."""
+    if not unread:
+        return
+    metrics.CHILDREN_OVER_CAP.labels(feed.name).inc(len(unread))
+    log.warning(
+        "%s: %d child sitemaps of the index not read, over schedule.max_child_sitemaps (%d):"
+        " their entries are not polled; raise it to read them",
+        feed.name,
+        len(unread),
+        cap,
+        extra={"feed": feed.name, "event": "child_sitemaps_over_cap", "count": len(unread)},
+    )
 
 
 def _child_failures(feed: FeedConfig, *, children_fetched: int, errors: list[str]) -> None:

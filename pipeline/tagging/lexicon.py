@@ -76,7 +76,7 @@ class Lexicon:
 
 def load_lexicon(path: Path) -> Lexicon:
     """Build the lexicon from pycountry and the YAML file; raise ConfigError on problems."""
-    raw = read_yaml_mapping(path)
+    raw = read_yaml_mapping(path, what="entity lexicon file")
     try:
         spec = _LexiconSpec.model_validate(raw)
     except ValidationError as exc:

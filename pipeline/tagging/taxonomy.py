@@ -14,6 +14,7 @@ lines name the file and the key (``topics.politics.terms.en.3: ...``).
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,16 @@ class WeightedTerm:
     languages: frozenset[str] = frozenset()
 
 
+def _short_repr(value: Any) -> str:
+    """A wrong value, shortened so that a line can quote it: YAML aliases make a small file
+    a deep, wide tree ("billion laughs"), whose full ``repr`` took minutes and gigabytes
+    before the error could be shown."""
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxlist, shortener.maxdict = 2, 3, 3
+    shortener.maxstring = shortener.maxother = 60
+    return shortener.repr(value)
+
+
 def _term_item(value: Any) -> WeightedTerm:
     """``"term"`` weighs 1.0; ``{"term": 2.5}`` sets the weight."""
     if isinstance(value, str):
@@ -48,9 +59,13 @@ def _term_item(value: Any) -> WeightedTerm:
     if isinstance(value, dict) and len(value) == 1:
         [(raw, weight)] = value.items()
         if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"the weight of {raw!r} must be a number, got {weight!r}")
+            raise ValueError(
+                f"the weight of {_short_repr(raw)} must be a number, got {_short_repr(weight)}"
+            )
         return WeightedTerm(parse_term(str(raw)), float(weight))
-    raise ValueError(f"a term is a string or a one-entry mapping {{term: weight}}, got {value!r}")
+    raise ValueError(
+        f"a term is a string or a one-entry mapping {{term: weight}}, got {_short_repr(value)}"
+    )
 
 
 TermItem = Annotated[WeightedTerm, BeforeValidator(_term_item)]
@@ -145,7 +160,7 @@ def load_taxonomy(paths: Sequence[Path]) -> Taxonomy:
 
 
 def _read_spec(path: Path) -> _TaxonomySpec:
-    raw = read_yaml_mapping(path)
+    raw = read_yaml_mapping(path, what="taxonomy file")
     try:
         return _TaxonomySpec.model_validate(raw)
     except ValidationError as exc:

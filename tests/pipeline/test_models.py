@@ -7,6 +7,7 @@ import pytest
 from pipeline.errors import MessageError
 from pipeline.models import (
     MESSAGE_TYPES,
+    SCHEMA_VERSION,
     FeedEntry,
     FetchedPage,
     article_id,
@@ -84,3 +85,11 @@ def test_a_message_holding_a_lone_surrogate_still_serialises() -> None:
 def test_carriable_replaces_lone_surrogates_and_nothing_else(text: str, carried: str) -> None:
     assert carriable(text) == carried
     assert carriable(text).encode("utf-8").decode("utf-8") == carried  # UTF-8 carries it
+
+
+def test_a_message_of_a_later_schema_version_is_refused_not_read_as_this_one() -> None:
+    data = json.loads(entry().to_json())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(MessageError, match="later than the 1 this newsflow reads") as caught:
+        decode(FeedEntry, json.dumps(data))
+    assert caught.value.reason == "schema_version"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -339,3 +340,22 @@ def test_json_feed_fields_of_the_wrong_type_count_as_missing() -> None:
     assert c.guid == "c"
     assert (d.guid, d.title, d.summary, d.published_at, d.authors) == (None, None, None, None, [])
     assert (e.guid, f.guid) == ("12", None)
+
+
+def test_links_left_out_are_one_line_naming_the_feed_and_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    links = ["javascript:alert(1)", "file:///etc/passwd", "http://127.0.0.1:99999/x", "/ok"]
+    items = "".join(f"<item><title>t</title><link>{link}</link></item>" for link in links)
+    body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    caplog.set_level(logging.INFO, logger="connectors.feeds.parse")
+
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert [e.url for e in parsed.entries] == ["https://example.com/ok"]
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING and record.feed == "hostile"  # type: ignore[attr-defined]
+    assert record.getMessage() == (
+        "feed hostile: 3 entries left out (1 bad_url, 2 not_http;"
+        " newsflow_feed_links_dropped_total)"
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.http.charset import charset_of, decode_page
 
-FRENCH = "Le café est très bon à Paris, déjà vu. Garçon !"
+FRENCH = "Le caf\u00e9 est très bon à Paris, déjà vu. Garçon !"
 RUSSIAN = "Правительство объявило новые меры поддержки экономики"
 POLISH = "Zażółć gęślą jaźń, rząd ogłosił nowe przepisy"
 
@@ -79,6 +79,28 @@ def test_nothing_fits_gives_lossy_text_not_an_error() -> None:
     raw = b"<html><body><p>caf\xe9 \x81\x8d</p></body></html>"
     text = decode_page(raw, "utf-8")
     assert text.startswith("<html><body><p>caf")
+
+
+ARTICLE = (
+    "Bulgaria\u2019s centre-right bloc won the most votes in Sunday\u2019s election \u2014 "
+    "the country\u2019s eighth since 2021 \u2014 says the caf\u00e9\u2019s owner. "
+) * 5
+
+
+@pytest.mark.parametrize("declared", [None, "shift_jis", "utf-8", "iso-8859-1"])
+def test_a_utf8_page_with_a_stray_byte_stays_utf8(declared: str | None) -> None:
+    """One Latin-1 byte pasted into a UTF-8 page made the whole page mojibake
+    (windows-1252 from the page's language, or the statistical guess)."""
+    raw = page(ARTICLE, head='<meta charset="utf-8">', lang="en").encode()
+    raw = raw.replace(b"the most", b"th\xe9 most", 1)
+    text = decode_page(raw, declared)
+    assert ARTICLE.replace("the most", "th\ufffd most", 1) in text
+    assert text.count("\ufffd") == 1
+
+
+def test_a_legacy_page_with_one_utf8_looking_pair_is_not_taken_for_utf8() -> None:
+    raw = page(FRENCH * 3, lang="fr").encode("latin-1") + "\u2019".encode()
+    assert FRENCH in decode_page(raw, None)
 
 
 @pytest.mark.parametrize(

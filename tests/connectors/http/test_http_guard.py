@@ -138,7 +138,14 @@ def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://", "http://a.example:99999/", "http://exa mple.com/", "http://a_b..c/", "http:///x"],
+    [
+        "http://",
+        "http://a.example:99999/",
+        "http://a.example:0/",
+        "http://exa mple.com/",
+        "http://a_b..c/",
+        "http:///x",
+    ],
 )
 def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:

@@ -122,7 +122,8 @@ def test_an_empty_feed_fails_alone_and_loses_nothing_stored(workdir: Path) -> No
 @pytest.mark.parametrize(
     ("section", "change", "expect"),
     [
-        ("tagging", {"taxonomy": "/nonexistent/taxonomy.yaml"}, "config file not found"),
+        ("tagging", {"taxonomy": "/nonexistent/taxonomy.yaml"}, "taxonomy file not found"),
+        ("tagging", {"entities": "/"}, "entity lexicon file is not a regular file: /"),
         ("tagging", {"entities": "junk.bin"}, "junk.bin"),
         ("extract", {"residue_rules": "junk.bin"}, "junk.bin"),
     ],

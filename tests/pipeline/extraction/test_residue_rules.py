@@ -121,3 +121,11 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("categories: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_rules(bad)
+
+
+@pytest.mark.parametrize("section", ["limits", "categories", "sources"])
+@pytest.mark.parametrize("value", [7, "text", ["a", "list"]])
+def test_a_section_that_is_not_a_mapping_is_named(section: str, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_rules({section: value})
+    assert caught.value.problems == [f"{section}: must be a mapping"]

@@ -346,6 +346,29 @@ def test_sitemap_index_children_are_followed_bounded_and_conditionally(
     assert second.entries == []  # children 0 and 2 unchanged, 1 still failing, budget of 3
 
 
+def test_children_over_the_cap_are_said_and_counted_not_left_out_silently(
+    repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index of 10,000 children read 20 of them and said nothing of the other 9,980."""
+    feed = FeedConfig(name="big-index", url=SITEMAP_INDEX)
+    children = [f"https://news.example.com/sitemap-{i}.xml" for i in range(10)]
+    fetcher = FakeFetcher({SITEMAP_INDEX: index(*children, children[0])})
+    for i, child in enumerate(children):
+        fetcher.bodies[child] = sitemap(f"https://news.example.com/story-{i}")
+    caplog.set_level(logging.WARNING, logger="pipeline.polling.poller")
+    counted = "newsflow_feed_child_sitemaps_over_cap_total"
+    before = REGISTRY.get_sample_value(counted, {"feed": "big-index"}) or 0
+
+    result = poll_and_commit(FeedPoller(fetcher, repo, make_config(max_child_sitemaps=3)), feed)
+
+    assert result.status == "ok" and len(result.entries) == 3
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "7 child sitemaps of the index not read, over schedule.max_child_sitemaps (3)" in (
+        warning
+    )
+    assert REGISTRY.get_sample_value(counted, {"feed": "big-index"}) == before + 7
+
+
 def test_an_index_whose_every_child_fails_is_the_feeds_failure(
     repo: FeedStateRepository,
 ) -> None:

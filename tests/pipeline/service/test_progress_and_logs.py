@@ -117,3 +117,17 @@ def test_a_library_warning_is_a_json_event_not_raw_stderr() -> None:
     [event] = (json.loads(line) for line in stream.getvalue().splitlines())
     assert event["level"] == "warning"
     assert "UserWarning: Removal of labels has not been implemented" in event["msg"]
+
+
+@pytest.mark.parametrize("form", ["json", "text"])
+def test_a_100_kb_url_makes_a_line_of_a_few_kb_that_says_what_it_left_out(form: str) -> None:
+    stream = io.StringIO()
+    logs.setup(form, "INFO", stream=stream)
+    url = "https://e.example/long?" + "a" * 100_000
+    logging.getLogger("newsflow.test").warning(
+        "fetch failed: %r answered HTTP 404", url, extra={"url": url, "reason": "http_404"}
+    )
+    [line] = stream.getvalue().splitlines()
+    assert len(line) < 10_000
+    assert line.count("https://e.example/long?aaa") == 2
+    assert line.count("more characters)") == 2

@@ -121,7 +121,7 @@ def test_bad_iptc_code_and_unsupported_version(write_yaml: Writer) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    assert "config file not found" in problems([tmp_path / "nope.yaml"])
+    assert "taxonomy file not found" in problems([tmp_path / "nope.yaml"])
 
 
 def test_extension_file_adds_topics_and_extends_and_reweighs_existing_ones(
@@ -154,3 +154,16 @@ def test_same_term_in_two_languages_counts_once_for_both(write_yaml: Writer) -> 
     path = write_yaml("t.yaml", "topics:\n  sport:\n    terms: {en: [tennis], fr: [{tennis: 2}]}\n")
     [term] = load_taxonomy([path]).topics["sport"].terms.values()
     assert term.weight == 2 and term.languages == {"en", "fr"}
+
+
+def test_a_yaml_alias_bomb_as_a_term_is_one_short_line(write_yaml: Writer) -> None:
+    """Each alias below repeats the one before nine times: six levels are 9**6 (531,441)
+    strings once expanded; at ten the full ``repr`` in the message took minutes and 3 GB."""
+    levels = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 6)]
+    path = write_yaml(
+        "t.yaml", "\n".join([*levels, "topics:", "  demo:", "    terms:", "      en: *l5", ""])
+    )
+    found = problems([path]).splitlines()
+    assert any(line.startswith("topics.demo.terms.en.0: a term is a string") for line in found)
+    assert all(len(line) < 300 for line in found), max(map(len, found))
