@@ -329,7 +329,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-DASHBOARD = REPO / "deploy" / "grafana" / "newsflow-dashboard.json"
+DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "newsflow-dashboard.json"
 _METRIC_NAME = re.compile(r"newsflow_[a-z_]+")
 
 

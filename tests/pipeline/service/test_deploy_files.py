@@ -174,10 +174,17 @@ def test_prometheus_scrapes_every_stage_on_the_metrics_port(compose: dict[str, A
 
 
 def test_grafana_is_provisioned_with_the_dashboard(compose: dict[str, Any]) -> None:
+    """The dashboard is mounted as its directory, which the file provider reads: a file
+    mount would keep showing the old dashboard after an edit that replaces the file."""
     mounts = compose["services"]["grafana"]["volumes"]
     sources = {(DEPLOY / "compose" / m.split(":")[0]).resolve() for m in mounts}
-    assert DASHBOARD in sources
     assert (DEPLOY / "grafana" / "provisioning") in sources
+    provider = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/dashboards/newsflow.yml").read_text(encoding="utf-8")
+    )
+    read_from = Path(provider["providers"][0]["options"]["path"])
+    _assert_mounted_as_its_directory(mounts, read_from / DASHBOARD.name)
+    assert _mount_sources(mounts)[str(read_from)].resolve() == DASHBOARD.parent
     datasource = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
     )
