@@ -18,9 +18,10 @@ the learned boilerplate moved in between. The stored content stands; only the
 message's dedup verdict and feeds are taken.
 
 Page validators: the ETag and Last-Modified the article's page was served with
-are kept in columns of their own, outside its JSON and its content hash (a new
-ETag on the same text is no change), and follow the last fetch that brought any:
-an update's fetch sends them (:meth:`ArticleRepository.page_validators`). A
+are kept in columns of their own with that page's URL, outside its JSON and its
+content hash (a new ETag on the same text is no change), and follow the last
+fetch that brought any: an update's fetch of that URL sends them
+(:meth:`ArticleRepository.page_validators`). A
 message without any (a WARC page, a copy read back from the store) keeps them.
 
 Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
@@ -84,6 +85,7 @@ class _Current:
     revision: int
     feeds: list[str]
     validators: Validators
+    page_url_key: str | None
 
 
 @dataclass(frozen=True)
@@ -192,19 +194,20 @@ class ArticleRepository:
         Called for the entries a poll hands on as updated only (an indexed lookup by
         ``url``), never for new ones.
         """
-        wanted = list(dict.fromkeys(urls))
+        keys = {url: bounded_key(url) for url in urls}
+        wanted = list(dict.fromkeys(keys.values()))
         found: dict[str, Validators] = {}
         for start in range(0, len(wanted), _PAGE):
             chunk = wanted[start : start + _PAGE]
             rows = self.db.execute(
-                "SELECT url, page_etag, page_last_modified FROM articles"
-                f" WHERE url IN ({','.join('?' * len(chunk))})"
+                "SELECT page_url_key, page_etag, page_last_modified FROM articles"
+                f" WHERE page_url_key IN ({','.join('?' * len(chunk))})"
                 " AND (page_etag IS NOT NULL OR page_last_modified IS NOT NULL)"
                 " ORDER BY updated_at",
-                chunk,
+                list(chunk),
             )
-            found.update((url, Validators(etag, modified)) for url, etag, modified in rows)
-        return found
+            found.update((key, Validators(etag, modified)) for key, etag, modified in rows)
+        return {url: found[key] for url, key in keys.items() if key in found}
 
     def duplicates(self, article_id: str) -> list[EnrichedArticle]:
         """The stored articles found to duplicate ``article_id``."""
@@ -295,24 +298,30 @@ class ArticleRepository:
         their feeds one after the other instead of the second overwriting the first's."""
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            "SELECT content_hash, revision, feeds, page_etag, page_last_modified"
+            "SELECT content_hash, revision, feeds, page_etag, page_last_modified, page_url_key"
             f" FROM articles WHERE id = ?{lock}",
             (article_id,),
         )
         if not rows:
             return None
-        digest, revision, feeds, etag, modified = rows[0]
-        return _Current(digest, int(revision), json.loads(feeds), Validators(etag, modified))
+        digest, revision, feeds, etag, modified, page_url_key = rows[0]
+        validators = Validators(etag, modified)
+        return _Current(digest, int(revision), json.loads(feeds), validators, page_url_key)
 
     def _keep_page_validators(self, article: EnrichedArticle, current: _Current) -> None:
-        """Write the validators ``article``'s page came with, when it came with any and
-        they differ from the stored ones (the page changed, or only its ETag did)."""
+        """Write the validators ``article``'s page came with, and which page that is, when
+        it came with any and they differ from the stored ones (the page changed, only its
+        ETag did, or the article was fetched from another page)."""
         validators = _page_validators(article)
-        if validators == current.validators or validators == Validators():
+        if validators == Validators():
+            return
+        page_url_key = bounded_key(article.url)
+        if (validators, page_url_key) == (current.validators, current.page_url_key):
             return
         self.db.execute(
-            "UPDATE articles SET page_etag = ?, page_last_modified = ? WHERE id = ?",
-            (validators.etag, validators.last_modified, article.id),
+            "UPDATE articles SET page_etag = ?, page_last_modified = ?, page_url_key = ?"
+            " WHERE id = ?",
+            (*astuple(validators), page_url_key, article.id),
         )
 
     def _repeated_revision(self, article: EnrichedArticle) -> _Repeat | None:
@@ -345,10 +354,10 @@ class ArticleRepository:
         self.db.execute(
             "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
             " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
-            " content_hash, feeds, data, stored_at, updated_at, page_etag, page_last_modified)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " content_hash, feeds, data, stored_at, updated_at, page_etag, page_last_modified,"
+            " page_url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.id, *_columns(article), digest, json.dumps(feeds), _data(article), now, now,
-             *astuple(_page_validators(article))),
+             *astuple(_page_validators(article)), bounded_key(article.url)),
         )  # fmt: skip
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)

@@ -116,10 +116,11 @@ def test_the_validators_of_an_articles_page_follow_its_last_fetch(store: Store) 
     (a copy read back from the store, a WARC page) keeps them."""
     served = make_article("etag", "Story.", page_etag='"v1"', page_last_modified=LAST_MODIFIED)
     bare = make_article("bare", "Served without validators.")
-    assert [store.articles.upsert(a) for a in (served, bare)] == ["inserted", "inserted"]
-    assert store.articles.page_validators([served.url, bare.url, "https://news.example/x"]) == {
-        served.url: Validators('"v1"', LAST_MODIFIED)
-    }
+    long = make_article("x" * 6000, "At a URL too long for an index entry.", page_etag='"L"')
+    assert [store.articles.upsert(a) for a in (served, bare, long)] == ["inserted"] * 3
+    assert store.articles.page_validators(
+        [served.url, bare.url, long.url, "https://news.example/x"]
+    ) == {served.url: Validators('"v1"', LAST_MODIFIED), long.url: Validators('"L"')}
 
     new_etag = served.model_copy(update={"page_etag": '"v2"', "page_last_modified": None})
     assert store.articles.upsert(new_etag) == "unchanged"
@@ -134,6 +135,12 @@ def test_the_validators_of_an_articles_page_follow_its_last_fetch(store: Store) 
         served.url: Validators('"v3"', LAST_MODIFIED)
     }
     assert [r.revision for r in store.articles.revisions(served.id)] == [1, 2]
+
+    elsewhere = changed.model_copy(update={"url": served.url + "/amp", "page_etag": '"amp"'})
+    store.articles.upsert(elsewhere)  # the same article, fetched from another of its pages
+    assert store.articles.page_validators([served.url, elsewhere.url]) == {
+        elsewhere.url: Validators('"amp"', LAST_MODIFIED)
+    }
 
 
 def test_an_upstream_revision_number_is_kept_when_higher(store: Store) -> None:
