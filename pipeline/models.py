@@ -157,6 +157,17 @@ class FeedEntry(Message):
         default=None,
         description="The page itself when the source carries it (WARC records): no fetch needed.",
     )
+    etag: str | None = Field(
+        default=None,
+        description="On an update of an article already stored: the ETag its page was served"
+        " with. The fetch sends it (If-None-Match), and a 304 Not Modified ends the entry:"
+        " the page did not change.",
+    )
+    last_modified: str | None = Field(
+        default=None,
+        description="On an update of an article already stored: the Last-Modified its page"
+        " was served with, sent as If-Modified-Since (see etag).",
+    )
 
     def key(self) -> str:
         return self.url
@@ -186,6 +197,10 @@ class FetchedPage(Message):
     content_type: str = "text/html"
     html: str
     fetched_at: datetime = Field(default_factory=utcnow)
+    etag: str | None = Field(default=None, description="The page's ETag response header.")
+    last_modified: str | None = Field(
+        default=None, description="The page's Last-Modified response header."
+    )
 
     def key(self) -> str:
         return self.entry.url
@@ -232,6 +247,14 @@ class ExtractedArticle(Message):
         default=None,
         description="Hash of what trafilatura read from the page (title and text) before the"
         " residue filter: the same page has the same hash, whatever the filter has learned since.",
+    )
+    page_etag: str | None = Field(
+        default=None,
+        description="The ETag the page was served with: the store keeps it, so fetching the"
+        " page again when its feed lists it as updated asks whether it changed.",
+    )
+    page_last_modified: str | None = Field(
+        default=None, description="The Last-Modified the page was served with (see page_etag)."
     )
 
     def key(self) -> str:

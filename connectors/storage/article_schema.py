@@ -5,6 +5,11 @@ Tables:
 - ``articles``: one row per article id, its current revision; ``data`` is the
   article's JSON exactly as serialised (TEXT, not JSONB, so both engines give
   back the same bytes), ``feeds`` the JSON list of every feed that listed it.
+  ``page_etag`` and ``page_last_modified`` are the validators the article's page
+  was served with when last fetched (NULL before migration 7 and for pages
+  served without), ``page_url_key`` that page's URL as a
+  :func:`~pipeline.keys.bounded_key` (indexed: a URL may be too long for a
+  B-tree entry): an update's fetch of that URL sends them, to be answered 304.
 - ``article_revisions``: every content revision ever stored (title and text),
   with the ``page_hash`` of the page it was extracted from (NULL before
   migration 6 and for articles that came without one).
@@ -167,5 +172,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6, "page of each revision", both("ALTER TABLE article_revisions ADD COLUMN page_hash TEXT")
+    ),
+    Migration(
+        7,
+        "validators of each article's page",
+        both(
+            "ALTER TABLE articles ADD COLUMN page_etag TEXT",
+            "ALTER TABLE articles ADD COLUMN page_last_modified TEXT",
+            "ALTER TABLE articles ADD COLUMN page_url_key TEXT",
+            "CREATE INDEX articles_page_url_key ON articles (page_url_key)",
+        ),
     ),
 )

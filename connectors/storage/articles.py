@@ -17,6 +17,13 @@ same page extracted again (same ``page_hash``) into a different text because
 the learned boilerplate moved in between. The stored content stands; only the
 message's dedup verdict and feeds are taken.
 
+Page validators: the ETag and Last-Modified the article's page was served with
+are kept in columns of their own with that page's URL, outside its JSON and its
+content hash (a new ETag on the same text is no change), and follow the last
+fetch that brought any: an update's fetch of that URL sends them
+(:meth:`ArticleRepository.page_validators`). A
+message without any (a WARC page, a copy read back from the store) keeps them.
+
 Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
 ``cluster_id`` set, and the feeds that listed it are credited to its canonical
 article, whichever of the two is stored first.
@@ -27,12 +34,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connectors.storage.article_schema import COMPONENT, MIGRATIONS
 from connectors.storage.db import Database, storable_text
+from connectors.storage.feed_state import Validators
 from connectors.storage.migrations import migrate
 from pipeline.keys import bounded_key
 from pipeline.models import DuplicateEvent, EnrichedArticle, decode, utcnow
@@ -42,6 +50,8 @@ UpsertResult = Literal["inserted", "updated", "unchanged"]
 # Fields that change nothing stored: when, where and from which variant of the page
 # (another sidebar, the same article text) it was seen, and our own numbering.
 _VOLATILE = {"fetched_at", "feeds", "schema_version", "revision", "page_hash"}
+_PAGE_VALIDATORS = {"page_etag", "page_last_modified"}
+"""Kept in columns of their own: not in ``data``, not part of the content."""
 
 _PAGE = 500
 
@@ -74,6 +84,8 @@ class _Current:
     content_hash: str
     revision: int
     feeds: list[str]
+    validators: Validators
+    page_url_key: str | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,7 @@ def content_hash(article: EnrichedArticle) -> str:
     """Hash of the stored row: what an article says and what newsflow found about it
     (verdict, tags), ignoring when, through which feed and from which variant of its
     page it was seen. Equal hashes mean there is nothing to write but the feeds."""
-    return hashlib.sha256(article.to_json(exclude=_VOLATILE)).hexdigest()
+    return hashlib.sha256(article.to_json(exclude=_VOLATILE | _PAGE_VALIDATORS)).hexdigest()
 
 
 class ArticleRepository:
@@ -175,6 +187,28 @@ class ArticleRepository:
         )
         return [Revision(*row) for row in rows]
 
+    def page_validators(self, urls: Iterable[str]) -> dict[str, Validators]:
+        """The validators each page at ``urls`` was served with when last fetched, for
+        an update's conditional fetch; pages stored without any are left out.
+
+        Called for the entries a poll hands on as updated only (an indexed lookup by
+        ``url``), never for new ones.
+        """
+        keys = {url: bounded_key(url) for url in urls}
+        wanted = list(dict.fromkeys(keys.values()))
+        found: dict[str, Validators] = {}
+        for start in range(0, len(wanted), _PAGE):
+            chunk = wanted[start : start + _PAGE]
+            rows = self.db.execute(
+                "SELECT page_url_key, page_etag, page_last_modified FROM articles"
+                f" WHERE page_url_key IN ({','.join('?' * len(chunk))})"
+                " AND (page_etag IS NOT NULL OR page_last_modified IS NOT NULL)"
+                " ORDER BY updated_at",
+                list(chunk),
+            )
+            found.update((key, Validators(etag, modified)) for key, etag, modified in rows)
+        return {url: found[key] for url, key in keys.items() if key in found}
+
     def duplicates(self, article_id: str) -> list[EnrichedArticle]:
         """The stored articles found to duplicate ``article_id``."""
         rows = self.db.execute(
@@ -209,6 +243,14 @@ class ArticleRepository:
         if current is None:
             self._insert(article, digest)
             return "inserted"
+        result = self._upsert_stored(article, current, digest)
+        self._keep_page_validators(article, current)
+        return result
+
+    def _upsert_stored(
+        self, article: EnrichedArticle, current: _Current, digest: str
+    ) -> UpsertResult:
+        """The upsert of an article stored before (``current``)."""
         feeds = _merge(current.feeds, article.feeds)
         if digest == current.content_hash:
             return self._credit(article.id, current.feeds, feeds)
@@ -256,12 +298,31 @@ class ArticleRepository:
         their feeds one after the other instead of the second overwriting the first's."""
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            f"SELECT content_hash, revision, feeds FROM articles WHERE id = ?{lock}", (article_id,)
+            "SELECT content_hash, revision, feeds, page_etag, page_last_modified, page_url_key"
+            f" FROM articles WHERE id = ?{lock}",
+            (article_id,),
         )
         if not rows:
             return None
-        digest, revision, feeds = rows[0]
-        return _Current(digest, int(revision), json.loads(feeds))
+        digest, revision, feeds, etag, modified, page_url_key = rows[0]
+        validators = Validators(etag, modified)
+        return _Current(digest, int(revision), json.loads(feeds), validators, page_url_key)
+
+    def _keep_page_validators(self, article: EnrichedArticle, current: _Current) -> None:
+        """Write the validators ``article``'s page came with, and which page that is, when
+        it came with any and they differ from the stored ones (the page changed, only its
+        ETag did, or the article was fetched from another page)."""
+        validators = _page_validators(article)
+        if validators == Validators():
+            return
+        page_url_key = bounded_key(article.url)
+        if (validators, page_url_key) == (current.validators, current.page_url_key):
+            return
+        self.db.execute(
+            "UPDATE articles SET page_etag = ?, page_last_modified = ?, page_url_key = ?"
+            " WHERE id = ?",
+            (*astuple(validators), page_url_key, article.id),
+        )
 
     def _repeated_revision(self, article: EnrichedArticle) -> _Repeat | None:
         """The newest stored revision with the article's title and text, or from its page."""
@@ -293,10 +354,10 @@ class ArticleRepository:
         self.db.execute(
             "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
             " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
-            " content_hash, feeds, data, stored_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (article.id, *_columns(article), digest, json.dumps(feeds),
-             article.to_json().decode("utf-8"), now, now),
+            " content_hash, feeds, data, stored_at, updated_at, page_etag, page_last_modified,"
+            " page_url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article.id, *_columns(article), digest, json.dumps(feeds), _data(article), now, now,
+             *astuple(_page_validators(article)), bounded_key(article.url)),
         )  # fmt: skip
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)
@@ -308,8 +369,8 @@ class ArticleRepository:
             " language = ?, published_at = ?, fetched_at = ?, dated_at = ?, duplicate_of = ?,"
             " cluster_id = ?, revision = ?, content_hash = ?, feeds = ?, data = ?,"
             " updated_at = ? WHERE id = ?",
-            (*_columns(article), digest, json.dumps(article.feeds),
-             article.to_json().decode("utf-8"), now, article.id),
+            (*_columns(article), digest, json.dumps(article.feeds), _data(article), now,
+             article.id),
         )  # fmt: skip
         if new_revision:
             self._write_revision(article, digest, now)
@@ -366,6 +427,15 @@ def _columns(article: EnrichedArticle) -> Sequence[Any]:
         utc_text(article.fetched_at), utc_text(article.published_at or article.fetched_at),
         article.duplicate_of, article.cluster_id, article.revision,
     )  # fmt: skip
+
+
+def _data(article: EnrichedArticle) -> str:
+    """The ``data`` column: the article's JSON, without what has columns of its own."""
+    return article.to_json(exclude=_PAGE_VALIDATORS).decode("utf-8")
+
+
+def _page_validators(article: EnrichedArticle) -> Validators:
+    return Validators(storable_text(article.page_etag), storable_text(article.page_last_modified))
 
 
 def utc_text(value: datetime | None) -> str | None:

@@ -16,7 +16,9 @@ its GUID (when the feed's GUIDs are usable) was not either: the same URL
 under a new GUID is not a new article, nor is a GUID whose URL changed slug.
 GUIDs repeated inside one document, or short numbers (positions), are ignored.
 An entry seen before comes again when the feed lists it as updated since it
-was handed on (:mod:`pipeline.polling.revisions`).
+was handed on (:mod:`pipeline.polling.revisions`), carrying the validators its
+stored page was served with (from ``pages``, looked up for updates only): its
+fetch is conditional, and an unchanged page costs a 304.
 
 A WARC feed (a backfill) is read in batches of :data:`WARC_BATCH` pages with
 their bodies; ``commit`` saves where the next batch starts, and ``more`` says
@@ -33,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from connectors.feeds import FeedLimits, ParsedFeed, is_warc_feed, iter_warc_entries, parse_feed
 from connectors.feeds.warc import read_warc_batch, warc_paths
@@ -64,6 +66,13 @@ _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*(\d+)", re.IGNORECASE)
 MAX_SITEMAP_DEPTH = 2
 WARC_BATCH = 256
 """Entries (with their page bodies) handed over per poll of a WARC backfill."""
+
+
+class PageValidatorSource(Protocol):
+    """Where the validators of stored pages are read
+    (:class:`~connectors.storage.articles.ArticleRepository`)."""
+
+    def page_validators(self, urls: Iterable[str]) -> dict[str, Validators]: ...
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,8 @@ class FeedPoller:
 
     ``fetcher`` may also implement ``fetch_local_feed(path, etag=, last_modified=)``
     (:class:`~connectors.http.base.LocalFeedSource`) for feeds configured as a file.
+    ``pages`` gives the validators of stored pages to the entries handed on as
+    updated; without it, an update's page is fetched unconditionally.
     """
 
     def __init__(
@@ -174,10 +185,12 @@ class FeedPoller:
         state: FeedStateRepository | None,
         config: Config,
         *,
+        pages: PageValidatorSource | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.fetcher = fetcher
         self.state = state
+        self.pages = pages
         self.config = config
         self.limits = FeedLimits.from_config(config.schedule)
         self.clock = clock
@@ -370,10 +383,18 @@ class FeedPoller:
             # still listed, so they do not fall out of the window while listed.
             chosen.to_mark.extend(k for k in keys if k not in known or known[k].seq <= stale_below)
         budget = self.config.schedule.max_updated_per_poll
-        for entry, keys, revision in updated[:budget]:
-            chosen.hand_on(entry, keys, revision, updated=True)
+        handed = updated[:budget]
+        stored = self._page_validators([entry.url for entry, _, _ in handed])
+        for entry, keys, revision in handed:
+            chosen.hand_on(_conditional(entry, stored.get(entry.url)), keys, revision, updated=True)
         chosen.updates_waiting = len(updated[budget:])
         return chosen
+
+    def _page_validators(self, urls: list[str]) -> dict[str, Validators]:
+        """The stored pages' validators: one lookup per poll with updates, none without."""
+        if not urls or self.pages is None:
+            return {}
+        return self.pages.page_validators(urls)
 
     def _poll_warc(self, feed: FeedConfig, state: FeedState, now: float) -> PollResult:
         """The next batch of a WARC backfill, from the saved cursor; finished files are seen."""
@@ -555,6 +576,15 @@ def entry_keys(entry: FeedEntry, usable_guids: set[str] | None = None) -> list[s
     if entry.guid and (usable_guids is None or entry.guid in usable_guids):
         keys.append("g:" + _digest(entry.guid))
     return keys
+
+
+def _conditional(entry: FeedEntry, validators: Validators | None) -> FeedEntry:
+    """``entry`` carrying the validators of its stored page, when there are any."""
+    if validators is None:
+        return entry
+    return entry.model_copy(
+        update={"etag": validators.etag, "last_modified": validators.last_modified}
+    )
 
 
 def _usable_guids(entries: Iterable[FeedEntry]) -> set[str]:

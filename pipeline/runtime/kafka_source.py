@@ -65,7 +65,9 @@ class KafkaFeedSource:
         self.resources = resources
         self.control = control
         self.topic = topic_name(config.kafka.topic_prefix, "items")
-        self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
+        self.poller = FeedPoller(
+            resources.fetcher, resources.feed_state, config, pages=resources.articles
+        )
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
         self.producer: KafkaProducer | None = producer or self._make_producer()
 

@@ -68,7 +68,9 @@ class EmbeddedService:
         self.resources = resources
         self.control = control or LoopControl()
         self.progress = progress
-        self.poller = FeedPoller(resources.fetcher, resources.feed_state, config)
+        self.poller = FeedPoller(
+            resources.fetcher, resources.feed_state, config, pages=resources.articles
+        )
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
         # Last: the pipeline starts the extraction processes, and a store that cannot be
         # opened (above) must stop the service before any process exists to outlive it.

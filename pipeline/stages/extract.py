@@ -233,6 +233,8 @@ def _article(page: FetchedPage, source: str, result: ExtractionResult) -> Extrac
         removed=result.removed,
         flags=result.flags,
         page_hash=result.page_hash,
+        page_etag=page.etag,
+        page_last_modified=page.last_modified,
     )
 
 

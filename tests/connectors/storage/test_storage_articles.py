@@ -14,6 +14,7 @@ from storage_samples import apply, duplicate_event, make_article, pipeline_input
 
 from connectors.storage import Store, open_store
 from connectors.storage import articles as articles_module
+from connectors.storage.feed_state import Validators
 from pipeline.errors import StorageError
 from pipeline.models import DuplicateEvent, EnrichedArticle
 
@@ -103,6 +104,43 @@ def test_new_content_is_a_new_revision_and_old_ones_are_kept(store: Store) -> No
     assert store.articles.upsert(v1) == "unchanged"
     assert store.articles.get(v1.id) == current
     assert len(store.articles.revisions(v1.id)) == 2
+
+
+LAST_MODIFIED = "Wed, 01 May 2024 08:00:00 GMT"
+
+
+def test_the_validators_of_an_articles_page_follow_its_last_fetch(store: Store) -> None:
+    """What an update's conditional fetch sends: the ETag and Last-Modified the page at the
+    article's ``url`` was last served with. A new ETag on the same text is no change
+    (no revision, nothing counted as stored) but is kept; a message that carries none
+    (a copy read back from the store, a WARC page) keeps them."""
+    served = make_article("etag", "Story.", page_etag='"v1"', page_last_modified=LAST_MODIFIED)
+    bare = make_article("bare", "Served without validators.")
+    long = make_article("x" * 6000, "At a URL too long for an index entry.", page_etag='"L"')
+    assert [store.articles.upsert(a) for a in (served, bare, long)] == ["inserted"] * 3
+    assert store.articles.page_validators(
+        [served.url, bare.url, long.url, "https://news.example/x"]
+    ) == {served.url: Validators('"v1"', LAST_MODIFIED), long.url: Validators('"L"')}
+
+    new_etag = served.model_copy(update={"page_etag": '"v2"', "page_last_modified": None})
+    assert store.articles.upsert(new_etag) == "unchanged"
+    changed = served.model_copy(update={"text": "Story, corrected.", "page_etag": '"v3"'})
+    assert store.articles.page_validators([served.url]) == {served.url: Validators('"v2"')}
+    assert store.articles.upsert(changed) == "updated"
+    read_back = store.articles.get(served.id)
+    assert read_back is not None and read_back.page_etag is None  # not in the article's JSON
+    store.articles.upsert(read_back.model_copy(update={"feeds": ["other"]}))
+
+    assert store.articles.page_validators([served.url]) == {
+        served.url: Validators('"v3"', LAST_MODIFIED)
+    }
+    assert [r.revision for r in store.articles.revisions(served.id)] == [1, 2]
+
+    elsewhere = changed.model_copy(update={"url": served.url + "/amp", "page_etag": '"amp"'})
+    store.articles.upsert(elsewhere)  # the same article, fetched from another of its pages
+    assert store.articles.page_validators([served.url, elsewhere.url]) == {
+        elsewhere.url: Validators('"amp"', LAST_MODIFIED)
+    }
 
 
 def test_an_upstream_revision_number_is_kept_when_higher(store: Store) -> None:

@@ -13,9 +13,11 @@ from storage_samples import as_user, make_article
 
 from connectors.storage import Database, Migration, SearchQuery, migrate, open_store
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
+from connectors.storage.articles import _columns, content_hash
 from connectors.storage.dead_letters import MIGRATIONS as LETTER_MIGRATIONS
 from connectors.storage.dedup_index import MIGRATIONS as DEDUP_MIGRATIONS
 from connectors.storage.dedup_index import DedupIndex
+from connectors.storage.feed_state import Validators
 from connectors.storage.migrations import applied_versions, both
 from connectors.storage.write_probe import MIGRATIONS as PROBE_MIGRATIONS
 from pipeline.config import DedupConfig
@@ -160,6 +162,30 @@ def test_revisions_stored_before_page_hashes_survive_the_upgrade(db: Database) -
         assert applied_versions(store.db, "articles") == {m.version for m in ARTICLE_MIGRATIONS}
         [old] = store.articles.revisions(article.id)
         assert (old.text, old.page_hash) == (article.text, None)
+
+
+def test_articles_stored_before_page_validators_get_them_at_their_next_fetch(
+    db: Database,
+) -> None:
+    """Step 7 adds the page validators to a store that already holds articles: they have
+    none (their update is fetched whole, as before), until a fetch brings some."""
+    migrate(db, "articles", ARTICLE_MIGRATIONS[:6])
+    article = make_article("old", "Stored before the upgrade.")
+    db.execute(
+        "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
+        " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
+        " content_hash, feeds, data, stored_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (article.id, *_columns(article), content_hash(article), '["wire"]',
+         article.to_json().decode(), "2024-05-01T08:00:00", "2024-05-01T08:00:00"),
+    )  # fmt: skip
+    with open_store(db.url) as store:
+        assert applied_versions(store.db, "articles") == {m.version for m in ARTICLE_MIGRATIONS}
+        assert store.articles.page_validators([article.url]) == {}
+        fetched = article.model_copy(update={"page_etag": '"e1"'})
+        assert store.articles.upsert(fetched) == "unchanged"
+        assert store.articles.page_validators([article.url]) == {article.url: Validators('"e1"')}
+        assert store.articles.get(article.id) == article
 
 
 def test_clusters_indexed_before_verdict_versions_start_at_version_one(db: Database) -> None:

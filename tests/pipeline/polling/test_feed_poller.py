@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -16,8 +16,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from connectors.http.base import FetchResponse, Purpose
+from connectors.storage.articles import ArticleRepository
 from connectors.storage.db import Database
-from connectors.storage.feed_state import FeedStateRepository
+from connectors.storage.feed_state import FeedStateRepository, Validators
 from pipeline.config import Config, FeedConfig, parse_config
 from pipeline.errors import (
     FetchTimeout,
@@ -26,6 +27,7 @@ from pipeline.errors import (
     RateLimited,
     StoreUnavailable,
 )
+from pipeline.models import EnrichedArticle, article_id, utcnow
 from pipeline.polling import FeedPoller, PollResult
 from pipeline.polling.poller import WARC_BATCH
 
@@ -640,6 +642,52 @@ def test_an_entry_listed_as_updated_is_handed_on_again_once_per_update(
     assert (urls_of(third), third.updated) == (["c", "a"], 1)  # new ones first
     fetcher.bodies[URL] = atom(("a", "2026-01-03T00:00:00Z"))  # an earlier time is no update
     assert poll_and_commit(poller).entries == []
+
+
+class CountedPages:
+    """The article store's page validators, counting the lookups the poller makes."""
+
+    def __init__(self, articles: ArticleRepository) -> None:
+        self.articles = articles
+        self.asked: list[list[str]] = []
+
+    def page_validators(self, urls: Iterable[str]) -> dict[str, Validators]:
+        self.asked.append(list(urls))
+        return self.articles.page_validators(self.asked[-1])
+
+
+def stored_page(url: str, **validators: str) -> EnrichedArticle:
+    return EnrichedArticle(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        text="Text.",
+        source="news.example.com",
+        fetched_at=utcnow(),
+        **validators,
+    )
+
+
+def test_an_update_carries_the_validators_of_its_stored_page(repo: FeedStateRepository) -> None:
+    """Its fetch asks "changed since?"; new entries cost no lookup, a poll with updates one."""
+    fetcher = FakeFetcher({URL: atom(("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z"))})
+    pages = CountedPages(ArticleRepository(repo.db))
+    poller = FeedPoller(fetcher, repo, make_config(), pages=pages)
+    first = poll_and_commit(poller)
+    assert [(e.etag, e.last_modified) for e in first.entries] == [(None, None)] * 2
+    assert pages.asked == []
+    a, b = (e.url for e in first.entries)
+    pages.articles.upsert(stored_page(a, page_etag='"a1"', page_last_modified="Thu, 01 Jan 2026"))
+    pages.articles.upsert(stored_page(b))  # served without validators
+
+    fetcher.bodies[URL] = atom(("a", "2026-01-03T00:00:00Z"), ("b", "2026-01-04T00:00:00Z"))
+    again = poll_and_commit(poller)
+
+    assert again.updated == 2 and pages.asked == [[a, b]]
+    assert [(e.url, e.etag, e.last_modified) for e in again.entries] == [
+        (a, '"a1"', "Thu, 01 Jan 2026"),
+        (b, None, None),
+    ]
 
 
 def test_an_update_is_handed_on_again_until_it_is_committed(repo: FeedStateRepository) -> None:

@@ -4,15 +4,20 @@ A real HTTP server on 127.0.0.1 serves an Atom feed of two articles and their
 pages, counting requests. The publisher then corrects one article and bumps
 its ``<updated>``: the next ``newsflow run --once`` fetches that page alone,
 and the store holds its second revision; a run after that fetches nothing.
+A publisher that sends ETags is asked conditionally when an article is listed
+as updated: an unchanged page costs a 304 (also for a second feed listing it),
+no new revision and no dead letter.
 On the embedded transport (each store engine) and on the real broker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,21 +38,42 @@ CORRECTION = "Correction: an earlier version of this article gave the wrong scor
 
 
 class Publisher:
-    """Serves ``/feed.xml`` and ``/a/<n>.html`` from what it holds now; counts requests."""
+    """Serves ``/feed.xml`` (and ``/feed.xml?<anything>``, the same feed for another
+    feed of the config) and ``/a/<n>.html`` from what it holds now; counts requests.
 
-    def __init__(self) -> None:
+    With ``etags``, a page is served with an ETag (its content's hash) and a request
+    naming the current one (If-None-Match) is answered 304 Not Modified; ``full``
+    counts the pages served whole.
+    """
+
+    def __init__(self, *, etags: bool = False) -> None:
         self.pages = {f"/a/{n}.html": page.html for n, page in enumerate(PAGES)}
         self.updated = {path: f"2026-01-0{n + 1}T08:00:00Z" for n, path in enumerate(self.pages)}
         self.requests: Counter[str] = Counter()
+        self.full: Counter[str] = Counter()
         publisher = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 publisher.requests[self.path] += 1
-                if self.path == "/feed.xml":
+                if self.path.split("?")[0] == "/feed.xml":
                     send_body(self, publisher.feed(), "application/atom+xml")
-                else:
-                    send_body(self, publisher.pages[self.path].encode(), "text/html")
+                    return
+                body = publisher.pages[self.path].encode()
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if etags else None
+                if etag is not None and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                publisher.full[self.path] += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                if etag is not None:
+                    self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -117,12 +143,57 @@ def correction_is_stored_once(publisher: Publisher, config: Path, store_url: str
     assert (publisher.requests["/a/0.html"], publisher.requests["/a/1.html"]) == (2, 1)
 
 
+def revisions_by_url(store_url: str) -> dict[str, list[int]]:
+    db = Database(store_url)
+    try:
+        articles = ArticleRepository(db)
+        return {a.url: [r.revision for r in articles.revisions(a.id)] for a in articles.iter_all()}
+    finally:
+        db.close()
+
+
+def updates_are_conditional(publisher: Publisher, config: Path, store_url: str) -> None:
+    """Two feeds list the same articles. An update whose page is unchanged costs each
+    feed a 304 (no page, no revision, no dead letter); a changed page comes whole and
+    is revision 2, and its new ETag is what the next update sends."""
+    page = f"{publisher.base}/a/0.html"
+    first = run_once(config)
+    assert "dead letters:      0" in first and publisher.full["/a/0.html"] == 2
+
+    publisher.updated["/a/0.html"] = "2026-01-05T10:30:00Z"  # the page is as it was
+    second = run_once(config)
+    assert "new entries:       0 (and 2 updated)" in second
+    assert "articles stored:   0" in second and "dead letters:      0" in second
+    assert (publisher.requests["/a/0.html"], publisher.full["/a/0.html"]) == (4, 2)
+    assert revisions_by_url(store_url)[page] == [1]
+
+    publisher.correct("/a/0.html", updated="2026-01-06T10:30:00Z")
+    third = run_once(config)
+    assert "new entries:       0 (and 2 updated)" in third and "dead letters:      0" in third
+    assert publisher.full["/a/0.html"] > 2
+    assert revisions_by_url(store_url) == {page: [1, 2], f"{publisher.base}/a/1.html": [1]}
+
+    fetched_whole = publisher.full["/a/0.html"]
+    publisher.updated["/a/0.html"] = "2026-01-07T10:30:00Z"
+    fourth = run_once(config)
+    assert "(and 2 updated)" in fourth and "dead letters:      0" in fourth
+    assert publisher.full["/a/0.html"] == fetched_whole
+    assert revisions_by_url(store_url)[page] == [1, 2]
+    assert publisher.full["/a/1.html"] == 2
+
+
+def two_feeds(publisher: Publisher) -> dict[str, Any]:
+    """The publisher's feed configured twice, as two feeds listing the same articles."""
+    feeds = [{"name": name, "url": f"{publisher.base}/feed.xml?{name}"} for name in ("a", "b")]
+    return local_settings(publisher) | {"feeds": feeds}
+
+
 def test_an_article_listed_as_updated_whose_page_is_unchanged_is_not_counted_as_stored(
     publisher: Publisher, store_url: str, tmp_path: Path
 ) -> None:
     """The feed bumps ``<updated>`` but the page says what it said: it is fetched again,
     the store finds nothing to change, and the summary must not say it stored it."""
-    config = embedded_config(publisher, store_url, tmp_path)
+    config = embedded_config(local_settings(publisher), store_url, tmp_path)
     assert "articles stored:   2" in run_once(config)
     publisher.updated["/a/0.html"] = "2026-01-05T10:30:00Z"  # the page itself is as it was
     second = run_once(config)
@@ -138,11 +209,17 @@ def test_an_article_listed_as_updated_whose_page_is_unchanged_is_not_counted_as_
     assert revisions == [1, 1]
 
 
-def embedded_config(publisher: Publisher, store_url: str, tmp_path: Path) -> Path:
-    raw = local_settings(publisher) | {"storage": {"url": store_url}}
+def embedded_config(settings: dict[str, Any], store_url: str, tmp_path: Path) -> Path:
+    raw = settings | {"storage": {"url": store_url}}
     config = tmp_path / "newsflow.yaml"
     config.write_text(yaml.safe_dump(parse_config(raw, base=ROOT).model_dump(mode="json")))
     return config
+
+
+def kafka_config(settings: dict[str, Any], kafka_env: KafkaEnv) -> Path:
+    for section, values in settings.items():
+        kafka_env.configure(**{section: values})
+    return kafka_env.config_file()
 
 
 def local_settings(publisher: Publisher) -> dict[str, Any]:
@@ -155,17 +232,42 @@ def local_settings(publisher: Publisher) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def test_a_corrected_article_is_fetched_again_and_stored_as_its_next_revision(
-    publisher: Publisher, store_url: str, tmp_path: Path
+@dataclass(frozen=True)
+class Scenario:
+    """A run of updates (``check``) against a publisher, with the settings it needs."""
+
+    check: Callable[[Publisher, Path, str], None]
+    settings: Callable[[Publisher], dict[str, Any]]
+    etags: bool = False
+
+    @contextlib.contextmanager
+    def publisher(self) -> Iterator[Publisher]:
+        served = Publisher(etags=self.etags)
+        with serving(served.server):
+            yield served
+
+
+SCENARIOS = [
+    pytest.param(Scenario(correction_is_stored_once, local_settings), id="corrected"),
+    pytest.param(Scenario(updates_are_conditional, two_feeds, etags=True), id="etag-304"),
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_an_article_listed_as_updated_is_fetched_again_and_a_change_is_its_next_revision(
+    scenario: Scenario, store_url: str, tmp_path: Path
 ) -> None:
-    correction_is_stored_once(publisher, embedded_config(publisher, store_url, tmp_path), store_url)
+    with scenario.publisher() as publisher:
+        config = embedded_config(scenario.settings(publisher), store_url, tmp_path)
+        scenario.check(publisher, config, store_url)
 
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_on_kafka_a_corrected_article_is_stored_as_its_next_revision(
-    publisher: Publisher, kafka_env: KafkaEnv
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_on_kafka_an_article_listed_as_updated_is_fetched_again(
+    scenario: Scenario, kafka_env: KafkaEnv
 ) -> None:
-    for section, values in local_settings(publisher).items():
-        kafka_env.configure(**{section: values})
-    correction_is_stored_once(publisher, kafka_env.config_file(), kafka_env.config.storage.url)
+    with scenario.publisher() as publisher:
+        config = kafka_config(scenario.settings(publisher), kafka_env)
+        scenario.check(publisher, config, kafka_env.config.storage.url)

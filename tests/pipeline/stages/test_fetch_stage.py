@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.http.base import FetchResponse, Purpose
 from pipeline.errors import FetchError
@@ -16,6 +17,7 @@ class RecordingFetcher:
     def __init__(self, responses: dict[str, FetchResponse]) -> None:
         self.responses = responses
         self.calls: list[str] = []
+        self.validators: list[tuple[str | None, str | None]] = []
 
     def fetch(
         self,
@@ -26,6 +28,7 @@ class RecordingFetcher:
         last_modified: str | None = None,
     ) -> FetchResponse:
         self.calls.append(url)
+        self.validators.append((etag, last_modified))
         return self.responses[url]
 
     def close(self) -> None:
@@ -99,3 +102,32 @@ def test_the_link_as_listed_is_fetched_not_its_canonical_form() -> None:
     assert fetcher.calls == [listed]
     assert isinstance(page, FetchedPage) and page.entry.url == "https://a.example/reviews/guitar"
     assert page.url == "https://a.example/reviews/guitar"  # not redirected: the canonical URL
+
+
+def pages(outcome: str) -> float:
+    return REGISTRY.get_sample_value("newsflow_fetch_pages_total", {"outcome": outcome}) or 0.0
+
+
+def test_an_update_is_fetched_conditionally_and_a_304_ends_it_without_a_page() -> None:
+    """An entry carrying its stored page's validators sends them; 304 Not Modified means
+    the stored page is current: nothing goes on, and no error (it is no failure)."""
+    url = "https://a.example/s"
+    fetcher = RecordingFetcher({url: FetchResponse(url=url, status=304, body=b"")})
+    update = entry(url).model_copy(update={"etag": '"v1"', "last_modified": "Wed, 01 May 2024"})
+    before = (pages("not_modified"), pages("fetched"))
+
+    assert list(FetchStage(fetcher, max_body_bytes=10_000).process(update)) == []
+
+    assert fetcher.validators == [('"v1"', "Wed, 01 May 2024")]
+    assert (pages("not_modified"), pages("fetched")) == (before[0] + 1, before[1])
+
+
+def test_a_fetched_page_carries_the_validators_it_was_served_with() -> None:
+    url = "https://a.example/s"
+    served = FetchResponse(url=url, status=200, body=b"<p>x</p>", headers={"etag": '"v2"'})
+    fetched = pages("fetched")
+
+    [page] = FetchStage(RecordingFetcher({url: served}), max_body_bytes=10_000).process(entry(url))
+
+    assert isinstance(page, FetchedPage) and (page.etag, page.last_modified) == ('"v2"', None)
+    assert pages("fetched") == fetched + 1
