@@ -158,25 +158,25 @@ def updates_are_conditional(publisher: Publisher, config: Path, store_url: str) 
     is revision 2, and its new ETag is what the next update sends."""
     page = f"{publisher.base}/a/0.html"
     first = run_once(config)
-    assert "dead letters:      0" in first and publisher.full["/a/0.html"] == 2
+    assert "dead-lettered:     0" in first and publisher.full["/a/0.html"] == 2
 
     publisher.updated["/a/0.html"] = "2026-01-05T10:30:00Z"  # the page is as it was
     second = run_once(config)
     assert "new entries:       0 (and 2 updated)" in second
-    assert "articles stored:   0" in second and "dead letters:      0" in second
+    assert "articles stored:   0" in second and "dead-lettered:     0" in second
     assert (publisher.requests["/a/0.html"], publisher.full["/a/0.html"]) == (4, 2)
     assert revisions_by_url(store_url)[page] == [1]
 
     publisher.correct("/a/0.html", updated="2026-01-06T10:30:00Z")
     third = run_once(config)
-    assert "new entries:       0 (and 2 updated)" in third and "dead letters:      0" in third
+    assert "new entries:       0 (and 2 updated)" in third and "dead-lettered:     0" in third
     assert publisher.full["/a/0.html"] > 2
     assert revisions_by_url(store_url) == {page: [1, 2], f"{publisher.base}/a/1.html": [1]}
 
     fetched_whole = publisher.full["/a/0.html"]
     publisher.updated["/a/0.html"] = "2026-01-07T10:30:00Z"
     fourth = run_once(config)
-    assert "(and 2 updated)" in fourth and "dead letters:      0" in fourth
+    assert "(and 2 updated)" in fourth and "dead-lettered:     0" in fourth
     assert publisher.full["/a/0.html"] == fetched_whole
     assert revisions_by_url(store_url)[page] == [1, 2]
     assert publisher.full["/a/1.html"] == 2
