@@ -83,7 +83,7 @@ class LoopControl:
         self.beat()
         if self.reloader is None:
             return
-        previous = self.reloader.running
+        previous, loaded_at = self.reloader.running, self.reloader.loaded_at
         new = self.reloader.poll()
         if new is None:
             return
@@ -94,7 +94,7 @@ class LoopControl:
             try:
                 target.reconfigure(new)
             except StoreUnavailable as exc:
-                self.reloader.undo(previous, exc)
+                self.reloader.undo(previous, loaded_at, exc)
                 raise
 
     def wait(self, stop: threading.Event, seconds: float) -> bool:

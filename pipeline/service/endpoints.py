@@ -100,6 +100,7 @@ class ServiceEndpoints:
             throughput=self.throughput,
             recent_log=logs.RECENT,
             write_problem=self._last_write_problem,
+            config_state=reloader.state if reloader is not None else lambda: None,
         )
 
     # -- wiring ---------------------------------------------------------------

@@ -5,7 +5,7 @@ polls in :mod:`pipeline.polling.metrics`, fetches in
 :mod:`connectors.http.metrics`, stage messages in
 :mod:`pipeline.runtime.embedded`...). This module adds what only a service
 has: per-message processing time, consumer lag, DLQ size, the loop heartbeat
-and config reloads.
+and config reloads (and whether the file on disk is rejected).
 
 Worker processes. Extraction runs in a process pool (embedded) and every
 worker in its own process (``newsflow run`` on Kafka); their counters would
@@ -87,6 +87,11 @@ CONFIG_RELOADS = Counter(
     "newsflow_config_reloads_total",
     "Config reloads (SIGHUP or file change) by result: applied, unchanged, rejected.",
     ["result"],
+)
+CONFIG_REJECTED = Gauge(
+    "newsflow_config_rejected",
+    "1 while the config file on disk is rejected (invalid) and an older config runs, else 0.",
+    multiprocess_mode="livemax",
 )
 STORE_UNAVAILABLE = Counter(
     "newsflow_store_unavailable_total",

@@ -19,7 +19,10 @@ tagging, the HTTP endpoint) is wired into objects built at start: a change
 there is logged as "needs a restart" and the running value stays in effect.
 
 An invalid file is rejected as a whole with one log line per problem, and
-the running config keeps running.
+the running config keeps running. That state lasts until a reload validates
+(the file fixed, or restored to what runs): :meth:`ConfigReloader.state` says
+so to the status page and ``newsflow_config_rejected`` to an alert, for an
+operator who edited the file and would otherwise take the change for live.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,12 @@ from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError
 from pipeline.polling.poller import FeedPoller
 from pipeline.polling.scheduler import Scheduler
-from pipeline.service.metrics import CONFIG_RELOADS
+from pipeline.service.metrics import CONFIG_REJECTED, CONFIG_RELOADS
 
 log = logging.getLogger(__name__)
 
+MAX_REASON_PROBLEMS = 5
+"""Problems named in a rejection's one-line reason; the log has every one."""
 LIVE_SECTIONS = frozenset({"feeds", "schedule"})
 LIVE_SERVICE_KEYS = frozenset(
     {
@@ -86,6 +91,22 @@ class ConfigChange:
             if names
         ]
         return "; ".join(parts) or "nothing that applies live"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """The file on disk did not validate: when (epoch seconds), and why, in one line."""
+
+    at: float
+    reason: str
+
+
+def rejection_reason(error: ConfigError) -> str:
+    """The problems of ``error`` on one line, the first :data:`MAX_REASON_PROBLEMS` of them."""
+    lines = error.lines()
+    shown = "; ".join(lines[:MAX_REASON_PROBLEMS])
+    more = len(lines) - MAX_REASON_PROBLEMS
+    return f"{shown}; and {more} more (see the log)" if more > 0 else shown
 
 
 def diff_config(old: Config, new: Config) -> ConfigChange:
@@ -152,15 +173,32 @@ class ConfigReloader:
         running: Config,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.environ = environ
         self.running = running
         self.clock = clock
+        self.wall_clock = wall_clock
+        self.loaded_at = wall_clock()
+        """When the running config was loaded (epoch seconds): at start or by a reload."""
+        self.rejection: Rejection | None = None
+        """Set while the file on disk is rejected and an older config runs."""
+        CONFIG_REJECTED.set(0)
         self._requested = threading.Event()
         self._acknowledged = False
         self._mtime = _mtime(path)
         self._next_check = clock()
+
+    def state(self) -> dict[str, Any]:
+        """The file, when the running config was loaded and, while the file is rejected,
+        when and why: the status page's ``config`` section (read from another thread)."""
+        rejection = self.rejection
+        return {
+            "path": str(self.path),
+            "loaded_at": self.loaded_at,
+            "rejected": asdict(rejection) if rejection is not None else None,
+        }
 
     def request(self) -> None:
         """Ask for a reload at the next turn of the loop (safe in a signal handler)."""
@@ -189,11 +227,12 @@ class ConfigReloader:
             return None
         return self.reload("file change")
 
-    def undo(self, previous: Config, error: Exception) -> None:
+    def undo(self, previous: Config, loaded_at: float, error: Exception) -> None:
         """The reload just returned could not be applied (the store went away while it
-        was): ``previous`` stays the running config, and the reload is tried again at
-        the next poll."""
+        was): ``previous``, loaded at ``loaded_at``, stays the running config, and the
+        reload is tried again at the next poll."""
         self.running = previous
+        self.loaded_at = loaded_at
         self._requested.set()
         log.warning(
             "config reload not applied (%s); trying again", error,
@@ -206,7 +245,7 @@ class ConfigReloader:
         try:
             new = load_config(self.path, self.environ)
         except ConfigError as exc:
-            CONFIG_RELOADS.labels("rejected").inc()
+            self._rejected(exc)
             for line in exc.lines():
                 log.error(
                     "config reload rejected (%s): %s", why, line, extra={"event": "config_rejected"}
@@ -216,6 +255,7 @@ class ConfigReloader:
                 extra={"event": "config_rejected", "count": len(exc.problems)},
             )
             return None
+        self._valid()
         change = diff_config(self.running, new)
         for key in change.restart:
             log.warning(
@@ -228,10 +268,21 @@ class ConfigReloader:
                      extra={"event": "config_reload"})  # fmt: skip
             return None
         self.running = effective_config(self.running, new, change.restart)
+        self.loaded_at = self.wall_clock()
         CONFIG_RELOADS.labels("applied").inc()
         log.info("config reloaded (%s): %s", why, change.describe(),
                  extra={"event": "config_reload", "count": len(self.running.feeds)})  # fmt: skip
         return self.running
+
+    def _rejected(self, error: ConfigError) -> None:
+        self.rejection = Rejection(self.wall_clock(), rejection_reason(error))
+        CONFIG_RELOADS.labels("rejected").inc()
+        CONFIG_REJECTED.set(1)
+
+    def _valid(self) -> None:
+        """The file validates: whatever was rejected before is no longer on disk."""
+        self.rejection = None
+        CONFIG_REJECTED.set(0)
 
 
 def _mtime(path: Path) -> int | None:

@@ -1,6 +1,8 @@
 """What the status page shows, as one JSON document (``/api/status``).
 
-Feeds with their health and last poll (configured feeds joined with the feed
+The config file and when the running config was loaded; while the file on
+disk is rejected (a reload found it invalid), when and why, since the older
+config keeps running. Feeds with their health and last poll (configured feeds joined with the feed
 state), throughput over the last hour, the newest articles with their tags
 and duplicate clusters, and recent errors (dead letters and this process's
 warnings). The store is read through its own connection (:class:`StoreAccess`),
@@ -109,6 +111,7 @@ class StatusBuilder:
         throughput: Throughput,
         recent_log: RecentRecords,
         write_problem: Callable[[], str | None] = lambda: None,
+        config_state: Callable[[], dict[str, Any] | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.letters: Callable[[], dict[str, Any] | None] | None = None
@@ -122,6 +125,9 @@ class StatusBuilder:
         self.recent_log = recent_log
         self.write_problem = write_problem
         """What the store probe's last look found of its write (it writes; the page must not)."""
+        self.config_state = config_state
+        """The reloader's :meth:`~pipeline.service.reload.ConfigReloader.state`; None in a
+        process that does not reload."""
         self.clock = clock
         self.started_at = clock()
         self._cached: tuple[float, dict[str, Any]] | None = None
@@ -146,6 +152,7 @@ class StatusBuilder:
         document: dict[str, Any] = {
             "generated_at": now,
             "service": self._service(config, now),
+            "config": self.config_state(),
             "throughput": self.throughput.per_minute(),
             "log": self.recent_log.newest(RECENT_ERRORS),
         }

@@ -149,9 +149,22 @@ function renderStoreNotice(status) {
     : stale ? `The store has not answered in time: showing what it held ${ago(stale.read_at)}.` : "";
 }
 
+// A config file a reload rejected: the older config keeps running, and whoever edited the
+// file must not take the change for live. Cleared once a reload finds the file valid.
+function renderConfigNotice(config) {
+  const notice = document.getElementById("config-notice");
+  const rejected = config && config.rejected;
+  notice.hidden = !rejected;
+  notice.dataset.state = rejected ? "rejected" : "ok";
+  notice.textContent = rejected
+    ? `Config file ${config.path} rejected ${ago(rejected.at)}: ${rejected.reason}. Still running the config loaded ${ago(config.loaded_at)}.`
+    : "";
+}
+
 function renderService(status, ready) {
   const s = status.service;
   document.getElementById("service").textContent = `${s.role} · ${s.transport} · up ${ago(s.started_at).replace(" ago", "")}`;
+  renderConfigNotice(status.config);
   renderStoreNotice(status);
   const state = document.getElementById("state");
   const problem = status.store_error ? "store unavailable" : status.store_stale ? "store not answering"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 from connectors.http.fetcher import build_fetcher
 from connectors.storage.db import Database
@@ -131,6 +132,37 @@ def test_an_invalid_file_is_rejected_one_line_per_problem(
     assert any("feeds.0 (x).url: only http(s) URLs" in e for e in errors)
     assert any("schedule.jitter:" in e for e in errors)
     assert reloader.running is running
+
+
+def test_a_rejected_file_is_reported_until_a_reload_finds_the_file_valid(
+    config_file: Path,
+) -> None:
+    """The status page's ``config`` section and the gauge say the file on disk is not
+    what runs; restoring the file (nothing to apply) clears it as a fix would."""
+    now = [1000.0]
+    reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}),
+                              wall_clock=lambda: now[0])  # fmt: skip
+    assert reloader.state() == {"path": str(config_file), "loaded_at": 1000.0, "rejected": None}
+    original = config_file.read_text(encoding="utf-8")
+    problems = [{"name": f"x{i}", "url": f"gopher://{i}.example/"} for i in range(7)]
+    write(config_file, {**BASE, "feeds": problems})
+    now[0] = 1060.0
+    reloader.request()
+    assert reloader.poll() is None
+    rejected = reloader.state()["rejected"]
+    assert rejected["at"] == 1060.0 and reloader.state()["loaded_at"] == 1000.0
+    reason = rejected["reason"]
+    assert "\n" not in reason and reason.count("only http(s) URLs") == 5
+    assert reason.startswith(f"{config_file}: feeds.0 (x0).url: only http(s) URLs")
+    assert reason.endswith("; and 2 more (see the log)")
+    assert REGISTRY.get_sample_value("newsflow_config_rejected") == 1
+
+    config_file.write_text(original, encoding="utf-8")
+    now[0] = 1120.0
+    reloader.request()
+    assert reloader.poll() is None, "the file restored: nothing to apply"
+    assert reloader.state() == {"path": str(config_file), "loaded_at": 1000.0, "rejected": None}
+    assert REGISTRY.get_sample_value("newsflow_config_rejected") == 0
 
 
 def test_a_watched_file_is_reloaded_when_its_mtime_changes(config_file: Path) -> None:
@@ -265,8 +297,10 @@ def test_a_reload_that_meets_a_store_outage_changes_nothing_and_is_tried_again(
         def reconfigure(self, new: Config) -> None:
             apply_feed_config(poller, scheduler, fetcher, new)
 
-    reloader = ConfigReloader(config_file, {}, running)
+    now = [1000.0]
+    reloader = ConfigReloader(config_file, {}, running, wall_clock=lambda: now[0])
     control = LoopControl(reloader=reloader)
+    loaded_at, now[0] = now[0], 2000.0
     write(config_file, {
         **BASE,
         "feeds": [*BASE["feeds"], {"name": "c", "url": "https://c.example/feed"}],
@@ -279,11 +313,12 @@ def test_a_reload_that_meets_a_store_outage_changes_nothing_and_is_tried_again(
         control.tick(Target())
     assert scheduler.due_at("c") is None
     assert poller.config is running and scheduler.config == running.schedule
-    assert reloader.running is running
+    assert reloader.running is running and reloader.state()["loaded_at"] == loaded_at
 
     control.tick(Target())  # the store is back
     assert scheduler.due_at("c") is not None
     assert poller.config is reloader.running and poller.limits.max_entries == 50
     assert scheduler.config.max_entries_per_poll == 50
+    assert reloader.state()["loaded_at"] == 2000.0
     fetcher.close()
     db.close()

@@ -120,6 +120,48 @@ def _wait_for_problems(service: ServiceProcess, count: int) -> list[str]:
     raise AssertionError(f"not {count} problem lines: {service.log()}")
 
 
+def _config_state(service: ServiceProcess) -> dict[str, object]:
+    config: dict[str, object] = service.json("/api/status")["config"]
+    return config
+
+
+def test_a_rejected_file_shows_in_the_status_and_the_gauge_until_a_reload_finds_it_valid(
+    site: FeedSite, tmp_path: Path
+) -> None:
+    """The operator who edited the file sees that it was rejected and an older config runs,
+    without reading the log; the service stays ready (it works, with the older config)."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    settings = write_config(config, site, db)
+    service = ServiceProcess(config)
+    try:
+        wait_until(lambda: service.get("/readyz")[0] == 200, 30, "ready")
+        started = _config_state(service)
+        assert started["path"] == str(config) and started["rejected"] is None
+        assert sample(service.metrics(), "newsflow_config_rejected") == 0
+
+        _edit_valid_with_problems(config, settings)
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for_event("config_rejected", timeout=10)
+        wait_until(lambda: _config_state(service)["rejected"] is not None, 10, "the rejection")
+        state = _config_state(service)
+        rejected = state["rejected"]
+        assert isinstance(rejected, dict) and rejected["at"] > started["loaded_at"]
+        assert "schedule.jitter" in rejected["reason"] and "ftp-feed" in rejected["reason"]
+        assert state["loaded_at"] == started["loaded_at"], "the older config still runs"
+        assert sample(service.metrics(), "newsflow_config_rejected") == 1
+        assert service.get("/readyz")[0] == 200
+
+        config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for_event("config_reload", timeout=10)
+        wait_until(lambda: _config_state(service)["rejected"] is None, 10, "the rejection cleared")
+        assert _config_state(service)["loaded_at"] == started["loaded_at"], "nothing applied"
+        assert sample(service.metrics(), "newsflow_config_rejected") == 0
+    finally:
+        code, took, _ = service.stop()
+    assert code == 0 and took < STOP_LIMIT_S
+
+
 def test_a_changed_file_is_reloaded_without_a_signal_when_watching(
     site: FeedSite, tmp_path: Path
 ) -> None:

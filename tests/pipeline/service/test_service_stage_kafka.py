@@ -62,6 +62,7 @@ def test_an_extract_member_is_ready_with_partitions_and_reports_their_lag(
         assert sample(metrics, "newsflow_stage_seconds_count", worker="extract") == PAGES
         health = json.loads(member.get("/healthz")[1])
         assert health["loops"]["worker"]["seconds_since_beat"] < 5
+        assert member.json("/api/status")["config"] is None, "a worker does not reload"
     finally:
         code, took, _ = member.stop(signal.SIGTERM)
     assert code == 0 and took < 10, member.log()
@@ -78,6 +79,7 @@ def test_the_poller_is_ready_when_store_and_broker_answer(kafka_env: Any) -> Non
         status = poller.json("/api/status")
         assert status["service"]["role"] == "stage poll"
         assert status["dead_letters"] == {"total": 0, "recent": []}
+        assert status["config"]["path"] == str(config) and status["config"]["rejected"] is None
     finally:
         code, took, _ = poller.stop(signal.SIGTERM)
     assert code == 0 and took < 10, poller.log()

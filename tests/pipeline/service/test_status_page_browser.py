@@ -4,8 +4,9 @@
 is markup and one whose only page is gone. The rendered page must show every
 feed with its health, the recent articles with their tags and the duplicate
 clusters, the dead letter, render the hostile title as text (no element
-injected, no script run), keep updating itself, and say so when the store stops
-answering (while still showing the service and its feeds). Outside CI a machine
+injected, no script run), keep updating itself, say so while the config file
+on disk is rejected, and say so when the store stops answering (while still
+showing the service and its feeds). Outside CI a machine
 without Chromium skips these tests (``bash deploy/local/chromium.sh``
 installs it); in CI (``CI=true``) they fail.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from service_support import (
 
 pytestmark = pytest.mark.browser
 
+HOSTILE_KEY = "<img src=x onerror=window.__pwned=1>"
 GONE_URL = "{base}/sites/late.example/gone-story.html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -174,6 +177,33 @@ def test_the_page_keeps_itself_current(browser: Any, service: ServiceProcess) ->
     _load(browser, service.url + "/")
     first = browser.find_element("id", "updated").text
     wait_until(lambda: browser.find_element("id", "updated").text != first, 15, "a refresh")
+
+
+def test_a_rejected_config_file_is_shown_as_text_until_it_is_fixed(
+    browser: Any, service: ServiceProcess, root: Path
+) -> None:
+    """The file is edited into one that does not validate (with markup in a key, which the
+    reason quotes) and reloaded: the page says so, as text; restored, the notice goes."""
+    config = root / "newsflow.yaml"
+    good = config.read_text(encoding="utf-8")
+    _load(browser, service.url + "/")
+    notice = browser.find_element("id", "config-notice")
+    assert not notice.is_displayed()
+    try:
+        config.write_text(good + f"'{HOSTILE_KEY}': 1\n", encoding="utf-8")
+        service.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: notice.is_displayed(), 20, "the rejected file shown")
+        assert notice.text.startswith(f"Config file {config} rejected ")
+        assert f"{config}: {HOSTILE_KEY}: unknown key. Still running the config loaded " in (
+            notice.text
+        )
+        assert notice.find_elements("css selector", "*") == []
+        assert browser.execute_script("return window.__pwned === undefined") is True
+        assert browser.find_element("id", "state").text == "ready", "it still works"
+    finally:
+        config.write_text(good, encoding="utf-8")
+        service.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: not notice.is_displayed(), 20, "the notice cleared")
 
 
 def test_a_store_that_stops_answering_is_shown_with_the_feeds_still_there(
