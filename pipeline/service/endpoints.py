@@ -16,7 +16,9 @@ Routes (port ``service.http_port``; 0 picks a free one, logged at start):
                  are not failing (and on Kafka the broker answers and
                  partitions are assigned), else 503; answered within a second
                  (see :mod:`pipeline.service.store_health`)
-``/metrics``     Prometheus text of this process and its worker processes
+``/metrics``     Prometheus text of this process and its worker processes;
+                 answered within a second too, the DLQ size the last count
+                 while the store does not answer (``store_read_age_seconds``)
 ``/``            the live status page (``/static/status.js`` + ``.css``)
 ``/api/status``  the JSON document the page polls; answered within a second
                  too, the store's part stale or missing while the store does
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
@@ -42,10 +45,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipeline import logs
 from pipeline.config import Config
-from pipeline.errors import StorageError
 from pipeline.service.control import LoopControl
 from pipeline.service.health import Check, Health, Report
-from pipeline.service.metrics import DEAD_LETTERS_WAITING, child_process_metrics, collect_metrics
+from pipeline.service.lookout import ANSWER_SECONDS
+from pipeline.service.metrics import (
+    DEAD_LETTERS_WAITING,
+    STORE_READ_AGE,
+    child_process_metrics,
+    collect_metrics,
+)
 from pipeline.service.metrics import render_metrics as _render_metrics
 from pipeline.service.reload import ConfigReloader
 from pipeline.service.server import HttpServer, Response, Route
@@ -88,6 +96,9 @@ class ServiceEndpoints:
         )
         self.server: HttpServer | None = None
         self._scrape_hooks: list[Callable[[], None]] = []
+        self._counts_letters = False
+        """Whether ``/metrics`` reports the store's dead letters (embedded; on Kafka the
+        broker's records are the letters)."""
         self._child_dir: Path | None = None
         self._stack = ExitStack()
         self._stop_sampling = threading.Event()
@@ -149,8 +160,7 @@ class ServiceEndpoints:
         if self.store_probe is not None:
             self.add_check("store", self.store_probe.check)
             self.on_close(self.store_probe.close)
-            if self.config.transport == "embedded":
-                self.on_scrape(self._count_dead_letters)
+            self._counts_letters = self.config.transport == "embedded"
         service = self.config.service
         if not service.http_enabled:
             return
@@ -192,11 +202,17 @@ class ServiceEndpoints:
         }
 
     def _metrics(self) -> Response:
+        """Every gauge refreshed, within about a second whatever the store and broker do:
+        the DLQ size waits only what is left of :data:`ANSWER_SECONDS` after the hooks
+        (readiness waits that long for a stalled store's probe; both in turn made 1.6 s)."""
+        answer_by = time.monotonic() + ANSWER_SECONDS
         for hook in self._scrape_hooks:
             try:
                 hook()
             except Exception as exc:  # a stale gauge is better than no metrics at all
                 log.debug("metrics hook failed: %s", exc, exc_info=True)
+        if self._counts_letters:
+            self._count_dead_letters(answer_by)
         return Response(200, CONTENT_TYPE_LATEST, _render_metrics(self._child_dir))
 
     def _check_readiness(self) -> None:
@@ -207,14 +223,16 @@ class ServiceEndpoints:
     def _last_write_problem(self) -> str | None:
         return self.store_probe.last_write_problem() if self.store_probe is not None else None
 
-    def _count_dead_letters(self) -> None:
-        if self.store is None:
-            return
-        try:
-            with self.store.open() as (_, reads, _state):
-                DEAD_LETTERS_WAITING.set(reads.dead_letter_count())
-        except StorageError as exc:
-            log.debug("DLQ size not refreshed: %s", exc)
+    def _count_dead_letters(self, until: float) -> None:
+        """The DLQ size read on the status reads' lookout (asked on the HTTP thread, it
+        waited as long as the store: 25 s of a 25 s lock), the last count while the store
+        does not answer, and how old the count is (before the first, the process's age: the
+        0 the gauge starts at is no count)."""
+        counted = self.status.dead_letter_count(until)
+        if counted is not None:
+            DEAD_LETTERS_WAITING.set(counted.total)
+        read_at = self.status.started_at if counted is None else counted.at
+        STORE_READ_AGE.set(max(0.0, self.status.clock() - read_at))
 
 
 def _report(report: Report) -> Response:

@@ -71,11 +71,15 @@ class Lookout:
         self._looker: DaemonPool | None = None
         self._closed = False
 
-    def ask(self, key: str, compute: Callable[[], Any]) -> tuple[Any, float | None]:
+    def ask(
+        self, key: str, compute: Callable[[], Any], until: float | None = None
+    ) -> tuple[Any, float | None]:
         """``(answer, None)``: ``compute``'s value, at most ``cache_seconds`` old, or the last
         one while a newer look is slow (for up to :data:`STALE_SECONDS`). ``(None, seconds)``
         when no answer came within :data:`ANSWER_SECONDS` and there is no such answer: for
-        how long the look has gone unanswered."""
+        how long the look has gone unanswered. ``until`` (a ``time.monotonic()``) stops the
+        wait earlier: a request that already waited on another lookout waits only what is
+        left of its own :data:`ANSWER_SECONDS`."""
         with self._lock:
             now = self.clock()
             hit = self._cached.get(key)
@@ -89,8 +93,9 @@ class Lookout:
                 look = _Look(now, self._give_up(), future)
                 self._looking[key] = look
         if look is not None:
+            give_up = look.give_up if until is None else min(look.give_up, until)
             try:  # a look asked for earlier is waited for only what is left of its wait
-                return look.answer.result(timeout=max(0.0, look.give_up - time.monotonic())), None
+                return look.answer.result(timeout=max(0.0, give_up - time.monotonic())), None
             except (FutureTimeout, CancelledError):
                 pass
         return self._meanwhile(key, look)

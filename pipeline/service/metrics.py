@@ -78,6 +78,13 @@ DEAD_LETTERS_WAITING = Gauge(
     " records of news.dlq and news.retry past their groups on Kafka).",
     multiprocess_mode="livemax",
 )
+STORE_READ_AGE = Gauge(
+    "newsflow_store_read_age_seconds",
+    "Seconds since the store last answered the count behind newsflow_dead_letters_waiting"
+    " (embedded; since the start before it first did): near 0 while the store answers,"
+    " growing while it does not, the last count served meanwhile.",
+    multiprocess_mode="livemax",
+)
 HEARTBEAT = Gauge(
     "newsflow_service_heartbeat_timestamp_seconds",
     "When a long-running loop of this process last moved (liveness).",

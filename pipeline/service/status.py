@@ -20,6 +20,8 @@ that do not answer within :data:`~pipeline.service.lookout.ANSWER_SECONDS`
 leave the last good store section in place, marked ``store_stale`` with its
 age, or, before any, a ``store_error`` saying for how long the store has not
 answered. The service part (process state, configured feeds) is always there.
+The DLQ size ``/metrics`` reports is counted on the same lookout, the same way
+(:meth:`StatusBuilder.dead_letter_count`).
 
 Values are plain data; the page inserts them as text, never as markup.
 """
@@ -96,10 +98,19 @@ class StoreRead(NamedTuple):
     section: dict[str, Any]
 
 
+class StoreCount(NamedTuple):
+    """A count read from the store, and when it was read (epoch seconds)."""
+
+    at: float
+    total: int
+
+
 class StatusBuilder:
-    """Builds (and briefly caches) the status document."""
+    """Builds (and briefly caches) the status document; reads the DLQ size for ``/metrics``
+    on the same lookout (one connection, one read at a time)."""
 
     READS = "reads"
+    LETTERS = "dead letters"
 
     def __init__(
         self,
@@ -134,6 +145,7 @@ class StatusBuilder:
         self._lock = threading.Lock()
         self._reads = Lookout("status-store", cache_seconds=0.0)
         self._last_read: StoreRead | None = None
+        self._last_letters: StoreCount | None = None
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -141,6 +153,23 @@ class StatusBuilder:
             if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
                 self._cached = (now, self._build(now))
             return self._cached[1]
+
+    def dead_letter_count(self, until: float) -> StoreCount | None:
+        """The store's dead letters, counted on the reads' lookout and waited for until
+        ``until`` (a ``time.monotonic()``); while the store does not answer, the last count
+        (None before the first), and after a failed count too: a scrape answered with a
+        stale gauge beats a failed one."""
+        if self.store is None:
+            return None
+        try:
+            counted, _ = self._reads.ask(self.LETTERS, self._count_letters, until=until)
+        except StorageError as exc:
+            log.debug("DLQ size not refreshed: %s", exc)
+            counted = None
+        last = self._last_letters
+        if counted is not None and (last is None or counted.at >= last.at):
+            self._last_letters = last = counted  # a slower request must not set back a newer
+        return last
 
     def close(self) -> None:
         """Close the store connection on the reads' thread, after the read in hand."""
@@ -216,6 +245,12 @@ class StatusBuilder:
                 },
             }
         return StoreRead(self.clock(), section)
+
+    def _count_letters(self) -> StoreCount:
+        """On the reads' thread: the dead letters waiting, stamped when counted."""
+        assert self.store is not None
+        with self.store.open() as (_, reads, _state):
+            return StoreCount(self.clock(), reads.dead_letter_count())
 
 
 def _empty_store(config: Config) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""``/readyz`` and ``/api/status`` of ``newsflow run`` while its store hangs, and ``/readyz``
-while its article writes fail.
+"""``/readyz``, ``/api/status`` and ``/metrics`` of ``newsflow run`` while its store hangs,
+and ``/readyz`` while its article writes fail.
 
 A store that hangs (a PostgreSQL row, or a SQLite file, locked by another
 connection; a server stalled) made every ``/readyz`` wait as long as the
@@ -8,7 +8,10 @@ busy timeout) on SQLite, while the orchestrator's probe gives up after 1 s.
 It must answer within a second, saying which store has not answered and for
 how long, and be ready again once the lock is released. The status document (and
 the page polling it) made the same write itself and hung as long: it must answer
-within a second too, with the service's part and what the probe found.
+within a second too, with the service's part and what the probe found. ``/metrics``
+read the DLQ size on the HTTP thread and took as long as the lock was held (25 s of a
+25 s lock; Prometheus gives up after 10 s): it must answer within a second too, with
+the last count and its age.
 
 The probe's one-row write can also commit while every article fails (a disk
 with room for one row and not an article; a trigger, permission or constraint
@@ -22,13 +25,14 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from service_support import (
     FeedSite,
     ServiceProcess,
@@ -40,6 +44,7 @@ from service_support import (
     write_config,
 )
 
+from connectors.storage.store import open_store
 from pipeline.service.lookout import STALE_SECONDS
 
 BOUND_S = 1.5
@@ -216,6 +221,105 @@ def test_the_status_document_answers_within_a_second_while_the_sqlite_file_is_lo
         assert_service_shown(document)
         assert document["articles"]["total"] is None, document
     assert first["store_error"].startswith(f"store {db} is not answering: no read answered for ")
+
+
+class Scrape(NamedTuple):
+    took: float
+    letters: float
+    age: float
+
+
+def scrape(service: ServiceProcess, latencies: list[float]) -> Scrape:
+    """One ``/metrics``, within :data:`BOUND_S`: the DLQ size and the age of its count."""
+    status, body, took = timed_get(service.url + "/metrics")
+    latencies.append(took)
+    assert status == 200 and took < BOUND_S, (status, took, service.log())
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(body.decode("utf-8"))
+        for s in family.samples
+    }
+    return Scrape(
+        took, samples["newsflow_dead_letters_waiting"], samples["newsflow_store_read_age_seconds"]
+    )
+
+
+def scrapes_until(
+    service: ServiceProcess, done: Callable[[Scrape], bool], timeout: float, latencies: list[float]
+) -> Scrape:
+    """``/metrics`` five times a second, as impatient scrapers would, until ``done``."""
+    deadline = time.monotonic() + timeout
+    while not done(answer := scrape(service, latencies)):
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.2)
+    return answer
+
+
+def add_dead_letters(url: str, count: int) -> None:
+    with open_store(url) as store:
+        for _ in range(count):
+            store.dead_letters.add(
+                stage="fetch", topic="items", error_class="FetchError", reason="http_error",
+                error="it failed", payload="{}",
+            )  # fmt: skip
+
+
+def assert_scrapes_within_a_second_while(
+    url: str, service: ServiceProcess, locked: AbstractContextManager[None], *, counted: bool
+) -> None:
+    """Two letters stored (and ``counted`` by a scrape before the lock); while ``locked``,
+    every scrape answers within :data:`BOUND_S` with the last count (none: 0), its age
+    growing past :data:`STALE_SECONDS` (the lookout's own patience); once released, the
+    letters are counted, a third one too."""
+    latencies: list[float] = []
+    readiness_until(service, 200, 30, latencies)
+    add_dead_letters(url, 2)
+    if counted:
+        scrapes_until(service, lambda s: s.letters == 2 and s.age < 1, 10, latencies)
+    with locked:
+        stalled_from = len(latencies)
+        stale = scrapes_until(service, lambda s: s.age > STALE_SECONDS + 2, SILENT_S, latencies)
+        stalled = latencies[stalled_from:]
+    scrapes_until(service, lambda s: s.letters == 2 and s.age < 1, 10, latencies)
+    add_dead_letters(url, 1)
+    scrapes_until(service, lambda s: s.letters == 3 and s.age < 1, 10, latencies)
+    print(f"\n/metrics while stalled: max {max(stalled):.3f} s of {len(stalled)} scrapes")
+    assert stale.letters == (2 if counted else 0), stale
+
+
+def test_metrics_answer_within_a_second_while_the_sqlite_file_is_locked(
+    tmp_path: Path, no_feeds: Callable[[str], Path]
+) -> None:
+    """Locked before the first scrape: the count's connection, opened then, waits to migrate
+    (in WAL mode a reader of an open connection does not wait); the probe's write waits too,
+    and a scrape waits for it, then for the count only what is left of that wait."""
+    db = tmp_path / "store.db"
+    url = f"sqlite:///{db}"
+    with running(no_feeds(url)) as service:
+        assert_scrapes_within_a_second_while(url, service, sqlite_file_locked(db), counted=False)
+
+
+@contextmanager
+def postgres_letters_and_probe_locked(url: str) -> Iterator[None]:
+    """Another connection holds the ``dead_letters`` table (the count waits) and the store
+    probe's row (the readiness a scrape refreshes waits too)."""
+    import psycopg
+
+    with psycopg.connect(url) as locker:
+        locker.execute("LOCK TABLE dead_letters IN ACCESS EXCLUSIVE MODE")
+        locker.execute("SELECT probed_at FROM store_probe WHERE id = 1 FOR UPDATE")
+        yield
+        locker.rollback()
+
+
+@pytest.mark.postgres
+def test_metrics_answer_within_a_second_while_postgres_holds_the_dead_letters_locked(
+    postgres_url: str, no_feeds: Callable[[str], Path]
+) -> None:
+    with running(no_feeds(postgres_url)) as service:
+        assert_scrapes_within_a_second_while(
+            postgres_url, service, postgres_letters_and_probe_locked(postgres_url), counted=True
+        )
 
 
 REFUSED = "articles refused by a test trigger"
