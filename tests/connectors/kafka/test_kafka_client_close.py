@@ -3,11 +3,11 @@
 A consumer and an admin client read their connections on a ``kafka-io`` thread.
 kafka-python's ``close()`` closed those connections from the caller's thread while the
 I/O thread still ran, and a response arriving just then was read from a socket already
-set to None: an ERROR with an ``AttributeError`` traceback in about one Kafka
-``run --once`` in five to twenty. The window is a few instructions wide; to hit it every
-time, the I/O thread is held at the start of a read (where kafka-python's selector logs
-``net.unregister_event`` at its trace level) while the client closes. The other tests
-watch the mechanism: every connection is closed on the I/O thread, or once it has ended.
+set to None: an ERROR with an ``AttributeError`` traceback in 4 Kafka ``run --once``
+in 148. The window is a few instructions wide; to hit it every time, the I/O thread is
+held at the start of a read (where kafka-python's selector logs ``net.unregister_event``
+at its trace level) while the client closes. The other tests watch the mechanism: every
+connection is closed on the I/O thread, or once that thread has ended.
 """
 
 from __future__ import annotations
