@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4, has_snappy, has_zstd
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.net.compat import KafkaNetClient
 
 from connectors.kafka.errors import kafka_errors
 from connectors.kafka.library_logs import quiet_slow_task_warnings
@@ -205,14 +206,15 @@ def _open(
     close it (the running thread keeps it from being collected). Each failed attempt left
     a thread and 3-4 descriptors behind: the health probe, trying every 20 s through an
     outage, ~4,300 threads a day. kafka-python's ``kafka_client`` option builds the network
-    client through :class:`_NetworkClients`, so that it can be closed.
+    client through :class:`_NetworkClients`, so that it can be closed, and as a
+    :class:`_LoopClosedNetClient`, so that its close does not race its ``kafka-io`` thread.
 
     The constructor waits for a broker to answer (up to ``bootstrap_timeout_ms``, 15 s), and
     a signal handler only sets ``stop``: a worker told to stop while its broker was away
     waited out the whole timeout, then exited 1. With ``stop``, the client is built on a
     thread of its own while this one watches ``stop`` (:func:`_built_unless_stopped`).
     """
-    networks = _NetworkClients(client_class.DEFAULT_CONFIG["kafka_client"])
+    networks = _NetworkClients(_LoopClosedNetClient)
 
     def construct() -> _Client:
         with _closed_if_raises(networks.close, options["client_id"]):
@@ -221,6 +223,34 @@ def _open(
     if stop is None:
         return construct()
     return _built_unless_stopped(construct, networks, stop, options)
+
+
+class _LoopClosedNetClient(KafkaNetClient):
+    """kafka-python's network client, closing its connections on its own event loop.
+
+    A consumer or an admin client runs its network I/O on a ``kafka-io`` thread, but its
+    ``close()`` closed the connections from the caller's thread while that thread still
+    ran: a connection whose response (a fetch, a heartbeat) arrived just then was read by
+    the I/O thread after its socket had been set to None, and kafka-python logged
+    ``Error receiving network data`` with an ``AttributeError: 'NoneType' object has no
+    attribute 'recv'`` traceback (4 ``newsflow run --once`` on Kafka in 148, 0 in 120 since).
+    Run on the loop, the close cancels the connection's read before it can run; the I/O
+    thread is then stopped, as before.
+    """
+
+    def close(self, node_id: int | None = None) -> None:
+        self._on_its_loop(self._manager.close, node_id)
+        if node_id is None:
+            self._net.close()
+
+    def _on_its_loop(self, call: Callable[..., object], *args: object) -> None:
+        """``call(*args)`` on the I/O thread while it runs; here when there is none (a
+        producer's sender drives the loop on the thread that closes it) or it has ended."""
+        io_thread = self._net._io_thread
+        if io_thread is None or not io_thread.is_alive() or io_thread is threading.current_thread():
+            call(*args)
+        else:
+            self._net.run(call, *args)
 
 
 class _NetworkClients:
