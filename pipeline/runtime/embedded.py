@@ -81,13 +81,7 @@ from pipeline.runtime.outcome import (
     process_safely,
     readiness_writes,
 )
-from pipeline.runtime.processes import (
-    exit_with_parent,
-    start_fork_server,
-    stop_fork_server,
-    wait_until_forking,
-    worker_context,
-)
+from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
 from pipeline.runtime.retry_later import RETRIED, RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -210,6 +204,21 @@ def _started() -> None:
     """A no-op task: submitted once per process so that every process starts at once."""
 
 
+def _start_all(pool: Executor, processes: int) -> None:
+    """Submit one no-op per process so that every process starts now."""
+    try:
+        for _ in range(processes):
+            pool.submit(_started)  # while none is idle yet, each submit starts one more
+    except RuntimeError:
+        pass  # the pipeline closed first: nothing to start
+    except (EOFError, OSError) as exc:  # the fork server died (killed) before it forked one
+        log.warning(
+            "extraction processes not started (%s: %s); the first page starts them",
+            type(exc).__name__,
+            exc,
+        )
+
+
 def _process_in_worker(messages: list[Message]) -> Extracted:
     handled = run_phases(_PROCESS_PHASES, messages)
     return Extracted(handled, _PROCESS_LINES.take())
@@ -270,14 +279,8 @@ class EmbeddedPipeline:
         self._fetch_pool: DaemonPool | None = None
         self._extract_pool: Executor | None = None
         self._child_records: logs.ChildRecords | None = None
-        self._worker_context = worker_context()
-        self._forking = threading.Event()
-        """Set once the fork server forks extraction processes (at once without one)."""
-        self._closed = threading.Event()
         self._processes = config.extract.workers or os.cpu_count() or 1
-        # Not a SimpleQueue: on CPython 3.11 its get(timeout=...) in this (the main) thread
-        # blocks forever when a signal's handler outlasts the timeout (a stop never ends).
-        self._completed: queue.Queue[Future[Any]] = queue.Queue()
+        self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self._fetching: dict[Future[Outcome], _Item] = {}
         self._extracting: dict[Future[Extracted], tuple[_Item, Executor]] = {}
         self._waiting: deque[_Item] = deque()
@@ -381,14 +384,11 @@ class EmbeddedPipeline:
     def close(self) -> None:
         """Stop the pools. Fetches still running (a stop came) are abandoned, not waited
         for: a stalled server would otherwise hold the exit for up to ``fetch.deadline``."""
-        self._closed.set()
         self._dropped.set()
         if self._fetch_pool is not None:
             self._fetch_pool.shutdown()
         if self._extract_pool is not None:
             self._extract_pool.shutdown(wait=True, cancel_futures=True)
-            if not self._forking.is_set():
-                stop_fork_server()  # still importing, to fork nothing: it would outlive us
         if self._child_records is not None:
             self._child_records.stop()
         for stages in self._stages.values():
@@ -645,7 +645,7 @@ class EmbeddedPipeline:
         if self._processes <= 1:
             return None
         if self._extract_pool is None:
-            context = self._worker_context
+            context = worker_context()
             start_fork_server(context)
             if self._child_records is None:
                 self._child_records = logs.ChildRecords(context)
@@ -668,38 +668,11 @@ class EmbeddedPipeline:
         if pool is None:
             return
         threading.Thread(
-            target=self._start_all, args=(pool,), name="start-extraction", daemon=True
+            target=_start_all, args=(pool, self._processes), name="start-extraction", daemon=True
         ).start()
 
-    def _start_all(self, pool: Executor) -> None:
-        """Once the fork server forks (then :attr:`_forking`), submit one no-op per process
-        so that every process starts now. A stop before then finds no process to wait for
-        (:func:`wait_until_forking`), and this pipeline's thread, which gives the pool no
-        page before, is not held there either."""
-        try:
-            try:
-                wait_until_forking(self._worker_context)
-            finally:
-                self._forking.set()  # failed too: the first page starts them, or fails
-            for _ in range(self._processes):
-                pool.submit(_started)  # while none is idle yet, each submit starts one more
-        except RuntimeError:
-            pass  # the pipeline closed first: nothing to start
-        except (EOFError, OSError) as exc:  # the fork server died before it forked one
-            if not self._closed.is_set():  # else this pipeline stopped it (close)
-                log.warning(
-                    "extraction processes not started (%s: %s); the first page starts them",
-                    type(exc).__name__,
-                    exc,
-                )
-
     def _extract_capacity(self) -> int:
-        """Pages the extraction processes may hold; none until the fork server forks: the
-        first page's ``submit`` would start a process and wait for it there, deaf to a stop
-        (a signal's handler runs, but the wait goes on)."""
-        if self._processes <= 1:
-            return 1
-        return self._processes * QUEUED_PER_PROCESS if self._forking.is_set() else 0
+        return self._processes * QUEUED_PER_PROCESS if self._processes > 1 else 1
 
     def _replace_broken_pool(self) -> None:
         """A process died (a crash in native code): start a fresh pool for what comes next."""

@@ -31,7 +31,6 @@ EOF and exit by themselves.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -81,43 +80,6 @@ def start_fork_server(context: ForkServerContext | SpawnContext) -> None:
         forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def wait_until_forking(context: ForkServerContext | SpawnContext) -> None:
-    """Return once the fork server forks workers, having imported :data:`PRELOAD`.
-
-    A pool (``ProcessPoolExecutor``) starts a process while holding the lock its
-    ``shutdown`` takes: the first start waits there for the fork server to
-    import everything (1 s, 3-20 s on a loaded machine), and a stop in that
-    time waited for it, then for the processes to start only to be stopped.
-    Waiting here first, for a process of no work, holds no lock of the pool, so
-    a stop meanwhile shuts the pool down at once. Call it from a thread of its own.
-    """
-    if isinstance(context, ForkServerContext):
-        probe = context.Process(target=_no_work, name="fork-server-probe", daemon=True)
-        probe.start()
-        probe.join()
-
-
-def stop_fork_server() -> None:
-    """End this process's fork server now, if it has one (SIGTERM; the server ignores
-    only SIGINT).
-
-    For a pool closed before the fork server forked: the server has no worker
-    yet, and left alone it goes on importing :data:`PRELOAD` (seconds on a
-    loaded machine) after this process exits, holding its output open, then
-    fails with a traceback (the metrics directory it opens is gone). The
-    standard library keeps its pid (``_forkserver_pid``) only privately;
-    unreaped, the pid is still this child's.
-    """
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-
-
-def _no_work() -> None:
-    """What the fork server's probe process does: nothing."""
 
 
 def exit_with_parent(on_gone: Callable[[], None] | None = None, grace_s: float = 0.0) -> None:
