@@ -8,6 +8,8 @@ thread (``extract.workers: 1``) or in a process pool (2 workers).
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -275,3 +277,41 @@ def test_extraction_processes_follow_a_reloaded_log_level(tmp_path: Path) -> Non
         logs.set_level(previous)
         pipeline.close()
         resources.close()
+
+
+def test_a_step_ends_when_a_signal_handler_outlasts_its_wait(tmp_path: Path) -> None:
+    """A stop could hang the service for good: the pipeline's wait for completed work (0.1 s,
+    in the main thread) was a ``SimpleQueue.get``, which on CPython 3.11 never returns once
+    a signal's handler runs past its deadline (on a loaded machine, starting up). Here the
+    handler busies itself 0.3 s; SIGALRM, 3 s on, breaks a wait that hangs."""
+    config = make_config(tmp_path / "news.db", 1)
+    resources = Resources(config)
+    running = EmbeddedPipeline(config, resources)
+
+    def slow_handler(signum: int, frame: object) -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.3:
+            pass
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the step's wait did not end")
+
+    previous = {
+        signal.SIGUSR1: signal.signal(signal.SIGUSR1, slow_handler),
+        signal.SIGALRM: signal.signal(signal.SIGALRM, hung),
+    }
+    timer = threading.Timer(0.03, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        signal.alarm(3)
+        timer.start()
+        started = time.monotonic()
+        running.step()
+        took = time.monotonic() - started
+    finally:
+        signal.alarm(0)
+        timer.cancel()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        running.close()
+        resources.close()
+    assert took < 1.0
