@@ -280,7 +280,9 @@ class EmbeddedPipeline:
         self._extract_pool: Executor | None = None
         self._child_records: logs.ChildRecords | None = None
         self._processes = config.extract.workers or os.cpu_count() or 1
-        self._completed: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        # Not a SimpleQueue: on CPython 3.11 its get(timeout=...) in this (the main) thread
+        # blocks forever when a signal's handler outlasts the timeout (a stop never ends).
+        self._completed: queue.Queue[Future[Any]] = queue.Queue()
         self._fetching: dict[Future[Outcome], _Item] = {}
         self._extracting: dict[Future[Extracted], tuple[_Item, Executor]] = {}
         self._waiting: deque[_Item] = deque()
