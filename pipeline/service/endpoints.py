@@ -230,7 +230,7 @@ class ServiceEndpoints:
         0 the gauge starts at is no count)."""
         counted = self.status.dead_letter_count(until)
         if counted is not None:
-            DEAD_LETTERS_WAITING.set(counted.total)
+            DEAD_LETTERS_WAITING.set(counted.value)
         read_at = self.status.started_at if counted is None else counted.at
         STORE_READ_AGE.set(max(0.0, self.status.clock() - read_at))
 
