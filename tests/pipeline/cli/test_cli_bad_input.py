@@ -228,6 +228,7 @@ def test_a_file_name_that_is_not_utf8_is_still_a_file(workdir: Path) -> None:
         ["residue", "deny", "news.example", "Weekly Review"],
         ["residue", "clear", "news.example", "Weekly Review"],
         ["extract", "--learned", str(SEED_PAGE)],
+        ["store", "status"],
     ],
 )
 def test_every_command_but_run_and_stage_refuses_a_missing_database(
@@ -235,20 +236,21 @@ def test_every_command_but_run_and_stage_refuses_a_missing_database(
 ) -> None:
     """A mistyped path created its directories and an empty database, then said
     'exported 0 articles', or 'replayed 0 dead letters' for a command that writes.
-    Only `run` and `stage` make the store; `schema`, `topics` and `feeds check`
-    never open it."""
+    Only `run`, `stage` and `store migrate` make the store; `schema`, `topics` and
+    `feeds check` never open it."""
     (workdir / "typo.yaml").write_text(
         "storage: {url: 'sqlite:///nonexistent/deeper/x.db'}\n", encoding="utf-8"
     )
     result = newsflow("--config", "typo.yaml", *args, cwd=workdir)
     assert_one_clear_line(
         result,
-        expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` creates it",
+        expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` or"
+        " `newsflow store migrate` creates it",
     )
     assert result.returncode == 1
     assert result.stderr.endswith(
         f"newsflow: error: no database at {workdir}/nonexistent/deeper/x.db;"
-        " `newsflow run` creates it\n"
+        " `newsflow run` or `newsflow store migrate` creates it\n"
     )
     assert not (workdir / "nonexistent").exists()
     assert not (workdir / "out.jsonl").exists()
