@@ -639,7 +639,7 @@ def _connect_postgres(url: str, *, read_only: bool = False) -> Any:
         if read_only:  # the server refuses any write, as SQLite's mode=ro does
             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     except psycopg.Error as exc:
-        reason = str(exc).strip()
+        reason = " ".join(str(exc).split())  # libpq adds "\n\tIs the server running...?"
         raise StoreUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from exc
     return conn
 

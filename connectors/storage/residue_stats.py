@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from connectors.storage.db import Database
-from connectors.storage.migrations import Migration, both, migrate, require_tables
+from connectors.storage.migrations import migrate, require_tables
+from connectors.storage.residue_schema import COMPONENT, MIGRATIONS, TABLES
 from pipeline.extraction.learned import LearnedBoilerplate, template_threshold
 from pipeline.models import utcnow
 
@@ -33,43 +34,6 @@ Override = Literal["allow", "deny"]
 ObserveResult = Literal["counted", "seen", "near_copy"]
 MAX_LINES_PER_ARTICLE = 400  # a page with more lines than this is not counted past it
 SAMPLE_CHARS = 300
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS residue_articles (
-        source TEXT NOT NULL,
-        article_key TEXT NOT NULL,
-        seq BIGINT NOT NULL,
-        line_keys TEXT NOT NULL,
-        observed_at TEXT NOT NULL,
-        PRIMARY KEY (source, article_key)
-    )""",
-    "CREATE INDEX IF NOT EXISTS residue_articles_seq ON residue_articles (source, seq)",
-    """CREATE TABLE IF NOT EXISTS residue_lines (
-        source TEXT NOT NULL,
-        line_key TEXT NOT NULL,
-        articles INTEGER NOT NULL,
-        sample TEXT NOT NULL,
-        PRIMARY KEY (source, line_key)
-    )""",
-    "CREATE INDEX IF NOT EXISTS residue_lines_count ON residue_lines (source, articles)",
-    """CREATE TABLE IF NOT EXISTS residue_overrides (
-        source TEXT NOT NULL,
-        line_key TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        sample TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (source, line_key)
-    )""",
-]
-
-
-TABLES = ("residue_articles", "residue_lines", "residue_overrides")
-
-COMPONENT = "residue_stats"
-# IF NOT EXISTS in step 1: stores from before this step was versioned (every open ran
-# SCHEMA) already have the tables; the step records them, so a service that may not run
-# DDL (storage.migrate_on_start: false) finds nothing to do.
-MIGRATIONS = (Migration(1, "residue statistics tables", both(*SCHEMA)),)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,29 @@ def existing_store_url(config: Config) -> str:
 
     Opening a SQLite path creates its directories and an empty database, so a mistyped
     path used to report "exported 0 articles" (or "dropped 0 dead letters"); every
-    command but ``run`` and ``stage`` refuses it. (They open it with ``access="read"``
-    or ``"write"``, which never create it either: this check is for the message.)
+    command but ``run``, ``stage`` and ``store migrate`` refuses it. (They open it with
+    ``access="read"`` or ``"write"``, which never create it either: this check is for the
+    message, which names a command that creates it: with ``storage.migrate_on_start:
+    false``, ``run`` refuses a store without the schema, so only ``store migrate`` does.)
     """
     url = config.storage.url
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not path.exists():
-            raise InputError(f"no database at {path}; `newsflow run` creates it")
+            raise InputError(f"no database at {path}; {_creates_it(config)}")
     return url
+
+
+def _creates_it(config: Config) -> str:
+    """Which command creates the store, as the config has it: ``run`` only migrates on start."""
+    # imported here: the commands that never open the store do not import it
+    from connectors.storage.migrations import MIGRATE_COMMAND
+
+    if config.storage.migrate_on_start:
+        return f"`newsflow run` or {MIGRATE_COMMAND} creates it"
+    return (
+        f"{MIGRATE_COMMAND} creates it (storage.migrate_on_start is false: `newsflow run` does not)"
+    )
 
 
 def printable(text: str) -> str:

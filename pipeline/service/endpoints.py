@@ -226,11 +226,11 @@ class ServiceEndpoints:
     def _count_dead_letters(self, until: float) -> None:
         """The DLQ size read on the status reads' lookout (asked on the HTTP thread, it
         waited as long as the store: 25 s of a 25 s lock), the last count while the store
-        does not answer, and how old the count is (before the first, the process's age: the
-        0 the gauge starts at is no count)."""
+        does not answer, and how old the count is (before the first, the process's age; the
+        DLQ size has no series until then: a 0 would read as an empty DLQ)."""
         counted = self.status.dead_letter_count(until)
         if counted is not None:
-            DEAD_LETTERS_WAITING.set(counted.total)
+            DEAD_LETTERS_WAITING.labels("store").set(counted.value)
         read_at = self.status.started_at if counted is None else counted.at
         STORE_READ_AGE.set(max(0.0, self.status.clock() - read_at))
 

@@ -29,12 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.service.lookout import ANSWER_SECONDS
 from pipeline.service.metrics import HEARTBEAT, READY
 
 log = logging.getLogger(__name__)
 
 Check = Callable[[], "str | None"]
 """A readiness check: ``None`` when fine, else what is wrong."""
+CHECKS_SECONDS = ANSWER_SECONDS + 0.2
+"""How long readiness waits for its checks, together: each waits for its store or broker
+:data:`~pipeline.service.lookout.ANSWER_SECONDS` at most; this is the backstop."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +114,39 @@ class Health:
         return Report(not problems, details)
 
     def readiness(self) -> Report:
-        """Run every check; ready when none reports a problem."""
+        """Run every check, all at once; ready when none reports a problem."""
         with self._lock:
             checks = dict(self._checks)
-        results = {name: _run(name, check) for name, check in checks.items()}
+        results = _run_together(checks)
         ok = all(problem is None for problem in results.values())
         READY.set(int(ok))
         return Report(ok, {name: problem or "ok" for name, problem in results.items()})
+
+
+def _run_together(checks: dict[str, Check]) -> dict[str, str | None]:
+    """Every check on a daemon thread of its own, waited for until one shared deadline.
+
+    The store's and the broker's checks each wait up to
+    :data:`~pipeline.service.lookout.ANSWER_SECONDS` for their look: asked in turn, a
+    stalled store and a silent broker made ``/readyz`` take twice that (1.6 s, past
+    Kubernetes' 1 s). A check still running at the deadline is a failed check.
+    """
+    results: dict[str, str | None] = {}
+
+    def run(name: str, check: Check) -> None:
+        results[name] = _run(name, check)
+
+    threads = [
+        threading.Thread(target=run, args=item, name=f"readiness-{item[0]}", daemon=True)
+        for item in checks.items()
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + CHECKS_SECONDS
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = f"no answer within {CHECKS_SECONDS:.1f} s"
+    return {name: results.get(name, late) for name in checks}
 
 
 def _run(name: str, check: Check) -> str | None:

@@ -189,7 +189,7 @@ class BrokerProbe:
             for tp in partitions:
                 lag = max(0, ends[tp] - committed.get(tp, 0))
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)
-        DEAD_LETTERS_WAITING.set(self._letters_view.count(admin, consumer))
+        DEAD_LETTERS_WAITING.labels("kafka").set(self._letters_view.count(admin, consumer))
 
     def _ask(
         self, key: str, compute: Callable[[], Any], failed: Callable[[TransportError], Any]

@@ -74,10 +74,14 @@ ASSIGNED_PARTITIONS = Gauge(
 )
 DEAD_LETTERS_WAITING = Gauge(
     "newsflow_dead_letters_waiting",
-    "DLQ size: dead letters waiting for a fix or for their retry (store rows embedded;"
-    " records of news.dlq and news.retry past their groups on Kafka).",
+    "DLQ size: dead letters waiting for a fix or for their retry (source=store: store rows,"
+    " embedded; source=kafka: records of news.dlq and news.retry past their groups). No"
+    " series until the first count answered.",
+    ["source"],
     multiprocess_mode="livemax",
 )
+"""Labelled so that it has no series before the first count: a gauge without labels
+exists at 0 in every process that imports it, and that 0 read as an empty DLQ."""
 STORE_READ_AGE = Gauge(
     "newsflow_store_read_age_seconds",
     "Seconds since the store last answered the count behind newsflow_dead_letters_waiting"

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from connectors.storage.db import store_location
 from connectors.storage.feed_state import FeedState, FeedStateRepository
@@ -48,6 +48,7 @@ from pipeline.service.lookout import Lookout
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CACHE_SECONDS = 2.0
 MAX_FEEDS = 500
@@ -91,18 +92,29 @@ class StoreAccess:
             self._drop()
 
 
-class StoreRead(NamedTuple):
-    """The store's part of the status document, and when it was read (epoch seconds)."""
+class Stamped(NamedTuple, Generic[T]):
+    """An answer read from the store, and when it was read (epoch seconds)."""
 
     at: float
-    section: dict[str, Any]
+    value: T
 
 
-class StoreCount(NamedTuple):
-    """A count read from the store, and when it was read (epoch seconds)."""
+class Newest(Generic[T]):
+    """The newest answer by read time: an answer read earlier never replaces a newer one,
+    whichever arrives last (two scrapes, or a request that waited longer than the next)."""
 
-    at: float
-    total: int
+    def __init__(self) -> None:
+        self._kept: Stamped[T] | None = None
+        self._lock = threading.Lock()
+
+    def offer(self, answer: Stamped[T] | None) -> Stamped[T] | None:
+        """Keep ``answer`` if it was read no earlier than the one kept; the one kept now
+        (None before the first)."""
+        with self._lock:  # compare and keep at once: requests on other threads race
+            kept = self._kept
+            if answer is not None and (kept is None or answer.at >= kept.at):
+                self._kept = kept = answer
+            return kept
 
 
 class StatusBuilder:
@@ -144,8 +156,8 @@ class StatusBuilder:
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._reads = Lookout("status-store", cache_seconds=0.0)
-        self._last_read: StoreRead | None = None
-        self._last_letters: StoreCount | None = None
+        self._last_read: Newest[dict[str, Any]] = Newest()
+        self._last_letters: Newest[int] = Newest()
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -154,7 +166,7 @@ class StatusBuilder:
                 self._cached = (now, self._build(now))
             return self._cached[1]
 
-    def dead_letter_count(self, until: float) -> StoreCount | None:
+    def dead_letter_count(self, until: float) -> Stamped[int] | None:
         """The store's dead letters, counted on the reads' lookout and waited for until
         ``until`` (a ``time.monotonic()``); while the store does not answer, the last count
         (None before the first), and after a failed count too: a scrape answered with a
@@ -166,10 +178,7 @@ class StatusBuilder:
         except StorageError as exc:
             log.debug("DLQ size not refreshed: %s", exc)
             counted = None
-        last = self._last_letters
-        if counted is not None and (last is None or counted.at >= last.at):
-            self._last_letters = last = counted  # a slower request must not set back a newer
-        return last
+        return self._last_letters.offer(counted)
 
     def close(self) -> None:
         """Close the store connection on the reads' thread, after the read in hand."""
@@ -212,10 +221,9 @@ class StatusBuilder:
         except StorageError as exc:
             log.warning("status page: %s", exc, extra={"event": "status_store_error"})
             return {"store_error": str(exc), **_empty_store(config)}
-        self._last_read = read or self._last_read
+        last = self._last_read.offer(read)
         write = self.write_problem()
         problems: dict[str, Any] = {"store_error": write} if write else {}
-        last = self._last_read
         if last is None:
             silent = silent_for if silent_for is not None else self.clock() - asked
             location = store_location(self.store.url)
@@ -224,9 +232,9 @@ class StatusBuilder:
             return {**_empty_store(config), **problems}
         if last.at < asked:  # not answered in time: what it held when it last answered
             problems["store_stale"] = {"read_at": last.at, "age_seconds": round(now - last.at, 1)}
-        return {**last.section, **problems}
+        return {**last.value, **problems}
 
-    def _read(self, config: Config) -> StoreRead:
+    def _read(self, config: Config) -> Stamped[dict[str, Any]]:
         """On the reads' thread: the store's section of the document, stamped when read."""
         assert self.store is not None
         with self.store.open() as (store, reads, feed_state):
@@ -244,13 +252,13 @@ class StatusBuilder:
                     "recent": [asdict(d) for d in reads.recent_dead_letters(RECENT_ERRORS)],
                 },
             }
-        return StoreRead(self.clock(), section)
+        return Stamped(self.clock(), section)
 
-    def _count_letters(self) -> StoreCount:
+    def _count_letters(self) -> Stamped[int]:
         """On the reads' thread: the dead letters waiting, stamped when counted."""
         assert self.store is not None
         with self.store.open() as (_, reads, _state):
-            return StoreCount(self.clock(), reads.dead_letter_count())
+            return Stamped(self.clock(), reads.dead_letter_count())
 
 
 def _empty_store(config: Config) -> dict[str, Any]:

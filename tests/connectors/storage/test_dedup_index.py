@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.storage.db import Database
-from connectors.storage.dedup_index import TABLES, DedupIndex, IndexedVerdict
+from connectors.storage.dedup_index import DedupIndex, IndexedVerdict
+from connectors.storage.dedup_schema import TABLES
 from pipeline.config import DedupConfig
 from pipeline.dedup.fingerprint import Fingerprint, Fingerprinter
 from pipeline.errors import ConfigError

@@ -15,8 +15,8 @@ from connectors.storage import Database, Migration, SearchQuery, migrate, open_s
 from connectors.storage.article_schema import MIGRATIONS as ARTICLE_MIGRATIONS
 from connectors.storage.articles import _columns, content_hash
 from connectors.storage.dead_letters import MIGRATIONS as LETTER_MIGRATIONS
-from connectors.storage.dedup_index import MIGRATIONS as DEDUP_MIGRATIONS
 from connectors.storage.dedup_index import DedupIndex
+from connectors.storage.dedup_schema import MIGRATIONS as DEDUP_MIGRATIONS
 from connectors.storage.feed_state import Validators
 from connectors.storage.migrations import applied_versions, both
 from connectors.storage.write_probe import MIGRATIONS as PROBE_MIGRATIONS

@@ -18,7 +18,7 @@ from connectors.storage import Database, open_store
 from connectors.storage.dedup_index import DedupIndex
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.migrations import applied_versions
-from connectors.storage.residue_stats import SCHEMA as RESIDUE_TABLES
+from connectors.storage.residue_schema import SCHEMA as RESIDUE_TABLES
 from connectors.storage.residue_stats import ResidueStatsRepository
 from connectors.storage.store_schema import COMPONENTS, migrate_store, store_problem
 from connectors.storage.write_probe import WriteProbe

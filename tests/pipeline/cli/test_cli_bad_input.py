@@ -173,6 +173,32 @@ def test_a_store_that_cannot_be_opened_stops_the_run_with_one_clear_line(
     assert_one_clear_line(result, expect=expect)
 
 
+@pytest.mark.parametrize("migrate_on_start", ["true", "false"])
+def test_an_unreachable_database_is_one_line_and_status_1_whatever_migrate_on_start_says(
+    workdir: Path, migrate_on_start: str
+) -> None:
+    """With migrate_on_start false the schema check meets it, before the service starts;
+    with true, the service's first open. Both are a runtime problem (status 1; 2 is for
+    config and usage), in one line: libpq's reason went on, on a second line, with
+    '\tIs the server running on that host and accepting TCP/IP connections?'."""
+    config = workdir / "unreachable.yaml"
+    config.write_text(
+        "storage: {url: 'postgresql://nobody@127.0.0.1:1/none',"
+        f" migrate_on_start: {migrate_on_start}}}\n"
+        "service: {http_port: 0}\n"
+        "feeds: [{name: a, url: 'http://127.0.0.1:9/feed.xml'}]\n",
+        encoding="utf-8",
+    )
+    result = newsflow("--config", str(config), "run", cwd=workdir)
+    said = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # no logs
+    assert result.returncode == 1, result.stderr
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith(
+        "newsflow: error: cannot connect to PostgreSQL at postgresql://nobody@127.0.0.1:1/none:"
+    )
+    assert "Is the server running" in said[0]
+
+
 @pytest.mark.parametrize(
     ("args", "expect"),
     [
@@ -228,6 +254,7 @@ def test_a_file_name_that_is_not_utf8_is_still_a_file(workdir: Path) -> None:
         ["residue", "deny", "news.example", "Weekly Review"],
         ["residue", "clear", "news.example", "Weekly Review"],
         ["extract", "--learned", str(SEED_PAGE)],
+        ["store", "status"],
     ],
 )
 def test_every_command_but_run_and_stage_refuses_a_missing_database(
@@ -235,20 +262,21 @@ def test_every_command_but_run_and_stage_refuses_a_missing_database(
 ) -> None:
     """A mistyped path created its directories and an empty database, then said
     'exported 0 articles', or 'replayed 0 dead letters' for a command that writes.
-    Only `run` and `stage` make the store; `schema`, `topics` and `feeds check`
-    never open it."""
+    Only `run`, `stage` and `store migrate` make the store; `schema`, `topics` and
+    `feeds check` never open it."""
     (workdir / "typo.yaml").write_text(
         "storage: {url: 'sqlite:///nonexistent/deeper/x.db'}\n", encoding="utf-8"
     )
     result = newsflow("--config", "typo.yaml", *args, cwd=workdir)
     assert_one_clear_line(
         result,
-        expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` creates it",
+        expect=f"no database at {workdir}/nonexistent/deeper/x.db; `newsflow run` or"
+        " `newsflow store migrate` creates it",
     )
     assert result.returncode == 1
     assert result.stderr.endswith(
         f"newsflow: error: no database at {workdir}/nonexistent/deeper/x.db;"
-        " `newsflow run` creates it\n"
+        " `newsflow run` or `newsflow store migrate` creates it\n"
     )
     assert not (workdir / "nonexistent").exists()
     assert not (workdir / "out.jsonl").exists()

@@ -99,3 +99,32 @@ def test_a_store_newer_than_this_newsflow_is_one_line_and_a_failure(
         f"articles: version 99, newer than this newsflow knows ({newest})"
     )
     assert "newsflow: the database is newer than this newsflow: upgrade it" in status.stderr
+
+
+@pytest.mark.parametrize(
+    ("migrate_on_start", "creates_it"),
+    [
+        ("true", "`newsflow run` or `newsflow store migrate` creates it"),
+        ("false", "`newsflow store migrate` creates it (storage.migrate_on_start is false:"
+                  " `newsflow run` does not)"),
+    ],
+)  # fmt: skip
+def test_status_of_a_missing_sqlite_file_names_a_command_that_creates_it(
+    tmp_path: Path, migrate_on_start: str, creates_it: str
+) -> None:
+    """It said "`newsflow run` creates it", which with migrate_on_start false refuses a
+    store without the schema; `store migrate` creates one either way."""
+    (tmp_path / "newsflow.yaml").write_text(
+        f"storage: {{url: 'sqlite:///{tmp_path}/new/store.db',"
+        f" migrate_on_start: {migrate_on_start}}}\n",
+        encoding="utf-8",
+    )
+    missing = store(tmp_path, "status")
+
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == (
+        f"newsflow: error: no database at {tmp_path}/new/store.db; {creates_it}\n"
+    )
+    assert not (tmp_path / "new").exists()
+    assert store(tmp_path, "migrate").returncode == 0  # as the message says
+    assert store(tmp_path, "status").returncode == 0

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 from service_support import DASHBOARD, REPO, dashboard_metrics
 
 from pipeline.config import (
@@ -30,7 +31,7 @@ from pipeline.config import (
     Config,
     load_config,
 )
-from pipeline.service import ServiceEndpoints
+from pipeline.service import ServiceEndpoints, metrics
 from pipeline.topology import WORKERS
 
 DEPLOY = REPO / "deploy"
@@ -385,3 +386,15 @@ def test_the_dashboard_is_grafana_json_with_a_prometheus_query_in_every_panel() 
         assert all(t["expr"].count("(") == t["expr"].count(")") for t in panel["targets"])
     rows = dashboard_metrics()
     assert {"Pipeline", "Feeds", "Fetch", "Service", "Kafka"} <= set(rows)
+
+
+def test_the_dashboard_draws_every_metric_of_the_service() -> None:
+    """What only a service reports (pipeline.service.metrics) is on the dashboard: the age
+    of the DLQ size, which tells a stale count from a current one, was not."""
+    drawn = set().union(*dashboard_metrics().values())
+    defined = [
+        value.describe()[0].name
+        for value in vars(metrics).values()
+        if isinstance(value, MetricWrapperBase)
+    ]  # fmt: skip
+    assert defined and [n for n in defined if not any(d.startswith(n) for d in drawn)] == []

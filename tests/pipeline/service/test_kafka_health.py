@@ -17,7 +17,9 @@ from typing import TypeVar
 
 import pytest
 from kafka_support import SilentBroker, closed_port, unreachable_broker
+from service_support import sqlite_file_locked
 
+from connectors.storage.store import open_store
 from pipeline.config import Config, parse_config
 from pipeline.errors import TransportError
 from pipeline.service.kafka_health import CACHE_SECONDS, BrokerProbe, stage_endpoints
@@ -196,6 +198,34 @@ def test_a_scrape_waits_for_a_silent_broker_once(
     finally:
         release.set()
         probe.close()
+
+
+def test_readiness_waits_for_a_stalled_store_and_a_silent_broker_at_once(tmp_path: Path) -> None:
+    """A poller's store (its SQLite file locked: the probe's write waits 30 s) and broker
+    (connected, never answering: 15 s) both stalled: its checks, asked in turn, each waited
+    ANSWER_SECONDS, 1.6 s a /readyz, past Kubernetes' 1 s; together, one wait."""
+    db = tmp_path / "store.db"
+    with SilentBroker() as broker:
+        config = parse_config({
+            "transport": "kafka", "storage": {"url": f"sqlite:///{db}"},
+            "kafka": {"bootstrap_servers": [broker.address]},
+            "service": {"http_enabled": False},
+        })  # fmt: skip
+        open_store(config.storage.url).close()
+        endpoints, _ = stage_endpoints(config, "poll")
+        try:
+            endpoints.start()
+            with sqlite_file_locked(db):
+                started = time.monotonic()
+                report = answered_within(BOUND_S, endpoints.health.readiness)
+                took = time.monotonic() - started
+        finally:
+            endpoints.close()
+    print(f"\n/readyz with the store and the broker stalled: {took:.3f} s")
+    assert not report.ok
+    assert report.details["store"].startswith(f"store {db} is not answering: ")
+    assert report.details["kafka"].startswith(f"broker unreachable at {broker.address}: ")
+    assert took < ANSWER_SECONDS * 1.5, took
 
 
 def kafka_config(tmp_path: Path, address: str) -> Config:

@@ -142,11 +142,11 @@ def test_gauges_one_process_sets_are_one_series_and_ready_needs_no_probe(tmp_pat
     finally:
         service.close()
         site.close()
-    for gauge in (
-        "newsflow_service_ready",
-        "newsflow_dead_letters_waiting",
-        "newsflow_dedup_index_articles",
+    for gauge, labels in (
+        ("newsflow_service_ready", ()),
+        ("newsflow_dead_letters_waiting", (("source", "store"),)),
+        ("newsflow_dedup_index_articles", ()),
     ):
-        assert [labels for name, labels in metrics if name == gauge] == [()], gauge
+        assert [labels for name, labels in metrics if name == gauge] == [labels], gauge
     assert metrics[("newsflow_service_ready", ())] == 1
-    assert metrics[("newsflow_dead_letters_waiting", ())] == 0
+    assert metrics[("newsflow_dead_letters_waiting", (("source", "store"),))] == 0

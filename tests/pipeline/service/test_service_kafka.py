@@ -59,7 +59,7 @@ def test_run_on_kafka_serves_the_workers_metrics_lag_and_readiness(
                 and ("group", group) in k[1]]  # fmt: skip
         assert len(lags) == 2, "one lag series per partition of news.pages"
         assert sample(metrics, "newsflow_kafka_consumer_lag") == 0
-        assert ("newsflow_dead_letters_waiting", ()) in metrics
+        assert ("newsflow_dead_letters_waiting", (("source", "kafka"),)) in metrics
 
         _, body = service.get("/metrics")
         exposed = exposed_names(body.decode("utf-8"))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +18,7 @@ from pipeline import logs
 from pipeline.config import FeedConfig, parse_config
 from pipeline.models import DuplicateEvent, EnrichedArticle, Entity, article_id
 from pipeline.service.health import Health
-from pipeline.service.status import StatusBuilder, StoreAccess, feed_rows, feed_status
+from pipeline.service.status import Stamped, StatusBuilder, StoreAccess, feed_rows, feed_status
 from pipeline.service.throughput import Throughput
 
 LOCKED_S = 4.0
@@ -164,6 +167,57 @@ def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url
     assert stalled["store_stale"] == {"read_at": now[0] - 5, "age_seconds": 5.0}
     assert stalled["articles"]["total"] == 2 and "store_error" not in stalled
     assert stalled["service"]["role"] == "run"
+
+
+class ScriptedReads:
+    """A lookout whose answers arrive in a given order: one read earlier may come last (a
+    request that waited longer than the next one)."""
+
+    def __init__(self, answers: list[Stamped[Any]]) -> None:
+        self.answers = answers
+
+    def ask(
+        self, key: str, compute: Callable[[], Any], until: float | None = None
+    ) -> tuple[Any, None]:
+        return self.answers.pop(0), None
+
+    def close(self, finish: Callable[[], None]) -> None:
+        finish()
+
+
+def scripted_builder(
+    tmp_path: Path, now: list[float], answers: list[Stamped[Any]], monkeypatch: pytest.MonkeyPatch
+) -> StatusBuilder:
+    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
+    builder = StatusBuilder(
+        config=lambda: config, role="run", store=StoreAccess(f"sqlite:///{tmp_path}/s.db"),
+        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
+        recent_log=logs.RecentRecords(), clock=lambda: now[0],
+    )  # fmt: skip
+    monkeypatch.setattr(builder, "_reads", ScriptedReads(answers))
+    return builder
+
+
+def test_a_store_section_read_earlier_never_replaces_a_newer_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    newer, older = Stamped(1000.0, {"articles": {"total": 2}}), Stamped(990.0, {"articles": {}})
+    builder = scripted_builder(tmp_path, now, [newer, older], monkeypatch)
+    assert builder.status()["articles"] == {"total": 2}
+    now[0] += 5  # past the cache: the next document asks again, and the older read arrives
+    late = builder.status()
+    assert late["articles"] == {"total": 2}, "the newer section stands"
+    assert late["store_stale"] == {"read_at": 1000.0, "age_seconds": 5.0}
+
+
+def test_a_dead_letter_count_read_earlier_never_replaces_a_newer_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    builder = scripted_builder(tmp_path, now, [Stamped(1000.0, 3), Stamped(990.0, 1)], monkeypatch)
+    assert builder.dead_letter_count(time.monotonic()) == (1000.0, 3)
+    assert builder.dead_letter_count(time.monotonic()) == (1000.0, 3), "the newer count stands"
 
 
 def test_an_unreachable_store_is_reported_not_raised() -> None:
