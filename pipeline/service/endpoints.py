@@ -170,7 +170,11 @@ class ServiceEndpoints:
             daemon=True,
         )  # fmt: skip
         sampler.start()
-        self.server = HttpServer(service.http_host, service.http_port, self.routes())
+        self.server = HttpServer(
+            service.http_host, service.http_port, self.routes(),
+            max_connections=service.http_max_connections,
+            request_timeout=service.http_request_timeout_seconds,
+        )  # fmt: skip
         self.server.start()
         log.info(
             "serving /healthz /readyz /metrics and the status page on %s/", self.server.url,

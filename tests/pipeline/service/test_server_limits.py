@@ -1,0 +1,115 @@
+"""The HTTP endpoint against hostile or broken clients, over real sockets: bounded
+connections and threads, a deadline per connection, a counter and a few log lines."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import REGISTRY
+
+from pipeline.service.server import HttpServer, Response
+
+CAP = 8
+TIMEOUT = 1.0
+
+
+@pytest.fixture
+def server() -> Iterator[HttpServer]:
+    running = HttpServer(
+        "127.0.0.1", 0, {"/hello": lambda: Response.text("hi")},
+        max_connections=CAP, request_timeout=TIMEOUT,
+    )  # fmt: skip
+    running.start()
+    yield running
+    running.close()
+
+
+def rejected(reason: str) -> float:
+    value = REGISTRY.get_sample_value("newsflow_http_requests_rejected_total", {"reason": reason})
+    return value or 0.0
+
+
+def connect(server: HttpServer, timeout: float = 5) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+
+
+def read_all(conn: socket.socket) -> bytes:
+    """Everything until the server closes (a timeout raises: the server kept it open)."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data
+
+
+def get(server: HttpServer, path: str = "/hello") -> bytes:
+    with connect(server) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return read_all(conn)
+
+
+def http_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("Thread-"))
+
+
+def test_idle_clients_beyond_the_cap_get_a_503_without_a_thread(
+    server: HttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1,100 idle connections took a thread and a descriptor each, until the process hit
+    its limit of 1,024 and fetching and the store failed with 'Too many open files'."""
+    before_threads, before_count = http_threads(), rejected("connection_limit")
+    idle = [connect(server) for _ in range(CAP)]
+    extra = [connect(server) for _ in range(3 * CAP)]
+    try:
+        for conn in extra:
+            answer = read_all(conn)
+            assert answer.startswith(b"HTTP/1.0 503 "), answer
+            assert answer.endswith(b"\r\n\r\ntoo many clients"), answer
+        assert http_threads() - before_threads <= CAP
+        assert rejected("connection_limit") - before_count == 3 * CAP
+    finally:
+        for conn in idle + extra:
+            conn.close()
+    lines = [r for r in caplog.records if getattr(r, "event", None) == "http_rejected"]
+    assert len(lines) == 1, "one line per reason and minute, not one per client"
+    assert getattr(lines[0], "reason", None) == "connection_limit"
+    assert "service.http_max_connections" in lines[0].getMessage()
+
+
+def test_a_silent_client_and_a_dripping_client_are_cut_at_the_deadline(
+    server: HttpServer,
+) -> None:
+    """Without a deadline either held its thread forever; a per-read timeout alone would
+    not cut the client that sends a byte before each read times out."""
+    before = rejected("timeout")
+    silent = connect(server)
+    dripping = connect(server)
+    started = time.monotonic()
+    dripping.sendall(b"GET /hello HTTP/1.1\r\n")
+    try:
+        for _ in range(20):  # a header byte every 0.2 s: 4 s if nothing cuts it
+            time.sleep(0.2)
+            dripping.sendall(b"X")
+    except OSError:
+        pass  # cut: the server closed its end
+    assert time.monotonic() - started < TIMEOUT + 2
+    assert read_all(silent) == b""  # closed without an answer
+    assert time.monotonic() - started < TIMEOUT + 2
+    silent.close()
+    dripping.close()
+    assert rejected("timeout") - before == 2
+    assert get(server).endswith(b"\r\n\r\nhi"), "the slots are free again"
+
+
+def test_the_endpoint_serves_again_once_idle_clients_are_cut(server: HttpServer) -> None:
+    idle = [connect(server) for _ in range(CAP)]
+    try:
+        assert get(server).startswith(b"HTTP/1.0 503 ")
+        time.sleep(TIMEOUT + 1)
+        assert get(server).endswith(b"\r\n\r\nhi")
+    finally:
+        for conn in idle:
+            conn.close()
