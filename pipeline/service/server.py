@@ -296,6 +296,12 @@ def _client(address: Any) -> str:
 def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "newsflow"
+        default_request_version = "HTTP/1.0"
+        """What an unparsable request line is answered in. The default, HTTP/0.9, answered
+        it with a bare HTML body: no status line, no headers."""
+        error_content_type = "text/plain; charset=utf-8"
+        error_message_format = "%(code)d %(message)s\n"
+        _sending_error = False
 
         def version_string(self) -> str:
             """``Server: newsflow``: the default appends ``" " + sys_version`` (the Python
@@ -313,7 +319,15 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             rejections = getattr(self.server, "rejections", None)
             if isinstance(rejections, _Rejections):
                 rejections.note("bad_request", f"{code} {message or HTTPStatus(code).phrase}")
+            self._sending_error = True
             super().send_error(code, message, explain)
+
+        def end_headers(self) -> None:
+            """An error the parser answers carries the security headers too."""
+            if self._sending_error:
+                for name, value in SECURITY_HEADERS.items():
+                    self.send_header(name, value)
+            super().end_headers()
 
         def do_HEAD(self) -> None:
             self._answer(send_body=False)

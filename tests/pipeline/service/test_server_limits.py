@@ -3,6 +3,8 @@ connections and threads, a deadline per connection, a counter and a few log line
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 import threading
 import time
@@ -113,3 +115,31 @@ def test_the_endpoint_serves_again_once_idle_clients_are_cut(server: HttpServer)
     finally:
         for conn in idle:
             conn.close()
+
+
+def test_malformed_requests_are_one_clean_4xx_each_and_counted(
+    server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pipeline.service.server")
+    before = rejected("bad_request")
+    cases = {
+        b"GET /" + b"a" * 1_000_000 + b" HTTP/1.1\r\n\r\n": b"414",
+        b"GET /hello HTTP/1.1\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n": b"431",
+        b"GET /hello HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n": b"431",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n": b"400",  # TLS hello
+        b"GET /hello HTTP/9.9\r\n\r\n": b"505",
+        b"PUT /hello HTTP/1.1\r\n\r\n": b"501",
+    }
+    for request, status in cases.items():
+        with connect(server) as conn:
+            with contextlib.suppress(OSError):  # answered and closed before reading it all
+                conn.sendall(request)
+            answer = read_all(conn)
+        assert answer.split(b" ", 2)[1] == status, (status, answer[:200])
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"\r\nContent-Type: text/plain; charset=utf-8\r\n" in head, head
+        assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head, head
+        assert body.startswith(status + b" "), body
+    assert rejected("bad_request") - before == len(cases)
+    assert "Traceback" not in capfd.readouterr().err
+    assert not [r for r in caplog.records if r.exc_info]
