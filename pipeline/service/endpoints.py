@@ -217,7 +217,8 @@ class ServiceEndpoints:
                 log.debug("metrics hook failed: %s", exc, exc_info=True)
         if self._counts_letters:
             self._count_dead_letters(answer_by)
-        return Response(200, CONTENT_TYPE_LATEST, _render_metrics(self._child_dir))
+        body = _render_metrics(self._child_dir)
+        return Response(200, CONTENT_TYPE_LATEST, body, {"Cache-Control": "no-store"})
 
     def _check_readiness(self) -> None:
         """``newsflow_service_ready`` as ``/readyz`` would answer now: a service that only
