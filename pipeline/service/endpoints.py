@@ -56,12 +56,17 @@ from pipeline.service.metrics import (
 )
 from pipeline.service.metrics import render_metrics as _render_metrics
 from pipeline.service.reload import ConfigReloader
-from pipeline.service.server import HttpServer, Response, Route
+from pipeline.service.server import HttpServer, Response, Route, reused
 from pipeline.service.status import StatusBuilder, StoreAccess
 from pipeline.service.store_health import ArticleWrites, StoreProbe
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
+
+METRICS_REUSE_SECONDS = 1.0
+"""A ``/metrics`` answer serves every scrape for this long: a storm of scrapers costs one
+render a second (see :func:`~pipeline.service.server.reused`); Prometheus scrapes every
+15 s or more, so no one sees the difference."""
 
 STATIC_TYPES = {
     "status.html": "text/html; charset=utf-8",
@@ -201,7 +206,7 @@ class ServiceEndpoints:
             "/static/status.css": lambda: _static("status.css"),
             "/healthz": lambda: _report(self.health.liveness()),
             "/readyz": lambda: _report(self.health.readiness()),
-            "/metrics": self._metrics,
+            "/metrics": reused(self._metrics, METRICS_REUSE_SECONDS),
             "/api/status": lambda: Response.json(self.status.status()),
         }
 
