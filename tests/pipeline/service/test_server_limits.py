@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -143,3 +147,72 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
     assert rejected("bad_request") - before == len(cases)
     assert "Traceback" not in capfd.readouterr().err
     assert not [r for r in caplog.records if r.exc_info]
+
+
+class Descriptors:
+    """Fills what is left of this process's descriptors (as a pipeline leaking files, or many
+    fetches at once, would), under a lowered limit, and gives them back."""
+
+    def __init__(self) -> None:
+        self.held: list[int] = []
+
+    def fill(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(os.open(os.devnull, os.O_RDONLY))
+
+    def release(self) -> None:
+        while self.held:
+            os.close(self.held.pop())
+
+
+@pytest.fixture
+def descriptors() -> Iterator[Descriptors]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 64, hard))
+    held = Descriptors()
+    try:
+        yield held
+    finally:
+        held.release()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+CLIENT = """
+import socket, sys
+port = int(sys.stdin.readline())
+with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+    conn.sendall(b"GET /hello HTTP/1.0\\r\\n\\r\\n")
+    print("connected", flush=True)
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+sys.stdout.write(answer.decode())
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
+def test_out_of_descriptors_the_accept_loop_pauses_instead_of_spinning(
+    server: HttpServer, descriptors: Descriptors
+) -> None:
+    """With no descriptor left, accept fails but the listening socket stays readable: the
+    loop retried at once, a full core while the pipeline needed it most."""
+    before = rejected("fd_limit")
+    client = subprocess.Popen(  # started first: it needs pipes, i.e. descriptors
+        [sys.executable, "-c", CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert client.stdin is not None
+    descriptors.fill()
+    client.stdin.write(f"{server.port}\n")
+    client.stdin.flush()
+    assert client.stdout is not None
+    assert client.stdout.readline() == "connected\n"  # and the server cannot accept it
+    time.sleep(0.1)
+    cpu_before = time.process_time()
+    time.sleep(1.0)
+    spent = time.process_time() - cpu_before
+    descriptors.release()
+    answer, _ = client.communicate(timeout=10)
+    assert spent < 0.3, f"{spent:.2f} s of CPU in 1 s while out of descriptors"
+    assert rejected("fd_limit") - before >= 1
+    assert answer.startswith("HTTP/1.0 200 ") and answer.endswith("hi"), answer
