@@ -62,6 +62,9 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 FD_LIMIT_PAUSE = 0.1
 """Seconds the accept loop waits after the process ran out of file descriptors: the
 listening socket stays readable, so without a pause the loop retried at a full core."""
+REFUSED_METHODS = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+"""Methods of HTTP that no route takes: answered 405, not 501 (which says the server does
+not know the method at all)."""
 OVERLOADED = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 16\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many clients"
@@ -348,10 +351,20 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             if self._sending_error:
                 for name, value in SECURITY_HEADERS.items():
                     self.send_header(name, value)
+                if self.command in REFUSED_METHODS:
+                    self.send_header("Allow", "GET, HEAD")
             super().end_headers()
 
         def do_HEAD(self) -> None:
             self._answer(send_body=False)
+
+        def _refuse_method(self) -> None:
+            """405 with ``Allow``: the method exists, no route takes it. An unknown method
+            stays the parser's 501."""
+            self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method
+        do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
         def _answer(self, *, send_body: bool) -> None:
             route = routes.get(urlsplit(self.path).path)

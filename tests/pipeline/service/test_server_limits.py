@@ -132,7 +132,9 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
         b"GET /hello HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n": b"431",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n": b"400",  # TLS hello
         b"GET /hello HTTP/9.9\r\n\r\n": b"505",
-        b"PUT /hello HTTP/1.1\r\n\r\n": b"501",
+        b"PUT /hello HTTP/1.1\r\n\r\n": b"405",
+        b"OPTIONS * HTTP/1.1\r\n\r\n": b"405",
+        b"FROB /hello HTTP/1.1\r\n\r\n": b"501",
     }
     for request, status in cases.items():
         with connect(server) as conn:
