@@ -272,7 +272,7 @@ class _Server(ThreadingHTTPServer):
         A client that went away (a scraper timing out, a browser tab closed) is routine."""
         error = sys.exc_info()[1]
         client = _client(client_address)
-        if isinstance(error, ConnectionError | TimeoutError):
+        if isinstance(error, ConnectionError):
             log.debug("http: client %s went away: %s", client, error)
             return
         log.warning(
@@ -304,7 +304,7 @@ class _Rejections:
             self._logged_at[reason] = now
             self._unlogged[reason] = 0
         log.warning(
-            "http: %d client(s) refused (%s): %s; next line for this in %g s at the earliest",
+            "http: %d client(s) refused or cut (%s): %s; next line for this in %g s at least",
             count, reason, why, self.interval,
             extra={"event": "http_rejected", "reason": reason, "count": count},
         )  # fmt: skip
