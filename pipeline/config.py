@@ -445,6 +445,18 @@ class ServiceConfig(_Section):
     http_enabled: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8088, ge=0, le=65535)
+    http_max_connections: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Clients served at once (a thread and a file descriptor each); more get a 503.",
+    )
+    http_request_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description="A connection is cut this long after it was accepted, answered or not.",
+    )
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     reload_on_change: bool = Field(

@@ -56,12 +56,17 @@ from pipeline.service.metrics import (
 )
 from pipeline.service.metrics import render_metrics as _render_metrics
 from pipeline.service.reload import ConfigReloader
-from pipeline.service.server import HttpServer, Response, Route
+from pipeline.service.server import HttpServer, Response, Route, reused
 from pipeline.service.status import StatusBuilder, StoreAccess
 from pipeline.service.store_health import ArticleWrites, StoreProbe
 from pipeline.service.throughput import Throughput
 
 log = logging.getLogger(__name__)
+
+METRICS_REUSE_SECONDS = 1.0
+"""A ``/metrics`` answer serves every scrape for this long: a storm of scrapers costs one
+render a second (see :func:`~pipeline.service.server.reused`); Prometheus scrapes every
+15 s or more, so no one sees the difference."""
 
 STATIC_TYPES = {
     "status.html": "text/html; charset=utf-8",
@@ -170,7 +175,11 @@ class ServiceEndpoints:
             daemon=True,
         )  # fmt: skip
         sampler.start()
-        self.server = HttpServer(service.http_host, service.http_port, self.routes())
+        self.server = HttpServer(
+            service.http_host, service.http_port, self.routes(),
+            max_connections=service.http_max_connections,
+            request_timeout=service.http_request_timeout_seconds,
+        )  # fmt: skip
         self.server.start()
         log.info(
             "serving /healthz /readyz /metrics and the status page on %s/", self.server.url,
@@ -197,7 +206,7 @@ class ServiceEndpoints:
             "/static/status.css": lambda: _static("status.css"),
             "/healthz": lambda: _report(self.health.liveness()),
             "/readyz": lambda: _report(self.health.readiness()),
-            "/metrics": self._metrics,
+            "/metrics": reused(self._metrics, METRICS_REUSE_SECONDS),
             "/api/status": lambda: Response.json(self.status.status()),
         }
 
@@ -213,7 +222,8 @@ class ServiceEndpoints:
                 log.debug("metrics hook failed: %s", exc, exc_info=True)
         if self._counts_letters:
             self._count_dead_letters(answer_by)
-        return Response(200, CONTENT_TYPE_LATEST, _render_metrics(self._child_dir))
+        body = _render_metrics(self._child_dir)
+        return Response(200, CONTENT_TYPE_LATEST, body, {"Cache-Control": "no-store"})
 
     def _check_readiness(self) -> None:
         """``newsflow_service_ready`` as ``/readyz`` would answer now: a service that only

@@ -5,7 +5,18 @@ It serves a fixed table of GET routes (path -> handler returning a
 and never blocks the pipeline. Every response carries headers that keep a
 browser from interpreting data as code (``nosniff``, a strict
 Content-Security-Policy: the status page loads its script and style from
-this server only, and nothing inline)::
+this server only, and nothing inline).
+
+Clients cannot take what the pipeline in the same process needs: at most
+``max_connections`` are served at once (one thread each; any beyond that get a
+503 at once, without a thread), and a connection is cut ``request_timeout``
+seconds after it was accepted, whether it sends nothing, drips its request or
+does not read the answer. Without these, 1,100 idle connections took a thread
+and a file descriptor each until the process hit its limit of 1,024: feeds failed
+with "Too many open files", SQLite could not open the store and the accept loop
+spun at a full core. Each refusal counts in ``newsflow_http_requests_rejected_total``
+by ``reason`` and is logged once per :data:`REJECTION_LOG_SECONDS` per reason,
+not once per client::
 
     server = HttpServer("127.0.0.1", 0, {"/healthz": lambda: Response.text("ok")})
     server.start()
@@ -15,10 +26,14 @@ this server only, and nothing inline)::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -26,9 +41,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from prometheus_client import Counter
+
 from pipeline.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+REJECTED = Counter(
+    "newsflow_http_requests_rejected_total",
+    "Connections to the HTTP endpoint refused or cut, by reason: connection_limit (over"
+    " service.http_max_connections), timeout (past service.http_request_timeout_seconds),"
+    " fd_limit (the process is out of file descriptors), bad_request (not HTTP, too long,"
+    " an unsupported method).",
+    ["reason"],
+)
+REJECTION_LOG_SECONDS = 60.0
+"""At most one warning per reason this often; the counter has every one."""
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_REQUEST_TIMEOUT = 10.0
+FD_LIMIT_PAUSE = 0.1
+"""Seconds the accept loop waits after the process ran out of file descriptors: the
+listening socket stays readable, so without a pause the loop retried at a full core."""
+REFUSED_METHODS = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+"""Methods of HTTP that no route takes: answered 405, not 501 (which says the server does
+not know the method at all)."""
+OVERLOADED = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 16\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many clients"
+)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -61,20 +101,54 @@ class Response:
 Route = Callable[[], Response]
 
 
+def reused(route: Route, seconds: float, clock: Callable[[], float] = time.monotonic) -> Route:
+    """``route`` computed at most once per ``seconds``; requests meanwhile get its last answer,
+    and requests arriving while it computes wait for that computation instead of starting
+    their own. 50 clients scraping ``/metrics`` in a loop rendered it 70 times a second
+    (6 ms of CPU each, under the GIL the pipeline's threads need) and made a ``run --once``
+    three times slower; now a storm costs one render per ``seconds``. A failure is not kept."""
+    lock = threading.Lock()
+    last: list[tuple[float, Response]] = []
+
+    def answer() -> Response:
+        with lock:
+            if last and clock() - last[0][0] < seconds:
+                return last[0][1]
+            started = clock()
+            response = route()
+            last[:] = [(started, response)]
+            return response
+
+    return answer
+
+
 class HttpServer:
     """A ThreadingHTTPServer on ``host:port`` serving ``routes`` from a daemon thread."""
 
-    def __init__(self, host: str, port: int, routes: Mapping[str, Route]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Mapping[str, Route],
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
         self.host = host
         self.port = port
         self.routes = dict(routes)
+        self.max_connections = max_connections
+        self.request_timeout = request_timeout
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Bind and serve; a port in use is a :class:`ConfigError` naming the setting."""
         try:
-            server = _Server((self.host, self.port), _handler_for(self.routes))
+            server = _Server(
+                (self.host, self.port), _handler_for(self.routes),
+                max_connections=self.max_connections, request_timeout=self.request_timeout,
+            )  # fmt: skip
         except OSError as exc:
             raise ConfigError(
                 [
@@ -112,11 +186,86 @@ seconds, so /healthz took seconds and some requests timed out after 31 s."""
 
 
 class _Server(ThreadingHTTPServer):
-    """One thread per request (``ThreadingHTTPServer``), a listen backlog of
+    """One thread per connection (``ThreadingHTTPServer``) up to ``max_connections``, each
+    cut ``request_timeout`` seconds after its accept, a listen backlog of
     :data:`LISTEN_BACKLOG`; reports a failed request as one log line instead of
     socketserver's traceback on stderr, which would break the one-JSON-object-per-line log."""
 
     request_queue_size = LISTEN_BACKLOG
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        max_connections: int,
+        request_timeout: float,
+    ) -> None:
+        self.max_connections = max_connections
+        self.request_timeout = request_timeout
+        self.rejections = _Rejections()
+        self._open: dict[socket.socket, float] = {}
+        """Connections being served, and when each is to be cut (monotonic seconds)."""
+        self._open_lock = threading.Lock()
+        self._next_sweep = 0.0
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept; out of file descriptors, count it and pause before the loop tries again."""
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                self.rejections.note("fd_limit", "the process is out of file descriptors")
+                time.sleep(FD_LIMIT_PAUSE)
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while fewer than ``max_connections`` are served,
+        else a 503 written at once (a fresh socket's buffer takes it without blocking)."""
+        with self._open_lock:
+            admitted = len(self._open) < self.max_connections
+            if admitted:
+                self._open[request] = time.monotonic() + self.request_timeout
+        if admitted:
+            super().process_request(request, client_address)
+            return
+        self.rejections.note(
+            "connection_limit",
+            f"{self.max_connections} connections open (service.http_max_connections)",
+        )
+        try:
+            request.setblocking(False)
+            request.send(OVERLOADED)
+        except OSError:
+            pass  # the client is gone or not reading: closing is all that is left
+        self.shutdown_request(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget the connection before it is closed, under the lock the sweep cuts with,
+        so the sweep never shuts down a descriptor number that was closed and reused."""
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Cut the connections past their deadline (from the accept loop, every poll)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(1.0, self.request_timeout / 4)
+        with self._open_lock:
+            late = [conn for conn, deadline in self._open.items() if deadline <= now]
+            for conn in late:
+                del self._open[conn]  # cut once; its thread closes it
+                with contextlib.suppress(OSError):  # already reset by the client
+                    conn.shutdown(socket.SHUT_RDWR)  # a blocked read or write returns at once
+        for _ in late:
+            self.rejections.note(
+                "timeout",
+                f"no complete request and answer within {self.request_timeout:g} s"
+                " (service.http_request_timeout_seconds)",
+            )
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Called from the except block around a request, so the error is the current one.
@@ -132,6 +281,35 @@ class _Server(ThreadingHTTPServer):
         )  # fmt: skip
 
 
+class _Rejections:
+    """Counts refused clients by reason, and logs each reason at most once per
+    :data:`REJECTION_LOG_SECONDS` with how many there were since its last line: a
+    slowloris of thousands of connections is a few lines, not thousands."""
+
+    def __init__(self, interval: float = REJECTION_LOG_SECONDS) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
+
+    def note(self, reason: str, why: str) -> None:
+        REJECTED.labels(reason).inc()
+        now = time.monotonic()
+        with self._lock:
+            count = self._unlogged.get(reason, 0) + 1
+            last = self._logged_at.get(reason)
+            if last is not None and now - last < self.interval:
+                self._unlogged[reason] = count
+                return
+            self._logged_at[reason] = now
+            self._unlogged[reason] = 0
+        log.warning(
+            "http: %d client(s) refused or cut (%s): %s; next line for this in %g s at least",
+            count, reason, why, self.interval,
+            extra={"event": "http_rejected", "reason": reason, "count": count},
+        )  # fmt: skip
+
+
 def _client(address: Any) -> str:
     """``host:port`` of a client address tuple (IPv4 or IPv6)."""
     if isinstance(address, tuple) and len(address) >= 2:
@@ -142,6 +320,12 @@ def _client(address: Any) -> str:
 def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "newsflow"
+        default_request_version = "HTTP/1.0"
+        """What an unparsable request line is answered in. The default, HTTP/0.9, answered
+        it with a bare HTML body: no status line, no headers."""
+        error_content_type = "text/plain; charset=utf-8"
+        error_message_format = "%(code)d %(message)s\n"
+        _sending_error = False
 
         def version_string(self) -> str:
             """``Server: newsflow``: the default appends ``" " + sys_version`` (the Python
@@ -151,8 +335,36 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._answer(send_body=True)
 
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """Only the request parser calls this (a route's answer is a :class:`Response`):
+            the request was not HTTP, too long, or of a method not served."""
+            rejections = getattr(self.server, "rejections", None)
+            if isinstance(rejections, _Rejections):
+                rejections.note("bad_request", f"{code} {message or HTTPStatus(code).phrase}")
+            self._sending_error = True
+            super().send_error(code, message, explain)
+
+        def end_headers(self) -> None:
+            """An error the parser answers carries the security headers too."""
+            if self._sending_error:
+                for name, value in SECURITY_HEADERS.items():
+                    self.send_header(name, value)
+                if self.command in REFUSED_METHODS:
+                    self.send_header("Allow", "GET, HEAD")
+            super().end_headers()
+
         def do_HEAD(self) -> None:
             self._answer(send_body=False)
+
+        def _refuse_method(self) -> None:
+            """405 with ``Allow``: the method exists, no route takes it. An unknown method
+            stays the parser's 501."""
+            self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method
+        do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
         def _answer(self, *, send_body: bool) -> None:
             route = routes.get(urlsplit(self.path).path)

@@ -184,7 +184,8 @@ def test_other_methods_are_refused(server: HttpServer) -> None:
     request = urllib.request.Request(server.url + "/hello", data=b"x", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
-    assert refused.value.code == 501
+    assert refused.value.code == 405
+    assert refused.value.headers["Allow"] == "GET, HEAD"
 
 
 def test_a_port_in_use_is_one_config_error_naming_the_setting() -> None:
