@@ -256,6 +256,12 @@ class ExtractedArticle(Message):
     page_last_modified: str | None = Field(
         default=None, description="The Last-Modified the page was served with (see page_etag)."
     )
+    listed_url: str | None = Field(
+        default=None,
+        description="The canonical URL the feed listed, when a redirect led from it to url:"
+        " an update is fetched by the listed URL, so the store finds the page's validators"
+        " by it too.",
+    )
 
     def key(self) -> str:
         return self.canonical_url

@@ -143,6 +143,33 @@ def test_the_validators_of_an_articles_page_follow_its_last_fetch(store: Store) 
     }
 
 
+def test_a_redirected_pages_validators_are_found_by_the_url_the_feed_listed(
+    store: Store,
+) -> None:
+    """An update requests the URL its feed listed; a redirect led from there to the page
+    the validators came from, so they are found by either. A feed linking the page
+    itself keeps the redirect known; a fetch from another page forgets it."""
+    listed = "https://news.example/r/7"
+    served = make_article("landed", "Story.", page_etag='"v1"', listed_url=listed)
+    assert store.articles.upsert(served) == "inserted"
+    assert store.articles.page_validators([listed, served.url, "https://news.example/r/8"]) == {
+        listed: Validators('"v1"'),
+        served.url: Validators('"v1"'),
+    }
+
+    direct = served.model_copy(update={"page_etag": '"v2"', "listed_url": None})
+    assert store.articles.upsert(direct) == "unchanged"
+    assert store.articles.page_validators([listed]) == {listed: Validators('"v2"')}
+
+    elsewhere = direct.model_copy(update={"url": served.url + "/amp", "page_etag": '"amp"'})
+    store.articles.upsert(elsewhere)
+    assert store.articles.page_validators([listed, elsewhere.url]) == {
+        elsewhere.url: Validators('"amp"')
+    }
+    read_back = store.articles.get(served.id)
+    assert read_back is not None and read_back.listed_url is None  # not in the article's JSON
+
+
 def test_an_upstream_revision_number_is_kept_when_higher(store: Store) -> None:
     v1 = make_article("numbered", "One.")
     store.articles.upsert(v1)
