@@ -13,6 +13,10 @@ Tables:
   ``page_listed_key`` (migration 8, indexed) is the key of the URL the feed
   listed when a redirect led from it to that page (NULL without a redirect):
   an update requests the listed URL, so its validators are found by it too.
+  ``page_fetched_at`` (migration 9) is when the page they came with was
+  fetched (the message's ``fetched_at``): only a later fetch replaces them.
+  Rows holding validators before it start from their ``fetched_at``, which is
+  no later than the fetch that brought their validators.
 - ``article_revisions``: every content revision ever stored (title and text),
   with the ``page_hash`` of the page it was extracted from (NULL before
   migration 6 and for articles that came without one).
@@ -192,6 +196,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         both(
             "ALTER TABLE articles ADD COLUMN page_listed_key TEXT",
             "CREATE INDEX articles_page_listed_key ON articles (page_listed_key)",
+        ),
+    ),
+    Migration(
+        9,
+        "when each article's page validators were fetched",
+        both(
+            "ALTER TABLE articles ADD COLUMN page_fetched_at TEXT",
+            "UPDATE articles SET page_fetched_at = fetched_at"
+            " WHERE page_etag IS NOT NULL OR page_last_modified IS NOT NULL",
         ),
     ),
 )

@@ -24,7 +24,9 @@ fetch that brought any: an update's fetch of that URL sends them
 (:meth:`ArticleRepository.page_validators`). A page reached through a redirect
 is also found by the URL the feed listed (``listed_url``), which is what an
 update requests: the redirect is followed with the same conditional headers. A
-message without any (a WARC page, a copy read back from the store) keeps them.
+message without any (a WARC page, a copy read back from the store) keeps them,
+and so do newer ones against a message fetched before them (a replay, a
+redelivery: see :meth:`ArticleRepository._keep_page_validators`).
 
 Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
 ``cluster_id`` set, and the feeds that listed it are credited to its canonical
@@ -90,6 +92,7 @@ class _Current:
     validators: Validators
     page_url_key: str | None
     page_listed_key: str | None
+    page_fetched_at: str | None
 
 
 @dataclass(frozen=True)
@@ -310,14 +313,14 @@ class ArticleRepository:
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
             "SELECT content_hash, revision, feeds, page_etag, page_last_modified, page_url_key,"
-            f" page_listed_key FROM articles WHERE id = ?{lock}",
+            f" page_listed_key, page_fetched_at FROM articles WHERE id = ?{lock}",
             (article_id,),
         )
         if not rows:
             return None
-        digest, revision, feeds, etag, modified, url_key, listed_key = rows[0]
+        digest, revision, feeds, etag, modified, *page = rows[0]
         validators = Validators(etag, modified)
-        return _Current(digest, int(revision), json.loads(feeds), validators, url_key, listed_key)
+        return _Current(digest, int(revision), json.loads(feeds), validators, *page)
 
     def _keep_page_validators(self, article: EnrichedArticle, current: _Current) -> None:
         """Write the validators ``article``'s page came with, and which page that is, when
@@ -325,21 +328,35 @@ class ArticleRepository:
         ETag did, or the article was fetched from another page).
 
         The listed URL a redirect came from stays while the page is the same one: a feed
-        linking the page itself does not make the redirect of another feed unknown."""
+        linking the page itself does not make the redirect of another feed unknown.
+
+        Only a later fetch replaces them: a replayed or redelivered message fetched
+        before the stored validators would put back ones the server has moved on from,
+        and the next update would be fetched whole. "Later" is the message's
+        ``fetched_at``, the time the fetch stage got the page: every fetched page has
+        one, and fetches of one URL happen in order (one partition, one fetch worker,
+        its clock). Last-Modified is no such order: many servers send only an ETag,
+        and a page restored from a backup or served by another CDN node goes back in
+        time; an ETag has no order at all.
+        """
         validators = _page_validators(article)
         if validators == Validators():
+            return
+        fetched_at = utc_text(article.fetched_at)
+        assert fetched_at is not None  # a required field
+        if current.page_fetched_at is not None and fetched_at < current.page_fetched_at:
             return
         url_key = bounded_key(article.url)
         listed_key = _listed_key(article)
         if listed_key is None and url_key == current.page_url_key:
             listed_key = current.page_listed_key
         stored = (current.validators, current.page_url_key, current.page_listed_key)
-        if (validators, url_key, listed_key) == stored:
+        if (validators, url_key, listed_key) == stored and fetched_at == current.page_fetched_at:
             return
         self.db.execute(
             "UPDATE articles SET page_etag = ?, page_last_modified = ?, page_url_key = ?,"
-            " page_listed_key = ? WHERE id = ?",
-            (*astuple(validators), url_key, listed_key, article.id),
+            " page_listed_key = ?, page_fetched_at = ? WHERE id = ?",
+            (*astuple(validators), url_key, listed_key, fetched_at, article.id),
         )
 
     def _repeated_revision(self, article: EnrichedArticle) -> _Repeat | None:
@@ -368,16 +385,17 @@ class ArticleRepository:
 
     def _insert(self, article: EnrichedArticle, digest: str) -> None:
         now = utcnow().isoformat()
+        validators = _page_validators(article)
         feeds = _merge(article.feeds, self._feeds_of_duplicates(article.id))
         self.db.execute(
             "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
             " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
             " content_hash, feeds, data, stored_at, updated_at, page_etag, page_last_modified,"
-            " page_url_key, page_listed_key)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " page_url_key, page_listed_key, page_fetched_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.id, *_columns(article), digest, json.dumps(feeds), _data(article), now, now,
-             *astuple(_page_validators(article)), bounded_key(article.url),
-             _listed_key(article)),
+             *astuple(validators), bounded_key(article.url), _listed_key(article),
+             utc_text(article.fetched_at) if validators != Validators() else None),
         )  # fmt: skip
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)
