@@ -150,7 +150,8 @@ class FeedEntry(Message):
     updated_at: datetime | None = Field(
         default=None,
         description="When the source says the entry last changed (Atom <updated>, JSON Feed"
-        " date_modified, sitemap <lastmod>): a later one than last seen fetches the page again.",
+        " date_modified, sitemap <lastmod>): a later one than last seen fetches the page again"
+        " (for RSS, without one, a later pubDate does).",
     )
     discovered_at: datetime = Field(default_factory=utcnow)
     body: str | None = Field(

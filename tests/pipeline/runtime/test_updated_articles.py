@@ -2,8 +2,9 @@
 
 A real HTTP server on 127.0.0.1 serves an Atom feed of two articles and their
 pages, counting requests. The publisher then corrects one article and bumps
-its ``<updated>``: the next ``newsflow run --once`` fetches that page alone,
-and the store holds its second revision; a run after that fetches nothing.
+its ``<updated>`` (or, serving RSS, its ``pubDate``): the next ``newsflow run
+--once`` fetches that page alone, and the store holds its second revision; a
+run after that fetches nothing.
 A publisher that sends ETags is asked conditionally when an article is listed
 as updated: an unchanged page costs a 304 (also for a second feed listing it,
 and for a feed whose links redirect to the page), no new revision and no dead
@@ -19,6 +20,8 @@ import io
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,15 +48,17 @@ class Publisher:
     With ``etags``, a page is served with an ETag (its content's hash) and a request
     naming the current one (If-None-Match) is answered 304 Not Modified; ``full``
     counts the pages served whole. With ``redirects``, the feed links
-    ``/r/<n>``, which answers 301 with the page's own path.
+    ``/r/<n>``, which answers 301 with the page's own path. With ``rss``, the
+    feed is RSS 2.0, each item's ``pubDate`` its updated time.
     """
 
-    def __init__(self, *, etags: bool = False, redirects: bool = False) -> None:
+    def __init__(self, *, etags: bool = False, redirects: bool = False, rss: bool = False) -> None:
         self.pages = {f"/a/{n}.html": page.html for n, page in enumerate(PAGES)}
         self.updated = {path: f"2026-01-0{n + 1}T08:00:00Z" for n, path in enumerate(self.pages)}
         self.requests: Counter[str] = Counter()
         self.full: Counter[str] = Counter()
         self.redirects = redirects
+        self.rss = rss
         publisher = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,6 +96,8 @@ class Publisher:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def feed(self) -> bytes:
+        if self.rss:
+            return self.rss_feed()
         entries = "".join(
             f"<entry><id>{self.base}{path}</id><title>{page.title}</title>"
             f'<link href="{self.base}{self.link(path)}"/>'
@@ -99,6 +106,17 @@ class Publisher:
             for path, page in zip(self.pages, PAGES, strict=True)
         )
         return f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'.encode()
+
+    def rss_feed(self) -> bytes:
+        """RSS 2.0 has no updated time: a republished item carries a later pubDate."""
+        items = "".join(
+            f"<item><guid>{self.base}{path}</guid><title>{page.title}</title>"
+            f"<link>{self.base}{self.link(path)}</link><pubDate>"
+            f"{format_datetime(datetime.fromisoformat(self.updated[path]), usegmt=True)}"
+            "</pubDate></item>"
+            for path, page in zip(self.pages, PAGES, strict=True)
+        )
+        return f'<rss version="2.0"><channel><title>desk</title>{items}</channel></rss>'.encode()
 
     def link(self, path: str) -> str:
         """Where the feed links the page at ``path``: a redirect to it, with ``redirects``."""
@@ -271,16 +289,18 @@ class Scenario:
     settings: Callable[[Publisher], dict[str, Any]]
     etags: bool = False
     redirects: bool = False
+    rss: bool = False
 
     @contextlib.contextmanager
     def publisher(self) -> Iterator[Publisher]:
-        served = Publisher(etags=self.etags, redirects=self.redirects)
+        served = Publisher(etags=self.etags, redirects=self.redirects, rss=self.rss)
         with serving(served.server):
             yield served
 
 
 SCENARIOS = [
     pytest.param(Scenario(correction_is_stored_once, local_settings), id="corrected"),
+    pytest.param(Scenario(correction_is_stored_once, local_settings, rss=True), id="rss-pubdate"),
     pytest.param(Scenario(updates_are_conditional, two_feeds, etags=True), id="etag-304"),
     pytest.param(
         Scenario(redirected_updates_are_conditional, local_settings, etags=True, redirects=True),
