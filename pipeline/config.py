@@ -321,8 +321,9 @@ class ScheduleConfig(_Section):
         default=50,
         ge=0,
         description="Entries handed on before and listed as updated since (a later Atom"
-        " <updated>, JSON Feed date_modified or sitemap <lastmod>) fetched again per poll; the"
-        " rest wait for the next poll. 0 never fetches an entry again.",
+        " <updated>, JSON Feed date_modified, sitemap <lastmod>, or RSS pubDate when the item"
+        " has no updated time) fetched again per poll; the rest wait for the next poll. 0"
+        " never fetches an entry again.",
     )
     max_feed_bytes: int = Field(
         default=50 * 1024 * 1024,

@@ -150,7 +150,8 @@ class FeedEntry(Message):
     updated_at: datetime | None = Field(
         default=None,
         description="When the source says the entry last changed (Atom <updated>, JSON Feed"
-        " date_modified, sitemap <lastmod>): a later one than last seen fetches the page again.",
+        " date_modified, sitemap <lastmod>): a later one than last seen fetches the page again"
+        " (for RSS, without one, a later pubDate does).",
     )
     discovered_at: datetime = Field(default_factory=utcnow)
     body: str | None = Field(
@@ -255,6 +256,12 @@ class ExtractedArticle(Message):
     )
     page_last_modified: str | None = Field(
         default=None, description="The Last-Modified the page was served with (see page_etag)."
+    )
+    listed_url: str | None = Field(
+        default=None,
+        description="The canonical URL the feed listed, when a redirect led from it to url:"
+        " an update is fetched by the listed URL, so the store finds the page's validators"
+        " by it too.",
     )
 
     def key(self) -> str:

@@ -195,8 +195,9 @@ def _updated(entry: Any) -> datetime | None:
     """Atom ``<updated>`` (also ``atom:updated`` or ``dcterms:modified`` in RSS), when given.
 
     Read past feedparser's ``get``, which answers ``published_parsed`` for a
-    missing ``updated_parsed`` (with a DeprecationWarning): a pubDate is no
-    sign that an entry changed.
+    missing ``updated_parsed`` (with a DeprecationWarning): the two are kept
+    apart, and :func:`pipeline.polling.revisions.revision_of` decides when a
+    pubDate counts as an update.
     """
     value = dict.get(entry, "updated_parsed")
     return _utc(value) if isinstance(value, time.struct_time) else None

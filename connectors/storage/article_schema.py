@@ -10,6 +10,13 @@ Tables:
   served without), ``page_url_key`` that page's URL as a
   :func:`~pipeline.keys.bounded_key` (indexed: a URL may be too long for a
   B-tree entry): an update's fetch of that URL sends them, to be answered 304.
+  ``page_listed_key`` (migration 8, indexed) is the key of the URL the feed
+  listed when a redirect led from it to that page (NULL without a redirect):
+  an update requests the listed URL, so its validators are found by it too.
+  ``page_fetched_at`` (migration 9) is when the page they came with was
+  fetched (the message's ``fetched_at``): only a later fetch replaces them.
+  Rows holding validators before it start from their ``fetched_at``, which is
+  no later than the fetch that brought their validators.
 - ``article_revisions``: every content revision ever stored (title and text),
   with the ``page_hash`` of the page it was extracted from (NULL before
   migration 6 and for articles that came without one).
@@ -181,6 +188,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE articles ADD COLUMN page_last_modified TEXT",
             "ALTER TABLE articles ADD COLUMN page_url_key TEXT",
             "CREATE INDEX articles_page_url_key ON articles (page_url_key)",
+        ),
+    ),
+    Migration(
+        8,
+        "the listed URL a redirect led from to each article's page",
+        both(
+            "ALTER TABLE articles ADD COLUMN page_listed_key TEXT",
+            "CREATE INDEX articles_page_listed_key ON articles (page_listed_key)",
+        ),
+    ),
+    Migration(
+        9,
+        "when each article's page validators were fetched",
+        both(
+            "ALTER TABLE articles ADD COLUMN page_fetched_at TEXT",
+            "UPDATE articles SET page_fetched_at = fetched_at"
+            " WHERE page_etag IS NOT NULL OR page_last_modified IS NOT NULL",
         ),
     ),
 )

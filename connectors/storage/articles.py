@@ -21,8 +21,12 @@ Page validators: the ETag and Last-Modified the article's page was served with
 are kept in columns of their own with that page's URL, outside its JSON and its
 content hash (a new ETag on the same text is no change), and follow the last
 fetch that brought any: an update's fetch of that URL sends them
-(:meth:`ArticleRepository.page_validators`). A
-message without any (a WARC page, a copy read back from the store) keeps them.
+(:meth:`ArticleRepository.page_validators`). A page reached through a redirect
+is also found by the URL the feed listed (``listed_url``), which is what an
+update requests: the redirect is followed with the same conditional headers. A
+message without any (a WARC page, a copy read back from the store) keeps them,
+and so do newer ones against a message fetched before them (a replay, a
+redelivery: see :meth:`ArticleRepository._keep_page_validators`).
 
 Duplicates: a duplicate is stored like any article, with ``duplicate_of`` and
 ``cluster_id`` set, and the feeds that listed it are credited to its canonical
@@ -50,8 +54,9 @@ UpsertResult = Literal["inserted", "updated", "unchanged"]
 # Fields that change nothing stored: when, where and from which variant of the page
 # (another sidebar, the same article text) it was seen, and our own numbering.
 _VOLATILE = {"fetched_at", "feeds", "schema_version", "revision", "page_hash"}
-_PAGE_VALIDATORS = {"page_etag", "page_last_modified"}
-"""Kept in columns of their own: not in ``data``, not part of the content."""
+_PAGE_FETCH = {"page_etag", "page_last_modified", "listed_url"}
+"""How the page was fetched, kept in columns of their own: not in ``data``, not part of
+the content."""
 
 _PAGE = 500
 
@@ -86,6 +91,8 @@ class _Current:
     feeds: list[str]
     validators: Validators
     page_url_key: str | None
+    page_listed_key: str | None
+    page_fetched_at: str | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def content_hash(article: EnrichedArticle) -> str:
     """Hash of the stored row: what an article says and what newsflow found about it
     (verdict, tags), ignoring when, through which feed and from which variant of its
     page it was seen. Equal hashes mean there is nothing to write but the feeds."""
-    return hashlib.sha256(article.to_json(exclude=_VOLATILE | _PAGE_VALIDATORS)).hexdigest()
+    return hashlib.sha256(article.to_json(exclude=_VOLATILE | _PAGE_FETCH)).hexdigest()
 
 
 class ArticleRepository:
@@ -191,22 +198,29 @@ class ArticleRepository:
         """The validators each page at ``urls`` was served with when last fetched, for
         an update's conditional fetch; pages stored without any are left out.
 
-        Called for the entries a poll hands on as updated only (an indexed lookup by
-        ``url``), never for new ones.
+        A page is found by the URL it was served at, and, when a redirect led there,
+        by the URL the feed listed: an update requests the listed URL, and the
+        redirect is followed with the same conditional headers.
+
+        Called for the entries a poll hands on as updated only (two indexed lookups
+        by key), never for new ones.
         """
         keys = {url: bounded_key(url) for url in urls}
         wanted = list(dict.fromkeys(keys.values()))
         found: dict[str, Validators] = {}
         for start in range(0, len(wanted), _PAGE):
-            chunk = wanted[start : start + _PAGE]
+            chunk = list(wanted[start : start + _PAGE])
+            marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                "SELECT page_url_key, page_etag, page_last_modified FROM articles"
-                f" WHERE page_url_key IN ({','.join('?' * len(chunk))})"
-                " AND (page_etag IS NOT NULL OR page_last_modified IS NOT NULL)"
+                "SELECT page_url_key, page_listed_key, page_etag, page_last_modified"
+                f" FROM articles WHERE (page_url_key IN ({marks}) OR page_listed_key IN"
+                f" ({marks})) AND (page_etag IS NOT NULL OR page_last_modified IS NOT NULL)"
                 " ORDER BY updated_at",
-                list(chunk),
+                chunk + chunk,
             )
-            found.update((key, Validators(etag, modified)) for key, etag, modified in rows)
+            for url_key, listed_key, etag, modified in rows:
+                validators = Validators(etag, modified)
+                found.update((key, validators) for key in (url_key, listed_key) if key)
         return {url: found[key] for url, key in keys.items() if key in found}
 
     def duplicates(self, article_id: str) -> list[EnrichedArticle]:
@@ -298,30 +312,51 @@ class ArticleRepository:
         their feeds one after the other instead of the second overwriting the first's."""
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         rows = self.db.execute(
-            "SELECT content_hash, revision, feeds, page_etag, page_last_modified, page_url_key"
-            f" FROM articles WHERE id = ?{lock}",
+            "SELECT content_hash, revision, feeds, page_etag, page_last_modified, page_url_key,"
+            f" page_listed_key, page_fetched_at FROM articles WHERE id = ?{lock}",
             (article_id,),
         )
         if not rows:
             return None
-        digest, revision, feeds, etag, modified, page_url_key = rows[0]
+        digest, revision, feeds, etag, modified, *page = rows[0]
         validators = Validators(etag, modified)
-        return _Current(digest, int(revision), json.loads(feeds), validators, page_url_key)
+        return _Current(digest, int(revision), json.loads(feeds), validators, *page)
 
     def _keep_page_validators(self, article: EnrichedArticle, current: _Current) -> None:
         """Write the validators ``article``'s page came with, and which page that is, when
         it came with any and they differ from the stored ones (the page changed, only its
-        ETag did, or the article was fetched from another page)."""
+        ETag did, or the article was fetched from another page).
+
+        The listed URL a redirect came from stays while the page is the same one: a feed
+        linking the page itself does not make the redirect of another feed unknown.
+
+        Only a later fetch replaces them: a replayed or redelivered message fetched
+        before the stored validators would put back ones the server has moved on from,
+        and the next update would be fetched whole. "Later" is the message's
+        ``fetched_at``, the time the fetch stage got the page: every fetched page has
+        one, and fetches of one URL happen in order (one partition, one fetch worker,
+        its clock). Last-Modified is no such order: many servers send only an ETag,
+        and a page restored from a backup or served by another CDN node goes back in
+        time; an ETag has no order at all.
+        """
         validators = _page_validators(article)
         if validators == Validators():
             return
-        page_url_key = bounded_key(article.url)
-        if (validators, page_url_key) == (current.validators, current.page_url_key):
+        fetched_at = utc_text(article.fetched_at)
+        assert fetched_at is not None  # a required field
+        if current.page_fetched_at is not None and fetched_at < current.page_fetched_at:
+            return
+        url_key = bounded_key(article.url)
+        listed_key = _listed_key(article)
+        if listed_key is None and url_key == current.page_url_key:
+            listed_key = current.page_listed_key
+        stored = (current.validators, current.page_url_key, current.page_listed_key)
+        if (validators, url_key, listed_key) == stored and fetched_at == current.page_fetched_at:
             return
         self.db.execute(
-            "UPDATE articles SET page_etag = ?, page_last_modified = ?, page_url_key = ?"
-            " WHERE id = ?",
-            (*astuple(validators), page_url_key, article.id),
+            "UPDATE articles SET page_etag = ?, page_last_modified = ?, page_url_key = ?,"
+            " page_listed_key = ?, page_fetched_at = ? WHERE id = ?",
+            (*astuple(validators), url_key, listed_key, fetched_at, article.id),
         )
 
     def _repeated_revision(self, article: EnrichedArticle) -> _Repeat | None:
@@ -350,14 +385,17 @@ class ArticleRepository:
 
     def _insert(self, article: EnrichedArticle, digest: str) -> None:
         now = utcnow().isoformat()
+        validators = _page_validators(article)
         feeds = _merge(article.feeds, self._feeds_of_duplicates(article.id))
         self.db.execute(
             "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
             " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
             " content_hash, feeds, data, stored_at, updated_at, page_etag, page_last_modified,"
-            " page_url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " page_url_key, page_listed_key, page_fetched_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (article.id, *_columns(article), digest, json.dumps(feeds), _data(article), now, now,
-             *astuple(_page_validators(article)), bounded_key(article.url)),
+             *astuple(validators), bounded_key(article.url), _listed_key(article),
+             utc_text(article.fetched_at) if validators != Validators() else None),
         )  # fmt: skip
         self._write_revision(article, digest, now)
         self._write_tags(article, replace=False)
@@ -431,11 +469,18 @@ def _columns(article: EnrichedArticle) -> Sequence[Any]:
 
 def _data(article: EnrichedArticle) -> str:
     """The ``data`` column: the article's JSON, without what has columns of its own."""
-    return article.to_json(exclude=_PAGE_VALIDATORS).decode("utf-8")
+    return article.to_json(exclude=_PAGE_FETCH).decode("utf-8")
 
 
 def _page_validators(article: EnrichedArticle) -> Validators:
     return Validators(storable_text(article.page_etag), storable_text(article.page_last_modified))
+
+
+def _listed_key(article: EnrichedArticle) -> str | None:
+    """The key of the URL the feed listed, when a redirect led from it to the page."""
+    if article.listed_url is None or article.listed_url == article.url:
+        return None
+    return bounded_key(article.listed_url)
 
 
 def utc_text(value: datetime | None) -> str | None:

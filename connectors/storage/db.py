@@ -272,7 +272,9 @@ def sqlite_unavailable(error: sqlite3.Error, url: str) -> str | None:
 
     - ``SQLITE_FULL``: the disk is full (``ENOSPC``) or ``max_page_count`` reached.
     - ``SQLITE_IOERR``: a write failed; a file size limit (``EFBIG``, as
-      ``RLIMIT_FSIZE`` gives) is ``SQLITE_IOERR_WRITE``, and so is a failing disk.
+      ``RLIMIT_FSIZE`` gives) is ``SQLITE_IOERR_WRITE``, and so is a failing disk
+      (plain ``SQLITE_IOERR`` when the refused write is a savepoint journal's
+      spill to a temporary file).
     - ``SQLITE_BUSY`` / ``SQLITE_LOCKED``: another process held the database
       past the 30 s busy timeout.
     - ``SQLITE_READONLY``: the file or its filesystem became read-only (ext4

@@ -7,6 +7,15 @@ with the entry's seen keys when it hands the entry on; a later time listed
 afterwards fetches the page again, and dedup stores it as a new revision when
 its text changed (the same text is a replay, written nowhere).
 
+RSS 2.0 has no updated time (only extensions do: ``atom:updated``,
+``dcterms:modified``), and publishers who correct or republish an item give it
+a new ``pubDate`` under the same GUID and link: for an RSS entry without an
+updated time, its ``pubDate`` is its revision. The formats that have an updated
+time are taken at it: an Atom or JSON Feed entry whose published time moves
+without it is not listed as updated. A new pubDate on an unchanged page costs a
+conditional fetch (a 304 when the server sends validators) or a replay that is
+written nowhere, and no more than ``schedule.max_updated_per_poll`` per poll.
+
 Two things make such a time worthless, and these guard against them:
 
 - Some feeds stamp every entry with the time the document was generated, so
@@ -39,8 +48,12 @@ STAMP_RECENT_SECONDS = 300.0
 
 
 def revision_of(entry: FeedEntry) -> float | None:
-    """The entry's updated time in whole seconds (what is compared and recorded)."""
-    return float(int(entry.updated_at.timestamp())) if entry.updated_at else None
+    """The entry's updated time in whole seconds (what is compared and recorded); for
+    an RSS entry without one, its ``pubDate``."""
+    when = entry.updated_at
+    if when is None and entry.feed_kind == "rss":
+        when = entry.published_at
+    return float(int(when.timestamp())) if when else None
 
 
 def generation_stamped(

@@ -140,7 +140,11 @@ def build_stage(name: str, resources: Resources) -> Stage:
     """The stage called ``name``, wired to this process's resources."""
     config = resources.config
     if name == "fetch":
-        return FetchStage(resources.fetcher, max_body_bytes=config.fetch.max_body_bytes)
+        return FetchStage(
+            resources.fetcher,
+            max_body_bytes=config.fetch.max_body_bytes,
+            deadline=config.fetch.deadline,
+        )
     if name == "extract":
         from pipeline.extraction.rules import load_rules
         from pipeline.stages.extract import ExtractStage

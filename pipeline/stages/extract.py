@@ -235,6 +235,7 @@ def _article(page: FetchedPage, source: str, result: ExtractionResult) -> Extrac
         page_hash=result.page_hash,
         page_etag=page.etag,
         page_last_modified=page.last_modified,
+        listed_url=page.entry.url if page.entry.url != page.url else None,
     )
 
 

@@ -7,6 +7,7 @@ import string
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -141,6 +142,54 @@ def test_the_validators_of_an_articles_page_follow_its_last_fetch(store: Store) 
     assert store.articles.page_validators([served.url, elsewhere.url]) == {
         elsewhere.url: Validators('"amp"', LAST_MODIFIED)
     }
+
+
+def test_a_redirected_pages_validators_are_found_by_the_url_the_feed_listed(
+    store: Store,
+) -> None:
+    """An update requests the URL its feed listed; a redirect led from there to the page
+    the validators came from, so they are found by either. A feed linking the page
+    itself keeps the redirect known; a fetch from another page forgets it."""
+    listed = "https://news.example/r/7"
+    served = make_article("landed", "Story.", page_etag='"v1"', listed_url=listed)
+    assert store.articles.upsert(served) == "inserted"
+    assert store.articles.page_validators([listed, served.url, "https://news.example/r/8"]) == {
+        listed: Validators('"v1"'),
+        served.url: Validators('"v1"'),
+    }
+
+    direct = served.model_copy(update={"page_etag": '"v2"', "listed_url": None})
+    assert store.articles.upsert(direct) == "unchanged"
+    assert store.articles.page_validators([listed]) == {listed: Validators('"v2"')}
+
+    elsewhere = direct.model_copy(update={"url": served.url + "/amp", "page_etag": '"amp"'})
+    store.articles.upsert(elsewhere)
+    assert store.articles.page_validators([listed, elsewhere.url]) == {
+        elsewhere.url: Validators('"amp"')
+    }
+    read_back = store.articles.get(served.id)
+    assert read_back is not None and read_back.listed_url is None  # not in the article's JSON
+
+
+def test_a_replayed_older_fetch_does_not_put_back_older_validators(store: Store) -> None:
+    """Validators are replaced by a later fetch only (the message's ``fetched_at``): a
+    replayed or redelivered message fetched before them, with the page's older ETag,
+    whether its text is the stored one or an older revision, leaves them as they are."""
+    v1 = make_article("replayed", "First.", page_etag='"v1"', page_last_modified=LAST_MODIFIED)
+    later = v1.fetched_at + timedelta(hours=1)
+    v2 = v1.model_copy(
+        update={"text": "Second.", "page_etag": '"v2"', "page_last_modified": None,
+                "fetched_at": later}
+    )  # fmt: skip
+    assert [store.articles.upsert(a) for a in (v1, v2)] == ["inserted", "updated"]
+    same_text_earlier = v2.model_copy(update={"page_etag": '"v1"', "fetched_at": v1.fetched_at})
+    for replay in (v1, same_text_earlier):
+        store.articles.upsert(replay)
+        assert store.articles.page_validators([v1.url]) == {v1.url: Validators('"v2"')}
+
+    latest = v2.model_copy(update={"page_etag": '"v3"', "fetched_at": later + timedelta(hours=1)})
+    assert store.articles.upsert(latest) == "unchanged"
+    assert store.articles.page_validators([v1.url]) == {v1.url: Validators('"v3"')}
 
 
 def test_an_upstream_revision_number_is_kept_when_higher(store: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from connectors.storage.write_probe import MIGRATIONS as PROBE_MIGRATIONS
 from pipeline.config import DedupConfig
 from pipeline.dedup.fingerprint import Fingerprinter
 from pipeline.errors import StorageError
+from pipeline.keys import bounded_key
 from pipeline.models import utcnow
 
 
@@ -186,6 +188,37 @@ def test_articles_stored_before_page_validators_get_them_at_their_next_fetch(
         assert store.articles.upsert(fetched) == "unchanged"
         assert store.articles.page_validators([article.url]) == {article.url: Validators('"e1"')}
         assert store.articles.get(article.id) == article
+
+
+def test_validators_stored_before_their_fetch_time_are_not_replaced_by_an_older_fetch(
+    db: Database,
+) -> None:
+    """Step 9 records when each page's validators were fetched: rows that hold some start
+    from the article's ``fetched_at`` (the validators are no older), so a replay fetched
+    before it does not put back an older ETag; rows without validators take any."""
+    migrate(db, "articles", ARTICLE_MIGRATIONS[:8])
+    with_etag = make_article("etag", "Stored before the upgrade.", page_etag='"e2"')
+    bare = make_article("bare", "Stored without validators.")
+    for article in (with_etag, bare):
+        etag = article.page_etag
+        db.execute(
+            "INSERT INTO articles (id, canonical_url, url, source, title, text, language,"
+            " published_at, fetched_at, dated_at, duplicate_of, cluster_id, revision,"
+            " content_hash, feeds, data, stored_at, updated_at, page_etag, page_url_key)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article.id, *_columns(article), content_hash(article), '["wire"]',
+             article.to_json().decode(), "2024-05-01T08:00:00", "2024-05-01T08:00:00",
+             etag, bounded_key(article.url)),
+        )  # fmt: skip
+    with open_store(db.url) as store:
+        assert applied_versions(store.db, "articles") == {m.version for m in ARTICLE_MIGRATIONS}
+        earlier = {"page_etag": '"e1"', "fetched_at": with_etag.fetched_at - timedelta(days=1)}
+        store.articles.upsert(with_etag.model_copy(update=earlier))
+        store.articles.upsert(bare.model_copy(update=earlier))
+        assert store.articles.page_validators([with_etag.url, bare.url]) == {
+            with_etag.url: Validators('"e2"'),
+            bare.url: Validators('"e1"'),
+        }
 
 
 def test_clusters_indexed_before_verdict_versions_start_at_version_one(db: Database) -> None:

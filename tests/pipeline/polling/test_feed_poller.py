@@ -755,6 +755,72 @@ def test_an_entry_handed_on_before_its_time_was_recorded_is_not_fetched_again(
     assert urls_of(poll_and_commit(poller)) == ["a"]
 
 
+def rss_dated(*items: tuple[str, str]) -> bytes:
+    """An RSS 2.0 body of (path, pubDate) items, each with its GUID."""
+    parts = [
+        f"<item><title>t</title><link>https://news.example.com/{path}</link>"
+        f'<guid isPermaLink="false">news-{path}</guid><pubDate>{date}</pubDate></item>'
+        for path, date in items
+    ]
+    return f'<rss version="2.0"><channel>{"".join(parts)}</channel></rss>'.encode()
+
+
+def test_an_rss_item_republished_with_a_later_pubdate_is_handed_on_again(
+    repo: FeedStateRepository,
+) -> None:
+    """RSS has no updated time; a later pubDate under the same GUID and link is the
+    publisher's update. The same or an earlier one is not."""
+    fetcher = FakeFetcher({}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    days = [f"Thu, 0{n + 1} Jan 2026 08:00:00 GMT" for n in range(3)]
+    fetcher.bodies[URL] = rss_dated(("a", days[0]), ("b", days[1]), ("c", days[2]))
+    assert urls_of(poll_and_commit(poller)) == ["a", "b", "c"]
+    assert poll_and_commit(poller).entries == []
+    fetcher.bodies[URL] = rss_dated(("a", "Mon, 05 Jan 2026 10:30:00 GMT"), *[
+        ("b", days[1]), ("c", "Wed, 31 Dec 2025 08:00:00 GMT")])  # fmt: skip
+    again = poll_and_commit(poller)
+    assert (urls_of(again), again.updated) == (["a"], 1)
+    assert poll_and_commit(poller).entries == []
+
+
+def test_an_rss_feed_that_redates_every_item_at_each_poll_fetches_nothing_again(
+    repo: FeedStateRepository,
+) -> None:
+    """Feeds that stamp every item with the time they were generated (one time, or each
+    item a few seconds apart) would fetch every item at every poll: their pubDates are
+    taken for the generation stamp they are."""
+    fetcher = FakeFetcher({}, etags=False)
+    now = time.time()
+    poller = FeedPoller(fetcher, repo, make_config(), clock=lambda: now)
+    paths = [f"p{n}" for n in range(4)]
+    fetcher.bodies[URL] = rss_dated(*((p, f"Thu, 0{n + 1} Jan 2026 08:00:00 GMT")
+                                      for n, p in enumerate(paths)))  # fmt: skip
+    assert len(poll_and_commit(poller).entries) == 4
+    shared = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+    fetcher.bodies[URL] = rss_dated(*((p, shared) for p in paths))
+    first = poll_and_commit(poller)
+    assert (first.entries, first.updates_stamped) == ([], True)
+    apart = [time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now - n)) for n in range(4)]
+    fetcher.bodies[URL] = rss_dated(*zip(paths, apart, strict=True))
+    second = poll_and_commit(poller)
+    assert (second.entries, second.updates_stamped) == ([], True)
+
+
+def test_rss_items_seen_before_pubdates_counted_are_not_fetched_again_at_once(
+    repo: FeedStateRepository,
+) -> None:
+    """An upgrade must not fetch every RSS item again: items handed on without a recorded
+    time have their pubDate recorded at their next listing; a later one then counts."""
+    fetcher = FakeFetcher({}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    fetcher.bodies[URL] = rss(("https://news.example.com/a", "news-a"))  # recorded no time
+    poll_and_commit(poller)
+    fetcher.bodies[URL] = rss_dated(("a", "Thu, 01 Jan 2026 08:00:00 GMT"))
+    assert poll_and_commit(poller).entries == []
+    fetcher.bodies[URL] = rss_dated(("a", "Fri, 02 Jan 2026 08:00:00 GMT"))
+    assert urls_of(poll_and_commit(poller)) == ["a"]
+
+
 def test_updates_over_the_bound_wait_for_the_next_poll(repo: FeedStateRepository) -> None:
     fetcher = FakeFetcher({}, etags=False)
     poller = FeedPoller(fetcher, repo, make_config(max_updated_per_poll=2))

@@ -67,3 +67,14 @@ def test_revisions_are_whole_seconds_and_the_newest_recorded_counts() -> None:
     assert revision_of(entries(None)[0]) is None
     assert last_revision([SeenKey(1, None), SeenKey(2, 5.0), SeenKey(3, 7.0)]) == 7.0
     assert last_revision([SeenKey(1, None)]) is None
+
+
+def test_an_rss_item_without_an_updated_time_is_at_its_pubdate_revision() -> None:
+    """RSS 2.0 has no updated time: publishers republish with a new pubDate. Formats that
+    have one are taken at it: a published time moving alone there is no update."""
+    published = NOW - timedelta(days=2)
+    item = FeedEntry(feed="f", feed_kind="rss", url="https://example.com/r", published_at=published)
+    assert revision_of(item) == published.timestamp()
+    assert revision_of(item.model_copy(update={"updated_at": NOW})) == NOW.timestamp()
+    for kind in ("atom", "jsonfeed", "sitemap"):
+        assert revision_of(item.model_copy(update={"feed_kind": kind})) is None

@@ -2,11 +2,13 @@
 
 A real HTTP server on 127.0.0.1 serves an Atom feed of two articles and their
 pages, counting requests. The publisher then corrects one article and bumps
-its ``<updated>``: the next ``newsflow run --once`` fetches that page alone,
-and the store holds its second revision; a run after that fetches nothing.
+its ``<updated>`` (or, serving RSS, its ``pubDate``): the next ``newsflow run
+--once`` fetches that page alone, and the store holds its second revision; a
+run after that fetches nothing.
 A publisher that sends ETags is asked conditionally when an article is listed
-as updated: an unchanged page costs a 304 (also for a second feed listing it),
-no new revision and no dead letter.
+as updated: an unchanged page costs a 304 (also for a second feed listing it,
+and for a feed whose links redirect to the page), no new revision and no dead
+letter.
 On the embedded transport (each store engine) and on the real broker.
 """
 
@@ -18,6 +20,8 @@ import io
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,14 +47,18 @@ class Publisher:
 
     With ``etags``, a page is served with an ETag (its content's hash) and a request
     naming the current one (If-None-Match) is answered 304 Not Modified; ``full``
-    counts the pages served whole.
+    counts the pages served whole. With ``redirects``, the feed links
+    ``/r/<n>``, which answers 301 with the page's own path. With ``rss``, the
+    feed is RSS 2.0, each item's ``pubDate`` its updated time.
     """
 
-    def __init__(self, *, etags: bool = False) -> None:
+    def __init__(self, *, etags: bool = False, redirects: bool = False, rss: bool = False) -> None:
         self.pages = {f"/a/{n}.html": page.html for n, page in enumerate(PAGES)}
         self.updated = {path: f"2026-01-0{n + 1}T08:00:00Z" for n, path in enumerate(self.pages)}
         self.requests: Counter[str] = Counter()
         self.full: Counter[str] = Counter()
+        self.redirects = redirects
+        self.rss = rss
         publisher = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +66,12 @@ class Publisher:
                 publisher.requests[self.path] += 1
                 if self.path.split("?")[0] == "/feed.xml":
                     send_body(self, publisher.feed(), "application/atom+xml")
+                    return
+                if self.path.startswith("/r/"):
+                    self.send_response(301)
+                    self.send_header("Location", f"/a/{self.path[3:]}.html")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 body = publisher.pages[self.path].encode()
                 etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if etags else None
@@ -82,13 +96,31 @@ class Publisher:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def feed(self) -> bytes:
+        if self.rss:
+            return self.rss_feed()
         entries = "".join(
             f"<entry><id>{self.base}{path}</id><title>{page.title}</title>"
-            f'<link href="{self.base}{path}"/><published>2026-01-01T08:00:00Z</published>'
+            f'<link href="{self.base}{self.link(path)}"/>'
+            f"<published>2026-01-01T08:00:00Z</published>"
             f"<updated>{self.updated[path]}</updated></entry>"
             for path, page in zip(self.pages, PAGES, strict=True)
         )
         return f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'.encode()
+
+    def rss_feed(self) -> bytes:
+        """RSS 2.0 has no updated time: a republished item carries a later pubDate."""
+        items = "".join(
+            f"<item><guid>{self.base}{path}</guid><title>{page.title}</title>"
+            f"<link>{self.base}{self.link(path)}</link><pubDate>"
+            f"{format_datetime(datetime.fromisoformat(self.updated[path]), usegmt=True)}"
+            "</pubDate></item>"
+            for path, page in zip(self.pages, PAGES, strict=True)
+        )
+        return f'<rss version="2.0"><channel><title>desk</title>{items}</channel></rss>'.encode()
+
+    def link(self, path: str) -> str:
+        """Where the feed links the page at ``path``: a redirect to it, with ``redirects``."""
+        return "/r/" + path.removeprefix("/a/").removesuffix(".html") if self.redirects else path
 
     def correct(self, path: str, updated: str) -> None:
         html = self.pages[path]
@@ -154,7 +186,8 @@ def revisions_by_url(store_url: str) -> dict[str, list[int]]:
 
 def updates_are_conditional(publisher: Publisher, config: Path, store_url: str) -> None:
     """Two feeds list the same articles. An update whose page is unchanged costs each
-    feed a 304 (no page, no revision, no dead letter); a changed page comes whole and
+    feed a 304 (no page, no revision, no dead letter); a changed page comes whole once
+    (the other feed's update of it in the same run asks with its new ETag: a 304) and
     is revision 2, and its new ETag is what the next update sends."""
     page = f"{publisher.base}/a/0.html"
     first = run_once(config)
@@ -170,7 +203,7 @@ def updates_are_conditional(publisher: Publisher, config: Path, store_url: str) 
     publisher.correct("/a/0.html", updated="2026-01-06T10:30:00Z")
     third = run_once(config)
     assert "new entries:       0 (and 2 updated)" in third and "dead-lettered:     0" in third
-    assert publisher.full["/a/0.html"] > 2
+    assert publisher.full["/a/0.html"] == 3  # one page; the other feed's update, a 304
     assert revisions_by_url(store_url) == {page: [1, 2], f"{publisher.base}/a/1.html": [1]}
 
     fetched_whole = publisher.full["/a/0.html"]
@@ -180,6 +213,22 @@ def updates_are_conditional(publisher: Publisher, config: Path, store_url: str) 
     assert publisher.full["/a/0.html"] == fetched_whole
     assert revisions_by_url(store_url)[page] == [1, 2]
     assert publisher.full["/a/1.html"] == 2
+
+
+def redirected_updates_are_conditional(publisher: Publisher, config: Path, store_url: str) -> None:
+    """The feed links ``/r/0``, which redirects to the page: the store knows the page by
+    where it landed, and an update of the listed link still sends its ETag (through the
+    redirect), so an unchanged page costs a 304, not a page."""
+    first = run_once(config)
+    assert "dead-lettered:     0" in first and publisher.full["/a/0.html"] == 1
+    assert f"{publisher.base}/a/0.html" in revisions_by_url(store_url)
+
+    publisher.updated["/a/0.html"] = "2026-01-05T10:30:00Z"  # the page is as it was
+    second = run_once(config)
+    assert "new entries:       0 (and 1 updated)" in second
+    assert "articles stored:   0" in second and "dead-lettered:     0" in second
+    assert (publisher.requests["/r/0"], publisher.requests["/a/0.html"]) == (2, 2)
+    assert publisher.full["/a/0.html"] == 1
 
 
 def two_feeds(publisher: Publisher) -> dict[str, Any]:
@@ -239,17 +288,24 @@ class Scenario:
     check: Callable[[Publisher, Path, str], None]
     settings: Callable[[Publisher], dict[str, Any]]
     etags: bool = False
+    redirects: bool = False
+    rss: bool = False
 
     @contextlib.contextmanager
     def publisher(self) -> Iterator[Publisher]:
-        served = Publisher(etags=self.etags)
+        served = Publisher(etags=self.etags, redirects=self.redirects, rss=self.rss)
         with serving(served.server):
             yield served
 
 
 SCENARIOS = [
     pytest.param(Scenario(correction_is_stored_once, local_settings), id="corrected"),
+    pytest.param(Scenario(correction_is_stored_once, local_settings, rss=True), id="rss-pubdate"),
     pytest.param(Scenario(updates_are_conditional, two_feeds, etags=True), id="etag-304"),
+    pytest.param(
+        Scenario(redirected_updates_are_conditional, local_settings, etags=True, redirects=True),
+        id="redirect-304",
+    ),
 ]
 
 
