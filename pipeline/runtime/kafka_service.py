@@ -198,7 +198,7 @@ class WorkerProcesses:
 
     def __init__(self, config: Config, article_writes: ArticleWrites | None = None) -> None:
         self.config = config
-        self._stop = _CONTEXT.Event()
+        self._stop = StopFlag()
         self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
         self._child_records: ChildRecords | None = None
@@ -281,7 +281,7 @@ class WorkerProcesses:
 def _worker_main(
     config: Config,
     worker: str,
-    stop: Any,
+    stop: StopFlag,
     results: multiprocessing.queues.Queue[RunSummary],
     recent_to: multiprocessing.queues.Queue[Any],
     level_from: Synchronized[int],
@@ -319,7 +319,32 @@ def _worker_main(
     results.put(summary)
 
 
-def _relay(source: Any, target: threading.Event) -> None:
-    """Set ``target`` when the supervisor's (cross-process) ``source`` event is set."""
-    source.wait()
+class StopFlag:
+    """The supervisor's "stop" to its worker processes: one shared byte, without a lock.
+
+    Not a ``multiprocessing.Event``: a worker waiting on one counts as a sleeper of its
+    condition, and once that worker is killed (``kill -9``, the OOM killer, or the
+    supervisor killing a hung worker), ``Event.set()`` waits for the dead sleeper to wake,
+    for ever: ``newsflow run`` never stopped. Workers look at the flag every
+    :data:`RELAY_CHECK_S` instead; a byte needs no lock a dying process could hold.
+    """
+
+    def __init__(self) -> None:
+        self._flag = _CONTEXT.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._flag.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._flag.value)
+
+
+RELAY_CHECK_S = 0.1
+
+
+def _relay(source: StopFlag, target: threading.Event) -> None:
+    """Set ``target`` when the supervisor's (cross-process) ``source`` flag is set."""
+    while not source.is_set():
+        if target.wait(RELAY_CHECK_S):
+            return
     target.set()
