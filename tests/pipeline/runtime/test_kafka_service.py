@@ -8,6 +8,8 @@ once, not leave each worker to wait out its 15 s while the service gives up on i
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -87,3 +89,39 @@ def test_the_service_still_stops_after_a_worker_was_killed(tmp_path: Path) -> No
             for child in workers._children:  # a stop that hung left them running
                 if child.process.is_alive():
                     child.process.kill()
+
+
+HUNG_AFTER_S = 10.0
+
+
+def test_a_worker_whose_loop_stands_still_is_killed_and_restarted(kafka_env) -> None:
+    """A worker process that hangs (here: SIGSTOP) is replaced after the liveness timeout.
+
+    Seen with a broker killed mid-commit: the store worker waited for ever, and `newsflow
+    run`'s /healthz, which only sees the poller's loop, stayed 200; only an exit was
+    restarted.
+    """
+    kafka_env.configure(service={"http_enabled": False, "liveness_timeout_seconds": HUNG_AFTER_S})
+    kafka_env.create_topics()
+    workers = WorkerProcesses(kafka_env.config)
+    workers.start()
+    try:
+        names = {c.worker for c in workers._children}
+        wait_for(lambda: all(kafka_env.group_members(n) for n in names), timeout=90,
+                 what="every worker in its group")  # fmt: skip
+        store = next(c for c in workers._children if c.worker == "store")
+        hung = store.process
+        os.kill(hung.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+
+        def replaced() -> bool:
+            workers.supervise()
+            return store.process is not hung
+
+        wait_for(replaced, timeout=HUNG_AFTER_S + 30, what="the hung store worker's replacement")
+        took = time.monotonic() - stopped_at
+        assert not hung.is_alive()
+        assert HUNG_AFTER_S - 1 < took < HUNG_AFTER_S + 15, took
+        assert all(c.process.is_alive() for c in workers._children)
+    finally:
+        workers.stop()
