@@ -213,11 +213,32 @@ def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: 
 
 
 def discard(producer: KafkaProducer) -> None:
-    """Close a producer that failed; closing may fail too, and it is gone either way."""
+    """Close a producer that failed; closing may fail too, and it is gone either way.
+
+    kafka-python's ``close`` flushes first and raises when records are still unsent (the
+    broker is down), before it stops the producer's network thread: that thread was left
+    running, retrying the dead broker and logging every attempt, one more per failed batch
+    of an outage, and the producer's ``__del__`` printed a traceback later. Then the
+    sender is closed without sending what is pending (those records were never
+    acknowledged: their batch is consumed again) and the close finished.
+    """
     try:
         producer.close(timeout=DISCARD_TIMEOUT_S)
     except Exception as exc:
-        log.debug("closing a failed producer: %s", exc)
+        log.debug("closing a failed producer: %s; closing it without sending", exc)
+        _force_close(producer)
+
+
+def _force_close(producer: KafkaProducer) -> None:
+    """Stop the sender without sending (it fails what is pending), then finish the close."""
+    sender = producer._sender
+    if sender is not None:
+        sender.force_close()
+        sender.join(DISCARD_TIMEOUT_S)
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:
+        log.debug("closing a failed producer without sending: %s", exc)
 
 
 def _send(producer: KafkaProducer, record: OutRecord) -> FutureRecordMetadata:

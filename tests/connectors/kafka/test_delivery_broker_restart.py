@@ -18,7 +18,7 @@ from kafka import KafkaConsumer
 from kafka.admin import NewTopic
 
 from connectors.kafka.clients import make_admin, make_producer
-from connectors.kafka.delivery import TransactionalDelivery
+from connectors.kafka.delivery import TransactionalDelivery, discard
 from connectors.kafka.records import OutRecord, Partition
 from pipeline.config import KafkaConfig
 from pipeline.errors import TransportError
@@ -112,3 +112,25 @@ def test_a_commit_gives_up_while_the_broker_is_down_and_the_next_producer_delive
             delivery.producer.close(timeout=1)
         else:
             delivery.close(2.0)
+
+
+def test_a_producer_discarded_while_the_broker_is_down_stops_its_network_thread(
+    own_broker,
+) -> None:
+    """A failed batch's producer is thrown away; with records unsent (broker down),
+    kafka-python's close raised before stopping its sender, which kept running."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"discard{run}"
+    config = KafkaConfig(bootstrap_servers=[own_broker.bootstrap])
+    admin = make_admin(config)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    producer = make_producer(config, client_id=f"c{run}")
+    producer.send(topic, b"before").get(timeout=30)
+    own_broker.kill()
+    producer.send(topic, b"never acknowledged")
+    discard(producer)
+    sender = producer._sender
+    assert not sender.is_alive(), "the discarded producer's network thread still runs"
