@@ -27,18 +27,23 @@ ORPHAN_S = 5.0
 ``ORPHAN_GRACE_S``-bounded connect too."""
 
 
+def _started_workers(broker: SilentBroker, tmp_path: Path) -> tuple[WorkerProcesses, int]:
+    """Every worker process of ``newsflow run``, started against ``broker``; and how many."""
+    config = parse_config({
+        "transport": "kafka",
+        "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        "kafka": {"bootstrap_servers": [broker.address]},
+        "extract": {"workers": 1},
+        "service": {"http_enabled": False},
+    })  # fmt: skip
+    workers = WorkerProcesses(config)
+    workers.start()
+    return workers, sum(workers.counts().values())
+
+
 def test_workers_waiting_for_their_broker_stop_at_once_and_exit_0(tmp_path: Path) -> None:
     with SilentBroker() as broker:
-        config = parse_config({
-            "transport": "kafka",
-            "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
-            "kafka": {"bootstrap_servers": [broker.address]},
-            "extract": {"workers": 1},
-            "service": {"http_enabled": False},
-        })  # fmt: skip
-        workers = WorkerProcesses(config)
-        expected = sum(workers.counts().values())
-        workers.start()
+        workers, expected = _started_workers(broker, tmp_path)
         try:
             wait_for(lambda: len(broker.connections) >= expected, timeout=60,
                      what="every worker to wait for the broker")  # fmt: skip
@@ -56,16 +61,7 @@ def test_the_service_still_stops_after_a_worker_was_killed(tmp_path: Path) -> No
     service afterwards must not wait for the dead one: with a ``multiprocessing.Event``,
     ``set()`` waited for ever for the killed worker, a sleeper on its condition, to wake."""
     with SilentBroker() as broker:
-        config = parse_config({
-            "transport": "kafka",
-            "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
-            "kafka": {"bootstrap_servers": [broker.address]},
-            "extract": {"workers": 1},
-            "service": {"http_enabled": False},
-        })  # fmt: skip
-        workers = WorkerProcesses(config)
-        expected = sum(workers.counts().values())
-        workers.start()
+        workers, expected = _started_workers(broker, tmp_path)
         stopper: threading.Thread | None = None
         try:
             wait_for(lambda: len(broker.connections) >= expected, timeout=60,
