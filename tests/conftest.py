@@ -44,6 +44,7 @@ SERVICE_MARKS = {
     "postgres_server_url": "postgres",
     "postgres_url": "postgres",
     "kafka_bootstrap": "kafka",
+    "own_broker": "kafka",
 }
 """A test that asks for one of these fixtures needs that service, so it carries its marker
 whether or not its module says so: ``-m "not postgres"`` must never start PostgreSQL."""
@@ -177,3 +178,27 @@ def kafka_env(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Any]:
         yield env
     finally:
         env.cleanup()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Any]:
+    """An ``OwnBroker``, started: a broker of this test's own, which it may kill and restart.
+
+    Needs the broker jars (``make kafka-up`` caches them; ``kafka.sh up`` fetches them once).
+    A broker that cannot start fails the test in CI and skips it elsewhere, as for the
+    shared broker.
+    """
+    from kafka_support import OwnBroker, in_ci
+
+    broker = OwnBroker(tmp_path / "own-broker")
+    try:
+        broker.start()
+    except RuntimeError as exc:
+        broker.close()
+        if in_ci():
+            pytest.fail(f"Kafka is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"Kafka unavailable: {exc}")
+    try:
+        yield broker
+    finally:
+        broker.close()

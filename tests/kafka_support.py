@@ -537,3 +537,58 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         for side in (source, sink):
             with contextlib.suppress(OSError):
                 side.shutdown(socket.SHUT_RDWR)
+
+
+def free_port_pair() -> int:
+    """A port ``p`` with ``p`` and ``p + 1`` free (a broker and its controller listener)."""
+    for _ in range(50):
+        port = closed_port()
+        if port < 65535:
+            with contextlib.suppress(OSError), socket.socket() as second:
+                second.bind(("127.0.0.1", port + 1))
+                return port
+    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+
+
+class OwnBroker:
+    """A single-node broker of one test's own (``deploy/local/kafka.sh`` on free ports, its
+    state under ``run_dir``), so the test may kill and restart it: the shared broker must
+    never be. Uses the jar cache ``make kafka-up`` filled; :meth:`close` purges its data.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.port = free_port_pair()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self._env = dict(
+            os.environ, NEWSFLOW_RUN_DIR=str(run_dir), NEWSFLOW_KAFKA_PORT=str(self.port)
+        )
+        self._pidfile = run_dir / "kafka" / "kafka.pid"
+
+    def _script(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), *args],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def start(self) -> None:
+        """Start it (again) and wait until it answers metadata requests."""
+        result = self._script("up")
+        if result.returncode != 0:
+            raise RuntimeError(f"kafka.sh up failed: {result.stderr.strip()[-1500:]}")
+
+    def kill(self) -> None:
+        """``kill -9`` the broker: no shutdown, open connections refused from now on."""
+        pid = int(self._pidfile.read_text())
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self._script("down", "--purge")

@@ -20,6 +20,16 @@ fatal state after some errors (a record refused as too large, for one), and
 a transactional one may report a later transaction committed although one of
 its records failed. Both modes also check every record's ack before they
 commit, rather than trusting ``commit_transaction`` alone.
+
+Every transactional step is bounded by the transaction timeout
+(``kafka.transaction_timeout_ms``, 30 s: by then the broker aborts the
+transaction anyway; the Java client bounds them too, by ``max.block.ms``, since
+KAFKA-7763/KAFKA-10309): kafka-python 3.0's
+``send_offsets_to_transaction``, ``commit_transaction`` and
+``abort_transaction`` wait without a limit, and a broker killed (``kill -9``)
+mid-transaction lost one such request for good: the store worker waited on it
+for ever after the broker was back, holding its partitions, while ``/readyz``
+said ready (:func:`await_transaction_step`).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
+from kafka.producer.transaction_manager import TransactionalRequestResult, TransactionManager
 
 from connectors.kafka.consumer import GroupConsumer, to_kafka_offsets
 from connectors.kafka.errors import kafka_errors, translate
@@ -117,10 +129,14 @@ class TransactionalDelivery(_ProducerOwner):
             self._send_all(records)
             with kafka_errors("commit the transaction"):
                 if offsets:
-                    self.producer.send_offsets_to_transaction(
-                        to_kafka_offsets(offsets), self.consumer.group_metadata()
+                    kafka_offsets = to_kafka_offsets(offsets)
+                    group = self.consumer.group_metadata()
+                    await_transaction_step(
+                        self.producer,
+                        "send_offsets_to_transaction",
+                        lambda tm: tm.send_offsets_to_transaction(kafka_offsets, group),
                     )
-                self.producer.commit_transaction()
+                await_transaction_step(self.producer, "commit_transaction", _begin_commit)
             self._open = False
         except TransportError:
             self.abort()
@@ -138,7 +154,7 @@ class TransactionalDelivery(_ProducerOwner):
         self._open = False
         try:
             with kafka_errors("abort the transaction"):
-                self.producer.abort_transaction()
+                await_transaction_step(self.producer, "abort_transaction", _begin_abort)
         except TransportError as exc:
             log.warning("%s", exc)
         self._discard()
@@ -146,6 +162,41 @@ class TransactionalDelivery(_ProducerOwner):
     def close(self, timeout_s: float) -> None:
         self.abort()
         super().close(timeout_s)
+
+
+def await_transaction_step(
+    producer: KafkaProducer,
+    step: str,
+    begin: Callable[[TransactionManager], TransactionalRequestResult],
+) -> None:
+    """Run one transactional ``step`` of ``producer`` as kafka-python's method of that name
+    does, but wait at most its ``transaction_timeout_ms`` (the broker aborts the transaction
+    after that anyway); raise ``KafkaTimeoutError`` past that.
+
+    Same calls as ``KafkaProducer.commit_transaction`` and its siblings in kafka-python 3.0
+    (begin the step on the transaction manager, wake the sender, wait for the result), whose
+    ``result.wait()`` has no limit. After the timeout the caller throws the producer away
+    (:meth:`TransactionalDelivery.abort`); the next one's ``init_transactions``, same
+    transactional id, aborts what was left open.
+    """
+    manager = producer._transaction_manager
+    if manager is None:
+        raise RuntimeError(f"{step} needs a transactional producer")
+    result = begin(manager)
+    producer._sender.wakeup()
+    timeout_ms = producer.config["transaction_timeout_ms"]
+    if not result.wait(timeout_ms=timeout_ms):
+        raise KafkaTimeoutError(
+            f"{step} not answered within the transaction timeout ({timeout_ms} ms)"
+        )
+
+
+def _begin_commit(manager: TransactionManager) -> TransactionalRequestResult:
+    return manager.begin_commit()
+
+
+def _begin_abort(manager: TransactionManager) -> TransactionalRequestResult:
+    return manager.begin_abort()
 
 
 def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: str) -> None:
@@ -162,11 +213,32 @@ def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: 
 
 
 def discard(producer: KafkaProducer) -> None:
-    """Close a producer that failed; closing may fail too, and it is gone either way."""
+    """Close a producer that failed; closing may fail too, and it is gone either way.
+
+    kafka-python's ``close`` flushes first and raises when records are still unsent (the
+    broker is down), before it stops the producer's network thread: that thread was left
+    running, retrying the dead broker and logging every attempt, one more per failed batch
+    of an outage, and the producer's ``__del__`` printed a traceback later. Then the
+    sender is closed without sending what is pending (those records were never
+    acknowledged: their batch is consumed again) and the close finished.
+    """
     try:
         producer.close(timeout=DISCARD_TIMEOUT_S)
     except Exception as exc:
-        log.debug("closing a failed producer: %s", exc)
+        log.debug("closing a failed producer: %s; closing it without sending", exc)
+        _force_close(producer)
+
+
+def _force_close(producer: KafkaProducer) -> None:
+    """Stop the sender without sending (it fails what is pending), then finish the close."""
+    sender = producer._sender
+    if sender is not None:
+        sender.force_close()
+        sender.join(DISCARD_TIMEOUT_S)
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:
+        log.debug("closing a failed producer without sending: %s", exc)
 
 
 def _send(producer: KafkaProducer, record: OutRecord) -> FutureRecordMetadata:

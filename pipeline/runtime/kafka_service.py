@@ -6,7 +6,10 @@ code as ``newsflow stage NAME``), with one extraction process per
 core (``extract.workers``, 0 = one per core). Processes, not threads,
 because extraction is CPU-bound Python: threads would share one core through
 the GIL, processes use them all; a crashing worker also cannot take the
-others down, and the supervisor restarts it. To spread the stages over
+others down, and the supervisor restarts it: one that exits, and one whose loop
+has not turned for ``service.liveness_timeout_seconds`` (a hung worker, which a
+``newsflow stage`` process's ``/healthz`` would report; here no probe sees the
+children, so the supervisor kills and restarts it itself). To spread the stages over
 several machines, run ``newsflow stage NAME`` there instead: it is the same
 code.
 
@@ -29,6 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from ctypes import c_double
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
@@ -187,6 +191,9 @@ def wait_until_drained(
 class _Child:
     worker: str
     process: BaseProcess
+    beat: c_double
+    """``time.monotonic()`` (one clock for every process) of the worker's last loop turn;
+    without a lock, like :class:`StopFlag`, so a worker killed mid-write cannot hold one."""
     restarts: list[float] = field(default_factory=list)
 
 
@@ -198,7 +205,7 @@ class WorkerProcesses:
 
     def __init__(self, config: Config, article_writes: ArticleWrites | None = None) -> None:
         self.config = config
-        self._stop = _CONTEXT.Event()
+        self._stop = StopFlag()
         self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
         self._child_records: ChildRecords | None = None
@@ -216,10 +223,12 @@ class WorkerProcesses:
             self._writes_of_workers = self._article_writes.in_workers(_CONTEXT)
         for worker, count in self.counts().items():
             for _ in range(count):
-                self._children.append(_Child(worker, self._start(worker)))
+                beat = _CONTEXT.RawValue(c_double, time.monotonic())
+                self._children.append(_Child(worker, self._start(worker, beat), beat))
 
-    def _start(self, worker: str) -> BaseProcess:
+    def _start(self, worker: str, beat: c_double) -> BaseProcess:
         assert self._child_records is not None, "start() first"
+        beat.value = time.monotonic()  # connecting counts as a turn: the timeout starts now
         process = _CONTEXT.Process(
             target=_worker_main,
             args=(
@@ -230,6 +239,7 @@ class WorkerProcesses:
                 self._child_records.queue,
                 self._child_records.level,
                 self._writes_of_workers,
+                beat,
             ),
             name=f"newsflow-{worker}",
         )
@@ -237,10 +247,13 @@ class WorkerProcesses:
         return process
 
     def supervise(self) -> None:
-        """Restart workers that died; give up (TransportError) on one that keeps dying."""
+        """Restart workers that died or hung; give up (TransportError) on one that keeps
+        dying."""
         now = time.monotonic()
         for child in self._children:
-            if child.process.is_alive() or self._stop.is_set():
+            if self._stop.is_set():
+                continue
+            if child.process.is_alive() and not self._killed_if_hung(child, now):
                 continue
             child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S] + [now]
             if len(child.restarts) > MAX_RESTARTS:
@@ -254,7 +267,31 @@ class WorkerProcesses:
                 child.process.exitcode,
                 extra={"stage": child.worker, "event": "worker_restart"},
             )
-            child.process = self._start(child.worker)
+            child.process = self._start(child.worker, child.beat)
+
+    def _killed_if_hung(self, child: _Child, now: float) -> bool:
+        """Kill ``child`` if its loop has not turned for the liveness timeout; say whether.
+
+        SIGKILL, not SIGTERM: a hung loop never reaches the stop check. Nothing is lost:
+        its batch was not committed, and its successor takes the same transactional id
+        back, which aborts the transaction it may have left open.
+        """
+        timeout = self.config.service.liveness_timeout_seconds
+        stalled = now - child.beat.value
+        if stalled <= timeout:
+            return False
+        log.error(
+            "worker %s (pid %s) has not finished a batch or an idle poll for %.0f s"
+            " (service.liveness_timeout_seconds: %.0f); killing it",
+            child.worker,
+            child.process.pid,
+            stalled,
+            timeout,
+            extra={"stage": child.worker, "event": "worker_hung"},
+        )
+        child.process.kill()
+        child.process.join(STOP_GRACE_S)
+        return True
 
     def stop(self) -> RunSummary:
         """Ask every worker to finish its batch and leave; collect their summaries."""
@@ -281,11 +318,12 @@ class WorkerProcesses:
 def _worker_main(
     config: Config,
     worker: str,
-    stop: Any,
+    stop: StopFlag,
     results: multiprocessing.queues.Queue[RunSummary],
     recent_to: multiprocessing.queues.Queue[Any],
     level_from: Synchronized[int],
     article_writes: WorkerArticleWrites | None,
+    beat: c_double,
 ) -> None:
     """Entry point of a worker process: run until the supervisor's stop event, report.
 
@@ -295,7 +333,8 @@ def _worker_main(
     once to a restarted service) and exits within :data:`ORPHAN_GRACE_S`
     whatever happens (:func:`exit_with_parent`). Stopped while its broker had not
     answered yet, it has nothing to report and ends at once. The store worker
-    tells its writes to ``article_writes``, the service's readiness.
+    tells its writes to ``article_writes``, the service's readiness. Every turn of its
+    loop (a batch, or an idle poll) sets ``beat``, which the supervisor watches.
     """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
@@ -312,14 +351,50 @@ def _worker_main(
     with handle_signals(local_stop):
         try:
             on_stored = article_writes.record if article_writes is not None else None
-            summary = run_worker(config, worker, local_stop, on_stored=on_stored)
+            summary = run_worker(
+                config, worker, local_stop, on_tick=_beats(beat), on_stored=on_stored
+            )
         except StoppedWhileWaiting as exc:
             log.info("worker %s: %s", worker, exc, extra={"stage": worker})
             summary = RunSummary()
     results.put(summary)
 
 
-def _relay(source: Any, target: threading.Event) -> None:
-    """Set ``target`` when the supervisor's (cross-process) ``source`` event is set."""
-    source.wait()
+def _beats(beat: c_double) -> Callable[[object], None]:
+    """The worker loop's ``on_tick``: the time of this turn, for the supervisor."""
+
+    def tick(_consumer: object) -> None:
+        beat.value = time.monotonic()
+
+    return tick
+
+
+class StopFlag:
+    """The supervisor's "stop" to its worker processes: one shared byte, without a lock.
+
+    Not a ``multiprocessing.Event``: a worker waiting on one counts as a sleeper of its
+    condition, and once that worker is killed (``kill -9``, the OOM killer, or the
+    supervisor killing a hung worker), ``Event.set()`` waits for the dead sleeper to wake,
+    for ever: ``newsflow run`` never stopped. Workers look at the flag every
+    :data:`RELAY_CHECK_S` instead; a byte needs no lock a dying process could hold.
+    """
+
+    def __init__(self) -> None:
+        self._flag = _CONTEXT.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._flag.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._flag.value)
+
+
+RELAY_CHECK_S = 0.1
+
+
+def _relay(source: StopFlag, target: threading.Event) -> None:
+    """Set ``target`` when the supervisor's (cross-process) ``source`` flag is set."""
+    while not source.is_set():
+        if target.wait(RELAY_CHECK_S):
+            return
     target.set()
