@@ -148,6 +148,8 @@ class ForkServerStart:
             if pid is not None and pid not in killed:
                 killed.append(pid)
             thread.join(_KILL_CHECK_SECONDS)
+        if thread.is_alive():
+            log.warning("the worker processes' start did not end in %.0f s", STOP_WAIT_SECONDS)
         for pid in killed:
             _wait_until_gone(pid, deadline)
 
