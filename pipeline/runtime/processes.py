@@ -136,19 +136,22 @@ class ForkServerStart:
         self._thread.start()
 
     def close(self) -> None:
-        """No process is started from here on; a server still importing is killed and gone."""
+        """The start starts nothing more; a server still importing is killed, and gone when
+        this returns."""
         self._closed.set()
-        thread = self._thread
-        if self._forking.is_set() or thread is None:
+        if self._forking.is_set() or not isinstance(self._context, ForkServerContext):
             return  # past its imports, it leaves with this process (EOF on its "alive" pipe)
+        thread = self._thread
         killed: list[int] = []
         deadline = time.monotonic() + STOP_WAIT_SECONDS
-        while thread.is_alive() and time.monotonic() < deadline:
+        while True:
             pid = _kill_fork_server()
             if pid is not None and pid not in killed:
                 killed.append(pid)
+            if thread is None or not thread.is_alive() or time.monotonic() > deadline:
+                break
             thread.join(_KILL_CHECK_SECONDS)
-        if thread.is_alive():
+        if thread is not None and thread.is_alive():
             log.warning("the worker processes' start did not end in %.0f s", STOP_WAIT_SECONDS)
         for pid in killed:
             _wait_until_gone(pid, deadline)
