@@ -81,7 +81,7 @@ from pipeline.runtime.outcome import (
     process_safely,
     readiness_writes,
 )
-from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
+from pipeline.runtime.processes import ForkServerStart, exit_with_parent, worker_context
 from pipeline.runtime.retry_later import RETRIED, RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -211,7 +211,7 @@ def _start_all(pool: Executor, processes: int) -> None:
             pool.submit(_started)  # while none is idle yet, each submit starts one more
     except RuntimeError:
         pass  # the pipeline closed first: nothing to start
-    except (EOFError, OSError) as exc:  # the fork server died (killed) before it forked one
+    except (EOFError, OSError) as exc:  # the fork server died before it forked one
         log.warning(
             "extraction processes not started (%s: %s); the first page starts them",
             type(exc).__name__,
@@ -279,6 +279,9 @@ class EmbeddedPipeline:
         self._fetch_pool: DaemonPool | None = None
         self._extract_pool: Executor | None = None
         self._child_records: logs.ChildRecords | None = None
+        self._worker_context = worker_context()
+        self._starting: ForkServerStart | None = None
+        """The extraction processes' start, until their fork server forks."""
         self._processes = config.extract.workers or os.cpu_count() or 1
         # Not a SimpleQueue: on CPython 3.11 its get(timeout=...) in this (the main) thread
         # blocks forever when a signal's handler outlasts the timeout (a stop never ends).
@@ -389,6 +392,8 @@ class EmbeddedPipeline:
         self._dropped.set()
         if self._fetch_pool is not None:
             self._fetch_pool.shutdown()
+        if self._starting is not None:
+            self._starting.close()  # first: a fork server still importing goes, with no wait
         if self._extract_pool is not None:
             self._extract_pool.shutdown(wait=True, cancel_futures=True)
         if self._child_records is not None:
@@ -647,8 +652,7 @@ class EmbeddedPipeline:
         if self._processes <= 1:
             return None
         if self._extract_pool is None:
-            context = worker_context()
-            start_fork_server(context)
+            context = self._worker_context
             if self._child_records is None:
                 self._child_records = logs.ChildRecords(context)
             self._extract_pool = ProcessPoolExecutor(
@@ -663,18 +667,26 @@ class EmbeddedPipeline:
         """Start the extraction processes now, while the first feeds are polled, not when
         the first page is waiting.
 
-        From a thread: starting the first process waits for the fork server to
-        import the workers' code (about a second), which this thread spends polling.
+        From a thread, once their fork server has imported their code (a second,
+        3-20 s on a loaded machine; :class:`ForkServerStart`), which this thread
+        spends polling. Until then the pool gets no page (:meth:`_extract_capacity`):
+        starting a process holds the pool's lock, which :meth:`close` would wait for.
         """
-        pool = self._extract_executor()
-        if pool is None:
+        if self._processes <= 1:
             return
-        threading.Thread(
-            target=_start_all, args=(pool, self._processes), name="start-extraction", daemon=True
-        ).start()
+        self._starting = ForkServerStart(self._worker_context)  # this (the main) thread
+        pool = self._extract_executor()
+        assert pool is not None
+        self._starting.when_forking(partial(_start_all, pool, self._processes))
 
     def _extract_capacity(self) -> int:
-        return self._processes * QUEUED_PER_PROCESS if self._processes > 1 else 1
+        """Pages the extraction processes may hold: none until their fork server forks (see
+        :meth:`_start_processes`)."""
+        if self._processes <= 1:
+            return 1
+        if self._starting is not None and not self._starting.forking:
+            return 0
+        return self._processes * QUEUED_PER_PROCESS
 
     def _replace_broken_pool(self) -> None:
         """A process died (a crash in native code): start a fresh pool for what comes next."""

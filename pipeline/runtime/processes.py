@@ -19,6 +19,10 @@ are spawned as before::
     ProcessPoolExecutor(2, mp_context=ctx, initializer=...)
     ctx.Process(target=..., args=...).start()
 
+A process pool waits for the fork server's imports holding the lock its
+shutdown takes: :class:`ForkServerStart` waits for them instead, so that a
+stop meanwhile ends the server at once rather than wait for it.
+
 A worker must not outlive the process that started it. Nothing tells it when
 that process is killed (``kill -9``, the OOM killer): a pool worker waits
 forever for its next task, on a queue whose write end it holds itself; the
@@ -31,6 +35,7 @@ EOF and exit by themselves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -48,6 +53,9 @@ PRELOAD = ["pipeline.runtime.preload"]
 """Modules the fork server imports before it forks any worker."""
 PARENT_GONE_EXIT = 75
 """Exit status of a worker that left because the process that started it is gone."""
+STOP_WAIT_SECONDS = 5.0
+"""Longest :meth:`ForkServerStart.close` waits for the fork server it killed to be gone."""
+_KILL_CHECK_SECONDS = 0.02
 
 
 def worker_context() -> ForkServerContext | SpawnContext:
@@ -80,6 +88,135 @@ def start_fork_server(context: ForkServerContext | SpawnContext) -> None:
         forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class ForkServerStart:
+    """The fork server's start, waited for on a thread of its own; a stop first ends it.
+
+    A process pool (``ProcessPoolExecutor``) starts a process while holding the
+    lock its ``shutdown`` takes, and its first start waits there for the fork
+    server to import :data:`PRELOAD` (a second; 3-20 s on a loaded machine):
+    a stop in that time waited for the imports, then for the processes to
+    start only to be stopped (p50 4.9 s, up to 12 s). So the pool gets no
+    work until :attr:`forking`, which a probe process of no work finds out
+    here, holding no lock of the pool; ``action`` (start the pool's
+    processes) runs after it, on the same thread::
+
+        starting = ForkServerStart(context)     # from the main thread: starts the server
+        starting.when_forking(start_the_pool)
+        ...
+        starting.close()                        # a stop: before the pool's shutdown
+
+    :meth:`close` before then kills the server (it has forked nothing yet):
+    left alone, it would import on after the service has exited, and fail
+    with a traceback (the metrics directory it writes to is gone). The server
+    is started again by the standard library for a process started after it
+    died, which only this start's thread can do meanwhile, and it starts
+    nothing once closed; so :meth:`close` kills whatever server there is
+    until that thread has ended, then waits for what it killed to be gone.
+    """
+
+    def __init__(self, context: ForkServerContext | SpawnContext) -> None:
+        self._context = context
+        self._forking = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        start_fork_server(context)
+
+    @property
+    def forking(self) -> bool:
+        """Whether the server forks processes now (or failed to start: the pool finds out)."""
+        return self._forking.is_set()
+
+    def when_forking(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on a thread of its own once the server forks, unless closed first."""
+        self._thread = threading.Thread(
+            target=self._wait, args=(action,), name="start-extraction", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """The start starts nothing more; a server still importing is killed, and gone when
+        this returns."""
+        self._closed.set()
+        if self._forking.is_set() or not isinstance(self._context, ForkServerContext):
+            return  # past its imports, it leaves with this process (EOF on its "alive" pipe)
+        thread = self._thread
+        killed: list[int] = []
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while True:
+            pid = _kill_fork_server()
+            if pid is not None and pid not in killed:
+                killed.append(pid)
+            if thread is None or not thread.is_alive() or time.monotonic() > deadline:
+                break
+            thread.join(_KILL_CHECK_SECONDS)
+        if thread is not None and thread.is_alive():
+            log.warning("the worker processes' start did not end in %.0f s", STOP_WAIT_SECONDS)
+        for pid in killed:
+            _wait_until_gone(pid, deadline)
+
+    def _wait(self, action: Callable[[], None]) -> None:
+        """Until the server forks; then ``action``, unless :meth:`close` came first.
+
+        ``forking`` is set before ``closed`` is looked at, and :meth:`close` sets
+        ``closed`` before it looks at ``forking``: either ``action`` does not run,
+        or :meth:`close` finds the server forking and kills nothing.
+        """
+        try:
+            _wait_until_forking(self._context)
+        except (EOFError, OSError) as exc:
+            if self._closed.is_set():
+                return  # close() killed the server while it imported
+            log.warning(
+                "the worker fork server did not start (%s: %s); the first page tries again",
+                type(exc).__name__, exc,
+            )  # fmt: skip
+        self._forking.set()
+        if not self._closed.is_set():
+            action()
+
+
+def _wait_until_forking(context: ForkServerContext | SpawnContext) -> None:
+    """Return once the fork server has imported :data:`PRELOAD` and forked a process."""
+    if isinstance(context, ForkServerContext):
+        probe = context.Process(target=_no_work, name="fork-server-probe", daemon=True)
+        probe.start()  # returns once the server has forked it, with its pid
+        probe.join()
+
+
+def _no_work() -> None:
+    """What the fork server's probe process does: nothing."""
+
+
+def _kill_fork_server() -> int | None:
+    """SIGKILL this process's fork server, if it has one; its pid.
+
+    Under the lock the standard library holds to start a server, which is
+    also the only place it reaps a dead one: the pid is still this process's
+    child (a zombie at worst), never a stranger's. The standard library keeps
+    the server, its lock and its pid only privately.
+    """
+    server = forkserver._forkserver
+    with getattr(server, "_lock"):  # noqa: B009 - private, not in the type stubs
+        pid: int | None = getattr(server, "_forkserver_pid")  # noqa: B009
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _wait_until_gone(pid: int, deadline: float) -> None:
+    """Until child ``pid`` has exited (or ``deadline``), without reaping it: the standard
+    library reaps its fork server, and starts a new one, when a process is next started."""
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:
+            return  # reaped already
+        time.sleep(0.005)
+    log.warning("the worker fork server (pid %s) did not exit in time", pid)
 
 
 def exit_with_parent(on_gone: Callable[[], None] | None = None, grace_s: float = 0.0) -> None:

@@ -10,9 +10,11 @@ the next run stores the rest (nothing lost).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from service_support import (
 )
 
 STOP_LIMIT_S = 10.0
+HERE = Path(__file__).resolve().parent
 
 
 def _stored_urls(db: Path) -> set[str]:
@@ -388,3 +391,74 @@ def test_a_stop_while_starting_is_a_clean_stop(
         assert out == "" and not db.exists()
     else:
         assert "newsflow run summary" in out
+
+
+SLOW_FORK_SERVER = (
+    "import sys; from pipeline.runtime import processes;"
+    " processes.PRELOAD.append('slow_fork_server');"
+    " from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+"""``newsflow`` whose worker fork server imports :mod:`slow_fork_server` last (30 s)."""
+QUICK_STOP_S = 5.0
+
+
+def _session_processes(session: int) -> list[str]:
+    """The live processes of ``session`` (pid and command)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue  # gone meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(f"{stat.parent.name} {command[:120]}")
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_while_the_fork_server_imports_ends_it_at_once_and_leaves_no_process(
+    site: FeedSite, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The extraction processes' fork server imports their code before it forks one (a
+    second; 3-20 s on a loaded machine; 30 s here). A stop meanwhile waited for all of it:
+    the process pool's shutdown waits for the lock its first start holds until the server
+    forks. And a server still importing when the service exited went on, then failed with
+    a traceback on the removed metrics directory. Now the service stops at once, with its
+    summary, and no process of it remains."""
+    config, db = tmp_path / "newsflow.yaml", tmp_path / "news.db"
+    write_config(config, site, db, extract={"workers": 2})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_FORK_SERVER, "--config", str(config), "run"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its processes, and only they, are in this session
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        while "http_listening" not in process.stderr.readline():
+            assert process.poll() is None, "exited before it was ready"
+        deadline = time.monotonic() + 30
+        while not _fork_server_of(process.pid):
+            assert time.monotonic() < deadline, "no fork server started"
+            time.sleep(0.01)
+        sent = time.monotonic()
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)  # until every holder of its output is gone
+        took = time.monotonic() - sent
+        # A process whose output just closed may still be in its exit (its command line
+        # already empty); one still importing holds the output open.
+        deadline = time.monotonic() + 1.0
+        while (left := _session_processes(process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert took < QUICK_STOP_S, f"stopped in {took:.1f} s"
+    assert left == []
+    assert "newsflow run summary" in out
