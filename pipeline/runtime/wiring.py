@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from connectors.http.base import Fetcher
 from connectors.storage.articles import ArticleRepository
-from connectors.storage.db import Access, Database
+from connectors.storage.db import Access, Database, sqlite_path
 from connectors.storage.dead_letters import DeadLetterRepository
 from connectors.storage.feed_state import FeedStateRepository
 from connectors.storage.store import Store, open_store
@@ -106,13 +106,26 @@ def check_store_schema(config: Config, *, source: str) -> None:
 
     Every component is checked, not only those this process opens at once: the
     dedup index, say, opens with the first article, and would fail there. The
-    check runs no DDL; ``source`` is the config file, as for other config problems.
+    check runs no DDL, and creates nothing: a missing SQLite file is refused, not made
+    empty first (as it was, with its directory). ``source`` is the config file, as for
+    other config problems.
     """
     if config.storage.migrate_on_start:
         return
+    from connectors.storage.migrations import MIGRATE_COMMAND
     from connectors.storage.store_schema import store_problem
 
-    db = Database(config.storage.url, migrate=False)
+    url = config.storage.url
+    if url.startswith("sqlite:") and not (path := sqlite_path(url)).exists():
+        raise ConfigError(
+            [
+                f"storage.migrate_on_start is false and there is no database at {path}:"
+                f" run {MIGRATE_COMMAND} first"
+            ],
+            source=source,
+        )
+    # "write": never creates it (nor its directory), should it go between the check and here
+    db = Database(url, access="write", migrate=False)
     try:
         problem = store_problem(db)
     finally:

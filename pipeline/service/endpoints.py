@@ -179,6 +179,7 @@ class ServiceEndpoints:
             service.http_host, service.http_port, self.routes(),
             max_connections=service.http_max_connections,
             request_timeout=service.http_request_timeout_seconds,
+            allowed_hosts=service.http_allowed_hosts,
         )  # fmt: skip
         self.server.start()
         log.info(

@@ -16,7 +16,16 @@ and a file descriptor each until the process hit its limit of 1,024: feeds faile
 with "Too many open files", SQLite could not open the store and the accept loop
 spun at a full core. Each refusal counts in ``newsflow_http_requests_rejected_total``
 by ``reason`` and is logged once per :data:`REJECTION_LOG_SECONDS` per reason,
-not once per client::
+not once per client.
+
+Bound to a loopback address (the default ``127.0.0.1``), it answers only requests
+whose ``Host`` is a loopback name (``localhost``, ``127.x.x.x``, ``[::1]``, any port)
+or one of ``allowed_hosts``; any other gets a 421. Otherwise a web page the
+operator visits could rebind its own name to 127.0.0.1 (DNS rebinding) and read
+``/api/status`` (feed URLs, errors, article titles) as same-origin. Bound to any other
+address (``0.0.0.0`` in a container, where probes send the pod's IP) the ``Host``
+is checked only when ``allowed_hosts`` is given. A request without ``Host``
+(HTTP/1.0) is answered: a browser always sends one::
 
     server = HttpServer("127.0.0.1", 0, {"/healthz": lambda: Response.text("ok")})
     server.start()
@@ -28,13 +37,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import json
 import logging
+import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +63,8 @@ REJECTED = Counter(
     "Connections to the HTTP endpoint refused or cut, by reason: connection_limit (over"
     " service.http_max_connections), timeout (past service.http_request_timeout_seconds),"
     " fd_limit (the process is out of file descriptors), bad_request (not HTTP, too long,"
-    " an unsupported method).",
+    " an unsupported method), bad_host (a Host header this endpoint does not answer to:"
+    " DNS rebinding; see service.http_allowed_hosts).",
     ["reason"],
 )
 REJECTION_LOG_SECONDS = 60.0
@@ -69,6 +81,11 @@ OVERLOADED = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 16\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many clients"
 )
+
+HOST_HEADER = re.compile(r"\[(?P<ip6>[0-9A-Fa-f:.]+)\](?::\d*)?|(?P<name>[\w.-]+)(?::\d*)?")
+"""``name``, ``name:port``, ``[IPv6]`` or ``[IPv6]:port``: the forms a ``Host`` header takes."""
+LOOPBACK_NAMES = frozenset({"localhost"})
+MISDIRECTED = "this endpoint answers only to localhost or service.http_allowed_hosts\n"
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -133,12 +150,14 @@ class HttpServer:
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.routes = dict(routes)
         self.max_connections = max_connections
         self.request_timeout = request_timeout
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -157,6 +176,8 @@ class HttpServer:
                 ]
             ) from None
         server.daemon_threads = True
+        if _is_loopback(str(server.server_address[0])) or self.allowed_hosts:
+            server.answered_hosts = LOOPBACK_NAMES | self.allowed_hosts
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
@@ -204,6 +225,8 @@ class _Server(ThreadingHTTPServer):
         self.max_connections = max_connections
         self.request_timeout = request_timeout
         self.rejections = _Rejections()
+        self.answered_hosts: frozenset[str] | None = None
+        """The ``Host`` names (beside loopback addresses) answered; None: any."""
         self._open: dict[socket.socket, float] = {}
         """Connections being served, and when each is to be cut (monotonic seconds)."""
         self._open_lock = threading.Lock()
@@ -310,6 +333,27 @@ class _Rejections:
         )  # fmt: skip
 
 
+def host_answered(header: str | None, answered: frozenset[str]) -> bool:
+    """Whether a request with this ``Host`` header is answered: always without one (HTTP/1.0);
+    else when its name (case aside, without the port) is a loopback address or in
+    ``answered``. A value that is not a host at all is not answered."""
+    if not header:
+        return True
+    match = HOST_HEADER.fullmatch(header.strip())
+    if match is None:
+        return False
+    name = (match["ip6"] or match["name"]).lower().removesuffix(".")
+    return name in answered or _is_loopback(name)
+
+
+def _is_loopback(address: str) -> bool:
+    """``address`` is a loopback IP address (``127.x.x.x``, ``::1``)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _client(address: Any) -> str:
     """``host:port`` of a client address tuple (IPv4 or IPv6)."""
     if isinstance(address, tuple) and len(address) >= 2:
@@ -368,7 +412,9 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, *, send_body: bool) -> None:
             route = routes.get(urlsplit(self.path).path)
-            if route is None:
+            if not self._host_answered():
+                response = Response.text(MISDIRECTED, HTTPStatus.MISDIRECTED_REQUEST)
+            elif route is None:
                 response = Response.text("not found\n", HTTPStatus.NOT_FOUND)
             else:
                 response = _call(route, self.path)
@@ -381,6 +427,25 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if send_body:
                 self.wfile.write(response.body)
+
+        def _host_answered(self) -> bool:
+            """The request's ``Host`` is one this server answers to; else counted as
+            ``bad_host`` (its value in the log line, quoted: the client chose it)."""
+            answered = getattr(self.server, "answered_hosts", None)
+            if answered is None:
+                return True
+            hosts = self.headers.get_all("Host") or []
+            if len(hosts) <= 1 and host_answered(hosts[0] if hosts else None, answered):
+                return True
+            rejections = getattr(self.server, "rejections", None)
+            if isinstance(rejections, _Rejections):
+                shown = ", ".join(repr(h[:100]) for h in hosts)
+                rejections.note(
+                    "bad_host",
+                    f"Host {shown} is not localhost nor in service.http_allowed_hosts"
+                    " (a web page using DNS rebinding, or a name to add to that list)",
+                )
+            return False
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("http: " + format, *args)

@@ -53,7 +53,7 @@ def read_all(conn: socket.socket) -> bytes:
 
 def get(server: HttpServer, path: str = "/hello") -> bytes:
     with connect(server) as conn:
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         return read_all(conn)
 
 

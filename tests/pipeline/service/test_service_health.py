@@ -215,7 +215,7 @@ def test_a_client_going_away_is_a_debug_line_not_a_traceback(
     before its answer was written, breaking the one-JSON-object-per-line log."""
     caplog.set_level(logging.DEBUG, logger="pipeline.service.server")
     for _ in range(3):
-        hang_up_early(server.port, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", reset=True)
+        hang_up_early(server.port, b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n", reset=True)
         hang_up_early(server.port, b"GET /big HTTP/1.1\r\n", reset=False)
     time.sleep(0.5)  # the handler threads write (and fail) after the client left
     assert _get(server.url + "/hello")[0] == 200

@@ -142,7 +142,7 @@ def test_clients_hanging_up_early_leave_the_log_one_json_object_per_line(
     port = int(service.url.rsplit(":", 1)[1])
     seen = len(service.stderr_lines)
     for request, reset in (
-        (b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", True),
         (b"GET /metrics HTTP/1.1\r\n", False),
     ):
         for _ in range(3):

@@ -11,6 +11,7 @@ PostgreSQL (``older_store``: tests/conftest.py).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,16 @@ def newsflow(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def each_start(config: Path) -> Iterator[tuple[str, ...]]:
+    """:data:`STARTS` in order; the config switches to Kafka for the ``stage`` workers (which
+    run on Kafka only; the check comes before the broker)."""
+    for start in STARTS:
+        if start[0] == "stage":
+            text = config.read_text(encoding="utf-8")
+            config.write_text(text.replace("transport: embedded", "transport: kafka"), "utf-8")
+        yield start
+
+
 def test_with_migrations_pending_nothing_starts_and_the_store_is_left_as_it_was(
     config: Path, older_store: str, schema_of: Any
 ) -> None:
@@ -56,10 +67,7 @@ def test_with_migrations_pending_nothing_starts_and_the_store_is_left_as_it_was(
     location = where.location
     where.close()
 
-    for start in STARTS:
-        if start[0] == "stage":  # workers run on Kafka; the check comes before the broker
-            text = config.read_text(encoding="utf-8")
-            config.write_text(text.replace("transport: embedded", "transport: kafka"), "utf-8")
+    for start in each_start(config):
         result = newsflow(config, *start)
 
         assert (result.returncode, result.stdout) == (2, ""), (start, result.stderr)
@@ -69,6 +77,24 @@ def test_with_migrations_pending_nothing_starts_and_the_store_is_left_as_it_was(
             " `newsflow store migrate` first\n"
         ), start
     assert schema_of(older_store) == before
+
+
+def test_a_missing_sqlite_file_is_refused_and_not_created(site: FeedSite, tmp_path: Path) -> None:
+    """The check opened the store as the service does, creating the file (and its
+    directory) before refusing it as a store with every migration pending."""
+    missing = tmp_path / "not-yet" / "newsflow.db"
+    config = tmp_path / "newsflow.yaml"
+    write_config(config, site, missing, storage={"migrate_on_start": False})
+
+    for start in each_start(config):
+        result = newsflow(config, *start)
+
+        assert (result.returncode, result.stdout) == (2, ""), (start, result.stderr)
+        assert result.stderr == (
+            f"newsflow: {config}: storage.migrate_on_start is false and there is no database"
+            f" at {missing}: run `newsflow store migrate` first\n"
+        ), start
+        assert not missing.parent.exists(), start  # nor the file, nor its -wal or -shm
 
 
 def test_after_store_migrate_the_service_runs_without_changing_the_schema(
