@@ -169,6 +169,48 @@ def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url
     assert stalled["service"]["role"] == "run"
 
 
+def test_reads_that_stall_before_the_first_answer_say_how_long_none_answered(
+    postgres_url: str,
+) -> None:
+    """The articles table is locked before the first read: the document comes at once, with
+    the service's part, no store figures, and how long no read has answered."""
+    psycopg = pytest.importorskip("psycopg")
+    store_three(postgres_url)
+    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
+    builder = StatusBuilder(
+        config=lambda: config, role="run", store=StoreAccess(postgres_url),
+        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
+        recent_log=logs.RecentRecords(),
+    )  # fmt: skip
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_table() -> None:
+        with psycopg.connect(postgres_url) as locker:
+            locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(LOCKED_S)
+            locker.rollback()
+
+    holder = threading.Thread(target=hold_the_table)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        stalled = builder.status()
+        took = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+        builder.close()
+    assert took < 1.5, took
+    location = postgres_url.split("@", 1)[1]
+    assert "is not answering: no read answered for " in stalled["store_error"], stalled
+    assert location in stalled["store_error"], stalled
+    assert stalled["articles"]["total"] is None and "store_stale" not in stalled
+    assert stalled["service"]["role"] == "run"
+    assert [f["name"] for f in stalled["feeds"]["items"]] == ["wire"]
+
+
 class ScriptedReads:
     """A lookout whose answers arrive in a given order: one read earlier may come last (a
     request that waited longer than the next one)."""
