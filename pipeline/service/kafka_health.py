@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+import kafka.errors as kerrors
 from kafka import TopicPartition
 
 from connectors.kafka.clients import LookoutClients
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
 UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
+GROUP_FORMING = (kerrors.CoordinatorNotAvailableError, kerrors.CoordinatorLoadInProgressError)
+"""The broker's answer while a group's coordinator is not yet elected or loaded: the first
+seconds after a broker starts or a group is made. The broker answered; it is not down."""
 
 
 class MemberTicker:
@@ -167,7 +171,10 @@ class BrokerProbe:
                 admin.describe_cluster()
             return None
         with kafka_errors("describe the consumer groups"):
-            described = admin.describe_groups(self.groups)
+            try:
+                described = admin.describe_groups(self.groups)
+            except GROUP_FORMING as exc:
+                return forming(self.groups, exc)
         problems = [
             f"group {group}: no partitions assigned (state {info.get('group_state')})"
             for group, info in described.items()
@@ -236,6 +243,16 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
         "error": info.error_message,
         "source": info.source,
     }
+
+
+def forming(groups: Sequence[str], error: Exception) -> str:
+    """Readiness while the coordinator of ``groups`` is not there yet: not ready, but said
+    as such (it read "broker unreachable at ...: CoordinatorNotAvailableError", and sent
+    people to a broker that was fine)."""
+    return (
+        f"group {', '.join(groups)}: coordinator not available yet (group forming:"
+        f" {type(error).__name__})"
+    )
 
 
 def _assigned(info: dict[str, Any]) -> bool:

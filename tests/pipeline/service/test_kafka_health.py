@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
+import kafka.errors as kerrors
 import pytest
 from kafka_support import SilentBroker, closed_port, unreachable_broker
 from service_support import sqlite_file_locked
@@ -297,3 +298,35 @@ def test_the_probe_says_ready_once_the_broker_answers_again(
             assert problem is None
         finally:
             probe.close()
+
+
+class FormingGroupAdmin:
+    """An admin client whose broker answers, but has not yet elected the groups' coordinator."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def describe_groups(self, groups: list[str]) -> dict[str, object]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [kerrors.CoordinatorNotAvailableError(), kerrors.CoordinatorLoadInProgressError()],
+    ids=["not elected", "loading"],
+)
+def test_a_forming_group_is_not_ready_but_not_an_unreachable_broker(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Read "broker unreachable at ...: CoordinatorNotAvailableError" in the first seconds
+    after a broker start, while the broker answered."""
+    probe = BrokerProbe(unreachable, ["newsflow.fetch", "newsflow.extract"])
+    monkeypatch.setattr(probe._clients, "get", lambda: (FormingGroupAdmin(error), None))
+    try:
+        problem = answered_within(BOUND_S, probe.check)
+    finally:
+        answered_within(BOUND_S, probe.close)
+    assert problem == (
+        "group newsflow.fetch, newsflow.extract: coordinator not available yet"
+        f" (group forming: {type(error).__name__})"
+    )
