@@ -1,8 +1,8 @@
 """Logging: one JSON event per line for machines, plain lines on a terminal.
 
 Call :func:`setup` once at start. Pass context with ``extra=``; the keys
-``feed``, ``url``, ``stage``, ``article_id``, ``reason`` and ``event`` become
-fields of the JSON event::
+``feed``, ``url``, ``stage``, ``article_id``, ``reason``, ``event`` (and the others of
+:data:`CONTEXT_KEYS`) become fields of the JSON event::
 
     log.warning("feed failed", extra={"feed": name, "reason": err.reason})
 
@@ -31,7 +31,17 @@ from multiprocessing.queues import Queue
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any, Literal, TextIO
 
-CONTEXT_KEYS = ("event", "feed", "url", "stage", "article_id", "reason", "topic", "count")
+CONTEXT_KEYS = (
+    "event",
+    "feed",
+    "url",
+    "stage",
+    "article_id",
+    "reason",
+    "topic",
+    "count",
+    "repeats",
+)
 RECENT_RECORDS = 200
 MAX_FIELD_CHARS = 4000
 """The longest message or context value a log line carries. A URL comes from outside

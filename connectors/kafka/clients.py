@@ -29,12 +29,12 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.net.compat import KafkaNetClient
 
 from connectors.kafka.errors import kafka_errors
-from connectors.kafka.library_logs import quiet_slow_task_warnings
+from connectors.kafka.library_logs import quiet_library_logs
 from pipeline.config import KafkaConfig
 from pipeline.errors import ConfigError, StoppedWhileWaiting, TransportError
 
 log = logging.getLogger(__name__)
-quiet_slow_task_warnings()
+quiet_library_logs()
 
 _CODEC_AVAILABLE = {"zstd": has_zstd, "lz4": has_lz4, "snappy": has_snappy, "gzip": lambda: True}
 HEARTBEAT_MS = 1000

@@ -7,13 +7,34 @@ other threads extracting pages, two cores shared) a step is simply descheduled
 that long; nothing times out, yet every Kafka run printed a few such WARNINGs.
 The threshold is not among the clients' settings, so the line is shown at
 DEBUG instead, where a person chasing a real stall still finds it.
+
+While the broker is down, every client of every worker retries its connection
+several times a second and logs each failure ("No node available for metadata
+refresh", "Connection failed: ... ECONNREFUSED", "...: Connection lost: ...",
+"Error sending FindCoordinatorRequest ..."): a 60 s outage under ``newsflow run``
+wrote ~800 lines, against a dozen of newsflow's own. :class:`RepeatsAsDebug`
+lets one line per logger and message template through every
+:data:`REPEAT_WINDOW_S`, with the number of repeats it held back (``repeats``),
+and shows the others at DEBUG.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 SELECTOR_LOGGER = "kafka.net.selector"
+LIBRARY_LOGGER = "kafka"
+REPEAT_WINDOW_S = 60.0
+"""How often one kafka-python warning or error (one logger, one message template) is shown."""
+
+
+def _as_debug(record: logging.LogRecord) -> bool:
+    """Demote ``record`` to DEBUG; keep it only when the root logger shows DEBUG."""
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 class SlowTaskAsDebug(logging.Filter):
@@ -22,12 +43,59 @@ class SlowTaskAsDebug(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.WARNING or "blocking the event loop" not in record.msg:
             return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return _as_debug(record)
 
 
-def quiet_slow_task_warnings() -> None:
-    """Install :class:`SlowTaskAsDebug` once on kafka-python's selector logger."""
+class RepeatsAsDebug(logging.Filter):
+    """At most one WARNING or ERROR per logger and message template every ``window`` seconds;
+    the repeats in between become DEBUG records, and the next one shown carries their
+    number as ``repeats``.
+
+    Keyed by the template (``record.msg``), not the formatted text: the lines of an
+    outage differ only in a node id, a port or an address.
+    """
+
+    def __init__(
+        self, window: float = REPEAT_WINDOW_S, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._shown: dict[tuple[str, str], tuple[float, int]] = {}
+        """(logger, template) -> (when last shown, repeats held back since)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key, now = (record.name, str(record.msg)), self.clock()
+        with self._lock:
+            shown_at, held = self._shown.get(key, (None, 0))
+            if shown_at is not None and now - shown_at < self.window:
+                self._shown[key] = (shown_at, held + 1)
+                return _as_debug(record)
+            self._shown[key] = (now, 0)
+        if held:
+            record.repeats = held
+        return True
+
+
+def kafka_loggers() -> list[logging.Logger]:
+    """kafka-python's loggers (made when its modules are imported)."""
+    names = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] == LIBRARY_LOGGER]
+    return [logging.getLogger(name) for name in [LIBRARY_LOGGER, *names]]
+
+
+def quiet_library_logs() -> None:
+    """Install :class:`SlowTaskAsDebug` on the selector logger and one
+    :class:`RepeatsAsDebug` on every kafka-python logger, once.
+
+    A filter acts only on records logged to its own logger (not those propagated from
+    below), hence one on each."""
     selector = logging.getLogger(SELECTOR_LOGGER)
     if not any(isinstance(f, SlowTaskAsDebug) for f in selector.filters):
         selector.addFilter(SlowTaskAsDebug())
+    repeats = RepeatsAsDebug()
+    for logger in kafka_loggers():
+        if not any(isinstance(f, RepeatsAsDebug) for f in logger.filters):
+            logger.addFilter(repeats)

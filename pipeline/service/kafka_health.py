@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+import kafka.errors as kerrors
 from kafka import TopicPartition
 
 from connectors.kafka.clients import LookoutClients
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
 UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
+GROUP_FORMING = (kerrors.CoordinatorNotAvailableError, kerrors.CoordinatorLoadInProgressError)
+"""The broker's answer while a group's coordinator is not yet elected or loaded: the first
+seconds after a broker starts or a group is made. The broker answered; it is not down."""
 
 
 class MemberTicker:
@@ -105,6 +109,39 @@ class MemberTicker:
         return None
 
 
+class BrokerOutage:
+    """Says once that the broker stopped answering and once that it answers again.
+
+    While a broker is down kafka-python logs each retry (shown once a minute, see
+    :mod:`connectors.kafka.library_logs`); this is newsflow's own account of it, from
+    the probe's looks (``/readyz``, scrapes, the status page).
+    """
+
+    def __init__(self, address: str, clock: Callable[[], float]) -> None:
+        self.address = address
+        self.clock = clock
+        self.since: float | None = None
+        """When the first look went unanswered; None while the broker answers."""
+
+    def failed(self, error: TransportError) -> None:
+        if error.reason not in UNREACHABLE_REASONS or self.since is not None:
+            return
+        self.since = self.clock()
+        log.warning(
+            "Kafka broker unreachable at %s, waiting for it: %s", self.address, error,
+            extra={"event": "kafka_unavailable", "reason": error.reason},
+        )  # fmt: skip
+
+    def answered(self) -> None:
+        if self.since is None:
+            return
+        down_for, self.since = self.clock() - self.since, None
+        log.info(
+            "Kafka broker at %s answers again (unreachable for %.0f s)", self.address, down_for,
+            extra={"event": "kafka_back"},
+        )  # fmt: skip
+
+
 class BrokerProbe:
     """Broker reachability, group assignment, group lag and DLQ size, from outside the workers.
 
@@ -126,6 +163,7 @@ class BrokerProbe:
         self._clients = LookoutClients(config.kafka, "newsflow-health")
         self._lookout = Lookout("broker-probe", cache_seconds=CACHE_SECONDS, clock=clock)
         self._letters_view = PendingView(config.kafka)
+        self._outage = BrokerOutage(self.address, clock)
 
     @property
     def address(self) -> str:
@@ -167,7 +205,10 @@ class BrokerProbe:
                 admin.describe_cluster()
             return None
         with kafka_errors("describe the consumer groups"):
-            described = admin.describe_groups(self.groups)
+            try:
+                described = admin.describe_groups(self.groups)
+            except GROUP_FORMING as exc:
+                return forming(self.groups, exc)
         problems = [
             f"group {group}: no partitions assigned (state {info.get('group_state')})"
             for group, info in described.items()
@@ -201,10 +242,13 @@ class BrokerProbe:
     def _look(self, compute: Callable[[], Any], failed: Callable[[TransportError], Any]) -> Any:
         """On the probe's thread: a refused look closes the clients (the next connects anew)."""
         try:
-            return compute()
+            answer = compute()
         except TransportError as exc:
             self._clients.close()
+            self._outage.failed(exc)
             return failed(exc)
+        self._outage.answered()
+        return answer
 
     def close(self) -> None:
         """Close the clients on the probe's thread, after the look in hand (see
@@ -236,6 +280,16 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
         "error": info.error_message,
         "source": info.source,
     }
+
+
+def forming(groups: Sequence[str], error: Exception) -> str:
+    """Readiness while the coordinator of ``groups`` is not there yet: not ready, but said
+    as such (it read "broker unreachable at ...: CoordinatorNotAvailableError", and sent
+    people to a broker that was fine)."""
+    return (
+        f"group {', '.join(groups)}: coordinator not available yet (group forming:"
+        f" {type(error).__name__})"
+    )
 
 
 def _assigned(info: dict[str, Any]) -> bool:

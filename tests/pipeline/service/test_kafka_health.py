@@ -8,6 +8,7 @@ looking through a day's outage must not pile up what each look left behind.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
+import kafka.errors as kerrors
 import pytest
 from kafka_support import SilentBroker, closed_port, unreachable_broker
 from service_support import sqlite_file_locked
@@ -297,3 +299,67 @@ def test_the_probe_says_ready_once_the_broker_answers_again(
             assert problem is None
         finally:
             probe.close()
+
+
+class FormingGroupAdmin:
+    """An admin client whose broker answers, but has not yet elected the groups' coordinator."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def describe_groups(self, groups: list[str]) -> dict[str, object]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [kerrors.CoordinatorNotAvailableError(), kerrors.CoordinatorLoadInProgressError()],
+    ids=["not elected", "loading"],
+)
+def test_a_forming_group_is_not_ready_but_not_an_unreachable_broker(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Read "broker unreachable at ...: CoordinatorNotAvailableError" in the first seconds
+    after a broker start, while the broker answered."""
+    probe = BrokerProbe(unreachable, ["newsflow.fetch", "newsflow.extract"])
+    monkeypatch.setattr(probe._clients, "get", lambda: (FormingGroupAdmin(error), None))
+    try:
+        problem = answered_within(BOUND_S, probe.check)
+    finally:
+        answered_within(BOUND_S, probe.close)
+    assert problem == (
+        "group newsflow.fetch, newsflow.extract: coordinator not available yet"
+        f" (group forming: {type(error).__name__})"
+    )
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    unreachable: Config, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """newsflow said nothing of its own while a broker was down (kafka-python said it
+    ~800 times a minute)."""
+    clock = Clock()
+    probe = BrokerProbe(unreachable, [], clock=clock)
+    answers: list[str | None] = ["down", "down", "down", None, None]
+
+    def look() -> str | None:
+        if answers.pop(0) is None:
+            return None
+        raise TransportError("Kafka: cannot describe the cluster: 111 ECONNREFUSED",
+                             reason="kafka_unavailable")  # fmt: skip
+
+    monkeypatch.setattr(probe, "_check", look)
+    address = unreachable.kafka.bootstrap_servers[0]
+    try:
+        with caplog.at_level(logging.INFO, logger="pipeline.service.kafka_health"):
+            for _ in range(5):
+                probe.check()
+                clock.now += CACHE_SECONDS + 25
+    finally:
+        probe.close()
+    lines = [(r.levelname, r.getMessage(), getattr(r, "event", None)) for r in caplog.records]
+    assert lines == [
+        ("WARNING", f"Kafka broker unreachable at {address}, waiting for it: Kafka: cannot"
+                    " describe the cluster: 111 ECONNREFUSED", "kafka_unavailable"),
+        ("INFO", f"Kafka broker at {address} answers again (unreachable for 90 s)", "kafka_back"),
+    ]  # fmt: skip
