@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,6 @@ from pipeline.service.health import Health
 from pipeline.service.status import Stamped, StatusBuilder, StoreAccess, feed_rows, feed_status
 from pipeline.service.throughput import Throughput
 
-LOCKED_S = 4.0
-"""How long a test holds a table locked: the reads wait as long (a second at most is fine)."""
 HOSTILE = "<script>alert(1)</script> & 'quotes' \"double\""
 
 
@@ -130,10 +128,20 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
 
 
 @pytest.mark.postgres
+@contextmanager
+def articles_locked(url: str) -> Iterator[None]:
+    """Another connection holds the articles table meanwhile: every read of it waits."""
+    import psycopg
+
+    with psycopg.connect(url) as locker:  # a transaction begins with the LOCK
+        locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        yield
+        locker.rollback()
+
+
 def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url: str) -> None:
     """Another connection holds the articles table locked for a few seconds: the reads wait
     as long, the document does not."""
-    psycopg = pytest.importorskip("psycopg")
     store_three(postgres_url)
     config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
     now = [time.time()]
@@ -142,26 +150,14 @@ def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url
         health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
         recent_log=logs.RECENT, clock=lambda: now[0],
     )  # fmt: skip
-    locked = threading.Event()
-
-    def hold_the_table() -> None:
-        with psycopg.connect(postgres_url) as locker:
-            locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            time.sleep(LOCKED_S)
-            locker.rollback()
-
-    holder = threading.Thread(target=hold_the_table)
     try:
         assert "store_stale" not in builder.status()
-        holder.start()
-        assert locked.wait(10)
-        now[0] += 5
-        started = time.monotonic()
-        stalled = builder.status()
-        took = time.monotonic() - started
+        with articles_locked(postgres_url):
+            now[0] += 5
+            started = time.monotonic()
+            stalled = builder.status()
+            took = time.monotonic() - started
     finally:
-        holder.join()
         builder.close()
     assert took < 1.5, took
     assert stalled["store_stale"] == {"read_at": now[0] - 5, "age_seconds": 5.0}
@@ -174,7 +170,6 @@ def test_reads_that_stall_before_the_first_answer_say_how_long_none_answered(
 ) -> None:
     """The articles table is locked before the first read: the document comes at once, with
     the service's part, no store figures, and how long no read has answered."""
-    psycopg = pytest.importorskip("psycopg")
     store_three(postgres_url)
     config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
     builder = StatusBuilder(
@@ -182,25 +177,12 @@ def test_reads_that_stall_before_the_first_answer_say_how_long_none_answered(
         health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
         recent_log=logs.RecentRecords(),
     )  # fmt: skip
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_table() -> None:
-        with psycopg.connect(postgres_url) as locker:
-            locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(LOCKED_S)
-            locker.rollback()
-
-    holder = threading.Thread(target=hold_the_table)
-    holder.start()
     try:
-        assert locked.wait(10)
-        started = time.monotonic()
-        stalled = builder.status()
-        took = time.monotonic() - started
+        with articles_locked(postgres_url):
+            started = time.monotonic()
+            stalled = builder.status()
+            took = time.monotonic() - started
     finally:
-        release.set()
-        holder.join()
         builder.close()
     assert took < 1.5, took
     location = postgres_url.split("@", 1)[1]
