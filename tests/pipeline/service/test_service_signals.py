@@ -455,6 +455,9 @@ def _stop_while_the_fork_server_imports(config: Path, signum: signal.Signals) ->
         while not _fork_server_of(process.pid):
             assert time.monotonic() < deadline, "no fork server started"
             time.sleep(0.01)
+        # Past the moment the service ignores SIGINT while it spawns the server (its
+        # process shows before the spawn returns); still 30 s before the server forks.
+        time.sleep(0.1)
         sent = time.monotonic()
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)  # until every holder of its output is gone
