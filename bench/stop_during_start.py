@@ -11,6 +11,10 @@ and stderr must hold no traceback::
 
     python -m bench.stop_during_start --tries 20 --delays 0.5 1 1.5 2 3
     python -m bench.stop_during_start --tries 20 --from-fork-server --delays 0 0.2 0.5 1
+    python -m bench.stop_during_start --kafka 127.0.0.1:19092 --from-fork-server --delays 0 0.5
+
+``--kafka BOOTSTRAP`` runs it on Kafka (``transport: kafka``) with topic and group
+names of its own per run, deleted afterwards, so a shared broker can be used.
 
 It prints one line per run (delay, exit status, seconds from the signal to
 the service's exit and to the end of its output, processes of the session
@@ -30,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +65,9 @@ class Run:
     signal was sent."""
 
 
-def write_config(directory: Path) -> Path:
-    """The demo's config with absolute paths, a store in ``directory`` and default workers."""
+def write_config(directory: Path, kafka: str | None = None) -> Path:
+    """The demo's config with absolute paths, a store in ``directory`` and default workers;
+    on the Kafka broker ``kafka`` with topics and groups of its own if given."""
     config = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     for feed in config["feeds"]:
         feed["url"] = str(REPO / feed["url"])
@@ -70,6 +76,13 @@ def write_config(directory: Path) -> Path:
     config["storage"]["url"] = f"sqlite:///{directory / 'demo.db'}"
     config.pop("extract", None)  # the default: one extraction process per core
     config["service"] = {"http_enabled": True, "http_port": 0}
+    if kafka is not None:
+        run_id = uuid.uuid4().hex[:10]
+        config["transport"] = "kafka"
+        config["kafka"] = {
+            "bootstrap_servers": [kafka], "topic_prefix": f"t{run_id}",
+            "group_prefix": f"g{run_id}", "partitions": 2,
+        }  # fmt: skip
     path = directory / "newsflow.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
@@ -112,9 +125,26 @@ def wait_for_fork_server(process: subprocess.Popen[str], timeout: float = 60) ->
     return True
 
 
-def run_once(delay: float, signum: signal.Signals, *, from_fork_server: bool) -> Run:
+def delete_topics(config_file: Path) -> None:
+    """The Kafka run's topics, gone from the (shared) broker."""
+    from connectors.kafka.clients import make_admin
+    from pipeline.config import load_config
+
+    kafka = load_config(config_file).kafka
+    admin = make_admin(kafka)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{kafka.topic_prefix}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def run_once(
+    delay: float, signum: signal.Signals, *, from_fork_server: bool, kafka: str | None = None
+) -> Run:
     with tempfile.TemporaryDirectory(prefix="stop-during-start-") as tmp:
-        config = write_config(Path(tmp))
+        config = write_config(Path(tmp), kafka)
         process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "--config", str(config), "run", "--once"],
             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -148,6 +178,8 @@ def run_once(delay: float, signum: signal.Signals, *, from_fork_server: bool) ->
         early = "while starting; nothing was started" in text
         importing = server is not None and forked == 0
         traceback = "Traceback" in text
+        if kafka is not None:
+            delete_topics(config)
         return Run(delay, code, exited, closed, at_exit, left, traceback, early, importing)
 
 
@@ -160,12 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         "--from-fork-server", action="store_true",
         help="count each delay from the fork server's start, not from the spawn",
     )  # fmt: skip
+    parser.add_argument(
+        "--kafka", metavar="BOOTSTRAP",
+        help="run on this Kafka broker (topics and groups of each run's own, deleted after)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signum = signal.Signals[args.signal]
     runs: list[Run] = []
     for attempt in range(args.tries):
         for delay in args.delays:
-            run = run_once(delay, signum, from_fork_server=args.from_fork_server)
+            run = run_once(delay, signum, from_fork_server=args.from_fork_server, kafka=args.kafka)
             runs.append(run)
             print(
                 f"try {attempt:2d} delay {delay:.1f} s: exit {run.code:3d}"

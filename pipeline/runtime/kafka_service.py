@@ -46,7 +46,7 @@ from pipeline.logs import ChildRecords
 from pipeline.runtime.kafka_retry_later import letters_retried
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
-from pipeline.runtime.processes import exit_with_parent, start_fork_server, worker_context
+from pipeline.runtime.processes import ForkServerStart, exit_with_parent, worker_context
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
@@ -208,6 +208,9 @@ class WorkerProcesses:
         self._stop = StopFlag()
         self._results: multiprocessing.queues.Queue[RunSummary] = _CONTEXT.Queue()
         self._children: list[_Child] = []
+        self._starting: ForkServerStart | None = None
+        """The processes' start, until their fork server forks and they are started."""
+        self._start_failed: str | None = None
         self._child_records: ChildRecords | None = None
         self._article_writes = article_writes
         self._writes_of_workers: WorkerArticleWrites | None = None
@@ -217,14 +220,38 @@ class WorkerProcesses:
         return {w.name: extract if w.name == "extract" else 1 for w in WORKERS}
 
     def start(self) -> None:
-        start_fork_server(_CONTEXT)
+        """Start every worker process, from a thread once their fork server forks.
+
+        The fork server first imports the workers' code (a second; 3-20 s on a
+        loaded machine), and the first process started waits for it: from the
+        main thread, a stop meanwhile waited for all of it, then for every worker
+        to start only to be stopped. :class:`ForkServerStart` waits instead, and
+        :meth:`stop` kills a server still importing. Call it from the main thread
+        (the server is started here, deaf to Ctrl-C); :meth:`wait_started` waits
+        for the processes.
+        """
         self._child_records = ChildRecords(_CONTEXT)
         if self._article_writes is not None:
             self._writes_of_workers = self._article_writes.in_workers(_CONTEXT)
-        for worker, count in self.counts().items():
-            for _ in range(count):
-                beat = _CONTEXT.RawValue(c_double, time.monotonic())
-                self._children.append(_Child(worker, self._start(worker, beat), beat))
+        self._starting = ForkServerStart(_CONTEXT)
+        self._starting.when_forking(self._start_all)
+
+    def wait_started(self, timeout: float) -> bool:
+        """Until every worker process is started (or :meth:`stop` came first); whether."""
+        return self._starting is None or self._starting.join(timeout)
+
+    def _start_all(self) -> None:
+        """One process per worker (several for extraction); none more once stopping. A
+        start that fails is told by :meth:`supervise`, on the thread that runs the service."""
+        try:
+            for worker, count in self.counts().items():
+                for _ in range(count):
+                    if self._stop.is_set():
+                        return
+                    beat = _CONTEXT.RawValue(c_double, time.monotonic())
+                    self._children.append(_Child(worker, self._start(worker, beat), beat))
+        except (EOFError, OSError) as exc:  # the fork server died, or could not start one
+            self._start_failed = f"{type(exc).__name__}: {exc}"
 
     def _start(self, worker: str, beat: c_double) -> BaseProcess:
         assert self._child_records is not None, "start() first"
@@ -248,7 +275,9 @@ class WorkerProcesses:
 
     def supervise(self) -> None:
         """Restart workers that died or hung; give up (TransportError) on one that keeps
-        dying."""
+        dying, or on their start's failure."""
+        if self._start_failed is not None:
+            raise TransportError(f"the worker processes did not start ({self._start_failed})")
         now = time.monotonic()
         for child in self._children:
             if self._stop.is_set():
@@ -294,8 +323,14 @@ class WorkerProcesses:
         return True
 
     def stop(self) -> RunSummary:
-        """Ask every worker to finish its batch and leave; collect their summaries."""
+        """Ask every worker to finish its batch and leave; collect their summaries.
+
+        Their fork server still importing is killed: no worker was started."""
         self._stop.set()
+        if self._starting is not None:
+            self._starting.close()
+            if not self._starting.join(STOP_GRACE_S):
+                log.warning("the worker processes' start did not end in %.0f s", STOP_GRACE_S)
         deadline = time.monotonic() + STOP_GRACE_S
         summary = RunSummary()
         expected = sum(1 for c in self._children if c.process.exitcode in (None, 0))

@@ -135,6 +135,13 @@ class ForkServerStart:
         )
         self._thread.start()
 
+    def join(self, timeout: float) -> bool:
+        """Until the start's thread has ended (``action`` done, or closed); whether it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
     def close(self) -> None:
         """The start starts nothing more; a server still importing is killed, and gone when
         this returns."""
@@ -169,7 +176,7 @@ class ForkServerStart:
             if self._closed.is_set():
                 return  # close() killed the server while it imported
             log.warning(
-                "the worker fork server did not start (%s: %s); the first page tries again",
+                "the worker fork server did not start (%s: %s); the processes' start tries again",
                 type(exc).__name__, exc,
             )  # fmt: skip
         self._forking.set()

@@ -5,6 +5,8 @@ a limit. With the broker killed mid-run, a store worker waited there for ever, e
 the broker came back (a request lost with its connection), holding its partitions while
 ``/readyz`` said ready. Each transactional step now gives up after the transaction
 timeout, and the next batch's fresh producer delivers once the broker is back.
+``at_least_once``'s plain offset commit is bounded by kafka-python itself (its request
+timeout); a test keeps it so.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from kafka import KafkaConsumer
 from kafka.admin import NewTopic
 
 from connectors.kafka.clients import make_admin, make_producer
-from connectors.kafka.delivery import TransactionalDelivery, discard
+from connectors.kafka.consumer import GroupConsumer
+from connectors.kafka.delivery import AtLeastOnceDelivery, TransactionalDelivery, discard
 from connectors.kafka.records import OutRecord, Partition
 from pipeline.config import KafkaConfig
 from pipeline.errors import TransportError
@@ -134,3 +137,58 @@ def test_a_producer_discarded_while_the_broker_is_down_stops_its_network_thread(
     discard(producer)
     sender = producer._sender
     assert not sender.is_alive(), "the discarded producer's network thread still runs"
+
+
+COMMIT_BOUND_S = 45.0
+"""kafka-python 3.0's ``KafkaConsumer.commit`` gives up after ``request_timeout_ms`` (30 s,
+its default, which the project keeps); a little more for a loaded machine."""
+
+
+def test_an_at_least_once_commit_gives_up_while_the_broker_is_down(own_broker) -> None:
+    """``delivery: at_least_once`` commits the batch's offsets with ``KafkaConsumer.commit``,
+    not a transaction. With the broker killed just before, the commit must fail as a
+    TransportError in bounded time (the batch is then consumed again), not wait for ever
+    like the transactional steps did (kafka-python issue #3121)."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"alo{run}"
+    config = KafkaConfig(bootstrap_servers=[own_broker.bootstrap])
+    admin = make_admin(config)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    consumer = GroupConsumer(config, group=f"g{run}", topics=[topic], client_id=f"c{run}")
+    delivery = AtLeastOnceDelivery(lambda: make_producer(config, client_id=f"p{run}"), consumer)
+    delivery.connect()
+    stuck = False
+    try:
+        deadline = time.monotonic() + 60
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, "the consumer never joined its group"
+            consumer.poll(timeout_ms=200, max_records=10)
+        delivery.deliver([OutRecord(topic, b"k", b"before")], {(topic, 0): 1})
+        assert consumer._committed == {(topic, 0): 1}
+
+        own_broker.kill()
+        raised: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                delivery.deliver([], {(topic, 0): 2})
+            except BaseException as exc:
+                raised.append(exc)
+
+        started = time.monotonic()
+        attempt = threading.Thread(target=commit, daemon=True)
+        attempt.start()
+        attempt.join(timeout=COMMIT_BOUND_S + 30)
+        waited = time.monotonic() - started
+        stuck = attempt.is_alive()
+        assert not stuck, f"the commit still waits for the dead broker after {waited:.0f} s"
+        assert len(raised) == 1 and isinstance(raised[0], TransportError), raised
+        assert waited < COMMIT_BOUND_S, f"the commit gave up only after {waited:.0f} s"
+        assert consumer._committed == {(topic, 0): 1}  # the failed commit is not recorded
+    finally:
+        delivery.close(1.0)
+        if not stuck:
+            consumer.consumer.close(autocommit=False, timeout_ms=1000)

@@ -14,9 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from kafka_support import SilentBroker, wait_for
 
 from pipeline.config import parse_config
+from pipeline.errors import TransportError
 from pipeline.runtime.kafka_service import WorkerProcesses
 
 STOP_S = 5.0
@@ -87,6 +89,32 @@ def test_the_service_still_stops_after_a_worker_was_killed(tmp_path: Path) -> No
                     child.process.kill()
 
 
+def test_a_failed_start_of_the_worker_processes_is_told_by_the_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processes start on a thread of their own once their fork server forks; one that
+    cannot be started (the server died) must stop the service with a clear error, not leave
+    it running without workers (``--once`` would wait for ever for them to drain)."""
+    config = parse_config({
+        "transport": "kafka",
+        "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        "service": {"http_enabled": False},
+    })  # fmt: skip
+
+    def cannot_start(worker: str, beat: object) -> None:
+        raise EOFError("the fork server is gone")
+
+    workers = WorkerProcesses(config)
+    monkeypatch.setattr(workers, "_start", cannot_start)
+    workers.start()
+    try:
+        assert workers.wait_started(60), "the start did not end in 60 s"
+        with pytest.raises(TransportError, match=r"worker processes did not start.*EOFError"):
+            workers.supervise()
+    finally:
+        workers.stop()
+
+
 HUNG_AFTER_S = 10.0
 
 
@@ -102,6 +130,7 @@ def test_a_worker_whose_loop_stands_still_is_killed_and_restarted(kafka_env) -> 
     workers = WorkerProcesses(kafka_env.config)
     workers.start()
     try:
+        assert workers.wait_started(60), "the worker processes did not start in 60 s"
         names = {c.worker for c in workers._children}
         wait_for(lambda: all(kafka_env.group_members(n) for n in names), timeout=90,
                  what="every worker in its group")  # fmt: skip
