@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
@@ -88,20 +89,7 @@ def test_a_commit_gives_up_while_the_broker_is_down_and_the_next_producer_delive
         delivery.deliver([OutRecord(topic, b"k", b"before")], {(topic, 0): 1})
 
         own_broker.kill()
-        raised: list[BaseException] = []
-
-        def deliver_offsets() -> None:
-            try:
-                delivery.deliver([], {(topic, 0): 2})
-            except BaseException as exc:
-                raised.append(exc)
-
-        started = time.monotonic()
-        attempt = threading.Thread(target=deliver_offsets, daemon=True)
-        attempt.start()
-        attempt.join(timeout=30)
-        waited = time.monotonic() - started
-        stuck = attempt.is_alive()
+        waited, stuck, raised = deliver_while_down(delivery, {(topic, 0): 2}, 30)
         assert not stuck, f"deliver() still waiting for the dead broker after {waited:.0f} s"
         assert len(raised) == 1 and isinstance(raised[0], TransportError), raised
         assert group.offsets == {(topic, 0): 1}  # the failed commit is not recorded
@@ -170,20 +158,7 @@ def test_an_at_least_once_commit_gives_up_while_the_broker_is_down(own_broker) -
         assert consumer._committed == {(topic, 0): 1}
 
         own_broker.kill()
-        raised: list[BaseException] = []
-
-        def commit() -> None:
-            try:
-                delivery.deliver([], {(topic, 0): 2})
-            except BaseException as exc:
-                raised.append(exc)
-
-        started = time.monotonic()
-        attempt = threading.Thread(target=commit, daemon=True)
-        attempt.start()
-        attempt.join(timeout=COMMIT_BOUND_S + 30)
-        waited = time.monotonic() - started
-        stuck = attempt.is_alive()
+        waited, stuck, raised = deliver_while_down(delivery, {(topic, 0): 2}, COMMIT_BOUND_S + 30)
         assert not stuck, f"the commit still waits for the dead broker after {waited:.0f} s"
         assert len(raised) == 1 and isinstance(raised[0], TransportError), raised
         assert waited < COMMIT_BOUND_S, f"the commit gave up only after {waited:.0f} s"
@@ -192,3 +167,23 @@ def test_an_at_least_once_commit_gives_up_while_the_broker_is_down(own_broker) -
         delivery.close(1.0)
         if not stuck:
             consumer.consumer.close(autocommit=False, timeout_ms=1000)
+
+
+def deliver_while_down(
+    delivery: Any, offsets: dict[tuple[str, int], int], timeout: float
+) -> tuple[float, bool, list[BaseException]]:
+    """``delivery.deliver([], offsets)`` on a thread, waited for ``timeout`` seconds: how long
+    it took, whether it still waits, and what it raised."""
+    raised: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            delivery.deliver([], offsets)
+        except BaseException as exc:
+            raised.append(exc)
+
+    started = time.monotonic()
+    attempt = threading.Thread(target=deliver, daemon=True)
+    attempt.start()
+    attempt.join(timeout=timeout)
+    return time.monotonic() - started, attempt.is_alive(), raised

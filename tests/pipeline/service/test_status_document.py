@@ -128,6 +128,22 @@ def test_the_status_document_of_a_store(store_url: str) -> None:
 
 
 @pytest.mark.postgres
+def wire_builder(url: str, clock: Callable[[], float] = time.time) -> StatusBuilder:
+    """The status of a service with one feed, ``wire``, over the store at ``url``."""
+    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
+    return StatusBuilder(
+        config=lambda: config, role="run", store=StoreAccess(url),
+        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
+        recent_log=logs.RecentRecords(), clock=clock,
+    )  # fmt: skip
+
+
+def timed_status(builder: StatusBuilder) -> tuple[dict[str, Any], float]:
+    """The document, and how long it took to come."""
+    started = time.monotonic()
+    return builder.status(), time.monotonic() - started
+
+
 @contextmanager
 def articles_locked(url: str) -> Iterator[None]:
     """Another connection holds the articles table meanwhile: every read of it waits."""
@@ -143,20 +159,13 @@ def test_reads_that_stall_leave_the_last_store_section_marked_stale(postgres_url
     """Another connection holds the articles table locked for a few seconds: the reads wait
     as long, the document does not."""
     store_three(postgres_url)
-    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
     now = [time.time()]
-    builder = StatusBuilder(
-        config=lambda: config, role="run", store=StoreAccess(postgres_url),
-        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
-        recent_log=logs.RECENT, clock=lambda: now[0],
-    )  # fmt: skip
+    builder = wire_builder(postgres_url, clock=lambda: now[0])
     try:
         assert "store_stale" not in builder.status()
         with articles_locked(postgres_url):
             now[0] += 5
-            started = time.monotonic()
-            stalled = builder.status()
-            took = time.monotonic() - started
+            stalled, took = timed_status(builder)
     finally:
         builder.close()
     assert took < 1.5, took
@@ -171,17 +180,10 @@ def test_reads_that_stall_before_the_first_answer_say_how_long_none_answered(
     """The articles table is locked before the first read: the document comes at once, with
     the service's part, no store figures, and how long no read has answered."""
     store_three(postgres_url)
-    config = parse_config({"feeds": [{"name": "wire", "url": "https://wire.example/rss"}]})
-    builder = StatusBuilder(
-        config=lambda: config, role="run", store=StoreAccess(postgres_url),
-        health=Health(liveness_timeout=60), throughput=Throughput(lambda: []),
-        recent_log=logs.RecentRecords(),
-    )  # fmt: skip
+    builder = wire_builder(postgres_url)
     try:
         with articles_locked(postgres_url):
-            started = time.monotonic()
-            stalled = builder.status()
-            took = time.monotonic() - started
+            stalled, took = timed_status(builder)
     finally:
         builder.close()
     assert took < 1.5, took
