@@ -42,15 +42,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
-from multiprocessing import forkserver
+from collections.abc import Callable, Iterator
+from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ["pipeline.runtime.preload"]
-"""Modules the fork server imports before it forks any worker."""
+PRELOAD = ["pipeline.runtime.fork_server_signals", "pipeline.runtime.preload"]
+"""Modules the fork server imports, in order, before it forks any worker."""
 PARENT_GONE_EXIT = 75
 """Exit status of a worker that left because the process that started it is gone."""
 STOP_WAIT_SECONDS = 5.0
@@ -73,21 +73,44 @@ def start_fork_server(context: ForkServerContext | SpawnContext) -> None:
     Ctrl-C reaches the whole process group. The fork server ignores SIGINT,
     but only once it has imported :data:`PRELOAD` (about a second): a Ctrl-C
     before that killed it with a traceback, and the service waiting for its
-    first worker printed another. An ignored signal stays ignored across
-    ``exec``, so it is ignored here while the server is spawned (about 1
-    ms, in which this process ignores Ctrl-C too). Workers set their
-    own handling. Only the main thread can change a signal's handling; from
-    another thread the server starts as before, with the first worker.
+    first worker printed another. A blocked signal stays blocked across
+    ``fork`` and ``exec``, so SIGINT is blocked while the server is spawned
+    (about 1 ms) and :mod:`pipeline.runtime.fork_server_signals`, the
+    server's first import, ignores and unblocks it. A Ctrl-C in that
+    millisecond waits, pending, and reaches this process's handler after it:
+    it used to be ignored here as well, and lost. The resource tracker is
+    started first: its own start unblocks SIGINT when it is done.
+
+    Only the main thread can change a signal's handling; from another thread
+    the server starts as before, with the first worker.
     """
     if not isinstance(context, ForkServerContext):
         return
     if threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    resource_tracker.ensure_running()
+    with _sigint_held():
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """SIGINT blocked in this thread within; one that came meanwhile is raised after it.
+
+    Another thread may take a SIGINT meanwhile; its handler then runs on
+    this thread at the next bytecode, inside the spawn, so within only a
+    note is taken, and the handler runs once the spawn is done.
+    """
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: came.append(signum))
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+        signal.signal(signal.SIGINT, previous)  # runs the note for a pending one first
+        if came:
+            signal.raise_signal(signal.SIGINT)
 
 
 class ForkServerStart:

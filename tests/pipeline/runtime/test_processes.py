@@ -85,3 +85,57 @@ def test_a_close_while_the_fork_server_imports_ends_every_server_at_once(tmp_pat
         _, took, servers = line.split(" ", 2)
         assert float(took) < 1.0, line
         assert servers == "[]", f"a fork server outlived the close: {line}"
+
+
+# Run in a session of its own (Ctrl-C reaches the whole process group): a Ctrl-C right
+# after the fork server is spawned, while it imports, as a user's could come.
+CTRL_C_WHILE_SPAWNING = """
+import os, signal, sys
+from multiprocessing import util
+from pipeline.runtime import processes
+
+came = []
+signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+spawn = util.spawnv_passfds
+
+def spawn_then_ctrl_c(path, args, passfds):
+    pid = spawn(path, args, passfds)
+    if any("forkserver" in os.fsdecode(arg) for arg in args):
+        os.killpg(0, signal.SIGINT)
+    return pid
+
+util.spawnv_passfds = spawn_then_ctrl_c
+context = processes.worker_context()
+processes.start_fork_server(context)
+print("ctrl-c seen", len(came), flush=True)
+worker = context.Process(target=print, args=("worker ran",))
+worker.start()
+worker.join(120)
+print("worker exit", worker.exitcode, flush=True)
+server = processes.forkserver._forkserver._forkserver_pid
+status = dict(line.split(":\\t", 1) for line in open(f"/proc/{server}/status").read().splitlines())
+print("server ignores", bool(int(status["SigIgn"], 16) & (1 << (signal.SIGINT - 1))), flush=True)
+print("server blocks", bool(int(status["SigBlk"], 16) & (1 << (signal.SIGINT - 1))), flush=True)
+"""
+
+
+def test_a_ctrl_c_while_the_fork_server_is_spawned_reaches_the_service_and_spares_the_server() -> (
+    None
+):
+    """The millisecond the server is spawned in used to ignore Ctrl-C in the service too:
+    a stop asked for then was lost. It must reach the service's handler once, and the
+    server, still importing, must survive it and end up ignoring SIGINT, not blocking it
+    (its workers would inherit a blocked SIGINT)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_SPAWNING],
+        env=env, capture_output=True, text=True, timeout=180, start_new_session=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "ctrl-c seen 1",
+        "worker ran",
+        "worker exit 0",
+        "server ignores True",
+        "server blocks False",
+    ], result.stdout + result.stderr
