@@ -62,3 +62,22 @@ def test_without_a_stop_the_handlers_before_are_back(
     with stops_recorded(), handle_signals(threading.Event()):
         pass
     assert {sig: signal.getsignal(sig) for sig in pytests_handlers} == pytests_handlers
+
+
+def test_a_reload_while_starting_is_asked_for_once_as_the_run_starts() -> None:
+    """A SIGHUP while the command starts (``systemctl reload`` just after a start) ended
+    the process with status 129. It must be recorded and reach the run's reload once.
+    In a forked child: before the fix the signal kills the process that gets it."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's status is the result
+        try:
+            reloads: list[None] = []
+            with stops_recorded():
+                signal.raise_signal(signal.SIGHUP)
+                signal.raise_signal(signal.SIGHUP)
+                with handle_signals(threading.Event(), reload=lambda: reloads.append(None)):
+                    os._exit(10 + len(reloads))
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 11, "reloads asked for, plus 10"
