@@ -104,6 +104,12 @@ CONFIG_REJECTED = Gauge(
     "1 while the config file on disk is rejected (invalid) and an older config runs, else 0.",
     multiprocess_mode="livemax",
 )
+CONFIG_RESTART_PENDING = Gauge(
+    "newsflow_config_restart_pending",
+    "Settings the config file on disk changes that only a restart applies (their running"
+    " values stay in effect); 0 once the process runs what the file says.",
+    multiprocess_mode="livemax",
+)
 STORE_UNAVAILABLE = Counter(
     "newsflow_store_unavailable_total",
     "Times a worker held its work back because the store could not be reached (the"

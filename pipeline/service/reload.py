@@ -45,7 +45,7 @@ from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError
 from pipeline.polling.poller import FeedPoller
 from pipeline.polling.scheduler import Scheduler
-from pipeline.service.metrics import CONFIG_REJECTED, CONFIG_RELOADS
+from pipeline.service.metrics import CONFIG_REJECTED, CONFIG_RELOADS, CONFIG_RESTART_PENDING
 
 log = logging.getLogger(__name__)
 
@@ -184,20 +184,25 @@ class ConfigReloader:
         """When the running config was loaded (epoch seconds): at start or by a reload."""
         self.rejection: Rejection | None = None
         """Set while the file on disk is rejected and an older config runs."""
+        self.restart_pending: list[str] = []
+        """Dotted keys the file on disk changes that only a restart applies."""
         CONFIG_REJECTED.set(0)
+        CONFIG_RESTART_PENDING.set(0)
         self._requested = threading.Event()
         self._acknowledged = False
         self._mtime = _mtime(path)
         self._next_check = clock()
 
     def state(self) -> dict[str, Any]:
-        """The file, when the running config was loaded and, while the file is rejected,
-        when and why: the status page's ``config`` section (read from another thread)."""
+        """The file, when the running config was loaded, while the file is rejected when
+        and why, and the settings it changes that wait for a restart: the status page's
+        ``config`` section (read from another thread)."""
         rejection = self.rejection
         return {
             "path": str(self.path),
             "loaded_at": self.loaded_at,
             "rejected": asdict(rejection) if rejection is not None else None,
+            "restart_pending": list(self.restart_pending),
         }
 
     def request(self) -> None:
@@ -257,6 +262,7 @@ class ConfigReloader:
             return None
         self._valid()
         change = diff_config(self.running, new)
+        self._restart_pending(change.restart)
         for key in change.restart:
             log.warning(
                 "config reload: %s changed: needs a restart (the running value stays in effect)",
@@ -278,6 +284,13 @@ class ConfigReloader:
         self.rejection = Rejection(self.wall_clock(), rejection_reason(error))
         CONFIG_RELOADS.labels("rejected").inc()
         CONFIG_REJECTED.set(1)
+
+    def _restart_pending(self, keys: list[str]) -> None:
+        """What the valid file on disk changes that waits for a restart: a change is
+        logged once per reload, and the log scrolls; this stays until the file and the
+        running config agree again (restarted, or the edit undone)."""
+        self.restart_pending = keys
+        CONFIG_RESTART_PENDING.set(len(keys))
 
     def _valid(self) -> None:
         """The file validates: whatever was rejected before is no longer on disk."""

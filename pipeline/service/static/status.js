@@ -150,15 +150,20 @@ function renderStoreNotice(status) {
 }
 
 // A config file a reload rejected: the older config keeps running, and whoever edited the
-// file must not take the change for live. Cleared once a reload finds the file valid.
+// file must not take the change for live. Cleared once a reload finds the file valid. A valid
+// file whose changes wait for a restart says which settings, until the process runs them.
 function renderConfigNotice(config) {
   const notice = document.getElementById("config-notice");
   const rejected = config && config.rejected;
-  notice.hidden = !rejected;
-  notice.dataset.state = rejected ? "rejected" : "ok";
+  const pending = (config && config.restart_pending) || [];
+  notice.hidden = !rejected && pending.length === 0;
+  notice.className = "notice " + (rejected ? "bad" : "warn");
+  notice.dataset.state = rejected ? "rejected" : pending.length ? "restart" : "ok";
   notice.textContent = rejected
     ? `Config file ${config.path} rejected ${ago(rejected.at)}: ${rejected.reason}. Still running the config loaded ${ago(config.loaded_at)}.`
-    : "";
+    : pending.length
+      ? `Config file ${config.path} changes ${pending.join(", ")}: only a restart applies ${pending.length === 1 ? "it" : "them"}; the running ${pending.length === 1 ? "value stays" : "values stay"} in effect.`
+      : "";
 }
 
 function renderService(status, ready) {

@@ -142,7 +142,9 @@ def test_a_rejected_file_is_reported_until_a_reload_finds_the_file_valid(
     now = [1000.0]
     reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}),
                               wall_clock=lambda: now[0])  # fmt: skip
-    assert reloader.state() == {"path": str(config_file), "loaded_at": 1000.0, "rejected": None}
+    assert reloader.state() == {
+        "path": str(config_file), "loaded_at": 1000.0, "rejected": None, "restart_pending": []
+    }  # fmt: skip
     original = config_file.read_text(encoding="utf-8")
     problems = [{"name": f"x{i}", "url": f"gopher://{i}.example/"} for i in range(7)]
     write(config_file, {**BASE, "feeds": problems})
@@ -161,8 +163,40 @@ def test_a_rejected_file_is_reported_until_a_reload_finds_the_file_valid(
     now[0] = 1120.0
     reloader.request()
     assert reloader.poll() is None, "the file restored: nothing to apply"
-    assert reloader.state() == {"path": str(config_file), "loaded_at": 1000.0, "rejected": None}
+    assert reloader.state() == {
+        "path": str(config_file), "loaded_at": 1000.0, "rejected": None, "restart_pending": []
+    }  # fmt: skip
     assert REGISTRY.get_sample_value("newsflow_config_rejected") == 0
+
+
+def test_settings_waiting_for_a_restart_are_reported_until_the_file_agrees_again(
+    config_file: Path,
+) -> None:
+    """A change only a restart applies was one log line per reload, which scrolls away:
+    the status page's ``config`` section and the gauge keep saying which settings the
+    file changes that do not run, through later reloads, until the edit is undone."""
+    reloader = ConfigReloader(config_file, {}, load_config(config_file, environ={}))
+    original = config_file.read_text(encoding="utf-8")
+    write(config_file, {**BASE, "storage": {"url": "sqlite:///two.db"},
+                        "service": {"http_enabled": False, "http_port": 9999}})  # fmt: skip
+    reloader.request()
+    assert reloader.poll() is None, "nothing that applies live changed"
+    assert reloader.state()["restart_pending"] == ["storage.url", "service.http_port"]
+    assert REGISTRY.get_sample_value("newsflow_config_restart_pending") == 2
+
+    write(config_file, {**BASE, "storage": {"url": "sqlite:///two.db"},
+                        "schedule": {"default_interval_seconds": 60}})  # fmt: skip
+    reloader.request()
+    assert reloader.poll() is not None, "the schedule applies live"
+    assert reloader.running.storage.url.endswith("/one.db"), "the running value stays"
+    assert reloader.state()["restart_pending"] == ["storage.url"]
+    assert REGISTRY.get_sample_value("newsflow_config_restart_pending") == 1
+
+    config_file.write_text(original, encoding="utf-8")
+    reloader.request()
+    reloader.poll()
+    assert reloader.state()["restart_pending"] == []
+    assert REGISTRY.get_sample_value("newsflow_config_restart_pending") == 0
 
 
 def test_a_watched_file_is_reloaded_when_its_mtime_changes(config_file: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from service_support import (
     DEMO_FEEDS,
     HOSTILE_TITLE,
@@ -200,6 +201,34 @@ def test_a_rejected_config_file_is_shown_as_text_until_it_is_fixed(
         assert notice.find_elements("css selector", "*") == []
         assert browser.execute_script("return window.__pwned === undefined") is True
         assert browser.find_element("id", "state").text == "ready", "it still works"
+    finally:
+        config.write_text(good, encoding="utf-8")
+        service.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: not notice.is_displayed(), 20, "the notice cleared")
+
+
+def test_a_change_waiting_for_a_restart_is_shown_until_the_file_agrees_again(
+    browser: Any, service: ServiceProcess, root: Path
+) -> None:
+    """A valid edit of a setting only a restart applies (the fetch timeout) is logged once;
+    the page keeps saying which setting does not run yet, until the edit is undone."""
+    config = root / "newsflow.yaml"
+    good = config.read_text(encoding="utf-8")
+    edited = yaml.safe_load(good)
+    edited.setdefault("fetch", {})["timeout"] = 7.5
+    _load(browser, service.url + "/")
+    notice = browser.find_element("id", "config-notice")
+    assert not notice.is_displayed()
+    try:
+        config.write_text(yaml.safe_dump(edited), encoding="utf-8")
+        service.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: notice.is_displayed(), 20, "the pending restart shown")
+        assert notice.text == (
+            f"Config file {config} changes fetch.timeout: only a restart applies it; "
+            "the running value stays in effect."
+        )
+        assert notice.get_attribute("data-state") == "restart"
+        assert browser.find_element("id", "state").text == "ready"
     finally:
         config.write_text(good, encoding="utf-8")
         service.process.send_signal(signal.SIGHUP)
