@@ -136,7 +136,9 @@ class TransactionalDelivery(_ProducerOwner):
                         "send_offsets_to_transaction",
                         lambda tm: tm.send_offsets_to_transaction(kafka_offsets, group),
                     )
-                await_transaction_step(self.producer, "commit_transaction", _begin_commit)
+                await_transaction_step(
+                    self.producer, "commit_transaction", TransactionManager.begin_commit
+                )
             self._open = False
         except TransportError:
             self.abort()
@@ -154,7 +156,9 @@ class TransactionalDelivery(_ProducerOwner):
         self._open = False
         try:
             with kafka_errors("abort the transaction"):
-                await_transaction_step(self.producer, "abort_transaction", _begin_abort)
+                await_transaction_step(
+                    self.producer, "abort_transaction", TransactionManager.begin_abort
+                )
         except TransportError as exc:
             log.warning("%s", exc)
         self._discard()
@@ -189,14 +193,6 @@ def await_transaction_step(
         raise KafkaTimeoutError(
             f"{step} not answered within the transaction timeout ({timeout_ms} ms)"
         )
-
-
-def _begin_commit(manager: TransactionManager) -> TransactionalRequestResult:
-    return manager.begin_commit()
-
-
-def _begin_abort(manager: TransactionManager) -> TransactionalRequestResult:
-    return manager.begin_abort()
 
 
 def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: str) -> None:
