@@ -2,8 +2,10 @@
 
 Two modes, one contract: when :meth:`Delivery.deliver` returns, every record
 of the batch is acknowledged by the broker (acks=all) *and* the consumer
-offsets are committed; when it raises :class:`TransportError`, the offsets
-are not committed, so the batch's input is consumed again.
+offsets are committed; when it raises :class:`TransportError`, the outcome is
+not known for sure: a commit whose answer was lost may have committed. The
+caller settles it (:meth:`Delivery.connect`, then the group's committed
+offsets) before it consumes the batch's partitions again.
 
 - :class:`TransactionalDelivery`: records and offsets go in one Kafka
   transaction (``send_offsets_to_transaction`` with the consumer's group
@@ -56,7 +58,12 @@ DISCARD_TIMEOUT_S = 2.0
 
 class Delivery(Protocol):
     def connect(self) -> None:
-        """Make the producer now, so a broken configuration fails at start, not mid-batch."""
+        """Make the producer now, so a broken configuration fails at start, not mid-batch.
+
+        After a failed delivery, a new one: a transactional producer's ``init_transactions``
+        (same transactional id) completes or aborts the transaction the failed one left,
+        so the group's committed offsets say which it was.
+        """
 
     def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
         """Produce ``records`` and commit ``offsets``, both or (as far as readers see) neither."""

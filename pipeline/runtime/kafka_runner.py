@@ -13,9 +13,11 @@ to the others after ``kafka.session_timeout_ms``.
 Delivery. Offsets are committed only once everything the batch produced
 (outputs and dead letters) is acknowledged, so nothing is lost: a crash, a
 failed produce or a failed dead-letter write leaves the offsets where they
-were and the batch is consumed again. Storage is idempotent, so a replay
-changes nothing there. ``kafka.delivery`` picks how the commit is made (see
-:mod:`connectors.kafka.delivery`):
+were and the batch is consumed again, from the group's committed offsets (a
+transaction whose commit went unanswered may have committed all the same: then
+the batch is not consumed again; see :meth:`KafkaWorkerRunner._resume_after_failure`).
+Storage is idempotent, so a replay changes nothing there. ``kafka.delivery``
+picks how the commit is made (see :mod:`connectors.kafka.delivery`):
 
 - ``transactional`` (default): outputs and offsets in one Kafka transaction
   per batch. Readers of ``news.enriched`` (read_committed) see every article
@@ -166,6 +168,9 @@ class KafkaWorkerRunner:
         self._delivery: Delivery | None = None
         self._pool: DaemonPool | None = None
         self._store_lost: str | None = None
+        self._undelivered: list[InRecord] = []
+        """The batch whose delivery failed: the next poll starts from the group's committed
+        offsets of its partitions (:meth:`_resume_after_failure`)."""
         """Why the batch in hand ended early: the store could not be reached."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
@@ -275,6 +280,8 @@ class KafkaWorkerRunner:
     def run_batch(self, stop: threading.Event) -> int:
         """Poll, process, deliver and commit one batch; return how many records were handled."""
         consumer, delivery = self._require()
+        if self._undelivered:
+            self._resume_after_failure(consumer, delivery)
         records = consumer.poll(self.kafka.poll_timeout_ms, self.kafka.batch_size)
         if not records:
             self._commit_idle(consumer)
@@ -289,7 +296,7 @@ class KafkaWorkerRunner:
             delivery.deliver(outputs, offsets)
         except TransportError:
             BATCHES.labels(self.worker.name, "failed").inc()
-            consumer.rewind(records)
+            self._undelivered = records
             raise
         if len(handled) < len(records):
             taken = {(h.record.where, h.record.offset) for h in handled}
@@ -301,6 +308,34 @@ class KafkaWorkerRunner:
             lost, self._store_lost = self._store_lost, None
             raise StoreUnavailable(f"{lost}; the rest of the batch is polled again")
         return len(handled)
+
+    def _resume_after_failure(self, consumer: GroupConsumer, delivery: Delivery) -> None:
+        """Before the next poll after a failed delivery: settle it, then go on from the
+        group's committed offsets, not from the failed batch's first record.
+
+        A transactional step that timed out (``commit_transaction`` unanswered within
+        the transaction timeout) may have committed on the broker all the same. The new
+        producer's ``init_transactions`` (same transactional id) completes or aborts
+        whatever the failed one left, and only then are the committed offsets final:
+        past the batch if it committed (it is not handled again: its outputs would be
+        read twice), at its start if it aborted. Until both succeed (the broker may be
+        away), nothing is polled: this raises and the next turn tries again.
+        """
+        delivery.connect()
+        batch, self._undelivered = self._undelivered, []
+        try:
+            resumed = consumer.resume_from_committed(batch)
+        except TransportError:
+            self._undelivered = batch
+            raise
+        first = {r.where: r.offset for r in reversed(batch)}
+        committed = {where for where, offset in resumed.items() if offset > first[where]}
+        if committed:
+            log.info(
+                "%s: the failed delivery had committed %s all the same; not handling it again",
+                self.worker.name,
+                ", ".join(f"{t}[{p}]" for t, p in sorted(committed)),
+            )
 
     def _commit_idle(self, consumer: GroupConsumer) -> None:
         """Commit positions that moved without records; during a rebalance, at a later poll.

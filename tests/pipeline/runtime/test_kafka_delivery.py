@@ -11,11 +11,18 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from kafka.coordinator.base import MemberState
+from kafka.producer.transaction_manager import (
+    EndTxnHandler,
+    TransactionalRequestResult,
+    TransactionManager,
+    TransactionState,
+)
 from kafka_support import KafkaEnv, wait_for
 from prometheus_client import REGISTRY
 
@@ -406,3 +413,139 @@ def _run_until(
 def _both_assigned(env: KafkaEnv) -> bool:
     members = env.group_members("fetch")
     return members is not None and len(members) == 2 and all(members.values())
+
+
+# -- a commit whose answer is lost -------------------------------------------
+#
+# ``commit_transaction`` is bounded by ``kafka.transaction_timeout_ms``; past it the
+# delivery fails and the worker goes on. Whether the broker committed is then unknown to
+# the worker: the answer may only have been lost. These tests lose it on purpose, inside
+# kafka-python, after the broker has handled the request (the broker's transaction state
+# is real: committed in the first test, left open and then aborted by the next producer
+# in the second), and check what read_committed readers of the output topic see and how
+# often the stage ran.
+
+RECORDS = 12
+TRANSACTION_TIMEOUT_MS = 2000
+"""How long the worker waits for the lost answer: short, so the tests take seconds."""
+
+
+class CountingFetch(Stage):
+    """Passes entries on as pages and counts how often it saw each URL."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        self.calls[message.url] += 1
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+def lose_the_first_commit_answer(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The broker commits the first transaction asked to; kafka-python never hears so."""
+    lost: list[bool] = []
+    handle = EndTxnHandler.handle_response
+
+    def handle_response(self: EndTxnHandler, response: Any) -> None:
+        if self.request.committed and not lost:
+            lost.append(True)  # the result is never completed: the wait times out
+            return
+        handle(self, response)
+
+    monkeypatch.setattr(EndTxnHandler, "handle_response", handle_response)
+    return lost
+
+
+def never_send_the_first_commit(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The first commit never reaches the broker: its transaction stays open there."""
+    lost: list[bool] = []
+    begin = TransactionManager.begin_commit
+
+    def begin_commit(self: TransactionManager) -> TransactionalRequestResult:
+        if lost:
+            return begin(self)
+        lost.append(True)
+        self._transition_to(TransactionState.COMMITTING_TRANSACTION)
+        return TransactionalRequestResult()  # nothing enqueued: never done
+
+    monkeypatch.setattr(TransactionManager, "begin_commit", begin_commit)
+    return lost
+
+
+def first_batch_fails_then_drain(worker: KafkaWorkerRunner) -> int:
+    """Run the batch whose commit goes unanswered, then batches until nothing is left."""
+    stop = threading.Event()
+    with pytest.raises(TransportError, match="transaction timeout"):
+        worker.run_batch(stop)
+    handled, empty = 0, 0
+    for _ in range(60):
+        done = worker.run_batch(stop)
+        handled += done
+        empty = 0 if done else empty + 1
+        if empty >= 3:
+            break
+    return handled
+
+
+@pytest.fixture
+def one_batch_env(kafka_env: KafkaEnv) -> KafkaEnv:
+    kafka_env.configure(
+        kafka={
+            "delivery": "transactional",
+            "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
+            "partitions": 1,
+            "batch_size": RECORDS,
+        }
+    )
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(RECORDS))
+    return kafka_env
+
+
+def test_a_batch_committed_whose_answer_was_lost_is_not_handled_again(
+    one_batch_env: KafkaEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the worker sought back to the batch's first record and handled it again;
+    readers of news.pages saw every page twice. Now it resumes from the group's
+    committed offsets, past the batch."""
+    lost = lose_the_first_commit_answer(monkeypatch)
+    stage = CountingFetch()
+    env = one_batch_env
+    worker = runner(env, [stage])
+    try:
+        handled_after = first_batch_fails_then_drain(worker)
+    finally:
+        worker.close()
+    assert lost, "the commit's answer was never held back"
+    urls = [record.key.decode() for record in env.read("pages")]
+    assert len(urls) == RECORDS and len(set(urls)) == RECORDS, Counter(urls).most_common(3)
+    assert set(stage.calls.values()) == {1}, stage.calls.most_common(3)
+    assert handled_after == 0
+    assert env.lag(["fetch"]) == 0
+    assert env.unsettled_transactions() == []
+
+
+def test_a_batch_whose_commit_never_arrived_is_aborted_and_handled_again(
+    one_batch_env: KafkaEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way the same timeout can end: the next producer's init_transactions
+    aborts the open transaction, and the batch is handled again, its pages read once."""
+    lost = never_send_the_first_commit(monkeypatch)
+    stage = CountingFetch()
+    env = one_batch_env
+    worker = runner(env, [stage])
+    try:
+        handled_after = first_batch_fails_then_drain(worker)
+    finally:
+        worker.close()
+    assert lost
+    urls = [record.key.decode() for record in env.read("pages")]
+    assert len(urls) == RECORDS and len(set(urls)) == RECORDS, Counter(urls).most_common(3)
+    assert set(stage.calls.values()) == {2}, stage.calls.most_common(3)
+    assert handled_after == RECORDS
+    assert env.lag(["fetch"]) == 0
+    assert env.unsettled_transactions() == []
