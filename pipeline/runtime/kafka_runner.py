@@ -174,6 +174,9 @@ class KafkaWorkerRunner:
         """Why the batch in hand ended early: the store could not be reached."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
+        self.on_progress: Callable[[], None] | None = None
+        """Called after each record is handled: the loop is moving even while one batch
+        takes longer than the liveness timeout (a slow stage on a big batch)."""
         self.on_stored: Callable[[str | None], None] | None = None
         """On the store worker, told after each record's write: None when it committed, else
         the error of a write the store refused (for readiness)."""
@@ -387,6 +390,8 @@ class KafkaWorkerRunner:
 
         done = self._outcomes(decoded, [r.where for r in records], stop, ending)
         for index, outcome in done:
+            if self.on_progress is not None:
+                self.on_progress()
             if outcome is None:  # abandoned while waiting to retry: stop was set
                 return
             self._tell_stored(outcome.failure)
@@ -570,18 +575,21 @@ def run_worker(
     idle_timeout: float | None = None,
     lock_dir: Path | None = None,
     on_tick: Callable[[GroupConsumer | None], None] | None = None,
+    on_progress: Callable[[], None] | None = None,
     on_stored: Callable[[str | None], None] | None = None,
 ) -> RunSummary:
     """Run worker ``worker_name`` in this process until ``stop`` (what ``newsflow stage`` does).
 
     ``on_tick`` is called every turn of the loop (``newsflow stage``'s
     heartbeat, lag and assignment; see :mod:`pipeline.service.kafka_health`);
+    ``on_progress`` after each record handled (liveness within a long batch);
     ``on_stored`` after each write of the store worker (its readiness).
     """
     worker = WORKER_BY_NAME[worker_name]
     resources = Resources(config)
     runner = KafkaWorkerRunner(config, worker, resources, lock_dir=lock_dir)
     runner.on_tick = on_tick
+    runner.on_progress = on_progress
     runner.on_stored = on_stored
     try:
         runner.start(stop)

@@ -88,6 +88,10 @@ class MemberTicker:
         except TransportError as exc:
             log.debug("%s: lag not updated: %s", self.group, exc)
 
+    def progress(self) -> None:
+        """Called after each record the worker handles: a long batch is not a hang."""
+        self.health.beat(self.LOOP)
+
     def update_lag(self, consumer: GroupConsumer) -> None:
         positions = consumer.positions()
         ends = end_offsets(consumer.consumer, [TopicPartition(t, p) for t, p in positions])

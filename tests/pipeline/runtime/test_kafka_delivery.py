@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
+from ctypes import c_double
 from typing import Any, ClassVar
 
 import pytest
@@ -29,6 +30,7 @@ from prometheus_client import REGISTRY
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.errors import ExtractionError, FetchTimeout, StoreUnavailable, TransportError
 from pipeline.models import FeedEntry, FetchedPage, Message
+from pipeline.runtime import kafka_service
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.wiring import Resources
 from pipeline.stages.base import Stage
@@ -549,3 +551,44 @@ def test_a_batch_whose_commit_never_arrived_is_aborted_and_handled_again(
     assert handled_after == RECORDS
     assert env.lag(["fetch"]) == 0
     assert env.unsettled_transactions() == []
+
+
+def test_a_long_batch_keeps_the_liveness_stamp_moving(kafka_env: KafkaEnv) -> None:
+    """``newsflow run`` kills a worker whose stamp stood still for the liveness timeout.
+    The stamp moved once per loop turn only, so a batch longer than the timeout (a slow
+    stage on a big batch) got a working worker killed; it now moves with every record.
+    Here a 3.6 s batch, stamped as ``newsflow run``'s worker processes are, must never
+    stand still for more than about one record's time."""
+    kafka_env.configure(kafka={"partitions": 1, "batch_size": 12}, fetch={"concurrency": 1})
+    kafka_env.create_topics()
+    worker = runner(kafka_env, [SlowFetch(0.3)])
+    stop = threading.Event()
+    beat = c_double(time.monotonic())
+    stamp = kafka_service._stamp(beat)
+    worker.on_progress = stamp
+    stalls: list[float] = []
+    batch_over = threading.Event()
+
+    def watch() -> None:
+        while not batch_over.wait(0.05):
+            stalls.append(time.monotonic() - beat.value)
+
+    try:
+        consumer = worker._consumer
+        assert consumer is not None
+        wait_for(lambda: worker.run_batch(stop) == 0 and bool(consumer.positions()),
+                 timeout=30, what="the member to join")  # fmt: skip
+        kafka_env.produce("items", entries(12))
+        stamp()  # what the loop's on_tick does before each batch
+        started = time.monotonic()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        handled = 0
+        while handled == 0 and time.monotonic() - started < 10:
+            handled = worker.run_batch(stop)
+        took = time.monotonic() - started
+    finally:
+        batch_over.set()
+        worker.close()
+    assert handled == 12 and took >= 3.6, (handled, took)
+    assert max(stalls) < 1.5, f"the stamp stood still for {max(stalls):.1f} s of {took:.1f} s"
