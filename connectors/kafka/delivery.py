@@ -156,11 +156,19 @@ class TransactionalDelivery(_ProducerOwner):
         """Abort the open transaction, if any (its records are never read), and start afresh.
 
         If the abort itself fails, the next producer's ``init_transactions``
-        (same transactional id) aborts it, or the broker does on timeout.
+        (same transactional id) aborts it, or the broker does on timeout. A commit or
+        abort already asked for and not answered cannot be aborted (kafka-python
+        refuses, "Invalid transition"): the next producer settles it, and the caller
+        finds out which it was (:meth:`Delivery.connect`).
         """
         if not self._open:
             return
         self._open = False
+        manager = self.producer._transaction_manager
+        if manager is not None and manager.is_completing():
+            log.info("the transaction's end was not answered; the next producer settles it")
+            self._discard()
+            return
         try:
             with kafka_errors("abort the transaction"):
                 await_transaction_step(
