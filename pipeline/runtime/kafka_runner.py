@@ -168,10 +168,10 @@ class KafkaWorkerRunner:
         self._delivery: Delivery | None = None
         self._pool: DaemonPool | None = None
         self._store_lost: str | None = None
+        """Why the batch in hand ended early: the store could not be reached."""
         self._undelivered: list[InRecord] = []
         """The batch whose delivery failed: the next poll starts from the group's committed
         offsets of its partitions (:meth:`_resume_after_failure`)."""
-        """Why the batch in hand ended early: the store could not be reached."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
         self.on_progress: Callable[[], None] | None = None
@@ -331,7 +331,7 @@ class KafkaWorkerRunner:
         except TransportError:
             self._undelivered = batch
             raise
-        first = {r.where: r.offset for r in reversed(batch)}
+        first = {r.where: r.offset for r in reversed(batch)}  # each partition's first record
         committed = {where for where, offset in resumed.items() if offset > first[where]}
         if committed:
             log.info(
