@@ -9,7 +9,9 @@ commit loop of a worker:
   the position snapshot for a partition handled to its end (it may lie past
   transaction markers), else the offset after the last handled record;
 - :meth:`rewind` seeks partitions back to their first unhandled record, so
-  they are polled again;
+  they are polled again; after a failed delivery, :meth:`resume_from_committed`
+  seeks them to the group's committed offsets instead (the failure may have
+  committed all the same);
 - :meth:`commit_idle` commits positions that moved while no record came
   (transaction markers, aborted records), so the group's lag reaches 0.
 
@@ -219,13 +221,43 @@ class GroupConsumer:
 
     def rewind(self, unhandled: Sequence[InRecord]) -> None:
         """Seek back so ``unhandled`` records are polled again."""
-        first: dict[Partition, int] = {}
-        for record in unhandled:
-            first.setdefault(record.where, record.offset)
         with kafka_errors("seek back"):
-            for (topic, partition), offset in first.items():
-                if TopicPartition(topic, partition) in self.consumer.assignment():
-                    self.consumer.seek(TopicPartition(topic, partition), offset)
+            for tp, offset in self._first_held(unhandled).items():
+                self.consumer.seek(tp, offset)
+
+    def resume_from_committed(self, batch: Sequence[InRecord]) -> dict[Partition, int]:
+        """Seek the partitions of ``batch``, whose delivery failed, to the group's committed
+        offsets (to the batch's first record where the group has none); return them.
+
+        A failed delivery may have committed all the same: the broker committed the
+        transaction, and only its answer was lost or late. Seeking back to the batch's
+        first record then handled it twice, and read_committed readers saw its output
+        twice. Call this once the failed delivery is settled (a new transactional
+        producer's ``init_transactions`` has completed or aborted its transaction): the
+        committed offsets then say which it was. Reading them waits while a transaction
+        of the group is still open (kafka-python asks for stable offsets, KIP-447).
+        """
+        resumed: dict[Partition, int] = {}
+        timeout_ms = self._config.transaction_timeout_ms
+        with kafka_errors(f"read the committed offsets of group {self.group}"):
+            for tp, first in self._first_held(batch).items():
+                committed = self.consumer.committed(tp, timeout_ms=timeout_ms)
+                offset = first if committed is None else committed
+                self.consumer.seek(tp, offset)
+                resumed[(tp.topic, tp.partition)] = offset
+                if committed is not None:
+                    self._committed[(tp.topic, tp.partition)] = committed
+        return resumed
+
+    def _first_held(self, records: Sequence[InRecord]) -> dict[TopicPartition, int]:
+        """The first offset of ``records`` in each partition this member still holds."""
+        first: dict[TopicPartition, int] = {}
+        assigned = self.consumer.assignment()
+        for record in records:
+            tp = TopicPartition(*record.where)
+            if tp in assigned:
+                first.setdefault(tp, record.offset)
+        return first
 
     def commit(self, offsets: Mapping[Partition, int]) -> None:
         """Commit outside a transaction (at-least-once delivery, idle positions)."""

@@ -2,8 +2,10 @@
 
 Two modes, one contract: when :meth:`Delivery.deliver` returns, every record
 of the batch is acknowledged by the broker (acks=all) *and* the consumer
-offsets are committed; when it raises :class:`TransportError`, the offsets
-are not committed, so the batch's input is consumed again.
+offsets are committed; when it raises :class:`TransportError`, the outcome is
+not known for sure: a commit whose answer was lost may have committed. The
+caller settles it (:meth:`Delivery.connect`, then the group's committed
+offsets) before it consumes the batch's partitions again.
 
 - :class:`TransactionalDelivery`: records and offsets go in one Kafka
   transaction (``send_offsets_to_transaction`` with the consumer's group
@@ -56,7 +58,12 @@ DISCARD_TIMEOUT_S = 2.0
 
 class Delivery(Protocol):
     def connect(self) -> None:
-        """Make the producer now, so a broken configuration fails at start, not mid-batch."""
+        """Make the producer now, so a broken configuration fails at start, not mid-batch.
+
+        After a failed delivery, a new one: a transactional producer's ``init_transactions``
+        (same transactional id) completes or aborts the transaction the failed one left,
+        so the group's committed offsets say which it was.
+        """
 
     def deliver(self, records: Sequence[OutRecord], offsets: Mapping[Partition, int]) -> None:
         """Produce ``records`` and commit ``offsets``, both or (as far as readers see) neither."""
@@ -136,7 +143,9 @@ class TransactionalDelivery(_ProducerOwner):
                         "send_offsets_to_transaction",
                         lambda tm: tm.send_offsets_to_transaction(kafka_offsets, group),
                     )
-                await_transaction_step(self.producer, "commit_transaction", _begin_commit)
+                await_transaction_step(
+                    self.producer, "commit_transaction", TransactionManager.begin_commit
+                )
             self._open = False
         except TransportError:
             self.abort()
@@ -147,14 +156,24 @@ class TransactionalDelivery(_ProducerOwner):
         """Abort the open transaction, if any (its records are never read), and start afresh.
 
         If the abort itself fails, the next producer's ``init_transactions``
-        (same transactional id) aborts it, or the broker does on timeout.
+        (same transactional id) aborts it, or the broker does on timeout. A commit or
+        abort already asked for and not answered cannot be aborted (kafka-python
+        refuses, "Invalid transition"): the next producer settles it, and the caller
+        finds out which it was (:meth:`Delivery.connect`).
         """
         if not self._open:
             return
         self._open = False
+        manager = self.producer._transaction_manager
+        if manager is not None and manager.is_completing():
+            log.info("the transaction's end was not answered; the next producer settles it")
+            self._discard()
+            return
         try:
             with kafka_errors("abort the transaction"):
-                await_transaction_step(self.producer, "abort_transaction", _begin_abort)
+                await_transaction_step(
+                    self.producer, "abort_transaction", TransactionManager.begin_abort
+                )
         except TransportError as exc:
             log.warning("%s", exc)
         self._discard()
@@ -189,14 +208,6 @@ def await_transaction_step(
         raise KafkaTimeoutError(
             f"{step} not answered within the transaction timeout ({timeout_ms} ms)"
         )
-
-
-def _begin_commit(manager: TransactionManager) -> TransactionalRequestResult:
-    return manager.begin_commit()
-
-
-def _begin_abort(manager: TransactionManager) -> TransactionalRequestResult:
-    return manager.begin_abort()
 
 
 def produce_all(producer: KafkaProducer, records: Sequence[OutRecord], *, what: str) -> None:

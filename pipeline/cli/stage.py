@@ -87,7 +87,16 @@ def handle(args: argparse.Namespace) -> int:
 
             idle = args.idle_exit if args.once else None
             stored = endpoints.control.stored
-            run_worker(config, args.name, stop, idle_timeout=idle, on_tick=ticker, on_stored=stored)
+            progress = ticker.progress if ticker is not None else None
+            run_worker(
+                config,
+                args.name,
+                stop,
+                idle_timeout=idle,
+                on_tick=ticker,
+                on_progress=progress,
+                on_stored=stored,
+            )
     return 0
 
 

@@ -59,6 +59,7 @@ from pipeline.config import Config, KafkaConfig
 from pipeline.errors import TransportError
 from pipeline.models import utcnow
 from pipeline.runtime.retry_later import RETRIED
+from pipeline.service.kafka_health import BrokerOutage
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,13 @@ class KafkaLetterRetry:
         """The topic's end offsets when its pending letters were last read."""
         self._earliest: str | None = None
         """The earliest ``retry_at`` among them (None: no letter waits for a time)."""
+        self._outage = BrokerOutage(
+            ", ".join(config.bootstrap_servers),
+            time.monotonic,
+            waiting="dead letters due for a retry",
+        )
+        """Says once that a look failed because the broker is away, and once that it is back
+        (a look every few seconds, each failing after up to 30 s: one line per look before)."""
 
     def run_due(self, now: datetime | None = None) -> int:
         """Replay the letters due at ``now``; how many were sent back."""
@@ -155,7 +163,10 @@ class KafkaLetterRetry:
             try:
                 self.run_due()
             except TransportError as exc:
-                log.warning("dead letters due for a retry were left for now: %s", exc)
+                if not self._outage.failed(exc):
+                    log.warning("dead letters due for a retry were left for now: %s", exc)
+                continue
+            self._outage.answered()
 
     def close(self) -> None:
         self._clients.close()

@@ -13,9 +13,11 @@ to the others after ``kafka.session_timeout_ms``.
 Delivery. Offsets are committed only once everything the batch produced
 (outputs and dead letters) is acknowledged, so nothing is lost: a crash, a
 failed produce or a failed dead-letter write leaves the offsets where they
-were and the batch is consumed again. Storage is idempotent, so a replay
-changes nothing there. ``kafka.delivery`` picks how the commit is made (see
-:mod:`connectors.kafka.delivery`):
+were and the batch is consumed again, from the group's committed offsets (a
+transaction whose commit went unanswered may have committed all the same: then
+the batch is not consumed again; see :meth:`KafkaWorkerRunner._resume_after_failure`).
+Storage is idempotent, so a replay changes nothing there. ``kafka.delivery``
+picks how the commit is made (see :mod:`connectors.kafka.delivery`):
 
 - ``transactional`` (default): outputs and offsets in one Kafka transaction
   per batch. Readers of ``news.enriched`` (read_committed) see every article
@@ -167,8 +169,14 @@ class KafkaWorkerRunner:
         self._pool: DaemonPool | None = None
         self._store_lost: str | None = None
         """Why the batch in hand ended early: the store could not be reached."""
+        self._undelivered: list[InRecord] = []
+        """The batch whose delivery failed: the next poll starts from the group's committed
+        offsets of its partitions (:meth:`_resume_after_failure`)."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
+        self.on_progress: Callable[[], None] | None = None
+        """Called after each record is handled: the loop is moving even while one batch
+        takes longer than the liveness timeout (a slow stage on a big batch)."""
         self.on_stored: Callable[[str | None], None] | None = None
         """On the store worker, told after each record's write: None when it committed, else
         the error of a write the store refused (for readiness)."""
@@ -275,6 +283,8 @@ class KafkaWorkerRunner:
     def run_batch(self, stop: threading.Event) -> int:
         """Poll, process, deliver and commit one batch; return how many records were handled."""
         consumer, delivery = self._require()
+        if self._undelivered:
+            self._resume_after_failure(consumer, delivery)
         records = consumer.poll(self.kafka.poll_timeout_ms, self.kafka.batch_size)
         if not records:
             self._commit_idle(consumer)
@@ -289,7 +299,7 @@ class KafkaWorkerRunner:
             delivery.deliver(outputs, offsets)
         except TransportError:
             BATCHES.labels(self.worker.name, "failed").inc()
-            consumer.rewind(records)
+            self._undelivered = records
             raise
         if len(handled) < len(records):
             taken = {(h.record.where, h.record.offset) for h in handled}
@@ -301,6 +311,34 @@ class KafkaWorkerRunner:
             lost, self._store_lost = self._store_lost, None
             raise StoreUnavailable(f"{lost}; the rest of the batch is polled again")
         return len(handled)
+
+    def _resume_after_failure(self, consumer: GroupConsumer, delivery: Delivery) -> None:
+        """Before the next poll after a failed delivery: settle it, then go on from the
+        group's committed offsets, not from the failed batch's first record.
+
+        A transactional step that timed out (``commit_transaction`` unanswered within
+        the transaction timeout) may have committed on the broker all the same. The new
+        producer's ``init_transactions`` (same transactional id) completes or aborts
+        whatever the failed one left, and only then are the committed offsets final:
+        past the batch if it committed (it is not handled again: its outputs would be
+        read twice), at its start if it aborted. Until both succeed (the broker may be
+        away), nothing is polled: this raises and the next turn tries again.
+        """
+        delivery.connect()
+        batch, self._undelivered = self._undelivered, []
+        try:
+            resumed = consumer.resume_from_committed(batch)
+        except TransportError:
+            self._undelivered = batch
+            raise
+        first = {r.where: r.offset for r in reversed(batch)}  # each partition's first record
+        committed = {where for where, offset in resumed.items() if offset > first[where]}
+        if committed:
+            log.info(
+                "%s: the failed delivery had committed %s all the same; not handling it again",
+                self.worker.name,
+                ", ".join(f"{t}[{p}]" for t, p in sorted(committed)),
+            )
 
     def _commit_idle(self, consumer: GroupConsumer) -> None:
         """Commit positions that moved without records; during a rebalance, at a later poll.
@@ -352,6 +390,8 @@ class KafkaWorkerRunner:
 
         done = self._outcomes(decoded, [r.where for r in records], stop, ending)
         for index, outcome in done:
+            if self.on_progress is not None:
+                self.on_progress()
             if outcome is None:  # abandoned while waiting to retry: stop was set
                 return
             self._tell_stored(outcome.failure)
@@ -535,18 +575,21 @@ def run_worker(
     idle_timeout: float | None = None,
     lock_dir: Path | None = None,
     on_tick: Callable[[GroupConsumer | None], None] | None = None,
+    on_progress: Callable[[], None] | None = None,
     on_stored: Callable[[str | None], None] | None = None,
 ) -> RunSummary:
     """Run worker ``worker_name`` in this process until ``stop`` (what ``newsflow stage`` does).
 
     ``on_tick`` is called every turn of the loop (``newsflow stage``'s
     heartbeat, lag and assignment; see :mod:`pipeline.service.kafka_health`);
+    ``on_progress`` after each record handled (liveness within a long batch);
     ``on_stored`` after each write of the store worker (its readiness).
     """
     worker = WORKER_BY_NAME[worker_name]
     resources = Resources(config)
     runner = KafkaWorkerRunner(config, worker, resources, lock_dir=lock_dir)
     runner.on_tick = on_tick
+    runner.on_progress = on_progress
     runner.on_stored = on_stored
     try:
         runner.start(stop)

@@ -7,9 +7,10 @@ core (``extract.workers``, 0 = one per core). Processes, not threads,
 because extraction is CPU-bound Python: threads would share one core through
 the GIL, processes use them all; a crashing worker also cannot take the
 others down, and the supervisor restarts it: one that exits, and one whose loop
-has not turned for ``service.liveness_timeout_seconds`` (a hung worker, which a
-``newsflow stage`` process's ``/healthz`` would report; here no probe sees the
-children, so the supervisor kills and restarts it itself). To spread the stages over
+has not moved (no record handled, no idle poll) for
+``service.liveness_timeout_seconds`` (a hung worker, which a ``newsflow stage``
+process's ``/healthz`` would report; here no probe sees the children, so the
+supervisor kills and restarts it itself). To spread the stages over
 several machines, run ``newsflow stage NAME`` there instead: it is the same
 code.
 
@@ -310,7 +311,7 @@ class WorkerProcesses:
         if stalled <= timeout:
             return False
         log.error(
-            "worker %s (pid %s) has not finished a batch or an idle poll for %.0f s"
+            "worker %s (pid %s) has not handled a record or finished an idle poll for %.0f s"
             " (service.liveness_timeout_seconds: %.0f); killing it",
             child.worker,
             child.process.pid,
@@ -369,7 +370,8 @@ def _worker_main(
     whatever happens (:func:`exit_with_parent`). Stopped while its broker had not
     answered yet, it has nothing to report and ends at once. The store worker
     tells its writes to ``article_writes``, the service's readiness. Every turn of its
-    loop (a batch, or an idle poll) sets ``beat``, which the supervisor watches.
+    loop (a batch, or an idle poll) and every record it handles sets ``beat``, which the
+    supervisor watches.
     """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
@@ -386,8 +388,14 @@ def _worker_main(
     with handle_signals(local_stop):
         try:
             on_stored = article_writes.record if article_writes is not None else None
+            stamp = _stamp(beat)
             summary = run_worker(
-                config, worker, local_stop, on_tick=_beats(beat), on_stored=on_stored
+                config,
+                worker,
+                local_stop,
+                on_tick=lambda _consumer: stamp(),
+                on_progress=stamp,
+                on_stored=on_stored,
             )
         except StoppedWhileWaiting as exc:
             log.info("worker %s: %s", worker, exc, extra={"stage": worker})
@@ -395,13 +403,14 @@ def _worker_main(
     results.put(summary)
 
 
-def _beats(beat: c_double) -> Callable[[object], None]:
-    """The worker loop's ``on_tick``: the time of this turn, for the supervisor."""
+def _stamp(beat: c_double) -> Callable[[], None]:
+    """Sets ``beat`` to now, for the supervisor: at every turn of the worker's loop and
+    after every record it handles (a batch may take longer than the liveness timeout)."""
 
-    def tick(_consumer: object) -> None:
+    def stamp() -> None:
         beat.value = time.monotonic()
 
-    return tick
+    return stamp
 
 
 class StopFlag:

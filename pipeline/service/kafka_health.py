@@ -88,6 +88,10 @@ class MemberTicker:
         except TransportError as exc:
             log.debug("%s: lag not updated: %s", self.group, exc)
 
+    def progress(self) -> None:
+        """Called after each record the worker handles: a long batch is not a hang."""
+        self.health.beat(self.LOOP)
+
     def update_lag(self, consumer: GroupConsumer) -> None:
         positions = consumer.positions()
         ends = end_offsets(consumer.consumer, [TopicPartition(t, p) for t, p in positions])
@@ -114,30 +118,45 @@ class BrokerOutage:
 
     While a broker is down kafka-python logs each retry (shown once a minute, see
     :mod:`connectors.kafka.library_logs`); this is newsflow's own account of it, from
-    the probe's looks (``/readyz``, scrapes, the status page).
+    the looks of a loop that asks the broker again and again: the probe's (``/readyz``,
+    scrapes, the status page), the dead-letter retry's. ``waiting`` says what waits for
+    the broker meanwhile, when it is not the one who looks.
     """
 
-    def __init__(self, address: str, clock: Callable[[], float]) -> None:
+    def __init__(self, address: str, clock: Callable[[], float], *, waiting: str = "") -> None:
         self.address = address
         self.clock = clock
+        self.waiting = waiting
         self.since: float | None = None
         """When the first look went unanswered; None while the broker answers."""
+        self.failures = 0
+        """Looks that went unanswered since then."""
 
-    def failed(self, error: TransportError) -> None:
-        if error.reason not in UNREACHABLE_REASONS or self.since is not None:
-            return
+    def failed(self, error: TransportError) -> bool:
+        """Count a failed look; say so if it is the first. False if ``error`` is not the
+        broker being unreachable (the caller reports it itself)."""
+        if error.reason not in UNREACHABLE_REASONS:
+            return False
+        self.failures += 1
+        if self.since is not None:
+            return True
         self.since = self.clock()
         log.warning(
-            "Kafka broker unreachable at %s, waiting for it: %s", self.address, error,
+            "Kafka broker unreachable at %s, %s for it: %s",
+            self.address, f"{self.waiting} wait" if self.waiting else "waiting", error,
             extra={"event": "kafka_unavailable", "reason": error.reason},
         )  # fmt: skip
+        return True
 
     def answered(self) -> None:
         if self.since is None:
             return
         down_for, self.since = self.clock() - self.since, None
+        failures, self.failures = self.failures, 0
         log.info(
-            "Kafka broker at %s answers again (unreachable for %.0f s)", self.address, down_for,
+            "Kafka broker at %s answers again (unreachable for %.0f s, %d failed look%s)%s",
+            self.address, down_for, failures, "" if failures == 1 else "s",
+            f"; {self.waiting} go on" if self.waiting else "",
             extra={"event": "kafka_back"},
         )  # fmt: skip
 

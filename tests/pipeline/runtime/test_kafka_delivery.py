@@ -11,17 +11,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
-from typing import ClassVar
+from collections import Counter
+from collections.abc import Callable, Iterable
+from ctypes import c_double
+from typing import Any, ClassVar
 
 import pytest
 from kafka.coordinator.base import MemberState
+from kafka.producer.transaction_manager import (
+    EndTxnHandler,
+    TransactionalRequestResult,
+    TransactionManager,
+    TransactionState,
+)
 from kafka_support import KafkaEnv, wait_for
 from prometheus_client import REGISTRY
 
 from connectors.kafka.headers import DeadLetterInfo
 from pipeline.errors import ExtractionError, FetchTimeout, StoreUnavailable, TransportError
 from pipeline.models import FeedEntry, FetchedPage, Message
+from pipeline.runtime import kafka_service
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.wiring import Resources
 from pipeline.stages.base import Stage
@@ -406,3 +415,174 @@ def _run_until(
 def _both_assigned(env: KafkaEnv) -> bool:
     members = env.group_members("fetch")
     return members is not None and len(members) == 2 and all(members.values())
+
+
+# -- a commit whose answer is lost -------------------------------------------
+#
+# ``commit_transaction`` is bounded by ``kafka.transaction_timeout_ms``; past it the
+# delivery fails and the worker goes on. Whether the broker committed is then unknown to
+# the worker: the answer may only have been lost. These tests lose it on purpose, inside
+# kafka-python, after the broker has handled the request (the broker's transaction state
+# is real: committed in the first test, left open and then aborted by the next producer
+# in the second), and check what read_committed readers of the output topic see and how
+# often the stage ran.
+
+RECORDS = 12
+TRANSACTION_TIMEOUT_MS = 2000
+"""How long the worker waits for the lost answer: short, so the tests take seconds."""
+
+
+class CountingFetch(Stage):
+    """Passes entries on as pages and counts how often it saw each URL."""
+
+    name: ClassVar[str] = "fetch"
+    accepts: ClassVar[tuple[type[Message], ...]] = (FeedEntry,)
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def process(self, message: Message) -> Iterable[Message]:
+        assert isinstance(message, FeedEntry)
+        self.calls[message.url] += 1
+        return [FetchedPage(entry=message, url=message.url, html=message.body or "")]
+
+
+def lose_the_first_commit_answer(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The broker commits the first transaction asked to; kafka-python never hears so."""
+    lost: list[bool] = []
+    handle = EndTxnHandler.handle_response
+
+    def handle_response(self: EndTxnHandler, response: Any) -> None:
+        if self.request.committed and not lost:
+            lost.append(True)  # the result is never completed: the wait times out
+            return
+        handle(self, response)
+
+    monkeypatch.setattr(EndTxnHandler, "handle_response", handle_response)
+    return lost
+
+
+def never_send_the_first_commit(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The first commit never reaches the broker: its transaction stays open there."""
+    lost: list[bool] = []
+    begin = TransactionManager.begin_commit
+
+    def begin_commit(self: TransactionManager) -> TransactionalRequestResult:
+        if lost:
+            return begin(self)
+        lost.append(True)
+        self._transition_to(TransactionState.COMMITTING_TRANSACTION)
+        return TransactionalRequestResult()  # nothing enqueued: never done
+
+    monkeypatch.setattr(TransactionManager, "begin_commit", begin_commit)
+    return lost
+
+
+def first_batch_fails_then_drain(worker: KafkaWorkerRunner) -> int:
+    """Run the batch whose commit goes unanswered, then batches until nothing is left."""
+    stop = threading.Event()
+    with pytest.raises(TransportError, match="transaction timeout"):
+        worker.run_batch(stop)
+    handled, empty = 0, 0
+    for _ in range(60):
+        done = worker.run_batch(stop)
+        handled += done
+        empty = 0 if done else empty + 1
+        if empty >= 3:
+            break
+    return handled
+
+
+@pytest.fixture
+def one_batch_env(kafka_env: KafkaEnv) -> KafkaEnv:
+    kafka_env.configure(
+        kafka={
+            "delivery": "transactional",
+            "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
+            "partitions": 1,
+            "batch_size": RECORDS,
+        }
+    )
+    kafka_env.create_topics()
+    kafka_env.produce("items", entries(RECORDS))
+    return kafka_env
+
+
+@pytest.mark.parametrize(
+    ("lose", "handled"),
+    [(lose_the_first_commit_answer, 1), (never_send_the_first_commit, 2)],
+    ids=["committed", "aborted"],
+)
+def test_a_batch_whose_commit_went_unanswered_is_handled_again_only_if_it_aborted(
+    one_batch_env: KafkaEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    lose: Callable[[pytest.MonkeyPatch], list[bool]],
+    handled: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """committed: the broker committed, its answer was lost. Before, the worker sought
+    back to the batch's first record and handled it again: readers of news.pages saw
+    every page twice. Now it resumes from the group's committed offsets, past the batch.
+    aborted: the commit never reached the broker; the next producer's init_transactions
+    aborts the open transaction, and the batch is handled again, its pages read once.
+    Neither warns that the unanswered transaction "cannot" be aborted (kafka-python
+    refuses to abort one whose end is in flight; it was not a failure to act on)."""
+    caplog.set_level(logging.INFO, logger="connectors.kafka.delivery")
+    lost = lose(monkeypatch)
+    stage = CountingFetch()
+    env = one_batch_env
+    worker = runner(env, [stage])
+    try:
+        handled_after = first_batch_fails_then_drain(worker)
+    finally:
+        worker.close()
+    assert lost, "the commit was never lost"
+    urls = [record.key.decode() for record in env.read("pages")]
+    assert len(urls) == RECORDS and len(set(urls)) == RECORDS, Counter(urls).most_common(3)
+    assert set(stage.calls.values()) == {handled}, stage.calls.most_common(3)
+    assert handled_after == (handled - 1) * RECORDS
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [m for m in warned if "cannot abort" in m], warned
+    assert env.lag(["fetch"]) == 0
+    assert env.unsettled_transactions() == []
+
+
+def test_a_long_batch_keeps_the_liveness_stamp_moving(kafka_env: KafkaEnv) -> None:
+    """``newsflow run`` kills a worker whose stamp stood still for the liveness timeout.
+    The stamp moved once per loop turn only, so a batch longer than the timeout (a slow
+    stage on a big batch) got a working worker killed; it now moves with every record.
+    Here a 3.6 s batch, stamped as ``newsflow run``'s worker processes are, must never
+    stand still for more than about one record's time."""
+    kafka_env.configure(kafka={"partitions": 1, "batch_size": 12}, fetch={"concurrency": 1})
+    kafka_env.create_topics()
+    worker = runner(kafka_env, [SlowFetch(0.3)])
+    stop = threading.Event()
+    beat = c_double(time.monotonic())
+    stamp = kafka_service._stamp(beat)
+    worker.on_progress = stamp
+    stalls: list[float] = []
+    batch_over = threading.Event()
+
+    def watch() -> None:
+        while not batch_over.wait(0.05):
+            stalls.append(time.monotonic() - beat.value)
+
+    try:
+        consumer = worker._consumer
+        assert consumer is not None
+        wait_for(lambda: worker.run_batch(stop) == 0 and bool(consumer.positions()),
+                 timeout=30, what="the member to join")  # fmt: skip
+        kafka_env.produce("items", entries(12))
+        stamp()  # what the loop's on_tick does before each batch
+        started = time.monotonic()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        handled = 0
+        while handled == 0 and time.monotonic() - started < 10:
+            handled = worker.run_batch(stop)
+        took = time.monotonic() - started
+    finally:
+        batch_over.set()
+        worker.close()
+    assert handled == 12 and took >= 3.6, (handled, took)
+    assert max(stalls) < 1.5, f"the stamp stood still for {max(stalls):.1f} s of {took:.1f} s"

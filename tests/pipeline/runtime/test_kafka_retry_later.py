@@ -14,6 +14,7 @@ leaves where it was, what it appends again, and that it never touches
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -31,6 +32,7 @@ from connectors.kafka.dlq import pending_letters
 from connectors.kafka.headers import LETTER_ATTEMPTS, DeadLetterInfo, header_dict
 from corpus import generate_site_pages
 from pipeline.config import parse_config
+from pipeline.errors import TransportError
 from pipeline.models import FeedEntry
 from pipeline.runtime.kafka_retry_later import KafkaLetterRetry, replay_gap
 from pipeline.runtime.outcome import LetterFilter
@@ -241,3 +243,43 @@ def test_due_letters_are_replayed_at_most_30_s_after_their_time(seconds: float, 
     """Half ``retry_later_seconds`` between replays, but never more than 30 s: the default
     300 s would otherwise let a letter wait 150 s past its time."""
     assert replay_gap(parse_config({"fetch": {"retry_later_seconds": seconds}})) == gap
+
+
+def test_a_broker_outage_is_told_once_and_its_end_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The retry thread looks every few seconds; while the broker was away each look
+    failed after up to 30 s and warned again ("dead letters due for a retry were left
+    for now", every ~35 s of an outage). Now: one line when the outage begins, one when
+    the broker answers again (how long, how many looks failed); an error that is not the
+    broker being away is still told each time."""
+    config = parse_config({"kafka": {"bootstrap_servers": ["127.0.0.1:1"]}}).kafka
+    retry = KafkaLetterRetry(config)
+    away = TransportError("Kafka: cannot list offsets: timed out", reason="kafka_timeout")
+    refused = TransportError("Kafka: cannot connect: 111 ECONNREFUSED", reason="kafka_unavailable")
+    other = TransportError("Kafka: cannot read: CorruptRecordError", reason="kafka")
+    looks: list[TransportError | int] = [away, refused, away, away, 0, 0, other, other, 1]
+    stop = threading.Event()
+
+    def run_due() -> int:
+        answer = looks.pop(0)
+        if not looks:
+            stop.set()
+        if isinstance(answer, TransportError):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(retry, "run_due", run_due)
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        retry.run_until(stop, every=0.001)
+    lines = [(r.levelname, r.getMessage(), getattr(r, "event", None)) for r in caplog.records]
+    assert lines == [
+        ("WARNING", "Kafka broker unreachable at 127.0.0.1:1, dead letters due for a retry"
+                    " wait for it: Kafka: cannot list offsets: timed out", "kafka_unavailable"),
+        ("INFO", "Kafka broker at 127.0.0.1:1 answers again (unreachable for 0 s, 4 failed"
+                 " looks); dead letters due for a retry go on", "kafka_back"),
+        ("WARNING", "dead letters due for a retry were left for now: Kafka: cannot read:"
+                    " CorruptRecordError", None),
+        ("WARNING", "dead letters due for a retry were left for now: Kafka: cannot read:"
+                    " CorruptRecordError", None),
+    ]  # fmt: skip

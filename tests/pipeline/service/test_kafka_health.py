@@ -361,5 +361,6 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     assert lines == [
         ("WARNING", f"Kafka broker unreachable at {address}, waiting for it: Kafka: cannot"
                     " describe the cluster: 111 ECONNREFUSED", "kafka_unavailable"),
-        ("INFO", f"Kafka broker at {address} answers again (unreachable for 90 s)", "kafka_back"),
+        ("INFO", f"Kafka broker at {address} answers again (unreachable for 90 s, 3 failed"
+                 " looks)", "kafka_back"),
     ]  # fmt: skip
