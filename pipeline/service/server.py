@@ -55,6 +55,7 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter
 
 from pipeline.errors import ConfigError
+from pipeline.logs import OncePer
 
 log = logging.getLogger(__name__)
 
@@ -304,28 +305,20 @@ class _Server(ThreadingHTTPServer):
         )  # fmt: skip
 
 
-class _Rejections:
+class _Rejections(OncePer):
     """Counts refused clients by reason, and logs each reason at most once per
     :data:`REJECTION_LOG_SECONDS` with how many there were since its last line: a
     slowloris of thousands of connections is a few lines, not thousands."""
 
     def __init__(self, interval: float = REJECTION_LOG_SECONDS) -> None:
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._logged_at: dict[str, float] = {}
-        self._unlogged: dict[str, int] = {}
+        super().__init__(interval)
 
     def note(self, reason: str, why: str) -> None:
         REJECTED.labels(reason).inc()
-        now = time.monotonic()
-        with self._lock:
-            count = self._unlogged.get(reason, 0) + 1
-            last = self._logged_at.get(reason)
-            if last is not None and now - last < self.interval:
-                self._unlogged[reason] = count
-                return
-            self._logged_at[reason] = now
-            self._unlogged[reason] = 0
+        held = self.admit(reason)
+        if held is None:
+            return
+        count = held + 1
         log.warning(
             "http: %d client(s) refused or cut (%s): %s; next line for this in %g s at least",
             count, reason, why, self.interval,
