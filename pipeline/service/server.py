@@ -372,6 +372,15 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._answer(send_body=True)
 
+        def parse_request(self) -> bool:
+            """The parser's, and a 400 for a blank request line: the parser returned without
+            any answer, so a request of blank lines alone had its connection closed on it."""
+            if super().parse_request():
+                return True
+            if not self.requestline.split():
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad request: no request line")
+            return False
+
         def send_error(
             self, code: int, message: str | None = None, explain: str | None = None
         ) -> None:

@@ -135,6 +135,8 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
         b"PUT /hello HTTP/1.1\r\n\r\n": b"405",
         b"OPTIONS * HTTP/1.1\r\n\r\n": b"405",
         b"FROB /hello HTTP/1.1\r\n\r\n": b"501",
+        b"\r\n\r\n\r\n": b"400",  # blank lines only: the connection was closed, no answer
+        b" \t\r\n": b"400",
     }
     for request, status in cases.items():
         with connect(server) as conn:
