@@ -454,7 +454,10 @@ class ServiceConfig(_Section):
         default=64,
         ge=1,
         le=10_000,
-        description="Clients served at once (a thread and a file descriptor each); more get a 503.",
+        description=(
+            "Clients served at once (a thread and a file descriptor each); one more takes the"
+            " slot of the oldest that has not sent a complete request yet, else gets a 503."
+        ),
     )
     http_request_timeout_seconds: float = Field(
         default=10,

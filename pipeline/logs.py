@@ -12,6 +12,8 @@ Kafka worker of ``newsflow run``) sends its own to the service's buffer
 (:class:`ChildRecords`). A progress line drawn on the same
 terminal (:class:`~pipeline.service.progress.Progress`) registers itself in
 :data:`STATUS_LINE`, so a log line first wipes it and then has it redrawn.
+A line that can come thousands of times a minute is said at most once a
+minute, with a count (:class:`OncePer`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler, QueueListener
 from multiprocessing.context import BaseContext
@@ -245,3 +247,29 @@ def _follow_level(level: Synchronized[int]) -> None:
         if logging.getLogger().level != level.value:
             _apply_level(level.value)
         time.sleep(LEVEL_CHECK_SECONDS)
+
+
+class OncePer:
+    """At most one occurrence per key every ``interval`` seconds is let through, and it
+    carries how many were held back since the one before: an HTTP client refused (per
+    reason) or a kafka-python warning (per logger and template) is one line a minute with a
+    count, not thousands. Thread-safe."""
+
+    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._shown: dict[Hashable, tuple[float, int]] = {}
+        """key -> (when one was last let through, how many were held back since)."""
+
+    def admit(self, key: Hashable) -> int | None:
+        """One occurrence of ``key``: let through, with how many were held back since the
+        last one let through (0 for the first), or held back and counted (None)."""
+        now = self.clock()
+        with self._lock:
+            shown_at, held = self._shown.get(key, (None, 0))
+            if shown_at is not None and now - shown_at < self.interval:
+                self._shown[key] = (shown_at, held + 1)
+                return None
+            self._shown[key] = (now, 0)
+        return held

@@ -21,9 +21,10 @@ and shows the others at DEBUG.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+
+from pipeline.logs import OncePer
 
 SELECTOR_LOGGER = "kafka.net.selector"
 LIBRARY_LOGGER = "kafka"
@@ -46,7 +47,7 @@ class SlowTaskAsDebug(logging.Filter):
         return _as_debug(record)
 
 
-class RepeatsAsDebug(logging.Filter):
+class RepeatsAsDebug(logging.Filter, OncePer):
     """At most one WARNING or ERROR per logger and message template every ``window`` seconds;
     the repeats in between become DEBUG records, and the next one shown carries their
     number as ``repeats``.
@@ -58,23 +59,15 @@ class RepeatsAsDebug(logging.Filter):
     def __init__(
         self, window: float = REPEAT_WINDOW_S, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        super().__init__()
-        self.window = window
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._shown: dict[tuple[str, str], tuple[float, int]] = {}
-        """(logger, template) -> (when last shown, repeats held back since)."""
+        logging.Filter.__init__(self)
+        OncePer.__init__(self, window, clock=clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key, now = (record.name, str(record.msg)), self.clock()
-        with self._lock:
-            shown_at, held = self._shown.get(key, (None, 0))
-            if shown_at is not None and now - shown_at < self.window:
-                self._shown[key] = (shown_at, held + 1)
-                return _as_debug(record)
-            self._shown[key] = (now, 0)
+        held = self.admit((record.name, str(record.msg)))
+        if held is None:
+            return _as_debug(record)
         if held:
             record.repeats = held
         return True

@@ -131,7 +131,7 @@ def watch_kafka(config: Config, endpoints: ServiceEndpoints) -> None:
     from pipeline.topology import WORKERS
 
     probe = BrokerProbe(config, [group_id(config, w) for w in WORKERS])
-    endpoints.add_check("kafka", probe.check)
+    endpoints.add_slow_check("kafka", probe.ask)
     endpoints.on_scrape(probe.refresh_gauges)
     endpoints.letters_from(probe.dead_letters)
     endpoints.on_close(probe.close)

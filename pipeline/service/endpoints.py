@@ -46,7 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pipeline import logs
 from pipeline.config import Config
 from pipeline.service.control import LoopControl
-from pipeline.service.health import Check, Health, Report
+from pipeline.service.health import Check, Health, Report, SlowCheck
 from pipeline.service.lookout import ANSWER_SECONDS
 from pipeline.service.metrics import (
     DEAD_LETTERS_WAITING,
@@ -128,6 +128,9 @@ class ServiceEndpoints:
     def add_check(self, name: str, check: Check) -> None:
         self.health.add_check(name, check)
 
+    def add_slow_check(self, name: str, check: SlowCheck) -> None:
+        self.health.add_slow_check(name, check)
+
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the endpoints close (clients opened for probes)."""
         self._stack.callback(closer)
@@ -163,7 +166,7 @@ class ServiceEndpoints:
     def start(self) -> None:
         self.on_scrape(self._check_readiness)
         if self.store_probe is not None:
-            self.add_check("store", self.store_probe.check)
+            self.add_slow_check("store", self.store_probe.ask)
             self.on_close(self.store_probe.close)
             self._counts_letters = self.config.transport == "embedded"
         service = self.config.service

@@ -11,11 +11,15 @@ to) does not read as alive and working (Kubernetes' startup probe waits for it).
 Readiness: named checks (store reachable, broker reachable, partitions
 assigned) run when asked, each returning ``None`` when fine or a problem in
 words. ``/readyz`` fails while any check fails: the process is up but cannot
-do its work yet (or any more), which a restart would not cure::
+do its work yet (or any more), which a restart would not cure. A check that
+asks something slow (a store, a broker) is a :data:`SlowCheck`: it asks on a
+:class:`~pipeline.service.lookout.Lookout` and returns at once, and readiness
+waits for all such answers until one shared deadline::
 
     health = Health(liveness_timeout=300)
     health.expect("worker")              # /healthz fails until the worker's first beat
-    health.add_check("store", lambda: None if store_ok() else "store unreachable")
+    health.add_check("partitions", lambda: None if assigned() else "no partitions")
+    health.add_slow_check("store", store_probe.ask)
     health.beat("poll")
     ok, details = health.readiness()
 """
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pipeline.service.lookout import ANSWER_SECONDS
@@ -35,10 +40,15 @@ from pipeline.service.metrics import HEARTBEAT, READY
 log = logging.getLogger(__name__)
 
 Check = Callable[[], "str | None"]
-"""A readiness check: ``None`` when fine, else what is wrong."""
-CHECKS_SECONDS = ANSWER_SECONDS + 0.2
-"""How long readiness waits for its checks, together: each waits for its store or broker
-:data:`~pipeline.service.lookout.ANSWER_SECONDS` at most; this is the backstop."""
+"""A readiness check that answers at once, from memory: ``None`` when fine, else what is
+wrong."""
+Answer = Callable[["float | None"], "str | None"]
+"""A slow check's answer (as :data:`Check`), waited for until a ``time.monotonic()`` at most
+(None: the lookout's own :data:`~pipeline.service.lookout.ANSWER_SECONDS`)."""
+SlowCheck = Callable[[], Answer]
+"""A readiness check that asks a store or a broker: called, it begins its look on its
+:class:`~pipeline.service.lookout.Lookout` (:meth:`~pipeline.service.lookout.Lookout.begin`)
+and returns at once, with the :data:`Answer` that waits for it."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,8 @@ class Health:
         self.started = clock()
         self._beats: dict[str, float] = {}
         self._expected: dict[str, float] = {}
-        self._checks: dict[str, Check] = {}
+        self._checks: dict[str, SlowCheck] = {}
+        """Every check, in the order added; one that answers at once as a slow one."""
         self._lock = threading.Lock()
 
     def beat(self, loop: str = "main") -> None:
@@ -86,6 +97,11 @@ class Health:
             self._expected.pop(loop, None)
 
     def add_check(self, name: str, check: Check) -> None:
+        """A check that answers at once (it must not block: readiness calls it in turn)."""
+        self.add_slow_check(name, partial(_at_once, check))
+
+    def add_slow_check(self, name: str, check: SlowCheck) -> None:
+        """A check that asks a store or a broker (see :data:`SlowCheck`)."""
         with self._lock:
             self._checks[name] = check
 
@@ -114,45 +130,46 @@ class Health:
         return Report(not problems, details)
 
     def readiness(self) -> Report:
-        """Run every check, all at once; ready when none reports a problem."""
+        """Run every check; ready when none reports a problem.
+
+        Every slow check begins its look first, then each answer is waited for until one
+        deadline, :data:`~pipeline.service.lookout.ANSWER_SECONDS` from now: asked in turn, a
+        stalled store and a silent broker made ``/readyz`` take twice that (1.6 s, past
+        Kubernetes' 1 s). The looks run on their lookouts' threads; a request starts none.
+        """
         with self._lock:
             checks = dict(self._checks)
-        results = _run_together(checks)
+        until = time.monotonic() + ANSWER_SECONDS
+        answers = {name: _begin(name, check) for name, check in checks.items()}
+        results = {name: _answer(name, answer, until) for name, answer in answers.items()}
         ok = all(problem is None for problem in results.values())
         READY.set(int(ok))
         return Report(ok, {name: problem or "ok" for name, problem in results.items()})
 
 
-def _run_together(checks: dict[str, Check]) -> dict[str, str | None]:
-    """Every check on a daemon thread of its own, waited for until one shared deadline.
-
-    The store's and the broker's checks each wait up to
-    :data:`~pipeline.service.lookout.ANSWER_SECONDS` for their look: asked in turn, a
-    stalled store and a silent broker made ``/readyz`` take twice that (1.6 s, past
-    Kubernetes' 1 s). A check still running at the deadline is a failed check.
-    """
-    results: dict[str, str | None] = {}
-
-    def run(name: str, check: Check) -> None:
-        results[name] = _run(name, check)
-
-    threads = [
-        threading.Thread(target=run, args=item, name=f"readiness-{item[0]}", daemon=True)
-        for item in checks.items()
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + CHECKS_SECONDS
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    late = f"no answer within {CHECKS_SECONDS:.1f} s"
-    return {name: results.get(name, late) for name in checks}
+def _at_once(check: Check) -> Answer:
+    """A check that answers at once, as a slow check (it runs when its answer is asked)."""
+    return lambda until: check()
 
 
-def _run(name: str, check: Check) -> str | None:
-    """A check that raises is a failed check, described by its exception."""
+def _begin(name: str, check: SlowCheck) -> Answer:
+    """Begin ``check``'s look; one that raises is a failed check."""
     try:
         return check()
     except Exception as exc:  # a probe must answer, whatever went wrong
-        log.debug("readiness check %s raised", name, exc_info=True)
-        return f"{type(exc).__name__}: {exc}"
+        problem = _failed(name, exc)
+        return lambda until: problem
+
+
+def _answer(name: str, answer: Answer, until: float) -> str | None:
+    """``answer``, waited for until ``until``; one that raises is a failed check."""
+    try:
+        return answer(until)
+    except Exception as exc:  # a probe must answer, whatever went wrong
+        return _failed(name, exc)
+
+
+def _failed(name: str, exc: Exception) -> str:
+    """A check that raised, described by its exception."""
+    log.debug("readiness check %s raised", name, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -40,7 +40,7 @@ from connectors.kafka.topics import committed_offsets, end_offsets, partitions_o
 from pipeline.config import Config
 from pipeline.errors import TransportError
 from pipeline.service.endpoints import ServiceEndpoints
-from pipeline.service.health import Health
+from pipeline.service.health import Answer, Health
 from pipeline.service.lookout import Lookout
 from pipeline.service.metrics import ASSIGNED_PARTITIONS, CONSUMER_LAG, DEAD_LETTERS_WAITING
 from pipeline.service.reload import ConfigReloader
@@ -188,12 +188,22 @@ class BrokerProbe:
     def address(self) -> str:
         return ", ".join(self.config.kafka.bootstrap_servers)
 
-    def check(self) -> str | None:
+    def check(self, until: float | None = None) -> str | None:
         """Readiness: the broker answers and every worker group has its partitions assigned."""
-        problem, silent_for = self._ask("check", self._check, self._unreachable)
-        if silent_for is not None:
-            return f"broker unreachable at {self.address}: no answer for {silent_for:.1f} s"
-        return str(problem) if problem is not None else None
+        return self.ask()(until)
+
+    def ask(self) -> Answer:
+        """:meth:`check` as a :data:`~pipeline.service.health.SlowCheck`: the look begun,
+        and what waits for it."""
+        asked = self._lookout.begin("check", partial(self._look, self._check, self._unreachable))
+
+        def answer(until: float | None) -> str | None:
+            problem, silent_for = asked.answer(until)
+            if silent_for is not None:
+                return f"broker unreachable at {self.address}: no answer for {silent_for:.1f} s"
+            return str(problem) if problem is not None else None
+
+        return answer
 
     def refresh_gauges(self) -> None:
         """Before a scrape: lag per group and partition, and records on the DLQ topic."""
@@ -335,7 +345,7 @@ def stage_endpoints(
         config, role=f"stage {name}", reloader=reloader, store=name != "fetch"
     )
     probe = BrokerProbe(config, [])
-    endpoints.add_check("kafka", probe.check)
+    endpoints.add_slow_check("kafka", probe.ask)
     endpoints.letters_from(probe.dead_letters)
     endpoints.on_close(probe.close)
     if name == "poll":

@@ -16,6 +16,8 @@ once)::
     answer, silent_for = lookout.ask("write", prove)    # on any HTTP thread
     if silent_for is not None:
         ...                      # no answer for silent_for seconds: say so
+    asked = lookout.begin("write", prove)               # two lookouts, one wait:
+    answer, silent_for = asked.answer(until=deadline)   # after beginning the other too
     lookout.close(finish=close_connection)              # run on the lookout's thread
 """
 
@@ -80,11 +82,18 @@ class Lookout:
         how long the look has gone unanswered. ``until`` (a ``time.monotonic()``) stops the
         wait earlier: a request that already waited on another lookout waits only what is
         left of its own :data:`ANSWER_SECONDS`."""
+        return self.begin(key, compute).answer(until)
+
+    def begin(self, key: str, compute: Callable[[], Any]) -> Asked:
+        """:meth:`ask` without the wait: the look starts (or a look in hand, or a recent
+        enough answer, is taken) and :meth:`Asked.answer` waits for it. A request that asks
+        two lookouts begins both before it waits for either, so their looks overlap: one
+        wait for a stalled store and a silent broker, not two in turn."""
         with self._lock:
             now = self.clock()
             hit = self._cached.get(key)
             if hit is not None and now - hit[0] < self.cache_seconds:
-                return hit[1], None
+                return Asked(self, key, None, hit)
             look = self._looking.get(key)
             if look is None and not self._closed:
                 if self._looker is None:
@@ -92,6 +101,10 @@ class Lookout:
                 future = self._looker.submit(self._look, key, compute)
                 look = _Look(now, self._give_up(), future)
                 self._looking[key] = look
+        return Asked(self, key, look, None)
+
+    def _wait(self, key: str, look: _Look | None, until: float | None) -> tuple[Any, float | None]:
+        """The answer of ``look``, waited for until its give-up time or ``until``."""
         if look is not None:
             give_up = look.give_up if until is None else min(look.give_up, until)
             try:  # a look asked for earlier is waited for only what is left of its wait
@@ -174,6 +187,26 @@ def _finish(finish: Callable[[], None], looker: DaemonPool) -> None:
         finish()
     finally:
         looker.shutdown()
+
+
+class Asked:
+    """A question put to a :class:`Lookout` by :meth:`Lookout.begin`: its look started,
+    :meth:`answer` waits for it."""
+
+    def __init__(
+        self, lookout: Lookout, key: str, look: _Look | None, hit: tuple[float, Any] | None
+    ) -> None:
+        self._lookout = lookout
+        self._key = key
+        self._look = look
+        self._hit = hit
+        """A recent enough answer (when it came, value): no look, no wait."""
+
+    def answer(self, until: float | None = None) -> tuple[Any, float | None]:
+        """As :meth:`Lookout.ask` answers, waiting until ``until`` at most."""
+        if self._hit is not None:
+            return self._hit[1], None
+        return self._lookout._wait(self._key, self._look, until)
 
 
 class _Look(NamedTuple):

@@ -8,10 +8,15 @@ Content-Security-Policy: the status page loads its script and style from
 this server only, and nothing inline).
 
 Clients cannot take what the pipeline in the same process needs: at most
-``max_connections`` are served at once (one thread each; any beyond that get a
-503 at once, without a thread), and a connection is cut ``request_timeout``
-seconds after it was accepted, whether it sends nothing, drips its request or
-does not read the answer. Without these, 1,100 idle connections took a thread
+``max_connections`` are served at once (one thread each), and a connection is
+cut ``request_timeout`` seconds after it was accepted, whether it sends
+nothing, drips its request or does not read the answer. A client that comes
+while every slot is taken takes the slot of the oldest connection that has not
+yet sent a complete request head (cut for it); only when every slot is serving
+a request does it get a 503 at once, without a thread. Without that, anyone
+holding ``max_connections`` idle connections (reopening each one cut) made
+every liveness and readiness probe a 503, and Kubernetes restarts a pod whose
+liveness probe fails. Without these, 1,100 idle connections took a thread
 and a file descriptor each until the process hit its limit of 1,024: feeds failed
 with "Too many open files", SQLite could not open the store and the accept loop
 spun at a full core. Each refusal counts in ``newsflow_http_requests_rejected_total``
@@ -55,13 +60,16 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter
 
 from pipeline.errors import ConfigError
+from pipeline.logs import OncePer
 
 log = logging.getLogger(__name__)
 
 REJECTED = Counter(
     "newsflow_http_requests_rejected_total",
     "Connections to the HTTP endpoint refused or cut, by reason: connection_limit (over"
-    " service.http_max_connections), timeout (past service.http_request_timeout_seconds),"
+    " service.http_max_connections, every slot serving a request), evicted (had sent no"
+    " complete request when every slot was taken: the oldest such is cut for a new"
+    " client), timeout (past service.http_request_timeout_seconds),"
     " fd_limit (the process is out of file descriptors), bad_request (not HTTP, too long,"
     " an unsupported method), bad_host (a Host header this endpoint does not answer to:"
     " DNS rebinding; see service.http_allowed_hosts).",
@@ -207,8 +215,9 @@ seconds, so /healthz took seconds and some requests timed out after 31 s."""
 
 
 class _Server(ThreadingHTTPServer):
-    """One thread per connection (``ThreadingHTTPServer``) up to ``max_connections``, each
-    cut ``request_timeout`` seconds after its accept, a listen backlog of
+    """One thread per connection (``ThreadingHTTPServer``) up to ``max_connections`` (at the
+    cap, a newcomer takes the slot of the oldest without a request head), each cut
+    ``request_timeout`` seconds after its accept, a listen backlog of
     :data:`LISTEN_BACKLOG`; reports a failed request as one log line instead of
     socketserver's traceback on stderr, which would break the one-JSON-object-per-line log."""
 
@@ -229,6 +238,8 @@ class _Server(ThreadingHTTPServer):
         """The ``Host`` names (beside loopback addresses) answered; None: any."""
         self._open: dict[socket.socket, float] = {}
         """Connections being served, and when each is to be cut (monotonic seconds)."""
+        self._headless: dict[socket.socket, None] = {}
+        """The connections of :attr:`_open` whose request head has not arrived, oldest first."""
         self._open_lock = threading.Lock()
         self._next_sweep = 0.0
         super().__init__(address, handler)
@@ -244,12 +255,22 @@ class _Server(ThreadingHTTPServer):
             raise
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """A thread for the connection while fewer than ``max_connections`` are served,
-        else a 503 written at once (a fresh socket's buffer takes it without blocking)."""
+        """A thread for the connection while fewer than ``max_connections`` are served, or
+        in the slot of the oldest one without a complete request head (cut for it: idle
+        connections holding every slot made every probe a 503); else a 503 written at once
+        (a fresh socket's buffer takes it without blocking)."""
         with self._open_lock:
+            evicted = len(self._open) >= self.max_connections and self._evict_headless()
             admitted = len(self._open) < self.max_connections
             if admitted:
                 self._open[request] = time.monotonic() + self.request_timeout
+                self._headless[request] = None
+        if evicted:
+            self.rejections.note(
+                "evicted",
+                f"{self.max_connections} connections open (service.http_max_connections):"
+                " the oldest without a complete request cut for a new client",
+            )
         if admitted:
             super().process_request(request, client_address)
             return
@@ -264,11 +285,29 @@ class _Server(ThreadingHTTPServer):
             pass  # the client is gone or not reading: closing is all that is left
         self.shutdown_request(request)
 
+    def _evict_headless(self) -> bool:
+        """Under the lock: cut the oldest connection without a complete request head (its
+        thread returns from its read and closes it); False when every one has sent its."""
+        conn = next(iter(self._headless), None)
+        if conn is None:
+            return False
+        del self._headless[conn], self._open[conn]
+        with contextlib.suppress(OSError):  # already reset by the client
+            conn.shutdown(socket.SHUT_RDWR)
+        return True
+
+    def head_read(self, request: socket.socket) -> None:
+        """The connection's request head arrived (or was refused): it is served, not cut
+        for a newcomer."""
+        with self._open_lock:
+            self._headless.pop(request, None)
+
     def shutdown_request(self, request: Any) -> None:
         """Forget the connection before it is closed, under the lock the sweep cuts with,
         so the sweep never shuts down a descriptor number that was closed and reused."""
         with self._open_lock:
             self._open.pop(request, None)
+            self._headless.pop(request, None)
         super().shutdown_request(request)
 
     def service_actions(self) -> None:
@@ -281,6 +320,7 @@ class _Server(ThreadingHTTPServer):
             late = [conn for conn, deadline in self._open.items() if deadline <= now]
             for conn in late:
                 del self._open[conn]  # cut once; its thread closes it
+                self._headless.pop(conn, None)
                 with contextlib.suppress(OSError):  # already reset by the client
                     conn.shutdown(socket.SHUT_RDWR)  # a blocked read or write returns at once
         for _ in late:
@@ -304,28 +344,20 @@ class _Server(ThreadingHTTPServer):
         )  # fmt: skip
 
 
-class _Rejections:
+class _Rejections(OncePer):
     """Counts refused clients by reason, and logs each reason at most once per
     :data:`REJECTION_LOG_SECONDS` with how many there were since its last line: a
     slowloris of thousands of connections is a few lines, not thousands."""
 
     def __init__(self, interval: float = REJECTION_LOG_SECONDS) -> None:
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._logged_at: dict[str, float] = {}
-        self._unlogged: dict[str, int] = {}
+        super().__init__(interval)
 
     def note(self, reason: str, why: str) -> None:
         REJECTED.labels(reason).inc()
-        now = time.monotonic()
-        with self._lock:
-            count = self._unlogged.get(reason, 0) + 1
-            last = self._logged_at.get(reason)
-            if last is not None and now - last < self.interval:
-                self._unlogged[reason] = count
-                return
-            self._logged_at[reason] = now
-            self._unlogged[reason] = 0
+        held = self.admit(reason)
+        if held is None:
+            return
+        count = held + 1
         log.warning(
             "http: %d client(s) refused or cut (%s): %s; next line for this in %g s at least",
             count, reason, why, self.interval,
@@ -378,6 +410,20 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._answer(send_body=True)
+
+        def parse_request(self) -> bool:
+            """The parser's, and a 400 for a blank request line: the parser returned without
+            any answer, so a request of blank lines alone had its connection closed on it.
+            Either way the request head is in: the connection is no longer cut for a
+            newcomer (see :meth:`_Server.process_request`)."""
+            parsed = super().parse_request()
+            if isinstance(self.server, _Server):
+                self.server.head_read(self.connection)
+            if parsed:
+                return True
+            if not self.requestline.split():
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad request: no request line")
+            return False
 
         def send_error(
             self, code: int, message: str | None = None, explain: str | None = None

@@ -30,6 +30,7 @@ from multiprocessing.context import BaseContext
 from connectors.storage.db import Database, store_location
 from connectors.storage.write_probe import WriteProbe
 from pipeline.errors import StorageError
+from pipeline.service.health import Answer
 from pipeline.service.lookout import Lookout
 
 
@@ -110,15 +111,21 @@ class StoreProbe:
         self._probe: WriteProbe | None = None
         """Opened, used and closed on the lookout's thread only."""
 
-    def check(self) -> str | None:
-        """Readiness: ``None`` when the probe's write commits and articles are not failing.
+    def ask(self) -> Answer:
+        """Readiness (a :data:`~pipeline.service.health.SlowCheck`): the probe's write begun,
+        and what answers ``None`` when it commits and articles are not failing.
 
         Every request looks again (joining a look in hand): a commit of one row costs
         less than a stale answer would, once the store has recovered.
         """
-        write = self._write_problem(*self._lookout.ask(self.KEY, self._prove))
-        problems = [p for p in (write, self.article_writes.check()) if p is not None]
-        return "; ".join(problems) or None
+        asked = self._lookout.begin(self.KEY, self._prove)
+
+        def answer(until: float | None) -> str | None:
+            write = self._write_problem(*asked.answer(until))
+            problems = [p for p in (write, self.article_writes.check()) if p is not None]
+            return "; ".join(problems) or None
+
+        return answer
 
     def last_write_problem(self) -> str | None:
         """What the probe's last look found of its write (None: it committed, or no look

@@ -61,7 +61,7 @@ def answered_within(seconds: float, ask: Callable[[], T]) -> T:
         except BaseException as exc:
             answer.set_exception(exc)
 
-    threading.Thread(target=run, daemon=True).start()
+    threading.Thread(target=run, name="answered_within", daemon=True).start()
     return answer.result(timeout=seconds)
 
 
@@ -228,6 +228,39 @@ def test_readiness_waits_for_a_stalled_store_and_a_silent_broker_at_once(tmp_pat
     assert report.details["store"].startswith(f"store {db} is not answering: ")
     assert report.details["kafka"].startswith(f"broker unreachable at {broker.address}: ")
     assert took < ANSWER_SECONDS * 1.5, took
+
+
+def test_readiness_starts_no_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each /readyz started a thread per check (two on a poller) to wait for its checks
+    together, while each check already waited on a lookout's thread: the checks now begin
+    their looks, then wait for them until one deadline."""
+    config = parse_config({
+        "transport": "kafka", "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+        "kafka": {"bootstrap_servers": [f"127.0.0.1:{closed_port()}"]},
+        "service": {"http_enabled": False},
+    })  # fmt: skip
+    open_store(config.storage.url).close()
+    endpoints, _ = stage_endpoints(config, "poll")
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    try:
+        endpoints.start()
+        answered_within(BOUND_S, endpoints.health.readiness)  # the lookouts' threads start
+        monkeypatch.setattr(threading.Thread, "start", counted)
+        for _ in range(5):
+            report = answered_within(BOUND_S, endpoints.health.readiness)
+            assert set(report.details) == {"kafka", "store"}
+    finally:
+        monkeypatch.undo()
+        endpoints.close()
+    assert started == ["answered_within"] * 5, "threads started beside the test's own"
 
 
 def kafka_config(tmp_path: Path, address: str) -> Config:

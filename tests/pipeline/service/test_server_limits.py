@@ -1,5 +1,6 @@
 """The HTTP endpoint against hostile or broken clients, over real sockets: bounded
-connections and threads, a deadline per connection, a counter and a few log lines."""
+connections and threads, a deadline per connection, idle connections giving way to
+new clients, a counter and a few log lines."""
 
 from __future__ import annotations
 
@@ -24,9 +25,21 @@ TIMEOUT = 1.0
 
 
 @pytest.fixture
-def server() -> Iterator[HttpServer]:
+def stuck() -> Iterator[threading.Event]:
+    """Set to let the requests to ``/stuck`` answer (a route that hangs, as a check can)."""
+    release = threading.Event()
+    yield release
+    release.set()
+
+
+@pytest.fixture
+def server(stuck: threading.Event) -> Iterator[HttpServer]:
+    def hang() -> Response:
+        stuck.wait(TIMEOUT * 10)
+        return Response.text("late")
+
     running = HttpServer(
-        "127.0.0.1", 0, {"/hello": lambda: Response.text("hi")},
+        "127.0.0.1", 0, {"/hello": lambda: Response.text("hi"), "/stuck": hang},
         max_connections=CAP, request_timeout=TIMEOUT,
     )  # fmt: skip
     running.start()
@@ -61,13 +74,22 @@ def http_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith("Thread-"))
 
 
-def test_idle_clients_beyond_the_cap_get_a_503_without_a_thread(
+def busy(server: HttpServer, count: int) -> list[socket.socket]:
+    """``count`` connections whose requests are being served (``/stuck`` hangs)."""
+    conns = [connect(server) for _ in range(count)]
+    for conn in conns:
+        conn.sendall(b"GET /stuck HTTP/1.0\r\n\r\n")
+    time.sleep(0.3)  # their heads read
+    return conns
+
+
+def test_clients_beyond_busy_slots_get_a_503_without_a_thread(
     server: HttpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """1,100 idle connections took a thread and a descriptor each, until the process hit
     its limit of 1,024 and fetching and the store failed with 'Too many open files'."""
     before_threads, before_count = http_threads(), rejected("connection_limit")
-    idle = [connect(server) for _ in range(CAP)]
+    served = busy(server, CAP)
     extra = [connect(server) for _ in range(3 * CAP)]
     try:
         for conn in extra:
@@ -77,12 +99,45 @@ def test_idle_clients_beyond_the_cap_get_a_503_without_a_thread(
         assert http_threads() - before_threads <= CAP
         assert rejected("connection_limit") - before_count == 3 * CAP
     finally:
-        for conn in idle + extra:
+        for conn in served + extra:
             conn.close()
     lines = [r for r in caplog.records if getattr(r, "event", None) == "http_rejected"]
     assert len(lines) == 1, "one line per reason and minute, not one per client"
     assert getattr(lines[0], "reason", None) == "connection_limit"
     assert "service.http_max_connections" in lines[0].getMessage()
+
+
+def test_idle_clients_holding_every_slot_give_way_to_a_probe(
+    server: HttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever held every slot with connections that send nothing (reopening each one cut)
+    made every /healthz a 503 until they stopped: Kubernetes restarts such a pod. A new
+    client takes the slot of the oldest connection without a request; the threads stay
+    bounded, and a connection whose request is in is not cut for it."""
+    before_threads, before_count = http_threads(), rejected("evicted")
+    served = busy(server, 2)
+    idle = [connect(server) for _ in range(CAP - 2)]
+    newer = [connect(server) for _ in range(3 * CAP)]
+    try:
+        for conn in idle + newer[: -(CAP - 2)]:
+            assert read_all(conn) == b"", "cut without an answer, oldest first"
+        started = time.monotonic()
+        assert get(server).endswith(b"\r\n\r\nhi")
+        assert time.monotonic() - started < 0.5
+        deadline = time.monotonic() + 2  # the threads of the cut connections end
+        while http_threads() - before_threads > CAP and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert http_threads() - before_threads <= CAP
+        assert rejected("evicted") - before_count == 3 * CAP + 1
+        for conn in served:
+            conn.settimeout(0.1)
+            with pytest.raises(TimeoutError):
+                conn.recv(1)  # still being served
+    finally:
+        for conn in served + idle + newer:
+            conn.close()
+    lines = [r for r in caplog.records if getattr(r, "event", None) == "http_rejected"]
+    assert [getattr(line, "reason", None) for line in lines] == ["evicted"]
 
 
 def test_a_silent_client_and_a_dripping_client_are_cut_at_the_deadline(
@@ -110,14 +165,14 @@ def test_a_silent_client_and_a_dripping_client_are_cut_at_the_deadline(
     assert get(server).endswith(b"\r\n\r\nhi"), "the slots are free again"
 
 
-def test_the_endpoint_serves_again_once_idle_clients_are_cut(server: HttpServer) -> None:
-    idle = [connect(server) for _ in range(CAP)]
+def test_the_endpoint_serves_again_once_busy_clients_are_cut(server: HttpServer) -> None:
+    served = busy(server, CAP)
     try:
         assert get(server).startswith(b"HTTP/1.0 503 ")
         time.sleep(TIMEOUT + 1)
         assert get(server).endswith(b"\r\n\r\nhi")
     finally:
-        for conn in idle:
+        for conn in served:
             conn.close()
 
 
@@ -135,6 +190,8 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
         b"PUT /hello HTTP/1.1\r\n\r\n": b"405",
         b"OPTIONS * HTTP/1.1\r\n\r\n": b"405",
         b"FROB /hello HTTP/1.1\r\n\r\n": b"501",
+        b"\r\n\r\n\r\n": b"400",  # blank lines only: the connection was closed, no answer
+        b" \t\r\n": b"400",
     }
     for request, status in cases.items():
         with connect(server) as conn:

@@ -90,12 +90,14 @@ def test_readiness_names_each_failing_check_and_survives_one_that_raises() -> No
         raise RuntimeError("boom")
 
     health.add_check("partitions", broken)
+    health.add_slow_check("group", broken)  # raising as it begins its look
     report = health.readiness()
     assert not report.ok
     assert report.details == {
         "store": "ok",
         "kafka": "broker unreachable",
         "partitions": "RuntimeError: boom",
+        "group": "RuntimeError: boom",
     }
 
 
