@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import socket
 import struct
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -120,6 +122,32 @@ def test_article_writes_a_worker_process_records_are_this_process_s_readiness() 
     assert article_writes.check() == f"article writes fail: {cut}"
     record_in_a_worker(None)
     assert article_writes.check() is None
+
+
+def _die_holding_the_lock(shared: object) -> None:
+    """A worker killed in the middle of telling its write: whatever lock it held stays held."""
+    lock = getattr(shared, "get_lock", None)
+    if lock is not None:
+        lock().acquire()
+    os._exit(1)
+
+
+def test_article_writes_answer_after_a_worker_died_while_telling_one() -> None:
+    """Readiness reads the store worker's last write on the request thread, and a restarted
+    store worker tells its own: neither may wait on a lock a killed worker held."""
+    article_writes = ArticleWrites()
+    context = worker_context()
+    in_workers = article_writes.in_workers(context)
+    worker = context.Process(target=_die_holding_the_lock, args=(in_workers._error,))
+    worker.start()
+    worker.join(30)
+    answered = threading.Thread(
+        target=lambda: (in_workers.record("e"), article_writes.check()), daemon=True
+    )
+    answered.start()
+    answered.join(5)
+    assert not answered.is_alive(), "waited on the dead worker's lock"
+    assert article_writes.check() == "article writes fail: e"
 
 
 @pytest.fixture
