@@ -82,7 +82,7 @@ class WorkerArticleWrites:
     says. An error of more than :attr:`ERROR_BYTES` (UTF-8) is cut: one that did
     not fit would end the worker that tells it.
 
-    The memory has no lock: a worker killed while it held one (``kill -9``, the
+    The memory has no lock (``RawArray``): a worker killed while it held one (``kill -9``, the
     OOM killer) would leave it held for good, and ``/readyz`` (on its request
     thread) and every store worker started after waited on it. Unlocked, a read
     during a write may see a mix of two errors for that one answer; "committed"
@@ -92,7 +92,7 @@ class WorkerArticleWrites:
     ERROR_BYTES = 1024
 
     def __init__(self, context: BaseContext) -> None:
-        self._error = context.Array(ctypes.c_char, self.ERROR_BYTES, lock=False)
+        self._error = context.RawArray(ctypes.c_char, self.ERROR_BYTES)
 
     def record(self, error: str | None) -> None:
         """As :meth:`ArticleWrites.record`; ``error`` is never empty (a failure names at
