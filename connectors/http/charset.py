@@ -115,7 +115,14 @@ legacy encoding has almost none (its accented letters are stray bytes in UTF-8).
 
 def _utf8_but_for_stray_bytes(raw: bytes) -> str | None:
     """The page as UTF-8 with its stray bytes replaced, if it is UTF-8 (valid UTF-8
-    included); None if it has too few UTF-8 characters for its stray bytes."""
+    included); None if it has too few UTF-8 characters for its stray bytes.
+
+    Valid UTF-8 (nearly every page) is decoded strictly first: the same text, without
+    counting U+FFFD in the text and its bytes in the page (~70 us per 112 KB page)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     text = raw.decode("utf-8", "replace")
     stray = text.count("\ufffd") - raw.count("\ufffd".encode())
     if stray == 0:

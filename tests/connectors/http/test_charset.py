@@ -98,6 +98,23 @@ def test_a_utf8_page_with_a_stray_byte_stays_utf8(declared: str | None) -> None:
     assert text.count("\ufffd") == 1
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        page(ARTICLE + " \ufffd kept as written").encode(),  # valid UTF-8 carrying U+FFFD
+        page(ARTICLE).encode() + b"\xed\xa0\x80",  # an encoded surrogate: not valid UTF-8
+        page(ARTICLE).encode()[:-3] + b"\xe2\x80",  # cut inside a character
+    ],
+)
+@pytest.mark.parametrize("declared", [None, "iso-8859-1"])
+def test_utf8_fast_path_reads_the_page_as_the_counting_path_does(
+    raw: bytes, declared: str | None
+) -> None:
+    """Valid UTF-8 is decoded strictly before anything is counted; the text must be what
+    the lossy decode with its U+FFFD count gives, whatever the label says."""
+    assert decode_page(raw, declared) == raw.decode("utf-8", "replace")
+
+
 def test_a_legacy_page_with_one_utf8_looking_pair_is_not_taken_for_utf8() -> None:
     raw = page(FRENCH * 3, lang="fr").encode("latin-1") + "\u2019".encode()
     assert FRENCH in decode_page(raw, None)
