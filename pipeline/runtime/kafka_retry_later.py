@@ -125,9 +125,20 @@ class KafkaLetterRetry:
         (a look every few seconds, each failing after up to 30 s: one line per look before)."""
 
     def run_due(self, now: datetime | None = None) -> int:
-        """Replay the letters due at ``now``; how many were sent back."""
+        """Replay the letters due at ``now``; how many were sent back.
+
+        A look that fails closes the look's clients (the next look opens new ones, as the
+        health probe's do): a connection the error left broken is not reused. Before,
+        they were kept, and every later look went through the same clients."""
         if time.monotonic() - self._replayed_at < self.min_gap:
             return 0
+        try:
+            return self._replay_due(now)
+        except TransportError:
+            self._clients.close()
+            raise
+
+    def _replay_due(self, now: datetime | None) -> int:
         moment = timestamp(now or utcnow())
         ends = self._end_offsets()
         if ends == self._ends and (self._earliest is None or self._earliest > moment):

@@ -63,7 +63,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +101,8 @@ log = logging.getLogger(__name__)
 
 BATCHES = Counter(
     "newsflow_kafka_batches_total",
-    "Batches per worker by result: committed, failed (consumed again), empty.",
+    "Batches per worker by result: committed, failed (the delivery raised; consumed again"
+    " unless it turns out to have committed all the same, then counted committed too), empty.",
     ["worker", "result"],
 )
 BATCH_SECONDS = Histogram(
@@ -172,6 +173,8 @@ class KafkaWorkerRunner:
         self._undelivered: list[InRecord] = []
         """The batch whose delivery failed: the next poll starts from the group's committed
         offsets of its partitions (:meth:`_resume_after_failure`)."""
+        self._unconfirmed: list[Handled] = []
+        """What came of that batch's records: counted if it turns out to have committed."""
         self.on_tick: Callable[[GroupConsumer | None], None] | None = None
         """Called after every batch (or idle poll): heartbeat, lag, assignment."""
         self.on_progress: Callable[[], None] | None = None
@@ -299,7 +302,7 @@ class KafkaWorkerRunner:
             delivery.deliver(outputs, offsets)
         except TransportError:
             BATCHES.labels(self.worker.name, "failed").inc()
-            self._undelivered = records
+            self._undelivered, self._unconfirmed = records, handled
             raise
         if len(handled) < len(records):
             taken = {(h.record.where, h.record.offset) for h in handled}
@@ -331,6 +334,7 @@ class KafkaWorkerRunner:
         except TransportError:
             self._undelivered = batch
             raise
+        handled, self._unconfirmed = self._unconfirmed, []
         first = {r.where: r.offset for r in reversed(batch)}  # each partition's first record
         committed = {where for where, offset in resumed.items() if offset > first[where]}
         if committed:
@@ -339,6 +343,37 @@ class KafkaWorkerRunner:
                 self.worker.name,
                 ", ".join(f"{t}[{p}]" for t, p in sorted(committed)),
             )
+        self._count_settled(handled, resumed)
+
+    def _count_settled(self, handled: Sequence[Handled], resumed: Mapping[Partition, int]) -> None:
+        """Count what a failed delivery turns out to have done, once the group's committed
+        offsets (``resumed``) say it.
+
+        Records below a partition's committed offset committed: they are not handled
+        again, so they are counted here as a delivered batch's are (outputs, dead letters,
+        the run summary) and the batch also counts as ``committed`` in
+        ``newsflow_kafka_batches_total``. Its ``failed`` stays: the delivery did fail, and
+        the worker acted on that (a new producer, a look at the offsets); so such a batch
+        is in both, and ``committed`` is every batch the group's offsets moved past. Before,
+        none of it was counted. Records of a partition no longer held are not counted:
+        whether they committed is not known here.
+
+        The rest is handled again, and counted then; except what a store stage wrote in
+        the failed attempt: the rows are in the store whatever Kafka did, and the second
+        attempt finds them unchanged (a replay is not counted as stored), so they are
+        counted now or never.
+        """
+        done: list[Handled] = []
+        again: list[Handled] = []
+        for h in handled:
+            committed = h.record.offset < resumed.get(h.record.where, -1)
+            (done if committed else again).append(h)
+        if done:
+            self._count(done)
+            BATCHES.labels(self.worker.name, "committed").inc()
+        for h in again:
+            if h.stored is not None:
+                self.summary.count_stored(h.stored)
 
     def _commit_idle(self, consumer: GroupConsumer) -> None:
         """Commit positions that moved without records; during a rebalance, at a later poll.

@@ -24,8 +24,9 @@ by ``reason`` and is logged once per :data:`REJECTION_LOG_SECONDS` per reason,
 not once per client.
 
 Bound to a loopback address (the default ``127.0.0.1``), it answers only requests
-whose ``Host`` is a loopback name (``localhost``, ``127.x.x.x``, ``[::1]``, any port)
-or one of ``allowed_hosts``; any other gets a 421. Otherwise a web page the
+whose ``Host`` is a loopback name (``localhost``, ``*.localhost``, ``127.x.x.x``,
+``[::1]``, ``[::ffff:127.x.x.x]``, any port) or one of ``allowed_hosts``; any other gets
+a 421. Otherwise a web page the
 operator visits could rebind its own name to 127.0.0.1 (DNS rebinding) and read
 ``/api/status`` (feed URLs, errors, article titles) as same-origin. Bound to any other
 address (``0.0.0.0`` in a container, where probes send the pod's IP) the ``Host``
@@ -367,23 +368,34 @@ class _Rejections(OncePer):
 
 def host_answered(header: str | None, answered: frozenset[str]) -> bool:
     """Whether a request with this ``Host`` header is answered: always without one (HTTP/1.0);
-    else when its name (case aside, without the port) is a loopback address or in
-    ``answered``. A value that is not a host at all is not answered."""
+    else when its name (case aside, without the port) is a loopback address, ends in
+    ``.localhost`` or is in ``answered``. A value that is not a host at all is not answered."""
     if not header:
         return True
     match = HOST_HEADER.fullmatch(header.strip())
     if match is None:
         return False
     name = (match["ip6"] or match["name"]).lower().removesuffix(".")
-    return name in answered or _is_loopback(name)
+    return name in answered or _is_loopback(name) or _is_localhost_subdomain(name)
 
 
 def _is_loopback(address: str) -> bool:
-    """``address`` is a loopback IP address (``127.x.x.x``, ``::1``)."""
+    """``address`` is a loopback IP address (``127.x.x.x``, ``::1``, and ``::ffff:127.x.x.x``:
+    IPv4-mapped, which Python before 3.13 does not call loopback)."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def _is_localhost_subdomain(name: str) -> bool:
+    """``name`` is ``LABEL.localhost`` (any depth, no empty label): loopback by RFC 6761,
+    and browsers resolve such names to loopback themselves, without asking DNS, so a web
+    page cannot rebind one to its own server (``localhost.attacker.example`` stays refused)."""
+    labels = name.split(".")
+    return len(labels) > 1 and labels[-1] == "localhost" and all(labels)
 
 
 def _client(address: Any) -> str:

@@ -493,6 +493,19 @@ def first_batch_fails_then_drain(worker: KafkaWorkerRunner) -> int:
     return handled
 
 
+def fetch_counts() -> dict[str, float]:
+    """The fetch worker's pages out and its failed and committed batches, so far."""
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, {"worker": "fetch", **labels}) or 0.0
+
+    return {
+        "out": sample("newsflow_stage_messages_total", {"direction": "out"}),
+        "failed": sample("newsflow_kafka_batches_total", {"result": "failed"}),
+        "committed": sample("newsflow_kafka_batches_total", {"result": "committed"}),
+    }
+
+
 @pytest.fixture
 def one_batch_env(kafka_env: KafkaEnv) -> KafkaEnv:
     kafka_env.configure(
@@ -526,16 +539,21 @@ def test_a_batch_whose_commit_went_unanswered_is_handled_again_only_if_it_aborte
     aborted: the commit never reached the broker; the next producer's init_transactions
     aborts the open transaction, and the batch is handled again, its pages read once.
     Neither warns that the unanswered transaction "cannot" be aborted (kafka-python
-    refuses to abort one whose end is in flight; it was not a failure to act on)."""
+    refuses to abort one whose end is in flight; it was not a failure to act on).
+    Either way the batch's pages are counted once and one batch as committed (besides
+    the failed one); before, a committed batch's were never counted."""
     caplog.set_level(logging.INFO, logger="connectors.kafka.delivery")
     lost = lose(monkeypatch)
     stage = CountingFetch()
     env = one_batch_env
     worker = runner(env, [stage])
+    before = fetch_counts()
     try:
         handled_after = first_batch_fails_then_drain(worker)
     finally:
         worker.close()
+    counted = {name: value - before[name] for name, value in fetch_counts().items()}
+    assert counted == {"out": RECORDS, "failed": 1, "committed": 1}
     assert lost, "the commit was never lost"
     urls = [record.key.decode() for record in env.read("pages")]
     assert len(urls) == RECORDS and len(set(urls)) == RECORDS, Counter(urls).most_common(3)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from kafka_support import stored_article
+from prometheus_client import REGISTRY
 
 from connectors.kafka.records import InRecord
 from pipeline.config import Config, parse_config
+from pipeline.errors import TransportError
 from pipeline.models import DuplicateEvent, Message
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.summary import RunSummary
@@ -83,3 +86,77 @@ def test_a_replayed_batch_is_not_counted_as_stored_again(tmp_path: Path) -> None
     again = store_run(config)
     assert (first.articles, first.duplicates, first.failures) == (2, 1, 0)
     assert (again.articles, again.duplicates, again.failures) == (0, 0, 0)
+
+
+class LostCommitConsumer(OneBatchConsumer):
+    """Hands out one batch; after its failed delivery the group's committed offsets are
+    past it (``committed``: it is not polled again) or at its start (it is)."""
+
+    def __init__(self, records: list[InRecord], *, committed: bool) -> None:
+        super().__init__(records)
+        self.committed = committed
+
+    def resume_from_committed(self, batch: list[InRecord]) -> dict[tuple[str, int], int]:
+        if not self.committed:
+            self.records = batch
+            return {batch[0].where: batch[0].offset}
+        return {batch[0].where: batch[-1].offset + 1}
+
+    def commit_idle(self) -> None:
+        pass
+
+
+class CommitUnanswered:
+    """The first delivery raises as a commit past the transaction timeout does."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def deliver(self, outputs: list[object], offsets: dict[object, int]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise TransportError("Kafka: commit the transaction failed: transaction timeout")
+
+    def connect(self) -> None:
+        pass
+
+
+def batches(result: str) -> float:
+    labels = {"worker": "store", "result": result}
+    return REGISTRY.get_sample_value("newsflow_kafka_batches_total", labels) or 0.0
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "aborted"])
+def test_a_batch_whose_commit_went_unanswered_is_counted_once(
+    tmp_path: Path, committed: bool
+) -> None:
+    """committed: the broker committed the batch, only the answer was lost; it is not
+    handled again. Before, it was never counted: the summary said 0 articles, 0 failures
+    and newsflow_kafka_batches_total had no committed batch. aborted: it is handled
+    again; its articles were written by the failed attempt, and the second finds them
+    unchanged (a replay is not counted as stored): before, they were never counted."""
+    config = parse_config({"storage": {"url": f"sqlite:///{tmp_path}/store.db"}})
+    resources = Resources(config)
+    runner = KafkaWorkerRunner(
+        config, WORKER_BY_NAME["store"], resources, stages=[build_stage("store", resources)]
+    )
+    batch = [*records(config), InRecord(records(config)[0].topic, 0, 3, b"bad", b"not json")]
+    runner._consumer = LostCommitConsumer(batch, committed=committed)  # type: ignore[assignment]
+    runner._delivery = CommitUnanswered()  # type: ignore[assignment]
+    before = {result: batches(result) for result in ("failed", "committed")}
+    stop = threading.Event()
+    try:
+        with pytest.raises(TransportError, match="transaction timeout"):
+            runner.run_batch(stop)
+        again = runner.run_batch(stop)
+        assert runner.run_batch(stop) == 0
+    finally:
+        resources.close()
+
+    summary = runner.summary
+    assert again == (0 if committed else 4)
+    assert (summary.articles, summary.duplicates, summary.failures) == (2, 1, 1)
+    assert {result: batches(result) - before[result] for result in before} == {
+        "failed": 1,
+        "committed": 1,
+    }

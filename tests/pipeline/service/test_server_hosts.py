@@ -59,9 +59,13 @@ def rejected() -> float:
 @pytest.mark.parametrize(
     "host",
     ["localhost", "localhost:{port}", "LocalHost:{port}", "localhost.", "127.0.0.1",
-     "127.0.0.1:{port}", "127.8.9.10:{port}", "[::1]", "[::1]:{port}"],
+     "127.0.0.1:{port}", "127.8.9.10:{port}", "[::1]", "[::1]:{port}",
+     "newsflow.localhost", "newsflow.localhost:{port}", "A.b.LOCALHOST.:{port}",
+     "[::ffff:127.0.0.1]", "[::ffff:127.0.0.1]:{port}", "[::FFFF:7f00:1]:{port}"],
 )  # fmt: skip
 def test_loopback_names_are_answered(server: HttpServer, calls: list[str], host: str) -> None:
+    """``*.localhost`` is loopback (RFC 6761; browsers resolve it so themselves, so a page
+    cannot rebind it) and ``::ffff:127.0.0.1`` is 127.0.0.1: both got a 421 before."""
     status, _, body = ask(server.port, f"Host: {host.format(port=server.port)}")
     assert (status, body, calls) == (200, b"s", ["x"])
 
@@ -77,7 +81,8 @@ def test_a_request_without_host_is_answered(server: HttpServer) -> None:
     "host",
     ["attacker.example:{port}", "attacker.example", "localhost.attacker.example:{port}",
      "127.0.0.1.attacker.example", "10.0.0.1:{port}", "[::2]:{port}", "local host",
-     "localhost:{port}/x"],
+     "localhost:{port}/x", "newsflow.localhost.attacker.example", "attackerlocalhost",
+     ".localhost:{port}", "a..localhost", "[::ffff:10.0.0.1]:{port}", "[::ffff:7f00]"],
 )  # fmt: skip
 def test_any_other_host_gets_a_421_without_the_route_running(
     server: HttpServer, calls: list[str], host: str
