@@ -298,6 +298,7 @@ class KafkaWorkerRunner:
         handled = list(self._handle(records, stop, deadline, consumer.rebalance_pending))
         outputs = [out for h in handled for out in h.outputs]
         offsets = consumer.next_offsets([h.record for h in handled], records)
+        lost, self._store_lost = self._store_lost, None  # this batch's: told below or moot
         try:
             delivery.deliver(outputs, offsets)
         except TransportError:
@@ -310,8 +311,7 @@ class KafkaWorkerRunner:
         self._count(handled)
         BATCHES.labels(self.worker.name, "committed").inc()
         BATCH_SECONDS.labels(self.worker.name).observe(time.monotonic() - started)
-        if self._store_lost is not None:
-            lost, self._store_lost = self._store_lost, None
+        if lost is not None:
             raise StoreUnavailable(f"{lost}; the rest of the batch is polled again")
         return len(handled)
 

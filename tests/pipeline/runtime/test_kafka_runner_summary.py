@@ -17,11 +17,12 @@ from prometheus_client import REGISTRY
 
 from connectors.kafka.records import InRecord
 from pipeline.config import Config, parse_config
-from pipeline.errors import TransportError
+from pipeline.errors import StoreUnavailable, TransportError
 from pipeline.models import DuplicateEvent, Message
 from pipeline.runtime.kafka_runner import KafkaWorkerRunner
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
+from pipeline.stages.base import Stage
 from pipeline.topology import WORKER_BY_NAME, topic_name
 
 
@@ -160,3 +161,46 @@ def test_a_batch_whose_commit_went_unanswered_is_counted_once(
         "failed": 1,
         "committed": 1,
     }
+
+
+class StoreAwayOnce(Stage):
+    """A store stage whose store is away for the first record's two tries."""
+
+    name = "store"
+    accepts = (Message,)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, message: Message) -> list[Message]:
+        self.calls += 1
+        if self.calls <= 2:
+            raise StoreUnavailable("database is locked (injected)")
+        return []
+
+
+def test_a_store_outage_is_told_once_even_when_its_batch_is_not_delivered(
+    tmp_path: Path,
+) -> None:
+    """The store was away in a batch whose delivery then failed: that batch is consumed
+    again, and the outage was its business. The next batch, delivered with every write
+    committed, raised StoreUnavailable with the old reason (one needless back-off, one
+    more newsflow_store_unavailable_total)."""
+    config = parse_config({
+        "storage": {"url": f"sqlite:///{tmp_path}/store.db"},
+        "kafka": {"retry_attempts": 1, "retry_backoff_seconds": 0.01},
+    })  # fmt: skip
+    resources = Resources(config)
+    stage = StoreAwayOnce()
+    runner = KafkaWorkerRunner(config, WORKER_BY_NAME["store"], resources, stages=[stage])
+    batch = records(config)
+    runner._consumer = LostCommitConsumer(batch, committed=False)  # type: ignore[assignment]
+    runner._delivery = CommitUnanswered()  # type: ignore[assignment]
+    stop = threading.Event()
+    try:
+        with pytest.raises(TransportError):
+            runner.run_batch(stop)
+        assert runner.run_batch(stop) == len(batch), "delivered, the store answering"
+    finally:
+        resources.close()
+    assert stage.calls == 2 + len(batch)
