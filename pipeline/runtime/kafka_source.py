@@ -122,11 +122,14 @@ class KafkaFeedSource:
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
     ) -> dict[str, tuple[FeedConfig, PollResult]]:
         """:meth:`poll_feeds`; a store that cannot be reached publishes nothing more, and
-        the polls not committed give their entries again at the next poll."""
+        the polls not committed give their entries again at the next poll, soon (those
+        committed already are polled once more, finding nothing new)."""
         try:
             return self.poll_feeds(feeds, summary, stop)
         except StoreUnavailable as exc:
             self._store_away(exc)
+            for feed in feeds:
+                self._poll_again_soon(feed)
             return {}
 
     def _store_away(self, error: StoreUnavailable) -> None:
@@ -165,8 +168,9 @@ class KafkaFeedSource:
         return published
 
     def _poll_again_soon(self, feed: FeedConfig) -> None:
-        """Poll a feed whose entries were refused again after a backoff (5 s, doubling),
-        not an interval later: its entries are not seen until it is polled again."""
+        """Poll a feed whose entries were refused (the broker or the store was away)
+        again after a backoff (5 s, doubling), not an interval later: its entries are
+        not seen until it is polled again."""
         refused = self._refused[feed.name] = self._refused.get(feed.name, 0) + 1
         self.scheduler.retry_soon(feed, PUBLISH_BACKOFF_S * 2 ** min(refused - 1, 16))
 

@@ -109,16 +109,22 @@ def test_a_feed_whose_entries_the_broker_refused_is_polled_again_soon_not_an_int
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("interval", [1, 3600])
 def test_a_store_outage_leaves_the_polls_uncommitted_and_the_poller_goes_on(
-    kafka_env: KafkaEnv, postgres_url: str
+    kafka_env: KafkaEnv, postgres_url: str, interval: int
 ) -> None:
     """The poller's store (feed state) loses its connection: the poll in hand is not
-    committed, the service does not end, and the next poll publishes the entries."""
+    committed, the service does not end, and the next poll publishes the entries, soon
+    (5 s), not a whole interval later (the feed's lease, which 3600 s was before)."""
     feed = rss(kafka_env.workdir / "wire.xml", 3)
     kafka_env.configure(
         feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}],
         storage={"url": postgres_url},
-        schedule={"jitter": 0, "default_interval_seconds": 1, "min_interval_seconds": 1},
+        schedule={
+            "jitter": 0,
+            "default_interval_seconds": interval,
+            "min_interval_seconds": interval,
+        },
     )
     kafka_env.create_topics()
     config = kafka_env.config
