@@ -220,6 +220,19 @@ class Scheduler:
             due = max(due, now + result.retry_after)
         return self._schedule(name, interval, due)
 
+    def retry_soon(self, feed: FeedConfig, delay: float, now: float | None = None) -> float:
+        """``feed``'s poll was not handed on (the broker was away): due again after
+        ``delay`` rather than when its lease ends, an interval (up to
+        ``max_interval_seconds``) later, its new entries waiting with it. Kept in memory
+        only: the stored next due time stays, and a restart polls the feed anyway."""
+        now = self.clock() if now is None else now
+        leased = self._due_at.get(feed.name)
+        if leased is None:
+            return now + delay  # no longer followed (a reload removed it)
+        due = min(leased, now + delay)
+        self._push(feed.name, due)
+        return due
+
     def _schedule(self, name: str, interval: float, due: float) -> float:
         self._push(name, due)
         if self.state is not None:

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 POLL_THREADS = 8
 PUBLISH_BACKOFF_S = 5.0
+"""The pause after polls the broker or the store did not take, and the first wait
+before a feed whose entries were refused is polled again (doubling each time)."""
 
 
 class KafkaFeedSource:
@@ -70,6 +72,8 @@ class KafkaFeedSource:
         )
         self.scheduler = Scheduler(config.feeds, config.schedule, resources.feed_state)
         self.producer: KafkaProducer | None = producer or self._make_producer()
+        self._refused: dict[str, int] = {}
+        """Polls in a row whose entries the broker did not acknowledge, by feed."""
 
     def _make_producer(self) -> KafkaProducer:
         client_id = f"{self.config.kafka.group_prefix}.poll"
@@ -118,11 +122,14 @@ class KafkaFeedSource:
         self, feeds: Sequence[FeedConfig], summary: RunSummary, stop: threading.Event
     ) -> dict[str, tuple[FeedConfig, PollResult]]:
         """:meth:`poll_feeds`; a store that cannot be reached publishes nothing more, and
-        the polls not committed give their entries again at the next poll."""
+        the polls not committed give their entries again at the next poll, soon (those
+        committed already are polled once more, finding nothing new)."""
         try:
             return self.poll_feeds(feeds, summary, stop)
         except StoreUnavailable as exc:
             self._store_away(exc)
+            for feed in feeds:
+                self._poll_again_soon(feed)
             return {}
 
     def _store_away(self, error: StoreUnavailable) -> None:
@@ -154,9 +161,18 @@ class KafkaFeedSource:
                 self.publish(feed, result, summary)
             except TransportError as exc:
                 log.warning("%s", exc, extra={"feed": feed.name, "reason": exc.reason})
+                self._poll_again_soon(feed)
                 continue
+            self._refused.pop(feed.name, None)
             published[feed.name] = (feed, result)
         return published
+
+    def _poll_again_soon(self, feed: FeedConfig) -> None:
+        """Poll a feed whose entries were refused (the broker or the store was away)
+        again after a backoff (5 s, doubling), not an interval later: its entries are
+        not seen until it is polled again."""
+        refused = self._refused[feed.name] = self._refused.get(feed.name, 0) + 1
+        self.scheduler.retry_soon(feed, PUBLISH_BACKOFF_S * 2 ** min(refused - 1, 16))
 
     def publish(self, feed: FeedConfig, result: PollResult, summary: RunSummary) -> None:
         """Produce the poll's entries, wait for the acks, then commit the poll."""

@@ -307,3 +307,13 @@ def test_ten_thousand_feeds() -> None:
         s.record(feed, ok(new=1), now=T0 + 90)
     assert s.due(T0 + 90 + 700) == []
     assert len(s.due(T0 + 90 + 1000)) == 10_000
+
+
+def test_a_feed_retried_soon_is_due_after_the_delay_but_never_after_its_lease() -> None:
+    s = scheduler()
+    assert s.due(T0 + 90) == [FEED]  # leased: due again an interval later
+    assert s.due(T0 + 100) == []
+    assert s.retry_soon(FEED, 5, now=T0 + 100) == T0 + 105
+    assert s.due(T0 + 104) == []
+    assert s.due(T0 + 105) == [FEED]
+    assert s.retry_soon(FEED, 10**6, now=T0 + 110) == T0 + 105 + 900  # the lease is sooner

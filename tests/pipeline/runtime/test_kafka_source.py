@@ -73,17 +73,58 @@ def test_the_feed_state_is_committed_only_after_the_broker_acknowledged_the_entr
     assert [r.key.decode() for r in records] == urls  # keyed by the article's URL
 
 
+def test_a_feed_whose_entries_the_broker_refused_is_polled_again_soon_not_an_interval_later(
+    kafka_env: KafkaEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was the scheduler's lease: a feed polled while the broker was away waited a whole
+    interval (15 min by default, up to 6 h) for its next poll, its entries with it."""
+    feed = rss(kafka_env.workdir / "wire.xml", 3)
+    kafka_env.configure(
+        feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}],
+        schedule={"jitter": 0, "default_interval_seconds": 3600, "min_interval_seconds": 3600},
+    )
+    kafka_env.create_topics()
+    kafka_env.set_topic_config("items", "max.message.bytes", "1024")
+    config = kafka_env.config
+    resources = Resources(config)
+    source = KafkaFeedSource(config, resources)
+    stop = threading.Event()
+    worker = threading.Thread(target=source.run_forever, args=(stop,))
+    try:
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not any(getattr(r, "feed", None) == "wire" for r in caplog.records):
+            assert time.monotonic() < deadline, "the broker never refused the entries"
+            time.sleep(0.1)
+        kafka_env.set_topic_config("items", "max.message.bytes", str(1024 * 1024))
+        deadline = time.monotonic() + 60
+        while len(kafka_env.read("items", timeout=1)) < 3:
+            assert time.monotonic() < deadline, "the feed was not polled again"
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        source.close()
+        resources.close()
+    assert not worker.is_alive()
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("interval", [1, 3600])
 def test_a_store_outage_leaves_the_polls_uncommitted_and_the_poller_goes_on(
-    kafka_env: KafkaEnv, postgres_url: str
+    kafka_env: KafkaEnv, postgres_url: str, interval: int
 ) -> None:
     """The poller's store (feed state) loses its connection: the poll in hand is not
-    committed, the service does not end, and the next poll publishes the entries."""
+    committed, the service does not end, and the next poll publishes the entries, soon
+    (5 s), not a whole interval later (the feed's lease, which 3600 s was before)."""
     feed = rss(kafka_env.workdir / "wire.xml", 3)
     kafka_env.configure(
         feeds=[{"name": "wire", "url": str(feed), "kind": "rss"}],
         storage={"url": postgres_url},
-        schedule={"jitter": 0, "default_interval_seconds": 1, "min_interval_seconds": 1},
+        schedule={
+            "jitter": 0,
+            "default_interval_seconds": interval,
+            "min_interval_seconds": interval,
+        },
     )
     kafka_env.create_topics()
     config = kafka_env.config
