@@ -103,11 +103,14 @@ class EmbeddedService:
 
         A store that goes away (a PostgreSQL restart or failover) or cannot take
         writes (a full disk) does not end the service: the work in hand is dropped
-        uncommitted, so its feeds' entries come again at their next poll, and the
-        loop waits until the store commits a write again.
+        uncommitted, the loop waits until the store commits a write again, and then
+        the feeds of the round are polled again at once (their entries come again;
+        those committed find nothing new), not when their lease ends, an interval (up
+        to ``max_interval_seconds``) later.
         """
         summary = self._summary
         while not stop.is_set():
+            due: list[FeedConfig] = []
             try:
                 self.control.tick(self)  # a reload reads feed state from the store too
                 due = self.scheduler.due()
@@ -118,6 +121,8 @@ class EmbeddedService:
                 self.letter_expiry.run_due()
             except StoreUnavailable as exc:
                 self._wait_for_store(exc, stop)
+                for feed in due:
+                    self.scheduler.retry_soon(feed, 0.0)
                 continue
             self.control.wait(stop, self.scheduler.seconds_until_next())
         return summary

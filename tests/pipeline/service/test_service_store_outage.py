@@ -45,12 +45,18 @@ def _set_outage(admin_url: str, database: str, *, down: bool) -> None:
             )
 
 
+@pytest.mark.parametrize("interval", [3, 3600])
 def test_the_service_waits_out_a_store_outage_and_stores_what_was_in_flight_once(
-    site: FeedSite, tmp_path: Path, postgres_url: str, postgres_server_url: str
+    site: FeedSite, tmp_path: Path, postgres_url: str, postgres_server_url: str, interval: int
 ) -> None:
+    """With a 3600 s interval: the feed whose poll the outage cut short is polled again as
+    soon as the store is back, not when its lease ends (it waited the whole interval)."""
     database = urlsplit(postgres_url).path.lstrip("/")
     config = tmp_path / "newsflow.yaml"
-    settings = write_config(config, site, tmp_path / "unused.db", storage={"url": postgres_url})
+    settings = write_config(
+        config, site, tmp_path / "unused.db", storage={"url": postgres_url},
+        schedule={"default_interval_seconds": interval},
+    )  # fmt: skip
     service = ServiceProcess(config)
     try:
         pages = len(MANIFEST["pages"])
