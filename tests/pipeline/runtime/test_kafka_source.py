@@ -13,6 +13,8 @@ import random
 import string
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,11 +89,7 @@ def test_a_feed_whose_entries_the_broker_refused_is_polled_again_soon_not_an_int
     kafka_env.set_topic_config("items", "max.message.bytes", "1024")
     config = kafka_env.config
     resources = Resources(config)
-    source = KafkaFeedSource(config, resources)
-    stop = threading.Event()
-    worker = threading.Thread(target=source.run_forever, args=(stop,))
-    try:
-        worker.start()
+    with polling(KafkaFeedSource(config, resources), resources):
         deadline = time.monotonic() + 30
         while not any(getattr(r, "feed", None) == "wire" for r in caplog.records):
             assert time.monotonic() < deadline, "the broker never refused the entries"
@@ -100,12 +98,6 @@ def test_a_feed_whose_entries_the_broker_refused_is_polled_again_soon_not_an_int
         deadline = time.monotonic() + 60
         while len(kafka_env.read("items", timeout=1)) < 3:
             assert time.monotonic() < deadline, "the feed was not polled again"
-    finally:
-        stop.set()
-        worker.join(timeout=15)
-        source.close()
-        resources.close()
-    assert not worker.is_alive()
 
 
 @pytest.mark.postgres
@@ -131,21 +123,11 @@ def test_a_store_outage_leaves_the_polls_uncommitted_and_the_poller_goes_on(
     resources = Resources(config)
     source = KafkaFeedSource(config, resources)
     outages = _store_outages()
-    stop = threading.Event()
-    try:
-        _drop_connections_to(postgres_url)
-        worker = threading.Thread(target=source.run_forever, args=(stop,))
-        worker.start()
+    _drop_connections_to(postgres_url)
+    with polling(source, resources):
         deadline = time.monotonic() + 30
         while len(kafka_env.read("items", timeout=1)) < 3:
             assert time.monotonic() < deadline, "the entries were never published"
-        stop.set()
-        worker.join(timeout=15)
-        assert not worker.is_alive()
-    finally:
-        stop.set()
-        source.close()
-        resources.close()
     assert _store_outages() == outages + 1
     urls = [FeedEntry.model_validate_json(r.value).url for r in kafka_env.read("items")]
     assert sorted(urls) == [f"https://wire.example/story-{i}" for i in range(3)]
@@ -176,21 +158,29 @@ def test_a_reload_that_meets_a_store_outage_is_applied_once_the_store_is_back(
     _drop_connections_to(postgres_url)
     reloader.request()
     outages = _store_outages()
-    stop = threading.Event()
-    worker = threading.Thread(target=source.run_forever, args=(stop,))
-    try:
-        worker.start()
+    with polling(source, resources) as worker:
         deadline = time.monotonic() + 30
         while len(kafka_env.read("items", timeout=1)) < 3:
             assert worker.is_alive(), "the poller's loop ended"
             assert time.monotonic() < deadline, "the new feed's entries were never published"
+    assert _store_outages() == outages + 1
+
+
+@contextmanager
+def polling(source: KafkaFeedSource, resources: Resources) -> Iterator[threading.Thread]:
+    """``source.run_forever`` on a thread within; after, it must stop within 15 s, and the
+    source and its resources are closed."""
+    stop = threading.Event()
+    worker = threading.Thread(target=source.run_forever, args=(stop,))
+    worker.start()
+    try:
+        yield worker
     finally:
         stop.set()
         worker.join(timeout=15)
         source.close()
         resources.close()
-    assert not worker.is_alive()
-    assert _store_outages() == outages + 1
+    assert not worker.is_alive(), "the poller did not stop"
 
 
 def _drop_connections_to(url: str) -> None:
