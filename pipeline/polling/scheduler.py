@@ -221,7 +221,7 @@ class Scheduler:
         return self._schedule(name, interval, due)
 
     def retry_soon(self, feed: FeedConfig, delay: float, now: float | None = None) -> float:
-        """``feed``'s poll was not handed on (the broker was away): due again after
+        """``feed``'s poll was not handed on (the broker or the store was away): due again after
         ``delay`` rather than when its lease ends, an interval (up to
         ``max_interval_seconds``) later, its new entries waiting with it. Kept in memory
         only: the stored next due time stays, and a restart polls the feed anyway."""

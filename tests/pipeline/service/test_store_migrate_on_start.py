@@ -11,7 +11,7 @@ PostgreSQL (``older_store``: tests/conftest.py).
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,19 @@ def each_start(config: Path) -> Iterator[tuple[str, ...]]:
         yield start
 
 
+def refused_at_every_start(
+    config: Path, message: str, then: Callable[[tuple[str, ...]], bool] = lambda start: True
+) -> None:
+    """Every way of starting the service (:func:`each_start`) exits 2 with ``message`` alone
+    on stderr, and ``then`` holds after each."""
+    for start in each_start(config):
+        result = newsflow(config, *start)
+
+        assert (result.returncode, result.stdout) == (2, ""), (start, result.stderr)
+        assert result.stderr == f"newsflow: {config}: {message}\n", start
+        assert then(start), start
+
+
 def test_with_migrations_pending_nothing_starts_and_the_store_is_left_as_it_was(
     config: Path, older_store: str, schema_of: Any
 ) -> None:
@@ -67,15 +80,11 @@ def test_with_migrations_pending_nothing_starts_and_the_store_is_left_as_it_was(
     location = where.location
     where.close()
 
-    for start in each_start(config):
-        result = newsflow(config, *start)
-
-        assert (result.returncode, result.stdout) == (2, ""), (start, result.stderr)
-        assert result.stderr == (
-            f"newsflow: {config}: storage.migrate_on_start is false and the database at"
-            f" {location} has schema migrations pending ({pending}): run"
-            " `newsflow store migrate` first\n"
-        ), start
+    refused_at_every_start(
+        config,
+        f"storage.migrate_on_start is false and the database at {location} has schema"
+        f" migrations pending ({pending}): run `newsflow store migrate` first",
+    )
     assert schema_of(older_store) == before
 
 
@@ -86,15 +95,12 @@ def test_a_missing_sqlite_file_is_refused_and_not_created(site: FeedSite, tmp_pa
     config = tmp_path / "newsflow.yaml"
     write_config(config, site, missing, storage={"migrate_on_start": False})
 
-    for start in each_start(config):
-        result = newsflow(config, *start)
-
-        assert (result.returncode, result.stdout) == (2, ""), (start, result.stderr)
-        assert result.stderr == (
-            f"newsflow: {config}: storage.migrate_on_start is false and there is no database"
-            f" at {missing}: run `newsflow store migrate` first\n"
-        ), start
-        assert not missing.parent.exists(), start  # nor the file, nor its -wal or -shm
+    refused_at_every_start(
+        config,
+        f"storage.migrate_on_start is false and there is no database at {missing}: run"
+        " `newsflow store migrate` first",
+        then=lambda start: not missing.parent.exists(),  # nor the file, nor its -wal or -shm
+    )
 
 
 def test_after_store_migrate_the_service_runs_without_changing_the_schema(
