@@ -83,6 +83,9 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 FD_LIMIT_PAUSE = 0.1
 """Seconds the accept loop waits after the process ran out of file descriptors: the
 listening socket stays readable, so without a pause the loop retried at a full core."""
+LEADING_BLANK_LINES = 4
+"""Empty lines ignored before a request line (RFC 9112 section 2.2: at least one); one
+more is a 400."""
 REFUSED_METHODS = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
 """Methods of HTTP that no route takes: answered 405, not 501 (which says the server does
 not know the method at all)."""
@@ -414,6 +417,8 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
         error_content_type = "text/plain; charset=utf-8"
         error_message_format = "%(code)d %(message)s\n"
         _sending_error = False
+        _blank_lines = 0
+        raw_requestline: bytes  # set by handle_one_request()
 
         def version_string(self) -> str:
             """``Server: newsflow``: the default appends ``" " + sys_version`` (the Python
@@ -424,10 +429,15 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             self._answer(send_body=True)
 
         def parse_request(self) -> bool:
-            """The parser's, and a 400 for a blank request line: the parser returned without
-            any answer, so a request of blank lines alone had its connection closed on it.
-            Either way the request head is in: the connection is no longer cut for a
-            newcomer (see :meth:`_Server.process_request`)."""
+            """The parser's, after up to :data:`LEADING_BLANK_LINES` empty lines (RFC 9112
+            section 2.2: a server SHOULD ignore at least one before the request line; it
+            got a 400), and a 400 for a blank request line past those: the parser returned
+            without any answer, so a request of blank lines alone had its connection closed
+            on it. Either way the request head is in: the connection is no longer cut for a
+            newcomer (see :meth:`_Server.process_request`); an ignored blank line is not
+            a head, so a connection sending only those still is."""
+            if self._skip_blank_line():
+                return False
             parsed = super().parse_request()
             if isinstance(self.server, _Server):
                 self.server.head_read(self.connection)
@@ -436,6 +446,19 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             if not self.requestline.split():
                 self.send_error(HTTPStatus.BAD_REQUEST, "Bad request: no request line")
             return False
+
+        def _skip_blank_line(self) -> bool:
+            """The line read is an empty one (CRLF or LF) within the bound: ``handle()``
+            reads the next as the request line. Counted per request, so the bound holds
+            for a connection sending nothing else."""
+            if self.raw_requestline not in (b"\r\n", b"\n"):
+                self._blank_lines = 0
+                return False
+            if self._blank_lines >= LEADING_BLANK_LINES:
+                return False
+            self._blank_lines += 1
+            self.close_connection = False
+            return True
 
         def send_error(
             self, code: int, message: str | None = None, explain: str | None = None

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from pipeline.service.server import HttpServer, Response
+from pipeline.service.server import LEADING_BLANK_LINES, HttpServer, Response
 
 CAP = 8
 TIMEOUT = 1.0
@@ -190,7 +190,7 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
         b"PUT /hello HTTP/1.1\r\n\r\n": b"405",
         b"OPTIONS * HTTP/1.1\r\n\r\n": b"405",
         b"FROB /hello HTTP/1.1\r\n\r\n": b"501",
-        b"\r\n\r\n\r\n": b"400",  # blank lines only: the connection was closed, no answer
+        b"\r\n" * (LEADING_BLANK_LINES + 1): b"400",  # blank lines only: closed, no answer
         b" \t\r\n": b"400",
     }
     for request, status in cases.items():
@@ -206,6 +206,45 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
     assert rejected("bad_request") - before == len(cases)
     assert "Traceback" not in capfd.readouterr().err
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [b"\r\n", b"\n", b"\r\n\n" * (LEADING_BLANK_LINES // 2)],
+    ids=["crlf", "lf", "at-the-bound"],
+)
+def test_empty_lines_before_the_request_line_are_ignored(server: HttpServer, blank: bytes) -> None:
+    """RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before the
+    request line (a client may send a CRLF after a request's body); it got a 400."""
+    with connect(server) as conn:
+        conn.sendall(blank + b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = read_all(conn)
+    assert answer.startswith(b"HTTP/1.0 200 ") and answer.endswith(b"\r\n\r\nhi"), answer
+
+
+def test_blank_lines_alone_are_a_400_at_once_past_the_bound_and_idle_below_it(
+    server: HttpServer,
+) -> None:
+    """Blank lines are ignored a few at a time: one more is a 400 at once, not a connection
+    held until its deadline; and one that sent fewer and nothing else has sent no request,
+    so a new client takes its slot when every one is taken."""
+    with connect(server) as conn:
+        started = time.monotonic()
+        conn.sendall(b"\r\n" * (LEADING_BLANK_LINES + 1))
+        assert read_all(conn).startswith(b"HTTP/1.0 400 ")
+        assert time.monotonic() - started < TIMEOUT / 2
+    before = rejected("evicted")
+    blank = [connect(server) for _ in range(CAP)]
+    try:
+        for conn in blank:
+            conn.sendall(b"\r\n" * LEADING_BLANK_LINES)
+        time.sleep(0.2)  # read and ignored
+        assert get(server).endswith(b"\r\n\r\nhi")
+        assert rejected("evicted") - before == 1
+        assert read_all(blank[0]) == b"", "the oldest cut for it, without an answer"
+    finally:
+        for conn in blank:
+            conn.close()
 
 
 class Descriptors:
