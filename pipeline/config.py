@@ -456,7 +456,8 @@ class ServiceConfig(_Section):
         le=10_000,
         description=(
             "Clients served at once (a thread and a file descriptor each); one more takes the"
-            " slot of the oldest that has not sent a complete request yet, else gets a 503."
+            " slot of the one not reading its answer longest, else of the oldest that has not"
+            " sent a complete request yet, else gets a 503."
         ),
     )
     http_request_timeout_seconds: float = Field(

@@ -11,17 +11,18 @@ Clients cannot take what the pipeline in the same process needs: at most
 ``max_connections`` are served at once (one thread each), and a connection is
 cut ``request_timeout`` seconds after it was accepted, whether it sends
 nothing, drips its request or does not read the answer. A client that comes
-while every slot is taken takes the slot of the oldest connection that has not
-yet sent a complete request head (cut for it); only when every slot is serving
-a request does it get a 503 at once, without a thread. Without that, anyone
-holding ``max_connections`` idle connections (reopening each one cut) made
-every liveness and readiness probe a 503, and Kubernetes restarts a pod whose
-liveness probe fails. Without these, 1,100 idle connections took a thread
-and a file descriptor each until the process hit its limit of 1,024: feeds failed
-with "Too many open files", SQLite could not open the store and the accept loop
-spun at a full core. Each refusal counts in ``newsflow_http_requests_rejected_total``
-by ``reason`` and is logged once per :data:`REJECTION_LOG_SECONDS` per reason,
-not once per client.
+while every slot is taken takes the slot of the connection whose answer has
+waited longest for its client to read it, else of the oldest connection that has
+not yet sent a complete request head (cut for it); only when every slot is waiting
+for its route does it get a 503 at once, without a thread. Without that, anyone
+holding ``max_connections`` idle connections, or asking for ``/metrics`` and not
+reading it (reopening each one cut), made every liveness and readiness probe a
+503, and Kubernetes restarts a pod whose liveness probe fails. Without these,
+1,100 idle connections took a thread and a file descriptor each until the process
+hit its limit of 1,024: feeds failed with "Too many open files", SQLite could not
+open the store and the accept loop spun at a full core. Each refusal counts in
+``newsflow_http_requests_rejected_total`` by ``reason`` and is logged once per
+:data:`REJECTION_LOG_SECONDS` per reason, not once per client.
 
 Bound to a loopback address (the default ``127.0.0.1``), it answers only requests
 whose ``Host`` is a loopback name (``localhost``, ``*.localhost``, ``127.x.x.x``,
@@ -51,7 +52,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,9 +69,11 @@ log = logging.getLogger(__name__)
 REJECTED = Counter(
     "newsflow_http_requests_rejected_total",
     "Connections to the HTTP endpoint refused or cut, by reason: connection_limit (over"
-    " service.http_max_connections, every slot serving a request), evicted (had sent no"
-    " complete request when every slot was taken: the oldest such is cut for a new"
-    " client), timeout (past service.http_request_timeout_seconds),"
+    " service.http_max_connections, every slot waiting for its route), slow_reader (its"
+    " client did not read its answer when every slot was taken: the one waiting longest"
+    " is cut for a new client), evicted (had sent no complete request when every slot was"
+    " taken and no answer was waiting: the oldest such is cut for a new client), timeout"
+    " (past service.http_request_timeout_seconds),"
     " fd_limit (the process is out of file descriptors), bad_request (not HTTP, too long,"
     " an unsupported method), bad_host (a Host header this endpoint does not answer to:"
     " DNS rebinding; see service.http_allowed_hosts).",
@@ -80,9 +83,18 @@ REJECTION_LOG_SECONDS = 60.0
 """At most one warning per reason this often; the counter has every one."""
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_REQUEST_TIMEOUT = 10.0
+EVICTED = {
+    "slow_reader": "the one whose answer has waited longest for its client to read it",
+    "evicted": "the oldest without a complete request",
+}
+"""Which connection is cut for a new client when every slot is taken, by reason, in the
+order they are looked for."""
 FD_LIMIT_PAUSE = 0.1
 """Seconds the accept loop waits after the process ran out of file descriptors: the
 listening socket stays readable, so without a pause the loop retried at a full core."""
+LEADING_BLANK_LINES = 4
+"""Empty lines ignored before a request line (RFC 9112 section 2.2: at least one); one
+more is a 400."""
 REFUSED_METHODS = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
 """Methods of HTTP that no route takes: answered 405, not 501 (which says the server does
 not know the method at all)."""
@@ -217,10 +229,11 @@ seconds, so /healthz took seconds and some requests timed out after 31 s."""
 
 class _Server(ThreadingHTTPServer):
     """One thread per connection (``ThreadingHTTPServer``) up to ``max_connections`` (at the
-    cap, a newcomer takes the slot of the oldest without a request head), each cut
-    ``request_timeout`` seconds after its accept, a listen backlog of
-    :data:`LISTEN_BACKLOG`; reports a failed request as one log line instead of
-    socketserver's traceback on stderr, which would break the one-JSON-object-per-line log."""
+    cap, a newcomer takes the slot of the longest unread answer, else of the oldest
+    without a request head), each cut ``request_timeout`` seconds after its accept, a
+    listen backlog of :data:`LISTEN_BACKLOG`; reports a failed request as one log line
+    instead of socketserver's traceback on stderr, which would break the
+    one-JSON-object-per-line log."""
 
     request_queue_size = LISTEN_BACKLOG
 
@@ -241,6 +254,9 @@ class _Server(ThreadingHTTPServer):
         """Connections being served, and when each is to be cut (monotonic seconds)."""
         self._headless: dict[socket.socket, None] = {}
         """The connections of :attr:`_open` whose request head has not arrived, oldest first."""
+        self._unread: dict[socket.socket, None] = {}
+        """The connections of :attr:`_open` whose answer waits for its client to read it
+        (more than the socket's buffer takes), oldest first."""
         self._open_lock = threading.Lock()
         self._next_sweep = 0.0
         super().__init__(address, handler)
@@ -257,20 +273,21 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """A thread for the connection while fewer than ``max_connections`` are served, or
-        in the slot of the oldest one without a complete request head (cut for it: idle
-        connections holding every slot made every probe a 503); else a 503 written at once
-        (a fresh socket's buffer takes it without blocking)."""
+        in the slot of one not reading its answer or without a complete request head (cut
+        for it, see :meth:`_evict`: such connections holding every slot made every probe a
+        503); else a 503 written at once (a fresh socket's buffer takes it without
+        blocking)."""
         with self._open_lock:
-            evicted = len(self._open) >= self.max_connections and self._evict_headless()
+            evicted = self._evict() if len(self._open) >= self.max_connections else None
             admitted = len(self._open) < self.max_connections
             if admitted:
                 self._open[request] = time.monotonic() + self.request_timeout
                 self._headless[request] = None
         if evicted:
             self.rejections.note(
-                "evicted",
+                evicted,
                 f"{self.max_connections} connections open (service.http_max_connections):"
-                " the oldest without a complete request cut for a new client",
+                f" {EVICTED[evicted]} cut for a new client",
             )
         if admitted:
             super().process_request(request, client_address)
@@ -286,16 +303,45 @@ class _Server(ThreadingHTTPServer):
             pass  # the client is gone or not reading: closing is all that is left
         self.shutdown_request(request)
 
-    def _evict_headless(self) -> bool:
-        """Under the lock: cut the oldest connection without a complete request head (its
-        thread returns from its read and closes it); False when every one has sent its."""
-        conn = next(iter(self._headless), None)
+    def _evict(self) -> str | None:
+        """Under the lock: cut the connection whose answer has waited longest for its client
+        to read it, else the oldest without a complete request head (its thread returns
+        from its write or read and closes it); the reason, None when every connection is
+        waiting for its route. No grace before an unread answer may be cut: with one (1 s,
+        0.25 s), an attacker opening connections faster than the grace freed slots took
+        every freed slot first, and the probes were 503 or cut before their request
+        arrived. A client that reads is not in :attr:`_unread` at all (see :meth:`unread`)."""
+        conn, reason = next(iter(self._unread), None), "slow_reader"
         if conn is None:
-            return False
-        del self._headless[conn], self._open[conn]
+            conn, reason = next(iter(self._headless), None), "evicted"
+        if conn is None:
+            return None
+        self._forget(conn)
         with contextlib.suppress(OSError):  # already reset by the client
             conn.shutdown(socket.SHUT_RDWR)
-        return True
+        return reason
+
+    def _forget(self, conn: socket.socket) -> None:
+        """Under the lock: ``conn`` is no longer served (closed, or cut once)."""
+        self._open.pop(conn, None)
+        self._headless.pop(conn, None)
+        self._unread.pop(conn, None)
+
+    @contextlib.contextmanager
+    def unread(self, request: socket.socket) -> Iterator[None]:
+        """Meanwhile the rest of the answer to ``request`` waits for its client to read
+        what the socket's buffer holds: the connection is cut when a newcomer needs its
+        slot (see :meth:`_evict`). Clients asking for a large answer (``/metrics``, the
+        status page) and never reading it held every slot for ``request_timeout``, and
+        every probe got a 503."""
+        with self._open_lock:
+            if request in self._open:  # not cut meanwhile
+                self._unread[request] = None
+        try:
+            yield
+        finally:
+            with self._open_lock:
+                self._unread.pop(request, None)
 
     def head_read(self, request: socket.socket) -> None:
         """The connection's request head arrived (or was refused): it is served, not cut
@@ -307,8 +353,7 @@ class _Server(ThreadingHTTPServer):
         """Forget the connection before it is closed, under the lock the sweep cuts with,
         so the sweep never shuts down a descriptor number that was closed and reused."""
         with self._open_lock:
-            self._open.pop(request, None)
-            self._headless.pop(request, None)
+            self._forget(request)
         super().shutdown_request(request)
 
     def service_actions(self) -> None:
@@ -320,8 +365,7 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             late = [conn for conn, deadline in self._open.items() if deadline <= now]
             for conn in late:
-                del self._open[conn]  # cut once; its thread closes it
-                self._headless.pop(conn, None)
+                self._forget(conn)  # cut once; its thread closes it
                 with contextlib.suppress(OSError):  # already reset by the client
                     conn.shutdown(socket.SHUT_RDWR)  # a blocked read or write returns at once
         for _ in late:
@@ -414,6 +458,8 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
         error_content_type = "text/plain; charset=utf-8"
         error_message_format = "%(code)d %(message)s\n"
         _sending_error = False
+        _blank_lines = 0
+        raw_requestline: bytes  # set by handle_one_request()
 
         def version_string(self) -> str:
             """``Server: newsflow``: the default appends ``" " + sys_version`` (the Python
@@ -424,10 +470,15 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             self._answer(send_body=True)
 
         def parse_request(self) -> bool:
-            """The parser's, and a 400 for a blank request line: the parser returned without
-            any answer, so a request of blank lines alone had its connection closed on it.
-            Either way the request head is in: the connection is no longer cut for a
-            newcomer (see :meth:`_Server.process_request`)."""
+            """The parser's, after up to :data:`LEADING_BLANK_LINES` empty lines (RFC 9112
+            section 2.2: a server SHOULD ignore at least one before the request line; it
+            got a 400), and a 400 for a blank request line past those: the parser returned
+            without any answer, so a request of blank lines alone had its connection closed
+            on it. Either way the request head is in: the connection is no longer cut for a
+            newcomer (see :meth:`_Server.process_request`); an ignored blank line is not
+            a head, so a connection sending only those still is."""
+            if self._skip_blank_line():
+                return False
             parsed = super().parse_request()
             if isinstance(self.server, _Server):
                 self.server.head_read(self.connection)
@@ -436,6 +487,19 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             if not self.requestline.split():
                 self.send_error(HTTPStatus.BAD_REQUEST, "Bad request: no request line")
             return False
+
+        def _skip_blank_line(self) -> bool:
+            """The line read is an empty one (CRLF or LF) within the bound: ``handle()``
+            reads the next as the request line. Counted per request, so the bound holds
+            for a connection sending nothing else."""
+            if self.raw_requestline not in (b"\r\n", b"\n"):
+                self._blank_lines = 0
+                return False
+            if self._blank_lines >= LEADING_BLANK_LINES:
+                return False
+            self._blank_lines += 1
+            self.close_connection = False
+            return True
 
         def send_error(
             self, code: int, message: str | None = None, explain: str | None = None
@@ -482,9 +546,25 @@ def _handler_for(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
             headers["Content-Length"] = str(len(response.body))
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.end_headers()
+            self.end_headers()  # a fresh connection's buffer takes the head
             if send_body:
-                self.wfile.write(response.body)
+                self._write(response.body)
+
+        def _write(self, body: bytes) -> None:
+            """``body``: what the socket's buffer takes at once (all of it, to a client that
+            reads), then the rest as the client reads it, while the connection may be cut
+            for a newcomer (see :meth:`_Server.unread`)."""
+            try:
+                sent = self.connection.send(body, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(body):
+                return
+            unread: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if isinstance(self.server, _Server):
+                unread = self.server.unread(self.connection)
+            with unread:
+                self.wfile.write(memoryview(body)[sent:])
 
         def _host_answered(self) -> bool:
             """The request's ``Host`` is one this server answers to; else counted as

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from pipeline.service.server import HttpServer, Response
+from pipeline.service.server import LEADING_BLANK_LINES, HttpServer, Response
 
 CAP = 8
 TIMEOUT = 1.0
@@ -190,7 +190,7 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
         b"PUT /hello HTTP/1.1\r\n\r\n": b"405",
         b"OPTIONS * HTTP/1.1\r\n\r\n": b"405",
         b"FROB /hello HTTP/1.1\r\n\r\n": b"501",
-        b"\r\n\r\n\r\n": b"400",  # blank lines only: the connection was closed, no answer
+        b"\r\n" * (LEADING_BLANK_LINES + 1): b"400",  # blank lines only: closed, no answer
         b" \t\r\n": b"400",
     }
     for request, status in cases.items():
@@ -206,6 +206,111 @@ def test_malformed_requests_are_one_clean_4xx_each_and_counted(
     assert rejected("bad_request") - before == len(cases)
     assert "Traceback" not in capfd.readouterr().err
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [b"\r\n", b"\n", b"\r\n\n" * (LEADING_BLANK_LINES // 2)],
+    ids=["crlf", "lf", "at-the-bound"],
+)
+def test_empty_lines_before_the_request_line_are_ignored(server: HttpServer, blank: bytes) -> None:
+    """RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before the
+    request line (a client may send a CRLF after a request's body); it got a 400."""
+    with connect(server) as conn:
+        conn.sendall(blank + b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = read_all(conn)
+    assert answer.startswith(b"HTTP/1.0 200 ") and answer.endswith(b"\r\n\r\nhi"), answer
+
+
+def test_blank_lines_alone_are_a_400_at_once_past_the_bound_and_idle_below_it(
+    server: HttpServer,
+) -> None:
+    """Blank lines are ignored a few at a time: one more is a 400 at once, not a connection
+    held until its deadline; and one that sent fewer and nothing else has sent no request,
+    so a new client takes its slot when every one is taken."""
+    with connect(server) as conn:
+        started = time.monotonic()
+        conn.sendall(b"\r\n" * (LEADING_BLANK_LINES + 1))
+        assert read_all(conn).startswith(b"HTTP/1.0 400 ")
+        assert time.monotonic() - started < TIMEOUT / 2
+    before = rejected("evicted")
+    blank = [connect(server) for _ in range(CAP)]
+    try:
+        for conn in blank:
+            conn.sendall(b"\r\n" * LEADING_BLANK_LINES)
+        time.sleep(0.2)  # read and ignored
+        assert get(server).endswith(b"\r\n\r\nhi")
+        assert rejected("evicted") - before == 1
+        assert read_all(blank[0]) == b"", "the oldest cut for it, without an answer"
+    finally:
+        for conn in blank:
+            conn.close()
+
+
+def unread_body() -> bytes:
+    """An answer larger than the most a socket's send buffer grows to (``tcp_wmem``'s
+    maximum): its client's not reading it leaves the server's write blocked."""
+    with open("/proc/sys/net/ipv4/tcp_wmem") as limits:
+        most = int(limits.read().split()[2])
+    return b"x" * (2 * most + 1)
+
+
+def slow_reader(server: HttpServer, path: str) -> socket.socket:
+    """A connection that asks for ``path`` and reads nothing: a tiny receive window and
+    Ethernet's segment size (loopback's 64 KB ones give the server a send buffer of 4 MB)."""
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
+    conn.settimeout(5)
+    conn.connect(("127.0.0.1", server.port))
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    return conn
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/net/ipv4/tcp_wmem"), reason="Linux")
+def test_clients_not_reading_their_answers_give_way_to_a_probe(
+    stuck: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Clients asking for a large answer (/metrics, the status page) and never reading it
+    held every slot until their deadline (10 s, and again on reopening), and every probe
+    got a 503. A new client takes the slot of the one whose answer has waited longest,
+    before that of a connection without a request; a slot waiting for its route is kept."""
+    big = Response.text(unread_body().decode())
+
+    def hang() -> Response:
+        stuck.wait(10)
+        return Response.text("late")
+
+    routes = {"/big": lambda: big, "/hello": lambda: Response.text("hi"), "/stuck": hang}
+    running = HttpServer("127.0.0.1", 0, routes, max_connections=CAP, request_timeout=10)
+    running.start()
+    before_threads = http_threads()
+    before = {reason: rejected(reason) for reason in ("slow_reader", "evicted")}
+    served = busy(running, 1)
+    readers = [slow_reader(running, "/big") for _ in range(CAP - 1)]
+    idle: list[socket.socket] = []
+    try:
+        time.sleep(0.5)  # their answers written as far as the buffers take them
+        for _ in range(2):
+            started = time.monotonic()
+            assert get(running).endswith(b"\r\n\r\nhi")
+            assert time.monotonic() - started < 0.5
+            idle.append(connect(running))  # the slot taken again, without a request
+        assert rejected("slow_reader") - before["slow_reader"] == 2
+        assert rejected("evicted") == before["evicted"], "the idle one is cut after them"
+        assert http_threads() - before_threads <= CAP
+        served[0].settimeout(0.1)
+        with pytest.raises(TimeoutError):
+            served[0].recv(1)  # still waiting for its route
+    finally:
+        stuck.set()
+        for conn in [*served, *readers, *idle]:
+            conn.close()
+        running.close()
+    lines = [r for r in caplog.records if getattr(r, "event", None) == "http_rejected"]
+    assert [getattr(line, "reason", None) for line in lines] == ["slow_reader"]
+    assert "read" in lines[0].getMessage()
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "http_error"]
 
 
 class Descriptors:
