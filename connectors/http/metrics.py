@@ -24,6 +24,13 @@ REFUSED = Counter(
     "(scheme, ssrf, robots, content_type, rate_limited, invalid_url, local_path...).",
     ["reason"],
 )
+REPAIRED = Counter(
+    "newsflow_pages_repaired",
+    "Pages read as UTF-8 though some of their bytes were not UTF-8 (pasted windows-1252"
+    " text, damage), by what those bytes were read as: the legacy encoding of the page's"
+    " language (cp1252 without one), or replacement (U+FFFD).",
+    ["stray_as"],
+)
 
 
 @contextmanager

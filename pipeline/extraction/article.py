@@ -7,8 +7,11 @@ result.text, result.removed, result.flags
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import wraps
+from typing import Concatenate, ParamSpec
 
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError
@@ -24,11 +27,20 @@ from pipeline.extraction.metadata import (
     parse_page_date,
     split_authors,
 )
+from pipeline.extraction.nesting import (
+    FLAT_DEPTH,
+    MAX_TAGS,
+    PARSER_MAX_DEPTH,
+    flatten,
+    parser_hit_depth_limit,
+)
 from pipeline.extraction.parse import parse_page
 from pipeline.extraction.residue import MetadataHints, filter_residue
 from pipeline.extraction.rules import ResidueRules
 from pipeline.extraction.urls import choose_canonical, source_of
 from pipeline.models import FeedEntry, RemovedLine, utcnow
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,47 @@ class ExtractionResult:
     lines: list[Line] = field(default_factory=list)  # the kept lines (for learning)
 
 
+Extract = Callable[Concatenate[str, P], ExtractionResult]
+"""An extraction of a page's HTML (the first argument)."""
+
+
+def _flattening(extract: Extract[P]) -> Extract[P]:
+    """``extract``, and again on the page flattened when the HTML parser cut it at its
+    nesting limit and nothing was found (:mod:`pipeline.extraction.nesting`)."""
+
+    @wraps(extract)
+    def extract_flattening(html: str, *args: P.args, **kwargs: P.kwargs) -> ExtractionResult:
+        try:
+            return extract(html, *args, **kwargs)
+        except ExtractionError as exc:
+            if exc.reason != "empty" or not parser_hit_depth_limit(html):
+                raise
+            empty = exc
+        flat = flatten(html)
+        if flat is None or flat == html:
+            why = "too many tags to flatten" if flat is None else "markup that cannot be flattened"
+            raise ExtractionError(
+                f"no article text found in {empty.url}: the HTML parser stops at"
+                f" {PARSER_MAX_DEPTH} nested elements, and the page has {why}"
+                + (f" (over {MAX_TAGS:,})" if flat is None else ""),
+                url=empty.url,
+                reason="too_deeply_nested",
+            )
+        try:
+            result = extract(flat, *args, **kwargs)
+        except ExtractionError as exc:
+            raise ExtractionError(
+                f"{exc} (its markup is nested past the HTML parser's limit of"
+                f" {PARSER_MAX_DEPTH} elements; none with it flattened to {FLAT_DEPTH} either)",
+                url=exc.url,
+                reason=exc.reason,
+            ) from None
+        return replace(result, flags=[*result.flags, "flattened"])
+
+    return extract_flattening
+
+
+@_flattening
 def extract_article(
     html: str,
     *,
@@ -64,7 +117,10 @@ def extract_article(
     canonical_url: str | None = None,
 ) -> ExtractionResult:
     """Extract one article; raise :class:`ExtractionError` (reason ``not_html``, ``empty``,
-    ``parse``) when there is no article to be had.
+    ``parse``, ``too_deeply_nested``) when there is no article to be had.
+
+    A page the HTML parser cut at its nesting limit is extracted again with its markup
+    flattened (flag ``flattened``).
 
     ``canonical_url``: the page's :func:`choose_canonical`, when the caller needed it
     before extracting (the extract stage keys learned boilerplate by it); chosen here

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 PAGES = Counter(
     "newsflow_extract_pages_total",
-    "Pages handled by the extract stage, per source and outcome (ok, empty, not_html, parse).",
+    "Pages handled by the extract stage, per source and outcome (ok, empty, not_html, parse,"
+    " too_deeply_nested).",
     ["source", "outcome"],
 )
 RESIDUE_REMOVED = Counter(
@@ -57,6 +58,12 @@ DATE_PROBLEMS = Counter(
 METADATA_LOST = Counter(
     "newsflow_extract_metadata_lost_total",
     "Articles whose page metadata trafilatura could not read (the text was kept), per source.",
+    ["source"],
+)
+FLATTENED = Counter(
+    "newsflow_extract_flattened_total",
+    "Articles found only once the page's markup, nested past the HTML parser's limit of"
+    " 256 elements, was flattened, per source.",
     ["source"],
 )
 GUARD_TRIPS = Counter(
@@ -80,6 +87,20 @@ LEARNED_UNAVAILABLE = Counter(
     "newsflow_extract_learned_unavailable_total",
     "Articles extracted without learned boilerplate because the store failed.",
 )
+
+_FLAG_WARNINGS = {
+    "flattened": (
+        FLATTENED,
+        "%s is nested deeper than the HTML parser goes (256 elements): its article was found"
+        " with the markup flattened",
+    ),
+    "metadata_lost": (
+        METADATA_LOST,
+        "metadata of %s could not be read (trafilatura failed on it, e.g. a date with an"
+        " impossible time-zone offset): stored with the feed's title and date",
+    ),
+}
+"""Flags of an article that are counted per source and logged, with their warning."""
 
 _NOT_HTML_TYPES = ("image/", "video/", "audio/", "font/", "application/pdf", "application/zip")
 
@@ -251,11 +272,7 @@ def _record_health(source: str, result: ExtractionResult) -> None:
     for flag in ("future_date", "date_disagreement", "page_date_invalid"):
         if flag in result.flags:
             DATE_PROBLEMS.labels(source, flag).inc()
-    if "metadata_lost" in result.flags:
-        METADATA_LOST.labels(source).inc()
-        log.warning(
-            "metadata of %s could not be read (trafilatura failed on it, e.g. a date with an"
-            " impossible time-zone offset): stored with the feed's title and date",
-            result.canonical_url,
-            extra={"event": "metadata_lost", "source": source},
-        )
+    for flag, (counter, warning) in _FLAG_WARNINGS.items():
+        if flag in result.flags:
+            counter.labels(source).inc()
+            log.warning(warning, result.canonical_url, extra={"event": flag, "source": source})

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import random
+from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.http.charset import charset_of, decode_page
+
+REPO = Path(__file__).resolve().parents[3]
 
 FRENCH = "Le caf\u00e9 est très bon à Paris, déjà vu. Garçon !"
 RUSSIAN = "Правительство объявило новые меры поддержки экономики"
@@ -90,29 +95,119 @@ ARTICLE = (
 @pytest.mark.parametrize("declared", [None, "shift_jis", "utf-8", "iso-8859-1"])
 def test_a_utf8_page_with_a_stray_byte_stays_utf8(declared: str | None) -> None:
     """One Latin-1 byte pasted into a UTF-8 page made the whole page mojibake
-    (windows-1252 from the page's language, or the statistical guess)."""
+    (windows-1252 from the page's language, or the statistical guess); the byte is
+    read as windows-1252, what a pasted fragment is."""
     raw = page(ARTICLE, head='<meta charset="utf-8">', lang="en").encode()
     raw = raw.replace(b"the most", b"th\xe9 most", 1)
     text = decode_page(raw, declared)
-    assert ARTICLE.replace("the most", "th\ufffd most", 1) in text
-    assert text.count("\ufffd") == 1
+    assert ARTICLE.replace("the most", "th\u00e9 most", 1) in text
+    assert "\ufffd" not in text
+
+
+@pytest.mark.parametrize("declared", [None, "iso-8859-1"])
+def test_utf8_fast_path_reads_the_page_as_the_counting_path_does(declared: str | None) -> None:
+    """Valid UTF-8 is decoded strictly before anything is counted; the text must be what
+    the lossy decode with its U+FFFD count gives, whatever the label says."""
+    raw = page(ARTICLE + " \ufffd kept as written").encode()  # valid UTF-8 carrying U+FFFD
+    assert decode_page(raw, declared) == raw.decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("tail", "read_as"),
     [
-        page(ARTICLE + " \ufffd kept as written").encode(),  # valid UTF-8 carrying U+FFFD
-        page(ARTICLE).encode() + b"\xed\xa0\x80",  # an encoded surrogate: not valid UTF-8
-        page(ARTICLE).encode()[:-3] + b"\xe2\x80",  # cut inside a character
+        (b"\xe2\x80", "\ufffd"),  # the body cut inside a character: not a pasted byte
+        (b"\xed\xa0\x80", "\u00ed\u00a0\u20ac"),  # not UTF-8 (a surrogate): windows-1252
     ],
 )
-@pytest.mark.parametrize("declared", [None, "iso-8859-1"])
-def test_utf8_fast_path_reads_the_page_as_the_counting_path_does(
-    raw: bytes, declared: str | None
+def test_bytes_that_are_not_utf8_at_the_end_of_a_utf8_page(tail: bytes, read_as: str) -> None:
+    raw = page(ARTICLE).encode() + tail
+    assert decode_page(raw, "iso-8859-1") == page(ARTICLE) + read_as
+
+
+SEED_PAGE = (REPO / "demo/sites/iranintl.example/en/202611160417.html").read_bytes()
+SEED_SENTENCE = "Russia\u2019s invasion of Ukraine by blaming the United States"
+PASTED = [
+    "caf\u00e9", "d\u00e9j\u00e0 vu", "\u201cquoted\u201d", "it\u2019s", "\u2014", "na\u00efve",
+]  # fmt: skip
+
+
+def corrupted_seed_page(strays: int, pasted: bool) -> bytes:
+    """A real seed page (UTF-8, 31 curly quotes) grown to ~100 KB with ASCII chrome, with
+    ``strays`` windows-1252 words pasted (two stray bytes at most each) or single
+    random bytes injected after spaces of its body, evenly spread."""
+    state = b'{"id": 12345, "href": "/a/1"},' * 3000
+    chrome = b"<script>window.__STATE__ = [" + state + b"];</script>"
+    raw = SEED_PAGE.replace(b"</body>", chrome + b"</body>")
+    body = raw.index(b"<body")
+    spaces = [i for i in range(body, len(raw)) if raw[i] == 0x20]
+    rng = random.Random(strays)
+    out, last = [], 0
+    for number, spot in enumerate(spaces[:: len(spaces) // strays][:strays]):
+        if pasted:
+            piece = b" " + PASTED[number % len(PASTED)].encode("cp1252")
+        else:
+            piece = bytes([rng.randint(0x80, 0xFF)])
+        out += [raw[last:spot], piece]
+        last = spot
+    return b"".join([*out, raw[last:]])
+
+
+@pytest.mark.parametrize("declared", [None, "utf-8", "iso-8859-1"])
+@pytest.mark.parametrize("strays", [10, 200, 500])
+def test_a_heavily_corrupted_utf8_page_stays_utf8(strays: int, declared: str | None) -> None:
+    """~100 KB of a real UTF-8 page with windows-1252 words pasted all over it: from 3
+    such words on, the whole page was mojibake ("Russia\u201a\u00c4\u00f4s", mac_roman)."""
+    text = decode_page(corrupted_seed_page(strays, pasted=True), declared)
+    assert SEED_SENTENCE in text
+    assert "\ufffd" not in text
+    assert all(word in text for word in PASTED)
+
+
+@pytest.mark.parametrize("strays", [10, 200, 500])
+def test_random_bytes_injected_into_a_utf8_page_do_not_turn_it_into_mojibake(
+    strays: int,
 ) -> None:
-    """Valid UTF-8 is decoded strictly before anything is counted; the text must be what
-    the lossy decode with its U+FFFD count gives, whatever the label says."""
-    assert decode_page(raw, declared) == raw.decode("utf-8", "replace")
+    text = decode_page(corrupted_seed_page(strays, pasted=False), "utf-8")
+    assert SEED_SENTENCE in text
+
+
+def test_a_repaired_page_is_counted() -> None:
+    def repaired(stray_as: str) -> float:
+        sample = REGISTRY.get_sample_value("newsflow_pages_repaired_total", {"stray_as": stray_as})
+        return sample or 0.0
+
+    before = repaired("cp1252"), repaired("replacement")
+    decode_page(corrupted_seed_page(10, pasted=True), None)
+    decode_page(SEED_PAGE.replace(b'lang="en"', b'lang="ja"') + b"\xe9", None)
+    decode_page(SEED_PAGE, None)  # valid UTF-8: nothing to repair
+    assert (repaired("cp1252"), repaired("replacement")) == (before[0] + 1, before[1] + 1)
+
+
+JAPANESE = "政府は新たな経済対策を発表し、来年度の予算案について国会で議論が始まった。"
+CHINESE = "国务院今天发布了新的经济政策。专家认为这将促进地区发展和对外贸易。"
+RUSSIAN_NEWS = "Правительство объявило новые меры поддержки экономики и малого бизнеса."
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "lang"),
+    [
+        (JAPANESE, "shift_jis", "ja"),
+        (JAPANESE, "euc_jp", "ja"),
+        (CHINESE, "gb18030", "zh"),
+        (RUSSIAN_NEWS, "koi8_r", "ru"),
+        (RUSSIAN_NEWS, "cp1251", "ru"),
+        (FRENCH, "cp1252", "fr"),
+        (POLISH, "cp1250", "pl"),
+    ],
+)
+@pytest.mark.parametrize("declared", [None, "utf-8"])
+def test_a_legacy_page_labelled_in_its_meta_is_not_taken_for_damaged_utf8(
+    text: str, encoding: str, lang: str, declared: str | None
+) -> None:
+    """Legacy text has stray bytes in runs (or no UTF-8 characters at all), even when a
+    server calls it UTF-8; a multi-byte encoding reads as UTF-8 here and there."""
+    html = page(text * 40, head=f'<meta charset="{encoding}">', lang=lang)
+    assert decode_page(html.encode(encoding), declared) == html
 
 
 def test_a_legacy_page_with_one_utf8_looking_pair_is_not_taken_for_utf8() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError
 from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
 from pipeline.extraction.lines import line_key
+from pipeline.extraction.nesting import MAX_TAGS
 from pipeline.extraction.parse import parse_page
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import FeedEntry
@@ -226,3 +228,46 @@ def test_the_page_hash_names_the_page_not_the_filtered_text(rules: ResidueRules)
     assert line in cold.text and line not in warm.text
     assert cold.page_hash == warm.page_hash
     assert edited.page_hash not in {None, cold.page_hash}
+
+
+def nested(html: str, opening: Callable[[int], str], depth: int) -> str:
+    """``html`` with its body's content inside ``depth`` elements opened by ``opening(i)``."""
+    body = html.index(">", html.index("<body")) + 1
+    end = html.rindex("</body>")
+    wrappers = "".join(opening(i) for i in range(depth))
+    return html[:body] + wrappers + html[body:end] + "</div>" * depth + html[end:]
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_an_article_nested_past_the_parsers_limit_is_found_flattened(
+    depth: int, rules: ResidueRules
+) -> None:
+    """libxml2 stops at 256 nested elements and drops the rest of the page: the seed
+    article inside 300 (or 100,000) wrapper divs was 'empty'."""
+    page = SEED_PAGES[0]
+    html = (REPO / "demo" / str(page["file"])).read_text(encoding="utf-8")
+    plain = extract(html, rules, url=str(page["url"]))
+    result = extract(nested(html, lambda _: "<div>", depth), rules, url=str(page["url"]))
+    assert result.text == plain.text
+    assert (result.title, result.published_at) == (plain.title, plain.published_at)
+    assert result.flags == [*plain.flags, "flattened"]
+
+
+def test_a_page_nested_too_deep_to_flatten_is_refused_with_its_reason(
+    rules: ResidueRules,
+) -> None:
+    page = SEED_PAGES[0]
+    html = (REPO / "demo" / str(page["file"])).read_text(encoding="utf-8")
+    hostile = nested(html, lambda i: f'<div id="w{i}">', MAX_TAGS)
+    with pytest.raises(ExtractionError) as caught:
+        extract(hostile, rules, url=str(page["url"]))
+    assert caught.value.reason == "too_deeply_nested"
+    assert "stops at 256 nested elements" in str(caught.value)
+
+
+def test_a_deeply_nested_page_without_an_article_is_still_empty(rules: ResidueRules) -> None:
+    html = "<html><head><title>x</title></head><body><nav>Home</nav></body></html>"
+    with pytest.raises(ExtractionError) as caught:
+        extract(nested(html, lambda _: "<div>", 1000), rules)
+    assert caught.value.reason == "empty"
+    assert "nested past the HTML parser's limit of 256" in str(caught.value)

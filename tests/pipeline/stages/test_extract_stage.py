@@ -192,3 +192,22 @@ def test_a_failing_store_degrades_to_the_generic_rules(sqlite_url: str) -> None:
     assert isinstance(article, ExtractedArticle)
     assert article.removed and not any(r.reason.startswith("learned") for r in article.removed)
     assert metric("newsflow_extract_learned_unavailable_total") == before + 1
+
+
+def test_a_page_nested_past_the_parsers_limit_is_flattened_and_counted(
+    stage: ExtractStage,
+) -> None:
+    page = generate_site_pages(1, 1, seed=9)[0]
+    start = page.html.index(">", page.html.index("<body")) + 1
+    end = page.html.rindex("</body>")
+    deep = replace(
+        page,
+        html=page.html[:start] + "<div>" * 1000 + page.html[start:end] + "</div>" * 1000
+        + page.html[end:],
+    )  # fmt: skip
+    before = metric("newsflow_extract_flattened_total", source=page.site)
+    [article] = stage.process(fetched(deep))
+    assert isinstance(article, ExtractedArticle)
+    assert "flattened" in article.flags
+    assert page.sentences[1] in article.text
+    assert metric("newsflow_extract_flattened_total", source=page.site) == before + 1
