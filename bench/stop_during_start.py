@@ -12,6 +12,12 @@ and stderr must hold no traceback::
     python -m bench.stop_during_start --tries 20 --delays 0.5 1 1.5 2 3
     python -m bench.stop_during_start --tries 20 --from-fork-server --delays 0 0.2 0.5 1
     python -m bench.stop_during_start --kafka 127.0.0.1:19092 --from-fork-server --delays 0 0.5
+    python -m bench.stop_during_start --newsflow .venv/bin/newsflow --signal SIGINT \
+        --tries 10 --delays 0 0.01 0.02 0.03 0.04 0.05 0.06 0.07 0.08 0.1 0.12 0.15 0.2
+
+``--newsflow COMMAND`` starts that command (the installed ``newsflow`` console script)
+instead of ``python -m pipeline.cli``: its first ~0.05 s, before the CLI's own handlers,
+are what a user's Ctrl-C right after the start meets.
 
 ``--kafka BOOTSTRAP`` runs it on Kafka (``transport: kafka``) with topic and group
 names of its own per run, deleted afterwards, so a shared broker can be used.
@@ -27,10 +33,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -58,6 +66,9 @@ class Run:
     left: list[str]
     """Processes of its session 0.5 s after the end of its output: none may remain."""
     traceback: bool
+    traceback_in: str
+    """Where the traceback's innermost project or interpreter frame was (file:line), or
+    ``Fatal Python error`` when it came from the interpreter's own start-up."""
     early: bool
     """Stopped before the runtime started (while the CLI imported): nothing to stop yet."""
     importing: bool
@@ -140,13 +151,35 @@ def delete_topics(config_file: Path) -> None:
         admin.close()
 
 
+def traceback_place(text: str) -> str:
+    """Where a traceback in ``text`` was raised: its innermost frame outside the standard
+    library and importlib (the code of the project or a dependency), else its last."""
+    if "Fatal Python error" in text:
+        return "Fatal Python error (interpreter start-up)"
+    frames = re.findall(r'File "([^"]+)", line (\d+)', text)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    ours = [(f, n) for f, n in frames if not f.startswith((stdlib, "<"))]
+    file, line = (ours or frames or [("?", "?")])[-1]
+    return f"{Path(file).parent.name}/{Path(file).name}:{line}"
+
+
+def newsflow_command(newsflow: str | None) -> list[str]:
+    """The command ``newsflow`` (a console script), or else the CLI's module."""
+    return [newsflow] if newsflow else [sys.executable, "-m", "pipeline.cli"]
+
+
 def run_once(
-    delay: float, signum: signal.Signals, *, from_fork_server: bool, kafka: str | None = None
+    delay: float,
+    signum: signal.Signals,
+    *,
+    from_fork_server: bool,
+    kafka: str | None = None,
+    newsflow: str | None = None,
 ) -> Run:
     with tempfile.TemporaryDirectory(prefix="stop-during-start-") as tmp:
         config = write_config(Path(tmp), kafka)
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "--config", str(config), "run", "--once"],
+            [*newsflow_command(newsflow), "--config", str(config), "run", "--once"],
             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )  # fmt: skip
@@ -180,7 +213,8 @@ def run_once(
         traceback = "Traceback" in text
         if kafka is not None:
             delete_topics(config)
-        return Run(delay, code, exited, closed, at_exit, left, traceback, early, importing)
+        where = traceback_place(text) if traceback else ""
+        return Run(delay, code, exited, closed, at_exit, left, traceback, where, early, importing)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,19 +230,29 @@ def main(argv: list[str] | None = None) -> int:
         "--kafka", metavar="BOOTSTRAP",
         help="run on this Kafka broker (topics and groups of each run's own, deleted after)",
     )  # fmt: skip
+    parser.add_argument(
+        "--newsflow", metavar="COMMAND",
+        help="start this newsflow command (.venv/bin/newsflow), not python -m pipeline.cli",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signum = signal.Signals[args.signal]
+    # Started in the background of a shell (``&``), this process ignores SIGINT, and so
+    # would every newsflow it starts: a SIGINT sent would measure nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     runs: list[Run] = []
     for attempt in range(args.tries):
         for delay in args.delays:
-            run = run_once(delay, signum, from_fork_server=args.from_fork_server, kafka=args.kafka)
+            run = run_once(
+                delay, signum, from_fork_server=args.from_fork_server, kafka=args.kafka,
+                newsflow=args.newsflow,
+            )  # fmt: skip
             runs.append(run)
             print(
-                f"try {attempt:2d} delay {delay:.1f} s: exit {run.code:3d}"
+                f"try {attempt:2d} delay {delay:.3f} s: exit {run.code:3d}"
                 f"  exited {run.exited_s:5.2f} s  output closed {run.closed_s:5.2f} s"
                 f"  at exit {len(run.at_exit)}  left {run.left or '-'}"
                 f"{'  (fork server importing)' if run.importing else ''}"
-                f"{'  TRACEBACK' if run.traceback else ''}"
+                f"{f'  TRACEBACK in {run.traceback_in}' if run.traceback else ''}"
                 f"{'  (before the runtime)' if run.early else ''}",
                 flush=True,
             )
@@ -218,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         exited = [r.exited_s for r in chosen]
         closed = [r.closed_s for r in chosen]
         codes = sorted({r.code for r in chosen})
-        label = "all" if delay is None else f"{delay:.1f} s"
+        label = "all" if delay is None else f"{delay:.3f} s"
         print(
-            f"{label:>6}: n={len(chosen)} exit p50 {statistics.median(exited):.2f} s"
+            f"{label:>7}: n={len(chosen)} exit p50 {statistics.median(exited):.2f} s"
             f" max {max(exited):.2f} s; output closed p50 {statistics.median(closed):.2f} s"
             f" max {max(closed):.2f} s; exit codes {codes};"
             f" runs with processes at exit {sum(bool(r.at_exit) for r in chosen)},"

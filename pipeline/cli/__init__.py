@@ -7,8 +7,8 @@ printed as one line (config problems: one line each, exit status 2); nothing
 reaches the user as a traceback. A stop (SIGTERM/SIGINT) that came while the process
 still waited for its broker is one line too, and exit status 0, as for any stop; so is
 one while ``run`` or ``stage`` is still starting (importing its modules, reading its
-config): it is recorded from the first moment :func:`main` runs, and acted on before
-anything starts.
+config): it is recorded from the first moment the ``newsflow`` command runs newsflow's
+code (:mod:`pipeline.entry`), and acted on before anything starts.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
@@ -109,14 +109,29 @@ def parse_arguments(
     return parser, parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    handing_over: Callable[[], AbstractContextManager[None]] = nullcontext,
+) -> int:
+    """Run the command ``argv`` names; its exit status.
+
+    ``handing_over`` (:func:`pipeline.entry.handing_over`) hands the signals the
+    ``newsflow`` command held since its start to the handlers put in place within.
+    """
     try:
         command = chosen_command(argv)
     except KeyboardInterrupt:
         return 130
     # A stop while the command's module is imported (a second or more) is recorded for
     # its runtime, which stops at once: not a kill (-15) or a traceback.
-    with stops_recorded() if COMMANDS[command].handles_signals else nullcontext():
+    with ExitStack() as recording:
+        try:
+            with handing_over():
+                if COMMANDS[command].handles_signals:
+                    recording.enter_context(stops_recorded())
+        except KeyboardInterrupt:  # a Ctrl-C held for a command that records no stop
+            return 130
         return run_command(argv, command)
 
 

@@ -81,7 +81,12 @@ from pipeline.runtime.outcome import (
     process_safely,
     readiness_writes,
 )
-from pipeline.runtime.processes import ForkServerStart, exit_with_parent, worker_context
+from pipeline.runtime.processes import (
+    ForkServerStart,
+    LeftBehind,
+    exit_with_parent,
+    worker_context,
+)
 from pipeline.runtime.retry_later import RETRIED, RetryLater
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources, build_stage
@@ -173,7 +178,10 @@ _PROCESS_LINES = DeferredLines()
 
 
 def _init_process_worker(
-    config: Config, recent_to: Queue[Any], level_from: Synchronized[int]
+    config: Config,
+    recent_to: Queue[Any],
+    level_from: Synchronized[int],
+    left_behind: LeftBehind | None = None,
 ) -> None:
     """Set up an extraction process: its log format, its stages, and its exit when the
     service dies.
@@ -185,7 +193,7 @@ def _init_process_worker(
     Ctrl-C reaches the whole process group; the service stops the pool itself.
     A service killed outright stops nothing: :func:`exit_with_parent` (before
     the slower set-up) ends this process then, at once: its results would have
-    nobody to go to.
+    nobody to go to; it removes what the service left behind (``left_behind``).
     """
     logs.setup(
         config.service.log_format,
@@ -193,11 +201,17 @@ def _init_process_worker(
         recent_to=recent_to,
         level_from=level_from,
     )
-    exit_with_parent()
+    exit_with_parent(left_behind=left_behind)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resources = Resources(config, deferred_lines=_PROCESS_LINES)
     _PROCESS_PHASES.extend(offloaded_phases(resources))
     load_language_model()  # already loaded where the fork server preloaded it
+
+
+def _queues_of(pool: ProcessPoolExecutor) -> list[object]:
+    """The queues a process pool shares with its processes (the standard library keeps
+    them privately): the tasks to them, the results from them."""
+    return [getattr(pool, "_call_queue"), getattr(pool, "_result_queue")]  # noqa: B009
 
 
 def _started() -> None:
@@ -655,12 +669,21 @@ class EmbeddedPipeline:
             context = self._worker_context
             if self._child_records is None:
                 self._child_records = logs.ChildRecords(context)
+            left_behind = LeftBehind().add(self._child_records.queue)
             self._extract_pool = ProcessPoolExecutor(
                 self._processes,
                 mp_context=context,
                 initializer=_init_process_worker,
-                initargs=(self.config, self._child_records.queue, self._child_records.level),
+                initargs=(
+                    self.config,
+                    self._child_records.queue,
+                    self._child_records.level,
+                    left_behind,
+                ),
             )
+            # The pool's own queues; it starts no process before its first task, and
+            # each start pickles ``left_behind`` as it is then.
+            left_behind.add(*_queues_of(self._extract_pool))
         return self._extract_pool
 
     def _start_processes(self) -> None:

@@ -47,7 +47,12 @@ from pipeline.logs import ChildRecords
 from pipeline.runtime.kafka_retry_later import letters_retried
 from pipeline.runtime.kafka_runner import group_id, run_worker
 from pipeline.runtime.kafka_source import KafkaFeedSource
-from pipeline.runtime.processes import ForkServerStart, exit_with_parent, worker_context
+from pipeline.runtime.processes import (
+    ForkServerStart,
+    LeftBehind,
+    exit_with_parent,
+    worker_context,
+)
 from pipeline.runtime.summary import RunSummary
 from pipeline.runtime.wiring import Resources
 from pipeline.topology import WORKERS, topic_name
@@ -213,6 +218,8 @@ class WorkerProcesses:
         """The processes' start, until their fork server forks and they are started."""
         self._start_failed: str | None = None
         self._child_records: ChildRecords | None = None
+        self._left_behind: LeftBehind | None = None
+        """What a ``kill -9`` of this process leaves, for the workers to remove."""
         self._article_writes = article_writes
         self._writes_of_workers: WorkerArticleWrites | None = None
 
@@ -232,6 +239,7 @@ class WorkerProcesses:
         for the processes.
         """
         self._child_records = ChildRecords(_CONTEXT)
+        self._left_behind = LeftBehind().add(self._results, self._child_records.queue)
         if self._article_writes is not None:
             self._writes_of_workers = self._article_writes.in_workers(_CONTEXT)
         self._starting = ForkServerStart(_CONTEXT)
@@ -268,6 +276,7 @@ class WorkerProcesses:
                 self._child_records.level,
                 self._writes_of_workers,
                 beat,
+                self._left_behind,
             ),
             name=f"newsflow-{worker}",
         )
@@ -360,6 +369,7 @@ def _worker_main(
     level_from: Synchronized[int],
     article_writes: WorkerArticleWrites | None,
     beat: c_double,
+    left_behind: LeftBehind | None = None,
 ) -> None:
     """Entry point of a worker process: run until the supervisor's stop event, report.
 
@@ -371,13 +381,14 @@ def _worker_main(
     answered yet, it has nothing to report and ends at once. The store worker
     tells its writes to ``article_writes``, the service's readiness. Every turn of its
     loop (a batch, or an idle poll) and every record it handles sets ``beat``, which the
-    supervisor watches.
+    supervisor watches. What a service killed outright left behind (``left_behind``)
+    the worker removes.
     """
     from pipeline.logs import setup
     from pipeline.runtime.signals import handle_signals
 
     local_stop = threading.Event()
-    exit_with_parent(local_stop.set, grace_s=ORPHAN_GRACE_S)
+    exit_with_parent(local_stop.set, grace_s=ORPHAN_GRACE_S, left_behind=left_behind)
     setup(
         config.service.log_format,
         config.service.log_level,

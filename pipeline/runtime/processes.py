@@ -30,7 +30,9 @@ fork server waits for EOF on its "alive" pipe, whose write end every worker
 holds; the resource tracker waits for EOF on a pipe the workers and the fork
 server hold. So each worker calls :func:`exit_with_parent` first thing, and
 once the workers are gone the fork server and the resource tracker see their
-EOF and exit by themselves.
+EOF and exit by themselves. What the killed process leaves on the machine for the
+workers (the named semaphores of its queues, ``/tmp/pymp-*``) the first of them to
+see it gone removes (:class:`LeftBehind`).
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from multiprocessing import forkserver, resource_tracker
+from dataclasses import dataclass, field
+from multiprocessing import forkserver, resource_tracker, synchronize, util
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 
@@ -249,7 +253,53 @@ def _wait_until_gone(pid: int, deadline: float) -> None:
     log.warning("the worker fork server (pid %s) did not exit in time", pid)
 
 
-def exit_with_parent(on_gone: Callable[[], None] | None = None, grace_s: float = 0.0) -> None:
+@dataclass
+class LeftBehind:
+    """What a service killed outright leaves on the machine, for its workers to remove.
+
+    The queues it shares with its worker processes are named POSIX semaphores,
+    and its fork server's socket is in a directory of its own (``/tmp/pymp-*``).
+    The service's exit removes both (the standard library's finalizers); ``kill -9``
+    or the OOM killer does not: once its workers had followed it, the resource
+    tracker said ``There appear to be 8 leaked semaphore objects to clean up at
+    shutdown`` (it unlinks them then) and the directory stayed. So each worker is
+    given them (:meth:`add` the objects that own them before the worker starts) and,
+    seeing the service gone (:func:`exit_with_parent`), removes them. A semaphore is
+    unlinked by one worker only, the first, which tells the resource tracker it is
+    gone; one already unlinked (the service's own exit) is left alone. A semaphore
+    not named here still counts as leaked, as it should.
+    """
+
+    temp_dir: str = field(default_factory=util.get_temp_dir)
+    """The service's multiprocessing directory (its fork server's socket)."""
+    semaphores: list[str] = field(default_factory=list)
+
+    def add(self, *owners: object) -> LeftBehind:
+        """The semaphores of ``owners`` (queues, pipes: their locks are attributes)."""
+        for owner in owners:
+            for value in vars(owner).values():
+                name = getattr(getattr(value, "_semlock", None), "name", None)
+                if isinstance(value, synchronize.SemLock) and name:
+                    self.semaphores.append(name)
+        return self
+
+    def remove(self) -> None:
+        """Unlink the semaphores (each unregistered from the resource tracker by whoever
+        unlinked it) and remove the directory; what is gone already is skipped."""
+        cleanup = getattr(synchronize.SemLock, "_cleanup")  # noqa: B009 - unlink, unregister
+        for name in self.semaphores:
+            # FileNotFoundError: another worker was first. Another error leaves the name
+            # registered, and the resource tracker reports it, as a leak.
+            with contextlib.suppress(OSError):
+                cleanup(name)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def exit_with_parent(
+    on_gone: Callable[[], None] | None = None,
+    grace_s: float = 0.0,
+    left_behind: LeftBehind | None = None,
+) -> None:
     """Leave (``os._exit``) once the process that started this one is gone, however it died.
 
     Call it in a worker first thing. The standard library gives each child of
@@ -258,25 +308,31 @@ def exit_with_parent(on_gone: Callable[[], None] | None = None, grace_s: float =
     killed with SIGKILL; a daemon thread waits on it (no polling). A worker
     forked by the fork server is the fork server's child, so
     ``PR_SET_PDEATHSIG`` would watch the wrong process; the sentinel is the
-    service's. ``on_gone`` (e.g. setting the worker's stop event) is called
-    first and given ``grace_s`` seconds to let the worker finish on its own.
+    service's. What the service left behind (``left_behind``) is removed
+    first; then ``on_gone`` (e.g. setting the worker's stop event) is called
+    and given ``grace_s`` seconds to let the worker finish on its own.
     Outside a multiprocessing child (``newsflow stage``) this does nothing.
     """
     parent = multiprocessing.parent_process()
     if parent is None:
         return
     threading.Thread(
-        target=_exit_when_gone, args=(parent, on_gone, grace_s), name="exit-with-parent",
-        daemon=True,
+        target=_exit_when_gone, args=(parent, on_gone, grace_s, left_behind),
+        name="exit-with-parent", daemon=True,
     ).start()  # fmt: skip
 
 
 def _exit_when_gone(
-    parent: BaseProcess, on_gone: Callable[[], None] | None, grace_s: float
+    parent: BaseProcess,
+    on_gone: Callable[[], None] | None,
+    grace_s: float,
+    left_behind: LeftBehind | None,
 ) -> None:
     """Wait for the parent's sentinel, then end this process; nothing may keep it running."""
     parent.join()  # returns at EOF: no process holds the parent's end any more
     try:
+        if left_behind is not None:
+            left_behind.remove()
         log.warning(
             "process %s (pid %s) is gone; worker pid %s exits",
             parent.name, parent.pid, os.getpid(), extra={"event": "parent_gone"},

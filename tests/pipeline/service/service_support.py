@@ -170,8 +170,14 @@ class ServiceProcess:
     """``newsflow --config FILE run`` (or another command) in a subprocess; its JSON log
     collected as it comes."""
 
-    def __init__(self, config: Path, *args: str, command: tuple[str, ...] = ("run",)) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self,
+        config: Path,
+        *args: str,
+        command: tuple[str, ...] = ("run",),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.process = subprocess.Popen(
             [*NEWSFLOW, "--config", str(config), *command, *args],

@@ -5,6 +5,9 @@ the extraction processes (forked by the fork server, so not its children).
 When it is killed with SIGKILL nothing of it runs any more to stop them:
 they must notice on their own, within seconds, or they stay forever with
 PPID 1, holding the database open (each restart adds ~450 MB of them).
+Nor may what the service shared with them stay behind: the named semaphores of
+its queues (which the resource tracker reported as ``leaked semaphore objects``)
+and its ``/tmp/pymp-*`` directory.
 """
 
 from __future__ import annotations
@@ -87,6 +90,16 @@ def _gone_after_kill_9(service: ServiceProcess, started: set[int]) -> float:
     return time.monotonic() - killed
 
 
+def _nothing_left_behind(service: ServiceProcess, temp: Path) -> None:
+    """Once every process of the killed service is gone: the resource tracker (the last)
+    found no semaphore leaked, and ``temp``, the service's ``TMPDIR``, holds no
+    multiprocessing directory."""
+    service.wait(timeout=10)  # its output read to the end
+    leaked = [line for line in service.stderr_lines if "leaked" in line]
+    assert not leaked, leaked
+    assert not list(temp.glob("pymp-*")), list(temp.iterdir())
+
+
 def _check_nothing_outlives(
     service: ServiceProcess, workers: int, ready: Callable[[], bool] = lambda: True
 ) -> float:
@@ -107,6 +120,13 @@ def _check_nothing_outlives(
         _kill_left_behind(started)
 
 
+def private_temp(tmp_path: Path) -> dict[str, str]:
+    """A ``TMPDIR`` of the test's own, so that what is left in it is the service's."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    return {"TMPDIR": str(temp)}
+
+
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
@@ -118,7 +138,9 @@ def test_kill_9_of_the_service_leaves_no_process_of_it_running(
     write_config(config, site, db, extract={"workers": 2})
     site.slow_down_pages(0.2)  # the demo's pages take seconds: killed in the middle of them
     stored = lambda: bool(query_store(db, "SELECT id FROM articles"))  # noqa: E731
-    _check_nothing_outlives(ServiceProcess(config), workers=2, ready=stored)
+    service = ServiceProcess(config, env=private_temp(tmp_path))
+    _check_nothing_outlives(service, workers=2, ready=stored)
+    _nothing_left_behind(service, tmp_path / "tmp")
 
 
 @needs_proc
@@ -137,9 +159,10 @@ def test_kill_9_of_the_service_on_kafka_leaves_no_worker_running(
     kafka = {**kafka_env.raw["kafka"], "session_timeout_ms": SESSION_TIMEOUT_MS}
     write_config(config, site, db, transport="kafka", kafka=kafka, extract={"workers": 2})
     site.slow_down_pages(0.2)
-    service = ServiceProcess(config)
+    service = ServiceProcess(config, env=private_temp(tmp_path))
     joined = lambda: all(kafka_env.group_members(w.name) for w in WORKERS)  # noqa: E731
     took = _check_nothing_outlives(service, workers=len(WORKERS) + 1, ready=joined)
+    _nothing_left_behind(service, tmp_path / "tmp")
     left = lambda: all(kafka_env.group_members(w.name) == {} for w in WORKERS)  # noqa: E731
     wait_until(left, 3, "every worker's group to have no member")
     assert took < 5
