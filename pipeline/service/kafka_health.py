@@ -115,7 +115,7 @@ class MemberTicker:
 class BrokerOutage:
     """Says once that the broker stopped answering and once that it answers again.
 
-    While a broker is down kafka-python logs each retry (one line a minute per process, see
+    While a broker is down kafka-python logs each retry (one line a minute shown, see
     :mod:`connectors.kafka.library_logs`); this is newsflow's own account of it, from
     the looks of a loop that asks the broker again and again: the probe's (``/readyz``,
     scrapes, the status page), the dead-letter retry's. ``waiting`` says what waits for

@@ -4,6 +4,7 @@ not an operator's WARNINGs; a broker outage is one connection line, not one per 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +15,12 @@ from connectors.kafka.clients import make_admin  # (installs the filter, as ever
 from connectors.kafka.library_logs import (
     CONNECTION_SAID,
     REPEAT_WINDOW_S,
+    REPEATS,
     SELECTOR_LOGGER,
     RepeatsAsDebug,
+    ServiceWide,
     is_connection_line,
+    share_connection_lines,
 )
 from pipeline.config import KafkaConfig
 from pipeline.errors import TransportError
@@ -59,6 +63,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     }
     monkeypatch.setattr(installed, "clock", fake)
     monkeypatch.setattr(installed, "_shown", {})
+    monkeypatch.setattr(installed, "service_wide", None)  # a service started by another test
     return fake
 
 
@@ -232,6 +237,28 @@ def test_the_connection_line_shown_says_what_it_means(
     assert getattr(record, "event", None) == "kafka_connection_errors"
 
 
+def test_a_reset_connection_logged_with_its_traceback_is_a_connection_line(
+    root_level: logging.Logger, caplog: pytest.LogCaptureFixture, clock: FakeClock
+) -> None:
+    """kafka-python logs a broker killed mid-read with the socket's error and its traceback,
+    one line per connection; the one shown says it in a few words."""
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    root_level.setLevel(logging.INFO)
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            logging.getLogger("kafka.net.transport").error(
+                "%s: Error receiving network data closing socket", TRANSPORT, exc_info=reset
+            )
+        outage(1)
+
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.getMessage() == (
+        f"{CONNECTION_SAID}: {TRANSPORT}: Error receiving network data closing socket:"
+        " ConnectionResetError: [Errno 104] Connection reset by peer"
+    )
+    assert record.exc_info is None
+
+
 def test_other_lines_are_still_shown_during_an_outage_and_all_counted(
     root_level: logging.Logger, caplog: pytest.LogCaptureFixture, clock: FakeClock
 ) -> None:
@@ -293,3 +320,38 @@ def test_a_client_that_cannot_reach_its_broker_shows_one_line(
     assert client_lines("connection", "debug") > held_before, (
         f"kafka-python retried nothing: {kafka}"
     )
+
+
+def test_the_processes_of_a_service_show_one_connection_line_a_minute_together(
+    root_level: logging.Logger,
+    caplog: pytest.LogCaptureFixture,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``newsflow run`` on Kafka is six processes, and each showed its own line of the same
+    outage; the other process here is a forked child that logs first."""
+    context = multiprocessing.get_context("fork")
+    service_wide = ServiceWide(context)
+    monkeypatch.setattr(REPEATS, "service_wide", None)
+    root_level.setLevel(logging.INFO)
+    child = context.Process(target=_outage_in_a_process_of, args=(service_wide, clock.now))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    share_connection_lines(service_wide)
+    with caplog.at_level(logging.INFO):
+        outage(2)
+        clock.now += REPEAT_WINDOW_S
+        outage(1)
+
+    name, level, *_ = OUTAGE_LINES[0]
+    held = len(OUTAGE_LINES) - 1 + 2 * len(OUTAGE_LINES)  # the child's repeats, then ours
+    assert shown(caplog.records) == [(name, logging.getLevelName(level), held)]
+
+
+def _outage_in_a_process_of(service_wide: ServiceWide, now: float) -> None:
+    """In the child: one outage's lines, at ``now``, into a service shared with the parent."""
+    REPEATS.clock = lambda: now
+    share_connection_lines(service_wide)
+    logging.getLogger().handlers[:] = []
+    outage(1)

@@ -39,6 +39,7 @@ def debug_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         for installed in logging.getLogger(name).filters:
             if isinstance(installed, RepeatsAsDebug):
                 monkeypatch.setattr(installed, "_shown", {})
+                monkeypatch.setattr(installed, "service_wide", None)
     root = logging.getLogger()
     previous = root.level
     root.setLevel(logging.DEBUG)
