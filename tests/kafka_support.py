@@ -31,6 +31,7 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from prometheus_client import REGISTRY
 
 from connectors.kafka.clients import make_admin, make_consumer, make_producer
 from connectors.kafka.headers import DeadLetterInfo
@@ -438,6 +439,12 @@ def syndicated_copies(count: int, *, seed: int = 5) -> list[FeedEntry]:
         FeedEntry(feed=f"feed-{i}", feed_kind="warc", url=p.url, title=p.title, body=p.html)
         for i, p in enumerate(pages)
     ]
+
+
+def client_lines(kind: str, outcome: str) -> float:
+    """kafka-python's warnings and errors counted so far (``kafka_client_log_lines_total``)."""
+    labels = {"kind": kind, "outcome": outcome}
+    return REGISTRY.get_sample_value("newsflow_kafka_client_log_lines_total", labels) or 0.0
 
 
 def closed_port() -> int:

@@ -80,6 +80,9 @@ _REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
 )
 
 FATAL_REASONS = frozenset({"kafka_fenced", "kafka_auth", "kafka_config"})
+UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
+"""The broker could not be reached or did not answer: an outage (or a wrong address), not a
+refusal of what was asked."""
 
 
 def reason_for(error: BaseException) -> str:

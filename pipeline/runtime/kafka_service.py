@@ -40,6 +40,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import TYPE_CHECKING, Any
 
 from connectors.kafka.clients import make_admin, make_consumer
+from connectors.kafka.library_logs import ServiceWide, share_connection_lines
 from connectors.kafka.topics import ensure_topics, group_lag, topic_specs
 from pipeline.config import Config
 from pipeline.errors import StoppedWhileWaiting, TransportError
@@ -220,6 +221,8 @@ class WorkerProcesses:
         self._child_records: ChildRecords | None = None
         self._left_behind: LeftBehind | None = None
         """What a ``kill -9`` of this process leaves, for the workers to remove."""
+        self._connection_lines = ServiceWide(_CONTEXT)
+        """kafka-python's connection lines: one a minute for the service, not per process."""
         self._article_writes = article_writes
         self._writes_of_workers: WorkerArticleWrites | None = None
 
@@ -240,6 +243,7 @@ class WorkerProcesses:
         """
         self._child_records = ChildRecords(_CONTEXT)
         self._left_behind = LeftBehind().add(self._results, self._child_records.queue)
+        share_connection_lines(self._connection_lines)
         if self._article_writes is not None:
             self._writes_of_workers = self._article_writes.in_workers(_CONTEXT)
         self._starting = ForkServerStart(_CONTEXT)
@@ -274,6 +278,7 @@ class WorkerProcesses:
                 self._results,
                 self._child_records.queue,
                 self._child_records.level,
+                self._connection_lines,
                 self._writes_of_workers,
                 beat,
                 self._left_behind,
@@ -367,6 +372,7 @@ def _worker_main(
     results: multiprocessing.queues.Queue[RunSummary],
     recent_to: multiprocessing.queues.Queue[Any],
     level_from: Synchronized[int],
+    connection_lines: ServiceWide,
     article_writes: WorkerArticleWrites | None,
     beat: c_double,
     left_behind: LeftBehind | None = None,
@@ -378,7 +384,8 @@ def _worker_main(
     is done is committed, it leaves its group so that its partitions move at
     once to a restarted service) and exits within :data:`ORPHAN_GRACE_S`
     whatever happens (:func:`exit_with_parent`). Stopped while its broker had not
-    answered yet, it has nothing to report and ends at once. The store worker
+    answered yet, it has nothing to report and ends at once. kafka-python's connection lines
+    are shown once a minute for all the processes (``connection_lines``). The store worker
     tells its writes to ``article_writes``, the service's readiness. Every turn of its
     loop (a batch, or an idle poll) and every record it handles sets ``beat``, which the
     supervisor watches. What a service killed outright left behind (``left_behind``)
@@ -395,6 +402,7 @@ def _worker_main(
         recent_to=recent_to,
         level_from=level_from,
     )
+    share_connection_lines(connection_lines)
     threading.Thread(target=_relay, args=(stop, local_stop), daemon=True).start()
     with handle_signals(local_stop):
         try:

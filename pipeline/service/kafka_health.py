@@ -35,7 +35,7 @@ from kafka import TopicPartition
 from connectors.kafka.clients import LookoutClients
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.dlq import DeadLetter, PendingView
-from connectors.kafka.errors import kafka_errors
+from connectors.kafka.errors import UNREACHABLE_REASONS, kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
 from pipeline.errors import TransportError
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
-UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 GROUP_FORMING = (kerrors.CoordinatorNotAvailableError, kerrors.CoordinatorLoadInProgressError)
 """The broker's answer while a group's coordinator is not yet elected or loaded: the first
 seconds after a broker starts or a group is made. The broker answered; it is not down."""
@@ -116,7 +115,7 @@ class MemberTicker:
 class BrokerOutage:
     """Says once that the broker stopped answering and once that it answers again.
 
-    While a broker is down kafka-python logs each retry (shown once a minute, see
+    While a broker is down kafka-python logs each retry (one line a minute shown, see
     :mod:`connectors.kafka.library_logs`); this is newsflow's own account of it, from
     the looks of a loop that asks the broker again and again: the probe's (``/readyz``,
     scrapes, the status page), the dead-letter retry's. ``waiting`` says what waits for
