@@ -47,7 +47,7 @@ def parse(
     """Entries of an RSS or Atom document."""
     guard_xml(body, feed=feed, limits=limits)
     body, beyond = _first_items(body, limits.max_entries)
-    result = _feedparser(_possible_char_refs(body), base_url, content_type)
+    result = _feedparser(_readable_declaration(_possible_char_refs(body)), base_url, content_type)
     version = str(result.get("version") or "")
     entries = result.get("entries") or []
     if not version and not entries:
@@ -92,6 +92,25 @@ def _possible_char_ref(match: re.Match[bytes]) -> bytes:
     code = int(digits, 16 if hexadecimal else 10) if len(digits) <= 8 else -1
     possible = 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
     return match.group(0) if possible else b"&#xFFFD;"
+
+
+_DECLARED_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
+"""feedparser's own pattern for the declared encoding (first line, greedy)."""
+
+
+def _readable_declaration(body: bytes) -> bytes:
+    """The body with a non-ASCII declared encoding name made ASCII (an unknown encoding).
+
+    feedparser decodes the name it finds as UTF-8 without a guard: one byte such
+    as ``encoding="utf\xa1-8"`` raised UnicodeDecodeError and lost the whole
+    feed. No encoding name has non-ASCII characters; an unknown name is decoded
+    anyway, as for any unknown encoding.
+    """
+    match = _DECLARED_ENCODING.match(body)
+    if match is None or match.group(1).isascii():
+        return body
+    name = bytes(byte if byte < 0x80 else ord("?") for byte in match.group(1))
+    return body[: match.start(1)] + name + body[match.end(1) :]
 
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)

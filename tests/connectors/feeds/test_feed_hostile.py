@@ -173,6 +173,17 @@ def test_unknown_declared_encoding_is_decoded_anyway() -> None:
     assert parse_feed(body, feed=FEED, base_url=BASE).entries[0].title == "Plain"
 
 
+@pytest.mark.parametrize("name", [b"utf\xa1-8", b"\xfctf-8", b"\xff\xfe"])
+def test_a_declared_encoding_name_that_is_not_utf8_is_decoded_anyway(name: bytes) -> None:
+    """feedparser decodes the declared name as UTF-8 unguarded: UnicodeDecodeError, feed lost."""
+    body = (
+        b'<?xml version="1.0" encoding="' + name + b'"?><rss version="2.0"><channel><item>'
+        b"<title>Z\xfcrich</title><link>https://example.com/z</link></item></channel></rss>"
+    )
+    [entry] = parse_feed(body, feed=FEED, base_url=BASE).entries
+    assert (entry.url, entry.title) == ("https://example.com/z", "Z\xfcrich")
+
+
 def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """feedparser opens strings as files or URLs; we only ever hand it a file object."""
     secret = tmp_path / "secret.xml"
