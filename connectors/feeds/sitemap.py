@@ -63,8 +63,9 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
             elif root == "sitemapindex":
                 _add_child(builder, children, element, base_url)
             _let_go(element)
-    except etree.XMLSyntaxError as exc:
-        raise FeedError(f"malformed XML: {exc}", feed=feed.name, reason="malformed") from None
+    except etree.XMLSyntaxError as exc:  # libxml2 may put a newline in its message
+        problem = " ".join(str(exc).split())
+        raise FeedError(f"malformed XML: {problem}", feed=feed.name, reason="malformed") from None
     name = root or _root_name(read)
     if name == "sitemapindex":
         children.sort(key=lambda c: (c[0] is None, -(c[0].timestamp() if c[0] else 0.0)))
