@@ -69,7 +69,8 @@ class ParsedFeed:
     """For a sitemap index: the child sitemaps, newest first (not yet fetched)."""
     title: str | None = None
     dropped: dict[str, int] = field(default_factory=dict)
-    """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``."""
+    """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``,
+    ``bad_item`` (an item that could not be read)."""
     dates_ignored: int = 0
     """Entry dates left out as implausible (:func:`plausible_date`)."""
 

@@ -256,6 +256,33 @@ def test_a_character_reference_to_no_character_costs_one_title_not_the_feed(
     assert [e.title for e in entries] == ["Bad \ufffd title", "Good été"]
 
 
+def test_an_item_feedparser_fails_on_costs_that_item_not_the_feed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``<link>`` closed after ``</item>``: feedparser's lenient parser raised KeyError
+    ('links') and every entry of the feed was lost to an internal error."""
+    body = (
+        b'<rss version="2.0"><channel><title>Chan</title>'
+        b"<item><title>A</title><link>https://example.com/a</link></item>"
+        b"<item><title>B</title><link>https://example.com/b</item></link>"
+        b"<item><title>C</title><link>https://example.com/c</link></item>"
+        b"</channel></rss>"
+    )
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("A", "https://example.com/a"), ("C", "https://example.com/c")
+    ]  # fmt: skip
+    assert parsed.title == "Chan" and sum(parsed.dropped.values()) == 1
+    assert "feed hostile: 1 entries left out" in caplog.text
+
+
+def test_a_document_feedparser_fails_on_item_by_item_is_one_feed_error() -> None:
+    error = reason_of(b"<channel<item<link</item</link<", kind="rss")
+    assert error.reason == "malformed" and "feedparser failed on it (KeyError" in str(error)
+
+
 def test_lone_surrogates_in_a_json_feed_become_replacement_characters() -> None:
     """``"\\ud800"`` is valid JSON; the entry could not be serialised, and the run ended."""
     body = (
