@@ -283,6 +283,44 @@ def test_a_document_feedparser_fails_on_item_by_item_is_one_feed_error() -> None
     assert error.reason == "malformed" and "feedparser failed on it (KeyError" in str(error)
 
 
+@pytest.mark.parametrize(
+    "bad_loc",
+    [b"https://example.com/caf\xe9", b"https://example.com/\x00x", b"https://example.com/a&b"],
+    ids=["latin1_in_utf8", "nul", "bare_ampersand"],
+)
+def test_a_sitemap_url_that_is_not_well_formed_costs_that_url_not_the_sitemap(
+    bad_loc: bytes,
+) -> None:
+    """One bad byte made the whole sitemap malformed and lost every entry; libxml2's
+    recover mode would keep them but read ``a&b`` as ``a``: the bad <url> alone is left out."""
+    body = (
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        b" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        b"<url><loc>https://example.com/a</loc><news:news><news:title>A</news:title></news:news>"
+        b"</url><url><loc>" + bad_loc + b"</loc></url>"
+        b"<url><loc>https://example.com/c</loc></url></urlset>"
+    )
+
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert sorted((e.url, e.title) for e in parsed.entries) == [
+        ("https://example.com/a", "A"), ("https://example.com/c", None)
+    ]  # fmt: skip
+    assert parsed.dropped == {"bad_item": 1}
+
+
+def test_a_sitemap_index_with_a_bad_child_keeps_the_others() -> None:
+    body = (
+        b"<sm:sitemapindex xmlns:sm='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        b"<sm:sitemap><sm:loc>https://example.com/s1.xml</sm:loc></sm:sitemap>"
+        b"<sm:sitemap><sm:loc>https://example.com/\x00</sm:loc></sm:sitemap>"
+        b"</sm:sitemapindex>"
+    )
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert parsed.child_sitemaps == ["https://example.com/s1.xml"]
+
+
 def test_lone_surrogates_in_a_json_feed_become_replacement_characters() -> None:
     """``"\\ud800"`` is valid JSON; the entry could not be serialised, and the run ended."""
     body = (
