@@ -47,7 +47,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     """
     if body.lstrip()[:8].lower().startswith((b"http://", b"https://")):
         return _parse_text(body, feed=feed, base_url=base_url, limits=limits)
-    guard_xml(body, feed=feed, limits=limits)
+    guard_xml(body, feed=feed, limits=limits, short_fields=False)
     builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
     children: list[tuple[datetime | None, str]] = []
     try:

@@ -135,6 +135,24 @@ def test_redos_in_cdata_is_refused_too() -> None:
     assert reason_of(body).reason == "field_too_long"
 
 
+def test_an_over_long_sitemap_date_costs_that_date_not_the_sitemap() -> None:
+    """The short-field guard (for feedparser's quadratic regular expressions) refused the
+    whole sitemap as hostile; lxml runs no such expression, and the date alone is ignored."""
+    body = (
+        b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        b" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        b"<url><loc>https://example.com/a</loc><lastmod>" + b"a@" + b"a." * 40_000 + b"</lastmod>"
+        b"<news:news><news:publication_date>" + b"9" * 5000 + b"</news:publication_date>"
+        b"</news:news></url><url><loc>https://example.com/b</loc></url></urlset>"
+    )
+    started = time.perf_counter()
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert time.perf_counter() - started < 2
+    assert sorted((e.url, e.published_at) for e in parsed.entries) == [
+        ("https://example.com/a", None), ("https://example.com/b", None)
+    ]  # fmt: skip
+
+
 def test_gzip_bomb_stops_at_the_cap() -> None:
     bomb = gzip.compress(b"<urlset>" + b" " * (20 * 1024 * 1024) + b"</urlset>", compresslevel=9)
     assert len(bomb) < 100_000
