@@ -74,6 +74,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class FeedConfig(_Section):
     """One feed to poll; ``url`` is an http(s) URL or a local file path (or glob for WARC)."""
 
@@ -97,6 +100,8 @@ class FeedConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url_is_http_or_path(cls, value: str) -> str:
+        if _CONTROL.search(value):  # a NUL failed the start (ValueError from Path.resolve)
+            raise ValueError(f"a feed url cannot contain control characters: {value!r}")
         scheme = urlsplit(value).scheme.lower()
         if scheme in ("http", "https"):
             if not urlsplit(value).hostname:

@@ -111,6 +111,18 @@ def test_a_feed_name_must_be_printable_and_short(name: str, words: str) -> None:
     assert problem.startswith("feeds.0.name:") and words in problem
 
 
+@pytest.mark.parametrize(
+    "url", ["/srv/feeds/a\x00b.xml", "https://example.com/\x00x", "https://example.com/a\x7f"]
+)
+def test_a_feed_url_with_a_control_character_is_a_config_problem(url: str) -> None:
+    """A NUL in a local feed's path passed the config and failed every command that read
+    the feeds (ValueError: embedded null byte, 'internal error ... this is a bug')."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"feeds": [{"name": "f", "url": url}]})
+    [problem] = err.value.problems
+    assert problem.startswith("feeds.0 (f).url:") and "control characters" in problem
+
+
 def test_a_feed_problem_names_the_feed_and_a_yaml_boolean_is_explained(tmp_path: Path) -> None:
     text = (
         "feeds:\n"
