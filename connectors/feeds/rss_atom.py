@@ -24,7 +24,7 @@ import feedparser
 
 from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, one_line
 from pipeline.models import FeedKind
 
 _SY_PERIOD_SECONDS = {
@@ -179,7 +179,7 @@ def _read(
     results = [_alone(item, base_url, content_type) for item in _items_alone(body)]
     read = [result for result in results if result is not None]
     if not read:
-        problem = " ".join(str(failure).split())
+        problem = one_line(str(failure))
         raise FeedError(
             f"malformed feed: feedparser failed on it ({type(failure).__name__}: {problem})"
             " and no item could be read on its own",

@@ -24,7 +24,7 @@ from lxml import etree
 
 from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml, parse_date
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, one_line
 from pipeline.urls import is_http_url
 
 _PARSER_OPTIONS = {
@@ -53,7 +53,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     try:
         name: str | None = _read(body, builder, children, base_url)
     except etree.XMLSyntaxError as exc:  # libxml2 may put a newline in its message
-        problem = " ".join(str(exc).split())
+        problem = one_line(str(exc))
         builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
         children = []
         name = _read_piece_by_piece(body, builder, children, base_url)

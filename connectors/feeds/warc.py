@@ -31,7 +31,7 @@ from warcio.limitreader import LimitReader
 from connectors.feeds.base import EntryBuilder, FeedLimits
 from connectors.http.charset import charset_of, decode_page
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, one_line
 from pipeline.models import FeedEntry
 
 log = logging.getLogger(__name__)
@@ -180,8 +180,7 @@ def _problem(path: Path, what: str, feed: FeedConfig) -> str:
     """One printable line (warcio quotes the bytes it choked on: binary, newlines)."""
     UNREADABLE.labels(feed.name).inc()
     what = _UNKNOWN_FORMAT.sub("not a WARC record (damaged, or another format)", what)
-    text = "".join(ch if ch.isprintable() else " " for ch in " ".join(what.split()))
-    return f"cannot read WARC file {path.name}: {text[:300]}"
+    return f"cannot read WARC file {path.name}: {one_line(what)[:300]}"
 
 
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:

@@ -415,6 +415,17 @@ def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> Non
     assert failed.value.reason == "protocol"
 
 
+def test_a_garbage_status_line_is_quoted_on_one_short_printable_line(server: FaultServer) -> None:
+    """http.client quotes the bad status line whole, CR LF and all (up to 64 KB the server
+    chose): the error, logged and stored as a dead letter's message, spanned lines."""
+    server.routes["/g"] = raw(b"ICY 200 OK \x1b[31m" + b"x" * 10_000 + b"\r\n\r\n")
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/g"))
+    message = str(failed.value)
+    assert failed.value.reason == "protocol" and "ICY 200 OK" in message
+    assert message.isprintable() and len(message) < 500
+
+
 # --- interim (1xx) responses ---
 
 
