@@ -14,6 +14,7 @@ entries. A document it cannot read at all is a :class:`FeedError`.
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import re
 import time
@@ -23,6 +24,7 @@ from typing import Any
 import feedparser
 
 from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml
+from connectors.http.charset import charset_of
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError, one_line
 from pipeline.models import FeedKind
@@ -48,7 +50,7 @@ def parse(
     guard_xml(body, feed=feed, limits=limits)
     body, beyond = _first_items(body, limits.max_entries)
     body = _readable_declaration(_possible_char_refs(body))
-    result, unreadable = _read(body, base_url, content_type, feed)
+    result, unreadable = _read(body, base_url, _readable_content_type(content_type), feed)
     version = str(result.get("version") or "")
     entries = result.get("entries") or []
     if not version and not entries:
@@ -102,18 +104,39 @@ _DECLARED_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
 
 
 def _readable_declaration(body: bytes) -> bytes:
-    """The body with a non-ASCII declared encoding name made ASCII (an unknown encoding).
+    """The body with an unusable declared encoding name replaced by an unknown one.
 
     feedparser decodes the name it finds as UTF-8 without a guard: one byte such
-    as ``encoding="utf\xa1-8"`` raised UnicodeDecodeError and lost the whole
-    feed. No encoding name has non-ASCII characters; an unknown name is decoded
-    anyway, as for any unknown encoding.
+    as ``encoding="utf\\xa1-8"`` raised UnicodeDecodeError and lost the whole
+    feed; ``encoding="undefined"`` (a Python codec that always raises) lost it to
+    UnicodeError. An unknown name is decoded anyway, as for any unknown encoding.
     """
     match = _DECLARED_ENCODING.match(body)
-    if match is None or match.group(1).isascii():
+    if match is None or _usable_charset(match.group(1).decode("latin-1")):
         return body
-    name = bytes(byte if byte < 0x80 else ord("?") for byte in match.group(1))
-    return body[: match.start(1)] + name + body[match.end(1) :]
+    return body[: match.start(1)] + b"x-unusable" + body[match.end(1) :]
+
+
+def _usable_charset(name: str) -> bool:
+    """False for a name feedparser cannot be given: non-ASCII (no encoding has such a
+    name), with a NUL, or Python's ``undefined`` codec; an unknown name is usable
+    (tried, then passed over)."""
+    if not name.isascii():
+        return False
+    try:
+        return codecs.lookup(name).name != "undefined"
+    except LookupError:
+        return True
+    except ValueError:  # a NUL in the name
+        return False
+
+
+def _readable_content_type(content_type: str | None) -> str | None:
+    """``content_type`` without a ``charset`` feedparser cannot be given (see above)."""
+    charset = charset_of(content_type)
+    if content_type is None or charset is None or _usable_charset(charset):
+        return content_type
+    return content_type.split(";", 1)[0]
 
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)

@@ -192,15 +192,28 @@ def test_unknown_declared_encoding_is_decoded_anyway() -> None:
     assert parse_feed(body, feed=FEED, base_url=BASE).entries[0].title == "Plain"
 
 
-@pytest.mark.parametrize("name", [b"utf\xa1-8", b"\xfctf-8", b"\xff\xfe"])
-def test_a_declared_encoding_name_that_is_not_utf8_is_decoded_anyway(name: bytes) -> None:
-    """feedparser decodes the declared name as UTF-8 unguarded: UnicodeDecodeError, feed lost."""
+@pytest.mark.parametrize("name", [b"utf\xa1-8", b"\xfctf-8", b"\xff\xfe", b"undefined", b"a\x00b"])
+def test_an_unusable_declared_encoding_name_is_decoded_anyway(name: bytes) -> None:
+    """feedparser decodes the declared name as UTF-8 unguarded (UnicodeDecodeError), looks up
+    a NUL (ValueError) and the undefined codec (UnicodeError): each lost the feed."""
     body = (
         b'<?xml version="1.0" encoding="' + name + b'"?><rss version="2.0"><channel><item>'
         b"<title>Z\xfcrich</title><link>https://example.com/z</link></item></channel></rss>"
     )
     [entry] = parse_feed(body, feed=FEED, base_url=BASE).entries
     assert (entry.url, entry.title) == ("https://example.com/z", "Z\xfcrich")
+
+
+@pytest.mark.parametrize("charset", ["undefined", '"UNDEFINED"', "\xe9"])
+def test_a_content_type_charset_feedparser_cannot_use_is_left_out(charset: str) -> None:
+    """charset=undefined made feedparser raise UnicodeError: the whole feed was lost."""
+    body = (
+        b'<rss version="2.0"><channel><item><title>Z\xfcrich</title>'
+        b"<link>https://example.com/z</link></item></channel></rss>"
+    )
+    content_type = f"application/rss+xml; charset={charset}"
+    [entry] = parse_feed(body, feed=FEED, base_url=BASE, content_type=content_type).entries
+    assert entry.title == "Z\xfcrich"
 
 
 def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
