@@ -157,6 +157,17 @@ def test_a_damaged_file_keeps_the_pages_before_the_damage(
     assert len(urls) < 5
 
 
+def error_after_pages(path: Path, *, pages: int) -> str:
+    """Read ``path`` in one batch: its first ``pages`` pages, then the damage, which
+    ends the file; the batch's error."""
+    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
+    assert [e.url for e in batch.entries] == [
+        f"https://news.example.com/story/{i}" for i in range(pages)
+    ]
+    assert batch.finished and batch.error is not None
+    return batch.error
+
+
 def _without_target_uri(tmp_path: Path) -> Path:
     """Two pages, then a response record without WARC-Target-URI, then a third page."""
     path = tmp_path / "nouri.warc"
@@ -178,15 +189,8 @@ def test_a_record_warcio_itself_fails_on_is_damage_not_an_internal_error(
 ) -> None:
     """warcio raised AttributeError (None.startswith) on a response record without a
     WARC-Target-URI: the batch, and a whole backfill of many files, ended as a bug."""
-    path = _without_target_uri(tmp_path)
-
-    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
-
-    assert [e.url for e in batch.entries] == [
-        f"https://news.example.com/story/{i}" for i in range(2)
-    ]
-    assert batch.finished and batch.error is not None
-    assert "damaged record warcio cannot read (AttributeError" in batch.error
+    error = error_after_pages(_without_target_uri(tmp_path), pages=2)
+    assert "damaged record warcio cannot read (AttributeError" in error
 
 
 def test_a_whole_file_read_in_one_pass_says_what_is_wrong_on_one_line(tmp_path: Path) -> None:
@@ -215,15 +219,8 @@ def test_a_file_cut_short_keeps_its_whole_records_and_says_so(
 ) -> None:
     """The last page went on cut (an article, or an ``extract / empty`` letter), or was
     dropped without a word when the cut fell in its headers."""
-    path = damaged(tmp_path, name, f"cut_{cut}")
-
-    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
-
-    assert [e.url for e in batch.entries] == [
-        f"https://news.example.com/story/{i}" for i in range(4)
-    ]
-    assert batch.finished and batch.error is not None
-    assert "cut short?" in batch.error
+    error = error_after_pages(damaged(tmp_path, name, f"cut_{cut}"), pages=4)
+    assert "cut short?" in error
 
 
 def test_a_whole_file_read_in_one_pass_reports_a_cut_too(tmp_path: Path) -> None:
