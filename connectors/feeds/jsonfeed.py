@@ -57,7 +57,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
 
 def _load(body: bytes, feed: FeedConfig) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_int=_int)
     except UnicodeDecodeError as exc:
         raise FeedError(
             f"cannot decode JSON Feed: {exc.reason}", feed=feed.name, reason="encoding"
@@ -71,6 +71,14 @@ def _load(body: bytes, feed: FeedConfig) -> dict[str, Any]:
             "not a JSON Feed: the top level is not an object", feed=feed.name, reason="bad_json"
         )
     return document
+
+
+def _int(digits: str) -> int | float:
+    """A JSON integer; past Python's 4,300-digit limit, a float (inf), which no field takes.
+
+    ``int()`` raised ValueError on one such number: the whole feed was malformed JSON,
+    every item lost for one item's ``id``."""
+    return int(digits) if len(digits) <= 4000 else float(digits)
 
 
 def _string(value: Any) -> str | None:

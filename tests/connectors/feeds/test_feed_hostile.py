@@ -352,6 +352,22 @@ def test_a_sitemap_index_with_a_bad_child_keeps_the_others() -> None:
     assert parsed.child_sitemaps == ["https://example.com/s1.xml"]
 
 
+def test_a_json_number_too_long_for_an_int_costs_that_field_not_the_feed() -> None:
+    """json.loads raised ValueError (Python's 4,300-digit limit) and the feed was lost."""
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"url":'
+        b' "https://example.com/a"}, {"id": '
+        + b"9" * 5000
+        + b', "title": -'
+        + b"1" * 5000
+        + b', "url": "https://example.com/b"}]}'
+    )
+    entries = parse_feed(body, feed=FEED, base_url=BASE).entries
+    assert [(e.url, e.guid, e.title) for e in entries] == [
+        ("https://example.com/a", None, None), ("https://example.com/b", None, None)
+    ]  # fmt: skip
+
+
 def test_lone_surrogates_in_a_json_feed_become_replacement_characters() -> None:
     """``"\\ud800"`` is valid JSON; the entry could not be serialised, and the run ended."""
     body = (
