@@ -639,6 +639,20 @@ class _StrictLoader(_FastSafeLoader):
                 )  # fmt: skip
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A scalar YAML reads but Python cannot hold is a YAML error at its line: an
+        unquoted ``2024-13-01`` (a date with month 13), a 5,000-digit integer or
+        ``!!int abc`` raised a bare ValueError, and the command ended as an internal error."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # a ConstructorError, already placed, is not one
+            value = str(node.value)
+            shown = value if len(value) <= 40 else f"{value[:20]}...({len(value)} characters)"
+            why = str(exc).split("; use sys.set_int_max_str_digits")[0]  # not the user's to set
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {shown!r}: {why}", node.start_mark
+            ) from None
+
 
 def safe_load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with libyaml's parser when PyYAML was built with it.
@@ -672,6 +686,9 @@ def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"invalid YAML{where}: {problem}"], source=str(file)) from None
+    except (ValueError, TypeError, KeyError) as exc:  # a tag PyYAML cannot apply: !!bool abc
+        problem = f"a tagged value cannot be read ({type(exc).__name__}: {exc})"
+        raise ConfigError([f"invalid YAML: {problem}"], source=str(file)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -65,6 +65,35 @@ def test_each_problem_is_one_line_naming_the_key(tmp_path: Path) -> None:
     assert "bogus: unknown key" in problems
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("2024-13-01", "'2024-13-01': month must be in 1..12"),
+        ('!!int "abc"', "'abc': invalid literal for int()"),
+        ("9" * 5000, "'99999999999999999999...(5000 characters)': Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_a_value_yaml_reads_but_python_cannot_hold_names_the_line(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    """A bare ValueError left load_config: the command ended as an internal error."""
+    text = f"feeds:\n  - name: {value}\n    url: https://example.com/feed\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    [line] = err.value.lines()
+    assert "invalid YAML (line 2, column 11): cannot read the value " + words in line
+    assert "set_int_max_str_digits" not in line
+
+
+@pytest.mark.parametrize("tagged", ["!!bool abc", "!!set [a]", "!!map a"])
+def test_a_tag_yaml_cannot_apply_is_a_config_problem(tmp_path: Path, tagged: str) -> None:
+    """KeyError, TypeError and ValueError from PyYAML's own constructors left load_config."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"transport: {tagged}\n"), environ={})
+    [line] = err.value.lines()
+    assert "invalid YAML: a tagged value cannot be read" in line
+
+
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "feeds: [\n  - name: a\n"), environ={})
