@@ -89,6 +89,19 @@ def test_429_retry_after_120_means_no_request_to_that_host_for_120_s(server: Fau
     assert len([h for h in server.hits if h.host == "a.test"]) == 2
 
 
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "1\u00b2", "Fri, 31 Dec 1999 23:59:59 +99999999999999999999"]
+)
+def test_an_unreadable_retry_after_is_the_default_wait(server: FaultServer, value: str) -> None:
+    """A superscript digit (one Latin-1 byte) raised ValueError, a huge zone OverflowError:
+    the fetch failed as an internal error instead of a rate limit."""
+    server.routes["/feed"] = respond(429, b"", {"Retry-After": value})
+    client = fetcher(FakeClock(), retry_after_default=42)
+    with pytest.raises(RateLimited) as limited:
+        client.fetch(server.url("/feed"), purpose="feed")
+    assert limited.value.retry_after == 42
+
+
 def test_retry_after_as_an_http_date_is_honoured(server: FaultServer) -> None:
     clock = FakeClock()
     when = formatdate(clock.time() + 120, usegmt=True)
