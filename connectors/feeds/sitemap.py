@@ -124,6 +124,8 @@ def _read_piece_by_piece(
     closing = b"</" + root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">") + b">"
     group = _Group(body[: root.end()], closing, builder, children, base_url)
     starts = [match.start() for match in _PIECE_START.finditer(body, root.end())]
+    if not starts:
+        return None
     pieces = []
     for start, following in zip(starts, [*starts[1:], len(body)], strict=True):
         end = _PIECE_END.search(body, start, following)
