@@ -87,7 +87,7 @@ def _read(
         parent = element.getparent()
         if parent is None or parent.getparent() is not None:
             continue  # only <url> / <sitemap> elements right under the root
-        root = root or etree.QName(parent).localname.lower()
+        root = root or _local_name(parent)
         if root == "urlset":
             _add_url(builder, element)
         elif root == "sitemapindex":
@@ -168,7 +168,15 @@ class _Group:
 
 def _root_name(read: Any) -> str:
     """The root element's name once ``read`` (an iterparse) is done: '' for none."""
-    return etree.QName(read.root).localname.lower() if read.root is not None else ""
+    return _local_name(read.root) if read.root is not None else ""
+
+
+def _local_name(element: etree._Element) -> str:
+    """An element's name without its namespace, lower case.
+
+    Not :class:`etree.QName`: it re-checks the whole ``{uri}name`` and raised
+    ValueError for a namespace URI with a brace in it, which libxml2 accepts."""
+    return str(element.tag).rsplit("}", 1)[-1].lower()
 
 
 def _add_url(builder: EntryBuilder, url: etree._Element) -> None:

@@ -95,6 +95,7 @@ def reason_of(body: bytes, **kwargs: object) -> FeedError:
         (b"<urlset><url><loc>https://example.com/a</loc></url", "malformed", "malformed XML"),
         (b"<urlset><url><loc>https://e.com/a</loc>\x00</url></urlset>", "malformed", "Char 0x0"),
         (b"<sitemapindex>\n<sitema{}p><loc>https://e.com/s.xml</loc>", "malformed", "attribute"),
+        (b"<urlset xmlns='urn:a{b}'><url><loc>https://e.com/a</loc></url>", "malformed", "URI"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unknown_format", "unknown root"),
         (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "bad_json", "malformed"),
         (b'{"version": "1", "items": []}', "json_version", "version"),
