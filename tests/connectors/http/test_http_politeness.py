@@ -195,8 +195,9 @@ def test_robots_404_allows_article_fetches(server: FaultServer) -> None:
     assert len(server.hits_for("/news/1.html")) == 2
 
 
-def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> None:
-    rules = b"User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /private/\n"
+def assert_private_refused(server: FaultServer, rules: bytes) -> None:
+    """With ``rules`` as robots.txt, /news/1.html is fetched and /private/1.html refused
+    without being asked for."""
     server.routes["/robots.txt"] = ok(rules, "text/plain")
     server.routes["/news/1.html"] = ok(b"<p>public</p>")
     server.routes["/private/1.html"] = ok(b"<p>secret</p>")
@@ -208,6 +209,12 @@ def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> Non
     assert server.hits_for("/private/1.html") == []
 
 
+def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> None:
+    assert_private_refused(
+        server, b"User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /private/\n"
+    )
+
+
 @pytest.mark.parametrize("value", ["\u00b2", "%C2%B2", "9" * 5000, "1/\u00b2"])
 def test_robots_with_an_unreadable_crawl_delay_still_applies_its_rules(
     server: FaultServer, value: str
@@ -215,14 +222,8 @@ def test_robots_with_an_unreadable_crawl_delay_still_applies_its_rules(
     """RobotFileParser raised ValueError on these: every article fetch of the site failed
     as an internal error. The Crawl-delay line still ends its group of rules."""
     field = "Request-rate" if "/" in value else "Crawl-delay"
-    rules = (f"User-agent: other\n{field}: {value}\nUser-agent: *\nDisallow: /private/\n").encode()
-    server.routes["/robots.txt"] = ok(rules, "text/plain")
-    server.routes["/news/1.html"] = ok(b"<p>public</p>")
-    client = fetcher(FakeClock())
-    assert client.fetch(server.url("/news/1.html")).body == b"<p>public</p>"
-    with pytest.raises(FetchRefused) as refused:
-        client.fetch(server.url("/private/1.html"))
-    assert refused.value.reason == "robots"
+    rules = f"User-agent: other\n{field}: {value}\nUser-agent: *\nDisallow: /private/\n"
+    assert_private_refused(server, rules.encode())
 
 
 def test_robots_are_kept_24_hours_and_failures_retried_sooner(server: FaultServer) -> None:
