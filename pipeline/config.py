@@ -748,6 +748,9 @@ def _apply_env_overrides(
                 (name, "not a setting: give NEWSFLOW_SECTION__KEY, e.g. NEWSFLOW_STORAGE__URL")
             )
             continue
+        elif path[0] == "feeds":  # NEWSFLOW_FEEDS__0__URL replaced the file's list of feeds
+            problems.append((name, _not_settable("feeds") or ""))
+            continue
         _set_path(raw, path, value)
         origins[path] = name
     return origins, problems
@@ -776,10 +779,18 @@ def _set_path(raw: dict[str, Any], path: tuple[str, ...], value: str) -> None:
 
 
 def _origin(loc: tuple[int | str, ...], origins: EnvOrigins) -> str | None:
-    """The variable that set the key at ``loc`` (or a key above it), if one did."""
+    """The variable that set the key at ``loc``, a key above it or one below it, if one did.
+
+    Below: ``NEWSFLOW_FETCH__USER_AGENT__X`` made ``fetch.user_agent`` a mapping, and
+    the error on ``fetch.user_agent`` was blamed on the file."""
     path = tuple(str(part) for part in loc)
     return next(
-        (name for set_path, name in origins.items() if path[: len(set_path)] == set_path), None
+        (
+            name
+            for set_path, name in origins.items()
+            if path[: len(set_path)] == set_path or set_path[: len(path)] == path
+        ),
+        None,
     )
 
 

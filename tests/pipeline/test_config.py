@@ -461,6 +461,8 @@ def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_pa
         ("NEWSFLOW_FETCH__TIMEOT", "NEWSFLOW_FETCH__TIMEOT: fetch.timeot: unknown key"),
         ("NEWSFLOW_STORAGE", "NEWSFLOW_STORAGE: storage is a section: set its keys"),
         ("NEWSFLOW_FEEDS", "NEWSFLOW_FEEDS: feeds cannot be set from the environment"),
+        ("NEWSFLOW_FEEDS__0__URL", "NEWSFLOW_FEEDS__0__URL: feeds cannot be set from the"),
+        ("NEWSFLOW_FETCH__USER_AGENT__X", "NEWSFLOW_FETCH__USER_AGENT__X: fetch.user_agent: In"),
     ],
 )
 def test_a_variable_that_names_no_setting_is_named(tmp_path: Path, name: str, expect: str) -> None:
