@@ -74,6 +74,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class FeedConfig(_Section):
     """One feed to poll; ``url`` is an http(s) URL or a local file path (or glob for WARC)."""
 
@@ -97,6 +100,8 @@ class FeedConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url_is_http_or_path(cls, value: str) -> str:
+        if _CONTROL.search(value):  # a NUL failed the start (ValueError from Path.resolve)
+            raise ValueError(f"a feed url cannot contain control characters: {value!r}")
         scheme = urlsplit(value).scheme.lower()
         if scheme in ("http", "https"):
             if not urlsplit(value).hostname:
@@ -635,6 +640,20 @@ class _StrictLoader(_FastSafeLoader):
                 )  # fmt: skip
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A scalar YAML reads but Python cannot hold is a YAML error at its line: an
+        unquoted ``2024-13-01`` (a date with month 13), a 5,000-digit integer or
+        ``!!int abc`` raised a bare ValueError, and the command ended as an internal error."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # a ConstructorError, already placed, is not one
+            value = str(node.value)
+            shown = value if len(value) <= 40 else f"{value[:20]}...({len(value)} characters)"
+            why = str(exc).split("; use sys.set_int_max_str_digits")[0]  # not the user's to set
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {shown!r}: {why}", node.start_mark
+            ) from None
+
 
 def safe_load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with libyaml's parser when PyYAML was built with it.
@@ -668,6 +687,9 @@ def read_yaml_mapping(file: Path, *, what: str = "config file") -> dict[str, Any
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"invalid YAML{where}: {problem}"], source=str(file)) from None
+    except (ValueError, TypeError, KeyError) as exc:  # a tag PyYAML cannot apply: !!bool abc
+        problem = f"a tagged value cannot be read ({type(exc).__name__}: {exc})"
+        raise ConfigError([f"invalid YAML: {problem}"], source=str(file)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -727,6 +749,9 @@ def _apply_env_overrides(
                 (name, "not a setting: give NEWSFLOW_SECTION__KEY, e.g. NEWSFLOW_STORAGE__URL")
             )
             continue
+        elif path[0] == "feeds":  # NEWSFLOW_FEEDS__0__URL replaced the file's list of feeds
+            problems.append((name, _not_settable("feeds") or ""))
+            continue
         _set_path(raw, path, value)
         origins[path] = name
     return origins, problems
@@ -755,10 +780,18 @@ def _set_path(raw: dict[str, Any], path: tuple[str, ...], value: str) -> None:
 
 
 def _origin(loc: tuple[int | str, ...], origins: EnvOrigins) -> str | None:
-    """The variable that set the key at ``loc`` (or a key above it), if one did."""
+    """The variable that set the key at ``loc``, a key above it or one below it, if one did.
+
+    Below: ``NEWSFLOW_FETCH__USER_AGENT__X`` made ``fetch.user_agent`` a mapping, and
+    the error on ``fetch.user_agent`` was blamed on the file."""
     path = tuple(str(part) for part in loc)
     return next(
-        (name for set_path, name in origins.items() if path[: len(set_path)] == set_path), None
+        (
+            name
+            for set_path, name in origins.items()
+            if path[: len(set_path)] == set_path or set_path[: len(path)] == path
+        ),
+        None,
     )
 
 

@@ -200,3 +200,10 @@ class StoppedWhileStarting(StoppedWhileWaiting):
     reading its config), before its runtime's own handlers were in place. A supervisor
     stopping a service it has just started must see the same clean stop as later: one
     line, exit status 0, and nothing started or written."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: runs of whitespace as one space, control
+    characters as a space. For messages quoting what a server, a file or a library
+    said (a status line, libxml2's message): they carry newlines and terminal escapes."""
+    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))

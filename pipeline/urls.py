@@ -13,7 +13,8 @@ The rules, each idempotent so that ``canonicalize_url(canonicalize_url(u)) ==
 canonicalize_url(u)``:
 
 - scheme and host lower-case; international hosts in IDNA (``xn--``) form;
-  trailing dot, user info, default ports and the fragment dropped;
+  trailing dot, user info, default ports and the fragment dropped; a bracketed
+  host must be an IPv6 address without a zone;
 - path: dot segments removed, percent-escapes of unreserved characters decoded
   and the others upper-cased, unsafe characters encoded, no trailing slash
   except for the root;
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
+from ipaddress import IPv6Address
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import idna
@@ -173,7 +175,10 @@ def _canonical(parts: SplitResult) -> str:
     unwrapped = _unwrap_amp_cache(parts)
     if unwrapped is not None:
         return canonicalize_url(unwrapped)
-    host = _strip_mobile_prefix(_canonical_host(parts.hostname))
+    if "[" in parts.netloc.rpartition("@")[2]:
+        host = _ip_literal(parts.hostname)
+    else:
+        host = _strip_mobile_prefix(_canonical_host(parts.hostname))
     netloc = _netloc(host, parts.port, scheme)
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
@@ -200,6 +205,23 @@ def _canonical_host(hostname: str) -> str:
     except (idna.IDNAError, UnicodeError) as exc:
         raise ValueError(f"invalid international host: {exc}") from None
     return _canonical_host(".".join(labels))
+
+
+def _ip_literal(hostname: str) -> str:
+    """A bracketed host: an IPv6 address, lower-case; a zone or an IPvFuture is refused.
+
+    ``urlsplit`` lets the zone (``[fe80::1%eth0]``) hold any character, NUL and
+    control characters too, which then went on in the canonical URL; a zone names
+    an interface of the reading machine, never a page on the web. ``[v1.x]`` lost
+    its brackets and became the host name ``v1.x``.
+    """
+    if "%" in hostname:
+        raise ValueError("an IPv6 zone (%...) names a local network interface")
+    try:
+        IPv6Address(hostname)
+    except ValueError:
+        raise ValueError(f"invalid IPv6 address {_short(hostname)!r}") from None
+    return f"[{hostname.lower()}]"
 
 
 def _strip_mobile_prefix(host: str) -> str:

@@ -69,7 +69,8 @@ class ParsedFeed:
     """For a sitemap index: the child sitemaps, newest first (not yet fetched)."""
     title: str | None = None
     dropped: dict[str, int] = field(default_factory=dict)
-    """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``."""
+    """Links left out, by reason: ``not_http``, ``bad_url``, ``no_link``, ``over_cap``,
+    ``bad_item`` (an item that could not be read)."""
     dates_ignored: int = 0
     """Entry dates left out as implausible (:func:`plausible_date`)."""
 
@@ -338,9 +339,16 @@ def xml_text_for_guard(body: bytes) -> str:
     return wide if wide is not None else body.decode("latin-1")
 
 
-def guard_xml(body: bytes, *, feed: FeedConfig, limits: FeedLimits) -> None:
-    """Refuse XML a parser should never see: entity declarations, over-long tags and short
-    fields."""
+def guard_xml(
+    body: bytes, *, feed: FeedConfig, limits: FeedLimits, short_fields: bool = True
+) -> None:
+    """Refuse XML a parser should never see: entity declarations, over-long tags and (for
+    feedparser, whose regular expressions over them are quadratic) over-long short fields.
+
+    ``short_fields=False`` for lxml, which runs no such expression: one over-long
+    ``<lastmod>`` made a whole sitemap hostile, every entry lost, when the date alone
+    is worthless (:func:`parse_date` ignores it).
+    """
     text = xml_text_for_guard(body)
     if _ENTITY_DECL.search(text):
         raise FeedError(
@@ -355,6 +363,8 @@ def guard_xml(body: bytes, *, feed: FeedConfig, limits: FeedLimits) -> None:
             feed=feed.name,
             reason="tag_too_long",
         )
+    if not short_fields:
+        return
     cap = limits.max_short_field_chars
     for match in _SHORT_FIELD.finditer(text):
         length = _text_run_length(text, match.end(), cap)

@@ -14,6 +14,7 @@ entries. A document it cannot read at all is a :class:`FeedError`.
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import re
 import time
@@ -23,8 +24,9 @@ from typing import Any
 import feedparser
 
 from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml
+from connectors.http.charset import charset_of
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, one_line
 from pipeline.models import FeedKind
 
 _SY_PERIOD_SECONDS = {
@@ -47,7 +49,8 @@ def parse(
     """Entries of an RSS or Atom document."""
     guard_xml(body, feed=feed, limits=limits)
     body, beyond = _first_items(body, limits.max_entries)
-    result = _feedparser(_possible_char_refs(body), base_url, content_type)
+    body = _readable_declaration(_possible_char_refs(body))
+    result, unreadable = _read(body, base_url, _readable_content_type(content_type), feed)
     version = str(result.get("version") or "")
     entries = result.get("entries") or []
     if not version and not entries:
@@ -66,6 +69,8 @@ def parse(
         )
     if beyond:
         builder.dropped["over_cap"] += beyond
+    if unreadable:
+        builder.dropped["bad_item"] += unreadable
     channel = result.get("feed") or {}
     parsed = builder.build(ttl_seconds=_ttl(channel), title=channel.get("title"))
     if not parsed.entries and _broken_xml(result):
@@ -92,6 +97,46 @@ def _possible_char_ref(match: re.Match[bytes]) -> bytes:
     code = int(digits, 16 if hexadecimal else 10) if len(digits) <= 8 else -1
     possible = 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
     return match.group(0) if possible else b"&#xFFFD;"
+
+
+_DECLARED_ENCODING = re.compile(rb"^<\?.*encoding=['\"](.*?)['\"].*\?>")
+"""feedparser's own pattern for the declared encoding (first line, greedy)."""
+
+
+def _readable_declaration(body: bytes) -> bytes:
+    """The body with an unusable declared encoding name replaced by an unknown one.
+
+    feedparser decodes the name it finds as UTF-8 without a guard: one byte such
+    as ``encoding="utf\\xa1-8"`` raised UnicodeDecodeError and lost the whole
+    feed; ``encoding="undefined"`` (a Python codec that always raises) lost it to
+    UnicodeError. An unknown name is decoded anyway, as for any unknown encoding.
+    """
+    match = _DECLARED_ENCODING.match(body)
+    if match is None or _usable_charset(match.group(1).decode("latin-1")):
+        return body
+    return body[: match.start(1)] + b"x-unusable" + body[match.end(1) :]
+
+
+def _usable_charset(name: str) -> bool:
+    """False for a name feedparser cannot be given: non-ASCII (no encoding has such a
+    name), with a NUL, or Python's ``undefined`` codec; an unknown name is usable
+    (tried, then passed over)."""
+    if not name.isascii():
+        return False
+    try:
+        return codecs.lookup(name).name != "undefined"
+    except LookupError:
+        return True
+    except ValueError:  # a NUL in the name
+        return False
+
+
+def _readable_content_type(content_type: str | None) -> str | None:
+    """``content_type`` without a ``charset`` feedparser cannot be given (see above)."""
+    charset = charset_of(content_type)
+    if content_type is None or charset is None or _usable_charset(charset):
+        return content_type
+    return content_type.split(";", 1)[0]
 
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
@@ -134,6 +179,63 @@ def _broken_xml(result: Any) -> bool:
     """A syntax error (not a mere encoding fallback, which feedparser recovers from)."""
     problem = result.get("bozo_exception")
     return problem is not None and "Encoding" not in type(problem).__name__
+
+
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]", re.IGNORECASE)
+
+
+def _read(
+    body: bytes, base_url: str, content_type: str | None, feed: FeedConfig
+) -> tuple[Any, int]:
+    """feedparser's result, and how many items could not be read.
+
+    feedparser's lenient parser (used once the document is not well-formed) has
+    bugs of its own: ``<link>`` closed after its ``</item>`` raised KeyError, and
+    one mis-nested item lost every entry of the feed. Then each item is read
+    alone, with the channel before the first item, and only the items feedparser
+    fails on are lost.
+    """
+    try:
+        return _feedparser(body, base_url, content_type), 0
+    except Exception as exc:  # a bug in feedparser, met on this document
+        failure = exc
+    results = [_alone(item, base_url, content_type) for item in _items_alone(body)]
+    read = [result for result in results if result is not None]
+    if not read:
+        problem = one_line(str(failure))
+        raise FeedError(
+            f"malformed feed: feedparser failed on it ({type(failure).__name__}: {problem})"
+            " and no item could be read on its own",
+            feed=feed.name,
+            reason="malformed",
+        )
+    merged = {
+        "version": read[0].get("version"),
+        "feed": read[0].get("feed"),
+        "entries": [entry for result in read for entry in result.get("entries") or []],
+    }
+    return merged, len(results) - len(read)
+
+
+def _items_alone(body: bytes) -> list[bytes]:
+    """Each item of ``body`` as a document of its own: the channel before the first item,
+    the item (to its end tag, or to the next item), the root closed again."""
+    starts = [match.start() for match in _ITEM_START.finditer(body)]
+    if not starts:
+        return []
+    head, closing = body[: starts[0]], _closing_tags(body)
+    documents = []
+    for start, following in zip(starts, [*starts[1:], len(body)], strict=True):
+        end = _ITEM_END.search(body, start, following)
+        documents.append(head + body[start : end.end() if end else following] + closing)
+    return documents
+
+
+def _alone(document: bytes, base_url: str, content_type: str | None) -> Any:
+    try:
+        return _feedparser(document, base_url, content_type)
+    except Exception:  # this item is what feedparser fails on
+        return None
 
 
 def _feedparser(body: bytes, base_url: str, content_type: str | None) -> Any:

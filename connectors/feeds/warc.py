@@ -31,7 +31,7 @@ from warcio.limitreader import LimitReader
 from connectors.feeds.base import EntryBuilder, FeedLimits
 from connectors.http.charset import charset_of, decode_page
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, one_line
 from pipeline.models import FeedEntry
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,39 @@ _UNKNOWN_FORMAT = re.compile(
 """warcio's message quotes the first line it met: kilobytes of binary in a damaged file."""
 
 
+class DamagedRecord(ValueError):
+    """warcio failed inside its own code on a record (its own bug, met on damaged input)."""
+
+
+_WARCIO_BUGS = (AttributeError, OverflowError, TypeError, IndexError, KeyError)
+"""What warcio raised on damaged records: a response record without a WARC-Target-URI
+(AttributeError on None), a Content-Length past what an index holds (OverflowError)."""
+
+
 class _Archive(ArchiveIterator):
     """warcio's iterator, without its raw multi-line WARNING on stderr for a record not
     followed by a blank line (a wrong ``Content-Length``): :func:`_note_misaligned` logs
-    it as one line instead (warcio still counts them in ``err_count``)."""
+    it as one line instead (warcio still counts them in ``err_count``).
+
+    Its own failures on a damaged record are :class:`DamagedRecord`: the file is
+    unreadable from there, as for any damage, instead of an internal error that lost
+    the rest of the backfill.
+    """
 
     INC_RECORD = ""
+
+    def _iterate_records(self) -> Iterator[Any]:
+        records = super()._iterate_records()
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except _WARCIO_BUGS as exc:
+                raise DamagedRecord(
+                    f"a damaged record warcio cannot read ({type(exc).__name__}: {exc})"
+                ) from None
+            yield record
 
 
 def _note_misaligned(archive: _Archive, path: Path, feed: FeedConfig) -> None:
@@ -100,8 +127,9 @@ def iter_warc_entries(
         try:
             yield from _file_entries(path, feed, max_body_bytes)
         except _UNREADABLE as exc:
-            log.warning("feed %s: cannot read WARC file %s: %s", feed.name, path, exc)
-            failures.append(f"{path.name}: {exc}")
+            problem = _problem(path, str(exc), feed)
+            log.warning("feed %s: %s", feed.name, problem)
+            failures.append(problem.removeprefix("cannot read WARC file "))
     if failures:
         raise FeedError(
             f"{len(failures)} of {len(paths)} WARC files unreadable: {'; '.join(failures)[:500]}",
@@ -180,8 +208,7 @@ def _problem(path: Path, what: str, feed: FeedConfig) -> str:
     """One printable line (warcio quotes the bytes it choked on: binary, newlines)."""
     UNREADABLE.labels(feed.name).inc()
     what = _UNKNOWN_FORMAT.sub("not a WARC record (damaged, or another format)", what)
-    text = "".join(ch if ch.isprintable() else " " for ch in " ".join(what.split()))
-    return f"cannot read WARC file {path.name}: {text[:300]}"
+    return f"cannot read WARC file {path.name}: {one_line(what)[:300]}"
 
 
 def _file_entries(path: Path, feed: FeedConfig, max_body_bytes: int) -> Iterator[FeedEntry]:

@@ -123,10 +123,24 @@ def refuse_announced_oversize(
     headers: Mapping[str, str], limit: int, *, url: str, setting: str = "fetch.max_body_bytes"
 ) -> None:
     """Raise BodyTooLarge before reading when an uncompressed body announces its excess."""
-    length = headers.get("content-length", "").strip()
+    announced = _announced_length(headers.get("content-length", ""))
     identity = _codings(headers.get("content-encoding", ""), url) is None
-    if identity and length.isdigit() and int(length) > limit:
-        raise _too_large(url, limit, setting, announced=int(length))
+    if identity and announced is not None and announced > limit:
+        raise _too_large(url, limit, setting, announced=announced)
+
+
+_MAX_LENGTH_DIGITS = 18
+"""More digits than this announce more than any cap (and past 4,300 int() refuses them)."""
+
+
+def _announced_length(text: str) -> int | None:
+    """A Content-Length as a number, None when it is not one (the body is then read to its
+    end or the cap). ASCII digits only: ``²`` (a Latin-1 byte) is a digit to isdigit() and
+    made int() raise ValueError out of the fetcher, as did 5,000 digits."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= _MAX_LENGTH_DIGITS else 10**_MAX_LENGTH_DIGITS
 
 
 def _overflow(out: io.BytesIO, limit: int, url: str, truncate: bool, setting: str) -> bytes:

@@ -109,12 +109,12 @@ def decode_page(raw: bytes, declared: str | None = None, *, max_bytes: int | Non
     for encoding in _labels(raw, declared):
         try:
             return raw.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # "undefined" names a codec that always raises
             continue
     for guess in detect_encoding(raw[:GUESS_BYTES]):
         try:
             return raw.decode(guess)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):
             continue
     return raw.decode("utf-8", "replace")
 

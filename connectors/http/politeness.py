@@ -135,12 +135,12 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" (a Latin-1 byte) is a digit to isdigit()
         return float(text)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):  # +99999999999999999999 as the zone
         return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)

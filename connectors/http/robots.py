@@ -14,6 +14,7 @@ the answer means and remembers it:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -43,9 +44,21 @@ class RobotsRules:
         return self.allow_all
 
 
+_UNUSED_NUMBERS = re.compile(r"^(\s*(?:crawl-delay|request-rate)\s*:).*", re.IGNORECASE)
+
+
 def rules_from_response(response: FetchResponse) -> RobotsRules:
+    """The rules of a robots.txt body.
+
+    ``Crawl-delay`` and ``Request-rate`` values are blanked first: they are not
+    used (politeness has its own interval), and RobotFileParser converts any that
+    ``isdigit()`` with ``int()``, which raised ValueError on ``Crawl-delay: ²`` or
+    5,000 digits: every article fetch from that site failed as an internal error.
+    The lines stay, as they end a group of rules for the parser.
+    """
+    text = response.body.decode("utf-8", errors="replace")
     parser = RobotFileParser()
-    parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
+    parser.parse([_UNUSED_NUMBERS.sub(r"\1 unused", line) for line in text.splitlines()])
     return RobotsRules(allow_all=False, parser=parser, why="robots.txt rules")
 
 

@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from connectors.http.deadline import Deadline
 from connectors.http.metrics import REQUESTS
 from connectors.http.target import Target
-from pipeline.errors import FetchError, FetchInterrupted, FetchTimeout, NewsflowError
+from pipeline.errors import FetchError, FetchInterrupted, FetchTimeout, NewsflowError, one_line
 
 
 def deadline_error(target: Target, deadline: Deadline) -> FetchTimeout:
@@ -81,8 +81,13 @@ def _translate(exc: BaseException, target: Target, deadline: Deadline) -> FetchE
     )
 
 
+MAX_CAUSE_CHARS = 300
+"""http.client quotes a bad status line whole: up to 64 KB the server chose."""
+
+
 def _cause(exc: BaseException) -> str:
-    """The innermost readable cause (urllib3 wraps socket errors several levels deep)."""
+    """The innermost readable cause (urllib3 wraps socket errors several levels deep), as
+    one printable line: a bad status line is quoted with its CR LF, or any bytes at all."""
     inner: BaseException = exc
     for _ in range(10):
         nested = inner.args[1] if len(inner.args) > 1 else None
@@ -93,4 +98,4 @@ def _cause(exc: BaseException) -> str:
             inner = inner.__cause__
             continue
         break
-    return str(inner) or type(inner).__name__
+    return one_line(str(inner))[:MAX_CAUSE_CHARS] or type(inner).__name__

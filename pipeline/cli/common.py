@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from pipeline.config import Config, load_config
-from pipeline.errors import InputError
+from pipeline.errors import InputError, one_line
 
 
 def config_from(args: argparse.Namespace, *, missing_ok: bool = False) -> Config:
@@ -53,7 +53,7 @@ def _creates_it(config: Config) -> str:
 def printable(text: str) -> str:
     """One line, without control characters: stored text (a title, a URL from a feed, an
     error quoting either) cannot drive the terminal."""
-    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
+    return one_line(text)
 
 
 def counted(number: int, noun: str) -> str:

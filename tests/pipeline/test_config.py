@@ -65,6 +65,35 @@ def test_each_problem_is_one_line_naming_the_key(tmp_path: Path) -> None:
     assert "bogus: unknown key" in problems
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("2024-13-01", "'2024-13-01': month must be in 1..12"),
+        ('!!int "abc"', "'abc': invalid literal for int()"),
+        ("9" * 5000, "'99999999999999999999...(5000 characters)': Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_a_value_yaml_reads_but_python_cannot_hold_names_the_line(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    """A bare ValueError left load_config: the command ended as an internal error."""
+    text = f"feeds:\n  - name: {value}\n    url: https://example.com/feed\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    [line] = err.value.lines()
+    assert "invalid YAML (line 2, column 11): cannot read the value " + words in line
+    assert "set_int_max_str_digits" not in line
+
+
+@pytest.mark.parametrize("tagged", ["!!bool abc", "!!set [a]", "!!map a"])
+def test_a_tag_yaml_cannot_apply_is_a_config_problem(tmp_path: Path, tagged: str) -> None:
+    """KeyError, TypeError and ValueError from PyYAML's own constructors left load_config."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"transport: {tagged}\n"), environ={})
+    [line] = err.value.lines()
+    assert "invalid YAML: a tagged value cannot be read" in line
+
+
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "feeds: [\n  - name: a\n"), environ={})
@@ -109,6 +138,18 @@ def test_a_feed_name_must_be_printable_and_short(name: str, words: str) -> None:
         parse_config({"feeds": [{"name": name, "url": "http://a.example/"}]})
     [problem] = err.value.problems
     assert problem.startswith("feeds.0.name:") and words in problem
+
+
+@pytest.mark.parametrize(
+    "url", ["/srv/feeds/a\x00b.xml", "https://example.com/\x00x", "https://example.com/a\x7f"]
+)
+def test_a_feed_url_with_a_control_character_is_a_config_problem(url: str) -> None:
+    """A NUL in a local feed's path passed the config and failed every command that read
+    the feeds (ValueError: embedded null byte, 'internal error ... this is a bug')."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"feeds": [{"name": "f", "url": url}]})
+    [problem] = err.value.problems
+    assert problem.startswith("feeds.0 (f).url:") and "control characters" in problem
 
 
 def test_a_feed_problem_names_the_feed_and_a_yaml_boolean_is_explained(tmp_path: Path) -> None:
@@ -420,6 +461,8 @@ def test_a_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_pa
         ("NEWSFLOW_FETCH__TIMEOT", "NEWSFLOW_FETCH__TIMEOT: fetch.timeot: unknown key"),
         ("NEWSFLOW_STORAGE", "NEWSFLOW_STORAGE: storage is a section: set its keys"),
         ("NEWSFLOW_FEEDS", "NEWSFLOW_FEEDS: feeds cannot be set from the environment"),
+        ("NEWSFLOW_FEEDS__0__URL", "NEWSFLOW_FEEDS__0__URL: feeds cannot be set from the"),
+        ("NEWSFLOW_FETCH__USER_AGENT__X", "NEWSFLOW_FETCH__USER_AGENT__X: fetch.user_agent: In"),
     ],
 )
 def test_a_variable_that_names_no_setting_is_named(tmp_path: Path, name: str, expect: str) -> None:

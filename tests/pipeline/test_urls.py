@@ -91,6 +91,10 @@ def test_relative_links_resolve_against_base(link: str, base: str, canonical: st
         ("/relative/without/base", "not_http"),
         ("https:///nohost", "bad_url"),
         ("http://[::1/x", "bad_url"),
+        ("http://[fe80::1%eth0\x00]/x", "bad_url"),
+        ("http://[fe80::1%25eth0]/x", "bad_url"),
+        ("http://[v1.example.com]/x", "bad_url"),
+        ("http://[1.2.3.4]/x", "bad_url"),
         ("http://example.com:99999/", "bad_url"),
         ("http://exa mple.com/", "bad_url"),
         ("http://" + "a" * 9000 + ".com/", "bad_url"),
@@ -188,3 +192,14 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
 def test_most_generated_urls_are_accepted(url: str) -> None:
     """Guards the properties above against passing vacuously: valid hosts canonicalise."""
     assert _canonical_or_none(url) is not None
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.sampled_from(["fe80::1", "::1", "2001:db8::1", "v1.x", "1.2.3.4"]), st.text(max_size=12))
+def test_a_canonical_url_is_printable_ascii_whatever_the_bracketed_host(
+    address: str, zone: str
+) -> None:
+    """A zone (``%...``) let any character, NUL too, into the canonical URL's host."""
+    host = f"{address}%{zone}" if zone else address
+    result = _canonical_or_none(f"http://[{host}]/a")
+    assert result is None or (result.isascii() and result.isprintable() and " " not in result)

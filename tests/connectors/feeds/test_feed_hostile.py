@@ -93,6 +93,9 @@ def reason_of(body: bytes, **kwargs: object) -> FeedError:
         (b"<rss version='2.0'><channel><item><title>x</ti", "malformed", "malformed XML"),
         (b"<?xml version='1.0'?><rss \x00\xff\xfe garbage", "malformed", "malformed XML"),
         (b"<urlset><url><loc>https://example.com/a</loc></url", "malformed", "malformed XML"),
+        (b"<urlset><url><loc>https://e.com/a</loc>\x00</url></urlset>", "malformed", "Char 0x0"),
+        (b"<sitemapindex>\n<sitema{}p><loc>https://e.com/s.xml</loc>", "malformed", "attribute"),
+        (b"<urlset xmlns='urn:a{b}'><url><loc>https://e.com/a</loc></url>", "malformed", "URI"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unknown_format", "unknown root"),
         (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "bad_json", "malformed"),
         (b'{"version": "1", "items": []}', "json_version", "version"),
@@ -134,6 +137,24 @@ def test_redos_in_cdata_is_refused_too() -> None:
     assert reason_of(body).reason == "field_too_long"
 
 
+def test_an_over_long_sitemap_date_costs_that_date_not_the_sitemap() -> None:
+    """The short-field guard (for feedparser's quadratic regular expressions) refused the
+    whole sitemap as hostile; lxml runs no such expression, and the date alone is ignored."""
+    body = (
+        b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        b" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        b"<url><loc>https://example.com/a</loc><lastmod>" + b"a@" + b"a." * 40_000 + b"</lastmod>"
+        b"<news:news><news:publication_date>" + b"9" * 5000 + b"</news:publication_date>"
+        b"</news:news></url><url><loc>https://example.com/b</loc></url></urlset>"
+    )
+    started = time.perf_counter()
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert time.perf_counter() - started < 2
+    assert sorted((e.url, e.published_at) for e in parsed.entries) == [
+        ("https://example.com/a", None), ("https://example.com/b", None)
+    ]  # fmt: skip
+
+
 def test_gzip_bomb_stops_at_the_cap() -> None:
     bomb = gzip.compress(b"<urlset>" + b" " * (20 * 1024 * 1024) + b"</urlset>", compresslevel=9)
     assert len(bomb) < 100_000
@@ -171,6 +192,30 @@ def test_unknown_declared_encoding_is_decoded_anyway() -> None:
         b"<title>Plain</title><link>https://example.com/p</link></item></channel></rss>"
     )
     assert parse_feed(body, feed=FEED, base_url=BASE).entries[0].title == "Plain"
+
+
+@pytest.mark.parametrize("name", [b"utf\xa1-8", b"\xfctf-8", b"\xff\xfe", b"undefined", b"a\x00b"])
+def test_an_unusable_declared_encoding_name_is_decoded_anyway(name: bytes) -> None:
+    """feedparser decodes the declared name as UTF-8 unguarded (UnicodeDecodeError), looks up
+    a NUL (ValueError) and the undefined codec (UnicodeError): each lost the feed."""
+    body = (
+        b'<?xml version="1.0" encoding="' + name + b'"?><rss version="2.0"><channel><item>'
+        b"<title>Z\xfcrich</title><link>https://example.com/z</link></item></channel></rss>"
+    )
+    [entry] = parse_feed(body, feed=FEED, base_url=BASE).entries
+    assert (entry.url, entry.title) == ("https://example.com/z", "Z\xfcrich")
+
+
+@pytest.mark.parametrize("charset", ["undefined", '"UNDEFINED"', "\xe9"])
+def test_a_content_type_charset_feedparser_cannot_use_is_left_out(charset: str) -> None:
+    """charset=undefined made feedparser raise UnicodeError: the whole feed was lost."""
+    body = (
+        b'<rss version="2.0"><channel><item><title>Z\xfcrich</title>'
+        b"<link>https://example.com/z</link></item></channel></rss>"
+    )
+    content_type = f"application/rss+xml; charset={charset}"
+    [entry] = parse_feed(body, feed=FEED, base_url=BASE, content_type=content_type).entries
+    assert entry.title == "Z\xfcrich"
 
 
 def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -242,6 +287,87 @@ def test_a_character_reference_to_no_character_costs_one_title_not_the_feed(
     entries = parse_feed(body, feed=FEED, base_url=BASE).entries
 
     assert [e.title for e in entries] == ["Bad \ufffd title", "Good été"]
+
+
+def test_an_item_feedparser_fails_on_costs_that_item_not_the_feed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``<link>`` closed after ``</item>``: feedparser's lenient parser raised KeyError
+    ('links') and every entry of the feed was lost to an internal error."""
+    body = (
+        b'<rss version="2.0"><channel><title>Chan</title>'
+        b"<item><title>A</title><link>https://example.com/a</link></item>"
+        b"<item><title>B</title><link>https://example.com/b</item></link>"
+        b"<item><title>C</title><link>https://example.com/c</link></item>"
+        b"</channel></rss>"
+    )
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("A", "https://example.com/a"), ("C", "https://example.com/c")
+    ]  # fmt: skip
+    assert parsed.title == "Chan" and sum(parsed.dropped.values()) == 1
+    assert "feed hostile: 1 entries left out" in caplog.text
+
+
+def test_a_document_feedparser_fails_on_item_by_item_is_one_feed_error() -> None:
+    error = reason_of(b"<channel<item<link</item</link<", kind="rss")
+    assert error.reason == "malformed" and "feedparser failed on it (KeyError" in str(error)
+
+
+@pytest.mark.parametrize(
+    "bad_loc",
+    [b"https://example.com/caf\xe9", b"https://example.com/\x00x", b"https://example.com/a&b"],
+    ids=["latin1_in_utf8", "nul", "bare_ampersand"],
+)
+def test_a_sitemap_url_that_is_not_well_formed_costs_that_url_not_the_sitemap(
+    bad_loc: bytes,
+) -> None:
+    """One bad byte made the whole sitemap malformed and lost every entry; libxml2's
+    recover mode would keep them but read ``a&b`` as ``a``: the bad <url> alone is left out."""
+    body = (
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        b" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        b"<url><loc>https://example.com/a</loc><news:news><news:title>A</news:title></news:news>"
+        b"</url><url><loc>" + bad_loc + b"</loc></url>"
+        b"<url><loc>https://example.com/c</loc></url></urlset>"
+    )
+
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+
+    assert sorted((e.url, e.title) for e in parsed.entries) == [
+        ("https://example.com/a", "A"), ("https://example.com/c", None)
+    ]  # fmt: skip
+    assert parsed.dropped == {"bad_item": 1}
+
+
+def test_a_sitemap_index_with_a_bad_child_keeps_the_others() -> None:
+    body = (
+        b"<sm:sitemapindex xmlns:sm='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        b"<sm:sitemap><sm:loc>https://example.com/s1.xml</sm:loc></sm:sitemap>"
+        b"<sm:sitemap><sm:loc>https://example.com/\x00</sm:loc></sm:sitemap>"
+        b"</sm:sitemapindex>"
+    )
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert parsed.child_sitemaps == ["https://example.com/s1.xml"]
+
+
+def test_a_json_number_too_long_for_an_int_costs_that_field_not_the_feed() -> None:
+    """json.loads raised ValueError (Python's 4,300-digit limit) and the feed was lost."""
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"url":'
+        b' "https://example.com/a"}, {"id": '
+        + b"9" * 5000
+        + b', "title": -'
+        + b"1" * 5000
+        + b', "url": "https://example.com/b"}]}'
+    )
+    entries = parse_feed(body, feed=FEED, base_url=BASE).entries
+    assert [(e.url, e.guid, e.title) for e in entries] == [
+        ("https://example.com/a", None, None), ("https://example.com/b", None, None)
+    ]  # fmt: skip
 
 
 def test_lone_surrogates_in_a_json_feed_become_replacement_characters() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -217,6 +218,34 @@ def test_a_huge_sitemap_is_read_as_a_stream_keeping_the_newest() -> None:
     by_date = sorted(range(5000), key=lambda n: (-(days[n] // 2), n))
     assert urls(parsed) == [f"https://example.com/p/{n}" for n in by_date[:100]]
     assert parsed.dropped == {"over_cap": 4900}
+
+
+def test_a_huge_json_feed_holds_only_the_items_it_keeps() -> None:
+    """json.loads held every item: 100,000 items (5.2 MB) took 35 MB at once; read one
+    item at a time, the peak is the body's text and the kept entries."""
+    items = ",".join(f'{{"id": {n}, "url": "https://example.com/j/{n}"}}' for n in range(100_000))
+    body = f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{items}, 7]}}'.encode()
+    tracemalloc.start()
+    try:
+        parsed = parse_feed(body, feed=FEED, base_url=BASE, limits=FeedLimits(max_entries=100))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert urls(parsed) == [f"https://example.com/j/{n}" for n in range(100)]
+    assert parsed.dropped == {"over_cap": 99_900, "bad_item": 1}
+    assert peak < 3 * len(body), f"{peak / len(body):.1f} times the body"
+
+
+def test_json_feed_members_after_the_items_still_apply_to_them() -> None:
+    """The items are read after the rest of the document: base URL and authors may follow."""
+    body = (
+        b'{"items": [{"url": "/a"}, {"url": "b", "title": "B"}], "title": "T",'
+        b' "version": "https://jsonfeed.org/version/1.1", "authors": [{"name": "Ann"}],'
+        b' "home_page_url": "https://home.example.org/news/"}'
+    )
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert urls(parsed) == ["https://home.example.org/a", "https://home.example.org/news/b"]
+    assert [e.authors for e in parsed.entries] == [["Ann"], ["Ann"]] and parsed.title == "T"
 
 
 def test_sitemap_index_lists_http_children_newest_first() -> None:

@@ -157,6 +157,58 @@ def test_a_damaged_file_keeps_the_pages_before_the_damage(
     assert len(urls) < 5
 
 
+def error_after_pages(path: Path, *, pages: int) -> str:
+    """Read ``path`` in one batch: its first ``pages`` pages, then the damage, which
+    ends the file; the batch's error."""
+    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
+    assert [e.url for e in batch.entries] == [
+        f"https://news.example.com/story/{i}" for i in range(pages)
+    ]
+    assert batch.finished and batch.error is not None
+    return batch.error
+
+
+def _without_target_uri(tmp_path: Path) -> Path:
+    """Two pages, then a response record without WARC-Target-URI, then a third page."""
+    path = tmp_path / "nouri.warc"
+    write_warc(path, [page(0), page(1)], gz=False)
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>x</p>"
+    record = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:1>\r\n"
+        b"Content-Type: application/http; msgtype=response\r\n"
+        b"Content-Length: %d\r\n\r\n%s\r\n\r\n" % (len(http), http)
+    )
+    tail = tmp_path / "tail.warc"
+    write_warc(tail, [page(2)], gz=False)
+    path.write_bytes(path.read_bytes() + record + tail.read_bytes())
+    return path
+
+
+def test_a_record_warcio_itself_fails_on_is_damage_not_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    """warcio raised AttributeError (None.startswith) on a response record without a
+    WARC-Target-URI: the batch, and a whole backfill of many files, ended as a bug."""
+    error = error_after_pages(_without_target_uri(tmp_path), pages=2)
+    assert "damaged record warcio cannot read (AttributeError" in error
+
+
+def test_a_whole_file_read_in_one_pass_says_what_is_wrong_on_one_line(tmp_path: Path) -> None:
+    """The FeedError quoted warcio's message as it was: newlines and the damaged bytes."""
+    damaged_one = _without_target_uri(tmp_path)
+    garbage_after = tmp_path / "z.warc"
+    write_warc(garbage_after, [page(3)], gz=False)
+    garbage_after.write_bytes(garbage_after.read_bytes() + b"Content-Type: text/html\r\n\r\n")
+
+    with pytest.raises(FeedError) as failed:
+        list(iter_warc_entries(str(tmp_path / "*.warc"), feed_for(str(tmp_path / "*.warc"))))
+
+    message = str(failed.value)
+    assert message.isprintable() and message.startswith("2 of 3 WARC files unreadable:")
+    assert f"{damaged_one.name}: a damaged record warcio cannot read" in message
+    assert message.endswith("z.warc: Invalid WARC record, first line: Content-Type: text/html")
+
+
 @pytest.mark.parametrize(
     ("name", "cut"),
     [("a.warc", 40), ("a.warc", 300), ("a.warc.gz", 100), ("a.warc.gz", 300)],
@@ -167,15 +219,8 @@ def test_a_file_cut_short_keeps_its_whole_records_and_says_so(
 ) -> None:
     """The last page went on cut (an article, or an ``extract / empty`` letter), or was
     dropped without a word when the cut fell in its headers."""
-    path = damaged(tmp_path, name, f"cut_{cut}")
-
-    batch = read_warc_batch(path, feed_for(str(path)), limit=100)
-
-    assert [e.url for e in batch.entries] == [
-        f"https://news.example.com/story/{i}" for i in range(4)
-    ]
-    assert batch.finished and batch.error is not None
-    assert "cut short?" in batch.error
+    error = error_after_pages(damaged(tmp_path, name, f"cut_{cut}"), pages=4)
+    assert "cut short?" in error
 
 
 def test_a_whole_file_read_in_one_pass_reports_a_cut_too(tmp_path: Path) -> None:

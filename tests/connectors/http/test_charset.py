@@ -86,6 +86,21 @@ def test_nothing_fits_gives_lossy_text_not_an_error() -> None:
     assert text.startswith("<html><body><p>caf")
 
 
+@pytest.mark.parametrize(
+    ("raw", "declared"),
+    [
+        (b"<html><body><p>caf\xe9</p></body></html>", "undefined"),
+        (b"<html><head><meta charset=undefined></head><body><p>caf\xe9</p></body></html>", None),
+    ],
+)
+def test_a_label_naming_a_codec_that_always_fails_is_passed_over(
+    raw: bytes, declared: str | None
+) -> None:
+    """Python's ``undefined`` codec raises UnicodeError (not UnicodeDecodeError): one page
+    labelled so (header, meta, or a WARC record's header) failed its fetch as a bug."""
+    assert "caf\u00e9" in decode_page(raw, declared)
+
+
 ARTICLE = (
     "Bulgaria\u2019s centre-right bloc won the most votes in Sunday\u2019s election \u2014 "
     "the country\u2019s eighth since 2021 \u2014 says the caf\u00e9\u2019s owner. "

@@ -408,11 +408,41 @@ def test_an_empty_feed_is_left_to_the_feed_parser(server: FaultServer) -> None:
     assert fetcher().fetch(server.url("/feed"), purpose="feed").body == b""
 
 
+@pytest.mark.parametrize(
+    ("length", "refused"), [(b"\xb2", False), (b"1\xb2", False), (b"9" * 5000, True)]
+)
+def test_a_content_length_that_is_no_number_for_int_is_not_an_internal_error(
+    server: FaultServer, length: bytes, refused: bool
+) -> None:
+    """``Content-Length: ²`` (one Latin-1 byte) and 5,000 digits raised ValueError from the
+    announced-size check: the fetch failed as an internal error."""
+    server.routes["/p"] = raw(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + length
+        + b"\r\nConnection: close\r\n\r\n<p>hi</p>"
+    )  # fmt: skip
+    if refused:
+        with pytest.raises(BodyTooLarge):
+            fetcher().fetch(server.url("/p"))
+    else:
+        assert fetcher().fetch(server.url("/p")).body == b"<p>hi</p>"
+
+
 def test_garbage_instead_of_http_is_a_protocol_error(server: FaultServer) -> None:
     server.routes["/g"] = raw(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
     with pytest.raises(FetchError) as failed:
         fetcher().fetch(server.url("/g"))
     assert failed.value.reason == "protocol"
+
+
+def test_a_garbage_status_line_is_quoted_on_one_short_printable_line(server: FaultServer) -> None:
+    """http.client quotes the bad status line whole, CR LF and all (up to 64 KB the server
+    chose): the error, logged and stored as a dead letter's message, spanned lines."""
+    server.routes["/g"] = raw(b"ICY 200 OK \x1b[31m" + b"x" * 10_000 + b"\r\n\r\n")
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url("/g"))
+    message = str(failed.value)
+    assert failed.value.reason == "protocol" and "ICY 200 OK" in message
+    assert message.isprintable() and len(message) < 500
 
 
 # --- interim (1xx) responses ---

@@ -89,6 +89,19 @@ def test_429_retry_after_120_means_no_request_to_that_host_for_120_s(server: Fau
     assert len([h for h in server.hits if h.host == "a.test"]) == 2
 
 
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "1\u00b2", "Fri, 31 Dec 1999 23:59:59 +99999999999999999999"]
+)
+def test_an_unreadable_retry_after_is_the_default_wait(server: FaultServer, value: str) -> None:
+    """A superscript digit (one Latin-1 byte) raised ValueError, a huge zone OverflowError:
+    the fetch failed as an internal error instead of a rate limit."""
+    server.routes["/feed"] = respond(429, b"", {"Retry-After": value})
+    client = fetcher(FakeClock(), retry_after_default=42)
+    with pytest.raises(RateLimited) as limited:
+        client.fetch(server.url("/feed"), purpose="feed")
+    assert limited.value.retry_after == 42
+
+
 def test_retry_after_as_an_http_date_is_honoured(server: FaultServer) -> None:
     clock = FakeClock()
     when = formatdate(clock.time() + 120, usegmt=True)
@@ -182,8 +195,9 @@ def test_robots_404_allows_article_fetches(server: FaultServer) -> None:
     assert len(server.hits_for("/news/1.html")) == 2
 
 
-def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> None:
-    rules = b"User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /private/\n"
+def assert_private_refused(server: FaultServer, rules: bytes) -> None:
+    """With ``rules`` as robots.txt, /news/1.html is fetched and /private/1.html refused
+    without being asked for."""
     server.routes["/robots.txt"] = ok(rules, "text/plain")
     server.routes["/news/1.html"] = ok(b"<p>public</p>")
     server.routes["/private/1.html"] = ok(b"<p>secret</p>")
@@ -193,6 +207,23 @@ def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> Non
         client.fetch(server.url("/private/1.html"))
     assert refused.value.reason == "robots"
     assert server.hits_for("/private/1.html") == []
+
+
+def test_robots_rules_are_applied_for_our_user_agent(server: FaultServer) -> None:
+    assert_private_refused(
+        server, b"User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /private/\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "%C2%B2", "9" * 5000, "1/\u00b2"])
+def test_robots_with_an_unreadable_crawl_delay_still_applies_its_rules(
+    server: FaultServer, value: str
+) -> None:
+    """RobotFileParser raised ValueError on these: every article fetch of the site failed
+    as an internal error. The Crawl-delay line still ends its group of rules."""
+    field = "Request-rate" if "/" in value else "Crawl-delay"
+    rules = f"User-agent: other\n{field}: {value}\nUser-agent: *\nDisallow: /private/\n"
+    assert_private_refused(server, rules.encode())
 
 
 def test_robots_are_kept_24_hours_and_failures_retried_sooner(server: FaultServer) -> None:
