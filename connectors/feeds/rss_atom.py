@@ -286,8 +286,10 @@ def _authors(entry: Any) -> list[str]:
 
 
 def _published(entry: Any) -> datetime | None:
+    """The entry's published time, else its updated or created time; read past
+    feedparser's ``get`` as :func:`_updated` is (same answer, no DeprecationWarning)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)
         if isinstance(value, time.struct_time):
             return _utc(value)
     return None

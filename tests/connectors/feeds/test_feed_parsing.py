@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import tracemalloc
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -395,3 +397,14 @@ def test_each_format_gives_the_entrys_own_updated_time_and_a_pubdate_is_not_one(
     assert updated(json.dumps(document).encode())[0] == may_2
     assert [when.year if when else None for when in updated(PLAIN_SITEMAP)] == [2020, 2024, 2022]
     assert updated(NEWS_SITEMAP) == [None, None]  # publication dates, no <lastmod>
+
+
+def test_an_entry_with_an_unreadable_published_time_is_read_without_a_deprecation() -> None:
+    """feedparser's ``get("updated_parsed")`` warns (and answers ``published_parsed``, here
+    None) when the entry has no updated time; the parser reads past it."""
+    undated = re.sub(rb"<pubDate>[^<]*</pubDate>", b"<pubDate>not a date</pubDate>", RSS_20)
+    assert b"not a date" in undated
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        entries = parse_feed(undated, feed=FEED, base_url=BASE).entries
+    assert entries and all(e.published_at is None for e in entries)
