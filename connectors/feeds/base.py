@@ -385,3 +385,19 @@ def _text_run_length(text: str, start: int, cap: int) -> int:
         return len(window) if end < 0 else end - len("<![CDATA[")
     end = window.find("<")
     return len(window) if end < 0 else end
+
+
+def split_elements(
+    body: bytes, start: re.Pattern[bytes], end: re.Pattern[bytes], pos: int = 0
+) -> list[bytes]:
+    """Each element of ``body`` from ``pos`` on that ``start`` opens, to its ``end`` tag
+    or, without one, to where the next begins (or the body ends): the items of a feed
+    that is not well-formed, read one by one so that only the bad ones are lost."""
+    starts = [match.start() for match in start.finditer(body, pos)]
+    if not starts:
+        return []
+    found = []
+    for begin, following in zip(starts, [*starts[1:], len(body)], strict=True):
+        closed = end.search(body, begin, following)
+        found.append(body[begin : closed.end() if closed else following])
+    return found

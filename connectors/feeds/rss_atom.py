@@ -23,7 +23,7 @@ from typing import Any
 
 import feedparser
 
-from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml
+from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml, split_elements
 from connectors.http.charset import charset_of
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError, one_line
@@ -220,15 +220,11 @@ def _read(
 def _items_alone(body: bytes) -> list[bytes]:
     """Each item of ``body`` as a document of its own: the channel before the first item,
     the item (to its end tag, or to the next item), the root closed again."""
-    starts = [match.start() for match in _ITEM_START.finditer(body)]
-    if not starts:
+    first = _ITEM_START.search(body)
+    if first is None:
         return []
-    head, closing = body[: starts[0]], _closing_tags(body)
-    documents = []
-    for start, following in zip(starts, [*starts[1:], len(body)], strict=True):
-        end = _ITEM_END.search(body, start, following)
-        documents.append(head + body[start : end.end() if end else following] + closing)
-    return documents
+    head, closing = body[: first.start()], _closing_tags(body)
+    return [head + item + closing for item in split_elements(body, _ITEM_START, _ITEM_END)]
 
 
 def _alone(document: bytes, base_url: str, content_type: str | None) -> Any:

@@ -22,7 +22,14 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml, parse_date
+from connectors.feeds.base import (
+    EntryBuilder,
+    FeedLimits,
+    ParsedFeed,
+    guard_xml,
+    parse_date,
+    split_elements,
+)
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError, one_line
 from pipeline.urls import is_http_url
@@ -123,16 +130,12 @@ def _read_piece_by_piece(
         return None
     closing = b"</" + root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">") + b">"
     group = _Group(body[: root.end()], closing, builder, children, base_url)
-    starts = [match.start() for match in _PIECE_START.finditer(body, root.end())]
-    if not starts:
+    found = split_elements(body, _PIECE_START, _PIECE_END, root.end())
+    if not found:
         return None
-    pieces = []
-    for start, following in zip(starts, [*starts[1:], len(body)], strict=True):
-        end = _PIECE_END.search(body, start, following)
-        pieces.append(body[start : end.end() if end else following])
     read = 0
-    for first in range(0, len(pieces), _GROUP):
-        read += group.read(pieces[first : first + _GROUP])
+    for first in range(0, len(found), _GROUP):
+        read += group.read(found[first : first + _GROUP])
     return root.group(1).decode("ascii").lower() if read else None
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from pipeline.config import Config, load_config
-from pipeline.errors import InputError, one_line
+from pipeline.errors import InputError
 
 
 def config_from(args: argparse.Namespace, *, missing_ok: bool = False) -> Config:
@@ -48,12 +48,6 @@ def _creates_it(config: Config) -> str:
     return (
         f"{MIGRATE_COMMAND} creates it (storage.migrate_on_start is false: `newsflow run` does not)"
     )
-
-
-def printable(text: str) -> str:
-    """One line, without control characters: stored text (a title, a URL from a feed, an
-    error quoting either) cannot drive the terminal."""
-    return one_line(text)
 
 
 def counted(number: int, noun: str) -> str:

@@ -26,9 +26,9 @@ from typing import Any, TextIO
 from connectors.kafka.dlq import DeadLetter, ReplayResult, letter_queues, pending_letters, replay
 from connectors.storage import DeadLetter as StoredLetter
 from connectors.storage import open_store
-from pipeline.cli.common import config_from, counted, existing_store_url, printable
+from pipeline.cli.common import config_from, counted, existing_store_url
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import InputError, one_line
 from pipeline.models import utcnow
 from pipeline.runtime.outcome import LetterFilter
 from pipeline.topology import STAGES
@@ -172,7 +172,7 @@ def write_letter(out: TextIO, letter: DeadLetter, *, as_json: bool) -> None:
     if info is None:
         out.write(f"{where}  (not a dead letter: headers missing)\n")
         return
-    error = printable(info.error_message)[:PREVIEW_CHARS]
+    error = one_line(info.error_message)[:PREVIEW_CHARS]
     retry = _next_try(info.retry_at)
     out.write(
         f"{where}  {info.source}"
@@ -232,8 +232,8 @@ def write_stored_letter(out: TextIO, letter: StoredLetter, *, as_json: bool) -> 
         }
         out.write(json.dumps(document, ensure_ascii=False) + "\n")
         return
-    error = printable(letter.error)[:PREVIEW_CHARS]
-    where = printable(url or "-")
+    error = one_line(letter.error)[:PREVIEW_CHARS]
+    where = one_line(url or "-")
     retry = _next_try(letter.retry_at)
     out.write(
         f"#{letter.id}  {letter.stage}  {letter.reason}  x{letter.attempts}{retry}  {where}"

@@ -16,7 +16,8 @@ from typing import Any
 
 from connectors.storage.search import MAX_LIMIT, SearchHit, SearchQuery, parse_since
 from connectors.storage.store import open_store
-from pipeline.cli.common import config_from, existing_store_url, printable
+from pipeline.cli.common import config_from, existing_store_url
+from pipeline.errors import one_line
 
 
 def register(sub: Any) -> None:
@@ -56,4 +57,4 @@ def format_hit(hit: SearchHit, fmt: str) -> str:
         document["score"] = round(hit.score, 6)
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     day = article.published_at.date().isoformat() if article.published_at else "----------"
-    return f"{day}  {article.id}  {printable(article.source)}  {printable(article.title or '-')}"
+    return f"{day}  {article.id}  {one_line(article.source)}  {one_line(article.title or '-')}"
