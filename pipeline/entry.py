@@ -15,6 +15,13 @@ defaults (Ctrl-C: exit 130, no traceback; SIGTERM and SIGHUP end it, as before).
 A signal ignored when the process started (``nohup``, a shell's ``&``) stays
 ignored. Before this module is imported, the interpreter's own start-up applies
 its defaults; nothing of newsflow's runs yet.
+
+When the command is done, the process ends with its status once every exit
+callback has run, without the interpreter's teardown
+(:mod:`pipeline.runtime.quick_exit`): ~0.15 s sooner for a command that ran
+the pipeline. This module registers that ending as the process's first exit
+callback, so it runs last; if another was registered before (a coverage tool's,
+say), it registers nothing and the process exits as Python does.
 """
 
 from __future__ import annotations
@@ -35,8 +42,23 @@ for _sig in _BEFORE:
     signal.signal(_sig, _hold)
 
 # Only now: a Ctrl-C during these imports is held too.
+import atexit  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+
+from pipeline.runtime.quick_exit import end_now  # noqa: E402
+
+_status: list[int] = []
+"""The command's exit status, once :func:`main` has it."""
+
+
+def _end_after_exit_callbacks() -> None:
+    if _status:
+        end_now(_status[0])
+
+
+if atexit._ncallbacks() == 0:  # the first callback registered is the last to run
+    atexit.register(_end_after_exit_callbacks)
 
 
 @contextmanager
@@ -67,4 +89,6 @@ def main() -> int:
     """``newsflow``: the CLI, with the signals held since the start handed over to it."""
     from pipeline.cli import main as cli_main
 
-    return cli_main(handing_over=handing_over)
+    status = cli_main(handing_over=handing_over)
+    _status.append(status)
+    return status

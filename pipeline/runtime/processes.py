@@ -53,7 +53,11 @@ from multiprocessing.process import BaseProcess
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ["pipeline.runtime.fork_server_signals", "pipeline.runtime.preload"]
+PRELOAD = [
+    "pipeline.runtime.fork_server_signals",
+    "pipeline.runtime.fork_server_exit",
+    "pipeline.runtime.preload",
+]
 """Modules the fork server imports, in order, before it forks any worker."""
 PARENT_GONE_EXIT = 75
 """Exit status of a worker that left because the process that started it is gone."""
