@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.models import DuplicateEvent, EnrichedArticle, Message
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pipeline.polling.poller import PollResult
 
 MAX_TRACKED = 20_000
@@ -26,6 +28,9 @@ class RunSummary:
     feeds_partial: int = 0
     """Feeds read in part: some child sitemaps or WARC files could not be read."""
     entries: int = 0
+    listed_again: int = 0
+    """New entries whose page another feed listed earlier in the run: one row for both,
+    which is why a run stores fewer articles than it found new entries."""
     updated_entries: int = 0
     """Entries seen before, handed on again because their feed listed them as updated."""
     failures: int = 0
@@ -38,6 +43,8 @@ class RunSummary:
     wins, so an article re-pointed to an earlier-published original counts as a duplicate."""
     settled: Counter[str] = field(default_factory=Counter, repr=False)
     """Counts of verdicts folded out of ``verdicts`` (keys: articles, duplicates, topic:*)."""
+    listed: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
+    """URLs of the run's recent new entries (the last ``max_tracked``), in age order."""
     max_tracked: int = field(default=MAX_TRACKED, repr=False)
 
     def count_poll(self, result: PollResult) -> None:
@@ -49,6 +56,17 @@ class RunSummary:
         self.feeds_partial += bool(result.child_errors)
         self.entries += result.new_entries
         self.updated_entries += result.updated
+        self._remember_urls(entry.url for entry in result.entries[: result.new_entries])
+
+    def _remember_urls(self, urls: Iterable[str]) -> None:
+        for url in urls:
+            if url in self.listed:
+                self.listed_again += 1
+                self.listed.move_to_end(url)
+                continue
+            self.listed[url] = None
+            if len(self.listed) > self.max_tracked:
+                self.listed.popitem(last=False)
 
     def count_stored(self, message: Message) -> None:
         """Count a message that changed the store, each article once per run.
@@ -102,6 +120,7 @@ class RunSummary:
             "feeds_not_modified",
             "feeds_partial",
             "entries",
+            "listed_again",
             "updated_entries",
             "failures",
         ):
@@ -109,6 +128,9 @@ class RunSummary:
         self.settled.update(other.settled)
         for article_id, verdict in other.verdicts.items():
             self._remember(article_id, verdict)
+        self.listed.update(other.listed)
+        while len(self.listed) > self.max_tracked:
+            self.listed.popitem(last=False)
 
     def render(self) -> str:
         top = ", ".join(f"{t} ({n})" for t, n in self.topics.most_common(5)) or "none"
@@ -116,7 +138,7 @@ class RunSummary:
             [
                 "newsflow run summary",
                 f"  feeds polled:      {self.feeds_polled} ({self._feed_outcomes()})",
-                f"  new entries:       {self.entries}{self._updated()}",
+                f"  new entries:       {self.entries}{self._entry_notes()}",
                 f"  articles stored:   {self.articles}",
                 f"  duplicates found:  {self.duplicates}",
                 f"  dead-lettered:     {self.failures}{self._failures_note()}",
@@ -139,8 +161,14 @@ class RunSummary:
     def _failures_note(self) -> str:
         return " (failures, retries that failed again included)" if self.failures else ""
 
-    def _updated(self) -> str:
-        return f" (and {self.updated_entries} updated)" if self.updated_entries else ""
+    def _entry_notes(self) -> str:
+        """Updated entries, and new ones whose page another feed listed too, when there are any."""
+        notes = []
+        if self.updated_entries:
+            notes.append(f"and {self.updated_entries} updated")
+        if self.listed_again:
+            notes.append(f"{self.listed_again} listed by another feed too")
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def _totals(self) -> list[str]:
         if self.stored_total is None:

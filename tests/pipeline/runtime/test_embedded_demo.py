@@ -107,6 +107,14 @@ def test_an_article_listed_by_two_feeds_is_stored_once_with_both(demo_runs: dict
     assert len({r["id"] for r in rows}) == len(rows)
 
 
+def test_the_summary_says_why_fewer_rows_than_new_entries(demo_runs: dict[str, Any]) -> None:
+    summary, rows = demo_runs["first"]
+    listings = sum(len(p["feeds"]) for p in MANIFEST["pages"])
+    again = listings - len(MANIFEST["pages"])
+    assert f"new entries:       {listings} ({again} listed by another feed too)" in summary
+    assert listings - again == len(rows)
+
+
 def test_the_seed_stories_are_apart_and_tagged(demo_runs: dict[str, Any]) -> None:
     _, rows = demo_runs["first"]
     stored = by_url(rows)

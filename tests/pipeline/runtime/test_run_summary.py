@@ -47,6 +47,27 @@ def test_a_long_run_keeps_a_bounded_summary_with_exact_totals() -> None:
     assert summary.topics == {"sport": 1_000}
 
 
+def test_a_page_two_feeds_list_is_counted_as_listed_again_within_the_bound() -> None:
+    def poll(feed: str, *paths: str) -> PollResult:
+        listed = [FeedEntry(feed=feed, feed_kind="rss", url=f"http://a.example/{p}") for p in paths]
+        return PollResult(feed, "ok", entries=listed)
+
+    summary = RunSummary(max_tracked=2)
+    summary.count_poll(poll("f", "1", "2"))
+    summary.count_poll(poll("g", "2", "3"))
+    assert (summary.entries, summary.listed_again) == (4, 1)
+    assert "new entries:       4 (1 listed by another feed too)" in summary.render()
+    summary.count_poll(poll("h", "1"))  # forgotten: only the last two URLs are kept
+    assert summary.listed_again == 1
+    assert list(summary.listed) == ["http://a.example/3", "http://a.example/1"]
+    other = RunSummary()
+    other.count_poll(poll("k", "9", "9"))
+    summary.merge(other)
+    assert summary.listed_again == 2
+    assert list(summary.listed) == ["http://a.example/1", "http://a.example/9"]
+    assert "new entries:       0" in RunSummary().render()
+
+
 def test_a_feed_read_in_part_is_shown_and_fails_a_once_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
