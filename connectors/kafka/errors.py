@@ -79,6 +79,10 @@ _REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ),
 )
 
+GROUP_FORMING = (kerrors.CoordinatorNotAvailableError, kerrors.CoordinatorLoadInProgressError)
+"""The broker's answer while a group's coordinator is not yet elected or loaded: the first
+seconds after a broker starts or a group is made. The broker answered; it is not down."""
+
 FATAL_REASONS = frozenset({"kafka_fenced", "kafka_auth", "kafka_config"})
 UNREACHABLE_REASONS = frozenset({"kafka_unavailable", "kafka_timeout"})
 """The broker could not be reached or did not answer: an outage (or a wrong address), not a

@@ -14,6 +14,7 @@ between counts as present)::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,12 +22,16 @@ import kafka.errors as kerrors
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.kafka.clients import codec
-from connectors.kafka.errors import kafka_errors
+from connectors.kafka.errors import GROUP_FORMING, kafka_errors
 from pipeline.config import KafkaConfig
 from pipeline.errors import TransportError
 from pipeline.topology import LETTER_TOPICS, TOPICS, topic_name
 
 HOUR_MS = 3600 * 1000
+GROUP_FORMING_WAIT_S = 10.0
+"""How long a group's offsets are asked for while its coordinator forms (a fresh broker
+takes 1-3 s to make ``__consumer_offsets``)."""
+GROUP_FORMING_RETRY_S = 0.25
 COMPRESSED_TOPICS = frozenset({"pages"})
 """Topics compressed at rest whichever producer wrote them (fetched HTML)."""
 
@@ -134,9 +139,26 @@ def end_offsets(
         return dict(consumer.end_offsets(list(partitions)))
 
 
-def committed_offsets(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
+def committed_offsets(
+    admin: KafkaAdminClient, group: str, *, forming_wait_s: float = GROUP_FORMING_WAIT_S
+) -> dict[TopicPartition, int]:
+    """The offsets ``group`` committed, by partition.
+
+    A broker's first seconds (``__consumer_offsets`` being made, a coordinator
+    loading it) answer "coordinator not available": the offsets exist but cannot be
+    read yet, and the broker is up. They are asked for again for up to
+    ``forming_wait_s``; what still fails is a :class:`TransportError`.
+    """
+    deadline = time.monotonic() + forming_wait_s
     with kafka_errors(f"read the offsets of group {group}"):
-        offsets = admin.list_group_offsets({group: None}).get(group, {})
+        while True:
+            try:
+                offsets = admin.list_group_offsets({group: None}).get(group, {})
+                break
+            except GROUP_FORMING:
+                if time.monotonic() + GROUP_FORMING_RETRY_S > deadline:
+                    raise
+                time.sleep(GROUP_FORMING_RETRY_S)
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 

@@ -29,13 +29,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-import kafka.errors as kerrors
 from kafka import TopicPartition
 
 from connectors.kafka.clients import LookoutClients
 from connectors.kafka.consumer import GroupConsumer
 from connectors.kafka.dlq import DeadLetter, PendingView
-from connectors.kafka.errors import UNREACHABLE_REASONS, kafka_errors
+from connectors.kafka.errors import GROUP_FORMING, UNREACHABLE_REASONS, kafka_errors
 from connectors.kafka.topics import committed_offsets, end_offsets, partitions_of
 from pipeline.config import Config
 from pipeline.errors import TransportError
@@ -51,9 +50,6 @@ log = logging.getLogger(__name__)
 
 LAG_SECONDS = 5.0
 CACHE_SECONDS = 5.0
-GROUP_FORMING = (kerrors.CoordinatorNotAvailableError, kerrors.CoordinatorLoadInProgressError)
-"""The broker's answer while a group's coordinator is not yet elected or loaded: the first
-seconds after a broker starts or a group is made. The broker answered; it is not down."""
 
 
 class MemberTicker:
@@ -254,7 +250,7 @@ class BrokerProbe:
                 continue
             partitions = partitions_of(admin, [topic_name(prefix, t) for t in worker.consumes])
             ends = end_offsets(consumer, partitions)
-            committed = committed_offsets(admin, group)
+            committed = committed_offsets(admin, group, forming_wait_s=0.0)  # probes answer at once
             for tp in partitions:
                 lag = max(0, ends[tp] - committed.get(tp, 0))
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(lag)

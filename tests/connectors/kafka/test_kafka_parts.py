@@ -8,9 +8,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import kafka.errors as kerrors
 import pytest
+from kafka import TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from connectors.kafka import clients
 from connectors.kafka.clients import codec
@@ -23,7 +26,7 @@ from connectors.kafka.headers import (
     letter_attempts,
 )
 from connectors.kafka.instance import InstanceSlot
-from connectors.kafka.topics import topic_specs
+from connectors.kafka.topics import committed_offsets, topic_specs
 from pipeline.config import KafkaConfig
 from pipeline.errors import ConfigError, MessageError, TransportError
 from pipeline.runtime.outcome import LetterFilter
@@ -221,3 +224,29 @@ def test_a_killed_process_gives_its_slot_back(tmp_path: Path) -> None:
     holder.kill()
     holder.wait()
     assert InstanceSlot.claim("g.dedup", lock_dir=tmp_path).index == 0
+
+
+class _FormingAdmin:
+    """An admin client whose group coordinator answers "not available" ``forming`` times."""
+
+    def __init__(self, forming: int) -> None:
+        self.forming = forming
+        self.asked = 0
+
+    def list_group_offsets(self, specs: dict[str, None]) -> dict[str, dict[TopicPartition, Any]]:
+        self.asked += 1
+        if self.asked <= self.forming:
+            raise kerrors.CoordinatorNotAvailableError("FindCoordinatorResponse error for GROUP/g")
+        committed = {TopicPartition("t", 0): OffsetAndMetadata(7, "", -1)}
+        return {group: committed for group in specs}
+
+
+def test_a_group_whose_coordinator_forms_is_asked_again_then_reported() -> None:
+    forming = _FormingAdmin(forming=2)
+    assert committed_offsets(forming, "g") == {TopicPartition("t", 0): 7}  # type: ignore[arg-type]
+    assert forming.asked == 3
+    never = _FormingAdmin(forming=10**6)
+    with pytest.raises(TransportError, match="read the offsets of group g") as raised:
+        committed_offsets(never, "g", forming_wait_s=0.6)  # type: ignore[arg-type]
+    assert raised.value.reason == "kafka_unavailable"
+    assert 2 <= never.asked <= 4
