@@ -24,7 +24,10 @@ Two things make such a time worthless, and these guard against them:
   have been updated in the last minutes, is :func:`generation_stamped`: its
   times are ignored for that poll. Only entries already handed on count for
   the second rule: on a busy feed most entries are minutes old because they
-  were just published, with their first and only time.
+  were just published, with their first and only time. A shared midnight (UTC)
+  does not count for the first: it is a date (a sitemap's ``<lastmod>2026-05-01``),
+  which a day's stories share; taken for a stamp, it hid every update listed on
+  a busy day.
 - An entry handed on before its updated time was recorded (by a version
   without revisions, or when the feed first listed it without one) has no
   time to compare with: its time is recorded, and nothing is fetched.
@@ -45,6 +48,7 @@ STAMP_MIN_ENTRIES = 3
 """Fewer entries with an updated time say nothing about how the feed stamps them."""
 STAMP_RECENT_SECONDS = 300.0
 """Updated this close to the poll, for most entries at once, is the generation time."""
+DAY_SECONDS = 86_400
 
 
 def revision_of(entry: FeedEntry) -> float | None:
@@ -64,14 +68,16 @@ def generation_stamped(
     ``recorded[i]`` is the revision recorded when ``entries[i]`` was handed on
     (None: not handed on yet, or without a time). True when at least
     :data:`STAMP_MIN_ENTRIES` entries carry a time and over half of them share
-    one; or when at least :data:`STAMP_MIN_ENTRIES` entries handed on carry a
-    time and over half of those now claim a later one within
-    :data:`STAMP_RECENT_SECONDS` of ``now``.
+    one that is not a midnight (UTC: a date without a time); or when at least
+    :data:`STAMP_MIN_ENTRIES` entries handed on carry a time and over half of those
+    now claim a later one within :data:`STAMP_RECENT_SECONDS` of ``now``.
     """
     times = [revision_of(entry) for entry in entries]
     known = [t for t in times if t is not None]
-    if len(known) >= STAMP_MIN_ENTRIES and 2 * Counter(known).most_common(1)[0][1] > len(known):
-        return True
+    if len(known) >= STAMP_MIN_ENTRIES:
+        shared, count = Counter(known).most_common(1)[0]
+        if 2 * count > len(known) and shared % DAY_SECONDS:
+            return True
     handed_on = [
         (t, last)
         for t, last in zip(times, recorded, strict=True)

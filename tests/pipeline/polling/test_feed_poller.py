@@ -713,7 +713,7 @@ def test_times_that_look_like_the_documents_generation_time_are_ignored(
     own = [(p, f"2026-01-0{n + 1}T00:00:00Z") for n, p in enumerate(paths)]
     fetcher.bodies[URL] = atom(*own)
     assert len(poll_and_commit(poller).entries) == 4
-    fetcher.bodies[URL] = atom(*((p, "2026-01-06T00:00:00Z") for p in paths))  # one time
+    fetcher.bodies[URL] = atom(*((p, "2026-01-06T04:12:09Z") for p in paths))  # one time
     stamped = poll_and_commit(poller)
     assert (stamped.entries, stamped.updates_stamped) == ([], True)
     fresh = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - n)) for n in range(4)]
@@ -721,6 +721,31 @@ def test_times_that_look_like_the_documents_generation_time_are_ignored(
     assert poll_and_commit(poller).entries == []
     fetcher.bodies[URL] = atom(("p0", "2026-01-07T00:00:00Z"), *own[1:])
     assert urls_of(poll_and_commit(poller)) == ["p0"]  # times of their own: one update
+
+
+def test_an_update_on_a_sitemap_of_dates_most_entries_share_is_fetched(
+    repo: FeedStateRepository,
+) -> None:
+    """A <lastmod> without a time is a date: a day's stories share it, and an entry moved
+    to today's date is an update, not a sign the document stamps its entries."""
+    fetcher = FakeFetcher({}, etags=False)
+    poller = FeedPoller(fetcher, repo, make_config())
+    feed = FeedConfig(name="map", url=SITEMAP_INDEX)
+
+    def dated(*lastmods: str) -> bytes:
+        urls = "".join(
+            f"<url><loc>https://news.example.com/p{n}</loc><lastmod>{day}</lastmod></url>"
+            for n, day in enumerate(lastmods)
+        )
+        return (
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+        )
+
+    fetcher.bodies[SITEMAP_INDEX] = dated("2026-01-05", "2026-01-05", "2026-01-05", "2026-01-04")
+    assert len(poll_and_commit(poller, feed).entries) == 4
+    fetcher.bodies[SITEMAP_INDEX] = dated(*["2026-01-05"] * 4)
+    result = poll_and_commit(poller, feed)
+    assert (urls_of(result), result.updated, result.updates_stamped) == (["p3"], 1, False)
 
 
 def test_an_update_on_a_busy_feed_of_just_published_entries_is_fetched(

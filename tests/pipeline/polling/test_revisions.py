@@ -36,6 +36,13 @@ def test_most_entries_sharing_one_time_is_a_stamp() -> None:
     assert not stamped([shared, shared, own, own])  # a half
 
 
+def test_a_date_most_entries_share_is_not_a_stamp() -> None:
+    """Dates without a time (a sitemap's <lastmod>) read as midnight: a day's news shares one."""
+    today = datetime(2026, 3, 1, tzinfo=UTC)
+    assert not stamped([today, today, today, today - timedelta(days=1)])
+    assert stamped([today + timedelta(seconds=1)] * 3 + [today - timedelta(days=1)])
+
+
 def test_most_entries_handed_on_claiming_an_update_minutes_before_the_poll_is_a_stamp() -> None:
     just_now = [NOW - timedelta(seconds=n * 7) for n in range(3)]
     older = NOW - timedelta(hours=2)
