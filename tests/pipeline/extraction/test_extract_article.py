@@ -14,7 +14,7 @@ from pipeline.errors import ExtractionError
 from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
 from pipeline.extraction.lines import line_key
 from pipeline.extraction.nesting import MAX_TAGS
-from pipeline.extraction.parse import parse_page
+from pipeline.extraction.parse import load_page, parse_page
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import FeedEntry
 
@@ -138,7 +138,8 @@ def test_an_impossible_page_date_gives_way_to_the_feed_date(
     entry = FeedEntry(feed="courier", feed_kind="rss", url="https://www.example.com/news/budget",
                       published_at=published)  # fmt: skip
     html = ARTICLE.format(date=declared)
-    assert parse_page(html, url=entry.url, config=ExtractConfig(), now=NOW).date.startswith(
+    page = load_page(html, url=entry.url)
+    assert parse_page(page, url=entry.url, config=ExtractConfig(), now=NOW).date.startswith(
         repaired
     )  # what trafilatura reports: the reason for the check
     result = extract(html, rules, url=entry.url, entry=entry)
