@@ -72,9 +72,9 @@ _DOCUMENT = frozenset({"html", "body"})
 
 DEPTH_LIMIT_MESSAGE = "Excessive depth in document"
 """How libxml2's report of its nesting limit begins ("...: 256, use XML_PARSE_HUGE option").
-Its error type, ``ERR_RESOURCE_LIMIT`` (``ERR_INTERNAL_ERROR`` before libxml2 2.12), is
-shared with the buffer limit a 10 MB text node or attribute hits ("Resource limit
-exceeded: Buffer size limit exceeded"): only the message tells them apart."""
+Its error type, ``ERR_RESOURCE_LIMIT`` (libxml2 2.14), is shared with the buffer limit a
+10 MB text node, comment or attribute hits ("Resource limit exceeded: Buffer size limit
+exceeded"): only the message tells them apart."""
 
 
 def cut_at_depth_limit(errors: Iterable[etree._LogEntry]) -> bool:

@@ -5,8 +5,8 @@ and keeps what only the parse knows: whether libxml2 cut the page at its
 nesting limit (:mod:`pipeline.extraction.nesting`). Its tree goes to
 ``bare_extraction(with_metadata=True)``, which returns text and metadata
 together (``extract`` and ``extract_metadata`` separately would parse twice)
-and copies the tree it is given (0.08-0.09 ms where a parse costs 0.23), so a
-second run on the same tree costs no second parse. trafilatura answers
+and copies the tree it is given (0.13 ms for a 112 KB page whose parse costs
+0.96), so a second run on the same tree costs no second parse. trafilatura answers
 failure with ``None`` and a log line; here it becomes an
 :class:`~pipeline.errors.ExtractionError` with a reason.
 """

@@ -96,8 +96,9 @@ _FLAG_WARNINGS: dict[str, tuple[Counter | None, str]] = {
     ),
     "nesting_cut": (
         None,
-        "%s is nested deeper than the HTML parser goes (256 elements) and could not be"
-        " flattened: its text is what lies before the parser stopped, and may stop short",
+        "%s is nested deeper than the HTML parser goes (256 elements) and flattening did"
+        " not bring it within: its text is what the parser read before it stopped, and may"
+        " stop short",
     ),
     "metadata_lost": (
         METADATA_LOST,
