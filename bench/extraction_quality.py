@@ -25,7 +25,7 @@ from corpus.quality import QualityCase, Score, demo_cases, synthetic_cases
 from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError
 from pipeline.extraction import load_rules
-from pipeline.extraction.parse import parse_page
+from pipeline.extraction.parse import load_page, parse_page
 from pipeline.models import FeedEntry, FetchedPage, utcnow
 from pipeline.stages.extract import ExtractStage
 
@@ -47,7 +47,8 @@ def trafilatura_texts(cases: Sequence[QualityCase], config: ExtractConfig) -> li
     texts = []
     for case in cases:
         try:
-            texts.append(parse_page(case.html, url=case.url, config=config, now=now).text)
+            page = load_page(case.html, url=case.url)
+            texts.append(parse_page(page, url=case.url, config=config, now=now).text)
         except ExtractionError:
             texts.append("")
     return texts

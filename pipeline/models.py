@@ -242,7 +242,9 @@ class ExtractedArticle(Message):
     flags: list[str] = Field(
         default_factory=list,
         description="Quality notes, e.g. 'date_disagreement', 'future_date', 'page_date_invalid',"
-        " 'residue_guard', 'metadata_lost'.",
+        " 'residue_guard', 'metadata_lost', 'flattened' (found once the page's markup, nested"
+        " past the HTML parser's limit, was flattened), 'nesting_cut' (the parser stopped at"
+        " that limit and the text is what came before: it may stop short).",
     )
     page_hash: str | None = Field(
         default=None,

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import wraps
-from typing import Concatenate, ParamSpec
+from functools import partial
 
 from pipeline.config import ExtractConfig
 from pipeline.errors import ExtractionError
@@ -32,15 +31,12 @@ from pipeline.extraction.nesting import (
     MAX_TAGS,
     PARSER_MAX_DEPTH,
     flatten,
-    parser_hit_depth_limit,
 )
-from pipeline.extraction.parse import parse_page
+from pipeline.extraction.parse import LoadedHtml, load_page, parse_page
 from pipeline.extraction.residue import MetadataHints, filter_residue
 from pipeline.extraction.rules import ResidueRules
 from pipeline.extraction.urls import choose_canonical, source_of
 from pipeline.models import FeedEntry, RemovedLine, utcnow
-
-P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -64,47 +60,10 @@ class ExtractionResult:
     lines: list[Line] = field(default_factory=list)  # the kept lines (for learning)
 
 
-Extract = Callable[Concatenate[str, P], ExtractionResult]
-"""An extraction of a page's HTML (the first argument)."""
+Extract = Callable[[str, LoadedHtml], ExtractionResult]
+"""An extraction of a page: its HTML and its parse."""
 
 
-def _flattening(extract: Extract[P]) -> Extract[P]:
-    """``extract``, and again on the page flattened when the HTML parser cut it at its
-    nesting limit and nothing was found (:mod:`pipeline.extraction.nesting`)."""
-
-    @wraps(extract)
-    def extract_flattening(html: str, *args: P.args, **kwargs: P.kwargs) -> ExtractionResult:
-        try:
-            return extract(html, *args, **kwargs)
-        except ExtractionError as exc:
-            if exc.reason != "empty" or not parser_hit_depth_limit(html):
-                raise
-            empty = exc
-        flat = flatten(html)
-        if flat is None or flat == html:
-            why = "too many tags to flatten" if flat is None else "markup that cannot be flattened"
-            raise ExtractionError(
-                f"no article text found in {empty.url}: the HTML parser stops at"
-                f" {PARSER_MAX_DEPTH} nested elements, and the page has {why}"
-                + (f" (over {MAX_TAGS:,})" if flat is None else ""),
-                url=empty.url,
-                reason="too_deeply_nested",
-            )
-        try:
-            result = extract(flat, *args, **kwargs)
-        except ExtractionError as exc:
-            raise ExtractionError(
-                f"{exc} (its markup is nested past the HTML parser's limit of"
-                f" {PARSER_MAX_DEPTH} elements; none with it flattened to {FLAT_DEPTH} either)",
-                url=exc.url,
-                reason=exc.reason,
-            ) from None
-        return replace(result, flags=[*result.flags, "flattened"])
-
-    return extract_flattening
-
-
-@_flattening
 def extract_article(
     html: str,
     *,
@@ -119,29 +78,100 @@ def extract_article(
     """Extract one article; raise :class:`ExtractionError` (reason ``not_html``, ``empty``,
     ``parse``, ``too_deeply_nested``) when there is no article to be had.
 
-    A page the HTML parser cut at its nesting limit is extracted again with its markup
-    flattened (flag ``flattened``).
+    A page the HTML parser cut at its nesting limit is extracted with its markup
+    flattened (flag ``flattened``); when that finds nothing, what lies before the
+    cut is the article (flag ``nesting_cut``: the text may stop short).
 
     ``canonical_url``: the page's :func:`choose_canonical`, when the caller needed it
     before extracting (the extract stage keys learned boilerplate by it); chosen here
     otherwise."""
-    now = now or utcnow()
-    page = parse_page(html, url=url, config=config, now=now)
-    lines = split_lines(page.text)
+    extract = partial(
+        _extract,
+        url=url,
+        entry=entry,
+        rules=rules,
+        learned=learned,
+        config=config,
+        now=now or utcnow(),
+        canonical_url=canonical_url,
+    )
+    page = load_page(html, url=url)
+    if not page.depth_cut:
+        return extract(html, page)
+    return _extract_cut(html, page, extract, url=url)
+
+
+def _extract_cut(html: str, page: LoadedHtml, extract: Extract, *, url: str) -> ExtractionResult:
+    """``html``, which the HTML parser cut at its nesting limit, extracted flattened
+    (:mod:`pipeline.extraction.nesting`); as it was parsed, cut, when flattening is
+    impossible or finds nothing. Text found in the cut page is not enough: it is only
+    what came before the cut."""
+    flat = flatten(html)
+    flat_failed = None
+    if flat is not None and flat != html:
+        flat_page = load_page(flat, url=url)
+        try:
+            result = extract(flat, flat_page)
+        except ExtractionError as exc:
+            flat_failed = exc
+        else:
+            still_cut = ["nesting_cut"] if flat_page.depth_cut else []
+            return _flagged(result, "flattened", *still_cut)
+    try:
+        return _flagged(extract(html, page), "nesting_cut")
+    except ExtractionError as exc:
+        if exc.reason != "empty":
+            raise
+        if flat_failed is not None:
+            raise ExtractionError(
+                f"{flat_failed} (its markup is nested past the HTML parser's limit of"
+                f" {PARSER_MAX_DEPTH} elements; none with it flattened to {FLAT_DEPTH} either)",
+                url=flat_failed.url,
+                reason=flat_failed.reason,
+            ) from None
+        why = "too many tags to flatten" if flat is None else "markup that cannot be flattened"
+        raise ExtractionError(
+            f"no article text found in {exc.url}: the HTML parser stops at"
+            f" {PARSER_MAX_DEPTH} nested elements, and the page has {why}"
+            + (f" (over {MAX_TAGS:,})" if flat is None else ""),
+            url=exc.url,
+            reason="too_deeply_nested",
+        ) from None
+
+
+def _flagged(result: ExtractionResult, *flags: str) -> ExtractionResult:
+    return replace(result, flags=[*result.flags, *flags])
+
+
+def _extract(
+    html: str,
+    page: LoadedHtml,
+    *,
+    url: str,
+    entry: FeedEntry | None,
+    rules: ResidueRules,
+    learned: LearnedBoilerplate | None,
+    config: ExtractConfig,
+    now: datetime,
+    canonical_url: str | None,
+) -> ExtractionResult:
+    """The article in ``html``, parsed as ``page``."""
+    parsed = parse_page(page, url=url, config=config, now=now)
+    lines = split_lines(parsed.text)
     if not lines:
         raise ExtractionError(f"no article text found in {url}", url=url, reason="empty")
-    title = page.title or (entry.title if entry else None)
-    authors = split_authors(page.author) or (list(entry.authors) if entry else [])
+    title = parsed.title or (entry.title if entry else None)
+    authors = split_authors(parsed.author) or (list(entry.authors) if entry else [])
     filtered = filter_residue(
         lines,
         rules=rules,
         learned=learned,
-        hints=MetadataHints(title=title, authors=authors, site_name=page.site_name),
+        hints=MetadataHints(title=title, authors=authors, site_name=parsed.site_name),
         source=source_of(url),
         max_removed_share=config.max_removed_share,
     )
     declared = declared_dates(html)
-    page_date = declared.page_date(page.date)
+    page_date = declared.page_date(parsed.date)
     date = choose_date(
         _date_witnesses(declared.with_time_of_day(page_date), entry),
         now=now,
@@ -162,17 +192,17 @@ def extract_article(
             text, sample_chars=config.language_sample_chars, fallback=html_language(html)
         ),
         canonical_url=canonical_url or choose_canonical(html, url),
-        top_image=page.image,
-        site_name=page.site_name,
-        description=page.description or (entry.summary if entry else None),
+        top_image=parsed.image,
+        site_name=parsed.site_name,
+        description=parsed.description or (entry.summary if entry else None),
         removed=filtered.removed,
         flags=filtered.flags
         + date.flags
-        + (["metadata_lost"] if page.metadata_lost else [])
-        + ([] if page_date == page.date else ["page_date_invalid"]),
+        + (["metadata_lost"] if parsed.metadata_lost else [])
+        + ([] if page_date == parsed.date else ["page_date_invalid"]),
         date_source=date.source,
         raw_lines=lines,
-        page_hash=page.digest(),
+        page_hash=parsed.digest(),
         lines=filtered.kept,
     )
 

@@ -6,10 +6,13 @@ the page is cut there, what lies deeper and everything after it is dropped
 An article inside 300 wrapper ``<div>`` s, or 100,000 on a hostile page, came
 out as no text at all, reported as ``empty``.
 
-When trafilatura finds no text, :func:`parser_hit_depth_limit` asks the parser
-whether that is why (it stops at the limit, so this costs well under a
-millisecond; 0.27 ms for a 112 KB page it parses whole), and :func:`flatten`
-brings the page within :data:`FLAT_DEPTH`: a long run of one tag becomes one
+The one parse of the page (:func:`~pipeline.extraction.parse.parse_html`) tells
+whether it was cut: :func:`cut_at_depth_limit` reads libxml2's report of it in
+the parser's error log (not any resource limit: a 10 MB text node stops the
+parser at its buffer limit, which flattening cannot help). A page cut there is
+extracted again flattened, even when its first extraction found text: that
+text is only what came before the cut. :func:`flatten` brings the page within
+:data:`FLAT_DEPTH`: a long run of one tag becomes one
 tag (a regular expression, so 100,000 ``<div>`` s cost milliseconds), then a walk
 over the tags unwraps wrapper elements (no content but one child element) on the
 too deep paths, outermost first, so that the page's own structure inside them
@@ -23,8 +26,8 @@ parser's limit is kept as a margin for elements the parser adds itself (a
 
 from __future__ import annotations
 
-import contextlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -67,15 +70,17 @@ otherwise run into the next block's ("TitleFirst paragraph")."""
 _DOCUMENT = frozenset({"html", "body"})
 
 
-def parser_hit_depth_limit(html: str) -> bool:
-    """Whether libxml2 stops parsing ``html`` at its nesting limit (a fresh parser, with
-    trafilatura's options, so that its error log is this page's)."""
-    parser = etree.HTMLParser(
-        collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
-    )
-    with contextlib.suppress(etree.LxmlError, ValueError):
-        etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
-    return any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
+DEPTH_LIMIT_MESSAGE = "Excessive depth in document"
+"""How libxml2's report of its nesting limit begins ("...: 256, use XML_PARSE_HUGE option").
+Its error type, ``ERR_RESOURCE_LIMIT`` (libxml2 2.14), is shared with the buffer limit a
+10 MB text node, comment or attribute hits ("Resource limit exceeded: Buffer size limit
+exceeded"): only the message tells them apart."""
+
+
+def cut_at_depth_limit(errors: Iterable[etree._LogEntry]) -> bool:
+    """Whether the parse that logged ``errors`` (a parser's ``error_log``) stopped at
+    libxml2's nesting limit."""
+    return any(error.message.startswith(DEPTH_LIMIT_MESSAGE) for error in errors)
 
 
 @dataclass(slots=True)

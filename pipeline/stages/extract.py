@@ -88,11 +88,17 @@ LEARNED_UNAVAILABLE = Counter(
     "Articles extracted without learned boilerplate because the store failed.",
 )
 
-_FLAG_WARNINGS = {
+_FLAG_WARNINGS: dict[str, tuple[Counter | None, str]] = {
     "flattened": (
         FLATTENED,
         "%s is nested deeper than the HTML parser goes (256 elements): its article was found"
         " with the markup flattened",
+    ),
+    "nesting_cut": (
+        None,
+        "%s is nested deeper than the HTML parser goes (256 elements) and flattening did"
+        " not bring it within: its text is what the parser read before it stopped, and may"
+        " stop short",
     ),
     "metadata_lost": (
         METADATA_LOST,
@@ -100,7 +106,8 @@ _FLAG_WARNINGS = {
         " impossible time-zone offset): stored with the feed's title and date",
     ),
 }
-"""Flags of an article that are counted per source and logged, with their warning."""
+"""Flags of an article that are logged, with their warning, and counted per source (when
+they have a counter)."""
 
 _NOT_HTML_TYPES = ("image/", "video/", "audio/", "font/", "application/pdf", "application/zip")
 
@@ -274,5 +281,6 @@ def _record_health(source: str, result: ExtractionResult) -> None:
             DATE_PROBLEMS.labels(source, flag).inc()
     for flag, (counter, warning) in _FLAG_WARNINGS.items():
         if flag in result.flags:
-            counter.labels(source).inc()
+            if counter is not None:
+                counter.labels(source).inc()
             log.warning(warning, result.canonical_url, extra={"event": flag, "source": source})

@@ -14,7 +14,7 @@ from pipeline.errors import ExtractionError
 from pipeline.extraction import ExtractionResult, LearnedBoilerplate, extract_article, load_rules
 from pipeline.extraction.lines import line_key
 from pipeline.extraction.nesting import MAX_TAGS
-from pipeline.extraction.parse import parse_page
+from pipeline.extraction.parse import load_page, parse_page
 from pipeline.extraction.rules import ResidueRules
 from pipeline.models import FeedEntry
 
@@ -138,7 +138,8 @@ def test_an_impossible_page_date_gives_way_to_the_feed_date(
     entry = FeedEntry(feed="courier", feed_kind="rss", url="https://www.example.com/news/budget",
                       published_at=published)  # fmt: skip
     html = ARTICLE.format(date=declared)
-    assert parse_page(html, url=entry.url, config=ExtractConfig(), now=NOW).date.startswith(
+    page = load_page(html, url=entry.url)
+    assert parse_page(page, url=entry.url, config=ExtractConfig(), now=NOW).date.startswith(
         repaired
     )  # what trafilatura reports: the reason for the check
     result = extract(html, rules, url=entry.url, entry=entry)
@@ -271,3 +272,60 @@ def test_a_deeply_nested_page_without_an_article_is_still_empty(rules: ResidueRu
         extract(nested(html, lambda _: "<div>", 1000), rules)
     assert caught.value.reason == "empty"
     assert "nested past the HTML parser's limit of 256" in str(caught.value)
+
+
+def seed_page() -> tuple[str, str, ExtractionResult]:
+    """The first seed page's HTML, URL and article as extracted."""
+    page = SEED_PAGES[0]
+    html = (REPO / "demo" / str(page["file"])).read_text(encoding="utf-8")
+    return (
+        html,
+        str(page["url"]),
+        extract(html, load_rules(SHIPPED_RESIDUE_RULES), url=str(page["url"])),
+    )
+
+
+def nested_from_middle(html: str, plain: ExtractionResult, opening: Callable[[int], str],
+                       depth: int) -> str:  # fmt: skip
+    """``html`` with its body from the article's middle paragraph on inside ``depth``
+    elements opened by ``opening(i)``."""
+    lines = plain.text.splitlines()
+    middle = html.rindex("<p", 0, html.index(lines[len(lines) // 2][:40]))
+    end = html.rindex("</body>")
+    wrappers = "".join(opening(i) for i in range(depth))
+    return html[:middle] + wrappers + html[middle:end] + "</div>" * depth + html[end:]
+
+
+def test_an_article_cut_in_its_middle_by_the_parser_is_found_whole(rules: ResidueRules) -> None:
+    """The parser keeps what comes before its nesting limit: half the article was found,
+    and kept as the article, without a sign that the rest was lost."""
+    html, url, plain = seed_page()
+    result = extract(nested_from_middle(html, plain, lambda _: "<div>", 300), rules, url=url)
+    assert result.text == plain.text
+    assert result.flags == [*plain.flags, "flattened"]
+
+
+def test_a_cut_article_too_deep_to_flatten_keeps_its_first_part_flagged(
+    rules: ResidueRules,
+) -> None:
+    html, url, plain = seed_page()
+    hostile = nested_from_middle(html, plain, lambda i: f'<div id="w{i}">', MAX_TAGS)
+    result = extract(hostile, rules, url=url)
+    assert 0 < len(result.text) < len(plain.text)
+    assert plain.text.startswith(result.text)
+    assert result.flags == [*plain.flags, "nesting_cut"]
+
+
+def test_a_page_stopped_at_the_parsers_buffer_limit_is_empty_not_too_deeply_nested(
+    rules: ResidueRules,
+) -> None:
+    """A 10 MB script stops libxml2 at its buffer limit, reported as a resource limit as
+    its nesting limit is: the page was refused as too deeply nested, after a walk over
+    its 10 MB for nothing."""
+    html, url, _ = seed_page()
+    body = html.index(">", html.index("<body")) + 1
+    huge = html[:body] + "<script>" + "x" * 10_500_000 + "</script>" + html[body:]
+    with pytest.raises(ExtractionError) as caught:
+        extract(huge, rules, url=url)
+    assert caught.value.reason == "empty"
+    assert "nested" not in str(caught.value)

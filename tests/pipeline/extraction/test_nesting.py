@@ -1,12 +1,13 @@
 """flatten: markup nested past libxml2's limit brought within it, the page's own
-structure kept; parser_hit_depth_limit: whether the parser cut a page."""
+structure kept; parse_html(...).depth_cut: whether the parser cut a page."""
 
 from __future__ import annotations
 
 import pytest
 
 from corpus import generate_site_pages
-from pipeline.extraction.nesting import FLAT_DEPTH, MAX_TAGS, flatten, parser_hit_depth_limit
+from pipeline.extraction.nesting import FLAT_DEPTH, MAX_TAGS, flatten
+from pipeline.extraction.parse import parse_html
 
 ARTICLE = (
     "<article><h1>Title</h1><p>First paragraph.</p><p>Second paragraph.</p></article>"
@@ -24,7 +25,7 @@ def wrapped(depth: int, opening: str = "<div>", inner: str = ARTICLE) -> str:
 
 @pytest.mark.parametrize(("depth", "cut"), [(200, False), (300, True), (100_000, True)])
 def test_the_parser_stops_at_256_nested_elements(depth: int, cut: bool) -> None:
-    assert parser_hit_depth_limit(wrapped(depth)) is cut
+    assert parse_html(wrapped(depth)).depth_cut is cut
 
 
 @pytest.mark.parametrize("depth", [300, 5_000, 40_000])
@@ -34,7 +35,7 @@ def test_wrappers_go_and_the_structure_inside_them_stays(depth: int, same: bool)
     html = html.replace("</body>", ARTICLE + "</div>" * depth + "</body>")
     flat = flatten(html)
     assert flat is not None
-    assert not parser_hit_depth_limit(flat)
+    assert not parse_html(flat).depth_cut
     assert "<body><div" in flat  # <body> is never unwrapped
     assert ARTICLE in flat  # the article and the navigation beside it, as they were
     # the deepest path kept: html, body, the innermost wrappers, article, p
@@ -45,7 +46,7 @@ def test_nesting_with_text_at_every_level_is_cut_at_the_flat_depth() -> None:
     html = wrapped(600, opening="<div>level ")
     flat = flatten(html)
     assert flat is not None
-    assert not parser_hit_depth_limit(flat)
+    assert not parse_html(flat).depth_cut
     assert flat.count("<div>") == FLAT_DEPTH - 2  # <html> and <body> are the first two
     assert flat.count("level ") == 600  # no text lost
     assert "<br>Title<br><br>First paragraph.<br><br>Second paragraph.<br>" in flat

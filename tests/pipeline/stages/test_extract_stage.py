@@ -16,6 +16,7 @@ from corpus import Page, generate_site_pages
 from pipeline.config import SHIPPED_RESIDUE_RULES, ExtractConfig
 from pipeline.errors import ExtractionError, StoreUnavailable
 from pipeline.extraction import DeferredLines, load_rules
+from pipeline.extraction.nesting import MAX_TAGS
 from pipeline.models import ExtractedArticle, FeedEntry, FetchedPage, article_id
 from pipeline.stages.base import run_chain
 from pipeline.stages.extract import ExtractStage, StoredLines
@@ -211,3 +212,28 @@ def test_a_page_nested_past_the_parsers_limit_is_flattened_and_counted(
     assert "flattened" in article.flags
     assert page.sentences[1] in article.text
     assert metric("newsflow_extract_flattened_total", source=page.site) == before + 1
+
+
+def test_a_page_cut_by_the_parser_and_too_deep_to_flatten_is_flagged_and_logged(
+    stage: ExtractStage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the parser read before its nesting limit is the article, flagged (it may stop
+    short) and logged; not counted as flattened."""
+    page = generate_site_pages(1, 1, seed=9)[0]
+    middle = next(s for s in page.sentences[len(page.sentences) // 2 :] if s in page.html)
+    cut = page.html.rindex("<p", 0, page.html.index(middle))
+    end = page.html.rindex("</body>")
+    wrappers = "".join(f'<div id="w{i}">' for i in range(MAX_TAGS))
+    deep = replace(
+        page,
+        html=page.html[:cut] + wrappers + page.html[cut:end] + "</div>" * MAX_TAGS
+        + page.html[end:],
+    )  # fmt: skip
+    before = metric("newsflow_extract_flattened_total", source=page.site)
+    with caplog.at_level("WARNING", logger="pipeline.stages.extract"):
+        [article] = stage.process(fetched(deep))
+    assert isinstance(article, ExtractedArticle)
+    assert "nesting_cut" in article.flags and "flattened" not in article.flags
+    assert page.sentences[1] in article.text and middle not in article.text
+    assert [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "nesting_cut"]
+    assert metric("newsflow_extract_flattened_total", source=page.site) == before
