@@ -122,12 +122,13 @@ def type_text(annotation: Any) -> str:
 
 def bounds_text(field: FieldInfo) -> str:
     """The bounds pydantic checks, as the doc writes them after the type: ``, ≥ 0, ≤ 3600``."""
-    parts = []
-    for meta in field.metadata:
-        for kind, attr, sign in ((Ge, "ge", "≥"), (Gt, "gt", ">"), (Le, "le", "≤"), (Lt, "lt", "<")):
-            if isinstance(meta, kind):
-                parts.append(f", {sign} {getattr(meta, attr)}")
-    return "".join(parts)
+    signs = ((Ge, "ge", "≥"), (Gt, "gt", ">"), (Le, "le", "≤"), (Lt, "lt", "<"))
+    return "".join(
+        f", {sign} {getattr(meta, attr)}"
+        for meta in field.metadata
+        for kind, attr, sign in signs
+        if isinstance(meta, kind)
+    )
 
 
 def expected_type(field: FieldInfo) -> str:
@@ -216,9 +217,10 @@ def registered_metrics() -> dict[str, tuple[str, ...]]:
             if not module.name.endswith("__main__"):
                 importlib.import_module(module.name)
     found = {}
+    # prometheus_client has no public list of its collectors nor of a metric's label names
     for collector in list(REGISTRY._collector_to_names):
         if isinstance(collector, MetricWrapperBase):
-            description = collector.describe()[0]
+            (description,) = collector.describe()
             if description.name.startswith("newsflow_"):
                 suffix = "_total" if description.type == "counter" else ""
                 found[description.name + suffix] = tuple(collector._labelnames)
