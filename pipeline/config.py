@@ -594,8 +594,8 @@ class DedupConfig(_Section):
         default=30,
         gt=0,
         le=3650,
-        description="Days an article stays in the dedup index: a copy published later than"
-        " that is not recognised.",
+        description="Days an article stays in the dedup index after it was indexed: a copy"
+        " arriving later is stored as a new article.",
     )
     prune_interval_seconds: float = Field(
         default=3600, gt=0, le=7 * DAY, description="How often a dedup worker ages out the index."
