@@ -85,11 +85,11 @@ def parse_ipv4(host: str) -> IPv4Address | None:
     >>> parse_ipv4("0x7f.1"), parse_ipv4("2130706433"), parse_ipv4("news.example")
     (IPv4Address('127.0.0.1'), IPv4Address('127.0.0.1'), None)
     """
+    if host.endswith("."):
+        host = host[:-1]
+    if not _is_number(host.rpartition(".")[2]):
+        return None  # the common case, a name: told without splitting it
     parts = host.split(".")
-    if not parts[-1] and len(parts) > 1:
-        parts.pop()
-    if not _is_number(parts[-1]):
-        return None
     if len(parts) > 4:
         raise ValueError(f"{excerpt(host)!r} ends in a number but has more than 4 parts")
     values = [_ipv4_number(part, host) for part in parts]
@@ -106,7 +106,7 @@ def _is_number(label: str) -> bool:
     """The URL Standard's "ends in a number" test for one label: all digits, or 0x and hex."""
     if label.isdigit():
         return label.isascii()
-    return label[:2].lower() == "0x" and all(c in _HEX for c in label[2:])
+    return label[:2] in ("0x", "0X") and all(c in _HEX for c in label[2:])
 
 
 def _ipv4_number(part: str, host: str) -> int:
@@ -136,8 +136,9 @@ def _ipv6(text: str) -> str:
 
 def _domain_to_ascii(host: str) -> str:
     """UTS #46 ToASCII (non-transitional, as browsers): lower case, mapped, ``xn--`` labels."""
-    if host.isascii() and _ACE_PREFIX not in host.lower():
-        return host.lower()  # the common case: nothing to map, decode or check
+    lowered = host.lower()
+    if host.isascii() and _ACE_PREFIX not in lowered:
+        return lowered  # the common case: nothing to map, decode or check
     try:
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
         return ".".join(_ascii_label(label) for label in mapped.split("."))
