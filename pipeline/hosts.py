@@ -34,7 +34,7 @@ import idna
 
 from pipeline.errors import excerpt
 
-_DOMAIN = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+_DOMAIN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _ACE_PREFIX = "xn--"
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -65,11 +65,16 @@ def url_host(host: str) -> str:
         return f"[{_ipv6(host[1:-1])}]"
     if "%" in host:
         host = unquote(host, errors="replace")  # U+FFFD for bad UTF-8: no IDNA label takes it
-    domain = _domain_to_ascii(host).rstrip(".")
-    address = parse_ipv4(domain)
-    if address is not None:
-        return str(address)
-    if not _DOMAIN.match(domain):
+    domain = host.lower()
+    if not host.isascii() or _ACE_PREFIX in domain:  # else nothing to map, decode or check
+        domain = _domain_to_ascii(host)
+    domain = domain.rstrip(".")
+    last = domain[domain.rfind(".") + 1 :]
+    if last.isdigit() or last.startswith("0x"):  # no call for the common case, a name
+        address = parse_ipv4(domain)
+        if address is not None:
+            return str(address)
+    if not _DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid host {excerpt(host)!r}" if domain else "empty host")
     return domain
 
@@ -88,7 +93,7 @@ def parse_ipv4(host: str) -> IPv4Address | None:
     if host.endswith("."):
         host = host[:-1]
     if not _is_number(host.rpartition(".")[2]):
-        return None  # the common case, a name: told without splitting it
+        return None
     parts = host.split(".")
     if len(parts) > 4:
         raise ValueError(f"{excerpt(host)!r} ends in a number but has more than 4 parts")
@@ -136,9 +141,6 @@ def _ipv6(text: str) -> str:
 
 def _domain_to_ascii(host: str) -> str:
     """UTS #46 ToASCII (non-transitional, as browsers): lower case, mapped, ``xn--`` labels."""
-    lowered = host.lower()
-    if host.isascii() and _ACE_PREFIX not in lowered:
-        return lowered  # the common case: nothing to map, decode or check
     try:
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
         return ".".join(_ascii_label(label) for label in mapped.split("."))
