@@ -207,3 +207,10 @@ def one_line(text: str) -> str:
     characters as a space. For messages quoting what a server, a file or a library
     said (a status line, libxml2's message): they carry newlines and terminal escapes."""
     return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    """``text`` as :func:`one_line`, cut at ``limit`` characters: a URL or a host quoted in a
+    message, where a feed may put megabytes and line breaks."""
+    line = one_line(text)
+    return line if len(line) <= limit else line[:limit] + "..."

@@ -12,9 +12,11 @@ percent-encodings. :func:`canonicalize_url` maps all of them to one::
 The rules, each idempotent so that ``canonicalize_url(canonicalize_url(u)) ==
 canonicalize_url(u)``:
 
-- scheme and host lower-case; international hosts in IDNA (``xn--``) form;
-  trailing dot, user info, default ports and the fragment dropped; a bracketed
-  host must be an IPv6 address without a zone;
+- the host as browsers read it (:func:`pipeline.hosts.url_host`): lower case,
+  percent-escapes decoded, international names in IDNA (``xn--``) form, IPv4
+  addresses as a dotted quad whatever their spelling (``0x7f.1``), IPv6
+  compressed (``[::1]``); the trailing dot dropped;
+- scheme lower-case; user info, default ports and the fragment dropped;
 - path: dot segments removed, percent-escapes of unreserved characters decoded
   and the others upper-cased, unsafe characters encoded, no trailing slash
   except for the root;
@@ -30,12 +32,10 @@ from __future__ import annotations
 
 import functools
 import re
-from ipaddress import IPv6Address
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
-import idna
-
-from pipeline.errors import InputError
+from pipeline.errors import InputError, excerpt
+from pipeline.hosts import netloc_host, url_host
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -132,7 +132,6 @@ _SUB_DELIMS = frozenset("!$&'()*+,;=")
 _PATH_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
 _QUERY_PART_SAFE = (_UNRESERVED | _SUB_DELIMS | frozenset(":@/?")) - frozenset("&=")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-_HOST_ASCII = re.compile(r"^[a-z0-9._-]+$")
 _MAX_URL_CHARS = 8192
 
 
@@ -163,65 +162,25 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
         parts = urlsplit(text)
         return _canonical(parts)
     except ValueError as exc:
-        raise InputError(f"not a valid URL: {_short(text)} ({exc})", reason="bad_url") from None
+        raise InputError(
+            f"not a valid URL: {excerpt(text)} ({excerpt(str(exc))})", reason="bad_url"
+        ) from None
 
 
 def _canonical(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES:
-        raise InputError(f"not an http(s) URL: {_short(parts.geturl())}", reason="not_http")
+        raise InputError(f"not an http(s) URL: {excerpt(parts.geturl())}", reason="not_http")
     if not parts.hostname:
-        raise InputError(f"URL has no host: {_short(parts.geturl())}", reason="bad_url")
+        raise InputError(f"URL has no host: {excerpt(parts.geturl())}", reason="bad_url")
     unwrapped = _unwrap_amp_cache(parts)
     if unwrapped is not None:
         return canonicalize_url(unwrapped)
-    if "[" in parts.netloc.rpartition("@")[2]:
-        host = _ip_literal(parts.hostname)
-    else:
-        host = _strip_mobile_prefix(_canonical_host(parts.hostname))
+    host = _strip_mobile_prefix(url_host(netloc_host(parts.netloc)))  # no address starts m.
     netloc = _netloc(host, parts.port, scheme)
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))
-
-
-def _canonical_host(hostname: str) -> str:
-    host = hostname.rstrip(".")
-    if host.startswith("[") or ":" in host:  # IPv6 literal (urlsplit strips the brackets)
-        return f"[{host.strip('[]').lower()}]"
-    if not host:
-        raise ValueError("empty host")
-    if host.isascii():
-        host = host.lower()
-        if not _HOST_ASCII.match(host) or ".." in host:
-            raise ValueError(f"invalid host {host!r}")
-        return host
-    try:
-        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
-        labels = [
-            label if label.isascii() else idna.alabel(label).decode("ascii")
-            for label in mapped.rstrip(".").split(".")
-        ]
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise ValueError(f"invalid international host: {exc}") from None
-    return _canonical_host(".".join(labels))
-
-
-def _ip_literal(hostname: str) -> str:
-    """A bracketed host: an IPv6 address, lower-case; a zone or an IPvFuture is refused.
-
-    ``urlsplit`` lets the zone (``[fe80::1%eth0]``) hold any character, NUL and
-    control characters too, which then went on in the canonical URL; a zone names
-    an interface of the reading machine, never a page on the web. ``[v1.x]`` lost
-    its brackets and became the host name ``v1.x``.
-    """
-    if "%" in hostname:
-        raise ValueError("an IPv6 zone (%...) names a local network interface")
-    try:
-        IPv6Address(hostname)
-    except ValueError:
-        raise ValueError(f"invalid IPv6 address {_short(hostname)!r}") from None
-    return f"[{hostname.lower()}]"
 
 
 def _strip_mobile_prefix(host: str) -> str:
@@ -346,7 +305,3 @@ def _unwrap_amp_cache(parts: SplitResult) -> str | None:
     scheme = "https" if match.group(1) else "http"
     query = f"?{parts.query}" if parts.query else ""
     return f"{scheme}://{match.group(2)}{match.group(3) or '/'}{query}"
-
-
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."

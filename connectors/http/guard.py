@@ -9,7 +9,8 @@ only travels in the ``Host`` header and TLS SNI), a DNS answer that changes
 between check and connect (DNS rebinding) cannot redirect it.
 
 Odd spellings of addresses are read the way browsers and ``inet_aton`` read
-them (``2130706433``, ``0x7f.1``, ``017700000001`` are all 127.0.0.1), and
+them (``2130706433``, ``0x7f.1``, ``017700000001`` are all 127.0.0.1), by the
+:mod:`pipeline.hosts` reading the fetcher's target and the dedup key use, and
 IPv6 addresses that embed an IPv4 address (mapped, compatible, 6to4, NAT64)
 are judged by the address they embed. Classification uses :mod:`ipaddress`.
 """
@@ -20,7 +21,8 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
-from pipeline.errors import FetchError, FetchRefused
+from pipeline.errors import FetchError, FetchRefused, excerpt
+from pipeline.hosts import parse_ipv4
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -45,10 +47,11 @@ def system_resolver(host: str, port: int) -> list[str]:
 def parse_ip_host(host: str) -> IPAddress | None:
     """The address a host string spells, if it is an address at all.
 
-    Accepts every IPv4 form ``inet_aton`` accepts (1 to 4 parts, each decimal,
-    octal with a leading 0, or hex with 0x) as well as IPv6. Raises
-    :class:`ValueError` for a numeric-looking host that is not a valid address
-    (``1.2.3.999``), since no resolver should be asked about it.
+    IPv4 in every spelling browsers and ``inet_aton`` accept, read by the same
+    :func:`~pipeline.hosts.parse_ipv4` that gives the fetcher and the dedup key
+    their host, and IPv6. Raises :class:`ValueError` for a numeric-looking host
+    that is not a valid address (``1.2.3.999``), since no resolver should be
+    asked about it.
 
     >>> parse_ip_host("0x7f.1"), parse_ip_host("2130706433")
     (IPv4Address('127.0.0.1'), IPv4Address('127.0.0.1'))
@@ -57,36 +60,7 @@ def parse_ip_host(host: str) -> IPAddress | None:
     """
     if ":" in host:
         return ip_address(host)
-    parts = host.rstrip(".").split(".")
-    if not parts[-1] or not _is_number(parts[-1]):
-        return None
-    if len(parts) > 4 or not all(_is_number(p) for p in parts):
-        raise ValueError(f"{host!r} looks like an IPv4 address but is not one")
-    values = [_number(p) for p in parts]
-    *leading, last = values
-    if any(v > 255 for v in leading) or last >= 256 ** (5 - len(values)):
-        raise ValueError(f"{host!r} looks like an IPv4 address but a part is out of range")
-    packed = 0
-    for value in leading:
-        packed = packed << 8 | value
-    packed = packed << (8 * (5 - len(values))) | last
-    return IPv4Address(packed)
-
-
-def _is_number(part: str) -> bool:
-    lowered = part.lower()
-    if lowered.startswith("0x"):
-        return all(c in "0123456789abcdef" for c in lowered[2:])
-    return part.isascii() and part.isdigit()
-
-
-def _number(part: str) -> int:
-    lowered = part.lower()
-    if lowered.startswith("0x"):
-        return int(lowered[2:] or "0", 16)
-    if len(part) > 1 and part.startswith("0"):
-        return int(part, 8)  # ValueError for digits 8 and 9, as inet_aton refuses them
-    return int(part)
+    return parse_ipv4(host.rstrip("."))
 
 
 def embedded_ipv4(address: IPv6Address) -> IPv4Address | None:
@@ -150,19 +124,22 @@ class AddressGuard:
 
     def addresses(self, host: str, port: int, *, url: str) -> list[IPAddress]:
         """Validated addresses for ``host``; raise :class:`FetchRefused` (reason ``ssrf``)."""
+        shown_url = excerpt(url)
         try:
             literal = parse_ip_host(host)
         except ValueError as exc:
-            raise FetchRefused(f"refused {url!r}: {exc}", url=url, reason="invalid_url") from None
+            raise FetchRefused(
+                f"refused {shown_url!r}: {excerpt(str(exc))}", url=url, reason="invalid_url"
+            ) from None
         addresses = [literal] if literal is not None else self._resolve(host, port, url)
         if self._allow_private or self._is_exempt(host):
             return addresses
         for address in addresses:
             reason = forbidden_reason(address)
             if reason:
-                shown = host if host == str(address) else f"{host} (= {address})"
+                shown = host if host == str(address) else f"{excerpt(host)} (= {address})"
                 raise FetchRefused(
-                    f"refused {url!r}: {shown} is not a public address ({reason}); set "
+                    f"refused {shown_url!r}: {shown} is not a public address ({reason}); set "
                     "fetch.allow_private_networks or fetch.allowed_hosts to fetch it",
                     url=url,
                     reason="ssrf",
@@ -178,8 +155,12 @@ class AddressGuard:
             found = [ip_address(a.split("%", 1)[0]) for a in self._resolver(host, port)]
         except Exception as exc:  # an injected resolver may raise anything: still one FetchError
             raise FetchError(
-                f"cannot resolve host {host!r} of {url!r}: {exc}", url=url, reason="dns"
+                f"cannot resolve host {excerpt(host)!r} of {excerpt(url)!r}: {excerpt(str(exc))}",
+                url=url,
+                reason="dns",
             ) from None
         if not found:
-            raise FetchError(f"host {host!r} of {url!r} has no address", url=url, reason="dns")
+            raise FetchError(
+                f"host {excerpt(host)!r} of {excerpt(url)!r} has no address", url=url, reason="dns"
+            )
         return found

@@ -2,9 +2,10 @@
 
 Everything later (SSRF guard, politeness, connection) works from the one
 :class:`Target` parsed here, so no two parts of the fetcher can disagree about
-which host a URL names. Only ``http`` and ``https`` are accepted: ``file:``,
-``ftp:``, ``data:``, ``javascript:`` and bare paths are refused with reason
-``scheme``.
+which host a URL names; the host is read as the dedup key reads it
+(:func:`pipeline.hosts.url_host`), so the page fetched is the page keyed.
+Only ``http`` and ``https`` are accepted: ``file:``, ``ftp:``, ``data:``,
+``javascript:`` and bare paths are refused with reason ``scheme``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from pipeline.errors import FetchRefused
+from pipeline.errors import FetchRefused, excerpt
+from pipeline.hosts import netloc_host, url_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
@@ -29,7 +31,8 @@ class Target:
     url: str
     scheme: str
     host: str
-    """ASCII host, lower case, IPv6 without brackets."""
+    """:func:`~pipeline.hosts.url_host`: ASCII, lower case, an IPv4 address as a dotted quad,
+    IPv6 compressed and without brackets."""
     port: int
     request_target: str
     """Path and query as sent on the request line (always starts with ``/``)."""
@@ -46,25 +49,28 @@ class Target:
 
 def parse_target(url: str) -> Target:
     """Parse ``url`` into a :class:`Target`; raise :class:`FetchRefused` when unusable."""
+    shown = excerpt(url)
     try:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
         raw_host = parts.hostname
         port = parts.port
     except ValueError as exc:
-        raise FetchRefused(f"invalid URL {url!r}: {exc}", url=url, reason="invalid_url") from None
-    if scheme not in DEFAULT_PORTS:
-        shown = f"{scheme}:" if scheme else "a URL without a scheme"
         raise FetchRefused(
-            f"refused {url!r}: only http and https are fetched, not {shown}",
+            f"invalid URL {shown!r}: {excerpt(str(exc))}", url=url, reason="invalid_url"
+        ) from None
+    if scheme not in DEFAULT_PORTS:
+        given = f"{scheme}:" if scheme else "a URL without a scheme"
+        raise FetchRefused(
+            f"refused {shown!r}: only http and https are fetched, not {excerpt(given, 40)}",
             url=url,
             reason="scheme",
         )
     if not raw_host:
-        raise FetchRefused(f"invalid URL {url!r}: no host", url=url, reason="invalid_url")
+        raise FetchRefused(f"invalid URL {shown!r}: no host", url=url, reason="invalid_url")
     if port == 0:  # was taken for "no port": http://host:0/ fetched port 80
-        raise FetchRefused(f"invalid URL {url!r}: port 0", url=url, reason="invalid_url")
-    host = _ascii_host(raw_host, url)
+        raise FetchRefused(f"invalid URL {shown!r}: port 0", url=url, reason="invalid_url")
+    host = _host(parts.netloc, url)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""
     return Target(
@@ -76,21 +82,19 @@ def parse_target(url: str) -> Target:
     )
 
 
-def _ascii_host(raw_host: str, url: str) -> str:
-    """IDNA-encode the host and refuse anything that is not a plausible host name."""
-    if ":" in raw_host:  # an IPv6 literal; the guard validates it
-        return raw_host.lower()
-    try:  # "example.com." is "example.com": one name for politeness, Host and TLS
-        host = raw_host.rstrip(".").encode("idna").decode("ascii").lower()
-    except UnicodeError:
+def _host(netloc: str, url: str) -> str:
+    """The URL's host as the dedup key reads it; a name must also be a plausible DNS name."""
+    try:
+        host = url_host(netloc_host(netloc))
+    except ValueError as exc:
         raise FetchRefused(
-            f"invalid URL {url!r}: host {raw_host!r} is not a valid domain name",
-            url=url,
-            reason="invalid_url",
+            f"invalid URL {excerpt(url)!r}: {exc}", url=url, reason="invalid_url"
         ) from None
-    if not _HOSTNAME.match(host):
+    if host.startswith("["):
+        return host[1:-1]
+    if not _HOSTNAME.match(host):  # "-a.example": url_host lets it through, DNS does not
         raise FetchRefused(
-            f"invalid URL {url!r}: host {raw_host!r} has characters a domain name cannot have",
+            f"invalid URL {excerpt(url)!r}: host {host!r} has characters a domain name cannot have",
             url=url,
             reason="invalid_url",
         )

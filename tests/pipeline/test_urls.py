@@ -203,3 +203,82 @@ def test_a_canonical_url_is_printable_ascii_whatever_the_bracketed_host(
     host = f"{address}%{zone}" if zone else address
     result = _canonical_or_none(f"http://[{host}]/a")
     assert result is None or (result.isascii() and result.isprintable() and " " not in result)
+
+
+# --- hosts, as browsers read them (pipeline.hosts) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("http://[0:0::1]/x", "http://[::1]/x"),
+        ("http://[2001:DB8:0:0:0:0:0:1]:8080/", "http://[2001:db8::1]:8080/"),
+        ("http://[::FFFF:127.0.0.1]/", "http://[::ffff:7f00:1]/"),
+        ("http://2130706433/a", "http://127.0.0.1/a"),
+        ("http://0x7f.1/a", "http://127.0.0.1/a"),
+        ("http://0X7F.0.0.1/a", "http://127.0.0.1/a"),
+        ("http://0177.0.0.1/a", "http://127.0.0.1/a"),
+        ("http://127.1/a", "http://127.0.0.1/a"),
+        ("http://0x08080808./a", "http://8.8.8.8/a"),
+        ("http://%65xample.com/a", "http://example.com/a"),
+        ("http://%31%32%37.0.0.1/a", "http://127.0.0.1/a"),
+        ("http://B%C3%BCcher.example/a", "http://xn--bcher-kva.example/a"),
+        ("http://xn--BCHER-KVA.example/a", "http://xn--bcher-kva.example/a"),
+        ("http://0xzz.example/a", "http://0xzz.example/a"),  # 0xzz is no number: a name
+    ],
+)
+def test_hosts_take_their_one_spelling(url: str, canonical: str) -> None:
+    assert canonicalize_url(url) == canonical
+    assert canonicalize_url(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://xn--zz-.example/",  # no Punycode ends in "-"
+        "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
+        "http://xn--a.example/",  # decodes to U+0080
+        "http://example.123/",  # ends in a number: must be an address, and is none
+        "http://1.2.3.256/",
+        "http://1.2.3.4.5/",
+        "http://08.0.0.1/",  # 8 is no octal digit
+        "http://%FF.example/",  # not UTF-8
+        "http://a%2Fb.example/",
+    ],
+)
+def test_hosts_browsers_refuse_are_bad_urls(url: str) -> None:
+    with pytest.raises(InputError) as caught:
+        canonicalize_url(url)
+    assert caught.value.reason == "bad_url"
+
+
+def test_a_bad_url_is_quoted_on_one_short_line() -> None:
+    url = "http://ex\u2028ample\x1b[31m.com/" + "a" * 500
+    with pytest.raises(InputError) as caught:
+        canonicalize_url(url)
+    message = str(caught.value)
+    assert message.isprintable()
+    assert len(message) < 400
+
+
+_ipv4_spellings = st.builds(
+    lambda number, parts, forms: (number, _spell_ipv4(number, parts, forms)),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 4),
+    st.lists(st.sampled_from(["{:d}", "0x{:x}", "0X{:X}", "0{:o}"]), min_size=4, max_size=4),
+)
+
+
+def _spell_ipv4(number: int, parts: int, forms: list[str]) -> str:
+    """``number`` in ``parts`` parts (the last one takes the remaining bytes), each its own base."""
+    bytes_ = list(number.to_bytes(4, "big"))
+    values = [*bytes_[: parts - 1], int.from_bytes(bytes(bytes_[parts - 1 :]), "big")]
+    return ".".join(form.format(value) for form, value in zip(forms, values, strict=False))
+
+
+@given(_ipv4_spellings)
+@settings(max_examples=300, deadline=None)
+def test_every_spelling_of_an_ipv4_address_is_its_dotted_quad(case: tuple[int, str]) -> None:
+    number, spelling = case
+    quad = ".".join(str(b) for b in number.to_bytes(4, "big"))
+    assert canonicalize_url(f"http://{spelling}/a") == f"http://{quad}/a"

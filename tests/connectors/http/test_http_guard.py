@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 import pytest
 
 from connectors.http.guard import AddressGuard, forbidden_reason, parse_ip_host
 from connectors.http.target import parse_target
 from pipeline.errors import FetchError, FetchRefused
+from pipeline.urls import canonicalize_url
 
 
 @pytest.mark.parametrize(
@@ -145,9 +147,80 @@ def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
         "http://exa mple.com/",
         "http://a_b..c/",
         "http:///x",
+        "http://[fe80::1%25eth0]/",  # a zone names an interface of this machine
+        "http://xn--zz-.example/",  # no Punycode ends in "-"
+        "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
+        "http://example.123/",  # ends in a number, so must be an address, and is none
+        "http://a%2Fb.example/",
     ],
 )
 def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:
         parse_target(url)
     assert refused.value.reason == "invalid_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0x7f.1/a",
+        "http://%31%32%37.0.0.1/a",
+        "http://[0:0:0:0:0:0:0:1]:8080/a",
+        "http://[::FFFF:127.0.0.1]/a",
+        "http://faß.de/a",
+        "http://B%C3%BCcher.example/a",
+        "http://\uff11\uff12\uff17.0.0.1/a",
+        "http://news.EXAMPLE./a",
+    ],
+)
+def test_target_host_is_the_host_of_the_dedup_key(url: str) -> None:
+    """The page fetched is the page the key names: faß.de was fetched as fass.de (IDNA2003)
+    while its key said xn--fa-hia.de."""
+    assert parse_target(url).host == urlsplit(canonicalize_url(url)).hostname
+
+
+HOSTILE_PRIVATE = [
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://0X7F.0.0.1./",
+    "http://0177.0.0.1/",
+    "http://017700000001/",
+    "http://127.1/",
+    "http://%31%32%37.0.0.1/",
+    "http://127%2E0%2E0%2E1/",
+    "http://%30x7f.1/",
+    "http://\uff11\uff12\uff17.0.0.1/",
+    "http://127\u30020\u30020\u30021/",
+    "http://[0:0:0:0:0:0:0:1]/",
+    "http://[0000::1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[::FFFF:127.0.0.1]/",
+    "http://0xa.0.0.1/",
+    "http://0xa9fea9fe/",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_PRIVATE)
+def test_guard_refuses_every_spelling_of_a_private_address_the_fetcher_reads(url: str) -> None:
+    """What the guard judges is what the fetcher connects to: no name goes to the resolver."""
+    asked: list[str] = []
+    guard = AddressGuard(resolver=lambda host, port: asked.append(host) or ["93.184.216.34"])
+    target = parse_target(url)
+    with pytest.raises(FetchRefused) as refused:
+        guard.addresses(target.host, target.port, url=url)
+    assert refused.value.reason == "ssrf"
+    assert asked == []
+    assert parse_ip_host(target.host) is not None
+
+
+def test_refusals_quote_the_url_on_one_short_line() -> None:
+    url = "http://a\u2028b\x1b[31m.example/" + "x" * 5000
+    with pytest.raises(FetchRefused) as refused:
+        parse_target(url)
+    assert refused.value.url == url
+    assert str(refused.value).isprintable()
+    assert len(str(refused.value)) < 400
+    guard = AddressGuard()
+    with pytest.raises(FetchRefused) as refused:
+        guard.addresses("127.0.0.1", 80, url=url)
+    assert len(str(refused.value)) < 400

@@ -69,6 +69,9 @@ def canary_urls(port: int) -> list[str]:
         f"http://0x7f.1:{port}/",
         f"http://017700000001:{port}/",
         f"http://127.1:{port}/",
+        f"http://%31%32%37.0.0.1:{port}/",
+        f"http://0x7F.1.:{port}/",
+        f"http://[0:0:0:0:0:0:0:1]:{port}/",
         f"http://evil.example:{port}/",
         f"http://EVIL.example.:{port}/",
         f"http://mixed.example:{port}/",
@@ -105,6 +108,16 @@ def test_same_urls_reach_the_canary_when_the_guard_is_lifted(canary: FaultServer
     for url in reachable:
         assert open_fetcher.fetch(url, purpose="feed").body == CANARY
     assert len(canary.hits) == len(reachable)
+
+
+def test_an_odd_spelling_is_fetched_as_the_address_it_spells(canary: FaultServer) -> None:
+    """Escaped hosts are fetched (they were refused), and every spelling asks for the
+    dotted quad, as a browser would: Host is 127.0.0.1, never 0x7f.1."""
+    open_fetcher = fetcher(allow_private_networks=True)
+    for spelling in ["%31%32%37.0.0.1", "0x7f.1", "2130706433"]:
+        url = f"http://{spelling}:{canary.port}/"
+        assert open_fetcher.fetch(url, purpose="feed").body == CANARY
+    assert [hit.host for hit in canary.hits] == ["127.0.0.1"] * 3
 
 
 def test_allowed_hosts_exempts_only_the_listed_host(canary: FaultServer) -> None:

@@ -1,0 +1,158 @@
+"""URL hosts read as the WHATWG URL Standard reads them, once, for everyone.
+
+The dedup key (:mod:`pipeline.urls`), the fetcher's request target and the SSRF
+guard (:mod:`connectors.http`) all take a URL's host from :func:`url_host`. A
+host two of them read differently is a hole: a guard that took ``0x7f.1`` for a
+name while the connection went to 127.0.0.1 would let a feed reach loopback, and
+a key that kept ``0x7f.1`` while the fetcher asked for ``127.0.0.1`` gave one
+page two keys. The reading is the browsers' (the URL Standard's host parser for
+http and https), so a link means here what it means to the reader who clicks it:
+
+- ``[...]`` is an IPv6 address, written compressed and lower case (RFC 5952);
+  a zone (``%eth0``) names an interface of the reading machine and is refused;
+- percent-escapes are decoded first (``%65xample.com`` is ``example.com``);
+- international names are mapped and encoded by UTS #46 / IDNA2008 (the
+  :mod:`idna` package), and an ``xn--`` label must be valid Punycode of a valid
+  label;
+- a host whose last label is a number is an IPv4 address in any spelling
+  ``inet_aton`` accepts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``),
+  written as a dotted quad; one that is not a valid address is refused.
+
+Two rules are this project's, not the standard's: a domain's trailing dot is
+dropped (``example.com.`` is ``example.com``: one name for the key, politeness,
+``Host`` and TLS), and a domain may only hold ``a-z``, ``0-9``, ``-``, ``_``
+and non-empty labels, where the standard lets through ``!$&'()*+,;=~`` and more.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Address, IPv6Address
+from urllib.parse import unquote
+
+import idna
+
+from pipeline.errors import excerpt
+
+_DOMAIN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_ACE_PREFIX = "xn--"
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def netloc_host(netloc: str) -> str:
+    """The host of a URL's authority as written (brackets kept), for :func:`url_host`.
+
+    ``urlsplit``'s ``hostname`` drops the brackets, after which ``[v1.x]`` (not an
+    IPv6 address) and ``v1.x`` (a name) could not be told apart.
+    """
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        return hostport[: hostport.find("]") + 1] or hostport
+    return hostport.partition(":")[0]
+
+
+def url_host(host: str) -> str:
+    """The canonical ASCII form of ``host`` as written in an http(s) URL; ValueError if invalid.
+
+    An IPv6 address keeps its brackets (``[::1]``), as in a URL.
+
+    >>> url_host("[0:0::1]"), url_host("0x7f.1"), url_host("B%C3%BCcher.example.")
+    ('[::1]', '127.0.0.1', 'xn--bcher-kva.example')
+    """
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"unclosed IPv6 address {excerpt(host)!r}")
+        return f"[{_ipv6(host[1:-1])}]"
+    if "%" in host:
+        host = unquote(host, errors="replace")  # U+FFFD for bad UTF-8: no IDNA label takes it
+    domain = host.lower()
+    if not host.isascii() or _ACE_PREFIX in domain:  # else nothing to map, decode or check
+        domain = _domain_to_ascii(host)
+    domain = domain.rstrip(".")
+    last = domain[domain.rfind(".") + 1 :]
+    if last.isdigit() or last.startswith("0x"):  # no call for the common case, a name
+        address = parse_ipv4(domain)
+        if address is not None:
+            return str(address)
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"invalid host {excerpt(host)!r}" if domain else "empty host")
+    return domain
+
+
+def parse_ipv4(host: str) -> IPv4Address | None:
+    """The IPv4 address ``host`` spells, or None when its last label is not a number.
+
+    Every spelling ``inet_aton`` and browsers accept: 1 to 4 parts, each decimal,
+    octal with a leading 0 or hex with 0x, the last filling the remaining bytes;
+    one trailing dot allowed. Raises ValueError for a host that ends in a number
+    but is no address (``1.2.3.256``, ``example.123``): no resolver may be asked.
+
+    >>> parse_ipv4("0x7f.1"), parse_ipv4("2130706433"), parse_ipv4("news.example")
+    (IPv4Address('127.0.0.1'), IPv4Address('127.0.0.1'), None)
+    """
+    if host.endswith("."):
+        host = host[:-1]
+    if not _is_number(host.rpartition(".")[2]):
+        return None
+    parts = host.split(".")
+    if len(parts) > 4:
+        raise ValueError(f"{excerpt(host)!r} ends in a number but has more than 4 parts")
+    values = [_ipv4_number(part, host) for part in parts]
+    *leading, final = values
+    if any(value > 255 for value in leading) or final >= 256 ** (5 - len(values)):
+        raise ValueError(f"{excerpt(host)!r} looks like an IPv4 address but a part is out of range")
+    packed = 0
+    for value in leading:
+        packed = packed << 8 | value
+    return IPv4Address(packed << (8 * (5 - len(values))) | final)
+
+
+def _is_number(label: str) -> bool:
+    """The URL Standard's "ends in a number" test for one label: all digits, or 0x and hex."""
+    if label.isdigit():
+        return label.isascii()
+    return label[:2] in ("0x", "0X") and all(c in _HEX for c in label[2:])
+
+
+def _ipv4_number(part: str, host: str) -> int:
+    """One part: decimal, octal after a leading 0, hex after 0x (``0x`` alone is 0)."""
+    digits, base = part, 10
+    if part[:2].lower() == "0x":
+        digits, base = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        digits, base = part[1:], 8
+    # int() alone would also take "+1", " 1", "1_0" and non-ASCII digits
+    if part and (not digits or (digits.isascii() and digits.isalnum())):
+        try:
+            return int(digits or "0", base)
+        except ValueError:
+            pass
+    raise ValueError(f"{excerpt(host)!r} ends in a number but {excerpt(part, 20)!r} is none")
+
+
+def _ipv6(text: str) -> str:
+    if "%" in text:
+        raise ValueError("an IPv6 zone (%...) names a local network interface")
+    try:
+        return IPv6Address(text).compressed
+    except ValueError:
+        raise ValueError(f"invalid IPv6 address {excerpt(text)!r}") from None
+
+
+def _domain_to_ascii(host: str) -> str:
+    """UTS #46 ToASCII (non-transitional, as browsers): lower case, mapped, ``xn--`` labels."""
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        return ".".join(_ascii_label(label) for label in mapped.split("."))
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(
+            f"invalid international host {excerpt(host)!r}: {excerpt(str(exc))}"
+        ) from None
+
+
+def _ascii_label(label: str) -> str:
+    if label.startswith(_ACE_PREFIX):
+        if idna.alabel(idna.ulabel(label)).decode("ascii") != label:
+            raise idna.IDNAError(f"{label!r} is not the Punycode of a valid label")
+        return label
+    return label if label.isascii() else idna.alabel(label).decode("ascii")
