@@ -26,6 +26,7 @@ from connectors.feeds.base import (
     EntryBuilder,
     FeedLimits,
     ParsedFeed,
+    cut_long_fields,
     guard_xml,
     parse_date,
     split_elements,
@@ -54,7 +55,8 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     """
     if body.lstrip()[:8].lower().startswith((b"http://", b"https://")):
         return _parse_text(body, feed=feed, base_url=base_url, limits=limits)
-    guard_xml(body, feed=feed, limits=limits, short_fields=False)
+    guard_xml(body, feed=feed)
+    body, cut = cut_long_fields(body, limits)
     builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
     children: list[tuple[datetime | None, str]] = []
     try:
@@ -68,6 +70,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
             raise FeedError(
                 f"malformed XML: {problem}", feed=feed.name, reason="malformed"
             ) from None
+    builder.fields_cut = cut
     if name == "sitemapindex":
         children.sort(key=lambda c: (c[0] is None, -(c[0].timestamp() if c[0] else 0.0)))
         return builder.build(child_sitemaps=list(dict.fromkeys(url for _, url in children)))
