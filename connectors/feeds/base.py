@@ -16,6 +16,7 @@ instead (:func:`cut_long_fields`): one such field costs itself, not the feed.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import zlib
@@ -457,8 +458,14 @@ def split_elements(
 ) -> list[bytes]:
     """Each element of ``body`` from ``pos`` on that ``start`` opens, to its ``end`` tag
     or, without one, to where the next begins (or the body ends): the items of a feed
-    that is not well-formed, read one by one so that only the bad ones are lost."""
-    starts = [match.start() for match in start.finditer(body, pos)]
+    that is not well-formed, read one by one so that only the bad ones are lost.
+
+    A start inside a comment or CDATA section is no element: a ``<url>`` the publisher
+    commented out was read as soon as another part of the document broke."""
+    quoted = _quoted_spans(body, pos)
+    starts = [
+        match.start() for match in start.finditer(body, pos) if not _within(quoted, match.start())
+    ]
     if not starts:
         return []
     found = []
@@ -466,3 +473,26 @@ def split_elements(
         closed = end.search(body, begin, following)
         found.append(body[begin : closed.end() if closed else following])
     return found
+
+
+_QUOTE_OPEN = re.compile(rb"<!--|<!\[CDATA\[")
+
+
+def _quoted_spans(body: bytes, pos: int) -> list[tuple[int, int]]:
+    """Where the closed comments and CDATA sections of ``body`` are, in order; one that is
+    never closed ends the list (the text after it is read: the document is broken there)."""
+    spans = []
+    opened = _QUOTE_OPEN.search(body, pos)
+    while opened is not None:
+        closer = b"-->" if opened.group(0) == b"<!--" else b"]]>"
+        closed = body.find(closer, opened.end())
+        if closed < 0:
+            break
+        spans.append((opened.start(), closed + len(closer)))
+        opened = _QUOTE_OPEN.search(body, closed + len(closer))
+    return spans
+
+
+def _within(spans: list[tuple[int, int]], at: int) -> bool:
+    index = bisect.bisect_right(spans, at, key=lambda span: span[0]) - 1
+    return index >= 0 and at < spans[index][1]

@@ -132,7 +132,10 @@ def _read_piece_by_piece(
     if root is None:
         return None
     closing = b"</" + root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">") + b">"
-    group = _Group(body[: root.end()], closing, builder, children, base_url)
+    head = _readable_head(body, root, closing)
+    if head is None:
+        return None
+    group = _Group(head, closing, builder, children, base_url)
     found = split_elements(body, _PIECE_START, _PIECE_END, root.end())
     if not found:
         return None
@@ -140,6 +143,27 @@ def _read_piece_by_piece(
     for first in range(0, len(found), _GROUP):
         read += group.read(found[first : first + _GROUP])
     return root.group(1).decode("ascii").lower() if read else None
+
+
+_XMLNS = re.compile(rb"""\sxmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*(?:"[^"<]*"|'[^'<]*')""")
+
+
+def _readable_head(body: bytes, root: re.Match[bytes], closing: bytes) -> bytes | None:
+    """What each group of pieces is read after: the prolog and root tag as written, else
+    the root tag alone (a broken prolog: junk, an unknown encoding), else the root with
+    only its namespace declarations (a broken attribute); None when none is well-formed.
+
+    A broken head made every piece fail: all entries were lost (after ~2 parses a piece),
+    though the break was outside them."""
+    name = root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">")
+    declared = b"".join(dict.fromkeys(_XMLNS.findall(root.group(0))))
+    for head in (body[: root.end()], root.group(0), b"<" + name + declared + b">"):
+        try:
+            etree.fromstring(head + closing, etree.XMLParser(**_PARSER_OPTIONS))
+        except (etree.XMLSyntaxError, LookupError):
+            continue
+        return head
+    return None
 
 
 _GROUP = 512
