@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import AnyStr, Generic, Protocol
 from urllib.parse import urldefrag, urljoin
 
 from pipeline.config import FeedConfig, ScheduleConfig
@@ -320,6 +320,8 @@ MAX_TAG_CHARS = 16_384
 """Longest start tag accepted: real feeds' longest (a root with its namespaces, an
 enclosure with a long URL) are a few KB; 8,000 attributes (80 KB) took 0.8 s to parse."""
 _LONG_TAG = re.compile(rf"<[^<>]{{{MAX_TAG_CHARS}}}")
+_ENTITY_DECL_BYTES = re.compile(_ENTITY_DECL.pattern.encode())
+_LONG_TAG_BYTES = re.compile(_LONG_TAG.pattern.encode())
 
 
 def wide_text(body: bytes) -> str | None:
@@ -328,25 +330,30 @@ def wide_text(body: bytes) -> str | None:
     return body.decode(encoding) if encoding else None
 
 
-def xml_text_for_guard(body: bytes) -> str:
-    """The document as text for the guards, whatever its encoding (UTF-8, UTF-16, Latin-1...)."""
-    wide = wide_text(body)
-    return wide if wide is not None else body.decode("latin-1")
-
-
 def guard_xml(body: bytes, *, feed: FeedConfig) -> None:
     """Refuse XML a parser should never see: entity declarations and over-long tags.
 
     Over-long short fields are not refused but emptied (:func:`cut_long_fields`).
+    A byte-encoded document (UTF-8, Latin-1...) is searched as bytes: decoded first,
+    a 1 GB body cost a second of copying.
     """
-    text = xml_text_for_guard(body)
-    if _ENTITY_DECL.search(text):
+    wide = wide_text(body)
+    if wide is not None:
+        _refuse_hostile(wide, _ENTITY_DECL, _LONG_TAG, feed)
+    else:
+        _refuse_hostile(body, _ENTITY_DECL_BYTES, _LONG_TAG_BYTES, feed)
+
+
+def _refuse_hostile(
+    text: AnyStr, entities: re.Pattern[AnyStr], long_tag: re.Pattern[AnyStr], feed: FeedConfig
+) -> None:
+    if entities.search(text):
         raise FeedError(
             "XML entity declarations are not allowed (entity-expansion / external-entity guard)",
             feed=feed.name,
             reason="xml_entities",
         )
-    if _LONG_TAG.search(text):
+    if long_tag.search(text):
         raise FeedError(
             f"a tag longer than {MAX_TAG_CHARS} characters (thousands of attributes or"
             " namespaces: hostile or broken feed)",
@@ -370,9 +377,10 @@ HINT_FIELD_CHARS = 65_536
 """Longest hint field kept as written: eight times the longest URL accepted (8,192)."""
 _FIELD_START = re.compile(
     rf"<((?:[A-Za-z_][\w.-]*:)?(?:({_SHORT_NAMES})|{_HINT_NAMES}))"
-    rf"(?:\s[^<>]{{0,{MAX_TAG_CHARS}}})?>",
+    rf"(?:\s[^<>]{{0,{MAX_TAG_CHARS}}}?)?(/?)>",
     re.IGNORECASE,
 )
+_FIELD_START_BYTES = re.compile(_FIELD_START.pattern.encode(), re.IGNORECASE)
 
 
 def cut_long_fields(body: bytes, limits: FeedLimits) -> tuple[bytes, int]:
@@ -382,62 +390,74 @@ def cut_long_fields(body: bytes, limits: FeedLimits) -> tuple[bytes, int]:
     was refused, every entry lost for one field). A field's length is that of all
     between its start and end tag, comments and CDATA sections included: text split by
     ``<!-- -->`` reached feedparser's quadratic e-mail pattern whole. A field without an
-    end tag is measured to the next tag. The document's encoding is kept (UTF-16 and
-    UTF-32 are cut as text and encoded again).
+    end tag is measured to the next tag. A byte-encoded document is cut as bytes (decoded,
+    1 GB cost a second of copying); UTF-16 and UTF-32 as text, encoded again.
     """
     wide = _wide_encoding(body)
-    text = body.decode(wide or "latin-1")
-    kept: list[str] = []
+    if wide is None:
+        return _cut(body, _FIELD_START_BYTES, b"<", limits)
+    text, cut = _cut(body.decode(wide), _FIELD_START, "<", limits)
+    return (text.encode(wide) if cut else body), cut
+
+
+def _cut(
+    text: AnyStr, field_start: re.Pattern[AnyStr], tag_open: AnyStr, limits: FeedLimits
+) -> tuple[AnyStr, int]:
+    kept: list[AnyStr] = []
     cut = done = 0
-    ends = _EndTags(text)
-    match = _FIELD_START.search(text)
+    ends: _EndTags[AnyStr] = _EndTags(text)
+    match = field_start.search(text)
     while match is not None:
         opened = match.end()
-        if match.group(0).endswith("/>"):
-            match = _FIELD_START.search(text, opened)
+        if match.group(3):  # self-closing: nothing to cut
+            match = field_start.search(text, opened)
             continue
         cap = limits.max_short_field_chars if match.group(2) else HINT_FIELD_CHARS
         end = ends.find(match.group(1), opened, cap)
         if end is None:  # no end tag: the text up to the next tag
-            following = text.find("<", opened)
+            following = text.find(tag_open, opened)
             end = len(text) if following < 0 else following
         if end - opened > cap:
             kept.append(text[done:opened])
             done, cut = end, cut + 1
-        match = _FIELD_START.search(text, end)
+        match = field_start.search(text, end)
     if not cut:
-        return body, 0
+        return text, 0
     kept.append(text[done:])
-    return "".join(kept).encode(wide or "latin-1"), cut
+    return text[:0].join(kept), cut
 
 
-class _EndTags:
+class _EndTags(Generic[AnyStr]):
     """Finds a field's end tag: first within the field's cap (the usual short field), else
     anywhere after it, remembering where each name's next end tag is (or that there is
     none), so that many unclosed or over-long fields cost one pass over the document."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.known: dict[str, tuple[int, int | None]] = {}
+    def __init__(self, text: AnyStr) -> None:
+        self.text: AnyStr = text
+        self.known: dict[AnyStr, tuple[int, int | None]] = {}
 
-    def find(self, name: str, start: int, cap: int) -> int | None:
+    def find(self, name: AnyStr, start: int, cap: int) -> int | None:
         """Where the first end tag of ``name`` after ``start`` begins, or None."""
-        pattern = _end_tag(name.lower())
+        name = name.lower()
+        pattern = _end_tag(name)
         near = pattern.search(self.text, start, start + cap + len(name) + 64)
         if near is not None:
             return near.start()
-        searched, found = self.known.get(name.lower(), (len(self.text) + 1, None))
+        searched, found = self.known.get(name, (len(self.text) + 1, None))
         if searched <= start and (found is None or found >= start):
             return found
         far = pattern.search(self.text, start)
         found = far.start() if far is not None else None
-        self.known[name.lower()] = (start, found)
+        self.known[name] = (start, found)
         return found
 
 
 @lru_cache(maxsize=256)
-def _end_tag(name: str) -> re.Pattern[str]:
-    return re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE)
+def _end_tag(name: AnyStr) -> re.Pattern[AnyStr]:
+    escaped = re.escape(name)
+    if isinstance(escaped, bytes):
+        return re.compile(rb"</" + escaped + rb"\s*>", re.IGNORECASE)
+    return re.compile(r"</" + escaped + r"\s*>", re.IGNORECASE)
 
 
 def _wide_encoding(body: bytes) -> str | None:
