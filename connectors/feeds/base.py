@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import AnyStr, Generic, Protocol
+from typing import AnyStr, Protocol
 from urllib.parse import urldefrag, urljoin
 
 from pipeline.config import FeedConfig, ScheduleConfig
@@ -376,11 +376,12 @@ is carried for nothing, and a text node over 10 MB makes lxml refuse a sitemap."
 HINT_FIELD_CHARS = 65_536
 """Longest hint field kept as written: eight times the longest URL accepted (8,192)."""
 _FIELD_START = re.compile(
-    rf"<((?:[A-Za-z_][\w.-]*:)?(?:({_SHORT_NAMES})|{_HINT_NAMES}))"
-    rf"(?:\s[^<>]{{0,{MAX_TAG_CHARS}}}?)?(/?)>",
+    (
+        rf"<((?:[A-Za-z_][\w.-]*:)?(?:({_SHORT_NAMES})|{_HINT_NAMES}))"
+        rf"(?:\s[^<>]{{0,{MAX_TAG_CHARS}}}?)?(/?)>"
+    ).encode(),
     re.IGNORECASE,
 )
-_FIELD_START_BYTES = re.compile(_FIELD_START.pattern.encode(), re.IGNORECASE)
 
 
 def cut_long_fields(body: bytes, limits: FeedLimits) -> tuple[bytes, int]:
@@ -390,74 +391,83 @@ def cut_long_fields(body: bytes, limits: FeedLimits) -> tuple[bytes, int]:
     was refused, every entry lost for one field). A field's length is that of all
     between its start and end tag, comments and CDATA sections included: text split by
     ``<!-- -->`` reached feedparser's quadratic e-mail pattern whole. A field without an
-    end tag is measured to the next tag. A byte-encoded document is cut as bytes (decoded,
-    1 GB cost a second of copying); UTF-16 and UTF-32 as text, encoded again.
+    end tag is measured to the next tag. Start and end tags inside comments and CDATA
+    sections are text, not fields (the ``<link>`` of HTML in a description). A
+    UTF-8/Latin-1 document is cut as bytes (decoded, 1 GB cost a second of copying);
+    UTF-16 and UTF-32 as UTF-8, encoded back.
     """
     wide = _wide_encoding(body)
     if wide is None:
-        return _cut(body, _FIELD_START_BYTES, b"<", limits)
-    text, cut = _cut(body.decode(wide), _FIELD_START, "<", limits)
-    return (text.encode(wide) if cut else body), cut
+        return _cut(body, limits)
+    cut_body, cut = _cut(body.decode(wide).encode(), limits)
+    return (cut_body.decode().encode(wide) if cut else body), cut
 
 
-def _cut(
-    text: AnyStr, field_start: re.Pattern[AnyStr], tag_open: AnyStr, limits: FeedLimits
-) -> tuple[AnyStr, int]:
-    kept: list[AnyStr] = []
+def _cut(body: bytes, limits: FeedLimits) -> tuple[bytes, int]:
+    kept: list[bytes] = []
     cut = done = 0
-    ends: _EndTags[AnyStr] = _EndTags(text)
-    match = field_start.search(text)
+    ends = _EndTags(body)
+    match = _FIELD_START.search(body)
     while match is not None:
         opened = match.end()
-        if match.group(3):  # self-closing: nothing to cut
-            match = field_start.search(text, opened)
+        if match.group(3) or ends.quoted(match.start()) is not None:  # nothing to cut
+            match = _FIELD_START.search(body, opened)
             continue
         cap = limits.max_short_field_chars if match.group(2) else HINT_FIELD_CHARS
         end = ends.find(match.group(1), opened, cap)
         if end is None:  # no end tag: the text up to the next tag
-            following = text.find(tag_open, opened)
-            end = len(text) if following < 0 else following
+            following = body.find(b"<", opened)
+            end = len(body) if following < 0 else following
         if end - opened > cap:
-            kept.append(text[done:opened])
+            kept.append(body[done:opened])
             done, cut = end, cut + 1
-        match = field_start.search(text, end)
+        match = _FIELD_START.search(body, end if done == end else opened)
     if not cut:
-        return text, 0
-    kept.append(text[done:])
-    return text[:0].join(kept), cut
+        return body, 0
+    kept.append(body[done:])
+    return b"".join(kept), cut
 
 
-class _EndTags(Generic[AnyStr]):
-    """Finds a field's end tag: first within the field's cap (the usual short field), else
-    anywhere after it, remembering where each name's next end tag is (or that there is
-    none), so that many unclosed or over-long fields cost one pass over the document."""
+class _EndTags:
+    """Finds a field's end tag outside comments and CDATA sections: first within the
+    field's cap (the usual short field), else anywhere after it, remembering where each
+    name's next end tag is (or that there is none), so that many unclosed or over-long
+    fields cost one pass over the document."""
 
-    def __init__(self, text: AnyStr) -> None:
-        self.text: AnyStr = text
-        self.known: dict[AnyStr, tuple[int, int | None]] = {}
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.spans = _quoted_spans(body, 0)
+        self.known: dict[bytes, tuple[int, int | None]] = {}
 
-    def find(self, name: AnyStr, start: int, cap: int) -> int | None:
+    def find(self, name: bytes, start: int, cap: int) -> int | None:
         """Where the first end tag of ``name`` after ``start`` begins, or None."""
         name = name.lower()
         pattern = _end_tag(name)
-        near = pattern.search(self.text, start, start + cap + len(name) + 64)
+        near = self._search(pattern, start, start + cap + len(name) + 64)
         if near is not None:
-            return near.start()
-        searched, found = self.known.get(name, (len(self.text) + 1, None))
+            return near
+        searched, found = self.known.get(name, (len(self.body) + 1, None))
         if searched <= start and (found is None or found >= start):
             return found
-        far = pattern.search(self.text, start)
-        found = far.start() if far is not None else None
+        found = self._search(pattern, start, len(self.body))
         self.known[name] = (start, found)
         return found
 
+    def quoted(self, at: int) -> int | None:
+        """Where the comment or CDATA section holding ``at`` ends, or None."""
+        return _quoted_end(self.spans, at)
+
+    def _search(self, pattern: re.Pattern[bytes], start: int, stop: int) -> int | None:
+        while (match := pattern.search(self.body, start, stop)) is not None:
+            start = self.quoted(match.start()) or 0
+            if not start:
+                return match.start()
+        return None
+
 
 @lru_cache(maxsize=256)
-def _end_tag(name: AnyStr) -> re.Pattern[AnyStr]:
-    escaped = re.escape(name)
-    if isinstance(escaped, bytes):
-        return re.compile(rb"</" + escaped + rb"\s*>", re.IGNORECASE)
-    return re.compile(r"</" + escaped + r"\s*>", re.IGNORECASE)
+def _end_tag(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"</" + re.escape(name) + rb"\s*>", re.IGNORECASE)
 
 
 def _wide_encoding(body: bytes) -> str | None:
@@ -484,7 +494,9 @@ def split_elements(
     commented out was read as soon as another part of the document broke."""
     quoted = _quoted_spans(body, pos)
     starts = [
-        match.start() for match in start.finditer(body, pos) if not _within(quoted, match.start())
+        match.start()
+        for match in start.finditer(body, pos)
+        if _quoted_end(quoted, match.start()) is None
     ]
     if not starts:
         return []
@@ -513,6 +525,7 @@ def _quoted_spans(body: bytes, pos: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _within(spans: list[tuple[int, int]], at: int) -> bool:
+def _quoted_end(spans: list[tuple[int, int]], at: int) -> int | None:
+    """Where the span of ``spans`` (:func:`_quoted_spans`) holding ``at`` ends, or None."""
     index = bisect.bisect_right(spans, at, key=lambda span: span[0]) - 1
-    return index >= 0 and at < spans[index][1]
+    return spans[index][1] if index >= 0 and at < spans[index][1] else None

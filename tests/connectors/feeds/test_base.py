@@ -84,3 +84,30 @@ def test_a_wide_document_is_cut_as_text_and_keeps_its_encoding(encoding: str) ->
         ("https://example.com/1", []), ("https://example.com/2", ["B"])
     ]  # fmt: skip
     assert parsed.fields_cut == 1
+
+
+def test_an_end_tag_inside_a_comment_does_not_end_the_field() -> None:
+    """``<author>a<!-- </author> -->`` and 40,000 characters: measured to the commented
+    end tag, the author was kept, and feedparser read all of it (minutes)."""
+    author = "a<!-- </author> -->" + "a." * 20_000
+    body = rss(item(1, f"<author>{author}</author>"))
+    started = time.perf_counter()
+    parsed = parse_feed(body, feed=FEED, base_url=FEED.url)
+    assert time.perf_counter() - started < 1
+    assert [(e.url, e.authors) for e in parsed.entries] == [("https://example.com/1", [])]
+    assert parsed.fields_cut == 1
+
+
+def test_a_field_tag_in_a_cdata_description_is_text_not_a_field() -> None:
+    """A ``<link>`` of the HTML in a CDATA description was taken for a field that ended
+    at the next item's ``</link>``: the over-long author between them was skipped."""
+    html = '<p>Hi</p><link rel="stylesheet" href="/s.css">'
+    body = rss(
+        item(1, f"<description><![CDATA[{html}]]></description><author>{'a.' * 20_000}</author>"),
+        item(2, "<author>B</author>"),
+    )
+    started = time.perf_counter()
+    parsed = parse_feed(body, feed=FEED, base_url=FEED.url)
+    assert time.perf_counter() - started < 1
+    assert [(e.authors, e.summary) for e in parsed.entries] == [([], "Hi"), (["B"], None)]
+    assert parsed.fields_cut == 1
