@@ -56,8 +56,8 @@ def parse(
 ) -> ParsedFeed:
     """Entries of an RSS or Atom document."""
     guard_xml(body, feed=feed)
-    body, cut = cut_long_fields(body, limits)
     body, beyond = _first_items(body, limits.max_entries)
+    body, cut = cut_long_fields(body, limits)  # after the cap: items left out are not cut
     body = _readable_declaration(_possible_char_refs(body))
     result, unreadable = _read(body, base_url, _readable_content_type(content_type), feed)
     version = str(result.get("version") or "")

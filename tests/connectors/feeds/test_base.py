@@ -111,3 +111,9 @@ def test_a_field_tag_in_a_cdata_description_is_text_not_a_field() -> None:
     assert time.perf_counter() - started < 1
     assert [(e.authors, e.summary) for e in parsed.entries] == [([], "Hi"), (["B"], None)]
     assert parsed.fields_cut == 1
+
+
+def test_fields_of_items_over_the_entry_cap_are_not_counted_as_cut() -> None:
+    body = rss(*(item(i, f"<author>{'x' * 2000}</author>") for i in range(5)))
+    parsed = parse_feed(body, feed=FEED, base_url=FEED.url, limits=FeedLimits(max_entries=2))
+    assert (len(parsed.entries), parsed.fields_cut, parsed.dropped) == (2, 2, {"over_cap": 3})
