@@ -33,8 +33,9 @@ PARSE_ERRORS = Counter(
 )
 DROPPED = Counter(
     "newsflow_feed_links_dropped_total",
-    "Feed entries left out (not http(s), no link, over the cap...), by reason.",
-    ["reason"],
+    "Feed entries left out (not http(s), no link, over the cap...), and over-long fields"
+    " of entries kept emptied (field_too_long), by feed and reason.",
+    ["feed", "reason"],
 )
 
 log = logging.getLogger(__name__)
@@ -70,27 +71,38 @@ def parse_feed(
         raise
     PARSED.labels(parsed.kind).inc()
     for reason, count in parsed.dropped.items():
-        DROPPED.labels(reason).inc(count)
-    _say_dropped(feed, parsed.dropped)
+        DROPPED.labels(feed.name, reason).inc(count)
+    if parsed.fields_cut:
+        DROPPED.labels(feed.name, "field_too_long").inc(parsed.fields_cut)
+    _say_dropped(feed, parsed.dropped, parsed.fields_cut)
     DATES_IGNORED.inc(parsed.dates_ignored)
     return parsed
 
 
-def _say_dropped(feed: FeedConfig, dropped: dict[str, int]) -> None:
-    """One line per document that left links out: the counter has no feed label, and
-    ``javascript:`` or ``file:`` links left a feed's entries missing without a word. A
-    warning when links were unusable; only over the cap (a long feed), information."""
-    if not any(dropped.values()):
+def _say_dropped(feed: FeedConfig, dropped: dict[str, int], fields_cut: int = 0) -> None:
+    """One line per document that left links out or emptied over-long fields (not one per
+    entry: a feed of 2,000 megabyte authors is one warning): ``javascript:`` or ``file:``
+    links left a feed's entries missing without a word. A warning when links were
+    unusable or fields cut; only over the cap (a long feed), information."""
+    if not any(dropped.values()) and not fields_cut:
         return
-    counts = ", ".join(f"{count} {reason}" for reason, count in sorted(dropped.items()) if count)
-    level = logging.INFO if set(dropped) <= {"over_cap"} else logging.WARNING
+    counted = {**dropped, "field_too_long": fields_cut}
+    counts = ", ".join(f"{count} {reason}" for reason, count in sorted(counted.items()) if count)
+    said = [f"{sum(dropped.values())} entries left out"] if any(dropped.values()) else []
+    said += [f"{fields_cut} over-long fields emptied"] if fields_cut else []
+    level = logging.INFO if set(dropped) <= {"over_cap"} and not fields_cut else logging.WARNING
     log.log(
         level,
-        "feed %s: %d entries left out (%s; newsflow_feed_links_dropped_total)",
+        "feed %s: %s (%s; newsflow_feed_links_dropped_total)",
         feed.name,
-        sum(dropped.values()),
+        ", ".join(said),
         counts,
-        extra={"feed": feed.name, "event": "feed_links_dropped", "count": sum(dropped.values())},
+        extra={
+            "feed": feed.name,
+            "event": "feed_links_dropped",
+            "count": sum(dropped.values()),
+            "fields_cut": fields_cut,
+        },
     )
 
 

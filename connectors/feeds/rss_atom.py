@@ -5,7 +5,8 @@ it would try to open it as a URL or a local file name, so a body reading
 ``/etc/passwd`` would be read from disk. HTML sanitising and relative-URI
 rewriting inside content are switched off (the pipeline extracts the article
 itself; the summary is only a hint, reduced to plain text here). The body has
-passed :func:`~connectors.feeds.base.guard_xml` first.
+passed :func:`~connectors.feeds.base.guard_xml` first, and its over-long short
+fields are emptied (:func:`~connectors.feeds.base.cut_long_fields`).
 
 feedparser is lenient: a feed with an unescaped ``&`` still yields its
 entries. A document it cannot read at all is a :class:`FeedError`.
@@ -23,7 +24,14 @@ from typing import Any
 
 import feedparser
 
-from connectors.feeds.base import EntryBuilder, FeedLimits, ParsedFeed, guard_xml, split_elements
+from connectors.feeds.base import (
+    EntryBuilder,
+    FeedLimits,
+    ParsedFeed,
+    cut_long_fields,
+    guard_xml,
+    split_elements,
+)
 from connectors.http.charset import charset_of
 from pipeline.config import FeedConfig
 from pipeline.errors import FeedError, one_line
@@ -47,8 +55,9 @@ def parse(
     content_type: str | None = None,
 ) -> ParsedFeed:
     """Entries of an RSS or Atom document."""
-    guard_xml(body, feed=feed, limits=limits)
+    guard_xml(body, feed=feed)
     body, beyond = _first_items(body, limits.max_entries)
+    body, cut = cut_long_fields(body, limits)  # after the cap: items left out are not cut
     body = _readable_declaration(_possible_char_refs(body))
     result, unreadable = _read(body, base_url, _readable_content_type(content_type), feed)
     version = str(result.get("version") or "")
@@ -57,6 +66,7 @@ def parse(
         raise _unreadable(result, feed)
     kind: FeedKind = "atom" if version.startswith("atom") else "rss"
     builder = EntryBuilder(feed, kind, base_url, limits)
+    builder.fields_cut = cut
     for entry in entries:
         builder.add(
             _link(entry),

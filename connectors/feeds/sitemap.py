@@ -26,6 +26,7 @@ from connectors.feeds.base import (
     EntryBuilder,
     FeedLimits,
     ParsedFeed,
+    cut_long_fields,
     guard_xml,
     parse_date,
     split_elements,
@@ -54,7 +55,8 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
     """
     if body.lstrip()[:8].lower().startswith((b"http://", b"https://")):
         return _parse_text(body, feed=feed, base_url=base_url, limits=limits)
-    guard_xml(body, feed=feed, limits=limits, short_fields=False)
+    guard_xml(body, feed=feed)
+    body, cut = cut_long_fields(body, limits)
     builder = EntryBuilder(feed, "sitemap", base_url, limits, keep_order=False)
     children: list[tuple[datetime | None, str]] = []
     try:
@@ -68,6 +70,7 @@ def parse(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLimits) -
             raise FeedError(
                 f"malformed XML: {problem}", feed=feed.name, reason="malformed"
             ) from None
+    builder.fields_cut = cut
     if name == "sitemapindex":
         children.sort(key=lambda c: (c[0] is None, -(c[0].timestamp() if c[0] else 0.0)))
         return builder.build(child_sitemaps=list(dict.fromkeys(url for _, url in children)))
@@ -129,7 +132,10 @@ def _read_piece_by_piece(
     if root is None:
         return None
     closing = b"</" + root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">") + b">"
-    group = _Group(body[: root.end()], closing, builder, children, base_url)
+    head = _readable_head(body, root, closing)
+    if head is None:
+        return None
+    group = _Group(head, closing, builder, children, base_url)
     found = split_elements(body, _PIECE_START, _PIECE_END, root.end())
     if not found:
         return None
@@ -137,6 +143,27 @@ def _read_piece_by_piece(
     for first in range(0, len(found), _GROUP):
         read += group.read(found[first : first + _GROUP])
     return root.group(1).decode("ascii").lower() if read else None
+
+
+_XMLNS = re.compile(rb"""\sxmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*(?:"[^"<]*"|'[^'<]*')""")
+
+
+def _readable_head(body: bytes, root: re.Match[bytes], closing: bytes) -> bytes | None:
+    """What each group of pieces is read after: the prolog and root tag as written, else
+    the root tag alone (a broken prolog: junk, an unknown encoding), else the root with
+    only its namespace declarations (a broken attribute); None when none is well-formed.
+
+    A broken head made every piece fail: all entries were lost (after ~2 parses a piece),
+    though the break was outside them."""
+    name = root.group(0)[1:].split(maxsplit=1)[0].rstrip(b">")
+    declared = b"".join(dict.fromkeys(_XMLNS.findall(root.group(0))))
+    for head in (body[: root.end()], root.group(0), b"<" + name + declared + b">"):
+        try:
+            etree.fromstring(head + closing, etree.XMLParser(**_PARSER_OPTIONS))
+        except (etree.XMLSyntaxError, LookupError):
+            continue
+        return head
+    return None
 
 
 _GROUP = 512

@@ -9,7 +9,7 @@ from contextlib import contextmanager, suppress
 from prometheus_client import Counter, Gauge, values
 from prometheus_client.metrics import MetricWrapperBase
 
-from connectors.feeds import warc
+from connectors.feeds import parse, warc
 from connectors.storage.feed_state import FeedState
 
 POLLS = Counter("newsflow_feed_polls_total", "Feed polls, by outcome.", ["feed", "status"])
@@ -76,9 +76,11 @@ PER_FEED = (
     CHILDREN_OVER_CAP,
     warc.RECORDS,
     warc.UNREADABLE,
+    parse.DROPPED,
 )
 """Every metric with a ``feed`` label: what :func:`forget_feed` clears (a WARC backfill's
-counters too: a backfill is the feed most often removed once it is through)."""
+counters too: a backfill is the feed most often removed once it is through; and the
+links and fields each feed document left out)."""
 
 
 def forget_feed(name: str) -> None:

@@ -431,6 +431,46 @@ def test_an_index_listing_itself_beside_its_sitemaps_is_read_as_usual(
     assert _loops_counted(feed.name) == before + 1
 
 
+def test_hostile_children_of_an_index_cost_themselves_and_the_others_still_yield(
+    repo: FeedStateRepository,
+) -> None:
+    """An index whose children are hostile: one malformed, one over the size cap, one with
+    entity declarations behind a nested index, one with a broken root tag and one with a
+    title over lxml's 10 MB text limit. The last two were lost whole (malformed) or lost
+    the entry holding the title; each of the others costs only itself."""
+    root = "https://news.example.com/sitemap-"
+    namespace = b"xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+    news = b" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'"
+    broken_root = b"<urlset " + namespace + b" a='1' a='2'><url><loc>" + root.encode() + b"b</loc>"
+    long_title = (
+        b"<urlset " + namespace + news + b"><url><loc>" + root.encode() + b"t</loc><news:news>"
+        b"<news:title>" + b"x" * 11_000_000 + b"</news:title></news:news></url></urlset>"
+    )
+    fetcher = FakeFetcher(
+        {
+            SITEMAP_INDEX: index(
+                *(root + name for name in ("good", "bad", "big", "nest", "b", "t"))
+            ),
+            root + "good": sitemap(root + "g"),
+            root + "bad": b"<urlset><url><loc>https://news.example.com/x</loc></url",
+            root + "big": sitemap(root + "z").replace(b"<url>", b" " * 21_000_000 + b"<url>"),
+            root + "nest": index(root + "deep", root + "entities"),
+            root + "deep": sitemap(root + "d"),
+            root + "entities": b'<!DOCTYPE x [<!ENTITY a "b">]><urlset/>',
+            root + "b": broken_root + b"</url></urlset>",
+            root + "t": long_title,
+        }
+    )
+    config = make_config(max_feed_bytes=20_000_000)
+
+    result = FeedPoller(fetcher, repo, config).poll(FeedConfig(name="hostile", url=SITEMAP_INDEX))
+
+    assert result.status == "ok"
+    assert sorted(e.url for e in result.entries) == [root + n for n in ("b", "d", "g", "t")]
+    failed = sorted(error.split(": ", 1)[0] for error in result.child_errors)
+    assert failed == [root + n for n in ("bad", "big", "entities")]
+
+
 def test_some_failing_children_are_logged_once(
     repo: FeedStateRepository, caplog: pytest.LogCaptureFixture
 ) -> None:

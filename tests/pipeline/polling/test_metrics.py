@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from connectors.feeds import warc
+from connectors.feeds import parse, warc
 from connectors.storage.feed_state import FeedState
 from pipeline.polling import metrics
 
@@ -58,3 +58,18 @@ def test_forgetting_a_warc_backfill_drops_its_record_and_unreadable_counters() -
         for sample in metric.samples
     }
     assert "backfill-done" not in exported
+
+
+def test_forgetting_a_feed_drops_its_links_dropped_series() -> None:
+    """newsflow_feed_links_dropped_total{feed=...} of a removed feed stayed exported."""
+    parse.DROPPED.labels("removed", "not_http").inc()
+    parse.DROPPED.labels("removed", "field_too_long").inc(3)
+    parse.DROPPED.labels("kept", "not_http").inc()
+    metrics.forget_feed("removed")
+    exported = {
+        sample.labels.get("feed")
+        for metric in REGISTRY.collect()
+        if metric.name == "newsflow_feed_links_dropped"
+        for sample in metric.samples
+    }
+    assert "removed" not in exported and "kept" in exported
