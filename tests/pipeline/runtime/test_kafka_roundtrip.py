@@ -4,8 +4,8 @@
 fresh store: once embedded, once with ``transport: kafka`` (the poller in this
 process, every worker in a process of its own, on the real broker). The two
 exports must be the same article for article, apart from ``fetched_at`` (the
-moment each run read the page), and the run summaries must count the same feeds, entries,
-duplicates, dead letters and stored rows.
+moment each run read the page, and the ids of clusters), and the run summaries must count the
+same feeds, entries, duplicates, dead letters and stored rows.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from pipeline.config import load_config
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 DEMO = REPO / "config" / "demo.yaml"
-VOLATILE = {"fetched_at", "verdict_version"}
+VOLATILE = {"fetched_at", "verdict_version", "cluster_id"}
 """``verdict_version`` is a stamp from the dedup index's counter, taken in arrival order;
-what it ranks is checked by the dedup index and scale-out tests."""
+what it ranks is checked by the dedup index and scale-out tests. ``cluster_id`` is the id of
+the cluster's first member to arrive (it stays when an earlier copy becomes canonical), so the
+test compares which articles share a cluster instead."""
 
 
 def newsflow(config: Path, *args: str) -> str:
@@ -47,10 +49,15 @@ def demo_config(path: Path, db: Path, **overrides: Any) -> Path:
     return path
 
 
-def run_and_export(config: Path) -> tuple[str, dict[str, Any]]:
+def run_and_export(config: Path) -> tuple[str, dict[str, Any], set[frozenset[str]]]:
+    """The run's summary, its export by article id, and its clusters as sets of article ids."""
     summary = newsflow(config, "run", "--once")
     rows = [json.loads(line) for line in newsflow(config, "export").splitlines()]
-    return summary, {row["id"]: {k: v for k, v in row.items() if k not in VOLATILE} for row in rows}
+    clusters: dict[str, set[str]] = {}
+    for row in rows:
+        clusters.setdefault(row["cluster_id"], set()).add(row["id"])
+    exported = {row["id"]: {k: v for k, v in row.items() if k not in VOLATILE} for row in rows}
+    return summary, exported, {frozenset(members) for members in clusters.values()}
 
 
 ORDER_DEPENDENT = ("articles stored", "top topics")
@@ -73,8 +80,8 @@ def test_the_demo_through_kafka_stores_what_the_embedded_run_stores(
         transport="kafka",
         kafka=kafka_env.config.kafka.model_dump(mode="json"),
     )
-    embedded_summary, embedded = run_and_export(embedded_config)
-    summary, on_kafka = run_and_export(kafka_config)
+    embedded_summary, embedded, embedded_clusters = run_and_export(embedded_config)
+    summary, on_kafka, clusters_on_kafka = run_and_export(kafka_config)
 
     assert "feeds polled:      7 (0 failed" in summary
     assert counts(summary) == counts(embedded_summary)
@@ -83,4 +90,6 @@ def test_the_demo_through_kafka_stores_what_the_embedded_run_stores(
     assert set(on_kafka) == set(embedded)
     for article_id, row in embedded.items():
         assert on_kafka[article_id] == row, row["url"]
+    assert clusters_on_kafka == embedded_clusters
+    assert any(len(members) > 1 for members in embedded_clusters)
     assert kafka_env.lag() == 0
