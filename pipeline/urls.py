@@ -136,12 +136,21 @@ _MAX_URL_CHARS = 8192
 
 
 def is_http_url(url: str) -> bool:
-    """True when ``url`` is an absolute http(s) URL with a host (nothing else is fetched)."""
+    """True when ``url`` is an absolute http(s) URL with a valid host and port (nothing else
+    is fetched).
+
+    The host is read as the key and the fetcher read it (:func:`pipeline.hosts.url_host`):
+    ``http://example.123/`` has a host ``urlsplit`` accepts but no key and no fetch would.
+    """
     if not isinstance(url, str) or len(url) > _MAX_URL_CHARS:
         return False
     try:
         parts = urlsplit(url.strip())
-        return parts.scheme.lower() in HTTP_SCHEMES and bool(parts.hostname)
+        if parts.scheme.lower() not in HTTP_SCHEMES:
+            return False
+        url_host(netloc_host(parts.netloc))  # ValueError for a host no key or fetch takes
+        _ = parts.port  # ValueError for a port past 65535
+        return True
     except ValueError:
         return False
 
@@ -171,19 +180,20 @@ def _canonical(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES:
         raise InputError(f"not an http(s) URL: {excerpt(parts.geturl())}", reason="not_http")
-    if not parts.hostname:
+    written = netloc_host(parts.netloc)
+    if not written:
         raise InputError(f"URL has no host: {excerpt(parts.geturl())}", reason="bad_url")
-    unwrapped = _unwrap_amp_cache(parts)
+    host = url_host(written)
+    unwrapped = _unwrap_amp_cache(host, parts)
     if unwrapped is not None:
         return canonicalize_url(unwrapped)
-    host = _strip_mobile_prefix(url_host(netloc_host(parts.netloc)))  # no address starts m.
-    netloc = _netloc(host, parts.port, scheme)
+    netloc = _netloc(strip_mobile_prefix(host), parts.port, scheme)  # no address starts m.
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def _strip_mobile_prefix(host: str) -> str:
+def strip_mobile_prefix(host: str) -> str:
     """``m.example.com`` -> ``example.com``, as long as a registrable-looking host remains."""
     changed = True
     while changed:
@@ -290,9 +300,12 @@ def _outside(chars: frozenset[str]) -> re.Pattern[str]:
     return re.compile("[^" + "".join(sorted(f"\\U{ord(c):08x}" for c in chars)) + "]")
 
 
-def _unwrap_amp_cache(parts: SplitResult) -> str | None:
-    """The publisher URL inside an AMP cache or Google AMP viewer URL, if this is one."""
-    host = (parts.hostname or "").lower()
+def _unwrap_amp_cache(host: str, parts: SplitResult) -> str | None:
+    """The publisher URL inside an AMP cache or Google AMP viewer URL, if this is one.
+
+    ``host`` is the URL's :func:`~pipeline.hosts.url_host`, so a cache host spelt
+    ``CDN.ampproject%2Eorg.`` is the cache it names, as the fetcher would reach it.
+    """
     path = parts.path
     if _AMP_CACHE_HOST.search(host):
         match = re.match(r"^/[cvi]/(s/)?([^/]+\.[^/]+)(/.*)?$", path)

@@ -247,9 +247,10 @@ def _parse_text(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLim
     """A text sitemap: one absolute URL per line (sitemaps.org, "Text file")."""
     builder = EntryBuilder(feed, "sitemap", base_url, limits)
     for line in body.decode("utf-8", "replace").splitlines():
-        if is_http_url(line.strip()):
-            builder.add(line.strip())
-        elif line.strip():
+        text = line.strip()
+        if text[:8].lower().startswith(("http://", "https://")):
+            builder.add(text)  # a bad host or port is counted bad_url, as in any other feed
+        elif text:
             builder.dropped["not_http"] += 1
     return builder.build()
 

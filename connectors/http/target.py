@@ -53,7 +53,7 @@ def parse_target(url: str) -> Target:
     try:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
-        raw_host = parts.hostname
+        written = netloc_host(parts.netloc)
         port = parts.port
     except ValueError as exc:
         raise FetchRefused(
@@ -66,11 +66,11 @@ def parse_target(url: str) -> Target:
             url=url,
             reason="scheme",
         )
-    if not raw_host:
+    if not written:
         raise FetchRefused(f"invalid URL {shown!r}: no host", url=url, reason="invalid_url")
     if port == 0:  # was taken for "no port": http://host:0/ fetched port 80
         raise FetchRefused(f"invalid URL {shown!r}: port 0", url=url, reason="invalid_url")
-    host = _host(parts.netloc, url)
+    host = _host(written, url)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""
     return Target(
@@ -82,10 +82,10 @@ def parse_target(url: str) -> Target:
     )
 
 
-def _host(netloc: str, url: str) -> str:
+def _host(written: str, url: str) -> str:
     """The URL's host as the dedup key reads it; a name must also be a plausible DNS name."""
     try:
-        host = url_host(netloc_host(netloc))
+        host = url_host(written)
     except ValueError as exc:
         raise FetchRefused(
             f"invalid URL {excerpt(url)!r}: {exc}", url=url, reason="invalid_url"
@@ -94,7 +94,8 @@ def _host(netloc: str, url: str) -> str:
         return host[1:-1]
     if not _HOSTNAME.match(host):  # "-a.example": url_host lets it through, DNS does not
         raise FetchRefused(
-            f"invalid URL {excerpt(url)!r}: host {host!r} has characters a domain name cannot have",
+            f"invalid URL {excerpt(url)!r}: host {excerpt(host)!r} has characters a domain name"
+            " cannot have",
             url=url,
             reason="invalid_url",
         )

@@ -23,7 +23,7 @@ from connectors.storage.db import Database
 from connectors.storage.residue_stats import ResidueStatsRepository
 from pipeline.cli.common import config_from, existing_store_url
 from pipeline.config import ExtractConfig
-from pipeline.errors import ExtractionError, InputError
+from pipeline.errors import ExtractionError, InputError, excerpt
 from pipeline.extraction import ExtractionResult, extract_article, load_rules, source_of
 from pipeline.extraction.learned import LearnedBoilerplate
 from pipeline.extraction.parse import check_html
@@ -52,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.url and len(args.files) > 1:
         raise InputError("--url names the URL of one page; give exactly one FILE with it")
     if args.url and not is_http_url(args.url):
-        raise InputError(f"--url {args.url!r} is not an http(s) URL with a host")
+        raise InputError(f"--url {excerpt(args.url)!r} is not an http(s) URL with a valid host")
     config = config_from(args, missing_ok=not args.learned)  # --learned reads the store
     rules = load_rules(config.extract.residue_rules)
     repo = (

@@ -282,3 +282,51 @@ def test_every_spelling_of_an_ipv4_address_is_its_dotted_quad(case: tuple[int, s
     number, spelling = case
     quad = ".".join(str(b) for b in number.to_bytes(4, "big"))
     assert canonicalize_url(f"http://{spelling}/a") == f"http://{quad}/a"
+
+
+# --- one host reading for every URL decision ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.ampproject%2Eorg/c/s/example.com/a",
+        "https://Example-com.CDN.AMPPROJECT.ORG./c/s/example.com/a",
+        "https://example-com.cdn.%61mpproject.org/c/s/example.com/a",
+        "https://www.google.com./amp/s/example.com/a",
+        "https://www.google%2Ecom/amp/s/example.com/a",
+    ],
+)
+def test_an_amp_cache_host_in_any_spelling_is_unwrapped(url: str) -> None:
+    """The AMP unwrap reads the host the key and the fetcher read: an escaped or dotted
+    cache host was kept as the cache's URL, a second key for the publisher's article."""
+    assert canonicalize_url(url) == "https://example.com/a"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.123/",
+        "http://1.2.3.256/",
+        "http://xn--zz-.example/",
+        "http://a%2Fb.example/",
+        "http://%FF.example/",
+        "http://[fe80::1%25eth0]/",
+        "http://example.com:99999/",
+        "http://:80/",
+    ],
+)
+def test_is_http_url_refuses_what_the_key_refuses(url: str) -> None:
+    """``is_http_url`` gates what feeds hand on and what ``extract --url`` takes: a host
+    ``urlsplit`` accepts but the key and the fetcher refuse is no http(s) URL."""
+    assert not is_http_url(url)
+    with pytest.raises(InputError):
+        canonicalize_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://0x7f.1/", "http://EXAMPLE.com%2E/", "http://[0:0::1]/", "http://faß.de/a"]
+)
+def test_is_http_url_takes_every_host_the_key_takes(url: str) -> None:
+    assert is_http_url(url)
+    assert canonicalize_url(url)

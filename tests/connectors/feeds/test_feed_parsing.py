@@ -408,3 +408,12 @@ def test_an_entry_with_an_unreadable_published_time_is_read_without_a_deprecatio
         warnings.simplefilter("error", DeprecationWarning)
         entries = parse_feed(undated, feed=FEED, base_url=BASE).entries
     assert entries and all(e.published_at is None for e in entries)
+
+
+def test_a_text_sitemap_line_with_a_bad_host_is_a_bad_url_as_in_any_feed() -> None:
+    """An http(s) line the key cannot read is counted as an RSS link would be (bad_url),
+    not as a line that is no URL at all (not_http)."""
+    body = b"http://example.123/a\nhttp:///x\nhttps://example.com/ok\nhttps://a.example:99999/\n"
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert urls(parsed) == ["https://example.com/ok"]
+    assert parsed.dropped == {"bad_url": 3}

@@ -99,6 +99,35 @@ def test_guard_exempts_listed_hosts_and_wildcard_domains() -> None:
             guard.addresses(host, 80, url=f"http://{host}/")
 
 
+def test_allowed_hosts_name_hosts_as_urls_do() -> None:
+    """An entry is read as the target's host is: ``Bücher.Intranet.`` exempts the host a URL
+    naming it is fetched from (``xn--bcher-kva.intranet``), ``127.1`` exempts 127.0.0.1."""
+    guard = AddressGuard(
+        allowed_hosts=["Bücher.Intranet.", "127.1", "0:0::1", "*.CORP.Example."],
+        resolver=lambda h, p: ["10.1.2.3"],
+    )
+    for url in [
+        "http://b%C3%BCcher.intranet/",
+        "http://BÜCHER.intranet/",
+        "http://0x7f.1/",
+        "http://[::1]/",
+        "http://feeds.corp.example/",
+    ]:
+        target = parse_target(url)
+        assert guard.addresses(target.host, target.port, url=url)
+    target = parse_target("http://127.0.0.2/")
+    with pytest.raises(FetchRefused):
+        guard.addresses(target.host, target.port, url=target.url)
+
+
+def test_a_host_that_is_no_dns_name_is_quoted_short() -> None:
+    url = "http://-" + "a" * 10_000 + ".example/"
+    with pytest.raises(FetchRefused) as refused:
+        parse_target(url)
+    assert refused.value.reason == "invalid_url"
+    assert len(str(refused.value)) < 400
+
+
 def test_guard_refuses_a_name_when_any_of_its_addresses_is_private() -> None:
     guard = AddressGuard(resolver=lambda h, p: ["93.184.216.34", "10.0.0.7"])
     with pytest.raises(FetchRefused) as refused:

@@ -223,3 +223,29 @@ def test_source_per_host_is_what_the_lookup_gives_per_url(url: str) -> None:
     the whole URL gives (registrable domain, else the host without ``www.``)."""
     host = (urlsplit(url).hostname or "").rstrip(".")
     assert source_of(url) == (extract_domain(url) or host.removeprefix("www."))
+
+
+@pytest.mark.parametrize(
+    ("url", "source"),
+    [
+        ("http://0x7f.1/", "127.0.0.1"),
+        ("http://2130706433/a", "127.0.0.1"),
+        ("http://%31%32%37.0.0.1/a", "127.0.0.1"),
+        ("http://EXAMPLE.com%2E/", "example.com"),
+        ("http://m.News.Example%2Ecom./a", "example.com"),
+        ("http://B%C3%BCcher.example/a", "xn--bcher-kva.example"),
+        ("https://bücher.de/a", "xn--bcher-kva.de"),
+        ("https://m.news.example/a/amp", "news.example"),
+        ("http://[0:0::1]:8080/", "::1"),
+    ],
+)
+def test_source_is_read_from_the_host_the_key_names(url: str, source: str) -> None:
+    """The publisher of a URL is the publisher of its key: ``0x7f.1`` or an escaped host was
+    its own source while the key (and the fetcher) said 127.0.0.1 or example.com."""
+    assert source_of(url) == source
+    assert source_of(canonicalize_url(url)) == source
+
+
+@pytest.mark.parametrize("url", ["http://example.123/", "http://xn--zz-.example/", "http:///x"])
+def test_a_url_the_key_refuses_has_no_source(url: str) -> None:
+    assert source_of(url) == ""
