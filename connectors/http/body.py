@@ -14,7 +14,7 @@ import io
 import zlib
 from collections.abc import Iterable, Mapping
 
-from pipeline.errors import BodyTooLarge, FetchError
+from pipeline.errors import BodyTooLarge, FetchError, excerpt
 
 ACCEPT_ENCODING = "gzip, deflate"
 _PIECE = 256 * 1024
@@ -75,7 +75,8 @@ def _codings(content_encoding: str, url: str) -> str | None:
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
         return "deflate" if codings[0] == "deflate" else "gzip"
     raise FetchError(
-        f"cannot decode {url!r}: unsupported Content-Encoding {content_encoding!r}",
+        f"cannot decode {excerpt(url)!r}: unsupported Content-Encoding"
+        f" {excerpt(content_encoding, 60)!r}",
         url=url,
         reason="content_encoding",
     )
@@ -110,7 +111,7 @@ def read_capped(
             inflater.finish()
     except zlib.error as exc:
         raise FetchError(
-            f"cannot decode {url!r}: corrupt or truncated {coding} body ({exc})",
+            f"cannot decode {excerpt(url)!r}: corrupt or truncated {coding} body ({exc})",
             url=url,
             reason="content_encoding",
         ) from None
@@ -153,7 +154,7 @@ def _overflow(out: io.BytesIO, limit: int, url: str, truncate: bool, setting: st
 def _too_large(url: str, limit: int, setting: str, *, announced: int | None = None) -> BodyTooLarge:
     size = f"announces {announced} bytes, more" if announced else "is larger"
     return BodyTooLarge(
-        f"body of {url!r} {size} than the cap of {limit} bytes (after decompression); "
+        f"body of {excerpt(url)!r} {size} than the cap of {limit} bytes (after decompression); "
         f"raise {setting} to accept it",
         url=url,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import Enum
 
 from connectors.http.base import Purpose
-from pipeline.errors import FetchRefused
+from pipeline.errors import FetchRefused, excerpt
 
 ACCEPT = {
     "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -66,7 +66,8 @@ _FETCH_NAMES: dict[Purpose, str] = {
 
 def refuse_content_type(purpose: Purpose, media: str, url: str) -> FetchRefused:
     return FetchRefused(
-        f"refused {url!r}: {_FETCH_NAMES[purpose]} does not accept content type {media!r}",
+        f"refused {excerpt(url)!r}: {_FETCH_NAMES[purpose]} does not accept content type"
+        f" {excerpt(media, 80)!r}",
         url=url,
         reason="content_type",
     )

@@ -70,6 +70,7 @@ from pipeline.errors import (
     FetchRefused,
     HttpStatusError,
     RateLimited,
+    excerpt,
 )
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -291,7 +292,8 @@ class HttpFetcher:
             if status in (429, 503):
                 self._note_rate_limit(target, status, headers)
             raise HttpStatusError(
-                f"{target.url!r} answered HTTP {status} {response.reason or ''}".rstrip(),
+                f"{excerpt(target.url)!r} answered HTTP {status}"
+                f" {excerpt(response.reason or '', 80)}".rstrip(),
                 url=target.url,
                 status=status,
             )
@@ -347,7 +349,8 @@ class HttpFetcher:
         seconds = min(seconds, self._config.max_retry_after)
         self._limiter.block(target.host, seconds, status=status)
         raise RateLimited(
-            f"{target.url!r} answered HTTP {status}: {target.host} asks us to wait {seconds:.0f} s",
+            f"{excerpt(target.url)!r} answered HTTP {status}: {excerpt(target.host)} asks us to"
+            f" wait {seconds:.0f} s",
             url=target.url,
             status=status,
             retry_after=seconds,
@@ -408,7 +411,8 @@ def _redirect_target(url: str, location: str) -> str:
         return urljoin(url, location.strip())
     except ValueError as exc:  # "http://[::1": not even splittable
         raise FetchRefused(
-            f"{url!r} redirected to an invalid URL {location[:200]!r}: {exc}",
+            f"{excerpt(url)!r} redirected to an invalid URL {excerpt(location)!r}:"
+            f" {excerpt(str(exc))}",
             url=url,
             reason="invalid_redirect",
         ) from None
@@ -418,16 +422,19 @@ def _empty_page(url: str, status: int) -> FetchError:
     """A page answered with no body: a server mid-deploy or a connection closed after the
     headers (worth trying again), unless the server said so on purpose (204)."""
     if status == 204:
-        return FetchError(f"{url!r} answered HTTP 204 No Content", url=url, reason="no_content")
+        return FetchError(
+            f"{excerpt(url)!r} answered HTTP 204 No Content", url=url, reason="no_content"
+        )
     return FetchInterrupted(
-        f"{url!r} answered HTTP {status} with an empty body", url=url, reason="empty_body"
+        f"{excerpt(url)!r} answered HTTP {status} with an empty body", url=url, reason="empty_body"
     )
 
 
 def _too_many_redirects(chain: list[str], limit: int) -> FetchError:
     loop = " (a redirect loop)" if len(set(chain)) < len(chain) else ""
     return FetchError(
-        f"gave up on {chain[0]!r} after {limit} redirects{loop}: {' -> '.join(chain)}",
+        f"gave up on {excerpt(chain[0])!r} after {limit} redirects{loop}: "
+        + " -> ".join(excerpt(url) for url in chain),
         url=chain[0],
         reason="too_many_redirects",
     )

@@ -27,7 +27,7 @@ from connectors.http.content_types import (
     refuse_content_type,
 )
 from connectors.http.metrics import counting_refusals
-from pipeline.errors import BodyTooLarge, FetchError, FetchRefused, HttpStatusError
+from pipeline.errors import BodyTooLarge, FetchError, FetchRefused, HttpStatusError, excerpt
 
 _EXTRA_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
@@ -50,7 +50,7 @@ def read_local_file(
         stat = path.stat()
         if not path.is_file():  # a directory, a device (/dev/zero), a FIFO: exists, not a feed
             raise FetchError(
-                f"local feed {url!r} is not a regular file", url=url, reason="not_a_file"
+                f"local feed {excerpt(url)!r} is not a regular file", url=url, reason="not_a_file"
             )
         modified = formatdate(stat.st_mtime, usegmt=True)
         headers = {"content-type": _media_type(path), "last-modified": modified}
@@ -62,11 +62,13 @@ def read_local_file(
         raise
     except OSError as exc:
         raise FetchError(
-            f"cannot read {path} for {url!r}: {exc}", url=url, reason="local_io"
+            f"cannot read {excerpt(str(path))} for {excerpt(url)!r}: {excerpt(str(exc))}",
+            url=url,
+            reason="local_io",
         ) from None
     if len(body) > limit:
         raise BodyTooLarge(
-            f"{path} is larger than the cap of {limit} bytes; raise {setting}",
+            f"{excerpt(str(path))} is larger than the cap of {limit} bytes; raise {setting}",
             url=url,
         )
     return FetchResponse(url=url, status=200, body=body, headers=headers)
@@ -104,7 +106,8 @@ class LocalFeedReader:
         resolved = Path(shown).expanduser().resolve()
         if resolved not in self._allowed:
             raise FetchRefused(
-                f"refused local file {shown!r}: only paths configured as a feed url are read",
+                f"refused local file {excerpt(shown)!r}: only paths configured as a feed url"
+                " are read",
                 url=shown,
                 reason="local_path",
             )
@@ -118,7 +121,9 @@ class LocalFeedReader:
             )
         except FileNotFoundError:
             raise FetchError(
-                f"local feed file {shown!r} does not exist", url=shown, reason="file_not_found"
+                f"local feed file {excerpt(shown)!r} does not exist",
+                url=shown,
+                reason="file_not_found",
             ) from None
 
 
@@ -147,7 +152,9 @@ class MirrorFetcher:
     def _serve(self, url: str, purpose: Purpose, last_modified: str | None) -> FetchResponse:
         match = self._match(url)
         if match is None:
-            raise FetchError(f"no local mirror serves {url!r}", url=url, reason="no_mirror")
+            raise FetchError(
+                f"no local mirror serves {excerpt(url)!r}", url=url, reason="no_mirror"
+            )
         prefix, root = match
         path = self._file_for(url[len(prefix) :], root, url)
         try:
@@ -156,7 +163,9 @@ class MirrorFetcher:
             )
         except FileNotFoundError:
             raise HttpStatusError(
-                f"{url!r} is not in the local mirror {root} (HTTP 404)", url=url, status=404
+                f"{excerpt(url)!r} is not in the local mirror {root} (HTTP 404)",
+                url=url,
+                status=404,
             ) from None
         if response.status == 200:
             verdict = judge_content_type(purpose, response.content_type, url=url)
@@ -182,7 +191,7 @@ class MirrorFetcher:
         segments = relative.split("/")
         if any(s in ("..", ".") for s in segments) or "\\" in relative or "\0" in relative:
             raise FetchRefused(
-                f"refused {url!r}: the path leaves the mirror directory",
+                f"refused {excerpt(url)!r}: the path leaves the mirror directory",
                 url=url,
                 reason="mirror_path",
             )
@@ -192,7 +201,8 @@ class MirrorFetcher:
         resolved = path.resolve()
         if not resolved.is_relative_to(root):
             raise FetchRefused(
-                f"refused {url!r}: {path} resolves outside the mirror directory {root}",
+                f"refused {excerpt(url)!r}: {excerpt(str(path))} resolves outside the mirror"
+                f" directory {root}",
                 url=url,
                 reason="mirror_path",
             )

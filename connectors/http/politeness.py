@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from connectors.http.clock import Clock
-from pipeline.errors import HostBlocked
+from pipeline.errors import HostBlocked, excerpt
 
 _PRUNE_ABOVE = 10_000
 """Forget idle hosts once this many are tracked (the service runs for months)."""
@@ -118,7 +118,7 @@ class HostLimiter:
         remaining = self._remaining_block(state)
         if remaining > 0:
             raise HostBlocked(
-                f"not fetching {url!r}: {host} asked us to wait "
+                f"not fetching {excerpt(url)!r}: {excerpt(host)} asked us to wait "
                 f"(HTTP {state.blocked_status} with Retry-After), {remaining:.0f} s left",
                 url=url,
                 status=state.blocked_status,

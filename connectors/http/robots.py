@@ -23,7 +23,7 @@ from urllib.robotparser import RobotFileParser
 
 from connectors.http.base import FetchResponse
 from connectors.http.clock import Clock
-from pipeline.errors import FetchError, FetchRefused, HttpStatusError, RateLimited
+from pipeline.errors import FetchError, FetchRefused, HttpStatusError, RateLimited, excerpt
 
 MAX_ROBOTS_BYTES = 500 * 1024
 """RFC 9309 2.5: crawlers must parse at least 500 KiB and may ignore the rest."""
@@ -88,8 +88,8 @@ class RobotsCache:
         rules = self.rules(origin)
         if not rules.allows(url, self._agent):
             raise FetchRefused(
-                f"refused {url!r}: disallowed for {self._agent!r} by {origin}/robots.txt "
-                f"({rules.why})",
+                f"refused {excerpt(url)!r}: disallowed for {self._agent!r} by"
+                f" {excerpt(origin)}/robots.txt ({rules.why})",
                 url=url,
                 reason="robots",
             )

@@ -24,12 +24,19 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from connectors.http.deadline import Deadline
 from connectors.http.metrics import REQUESTS
 from connectors.http.target import Target
-from pipeline.errors import FetchError, FetchInterrupted, FetchTimeout, NewsflowError, one_line
+from pipeline.errors import (
+    FetchError,
+    FetchInterrupted,
+    FetchTimeout,
+    NewsflowError,
+    excerpt,
+    one_line,
+)
 
 
 def deadline_error(target: Target, deadline: Deadline) -> FetchTimeout:
     return FetchTimeout(
-        f"{target.url!r} did not complete within the {deadline.seconds:g} s deadline "
+        f"{excerpt(target.url)!r} did not complete within the {deadline.seconds:g} s deadline "
         "(fetch.deadline)",
         url=target.url,
         reason="deadline",
@@ -51,33 +58,39 @@ def translated(target: Target, deadline: Deadline) -> Iterator[None]:
 
 def _translate(exc: BaseException, target: Target, deadline: Deadline) -> FetchError:
     url = target.url
-    where = f"{target.host_header}"
+    where = excerpt(target.host_header)
     if deadline.expired:
         return deadline_error(target, deadline)
     if isinstance(exc, NewConnectionError):
         return FetchInterrupted(
-            f"cannot connect to {where} for {url!r}: {_cause(exc)}", url=url, reason="connection"
+            f"cannot connect to {where} for {excerpt(url)!r}: {_cause(exc)}",
+            url=url,
+            reason="connection",
         )
     if isinstance(exc, ConnectTimeoutError):
         return FetchTimeout(
-            f"connecting to {where} for {url!r} timed out", url=url, reason="connect_timeout"
+            f"connecting to {where} for {excerpt(url)!r} timed out",
+            url=url,
+            reason="connect_timeout",
         )
     if isinstance(exc, ReadTimeoutError | TimeoutError):
         return FetchTimeout(
-            f"{where} stopped sending for {url!r} (read timeout)", url=url, reason="read_timeout"
+            f"{where} stopped sending for {excerpt(url)!r} (read timeout)",
+            url=url,
+            reason="read_timeout",
         )
     if isinstance(exc, SSLError | ssl.SSLError):
         return FetchError(
-            f"TLS failed with {where} for {url!r}: {_cause(exc)}", url=url, reason="tls"
+            f"TLS failed with {where} for {excerpt(url)!r}: {_cause(exc)}", url=url, reason="tls"
         )
     if isinstance(exc, ProtocolError | http.client.HTTPException):
         return FetchInterrupted(
-            f"{where} broke the HTTP exchange for {url!r}: {_cause(exc)}",
+            f"{where} broke the HTTP exchange for {excerpt(url)!r}: {_cause(exc)}",
             url=url,
             reason="protocol",
         )
     return FetchInterrupted(
-        f"network error fetching {url!r}: {_cause(exc)}", url=url, reason="network"
+        f"network error fetching {excerpt(url)!r}: {_cause(exc)}", url=url, reason="network"
     )
 
 

@@ -32,7 +32,7 @@ from prometheus_client import Counter
 
 from connectors.http.base import Fetcher
 from connectors.http.charset import decode_page
-from pipeline.errors import FetchError, InputError
+from pipeline.errors import FetchError, InputError, excerpt
 from pipeline.models import FeedEntry, FetchedPage, Message
 from pipeline.stages.base import Stage
 from pipeline.urls import canonicalize_url
@@ -187,7 +187,7 @@ class FetchStage(Stage):
             return []
         if response.status != 200:
             raise FetchError(
-                f"unexpected HTTP {response.status} for {message.fetch_url}",
+                f"unexpected HTTP {response.status} for {excerpt(message.fetch_url)!r}",
                 url=message.fetch_url,
                 reason=f"http_{response.status}",
             )

@@ -492,3 +492,61 @@ def test_a_server_that_never_stops_sending_interim_responses_is_an_http_error(
     with pytest.raises(HttpStatusError) as failed:
         fetcher().fetch(server.url("/endless"))
     assert failed.value.reason == "http_102"
+
+
+# --- a hostile URL in the messages ---
+
+LONG_PATH = "/long?" + "q" * 10_000
+"""A 10 KB request target: a feed or a redirect may hand the fetcher one."""
+SHORT = 400
+
+
+@pytest.mark.parametrize(
+    ("handler", "settings", "reason"),
+    [
+        (respond(404), {}, "http_404"),
+        (respond(204), {}, "no_content"),
+        (raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"), {}, "empty_body"),
+        (ok(b"%PDF", "application/pdf"), {}, "content_type"),
+        (respond(200, b"xx", {"Content-Type": "text/html", "Content-Encoding": "br"}), {},
+         "content_encoding"),
+        (stream_zeros(2 * CAP), {}, "too_large"),
+        (respond(429, b"", {"Retry-After": "60"}), {}, "http_429"),
+        (ok(b"x"), {"respect_robots": True}, "robots"),
+        (raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"), {}, "protocol"),
+    ],
+)  # fmt: skip
+def test_a_10_kb_url_is_quoted_on_one_short_line_in_every_fetch_error(
+    server: FaultServer, handler: Callable[[BaseHTTPRequestHandler], None],
+    settings: dict[str, object], reason: str,
+) -> None:  # fmt: skip
+    """Every message that quotes the URL quotes an excerpt: these went to logs, dead-letter
+    headers and the store whole (10 KB a line), though the URL itself is kept."""
+    server.routes["/long"] = handler
+    server.routes["/robots.txt"] = ok(b"User-agent: *\nDisallow: /long\n", "text/plain")
+    url = server.url(LONG_PATH)
+    once = fetcher(**settings)
+    with pytest.raises(FetchError) as failed:
+        once.fetch(url)
+    assert failed.value.reason == reason and failed.value.url == url
+    assert str(failed.value).isprintable() and len(str(failed.value)) < SHORT
+    if reason == "http_429":  # the host is now blocked: the next URL is not even asked for
+        with pytest.raises(FetchError) as blocked:
+            once.fetch(url)
+        assert blocked.value.reason == "host_blocked" and len(str(blocked.value)) < SHORT
+
+
+def test_a_redirect_loop_through_a_10_kb_url_names_each_hop_short(server: FaultServer) -> None:
+    server.routes["/long"] = redirect(LONG_PATH)
+    with pytest.raises(FetchError) as failed:
+        fetcher().fetch(server.url(LONG_PATH))
+    assert failed.value.reason == "too_many_redirects"
+    assert str(failed.value).isprintable() and len(str(failed.value)) < 7 * 130 + 100
+
+
+def test_a_refused_connection_to_a_10_kb_url_is_quoted_short() -> None:
+    with FaultServer() as gone:
+        url = gone.url(LONG_PATH)
+    with pytest.raises(FetchInterrupted) as failed:
+        fetcher().fetch(url)
+    assert failed.value.reason == "connection" and len(str(failed.value)) < SHORT

@@ -220,3 +220,12 @@ def test_docstring_examples_run(module: object) -> None:
     failed, attempted = doctest.testmod(module)  # type: ignore[arg-type]
     assert attempted > 0
     assert failed == 0
+
+
+def test_a_10_kb_mirror_url_is_quoted_on_one_short_line(tmp_path: Path) -> None:
+    mirror = MirrorFetcher({"http://mirror.example/": tmp_path}, max_body_bytes=1024)
+    url = "http://mirror.example/missing?" + "a" * 10_000  # the query names no file
+    with pytest.raises(HttpStatusError) as failed:
+        mirror.fetch(url)
+    assert failed.value.url == url
+    assert str(failed.value).isprintable() and len(str(failed.value)) < 400
