@@ -196,7 +196,7 @@ class MirrorFetcher:
                 reason="mirror_path",
             )
         path = root.joinpath(*[s for s in segments if s])
-        if not relative or relative.endswith("/") or path.is_dir():
+        if not relative or relative.endswith("/") or _is_dir(path):
             path = path / "index.html"
         resolved = path.resolve()
         if not resolved.is_relative_to(root):
@@ -207,3 +207,12 @@ class MirrorFetcher:
                 reason="mirror_path",
             )
         return resolved
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where the file system cannot even look the name up: a URL
+    segment over the name limit (ENAMETOOLONG) raised OSError out of the fetcher."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

@@ -229,3 +229,16 @@ def test_a_10_kb_mirror_url_is_quoted_on_one_short_line(tmp_path: Path) -> None:
         mirror.fetch(url)
     assert failed.value.url == url
     assert str(failed.value).isprintable() and len(str(failed.value)) < 400
+
+
+def test_a_mirror_url_naming_a_file_too_long_for_the_file_system_is_a_fetch_error(
+    tmp_path: Path,
+) -> None:
+    """A path segment over the file system's name limit raised OSError (ENAMETOOLONG) from
+    the directory check: an internal error instead of one clear fetch error."""
+    mirror = MirrorFetcher({"http://mirror.example/": tmp_path}, max_body_bytes=1024)
+    url = "http://mirror.example/" + "a" * 10_000
+    with pytest.raises(FetchError) as failed:
+        mirror.fetch(url)
+    assert failed.value.url == url
+    assert str(failed.value).isprintable() and len(str(failed.value)) < 400
