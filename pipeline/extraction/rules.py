@@ -22,6 +22,7 @@ from typing import Any
 from pipeline.config import read_yaml_mapping
 from pipeline.errors import ConfigError
 from pipeline.extraction.lines import Line
+from pipeline.hosts import url_host
 
 TOP_LINES = 2  # "where: top" categories look at this many first lines
 RECENT_LINES = 4096
@@ -209,7 +210,14 @@ def _joined(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
 
 
 def normalise_domain(domain: str) -> str:
-    domain = domain.strip().lower().rstrip(".")
+    """A publisher's domain as :func:`~pipeline.extraction.urls.source_of` names it: read as
+    a URL's host (:func:`~pipeline.hosts.url_host`: ``Bücher.example`` is
+    ``xn--bcher-kva.example``), without ``www.``; what no URL could name stays as written,
+    lower case."""
+    try:
+        domain = url_host(domain.strip())
+    except ValueError:
+        domain = domain.strip().lower().rstrip(".")
     return domain.removeprefix("www.")
 
 

@@ -10,6 +10,8 @@ from pipeline.config import SHIPPED_RESIDUE_RULES
 from pipeline.errors import ConfigError
 from pipeline.extraction.lines import Line
 from pipeline.extraction.rules import ResidueRules, load_rules, parse_rules
+from pipeline.extraction.urls import source_of
+from pipeline.urls import canonicalize_url
 
 RULES_FILE = SHIPPED_RESIDUE_RULES
 
@@ -94,6 +96,15 @@ def test_per_source_deny_and_allow_lists() -> None:
     assert own.deny is not None and own.deny.hit("Titre Aval")
     assert own.allow is not None and own.allow.hit("Keep")
     assert rules.for_source("other.org").deny is None
+
+
+def test_a_source_is_keyed_as_its_urls_name_it() -> None:
+    """An international domain was keyed as written (``bücher.example``) while every
+    article's source is its IDNA form: the source's rules never applied."""
+    rules = parse_rules({"categories": {}, "sources": {"www.Bücher.Example.": {"deny": ["^X$"]}}})
+    own = rules.for_source(source_of(canonicalize_url("https://Bücher.example/a")))
+    assert own.deny is not None and own.deny.hit("X")
+    assert rules.for_source("BÜCHER.example").deny is not None
 
 
 def test_invalid_rules_name_the_key_and_the_problem() -> None:
