@@ -20,7 +20,7 @@ import pytest
 from corpus import generate_site_pages
 from pipeline.config import FeedConfig, parse_config
 from pipeline.polling.poller import PollResult
-from pipeline.runtime.polls import poll_in_parallel
+from pipeline.runtime.polls import HOLD_SECONDS, poll_in_parallel
 from pipeline.runtime.service import EmbeddedService
 from pipeline.runtime.wiring import Resources
 
@@ -50,17 +50,29 @@ def test_results_come_in_listed_order_when_the_polls_take_similar_times() -> Non
 
 
 def test_a_poll_slower_than_the_hold_no_longer_holds_up_the_ones_after_it() -> None:
+    """The fast feed's result is handed on after the hold, while the slow poll listed before
+    it still runs: that poll ends only once the fast result is out (at the latest after
+    :data:`SLOW_FEED_SECONDS`, so a hold that waited for it fails the test)."""
+    release = threading.Event()
+
+    def poll(feed: FeedConfig) -> PollResult:
+        if feed.name == "slow":
+            release.wait(SLOW_FEED_SECONDS)
+        return PollResult(feed=feed.name, status="ok")
+
     started = time.monotonic()
-    handed: list[tuple[str, float]] = []
-    for feed, _ in poll_in_parallel(
-        sleepy_poll({"slow": 2.5}),  # type: ignore[arg-type]
-        [SLOW, FAST],
-        threading.Event(),
-        threads=2,
-    ):
-        handed.append((feed.name, time.monotonic() - started))
-    assert [name for name, _ in handed] == ["fast", "slow"]
-    assert 0.9 < handed[0][1] < 2.0  # after the hold (1 s), not after the slow poll (2.5 s)
+    handed: list[tuple[str, float, bool]] = []
+    try:
+        for feed, _ in poll_in_parallel(poll, [SLOW, FAST], threading.Event(), threads=2):
+            handed.append((feed.name, time.monotonic() - started, release.is_set()))
+            release.set()
+    finally:
+        release.set()
+    assert [(name, slow_ended) for name, _, slow_ended in handed] == [
+        ("fast", False),
+        ("slow", True),
+    ]
+    assert handed[0][1] >= HOLD_SECONDS  # held up for the hold first
 
 
 def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
