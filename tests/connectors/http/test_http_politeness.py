@@ -324,13 +324,24 @@ def test_per_host_gap_holds_under_a_burst_of_100_links_in_real_time(server: Faul
 
 
 def test_two_hosts_are_fetched_in_parallel(server: FaultServer) -> None:
-    server.routes["/slow"] = ok(FEED, "application/rss+xml", delay=0.5)
+    """Each request is answered only once both are in (at the latest after 5 s): fetched
+    one after the other, the first would wait those 5 s alone."""
+    arrived: list[str] = []
+    both_in = threading.Event()
+    met: list[bool] = []
+
+    def meet(request: BaseHTTPRequestHandler) -> None:
+        arrived.append(request.headers["Host"].split(":")[0])
+        if len(arrived) == 2:
+            both_in.set()
+        met.append(both_in.wait(5))
+        ok(FEED, "application/rss+xml")(request)
+
+    server.routes["/meet"] = meet
     client = fetcher(min_host_interval=0)
-    started = time.monotonic()
-    burst(client, [server.url("/slow", host="a.test"), server.url("/slow", host="b.test")])
-    assert time.monotonic() - started < 0.9
-    first, second = sorted(h.started for h in server.hits)
-    assert second - first < 0.3
+    burst(client, [server.url("/meet", host="a.test"), server.url("/meet", host="b.test")])
+    assert sorted(arrived) == ["a.test", "b.test"]
+    assert met == [True, True], "the second request came only after the first was answered"
 
 
 def test_one_host_gets_one_request_at_a_time_by_default(server: FaultServer) -> None:
