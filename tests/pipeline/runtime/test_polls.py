@@ -76,8 +76,15 @@ def test_a_poll_slower_than_the_hold_no_longer_holds_up_the_ones_after_it() -> N
 
 
 def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
-    stop = threading.Event()
+    """The poll ends only when the test lets it (at the latest after
+    :data:`SLOW_FEED_SECONDS`): the polls must be left while it still runs."""
+    stop, release, ended = threading.Event(), threading.Event(), threading.Event()
     waited: list[float] = []
+
+    def poll(feed: FeedConfig) -> PollResult:
+        release.wait(SLOW_FEED_SECONDS)
+        ended.set()
+        return PollResult(feed=feed.name, status="ok")
 
     def while_waiting() -> None:
         waited.append(time.monotonic())
@@ -85,16 +92,12 @@ def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
         if len(waited) == 3:
             stop.set()
 
-    started = time.monotonic()
-    polls = poll_in_parallel(
-        sleepy_poll({"slow": 2.0}),  # type: ignore[arg-type]
-        [SLOW],
-        stop,
-        threads=1,
-        while_waiting=while_waiting,
-    )
-    assert list(polls) == []
-    assert time.monotonic() - started < 1.0
+    polls = poll_in_parallel(poll, [SLOW], stop, threads=1, while_waiting=while_waiting)
+    try:
+        assert list(polls) == []
+        assert not ended.is_set(), "the stop waited for the poll in hand"
+    finally:
+        release.set()
 
 
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=4)[0]
