@@ -323,14 +323,32 @@ def test_per_host_gap_holds_under_a_burst_of_100_links_in_real_time(server: Faul
     assert server.max_in_flight("127.0.0.1") == 1
 
 
+def answered_when_all_in(count: int, wait: float = 5.0) -> tuple[Handler, list[bool]]:
+    """A handler that answers each request only once ``count`` are in (at the latest after
+    ``wait`` s), and per request whether they all were: requests made one after another
+    each wait it out, whatever the machine's speed."""
+    arrived: list[int] = []
+    all_in = threading.Event()
+    met: list[bool] = []
+    lock = threading.Lock()
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        with lock:
+            arrived.append(1)
+            if len(arrived) == count:
+                all_in.set()
+        met.append(all_in.wait(wait))
+        ok(FEED, "application/rss+xml")(request)
+
+    return handler, met
+
+
 def test_two_hosts_are_fetched_in_parallel(server: FaultServer) -> None:
-    server.routes["/slow"] = ok(FEED, "application/rss+xml", delay=0.5)
+    server.routes["/meet"], met = answered_when_all_in(2)
     client = fetcher(min_host_interval=0)
-    started = time.monotonic()
-    burst(client, [server.url("/slow", host="a.test"), server.url("/slow", host="b.test")])
-    assert time.monotonic() - started < 0.9
-    first, second = sorted(h.started for h in server.hits)
-    assert second - first < 0.3
+    burst(client, [server.url("/meet", host="a.test"), server.url("/meet", host="b.test")])
+    assert sorted(h.host for h in server.hits) == ["a.test", "b.test"]
+    assert met == [True, True], "the second request came only after the first was answered"
 
 
 def test_one_host_gets_one_request_at_a_time_by_default(server: FaultServer) -> None:
@@ -342,9 +360,10 @@ def test_one_host_gets_one_request_at_a_time_by_default(server: FaultServer) -> 
 
 
 def test_per_host_concurrency_can_be_raised(server: FaultServer) -> None:
-    server.routes["/slow"] = ok(FEED, "application/rss+xml", delay=0.4)
+    server.routes["/meet"], met = answered_when_all_in(3)
     client = fetcher(min_host_interval=0, per_host_concurrency=3)
-    burst(client, [server.url("/slow", host="a.test")] * 3)
+    burst(client, [server.url("/meet", host="a.test")] * 3)
+    assert met == [True] * 3
     assert server.max_in_flight("a.test") == 3
 
 

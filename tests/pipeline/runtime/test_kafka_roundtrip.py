@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from export_rows import ARRIVAL_ORDER, clusters, without
 from kafka_support import REPO, KafkaEnv
 
 from pipeline.cli import main
@@ -26,11 +27,7 @@ from pipeline.config import load_config
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 DEMO = REPO / "config" / "demo.yaml"
-VOLATILE = {"fetched_at", "verdict_version", "cluster_id"}
-"""``verdict_version`` is a stamp from the dedup index's counter, taken in arrival order;
-what it ranks is checked by the dedup index and scale-out tests. ``cluster_id`` is the id of
-the cluster's first member to arrive (it stays when an earlier copy becomes canonical), so the
-test compares which articles share a cluster instead."""
+VOLATILE = {"fetched_at", *ARRIVAL_ORDER}
 
 
 def newsflow(config: Path, *args: str) -> str:
@@ -53,11 +50,8 @@ def run_and_export(config: Path) -> tuple[str, dict[str, Any], set[frozenset[str
     """The run's summary, its export by article id, and its clusters as sets of article ids."""
     summary = newsflow(config, "run", "--once")
     rows = [json.loads(line) for line in newsflow(config, "export").splitlines()]
-    clusters: dict[str, set[str]] = {}
-    for row in rows:
-        clusters.setdefault(row["cluster_id"], set()).add(row["id"])
-    exported = {row["id"]: {k: v for k, v in row.items() if k not in VOLATILE} for row in rows}
-    return summary, exported, {frozenset(members) for members in clusters.values()}
+    exported = {row["id"]: row for row in without(rows, VOLATILE)}
+    return summary, exported, clusters(rows)
 
 
 ORDER_DEPENDENT = ("articles stored", "top topics")

@@ -20,7 +20,7 @@ import pytest
 from corpus import generate_site_pages
 from pipeline.config import FeedConfig, parse_config
 from pipeline.polling.poller import PollResult
-from pipeline.runtime.polls import poll_in_parallel
+from pipeline.runtime.polls import HOLD_SECONDS, poll_in_parallel
 from pipeline.runtime.service import EmbeddedService
 from pipeline.runtime.wiring import Resources
 
@@ -50,22 +50,41 @@ def test_results_come_in_listed_order_when_the_polls_take_similar_times() -> Non
 
 
 def test_a_poll_slower_than_the_hold_no_longer_holds_up_the_ones_after_it() -> None:
+    """The fast feed's result is handed on after the hold, while the slow poll listed before
+    it still runs: that poll ends only once the fast result is out (at the latest after
+    :data:`SLOW_FEED_SECONDS`, so a hold that waited for it fails the test)."""
+    release = threading.Event()
+
+    def poll(feed: FeedConfig) -> PollResult:
+        if feed.name == "slow":
+            release.wait(SLOW_FEED_SECONDS)
+        return PollResult(feed=feed.name, status="ok")
+
     started = time.monotonic()
-    handed: list[tuple[str, float]] = []
-    for feed, _ in poll_in_parallel(
-        sleepy_poll({"slow": 2.5}),  # type: ignore[arg-type]
-        [SLOW, FAST],
-        threading.Event(),
-        threads=2,
-    ):
-        handed.append((feed.name, time.monotonic() - started))
-    assert [name for name, _ in handed] == ["fast", "slow"]
-    assert 0.9 < handed[0][1] < 2.0  # after the hold (1 s), not after the slow poll (2.5 s)
+    handed: list[tuple[str, float, bool]] = []
+    try:
+        for feed, _ in poll_in_parallel(poll, [SLOW, FAST], threading.Event(), threads=2):
+            handed.append((feed.name, time.monotonic() - started, release.is_set()))
+            release.set()
+    finally:
+        release.set()
+    assert [(name, slow_ended) for name, _, slow_ended in handed] == [
+        ("fast", False),
+        ("slow", True),
+    ]
+    assert handed[0][1] >= HOLD_SECONDS  # held up for the hold first
 
 
 def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
-    stop = threading.Event()
+    """The poll ends only when the test lets it (at the latest after
+    :data:`SLOW_FEED_SECONDS`): the polls must be left while it still runs."""
+    stop, release, ended = threading.Event(), threading.Event(), threading.Event()
     waited: list[float] = []
+
+    def poll(feed: FeedConfig) -> PollResult:
+        release.wait(SLOW_FEED_SECONDS)
+        ended.set()
+        return PollResult(feed=feed.name, status="ok")
 
     def while_waiting() -> None:
         waited.append(time.monotonic())
@@ -73,16 +92,12 @@ def test_a_stop_is_seen_while_a_poll_is_still_running() -> None:
         if len(waited) == 3:
             stop.set()
 
-    started = time.monotonic()
-    polls = poll_in_parallel(
-        sleepy_poll({"slow": 2.0}),  # type: ignore[arg-type]
-        [SLOW],
-        stop,
-        threads=1,
-        while_waiting=while_waiting,
-    )
-    assert list(polls) == []
-    assert time.monotonic() - started < 1.0
+    polls = poll_in_parallel(poll, [SLOW], stop, threads=1, while_waiting=while_waiting)
+    try:
+        assert list(polls) == []
+        assert not ended.is_set(), "the stop waited for the poll in hand"
+    finally:
+        release.set()
 
 
 PAGE = generate_site_pages(n_sites=1, pages_per_site=1, seed=4)[0]
