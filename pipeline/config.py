@@ -45,7 +45,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
-from pipeline.hosts import netloc_host, url_host
+from pipeline.hosts import host_and_port
 
 DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -128,10 +128,10 @@ class FeedConfig(_Section):
             raise ValueError(f"a feed url cannot contain control characters: {value!r}")
         scheme = urlsplit(value).scheme.lower()
         if scheme in ("http", "https"):
-            try:  # the host the fetcher will read: a bad one fails here, not at every poll
-                url_host(netloc_host(urlsplit(value).netloc))
+            try:  # the host and port the fetcher will read: bad ones fail here, not at every poll
+                host_and_port(urlsplit(value))
             except ValueError as exc:
-                raise ValueError(f"URL has no valid host: {value!r} ({exc})") from None
+                raise ValueError(f"URL has no valid host or port: {value!r} ({exc})") from None
             return value
         if scheme and len(scheme) > 1:  # one letter is a Windows drive, not a scheme
             raise ValueError(f"only http(s) URLs or local file paths are allowed, got {value!r}")

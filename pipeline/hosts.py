@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from ipaddress import IPv4Address, IPv6Address
-from urllib.parse import unquote
+from urllib.parse import SplitResult, unquote
 
 import idna
 
@@ -37,6 +37,26 @@ from pipeline.errors import excerpt
 _DOMAIN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _ACE_PREFIX = "xn--"
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def host_and_port(parts: SplitResult) -> tuple[str, int | None]:
+    """The :func:`url_host` and the port of a split http(s) URL, None for no port; ValueError
+    for a host or port no request can go to.
+
+    One reading for the dedup key, :func:`~pipeline.urls.is_http_url`, a feed's URL in the
+    config and the fetcher's target, so none of them takes a URL another refuses. Port 0 is
+    refused with the ports past 65535 (``urlsplit``'s check): nothing can be connected to on
+    it (``http.client`` even took it for "no port" and asked port 80).
+
+    >>> from urllib.parse import urlsplit
+    >>> host_and_port(urlsplit("http://0x7f.1:8080/")), host_and_port(urlsplit("http://a.b/"))
+    (('127.0.0.1', 8080), ('a.b', None))
+    """
+    host = url_host(netloc_host(parts.netloc))
+    port = parts.port
+    if port == 0:
+        raise ValueError("port 0 cannot be connected to")
+    return host, port
 
 
 def netloc_host(netloc: str) -> str:

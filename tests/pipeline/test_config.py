@@ -153,15 +153,22 @@ def test_a_feed_url_with_a_control_character_is_a_config_problem(url: str) -> No
 
 
 @pytest.mark.parametrize(
-    "url", ["http://example.123/rss", "https://xn--zz-.example/feed", "http://a%2Fb.example/"]
+    "url",
+    [
+        "http://example.123/rss",
+        "https://xn--zz-.example/feed",
+        "http://a%2Fb.example/",
+        "http://example.com:0/rss",
+        "https://example.com:65536/feed",
+    ],
 )
 def test_a_feed_url_whose_host_the_fetcher_refuses_is_a_config_problem(url: str) -> None:
-    """The host is read as the fetcher reads it: such a feed was accepted and then failed
-    at every poll (invalid_url)."""
+    """Host and port are read as the fetcher reads them: such a feed was accepted and then
+    failed at every poll (invalid_url)."""
     with pytest.raises(ConfigError) as err:
         parse_config({"feeds": [{"name": "f", "url": url}]})
     [problem] = err.value.problems
-    assert problem.startswith("feeds.0 (f).url:") and "no valid host" in problem
+    assert problem.startswith("feeds.0 (f).url:") and "no valid host or port" in problem
 
 
 def test_a_feed_problem_names_the_feed_and_a_yaml_boolean_is_explained(tmp_path: Path) -> None:

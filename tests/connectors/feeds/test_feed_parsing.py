@@ -413,7 +413,24 @@ def test_an_entry_with_an_unreadable_published_time_is_read_without_a_deprecatio
 def test_a_text_sitemap_line_with_a_bad_host_is_a_bad_url_as_in_any_feed() -> None:
     """An http(s) line the key cannot read is counted as an RSS link would be (bad_url),
     not as a line that is no URL at all (not_http)."""
-    body = b"http://example.123/a\nhttp:///x\nhttps://example.com/ok\nhttps://a.example:99999/\n"
+    body = (
+        b"http://example.123/a\nhttp:///x\nhttps://example.com/ok\nhttps://a.example:99999/\n"
+        b"https://a.example:0/b\n"
+    )
     parsed = parse_feed(body, feed=FEED, base_url=BASE)
     assert urls(parsed) == ["https://example.com/ok"]
-    assert parsed.dropped == {"bad_url": 3}
+    assert parsed.dropped == {"bad_url": 4}
+
+
+def test_a_feed_link_on_port_0_is_a_bad_url() -> None:
+    """Port 0 got a key (and the page then failed at every fetch); now it is dropped as a
+    link with a bad host is."""
+    body = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><link>https://example.com:0/a</link></item>"
+        b"<item><link>https://example.com/b</link></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert urls(parsed) == ["https://example.com/b"]
+    assert parsed.dropped == {"bad_url": 1}

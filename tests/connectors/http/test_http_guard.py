@@ -6,11 +6,13 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.http.guard import AddressGuard, forbidden_reason, parse_ip_host
 from connectors.http.target import parse_target
-from pipeline.errors import FetchError, FetchRefused
-from pipeline.urls import canonicalize_url
+from pipeline.config import FeedConfig
+from pipeline.errors import FetchError, FetchRefused, InputError
+from pipeline.urls import canonicalize_url, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -167,26 +169,38 @@ def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
     assert parse_target("http://[::1]:8080/").host_header == "[::1]:8080"
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://",
-        "http://a.example:99999/",
-        "http://a.example:0/",
-        "http://exa mple.com/",
-        "http://a_b..c/",
-        "http:///x",
-        "http://[fe80::1%25eth0]/",  # a zone names an interface of this machine
-        "http://xn--zz-.example/",  # no Punycode ends in "-"
-        "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
-        "http://example.123/",  # ends in a number, so must be an address, and is none
-        "http://a%2Fb.example/",
-    ],
-)
+INVALID_URLS = [
+    "http://",
+    "http://a.example:99999/",
+    "http://a.example:0/",
+    "http://exa mple.com/",
+    "http://a_b..c/",
+    "http:///x",
+    "http://[fe80::1%25eth0]/",  # a zone names an interface of this machine
+    "http://xn--zz-.example/",  # no Punycode ends in "-"
+    "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
+    "http://example.123/",  # ends in a number, so must be an address, and is none
+    "http://a%2Fb.example/",
+]
+
+
+@pytest.mark.parametrize("url", INVALID_URLS)
 def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:
         parse_target(url)
     assert refused.value.reason == "invalid_url"
+
+
+@pytest.mark.parametrize("url", INVALID_URLS)
+def test_what_the_fetcher_refuses_has_no_key_and_is_no_feed_url(url: str) -> None:
+    """One reading for all: ``http://a.example:0/`` had a key, passed ``is_http_url`` and
+    loaded as a feed's URL, and was then refused at every fetch."""
+    assert not is_http_url(url)
+    with pytest.raises(InputError) as caught:
+        canonicalize_url(url)
+    assert caught.value.reason == "bad_url"
+    with pytest.raises(ValidationError, match="no valid host or port"):
+        FeedConfig(name="f", url=url)
 
 
 @pytest.mark.parametrize(
