@@ -99,6 +99,43 @@ def url_host(host: str) -> str:
     return domain
 
 
+ALLOWED_HOST_RULE = "a host name, an IP address or *.domain (no scheme, port or path)"
+"""What an entry of ``fetch.allowed_hosts`` may be: what the SSRF guard matches."""
+
+
+def allowed_host(entry: str) -> str:
+    """A ``fetch.allowed_hosts`` entry as the SSRF guard matches it; ValueError if it
+    could never match.
+
+    A host is read as a URL's host is (:func:`url_host`; an IPv6 address with or without
+    brackets, kept without, as the fetcher's target has it), so ``Bücher.Intranet.``,
+    ``127.1`` and ``0:0::1`` exempt the hosts URLs naming them are fetched from.
+    ``*.domain`` exempts every name under ``domain`` (not ``domain`` itself), so it must
+    be a domain, not an address.
+
+    >>> allowed_host("Bücher.Intranet."), allowed_host("127.1"), allowed_host("*.CORP.example")
+    ('xn--bcher-kva.intranet', '127.0.0.1', '*.corp.example')
+    """
+    text = entry.strip()
+    wildcard = text.startswith("*.")
+    name = text[2:] if wildcard else text
+    if ":" in name and not name.startswith("[") and _is_ipv6(name):
+        name = f"[{name}]"
+    shown = excerpt(entry)
+    try:
+        host = url_host(name)
+    except ValueError as exc:
+        raise ValueError(f"{shown!r} is not {ALLOWED_HOST_RULE}: {exc}") from None
+    if host.startswith("["):
+        host = host[1:-1]
+    if wildcard and (":" in host or parse_ipv4(host) is not None):
+        raise ValueError(
+            f"{shown!r} is not {ALLOWED_HOST_RULE}: a wildcard covers the names under a domain,"
+            " not an address"
+        )
+    return f"*.{host}" if wildcard else host
+
+
 def parse_ipv4(host: str) -> IPv4Address | None:
     """The IPv4 address ``host`` spells, or None when its last label is not a number.
 
@@ -148,6 +185,14 @@ def _ipv4_number(part: str, host: str) -> int:
         except ValueError:
             pass
     raise ValueError(f"{excerpt(host)!r} ends in a number but {excerpt(part, 20)!r} is none")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _ipv6(text: str) -> str:

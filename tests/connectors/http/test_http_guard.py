@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectors.http.guard import AddressGuard, forbidden_reason, parse_ip_host
 from connectors.http.target import parse_target
-from pipeline.config import FeedConfig
+from pipeline.config import FeedConfig, parse_config
 from pipeline.errors import FetchError, FetchRefused, InputError
 from pipeline.urls import canonicalize_url, is_http_url
 
@@ -101,13 +101,15 @@ def test_guard_exempts_listed_hosts_and_wildcard_domains() -> None:
             guard.addresses(host, 80, url=f"http://{host}/")
 
 
-def test_allowed_hosts_name_hosts_as_urls_do() -> None:
+@pytest.mark.parametrize("from_config", [False, True], ids=["as written", "as the config keeps"])
+def test_allowed_hosts_name_hosts_as_urls_do(from_config: bool) -> None:
     """An entry is read as the target's host is: ``Bücher.Intranet.`` exempts the host a URL
-    naming it is fetched from (``xn--bcher-kva.intranet``), ``127.1`` exempts 127.0.0.1."""
-    guard = AddressGuard(
-        allowed_hosts=["Bücher.Intranet.", "127.1", "0:0::1", "*.CORP.Example."],
-        resolver=lambda h, p: ["10.1.2.3"],
-    )
+    naming it is fetched from (``xn--bcher-kva.intranet``), ``127.1`` exempts 127.0.0.1;
+    the entries the config keeps (normalised) exempt the same hosts."""
+    entries = ["Bücher.Intranet.", "127.1", "0:0::1", "*.CORP.Example."]
+    if from_config:
+        entries = parse_config({"fetch": {"allowed_hosts": entries}}).fetch.allowed_hosts
+    guard = AddressGuard(allowed_hosts=entries, resolver=lambda h, p: ["10.1.2.3"])
     for url in [
         "http://b%C3%BCcher.intranet/",
         "http://BÜCHER.intranet/",
@@ -120,6 +122,12 @@ def test_allowed_hosts_name_hosts_as_urls_do() -> None:
     target = parse_target("http://127.0.0.2/")
     with pytest.raises(FetchRefused):
         guard.addresses(target.host, target.port, url=target.url)
+
+
+def test_an_allowed_host_no_url_could_name_is_an_error_not_kept_as_written() -> None:
+    """It was kept as written, lower case, and exempted nothing."""
+    with pytest.raises(ValueError, match="no scheme, port or path"):
+        AddressGuard(allowed_hosts=["http://intranet.example"])
 
 
 def test_a_host_that_is_no_dns_name_is_quoted_short() -> None:
