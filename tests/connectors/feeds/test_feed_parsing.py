@@ -257,7 +257,30 @@ def test_sitemap_index_lists_http_children_newest_first() -> None:
         "https://example.com/sitemap-2024.xml.gz?page=1",
         "https://example.com/sitemap-2023.xml",
     ]
-    assert parsed.dropped == {"not_http": 3}  # file:, and two hosts urljoin cannot split
+    assert parsed.dropped == {"not_http": 1, "bad_url": 2}  # file:; hosts urljoin cannot split
+
+
+def test_a_child_sitemap_with_a_bad_host_or_port_is_a_bad_url_as_a_page_link_is() -> None:
+    """Child sitemaps that are http(s) URLs no fetch could take were counted not_http (as
+    if they were file: or mailto: links); page links written so are bad_url."""
+    locs = [
+        "http://example.123/s.xml",
+        "http://a%2Fb.example/s.xml",
+        "https://example.com:0/s.xml",
+        "https://example.com:99999/s.xml",
+        "http://[::1",
+        "mailto:maps@example.com",
+        "/ok.xml",
+    ]
+    body = "<sitemapindex>{}</sitemapindex>".format(
+        "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+    ).encode()
+    parsed = parse_feed(body, feed=FEED, base_url="https://example.com/sitemap.xml")
+    assert parsed.child_sitemaps == ["https://example.com/ok.xml"]
+    assert parsed.dropped == {"bad_url": 5, "not_http": 1}
+    page_links = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    pages = parse_feed(f"<urlset>{page_links}</urlset>".encode(), feed=FEED, base_url=BASE)
+    assert pages.dropped == parsed.dropped
 
 
 def test_gzipped_sitemap() -> None:
