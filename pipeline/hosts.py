@@ -22,6 +22,10 @@ Two rules are this project's, not the standard's: a domain's trailing dot is
 dropped (``example.com.`` is ``example.com``: one name for the key, politeness,
 ``Host`` and TLS), and a domain may only hold ``a-z``, ``0-9``, ``-``, ``_``
 and non-empty labels, where the standard lets through ``!$&'()*+,;=~`` and more.
+
+:func:`host_and_port`, the reading of a whole URL's host and port that the key, the
+config and the fetcher share, adds what a connection needs: no port 0, and no label that
+begins or ends with ``-`` (browsers read ``-a.example``; DNS has no such name).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pipeline.errors import excerpt
 _DOMAIN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _ACE_PREFIX = "xn--"
 _HEX = frozenset("0123456789abcdefABCDEF")
+_HYPHEN_AT_EDGE = re.compile(r"(?:^|\.)-|-(?:\.|$)")
 
 
 def host_and_port(parts: SplitResult) -> tuple[str, int | None]:
@@ -46,17 +51,29 @@ def host_and_port(parts: SplitResult) -> tuple[str, int | None]:
     One reading for the dedup key, :func:`~pipeline.urls.is_http_url`, a feed's URL in the
     config and the fetcher's target, so none of them takes a URL another refuses. Port 0 is
     refused with the ports past 65535 (``urlsplit``'s check): nothing can be connected to on
-    it (``http.client`` even took it for "no port" and asked port 80).
+    it (``http.client`` even took it for "no port" and asked port 80). A name must also be
+    one DNS can be asked for (no label begins or ends with ``-``).
 
     >>> from urllib.parse import urlsplit
     >>> host_and_port(urlsplit("http://0x7f.1:8080/")), host_and_port(urlsplit("http://a.b/"))
     (('127.0.0.1', 8080), ('a.b', None))
     """
-    host = url_host(netloc_host(parts.netloc))
+    host = _dns_name(url_host(netloc_host(parts.netloc)))
     port = parts.port
     if port == 0:
         raise ValueError("port 0 cannot be connected to")
     return host, port
+
+
+def _dns_name(host: str) -> str:
+    """``host`` (a :func:`url_host`) if a resolver can be asked for it; ValueError for a name
+    with a label that begins or ends with ``-`` (``-a.example``), which browsers read but
+    no DNS name has: the fetcher refused it while the key kept it."""
+    if "-" in host and _HYPHEN_AT_EDGE.search(host):
+        raise ValueError(
+            f"host {excerpt(host)!r}: no DNS name has a label that begins or ends with '-'"
+        )
+    return host
 
 
 def netloc_host(netloc: str) -> str:
@@ -123,7 +140,7 @@ def allowed_host(entry: str) -> str:
         name = f"[{name}]"
     shown = excerpt(entry)
     try:
-        host = url_host(name)
+        host = _dns_name(url_host(name))
     except ValueError as exc:
         raise ValueError(f"{shown!r} is not {ALLOWED_HOST_RULE}: {exc}") from None
     if host.startswith("["):

@@ -10,7 +10,6 @@ Only ``http`` and ``https`` are accepted: ``file:``, ``ftp:``, ``data:``,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, quote, urlsplit
 
@@ -18,8 +17,6 @@ from pipeline.errors import FetchRefused, excerpt
 from pipeline.hosts import host_and_port, netloc_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_LABEL = r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
-_HOSTNAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
 _PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
@@ -80,22 +77,13 @@ def parse_target(url: str) -> Target:
 
 
 def _host_and_port(parts: SplitResult, url: str) -> tuple[str, int | None]:
-    """The URL's host and port as the dedup key reads them (port 0, once taken for "no
-    port" and fetched on port 80, is refused by both); a name must also be a plausible
-    DNS name."""
+    """The URL's host and port as the dedup key reads them: port 0, once taken for "no
+    port" and fetched on port 80, and a name no DNS has (``-a.example``) are refused by
+    both."""
     try:
         host, port = host_and_port(parts)
     except ValueError as exc:
         raise FetchRefused(
             f"invalid URL {excerpt(url)!r}: {exc}", url=url, reason="invalid_url"
         ) from None
-    if host.startswith("["):
-        return host[1:-1], port
-    if not _HOSTNAME.match(host):  # "-a.example": url_host lets it through, DNS does not
-        raise FetchRefused(
-            f"invalid URL {excerpt(url)!r}: host {excerpt(host)!r} has characters a domain name"
-            " cannot have",
-            url=url,
-            reason="invalid_url",
-        )
-    return host, port
+    return host.strip("[]"), port  # an IPv6 address without brackets, as Target.host has it

@@ -200,6 +200,7 @@ def test_allowed_hosts_are_kept_as_the_guard_matches_them() -> None:
         ("*.", "empty host"),
         ("*", "invalid host"),
         ("example.123", "ends in a number"),
+        ("-a.example", "no DNS name"),
     ],
 )
 def test_an_allowed_host_no_url_could_name_is_a_config_problem(entry: str, why: str) -> None:

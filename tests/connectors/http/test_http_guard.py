@@ -189,6 +189,8 @@ INVALID_URLS = [
     "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
     "http://example.123/",  # ends in a number, so must be an address, and is none
     "http://a%2Fb.example/",
+    "http://-a.example/",  # browsers read it, DNS has no such name
+    "http://a.b-.example/",
 ]
 
 
