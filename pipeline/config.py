@@ -25,7 +25,7 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -35,6 +35,7 @@ try:  # libyaml's parser when PyYAML was built with it (see safe_load_yaml)
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _FastSafeLoader  # type: ignore[assignment]
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -45,7 +46,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
-from pipeline.hosts import netloc_host, url_host
+from pipeline.hosts import allowed_host, host_and_port
 
 DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,6 +67,12 @@ HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*")
 """A DNS name or an IPv4 address (an entry of ``service.http_allowed_hosts``)."""
 INT32_MAX = 2**31 - 1
 """Kafka's protocol carries its timeouts in milliseconds as 32-bit integers."""
+
+
+AllowedHost = Annotated[str, AfterValidator(allowed_host)]
+"""An entry of ``fetch.allowed_hosts`` as the SSRF guard matches it
+(:func:`~pipeline.hosts.allowed_host`): one with a scheme, port or path was kept as written
+and exempted nothing. Each entry is checked on its own, so each bad one is a problem."""
 
 
 class _Section(BaseModel):
@@ -128,10 +135,10 @@ class FeedConfig(_Section):
             raise ValueError(f"a feed url cannot contain control characters: {value!r}")
         scheme = urlsplit(value).scheme.lower()
         if scheme in ("http", "https"):
-            try:  # the host the fetcher will read: a bad one fails here, not at every poll
-                url_host(netloc_host(urlsplit(value).netloc))
+            try:  # the host and port the fetcher will read: bad ones fail here, not at every poll
+                host_and_port(urlsplit(value))
             except ValueError as exc:
-                raise ValueError(f"URL has no valid host: {value!r} ({exc})") from None
+                raise ValueError(f"URL has no valid host or port: {value!r} ({exc})") from None
             return value
         if scheme and len(scheme) > 1:  # one letter is a Windows drive, not a scheme
             raise ValueError(f"only http(s) URLs or local file paths are allowed, got {value!r}")
@@ -353,8 +360,11 @@ class FetchConfig(_Section):
         description="Fetch hosts that resolve to private, loopback or link-local addresses"
         " (refused by default: a feed could point newsflow at the internal network).",
     )
-    allowed_hosts: list[str] = Field(
-        default_factory=list, description="Hosts exempt from the private-network guard."
+    allowed_hosts: list[AllowedHost] = Field(
+        default_factory=list,
+        description="Hosts exempt from the private-network guard: host names or IP addresses"
+        " as URLs write them (no scheme, port or path), or *.domain for every name under a"
+        " domain.",
     )
     concurrency: int = Field(
         default=16, ge=1, le=512, description="Requests in flight at once, per fetch process."

@@ -22,13 +22,17 @@ Two rules are this project's, not the standard's: a domain's trailing dot is
 dropped (``example.com.`` is ``example.com``: one name for the key, politeness,
 ``Host`` and TLS), and a domain may only hold ``a-z``, ``0-9``, ``-``, ``_``
 and non-empty labels, where the standard lets through ``!$&'()*+,;=~`` and more.
+
+:func:`host_and_port`, the reading of a whole URL's host and port that the key, the
+config and the fetcher share, adds what a connection needs: no port 0, and no label that
+begins or ends with ``-`` (browsers read ``-a.example``; DNS has no such name).
 """
 
 from __future__ import annotations
 
 import re
 from ipaddress import IPv4Address, IPv6Address
-from urllib.parse import unquote
+from urllib.parse import SplitResult, unquote
 
 import idna
 
@@ -37,6 +41,39 @@ from pipeline.errors import excerpt
 _DOMAIN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _ACE_PREFIX = "xn--"
 _HEX = frozenset("0123456789abcdefABCDEF")
+_HYPHEN_AT_EDGE = re.compile(r"(?:^|\.)-|-(?:\.|$)")
+
+
+def host_and_port(parts: SplitResult) -> tuple[str, int | None]:
+    """The :func:`url_host` and the port of a split http(s) URL, None for no port; ValueError
+    for a host or port no request can go to.
+
+    One reading for the dedup key, :func:`~pipeline.urls.is_http_url`, a feed's URL in the
+    config and the fetcher's target, so none of them takes a URL another refuses. Port 0 is
+    refused with the ports past 65535 (``urlsplit``'s check): nothing can be connected to on
+    it (``http.client`` even took it for "no port" and asked port 80). A name must also be
+    one DNS can be asked for (no label begins or ends with ``-``).
+
+    >>> from urllib.parse import urlsplit
+    >>> host_and_port(urlsplit("http://0x7f.1:8080/")), host_and_port(urlsplit("http://a.b/"))
+    (('127.0.0.1', 8080), ('a.b', None))
+    """
+    host = _dns_name(url_host(netloc_host(parts.netloc)))
+    port = parts.port
+    if port == 0:
+        raise ValueError("port 0 cannot be connected to")
+    return host, port
+
+
+def _dns_name(host: str) -> str:
+    """``host`` (a :func:`url_host`) if a resolver can be asked for it; ValueError for a name
+    with a label that begins or ends with ``-`` (``-a.example``), which browsers read but
+    no DNS name has: the fetcher refused it while the key kept it."""
+    if "-" in host and _HYPHEN_AT_EDGE.search(host):
+        raise ValueError(
+            f"host {excerpt(host)!r}: no DNS name has a label that begins or ends with '-'"
+        )
+    return host
 
 
 def netloc_host(netloc: str) -> str:
@@ -77,6 +114,43 @@ def url_host(host: str) -> str:
     if not _DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid host {excerpt(host)!r}" if domain else "empty host")
     return domain
+
+
+ALLOWED_HOST_RULE = "a host name, an IP address or *.domain (no scheme, port or path)"
+"""What an entry of ``fetch.allowed_hosts`` may be: what the SSRF guard matches."""
+
+
+def allowed_host(entry: str) -> str:
+    """A ``fetch.allowed_hosts`` entry as the SSRF guard matches it; ValueError if it
+    could never match.
+
+    A host is read as a URL's host is (:func:`url_host`; an IPv6 address with or without
+    brackets, kept without, as the fetcher's target has it), so ``Bücher.Intranet.``,
+    ``127.1`` and ``0:0::1`` exempt the hosts URLs naming them are fetched from.
+    ``*.domain`` exempts every name under ``domain`` (not ``domain`` itself), so it must
+    be a domain, not an address.
+
+    >>> allowed_host("Bücher.Intranet."), allowed_host("127.1"), allowed_host("*.CORP.example")
+    ('xn--bcher-kva.intranet', '127.0.0.1', '*.corp.example')
+    """
+    text = entry.strip()
+    wildcard = text.startswith("*.")
+    name = text[2:] if wildcard else text
+    if ":" in name and not name.startswith("[") and _is_ipv6(name):
+        name = f"[{name}]"
+    shown = excerpt(entry)
+    try:
+        host = _dns_name(url_host(name))
+    except ValueError as exc:
+        raise ValueError(f"{shown!r} is not {ALLOWED_HOST_RULE}: {exc}") from None
+    if host.startswith("["):
+        host = host[1:-1]
+    if wildcard and (":" in host or parse_ipv4(host) is not None):
+        raise ValueError(
+            f"{shown!r} is not {ALLOWED_HOST_RULE}: a wildcard covers the names under a domain,"
+            " not an address"
+        )
+    return f"*.{host}" if wildcard else host
 
 
 def parse_ipv4(host: str) -> IPv4Address | None:
@@ -128,6 +202,14 @@ def _ipv4_number(part: str, host: str) -> int:
         except ValueError:
             pass
     raise ValueError(f"{excerpt(host)!r} ends in a number but {excerpt(part, 20)!r} is none")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _ipv6(text: str) -> str:

@@ -16,7 +16,8 @@ canonicalize_url(u)``:
   percent-escapes decoded, international names in IDNA (``xn--``) form, IPv4
   addresses as a dotted quad whatever their spelling (``0x7f.1``), IPv6
   compressed (``[::1]``); the trailing dot dropped;
-- scheme lower-case; user info, default ports and the fragment dropped;
+- scheme lower-case; user info, default ports and the fragment dropped; port 0,
+  which nothing can be connected to, refused as a port past 65535 is;
 - path: dot segments removed, percent-escapes of unreserved characters decoded
   and the others upper-cased, unsafe characters encoded, no trailing slash
   except for the root;
@@ -35,7 +36,7 @@ import re
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from pipeline.errors import InputError, excerpt
-from pipeline.hosts import netloc_host, url_host
+from pipeline.hosts import host_and_port, netloc_host
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -139,8 +140,9 @@ def is_http_url(url: str) -> bool:
     """True when ``url`` is an absolute http(s) URL with a valid host and port (nothing else
     is fetched).
 
-    The host is read as the key and the fetcher read it (:func:`pipeline.hosts.url_host`):
-    ``http://example.123/`` has a host ``urlsplit`` accepts but no key and no fetch would.
+    Host and port are read as the key and the fetcher read them
+    (:func:`pipeline.hosts.host_and_port`): ``http://example.123/`` has a host and
+    ``http://example.com:0/`` a port ``urlsplit`` accepts but no key and no fetch would.
     """
     if not isinstance(url, str) or len(url) > _MAX_URL_CHARS:
         return False
@@ -148,8 +150,7 @@ def is_http_url(url: str) -> bool:
         parts = urlsplit(url.strip())
         if parts.scheme.lower() not in HTTP_SCHEMES:
             return False
-        url_host(netloc_host(parts.netloc))  # ValueError for a host no key or fetch takes
-        _ = parts.port  # ValueError for a port past 65535
+        host_and_port(parts)  # ValueError for a host or port no key or fetch takes
         return True
     except ValueError:
         return False
@@ -180,14 +181,13 @@ def _canonical(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES:
         raise InputError(f"not an http(s) URL: {excerpt(parts.geturl())}", reason="not_http")
-    written = netloc_host(parts.netloc)
-    if not written:
+    if not netloc_host(parts.netloc):
         raise InputError(f"URL has no host: {excerpt(parts.geturl())}", reason="bad_url")
-    host = url_host(written)
+    host, port = host_and_port(parts)  # ValueError (bad_url) for what no fetch could take
     unwrapped = _unwrap_amp_cache(host, parts)
     if unwrapped is not None:
         return canonicalize_url(unwrapped)
-    netloc = _netloc(strip_mobile_prefix(host), parts.port, scheme)  # no address starts m.
+    netloc = _netloc(strip_mobile_prefix(host), port, scheme)  # no address starts m.
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))

@@ -16,7 +16,7 @@ import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
 import yaml
@@ -104,6 +104,8 @@ _PLURAL = {"path": "paths", "string": "strings", "feed": "feeds"}
 def type_text(annotation: Any) -> str:
     """How the doc's ``type`` column names a setting's type."""
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a type with its own check (fetch.allowed_hosts: strings)
+        return type_text(args[0])
     if origin in (Union, types.UnionType) and type(None) in args:
         (inner,) = (a for a in args if a is not type(None))
         return f"{type_text(inner)} or null"

@@ -32,8 +32,8 @@ from connectors.feeds.base import (
     split_elements,
 )
 from pipeline.config import FeedConfig
-from pipeline.errors import FeedError, one_line
-from pipeline.urls import is_http_url
+from pipeline.errors import FeedError, InputError, excerpt, one_line
+from pipeline.urls import canonicalize_url, is_http_url
 
 _PARSER_OPTIONS = {
     "resolve_entities": False,
@@ -228,9 +228,13 @@ def _add_child(
     base_url: str,
 ) -> None:
     loc = _text(sitemap, "loc")
-    resolved = _child_url(loc, base_url)
-    if resolved is None:
-        builder.dropped["not_http" if loc else "no_link"] += 1
+    if not loc:
+        builder.dropped["no_link"] += 1
+        return
+    try:
+        resolved = _child_url(loc, base_url)
+    except InputError as exc:
+        builder.dropped[exc.reason] += 1
         return
     children.append((_date(sitemap, "lastmod"), resolved))
 
@@ -255,15 +259,21 @@ def _parse_text(body: bytes, *, feed: FeedConfig, base_url: str, limits: FeedLim
     return builder.build()
 
 
-def _child_url(loc: str | None, base_url: str) -> str | None:
-    """A child sitemap's absolute URL, resolved but not canonicalised (its query matters)."""
-    if not loc:
-        return None
+def _child_url(loc: str, base_url: str) -> str:
+    """A child sitemap's absolute URL, resolved but not canonicalised (its query matters).
+
+    One that is not fetched raises the :class:`~pipeline.errors.InputError` a page link
+    written so would (reason ``not_http`` or ``bad_url``), so the two are counted alike.
+    """
+    base = base_url if is_http_url(base_url) else None
     try:
-        url = urljoin(base_url, loc.strip()) if is_http_url(base_url) else loc.strip()
+        url = urljoin(base, loc) if base else loc
     except ValueError:  # "http://[::1": urljoin cannot split it
-        return None
-    return url if is_http_url(url) else None
+        url = ""
+    if is_http_url(url):
+        return url
+    canonicalize_url(loc, base=base)  # raises for what is_http_url refused, with its reason
+    raise InputError(f"not a valid URL: {excerpt(loc)}", reason="bad_url")  # too long, joined
 
 
 def _text(element: etree._Element | None, name: str) -> str | None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
 from pipeline.errors import FetchError, FetchRefused, excerpt
-from pipeline.hosts import parse_ipv4, url_host
+from pipeline.hosts import allowed_host, parse_ipv4
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -106,8 +106,10 @@ class AddressGuard:
 
     ``allow_private_networks`` switches the address check off (intranet feeds,
     tests); ``allowed_hosts`` exempts single hosts (``intranet.example``) or
-    whole domains (``*.corp.example``). Resolution is always done here, so the
-    fetcher connects to exactly the addresses returned.
+    whole domains (``*.corp.example``), each read by :func:`~pipeline.hosts.allowed_host`
+    as a URL's host is (ValueError for an entry that could never match; the config
+    refuses it at load). Resolution is always done here, so the fetcher connects to
+    exactly the addresses returned.
     """
 
     def __init__(
@@ -118,10 +120,9 @@ class AddressGuard:
         resolver: Resolver = system_resolver,
     ) -> None:
         self._allow_private = allow_private_networks
-        self._exact = {_as_target_host(h) for h in allowed_hosts if not h.startswith("*.")}
-        self._suffixes = tuple(
-            "." + _as_target_host(h[2:]) for h in allowed_hosts if h.startswith("*.")
-        )
+        entries = [allowed_host(h) for h in allowed_hosts]
+        self._exact = {h for h in entries if not h.startswith("*.")}
+        self._suffixes = tuple(h[1:] for h in entries if h.startswith("*."))
         self._resolver = resolver
 
     def addresses(self, host: str, port: int, *, url: str) -> list[IPAddress]:
@@ -166,16 +167,3 @@ class AddressGuard:
                 f"host {excerpt(host)!r} of {excerpt(url)!r} has no address", url=url, reason="dns"
             )
         return found
-
-
-def _as_target_host(entry: str) -> str:
-    """An ``allowed_hosts`` entry read as a URL's host is (:func:`~pipeline.hosts.url_host`,
-    IPv6 without brackets), so ``Bücher.example``, ``127.1`` or ``[0::1]`` exempts the host
-    a URL naming it is fetched from; an entry no URL could name stays as written, lower case."""
-    text = entry.strip()
-    if ":" in text and not text.startswith("["):
-        text = f"[{text}]"
-    try:
-        return url_host(text).strip("[]")
-    except ValueError:
-        return entry.strip().lower().rstrip(".")

@@ -10,16 +10,13 @@ Only ``http`` and ``https`` are accepted: ``file:``, ``ftp:``, ``data:``,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from pipeline.errors import FetchRefused, excerpt
-from pipeline.hosts import netloc_host, url_host
+from pipeline.hosts import host_and_port, netloc_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_LABEL = r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
-_HOSTNAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
 _PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
@@ -54,7 +51,6 @@ def parse_target(url: str) -> Target:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
         written = netloc_host(parts.netloc)
-        port = parts.port
     except ValueError as exc:
         raise FetchRefused(
             f"invalid URL {shown!r}: {excerpt(str(exc))}", url=url, reason="invalid_url"
@@ -68,35 +64,26 @@ def parse_target(url: str) -> Target:
         )
     if not written:
         raise FetchRefused(f"invalid URL {shown!r}: no host", url=url, reason="invalid_url")
-    if port == 0:  # was taken for "no port": http://host:0/ fetched port 80
-        raise FetchRefused(f"invalid URL {shown!r}: port 0", url=url, reason="invalid_url")
-    host = _host(written, url)
+    host, port = _host_and_port(parts, url)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""
     return Target(
         url=url,
         scheme=scheme,
         host=host,
-        port=port or DEFAULT_PORTS[scheme],
+        port=DEFAULT_PORTS[scheme] if port is None else port,
         request_target=path + query,
     )
 
 
-def _host(written: str, url: str) -> str:
-    """The URL's host as the dedup key reads it; a name must also be a plausible DNS name."""
+def _host_and_port(parts: SplitResult, url: str) -> tuple[str, int | None]:
+    """The URL's host and port as the dedup key reads them: port 0, once taken for "no
+    port" and fetched on port 80, and a name no DNS has (``-a.example``) are refused by
+    both."""
     try:
-        host = url_host(written)
+        host, port = host_and_port(parts)
     except ValueError as exc:
         raise FetchRefused(
             f"invalid URL {excerpt(url)!r}: {exc}", url=url, reason="invalid_url"
         ) from None
-    if host.startswith("["):
-        return host[1:-1]
-    if not _HOSTNAME.match(host):  # "-a.example": url_host lets it through, DNS does not
-        raise FetchRefused(
-            f"invalid URL {excerpt(url)!r}: host {excerpt(host)!r} has characters a domain name"
-            " cannot have",
-            url=url,
-            reason="invalid_url",
-        )
-    return host
+    return host.strip("[]"), port  # an IPv6 address without brackets, as Target.host has it

@@ -153,15 +153,63 @@ def test_a_feed_url_with_a_control_character_is_a_config_problem(url: str) -> No
 
 
 @pytest.mark.parametrize(
-    "url", ["http://example.123/rss", "https://xn--zz-.example/feed", "http://a%2Fb.example/"]
+    "url",
+    [
+        "http://example.123/rss",
+        "https://xn--zz-.example/feed",
+        "http://a%2Fb.example/",
+        "http://example.com:0/rss",
+        "https://example.com:65536/feed",
+    ],
 )
 def test_a_feed_url_whose_host_the_fetcher_refuses_is_a_config_problem(url: str) -> None:
-    """The host is read as the fetcher reads it: such a feed was accepted and then failed
-    at every poll (invalid_url)."""
+    """Host and port are read as the fetcher reads them: such a feed was accepted and then
+    failed at every poll (invalid_url)."""
     with pytest.raises(ConfigError) as err:
         parse_config({"feeds": [{"name": "f", "url": url}]})
     [problem] = err.value.problems
-    assert problem.startswith("feeds.0 (f).url:") and "no valid host" in problem
+    assert problem.startswith("feeds.0 (f).url:") and "no valid host or port" in problem
+
+
+def test_allowed_hosts_are_kept_as_the_guard_matches_them() -> None:
+    """Read as URL hosts are, so an entry exempts the host a URL naming it is fetched from."""
+    entries = ["Bücher.Intranet.", " 127.1", "0:0::1", "[::2]", "*.CORP.Example.", "10.0.0.5"]
+    config = parse_config({"fetch": {"allowed_hosts": entries}})
+    assert config.fetch.allowed_hosts == [
+        "xn--bcher-kva.intranet",
+        "127.0.0.1",
+        "::1",
+        "::2",
+        "*.corp.example",
+        "10.0.0.5",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ("http://intranet.example", "invalid host"),
+        ("https://intranet.example/feeds", "invalid host"),
+        ("intranet.example/feeds", "invalid host"),
+        ("intranet.example:8080", "invalid host"),
+        ("[::1]:8080", "IPv6"),
+        ("", "empty host"),
+        ("xn--zz-.example", "international"),
+        ("10.0.0.0/8", "invalid host"),
+        ("*.10.0.0.1", "not an address"),
+        ("*.", "empty host"),
+        ("*", "invalid host"),
+        ("example.123", "ends in a number"),
+        ("-a.example", "no DNS name"),
+    ],
+)
+def test_an_allowed_host_no_url_could_name_is_a_config_problem(entry: str, why: str) -> None:
+    """Such an entry was kept as written, lower case, and never matched anything."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"fetch": {"allowed_hosts": ["ok.example", entry]}})
+    [problem] = err.value.problems
+    assert problem.startswith(f"fetch.allowed_hosts.1: {entry!r} is not a host name, an IP")
+    assert "*.domain (no scheme, port or path)" in problem and why in problem
 
 
 def test_a_feed_problem_names_the_feed_and_a_yaml_boolean_is_explained(tmp_path: Path) -> None:

@@ -314,6 +314,9 @@ def test_an_amp_cache_host_in_any_spelling_is_unwrapped(url: str) -> None:
         "http://[fe80::1%25eth0]/",
         "http://example.com:99999/",
         "http://:80/",
+        "http://example.com:0/",
+        "https://EXAMPLE.com:00/a",
+        "http://-a.example/",
     ],
 )
 def test_is_http_url_refuses_what_the_key_refuses(url: str) -> None:
@@ -330,3 +333,30 @@ def test_is_http_url_refuses_what_the_key_refuses(url: str) -> None:
 def test_is_http_url_takes_every_host_the_key_takes(url: str) -> None:
     assert is_http_url(url)
     assert canonicalize_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com:0/", "https://a.example:000/x", "http://[::1]:0/", "http://u@a.b:0"]
+)
+def test_port_0_is_a_bad_url_as_the_fetcher_refuses_it(url: str) -> None:
+    """Nothing can be connected to on port 0: the key kept ``:0`` (and the fetcher then
+    refused the page at every try); now neither takes it."""
+    with pytest.raises(InputError, match="port 0") as caught:
+        canonicalize_url(url)
+    assert caught.value.reason == "bad_url"
+    assert not is_http_url(url)
+
+
+def test_an_amp_cache_url_on_port_0_is_not_unwrapped_into_a_key() -> None:
+    with pytest.raises(InputError, match="port 0"):
+        canonicalize_url("https://a-b.cdn.ampproject.org:0/c/s/example.com/story")
+
+
+@pytest.mark.parametrize("host", ["-a.example", "a-.example", "a.-b.example", "a.b-", "-"])
+def test_a_name_no_dns_has_is_a_bad_url_as_the_fetcher_refuses_it(host: str) -> None:
+    """Browsers read ``-a.example``, but no DNS name has a label that begins or ends with
+    ``-``: the key kept it (and the fetcher then refused the page at every try)."""
+    with pytest.raises(InputError, match="no DNS name") as caught:
+        canonicalize_url(f"http://{host}/a")
+    assert caught.value.reason == "bad_url"
+    assert canonicalize_url("http://A-b.example/a") == "http://a-b.example/a"

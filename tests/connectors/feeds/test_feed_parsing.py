@@ -257,7 +257,30 @@ def test_sitemap_index_lists_http_children_newest_first() -> None:
         "https://example.com/sitemap-2024.xml.gz?page=1",
         "https://example.com/sitemap-2023.xml",
     ]
-    assert parsed.dropped == {"not_http": 3}  # file:, and two hosts urljoin cannot split
+    assert parsed.dropped == {"not_http": 1, "bad_url": 2}  # file:; hosts urljoin cannot split
+
+
+def test_a_child_sitemap_with_a_bad_host_or_port_is_a_bad_url_as_a_page_link_is() -> None:
+    """Child sitemaps that are http(s) URLs no fetch could take were counted not_http (as
+    if they were file: or mailto: links); page links written so are bad_url."""
+    locs = [
+        "http://example.123/s.xml",
+        "http://a%2Fb.example/s.xml",
+        "https://example.com:0/s.xml",
+        "https://example.com:99999/s.xml",
+        "http://[::1",
+        "mailto:maps@example.com",
+        "/ok.xml",
+    ]
+    body = "<sitemapindex>{}</sitemapindex>".format(
+        "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+    ).encode()
+    parsed = parse_feed(body, feed=FEED, base_url="https://example.com/sitemap.xml")
+    assert parsed.child_sitemaps == ["https://example.com/ok.xml"]
+    assert parsed.dropped == {"bad_url": 5, "not_http": 1}
+    page_links = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    pages = parse_feed(f"<urlset>{page_links}</urlset>".encode(), feed=FEED, base_url=BASE)
+    assert pages.dropped == parsed.dropped
 
 
 def test_gzipped_sitemap() -> None:
@@ -413,7 +436,24 @@ def test_an_entry_with_an_unreadable_published_time_is_read_without_a_deprecatio
 def test_a_text_sitemap_line_with_a_bad_host_is_a_bad_url_as_in_any_feed() -> None:
     """An http(s) line the key cannot read is counted as an RSS link would be (bad_url),
     not as a line that is no URL at all (not_http)."""
-    body = b"http://example.123/a\nhttp:///x\nhttps://example.com/ok\nhttps://a.example:99999/\n"
+    body = (
+        b"http://example.123/a\nhttp:///x\nhttps://example.com/ok\nhttps://a.example:99999/\n"
+        b"https://a.example:0/b\n"
+    )
     parsed = parse_feed(body, feed=FEED, base_url=BASE)
     assert urls(parsed) == ["https://example.com/ok"]
-    assert parsed.dropped == {"bad_url": 3}
+    assert parsed.dropped == {"bad_url": 4}
+
+
+def test_a_feed_link_on_port_0_is_a_bad_url() -> None:
+    """Port 0 got a key (and the page then failed at every fetch); now it is dropped as a
+    link with a bad host is."""
+    body = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><link>https://example.com:0/a</link></item>"
+        b"<item><link>https://example.com/b</link></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, feed=FEED, base_url=BASE)
+    assert urls(parsed) == ["https://example.com/b"]
+    assert parsed.dropped == {"bad_url": 1}

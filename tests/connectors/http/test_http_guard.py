@@ -6,11 +6,13 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.http.guard import AddressGuard, forbidden_reason, parse_ip_host
 from connectors.http.target import parse_target
-from pipeline.errors import FetchError, FetchRefused
-from pipeline.urls import canonicalize_url
+from pipeline.config import FeedConfig, parse_config
+from pipeline.errors import FetchError, FetchRefused, InputError
+from pipeline.urls import canonicalize_url, is_http_url
 
 
 @pytest.mark.parametrize(
@@ -99,13 +101,15 @@ def test_guard_exempts_listed_hosts_and_wildcard_domains() -> None:
             guard.addresses(host, 80, url=f"http://{host}/")
 
 
-def test_allowed_hosts_name_hosts_as_urls_do() -> None:
+@pytest.mark.parametrize("from_config", [False, True], ids=["as written", "as the config keeps"])
+def test_allowed_hosts_name_hosts_as_urls_do(from_config: bool) -> None:
     """An entry is read as the target's host is: ``Bücher.Intranet.`` exempts the host a URL
-    naming it is fetched from (``xn--bcher-kva.intranet``), ``127.1`` exempts 127.0.0.1."""
-    guard = AddressGuard(
-        allowed_hosts=["Bücher.Intranet.", "127.1", "0:0::1", "*.CORP.Example."],
-        resolver=lambda h, p: ["10.1.2.3"],
-    )
+    naming it is fetched from (``xn--bcher-kva.intranet``), ``127.1`` exempts 127.0.0.1;
+    the entries the config keeps (normalised) exempt the same hosts."""
+    entries = ["Bücher.Intranet.", "127.1", "0:0::1", "*.CORP.Example."]
+    if from_config:
+        entries = parse_config({"fetch": {"allowed_hosts": entries}}).fetch.allowed_hosts
+    guard = AddressGuard(allowed_hosts=entries, resolver=lambda h, p: ["10.1.2.3"])
     for url in [
         "http://b%C3%BCcher.intranet/",
         "http://BÜCHER.intranet/",
@@ -118,6 +122,12 @@ def test_allowed_hosts_name_hosts_as_urls_do() -> None:
     target = parse_target("http://127.0.0.2/")
     with pytest.raises(FetchRefused):
         guard.addresses(target.host, target.port, url=target.url)
+
+
+def test_an_allowed_host_no_url_could_name_is_an_error_not_kept_as_written() -> None:
+    """It was kept as written, lower case, and exempted nothing."""
+    with pytest.raises(ValueError, match="no scheme, port or path"):
+        AddressGuard(allowed_hosts=["http://intranet.example"])
 
 
 def test_a_host_that_is_no_dns_name_is_quoted_short() -> None:
@@ -167,26 +177,40 @@ def test_target_keeps_existing_escapes_and_defaults_the_path() -> None:
     assert parse_target("http://[::1]:8080/").host_header == "[::1]:8080"
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://",
-        "http://a.example:99999/",
-        "http://a.example:0/",
-        "http://exa mple.com/",
-        "http://a_b..c/",
-        "http:///x",
-        "http://[fe80::1%25eth0]/",  # a zone names an interface of this machine
-        "http://xn--zz-.example/",  # no Punycode ends in "-"
-        "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
-        "http://example.123/",  # ends in a number, so must be an address, and is none
-        "http://a%2Fb.example/",
-    ],
-)
+INVALID_URLS = [
+    "http://",
+    "http://a.example:99999/",
+    "http://a.example:0/",
+    "http://exa mple.com/",
+    "http://a_b..c/",
+    "http:///x",
+    "http://[fe80::1%25eth0]/",  # a zone names an interface of this machine
+    "http://xn--zz-.example/",  # no Punycode ends in "-"
+    "http://xn---bbk.example/",  # decodes, but is not how its label is encoded
+    "http://example.123/",  # ends in a number, so must be an address, and is none
+    "http://a%2Fb.example/",
+    "http://-a.example/",  # browsers read it, DNS has no such name
+    "http://a.b-.example/",
+]
+
+
+@pytest.mark.parametrize("url", INVALID_URLS)
 def test_unusable_urls_are_refused_as_invalid(url: str) -> None:
     with pytest.raises(FetchRefused) as refused:
         parse_target(url)
     assert refused.value.reason == "invalid_url"
+
+
+@pytest.mark.parametrize("url", INVALID_URLS)
+def test_what_the_fetcher_refuses_has_no_key_and_is_no_feed_url(url: str) -> None:
+    """One reading for all: ``http://a.example:0/`` had a key, passed ``is_http_url`` and
+    loaded as a feed's URL, and was then refused at every fetch."""
+    assert not is_http_url(url)
+    with pytest.raises(InputError) as caught:
+        canonicalize_url(url)
+    assert caught.value.reason == "bad_url"
+    with pytest.raises(ValidationError, match="no valid host or port"):
+        FeedConfig(name="f", url=url)
 
 
 @pytest.mark.parametrize(
