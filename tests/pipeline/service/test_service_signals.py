@@ -297,8 +297,8 @@ def test_a_second_stop_signal_while_stopping_is_ignored(
             time.sleep(gap)
             if service.process.poll() is None:
                 service.process.send_signal(second)
-            out, _ = service.process.communicate(timeout=30)
-            service._reader.join(timeout=5)
+            service.wait(30)
+            out = "".join(service.stdout_parts)
         finally:
             service.kill()
         assert service.process.returncode == 0, f"second signal after {gap} s: {service.log()}"
