@@ -194,10 +194,14 @@ def test_a_stop_mid_run_exits_0_within_10_s_and_loses_nothing(
     write_config(config, site, db, fetch={"per_host_concurrency": 1, "concurrency": 2})
     site.slow_down_pages(0.8)
     service = ServiceProcess(config)
-    wait_until(
-        lambda: len(_stored_urls(db)) >= 3 and bool(_committed_feeds(db)), 60,
-        "the first articles and a feed committed: the check below is over at least one",
-    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: len(_stored_urls(db)) >= 3 and bool(_committed_feeds(db)), 60,
+            "the first articles and a feed committed: the check below is over at least one",
+        )  # fmt: skip
+    except BaseException:
+        service.kill()  # not left running after the test
+        raise
     code, took, out = service.stop(signum)
     assert code == 0, service.log()
     assert took < STOP_LIMIT_S
