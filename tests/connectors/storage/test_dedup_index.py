@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lock_waits import backend_pid, wait_until_blocked
 
 from connectors.storage.db import Database
 from connectors.storage.dedup_index import DedupIndex, IndexedVerdict
@@ -300,15 +300,15 @@ def test_a_verdict_read_that_waited_for_a_re_pointing_sees_its_new_version(
     writer, reader = DedupIndex(writer_db, CONFIG), DedupIndex(reader_db, CONFIG)
     late = writer.record(fp(article("https://one.example/a", hours=5)), NOW)
     seen: list[IndexedVerdict | None] = []
+    reader_pid, writer_pid = backend_pid(reader_db), backend_pid(writer_db)  # before the thread
     with writer_db.transaction():
         early = writer.record(fp(article("https://two.example/b", "Related\n" + TEXT, 1)), NOW)
         thread = threading.Thread(target=lambda: seen.append(reader.verdict_of(late.article_id)))
         thread.start()
-        deadline = time.monotonic() + 10
-        while not observer.execute("SELECT 1 FROM pg_locks WHERE NOT granted"):
-            assert time.monotonic() < deadline, "the read never waited for the re-pointing"
-            time.sleep(0.02)
+        waiting = wait_until_blocked(observer, reader_pid, writer_pid)
     thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert "FROM dedup_docs" in waiting and "FOR SHARE" in waiting
     for db in (writer_db, reader_db, observer):
         db.close()
     assert early.generation > late.generation

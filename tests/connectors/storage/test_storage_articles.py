@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 import string
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from lock_waits import backend_pid, wait_until_blocked
 from storage_samples import apply, duplicate_event, make_article, pipeline_input
 
 from connectors.storage import Store, open_store
@@ -329,26 +329,21 @@ def test_two_writers_of_one_article_both_credit_their_feeds(postgres_url: str) -
     article = make_article("contended", "Text.", feeds=("a",))
     first, second, observer = (open_store(postgres_url) for _ in range(3))
     first.articles.upsert(article)
+    first_pid, second_pid = backend_pid(first.db), backend_pid(second.db)  # before the thread
     with first.db.transaction():
         first.articles.upsert(article.model_copy(update={"feeds": ["b"]}))
         writer = threading.Thread(
             target=second.articles.upsert, args=(article.model_copy(update={"feeds": ["c"]}),)
         )
         writer.start()
-        _wait_until_a_lock_is_awaited(observer)
+        waiting = wait_until_blocked(observer.db, second_pid, first_pid)
     writer.join(timeout=10)
     stored = observer.articles.get(article.id)
     for store in (first, second, observer):
         store.close()
     assert not writer.is_alive()
+    assert "FROM articles" in waiting and "FOR UPDATE" in waiting  # the read waited, not a write
     assert stored is not None and stored.feeds == ["a", "b", "c"]
-
-
-def _wait_until_a_lock_is_awaited(store: Store, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not store.db.execute("SELECT 1 FROM pg_locks WHERE NOT granted"):
-        assert time.monotonic() < deadline, "the second writer never waited for the row"
-        time.sleep(0.02)
 
 
 def test_an_entity_with_a_4500_character_name_is_stored(store: Store) -> None:

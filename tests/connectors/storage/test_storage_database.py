@@ -44,10 +44,14 @@ def test_a_transaction_commits_all_or_nothing(db: Database) -> None:
     assert rows(db) == [("kept", "1")]
 
 
+DUPLICATE = "UNIQUE constraint failed|duplicate key value"
+"""The error of the block's last statement (SQLite, PostgreSQL): not one from before it ran."""
+
+
 def test_a_failed_inner_block_is_undone_alone(db: Database) -> None:
     with db.transaction():
         db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("outer", "1"))
-        with pytest.raises(StorageError), db.transaction():
+        with pytest.raises(StorageError, match=DUPLICATE), db.transaction():
             db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("inner", "1"))
             db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("outer", "duplicate key"))
         db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("after", "1"))
@@ -57,7 +61,7 @@ def test_a_failed_inner_block_is_undone_alone(db: Database) -> None:
 def test_a_block_joined_without_a_savepoint_is_undone_with_its_caller(db: Database) -> None:
     with db.transaction():
         db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("outer", "1"))
-        with pytest.raises(StorageError), db.transaction():  # the caller's own savepoint
+        with pytest.raises(StorageError, match=DUPLICATE), db.transaction():  # its savepoint
             db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("caller", "1"))
             with db.transaction(savepoint=False):
                 db.execute("INSERT INTO kv (k, v) VALUES (?, ?)", ("joined", "1"))

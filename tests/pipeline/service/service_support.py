@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -185,18 +185,39 @@ class ServiceProcess:
         )  # fmt: skip
         self.events: list[dict[str, Any]] = []
         self.stderr_lines: list[str] = []
+        self.stdout_parts: list[str] = []
+        """Its standard output, once it is closed (the run summary)."""
+        # Each pipe has one reader: communicate() beside a reader thread took a share of
+        # the lines (unseen by the checks on the log made after a stop).
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._out_reader.start()
         self.url = self.wait_for_event("http_listening", timeout=60)["url"].rstrip("/")
 
     def _read(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr_lines.append(line)
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                continue
+        with self.process.stderr as pipe:
+            for line in pipe:
+                self.stderr_lines.append(line)
+                try:
+                    self.events.append(json.loads(line))
+                except ValueError:
+                    continue
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        with self.process.stdout as pipe:
+            self.stdout_parts.append(pipe.read())  # until every holder closed it
+
+    def _read_to_the_end(self, timeout: float) -> None:
+        """Until both pipes are closed by every process holding them (the service's, and
+        any child still running), as ``communicate`` waited."""
+        deadline = time.monotonic() + timeout
+        for reader in (self._reader, self._out_reader):
+            reader.join(max(0.0, deadline - time.monotonic()))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.process.args, timeout)
 
     def wait_for_event(
         self, event: str, timeout: float, where: Callable[[dict[str, Any]], bool] | None = None
@@ -246,21 +267,23 @@ class ServiceProcess:
         """Send ``signum``; the exit status, seconds until exit, and stdout."""
         sent = time.monotonic()
         self.process.send_signal(signum)
-        out, _ = self.process.communicate(timeout=timeout)
+        self.process.wait(timeout=timeout)
+        self._read_to_the_end(max(0.0, sent + timeout - time.monotonic()))
         took = time.monotonic() - sent
-        self._reader.join(timeout=5)
-        return self.process.returncode, took, out
+        return self.process.returncode, took, "".join(self.stdout_parts)
 
     def wait(self, timeout: float) -> int:
         """Wait for the process to exit on its own; its exit status, its log read to the end."""
         code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=5)
+        self._read_to_the_end(5)
         return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
+            with suppress(subprocess.TimeoutExpired):  # cleaning up: no check
+                self._read_to_the_end(10)
 
     def close(self) -> None:
         """Stop it the way an operator would (SIGTERM), killing it only if that fails."""

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -238,16 +239,50 @@ def hang_up_early(url_port: int, request: bytes, *, reset: bool) -> None:
     client.close()
 
 
+def record_handler_threads(
+    server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> list[threading.Thread]:
+    """The threads serving ``server``'s connections from now on, each added as it starts."""
+    assert server._server is not None
+    started: list[threading.Thread] = []
+    serve = server._server.process_request_thread
+
+    def recorded(request: Any, client_address: Any) -> None:
+        started.append(threading.current_thread())
+        serve(request, client_address)
+
+    monkeypatch.setattr(server._server, "process_request_thread", recorded)
+    return started
+
+
+def wait_until_served(started: list[threading.Thread], count: int, timeout: float = 10) -> None:
+    """Until ``count`` connections were taken and each one's thread has ended: all it prints,
+    a traceback included, is printed then (a traceback of a thread that raises is printed
+    by threading's excepthook before the thread ends). A fixed sleep instead ends
+    whether or not a late traceback came yet, or a connection was even taken."""
+    deadline = time.monotonic() + timeout
+    while len(started) < count:
+        assert time.monotonic() < deadline, f"{len(started)} of {count} connections taken"
+        time.sleep(0.01)
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), "a connection is still being served"
+
+
 def test_a_client_going_away_is_a_debug_line_not_a_traceback(
-    server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    server: HttpServer,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """socketserver printed a multi-line traceback on stderr for every client that hung up
     before its answer was written, breaking the one-JSON-object-per-line log."""
     caplog.set_level(logging.DEBUG, logger="pipeline.service.server")
+    served = record_handler_threads(server, monkeypatch)
     for _ in range(3):
         hang_up_early(server.port, b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n", reset=True)
         hang_up_early(server.port, b"GET /big HTTP/1.1\r\n", reset=False)
-    time.sleep(0.5)  # the handler threads write (and fail) after the client left
+    wait_until_served(served, 6)  # they write (and fail) after the client left
     assert _get(server.url + "/hello")[0] == 200
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err, err
@@ -257,11 +292,15 @@ def test_a_client_going_away_is_a_debug_line_not_a_traceback(
 
 
 def test_any_other_request_error_is_one_warning_line(
-    server: HttpServer, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    server: HttpServer,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    served = record_handler_threads(server, monkeypatch)
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         _get(server.url + "/bad-header")  # the header cannot be encoded: no answer at all
-    time.sleep(0.2)
+    wait_until_served(served, 1)
     assert "Traceback" not in capfd.readouterr().err
     (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert getattr(line, "event", None) == "http_error" and line.exc_info is None

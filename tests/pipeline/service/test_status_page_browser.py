@@ -145,7 +145,7 @@ def test_the_page_shows_every_feed_and_the_recent_articles(
     assert any(c.text == "politics" for c in chips)
     assert any(c.text.startswith("Iran (") for c in chips)
     clusters = browser.find_elements("css selector", "#clusters .cluster")
-    assert all(len(c.find_elements("tag name", "li")) == 2 for c in clusters)
+    assert clusters and all(len(c.find_elements("tag name", "li")) == 2 for c in clusters)
     assert browser.find_element("id", "state").text == "ready"
     assert browser.find_elements("css selector", "#chart svg polyline")
 
