@@ -361,6 +361,17 @@ def _wait_for_first_handler(process: subprocess.Popen[str]) -> None:
         time.sleep(0.002)
 
 
+def _stderr_until_listening(process: subprocess.Popen[str]) -> str:
+    """The service's stderr up to and including its ``http_listening`` line, kept so that a
+    traceback printed while it started is checked with the rest."""
+    assert process.stderr is not None
+    lines = []
+    while "http_listening" not in (line := process.stderr.readline()):
+        lines.append(line)
+        assert process.poll() is None, "exited before it was ready: " + "".join(lines)[-3000:]
+    return "".join([*lines, line])
+
+
 @pytest.mark.parametrize("after", [0.0, 0.3, 0.8, "ready"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_while_starting_is_a_clean_stop(
@@ -378,11 +389,10 @@ def test_a_stop_while_starting_is_a_clean_stop(
         [*NEWSFLOW, "--config", str(config), "run"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    before = ""
     try:
         if after == "ready":
-            assert process.stderr is not None
-            while "http_listening" not in process.stderr.readline():
-                assert process.poll() is None, "exited before it was ready"
+            before = _stderr_until_listening(process)
         else:
             _wait_for_first_handler(process)
             time.sleep(float(after))
@@ -390,6 +400,7 @@ def test_a_stop_while_starting_is_a_clean_stop(
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
         took = time.monotonic() - sent
+        err = before + err  # a traceback printed while it started counts too
     finally:
         if process.poll() is None:
             process.kill()
@@ -457,9 +468,7 @@ def _stop_while_the_fork_server_imports(config: Path, signum: signal.Signals) ->
         start_new_session=True,  # its processes, and only they, are in this session
     )  # fmt: skip
     try:
-        assert process.stderr is not None
-        while "http_listening" not in process.stderr.readline():
-            assert process.poll() is None, "exited before it was ready"
+        before = _stderr_until_listening(process)
         deadline = time.monotonic() + 30
         while not _fork_server_of(process.pid):
             assert time.monotonic() < deadline, "no fork server started"
@@ -471,6 +480,7 @@ def _stop_while_the_fork_server_imports(config: Path, signum: signal.Signals) ->
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)  # until every holder of its output is gone
         took = time.monotonic() - sent
+        err = before + err  # a traceback printed while it started counts too
         # A process whose output just closed may still be in its exit (its command line
         # already empty); one still importing holds the output open.
         deadline = time.monotonic() + 1.0
