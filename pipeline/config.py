@@ -19,7 +19,6 @@ per problem naming the key, never as a traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import stat
@@ -46,7 +45,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
-from pipeline.hosts import allowed_host, host_and_port
+from pipeline.hosts import allowed_host, host_and_port, service_host
 
 DEFAULT_CONFIG_PATH = Path("config/newsflow.yaml")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -63,12 +62,13 @@ _ENV_SKIP = {"NEWSFLOW_CONFIG"}
 
 
 DAY = 24 * 3600
-HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*")
-"""A DNS name or an IPv4 address (an entry of ``service.http_allowed_hosts``)."""
 INT32_MAX = 2**31 - 1
 """Kafka's protocol carries its timeouts in milliseconds as 32-bit integers."""
 
 
+ServiceHost = Annotated[str, AfterValidator(service_host)]
+"""An entry of ``service.http_allowed_hosts`` as a ``Host`` header is read
+(:func:`~pipeline.hosts.service_host`); each bad entry is its own problem."""
 AllowedHost = Annotated[str, AfterValidator(allowed_host)]
 """An entry of ``fetch.allowed_hosts`` as the SSRF guard matches it
 (:func:`~pipeline.hosts.allowed_host`): one with a scheme, port or path was kept as written
@@ -690,11 +690,13 @@ class ServiceConfig(_Section):
         le=3600,
         description="A connection is cut this long after it was accepted, answered or not.",
     )
-    http_allowed_hosts: list[str] = Field(
+    http_allowed_hosts: list[ServiceHost] = Field(
         default_factory=list,
         description=(
             "Host names (or IP addresses) the endpoint answers to besides localhost, without"
-            " port: a reverse proxy's public name. Bound to a loopback address, any other Host"
+            " port: a reverse proxy's public name. Read as a URL's host, as the Host header is"
+            " (Bücher.example matches xn--bcher-kva.example, 127.1 matches 127.0.0.1)."
+            " Bound to a loopback address, any other Host"
             " gets a 421 (DNS rebinding); bound elsewhere, Host is checked only when this is set."
         ),
     )
@@ -721,27 +723,6 @@ class ServiceConfig(_Section):
     status_recent_articles: int = Field(
         default=20, ge=1, le=200, description="Articles listed on the status page."
     )
-
-    @field_validator("http_allowed_hosts")
-    @classmethod
-    def _host_names(cls, hosts: list[str]) -> list[str]:
-        """Names as a Host header carries them, lower case: a port or a URL would never
-        match, and the endpoint would refuse the very client the entry was for."""
-        names = [host.strip().lower().strip("[]").removesuffix(".") for host in hosts]
-        for host, name in zip(hosts, names, strict=True):
-            if not (HOST_NAME.fullmatch(name) or _is_ipv6(name)):
-                raise ValueError(
-                    f"{host!r} is not a host name or IP address (no scheme, port or path)"
-                )
-        return names
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class Config(_Section):

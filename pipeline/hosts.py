@@ -153,6 +153,52 @@ def allowed_host(entry: str) -> str:
     return f"*.{host}" if wildcard else host
 
 
+SERVICE_HOST_RULE = "a host name or IP address (no scheme, port, path or wildcard)"
+"""What an entry of ``service.http_allowed_hosts`` may be: what a ``Host`` header names."""
+
+
+def service_host(entry: str) -> str:
+    """A ``service.http_allowed_hosts`` entry as :func:`header_host` reads a ``Host``
+    header; ValueError naming the entry if no header could match it.
+
+    The same reading as :func:`allowed_host` (IPv6 with or without brackets, kept without),
+    minus the wildcard, so ``Bücher.example`` matches the ``xn--bcher-kva.example`` a
+    browser sends and ``127.1`` the ``127.0.0.1``.
+
+    >>> service_host("Bücher.Example."), service_host("[0:0::1]"), service_host("127.1")
+    ('xn--bcher-kva.example', '::1', '127.0.0.1')
+    """
+    if entry.strip().startswith("*"):
+        raise ValueError(f"{excerpt(entry)!r} is not {SERVICE_HOST_RULE}")
+    try:
+        return allowed_host(entry)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace(ALLOWED_HOST_RULE, SERVICE_HOST_RULE)) from None
+
+
+_PORT = re.compile(r"(?::[0-9]*)?")
+
+
+def header_host(header: str) -> str | None:
+    """The host a ``Host`` header names, read as :func:`service_host` reads a config entry
+    (IPv6 without brackets), any port dropped; None for a value that is not a host.
+
+    >>> header_host("B%C3%BCcher.example.:8080"), header_host("[0:0::1]"), header_host("a@b")
+    ('xn--bcher-kva.example', '::1', None)
+    """
+    text = header.strip()
+    if "@" in text:
+        return None
+    host = netloc_host(text)
+    if not _PORT.fullmatch(text[len(host) :]):
+        return None
+    try:
+        name = url_host(host)
+    except ValueError:
+        return None
+    return name[1:-1] if name.startswith("[") else name
+
+
 def parse_ipv4(host: str) -> IPv4Address | None:
     """The IPv4 address ``host`` spells, or None when its last label is not a number.
 

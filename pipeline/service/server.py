@@ -47,7 +47,6 @@ import errno
 import ipaddress
 import json
 import logging
-import re
 import socket
 import sys
 import threading
@@ -62,6 +61,7 @@ from urllib.parse import urlsplit
 from prometheus_client import Counter
 
 from pipeline.errors import ConfigError
+from pipeline.hosts import header_host
 from pipeline.logs import OncePer
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,6 @@ OVERLOADED = (
     b"Content-Length: 16\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many clients"
 )
 
-HOST_HEADER = re.compile(r"\[(?P<ip6>[0-9A-Fa-f:.]+)\](?::\d*)?|(?P<name>[\w.-]+)(?::\d*)?")
-"""``name``, ``name:port``, ``[IPv6]`` or ``[IPv6]:port``: the forms a ``Host`` header takes."""
 LOOPBACK_NAMES = frozenset({"localhost"})
 MISDIRECTED = "this endpoint answers only to localhost or service.http_allowed_hosts\n"
 
@@ -412,14 +410,14 @@ class _Rejections(OncePer):
 
 def host_answered(header: str | None, answered: frozenset[str]) -> bool:
     """Whether a request with this ``Host`` header is answered: always without one (HTTP/1.0);
-    else when its name (case aside, without the port) is a loopback address, ends in
-    ``.localhost`` or is in ``answered``. A value that is not a host at all is not answered."""
+    else when its name (read by :func:`~pipeline.hosts.header_host`, as the config's entries
+    are, without the port) is a loopback address, ends in ``.localhost`` or is in
+    ``answered``. A value that is not a host at all is not answered."""
     if not header:
         return True
-    match = HOST_HEADER.fullmatch(header.strip())
-    if match is None:
+    name = header_host(header)
+    if name is None:
         return False
-    name = (match["ip6"] or match["name"]).lower().removesuffix(".")
     return name in answered or _is_loopback(name) or _is_localhost_subdomain(name)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
 from pipeline.config import Config
 from pipeline.service.endpoints import ServiceEndpoints
@@ -167,3 +168,60 @@ def test_the_config_takes_host_names_only() -> None:
     for entry in ("https://a.example", "a.example:8088", "a example", "ab:80"):
         with pytest.raises(ValueError, match="is not a host name or IP address"):
             Config.model_validate({"service": {"http_allowed_hosts": [entry]}})
+
+
+def test_the_config_reads_hosts_as_urls_do() -> None:
+    """Before, ``Bücher.example`` was kept as ``bücher.example`` (never what a browser
+    sends), ``127.1`` and ``[0:0::1]`` as written, and ``*.a.example`` refused as a name."""
+    entries = ["Bücher.Example.", "127.1", "[0:0::1]", "0:0::1", "0x7f.1", " a_b.example "]
+    config = Config.model_validate({"service": {"http_allowed_hosts": entries}})
+    assert config.service.http_allowed_hosts == [
+        "xn--bcher-kva.example", "127.0.0.1", "::1", "::1", "127.0.0.1", "a_b.example"
+    ]  # fmt: skip
+
+
+def test_each_bad_entry_is_one_error_naming_it() -> None:
+    entries = ["ok.example", "*.a.example", "-a.example", "a..example", "256.1.1.1.1", "[::1"]
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate({"service": {"http_allowed_hosts": entries}})
+    errors = caught.value.errors()
+    assert [e["loc"][-1] for e in errors] == [1, 2, 3, 4, 5]
+    for error, entry in zip(errors, entries[1:], strict=True):
+        assert repr(entry) in error["msg"]
+        assert "is not a host name or IP address" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["xn--bcher-kva.example", "XN--BCHER-KVA.example.:{port}", "127.0.0.1:{port}",
+     "[::1]:{port}", "[0:0::1]"],
+)  # fmt: skip
+def test_allowed_hosts_match_what_clients_send(host: str) -> None:
+    """Bound to every address (so loopback alone is not answered without the list)."""
+    config = Config.model_validate(
+        {"service": {"http_allowed_hosts": ["Bücher.example", "127.1", "0:0::1"]}}
+    )
+    routes = {"/secret": lambda: Response.text("s")}
+    allowed = config.service.http_allowed_hosts
+    running = HttpServer("0.0.0.0", 0, routes, allowed_hosts=allowed)
+    running.start()
+    try:
+        assert ask(running.port, f"Host: {host.format(port=running.port)}")[0] == 200
+        assert ask(running.port, "Host: b.example")[0] == 421
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize(
+    "host", ["127.1:{port}", "0x7f.1", "[0:0::1]:{port}", "2130706433", "localhost.:{port}"]
+)
+def test_loopback_in_any_spelling_is_answered(server: HttpServer, host: str) -> None:
+    """Read as a URL's host is: ``127.1`` is 127.0.0.1 (a 421 before)."""
+    assert ask(server.port, f"Host: {host.format(port=server.port)}")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["user@localhost", "localhost:80:80", "localhost:x", "[::1]x", "[::1", "a b"]
+)
+def test_a_host_that_is_not_one_gets_a_421(server: HttpServer, host: str) -> None:
+    assert ask(server.port, f"Host: {host}")[0] == 421
